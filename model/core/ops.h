@@ -1,0 +1,43 @@
+#pragma once
+// What a component asks of the infrastructure. The simulator answers these with simulated
+// hypervisors and container runtimes; node/ answers them with drivers/ (libvirt, containerd).
+#include <cstdint>
+#include <map>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace omni {
+
+enum class VmOpKind { create, start, stop, destroy, list };
+
+struct VmOp {
+  VmOpKind kind = VmOpKind::list;
+  std::string name;  // deterministic: cluster, node, role, index
+  std::int64_t cpu_millis = 0;
+  std::int64_t memory_bytes = 0;
+  std::map<std::string, std::string> metadata;  // ordered, so it serializes the same way
+};
+
+enum class ContainerOpKind { import_image, create, start, stop, kill, remove, list };
+
+struct ContainerOp {
+  ContainerOpKind kind = ContainerOpKind::list;
+  std::string name;
+  std::string image;
+  std::vector<std::string> args;
+  std::int64_t cpu_millis = 0;
+  std::int64_t memory_bytes = 0;
+};
+
+enum class DriverStatus { ok, not_found, already_exists, no_capacity, unavailable, failed };
+
+struct DriverResult {
+  DriverStatus status = DriverStatus::ok;
+  std::string message;             // for a person: what failed and why
+  std::vector<std::string> names;  // list results, sorted
+};
+
+using DriverOp = std::variant<VmOp, ContainerOp>;
+
+}  // namespace omni
