@@ -1,0 +1,129 @@
+#include "cli/app.h"
+
+#include <boost/program_options.hpp>
+#include <variant>
+
+#include "cli/file_io.h"
+#include "cli/plan_output.h"
+#include "model/config/parse.h"
+#include "model/root/plan.h"
+
+namespace omni::cli {
+namespace po = boost::program_options;
+namespace {
+
+constexpr const char* kUsage =
+    "Usage: omni [--help] COMMAND [OPTIONS]\n"
+    "\n"
+    "Omni bootstraps a cluster that then manages itself.\n"
+    "\n"
+    "Commands:\n"
+    "  init      bootstrap a cluster from a config file (see omni init --help)\n"
+    "  version   print the version\n"
+    "\n"
+    "Exit codes: 0 ok, 1 failure, 2 bad input.\n";
+
+constexpr const char* kInitUsage =
+    "Usage: omni init -f FILE [--dry-run] [-o table|json|yaml]\n"
+    "\n"
+    "Start a temporary root orchestrator that deploys a Director on every node, worker VMs\n"
+    "with Agents, and the Orchestrators, hands control to them and removes itself.\n"
+    "\n";
+
+int bad_input(std::ostream& err, const std::string& message) {
+  err << "omni: " << message << "\n";
+  return kExitBadInput;
+}
+
+std::optional<OutputFormat> format_named(const std::string& name) {
+  if (name == "table") return OutputFormat::table;
+  if (name == "json") return OutputFormat::json;
+  if (name == "yaml") return OutputFormat::yaml;
+  return std::nullopt;
+}
+
+// Read, parse, validate and plan; every problem is printed as one located line.
+std::optional<std::pair<config::ClusterConfig, root::Plan>> load_plan(const std::string& path,
+                                                                      std::ostream& err) {
+  auto text = read_text_file(path);
+  if (auto* d = std::get_if<config::Diagnostic>(&text)) {
+    err << d->to_string() << "\n";
+    return std::nullopt;
+  }
+  auto parsed = config::parse_cluster_config(std::get<std::string>(text), path);
+  for (const auto& d : parsed.errors) err << d.to_string() << "\n";
+  if (!parsed.config) return std::nullopt;
+  auto plan = root::make_plan(*parsed.config);
+  if (auto* errors = std::get_if<std::vector<config::Diagnostic>>(&plan)) {
+    for (const auto& d : *errors) err << d.to_string() << "\n";
+    return std::nullopt;
+  }
+  return std::make_pair(std::move(*parsed.config), std::get<root::Plan>(std::move(plan)));
+}
+
+int run_init(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  po::options_description options("Options");
+  options.add_options()("help,h", "show this help")("file,f", po::value<std::string>(),
+                                                    "cluster config (YAML)")(
+      "dry-run", "validate and print the plan; create nothing")(
+      "output,o", po::value<std::string>()->default_value("table"), "table, json or yaml");
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args).options(options).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    return bad_input(err, std::string("init: ") + e.what() + "; see omni init --help");
+  }
+  if (vm.count("help")) {
+    out << kInitUsage << options;
+    return kExitOk;
+  }
+  if (!vm.count("file")) return bad_input(err, "init: missing -f FILE (the cluster config)");
+  const auto format = format_named(vm["output"].as<std::string>());
+  if (!format)
+    return bad_input(err, "init: unknown output format \"" + vm["output"].as<std::string>() +
+                              "\"; use table, json or yaml");
+  auto loaded = load_plan(vm["file"].as<std::string>(), err);
+  if (!loaded) return kExitBadInput;
+  const auto& [config, plan] = *loaded;
+  if (!vm.count("dry-run")) {
+    err << "omni: init: this build cannot create real clusters yet (omni-node and the drivers "
+           "are not wired up); run with --dry-run to see the plan, or omni-sim to simulate it\n";
+    return kExitFailure;
+  }
+  switch (*format) {
+    case OutputFormat::table:
+      print_plan_table(out, plan);
+      break;
+    case OutputFormat::json:
+      print_plan_json(out, plan);
+      break;
+    case OutputFormat::yaml:
+      print_plan_yaml(out, plan, config);
+      break;
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  if (args.empty()) {
+    err << kUsage;
+    return kExitBadInput;
+  }
+  const std::string& command = args.front();
+  const std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (command == "--help" || command == "-h" || command == "help") {
+    out << kUsage;
+    return kExitOk;
+  }
+  if (command == "version" || command == "--version") {
+    out << "omni " << OMNI_VERSION << "\n";
+    return kExitOk;
+  }
+  if (command == "init") return run_init(rest, out, err);
+  return bad_input(err, "unknown command \"" + command + "\"; see omni --help");
+}
+
+}  // namespace omni::cli

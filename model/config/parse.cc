@@ -1,0 +1,314 @@
+#include "model/config/parse.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <map>
+
+#include "model/config/quantity.h"
+#include "model/config/yaml_reader.h"
+#include "model/core/assert.h"
+
+namespace omni::config {
+namespace {
+
+const std::vector<std::string> kTopKeys{"cluster", "nodes"};
+const std::vector<std::string> kClusterKeys{"name", "orchestrators", "director", "orchestrator"};
+const std::vector<std::string> kNodeKeys{"name", "role", "resources", "hypervisor", "worker_vms"};
+const std::vector<std::string> kResourceKeys{"cpu", "memory"};
+const std::vector<std::string> kRoles{"worker"};
+
+bool is_alnum_lower(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+// DNS-label rules, because names become VM, container and host names.
+bool is_valid_name(std::string_view name) {
+  if (name.empty() || name.size() > kMaxNodeNameLength) return false;
+  if (!is_alnum_lower(name.front()) || !is_alnum_lower(name.back())) return false;
+  return std::all_of(name.begin(), name.end(),
+                     [](char c) { return is_alnum_lower(c) || c == '-'; });
+}
+
+// "local", or a libvirt URI such as qemu:///system, qemu+ssh://host/system, test:///default.
+bool is_valid_hypervisor(std::string_view uri) {
+  if (uri == "local") return true;
+  const auto sep = uri.find("://");
+  if (sep == std::string_view::npos || sep == 0) return false;
+  const std::string_view scheme = uri.substr(0, sep);
+  const bool scheme_ok = std::all_of(scheme.begin(), scheme.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+';
+  });
+  return scheme_ok && (scheme.front() >= 'a' && scheme.front() <= 'z') && uri.size() > sep + 3;
+}
+
+class ConfigParser {
+ public:
+  explicit ConfigParser(const std::string& file) : in_(file) {}
+
+  ConfigResult parse(const YAML::Node& root) {
+    ClusterConfig config;
+    if (root.IsNull()) {
+      in_.error(root, "the config is empty; it needs at least a \"nodes:\" list");
+    } else {
+      const bool keys_ok = in_.expect_map(root, "the cluster config", kTopKeys);
+      if (root.IsMap()) parse_top(root, config, keys_ok);
+    }
+    ConfigResult result;
+    result.errors = in_.take_errors();
+    if (result.errors.empty()) result.config = std::move(config);
+    OMNI_ASSERT(result.config.has_value() != !result.errors.empty());
+    return result;
+  }
+
+ private:
+  // A misspelled key already has its message; "missing" errors that follow from it are noise.
+  void parse_top(const YAML::Node& root, ClusterConfig& config, bool keys_ok) {
+    OMNI_ASSERT(root.IsMap());
+    const YAML::Node cluster = root["cluster"];
+    std::optional<YAML::Node> orchestrators_node;
+    if (cluster && !cluster.IsNull()) parse_cluster(cluster, config, orchestrators_node);
+    const YAML::Node nodes = root["nodes"];
+    if (!nodes) {
+      if (keys_ok)
+        in_.error(root, "missing \"nodes:\"; list at least one node with a name and resources");
+      return;
+    }
+    parse_nodes(nodes, config);
+    check_orchestrators(config, orchestrators_node);
+  }
+
+  void parse_cluster(const YAML::Node& cluster, ClusterConfig& config,
+                     std::optional<YAML::Node>& orchestrators_node) {
+    in_.expect_map(cluster, "cluster", kClusterKeys);
+    if (!cluster.IsMap()) return;
+    if (const YAML::Node name = cluster["name"]) {
+      if (auto text = in_.scalar(name, "cluster name")) {
+        if (is_valid_name(*text)) {
+          config.name = *text;
+        } else {
+          in_.error(name, "invalid cluster name \"" + *text + "\": " + name_rule());
+        }
+      }
+    }
+    if (const YAML::Node n = cluster["orchestrators"]) {
+      orchestrators_node = n;
+      if (auto count = in_.integer(n, "orchestrators", 1, kMaxOrchestrators)) {
+        config.orchestrators = static_cast<int>(*count);
+        if (*count % 2 == 0)
+          in_.error(n,
+                    "orchestrators must be odd (1, 3, 5 or 7) so a majority is well defined, got " +
+                        std::to_string(*count));
+      }
+    }
+    if (const YAML::Node d = cluster["director"])
+      parse_resources(d, "director", config.director_vm);
+    if (const YAML::Node o = cluster["orchestrator"])
+      parse_resources(o, "orchestrator", config.orchestrator);
+  }
+
+  void parse_nodes(const YAML::Node& nodes, ClusterConfig& config) {
+    if (!nodes.IsSequence()) {
+      in_.error(nodes, "nodes must be a list of nodes, got " + kind_of(nodes));
+      return;
+    }
+    if (nodes.size() == 0) {
+      in_.error(nodes, "nodes is empty; list at least one node with a name and resources");
+      return;
+    }
+    std::map<std::string, SourceLocation> first_seen;
+    for (const YAML::Node& entry : nodes) {
+      NodeConfig node;
+      if (!parse_node(entry, node)) continue;
+      auto [it, inserted] = first_seen.emplace(node.name, node.where);
+      if (!inserted) {
+        in_.error(entry["name"], "duplicate node name \"" + node.name +
+                                     "\" (first defined at line " +
+                                     std::to_string(it->second.line) + ")");
+        continue;
+      }
+      config.nodes.push_back(std::move(node));
+    }
+  }
+
+  bool parse_node(const YAML::Node& entry, NodeConfig& node) {
+    node.where = in_.where(entry);
+    const bool keys_ok = in_.expect_map(entry, "a node", kNodeKeys);
+    if (!entry.IsMap()) return false;
+    bool ok = true;
+    if (const YAML::Node name = entry["name"]) {
+      auto text = in_.scalar(name, "node name");
+      if (text && is_valid_name(*text)) {
+        node.name = *text;
+      } else if (text) {
+        in_.error(name, "invalid node name \"" + *text + "\": " + name_rule());
+        ok = false;
+      } else {
+        ok = false;
+      }
+    } else {
+      if (keys_ok) in_.error(entry, "a node needs a \"name:\"");
+      ok = false;
+    }
+    if (const YAML::Node role = entry["role"]) {
+      auto text = in_.scalar(role, "role");
+      if (text && std::find(kRoles.begin(), kRoles.end(), *text) == kRoles.end()) {
+        in_.error(role, "unknown role \"" + *text + "\"; the only role is \"worker\"");
+      } else if (text) {
+        node.role = *text;
+      }
+    }
+    if (const YAML::Node resources = entry["resources"]) {
+      parse_resources(resources, "resources", node.resources);
+    } else if (keys_ok) {
+      in_.error(entry, "node \"" + node.name + "\" needs \"resources:\" with cpu and memory");
+    }
+    if (const YAML::Node hv = entry["hypervisor"]) {
+      auto text = in_.scalar(hv, "hypervisor");
+      if (text && is_valid_hypervisor(*text)) {
+        node.hypervisor = *text;
+      } else if (text) {
+        in_.error(hv, "invalid hypervisor \"" + *text +
+                          "\": use local or a libvirt URI such as qemu:///system, "
+                          "qemu+ssh://HOST/system or test:///default");
+      }
+    }
+    if (const YAML::Node vms = entry["worker_vms"]) {
+      if (auto count = in_.integer(vms, "worker_vms", 1, kMaxWorkerVmsPerNode))
+        node.worker_vms = static_cast<int>(*count);
+    }
+    return ok;
+  }
+
+  void parse_resources(const YAML::Node& node, const std::string& what, Resources& out) {
+    const bool keys_ok = in_.expect_map(node, what, kResourceKeys);
+    if (!node.IsMap()) return;
+    const YAML::Node cpu = node["cpu"];
+    const YAML::Node memory = node["memory"];
+    if (!cpu && keys_ok) in_.error(node, what + " needs \"cpu:\" (cores, like 8 or 500m)");
+    if (!memory && keys_ok) in_.error(node, what + " needs \"memory:\" (like 32Gi)");
+    if (cpu) {
+      if (auto text = in_.scalar(cpu, "cpu")) {
+        auto parsed = parse_cpu_millis(*text);
+        if (auto* e = std::get_if<QuantityError>(&parsed))
+          in_.error(cpu, e->message);
+        else
+          out.cpu_millis = std::get<std::int64_t>(parsed);
+      }
+    }
+    if (memory) {
+      if (auto text = in_.scalar(memory, "memory")) {
+        auto parsed = parse_memory_bytes(*text);
+        if (auto* e = std::get_if<QuantityError>(&parsed))
+          in_.error(memory, e->message);
+        else
+          out.memory_bytes = std::get<std::int64_t>(parsed);
+      }
+    }
+  }
+
+  void check_orchestrators(ClusterConfig& config, const std::optional<YAML::Node>& given) {
+    if (config.nodes.empty() || !in_.ok()) return;
+    if (!given) {
+      config.orchestrators = default_orchestrators(config.nodes.size());
+      return;
+    }
+    if (static_cast<std::size_t>(config.orchestrators) > config.nodes.size()) {
+      in_.error(*given, "orchestrators is " + std::to_string(config.orchestrators) +
+                            " but there are only " + std::to_string(config.nodes.size()) +
+                            " nodes; replicas go on distinct nodes, so use at most " +
+                            std::to_string(default_orchestrators(config.nodes.size())));
+    }
+  }
+
+  static std::string name_rule() {
+    return "use 1 to 63 lowercase letters, digits and '-', starting and ending with a letter or "
+           "digit";
+  }
+
+  YamlReader in_;
+};
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+}  // namespace
+
+std::string Diagnostic::to_string() const {
+  return where.file + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) + ": " +
+         message;
+}
+
+std::optional<std::string> did_you_mean(std::string_view word,
+                                        const std::vector<std::string>& candidates) {
+  std::optional<std::string> best;
+  std::size_t best_distance = std::max<std::size_t>(2, word.size() / 3) + 1;
+  for (const auto& candidate : candidates) {
+    const std::size_t d = edit_distance(word, candidate);
+    if (d < best_distance) {
+      best_distance = d;
+      best = candidate;
+    }
+  }
+  return best;
+}
+
+std::optional<Diagnostic> check_utf8(std::string_view text, const std::string& file) {
+  int line = 1;
+  int column = 1;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    std::size_t length = c < 0x80           ? 1
+                         : (c >> 5) == 0x6  ? 2
+                         : (c >> 4) == 0xe  ? 3
+                         : (c >> 3) == 0x1e ? 4
+                                            : 0;
+    bool valid = length > 0 && i + length <= text.size() && !(c == 0xc0 || c == 0xc1 || c > 0xf4);
+    for (std::size_t k = 1; valid && k < length; ++k)
+      valid = (static_cast<unsigned char>(text[i + k]) & 0xc0) == 0x80;
+    if (!valid) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "0x%02x", c);
+      return Diagnostic{
+          {file, line, column},
+          std::string("the file is not valid UTF-8 (byte ") + hex + "); save it as UTF-8"};
+    }
+    if (c == '\n') {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
+    }
+    i += length;
+  }
+  return std::nullopt;
+}
+
+ConfigResult parse_cluster_config(const YAML::Node& root, const std::string& file) {
+  return ConfigParser(file).parse(root);
+}
+
+ConfigResult parse_cluster_config(std::string_view text, const std::string& file) {
+  if (auto bad = check_utf8(text, file)) return ConfigResult{std::nullopt, {*bad}};
+  try {
+    const YAML::Node root = YAML::Load(std::string(text));
+    return parse_cluster_config(root, file);
+  } catch (const YAML::Exception& e) {
+    return ConfigResult{std::nullopt, {diagnostic_from(e, file)}};
+  }
+}
+
+}  // namespace omni::config

@@ -1,0 +1,42 @@
+#pragma once
+// Parsing and validating a cluster config. Pure: the caller reads the file; this sees text.
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "model/config/cluster_config.h"
+
+namespace YAML {
+class Node;
+}
+
+namespace omni::config {
+
+struct Diagnostic {
+  SourceLocation where;
+  std::string message;
+  // "FILE:LINE:COLUMN: message", the one line a person reads.
+  std::string to_string() const;
+};
+
+struct ConfigResult {
+  std::optional<ClusterConfig> config;  // set exactly when errors is empty
+  std::vector<Diagnostic> errors;       // in document order, at most kMaxDiagnostics
+};
+
+inline constexpr std::size_t kMaxDiagnostics = 20;
+
+// `file` names the source in messages only.
+ConfigResult parse_cluster_config(std::string_view text, const std::string& file);
+// For a config embedded in another document (a scenario's inline `cluster:`).
+ConfigResult parse_cluster_config(const YAML::Node& root, const std::string& file);
+
+// Text checks every YAML document of ours needs before yaml-cpp sees it: valid UTF-8, not empty.
+std::optional<Diagnostic> check_utf8(std::string_view text, const std::string& file);
+
+// The closest of `candidates` to `word`, if close enough to be a likely typo.
+std::optional<std::string> did_you_mean(std::string_view word,
+                                        const std::vector<std::string>& candidates);
+
+}  // namespace omni::config

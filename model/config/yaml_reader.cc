@@ -1,0 +1,127 @@
+#include "model/config/yaml_reader.h"
+
+#include <algorithm>
+#include <set>
+
+#include "model/core/assert.h"
+
+namespace omni::config {
+
+std::string kind_of(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Scalar:
+      return "\"" + node.Scalar() + "\"";
+    case YAML::NodeType::Null:
+      return "nothing";
+    case YAML::NodeType::Undefined:
+      break;
+  }
+  return "nothing";
+}
+
+Diagnostic diagnostic_from(const YAML::Exception& e, const std::string& file) {
+  const bool has_mark = !e.mark.is_null();
+  SourceLocation at{file, has_mark ? e.mark.line + 1 : 1, has_mark ? e.mark.column + 1 : 1};
+  return Diagnostic{at, "invalid YAML: " + e.msg};
+}
+
+SourceLocation YamlReader::where(const YAML::Node& node) const {
+  const YAML::Mark mark = node.Mark();
+  if (mark.is_null()) return SourceLocation{file_, 1, 1};
+  return SourceLocation{file_, mark.line + 1, mark.column + 1};
+}
+
+void YamlReader::error(const YAML::Node& at, std::string message) {
+  error(where(at), std::move(message));
+}
+
+void YamlReader::error(SourceLocation at, std::string message) {
+  OMNI_ASSERT(!message.empty());
+  if (errors_.size() >= kMaxDiagnostics) return;
+  errors_.push_back(Diagnostic{std::move(at), std::move(message)});
+  OMNI_ASSERT(errors_.size() <= kMaxDiagnostics);
+}
+
+bool YamlReader::expect_map(const YAML::Node& node, std::string_view what,
+                            const std::vector<std::string>& allowed) {
+  OMNI_ASSERT(!allowed.empty());
+  if (!node.IsMap()) {
+    error(node, std::string(what) + " must be a mapping of keys to values, got " + kind_of(node));
+    return false;
+  }
+  const std::size_t errors_before = errors_.size();
+  std::set<std::string> seen;
+  for (const auto& entry : node) {
+    const YAML::Node& key = entry.first;
+    if (!key.IsScalar()) {
+      error(key, "keys of " + std::string(what) + " must be plain words, got " + kind_of(key));
+      continue;
+    }
+    const std::string& name = key.Scalar();
+    if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
+      std::string message = "unknown key \"" + name + "\" in " + std::string(what);
+      if (auto close = did_you_mean(name, allowed)) message += "; did you mean \"" + *close + "\"?";
+      error(key, message);
+    } else if (!seen.insert(name).second) {
+      error(key, "duplicate key \"" + name + "\" in " + std::string(what));
+    }
+  }
+  return errors_.size() == errors_before;
+}
+
+std::optional<std::string> YamlReader::scalar(const YAML::Node& node, std::string_view what) {
+  if (!node.IsScalar()) {
+    error(node, std::string(what) + " must be a single value, got " + kind_of(node));
+    return std::nullopt;
+  }
+  return node.Scalar();
+}
+
+std::optional<std::int64_t> YamlReader::integer(const YAML::Node& node, std::string_view what,
+                                                std::int64_t min, std::int64_t max) {
+  OMNI_ASSERT(min <= max);
+  auto text = scalar(node, what);
+  if (!text) return std::nullopt;
+  const std::string range =
+      "a whole number from " + std::to_string(min) + " to " + std::to_string(max);
+  const bool digits = !text->empty() && text->size() <= 18 &&
+                      std::all_of(text->begin() + (text->front() == '-' ? 1 : 0), text->end(),
+                                  [](char c) { return c >= '0' && c <= '9'; }) &&
+                      *text != "-";
+  if (!digits) {
+    error(node, std::string(what) + " must be " + range + ", got \"" + *text + "\"");
+    return std::nullopt;
+  }
+  const std::int64_t value = std::stoll(*text);
+  if (value < min || value > max) {
+    error(node, std::string(what) + " must be " + range + ", got " + *text);
+    return std::nullopt;
+  }
+  OMNI_ASSERT(value >= min && value <= max);
+  return value;
+}
+
+std::optional<double> YamlReader::probability(const YAML::Node& node, std::string_view what) {
+  auto text = scalar(node, what);
+  if (!text) return std::nullopt;
+  double value = 0;
+  try {
+    std::size_t used = 0;
+    value = std::stod(*text, &used);
+    if (used != text->size()) throw std::invalid_argument("trailing characters");
+  } catch (const std::exception&) {
+    error(node, std::string(what) + " must be a probability from 0 to 1, got \"" + *text + "\"");
+    return std::nullopt;
+  }
+  if (!(value >= 0.0 && value <= 1.0)) {
+    error(node, std::string(what) + " must be a probability from 0 to 1, got " + *text);
+    return std::nullopt;
+  }
+  return value;
+}
+
+}  // namespace omni::config

@@ -1,0 +1,142 @@
+// The `omni` binary as a person runs it: exit codes, where output goes, one line per error.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+namespace {
+
+struct Run {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Runs the real binary through the shell with stdout and stderr captured in temp files.
+Run omni(const std::string& args) {
+  const std::string dir = testing::TempDir();
+  const std::string out = dir + "/omni.out", err = dir + "/omni.err";
+  const std::string command = std::string(OMNI_BINARY) + " " + args + " >" + out + " 2>" + err;
+  const int status = std::system(command.c_str());
+  return Run{WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
+}
+
+std::size_t lines_in(const std::string& text) {
+  return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+}
+
+TEST(OmniCli, HelpAndVersion) {
+  const Run help = omni("--help");
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("init"), std::string::npos);
+  const Run version = omni("version");
+  EXPECT_EQ(version.exit_code, 0);
+  EXPECT_EQ(version.out.rfind("omni ", 0), 0u);
+  const Run init_help = omni("init --help");
+  EXPECT_EQ(init_help.exit_code, 0);
+  EXPECT_NE(init_help.out.find("--dry-run"), std::string::npos);
+}
+
+TEST(OmniCli, DryRunPrintsThePlan) {
+  const Run run = omni("init --dry-run -f examples/cluster-3node.yaml");
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_TRUE(run.err.empty()) << run.err;
+  for (const std::string part :
+       {"preflight", "teardown", "demo-worker-01-director", "demo-orchestrator-3", "FREE FOR APPS"})
+    EXPECT_NE(run.out.find(part), std::string::npos) << part << "\n" << run.out;
+}
+
+TEST(OmniCli, DryRunJsonAndYaml) {
+  const Run json = omni("init --dry-run -o json -f examples/cluster-3node.yaml");
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_EQ(json.out.front(), '{');
+  EXPECT_NE(json.out.find("\"orchestrators_placement\""), std::string::npos);
+  const Run yaml = omni("init --dry-run -o yaml -f examples/cluster-3node.yaml");
+  ASSERT_EQ(yaml.exit_code, 0) << yaml.err;
+  EXPECT_NE(yaml.out.find("quorum: 2"), std::string::npos) << yaml.out;
+}
+
+TEST(OmniCli, SeedSnippetPassesUnchanged) {
+  const Run run = omni("init --dry-run -f tests/data/config/good/seed-snippet.yaml");
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+}
+
+TEST(OmniCli, EveryBadFileExitsTwoWithOneLocatedLine) {
+  const std::vector<std::string> files{"unknown-top-key",
+                                       "unknown-node-key",
+                                       "nodes-not-a-list",
+                                       "cpu-wrong-type",
+                                       "memory-bad-unit",
+                                       "cpu-negative",
+                                       "memory-zero",
+                                       "memory-two-dots",
+                                       "memory-overflow",
+                                       "duplicate-node-name",
+                                       "invalid-node-name",
+                                       "orchestrators-even",
+                                       "orchestrators-out-of-range",
+                                       "orchestrators-more-than-nodes",
+                                       "nodes-empty",
+                                       "nodes-missing",
+                                       "not-a-mapping",
+                                       "yaml-syntax-error",
+                                       "non-utf8",
+                                       "empty",
+                                       "duplicate-key",
+                                       "node-too-small"};
+  for (const auto& name : files) {
+    SCOPED_TRACE(name);
+    const std::string path = "tests/data/config/bad/" + name + ".yaml";
+    const Run run = omni("init --dry-run -f " + path);
+    EXPECT_EQ(run.exit_code, 2);
+    EXPECT_TRUE(run.out.empty()) << run.out;
+    EXPECT_EQ(lines_in(run.err), 1u) << run.err;
+    EXPECT_EQ(run.err.rfind(path + ":", 0), 0u) << run.err;
+  }
+}
+
+TEST(OmniCli, MissingFileAndDirectory) {
+  const Run missing = omni("init --dry-run -f tests/data/config/bad/does-not-exist.yaml");
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find("does-not-exist.yaml:1:1: cannot read the file: no such file"),
+            std::string::npos)
+      << missing.err;
+  const Run directory = omni("init --dry-run -f tests/data/config/bad/a-directory");
+  EXPECT_EQ(directory.exit_code, 2);
+  EXPECT_NE(directory.err.find("is a directory"), std::string::npos) << directory.err;
+}
+
+TEST(OmniCli, BadFlagsAreBadInput) {
+  const std::vector<std::pair<std::string, std::string>> cases{
+      {"", "Usage"},
+      {"frobnicate", "unknown command \"frobnicate\""},
+      {"init --dry-run", "missing -f FILE"},
+      {"init --dry-run -f examples/cluster-3node.yaml -o xml", "unknown output format \"xml\""},
+      {"init --bogus", "bogus"},
+      {"init -f", "-f"},
+  };
+  for (const auto& [args, message] : cases) {
+    SCOPED_TRACE(args);
+    const Run run = omni(args);
+    EXPECT_EQ(run.exit_code, 2);
+    EXPECT_NE(run.err.find(message), std::string::npos) << run.err;
+  }
+}
+
+TEST(OmniCli, InitWithoutDryRunFailsClearly) {
+  const Run run = omni("init -f examples/cluster-3node.yaml");
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_NE(run.err.find("--dry-run"), std::string::npos) << run.err;
+}
+
+}  // namespace

@@ -1,0 +1,157 @@
+// The cluster config parser on valid and invalid files: every error class, with its location.
+#include "model/config/parse.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "model/config/render.h"
+
+namespace omni::config {
+namespace {
+
+std::string read(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+struct BadFile {
+  std::string file;
+  int line;
+  int column;
+  std::string message_part;
+};
+
+// One row per error class of the issue: the file under tests/data/config/bad/, where the
+// error must point, and words the message must contain.
+const std::vector<BadFile> kBadFiles{
+    {"unknown-top-key.yaml", 1, 1,
+     "unknown key \"nodez\" in the cluster config; did you mean \"nodes\"?"},
+    {"unknown-node-key.yaml", 3, 5, "did you mean \"resources\"?"},
+    {"nodes-not-a-list.yaml", 1, 8, "nodes must be a list"},
+    {"cpu-wrong-type.yaml", 4, 12, "cpu must be a single value, got a list"},
+    {"memory-bad-unit.yaml", 5, 15, "invalid memory quantity \"32Gb\""},
+    {"cpu-negative.yaml", 4, 12, "cpu must be greater than 0"},
+    {"memory-zero.yaml", 5, 15, "memory must be greater than 0"},
+    {"memory-two-dots.yaml", 5, 15, "invalid memory quantity \"1.5.2Gi\""},
+    {"memory-overflow.yaml", 5, 15, "is too large"},
+    {"duplicate-node-name.yaml", 6, 11,
+     "duplicate node name \"worker-01\" (first defined at line 2)"},
+    {"invalid-node-name.yaml", 2, 11, "invalid node name \"Worker_01\""},
+    {"orchestrators-even.yaml", 2, 18, "orchestrators must be odd"},
+    {"orchestrators-out-of-range.yaml", 2, 18, "from 1 to 7, got 9"},
+    {"orchestrators-more-than-nodes.yaml", 2, 18, "only 2 nodes"},
+    {"orchestrators-not-a-number.yaml", 2, 18, "got \"three\""},
+    {"nodes-empty.yaml", 3, 8, "nodes is empty"},
+    {"nodes-missing.yaml", 1, 1, "missing \"nodes:\""},
+    {"not-a-mapping.yaml", 1, 1, "must be a mapping"},
+    {"yaml-syntax-error.yaml", 4, 1, "invalid YAML"},
+    {"non-utf8.yaml", 6, 12, "not valid UTF-8 (byte 0xff)"},
+    {"empty.yaml", 1, 1, "the config is empty"},
+    {"duplicate-key.yaml", 3, 5, "duplicate key \"name\""},
+    {"bad-hypervisor.yaml", 6, 17, "invalid hypervisor \"vmware\""},
+    {"unknown-role.yaml", 3, 11, "unknown role \"controller\""},
+    {"resources-missing.yaml", 2, 5, "needs \"resources:\""},
+};
+
+TEST(ConfigParse, EveryBadFileGetsOneLocatedError) {
+  ASSERT_GE(kBadFiles.size(), 15u);
+  for (const auto& bad : kBadFiles) {
+    SCOPED_TRACE(bad.file);
+    const std::string path = "tests/data/config/bad/" + bad.file;
+    const ConfigResult result = parse_cluster_config(read(path), path);
+    ASSERT_FALSE(result.config.has_value());
+    ASSERT_EQ(result.errors.size(), 1u) << result.errors.front().to_string();
+    const Diagnostic& d = result.errors.front();
+    EXPECT_EQ(d.where.line, bad.line) << d.to_string();
+    EXPECT_EQ(d.where.column, bad.column) << d.to_string();
+    EXPECT_NE(d.message.find(bad.message_part), std::string::npos) << d.to_string();
+    EXPECT_EQ(d.to_string().rfind(path + ":" + std::to_string(bad.line) + ":", 0), 0u);
+  }
+}
+
+TEST(ConfigParse, SeedSnippetIsValidAsItStands) {
+  const ConfigResult result =
+      parse_cluster_config(read("tests/data/config/good/seed-snippet.yaml"), "seed.yaml");
+  ASSERT_TRUE(result.config.has_value());
+  const ClusterConfig& c = *result.config;
+  EXPECT_EQ(c.name, "omni");
+  ASSERT_EQ(c.nodes.size(), 2u);
+  EXPECT_EQ(c.nodes[0].name, "worker-01");
+  EXPECT_EQ(c.nodes[1].name, "worker-02");
+  EXPECT_EQ(c.nodes[0].resources.cpu_millis, 8000);
+  EXPECT_EQ(c.nodes[0].resources.memory_bytes, 32LL << 30);
+  EXPECT_EQ(c.nodes[0].hypervisor, "local");
+  EXPECT_EQ(c.orchestrators, 1) << "two nodes hold one replica on distinct nodes";
+}
+
+TEST(ConfigParse, DefaultsAndExplicitValues) {
+  struct Case {
+    std::string yaml;
+    int orchestrators;
+    std::string name;
+  };
+  const std::vector<Case> cases{
+      {"nodes: [{name: a, resources: {cpu: 4, memory: 8Gi}}]", 1, "omni"},
+      {"nodes: [{name: a, resources: {cpu: 4, memory: 8Gi}}, {name: b, resources: {cpu: 4, memory: "
+       "8Gi}}, {name: c, resources: {cpu: 4, memory: 8Gi}}]",
+       3, "omni"},
+      {"cluster: {name: prod, orchestrators: 1}\nnodes: [{name: a, resources: {cpu: 4, memory: "
+       "8Gi}}, {name: b, resources: {cpu: 4, memory: 8Gi}}, {name: c, resources: {cpu: 4, memory: "
+       "8Gi}}]",
+       1, "prod"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.yaml);
+    const ConfigResult result = parse_cluster_config(c.yaml, "inline");
+    ASSERT_TRUE(result.config.has_value()) << result.errors.front().to_string();
+    EXPECT_EQ(result.config->orchestrators, c.orchestrators);
+    EXPECT_EQ(result.config->name, c.name);
+  }
+}
+
+TEST(ConfigParse, ReportsSeveralErrorsInDocumentOrder) {
+  const std::string yaml =
+      "nodes:\n"
+      "  - name: a\n"
+      "    resources: {cpu: 0, memory: 8Gi}\n"
+      "  - name: B\n"
+      "    resources: {cpu: 4, memory: 8Gb}\n";
+  const ConfigResult result = parse_cluster_config(yaml, "f.yaml");
+  ASSERT_EQ(result.errors.size(), 3u);
+  EXPECT_EQ(result.errors[0].where.line, 3);
+  EXPECT_EQ(result.errors[1].where.line, 4);
+  EXPECT_EQ(result.errors[2].where.line, 5);
+}
+
+TEST(ConfigParse, ErrorCountIsBounded) {
+  std::string yaml = "nodes:\n";
+  for (int i = 0; i < 100; ++i)
+    yaml += "  - {name: BAD" + std::to_string(i) + ", resources: {cpu: 1, memory: 1Gi}}\n";
+  const ConfigResult result = parse_cluster_config(yaml, "f.yaml");
+  EXPECT_EQ(result.errors.size(), kMaxDiagnostics);
+}
+
+TEST(ConfigParse, RendersBackToAnEqualConfig) {
+  const ConfigResult first = parse_cluster_config(read("examples/cluster-3node.yaml"), "x");
+  ASSERT_TRUE(first.config.has_value());
+  const std::string yaml = render_yaml(*first.config);
+  const ConfigResult second = parse_cluster_config(yaml, "rendered");
+  ASSERT_TRUE(second.config.has_value()) << yaml;
+  EXPECT_EQ(*first.config, *second.config);
+  EXPECT_NE(yaml.find("memory: 32Gi"), std::string::npos) << yaml;
+}
+
+TEST(DidYouMean, SuggestsOnlyCloseWords) {
+  const std::vector<std::string> keys{"name", "role", "resources", "hypervisor"};
+  EXPECT_EQ(did_you_mean("resorces", keys), "resources");
+  EXPECT_EQ(did_you_mean("hypervsior", keys), "hypervisor");
+  EXPECT_EQ(did_you_mean("nmae", keys), "name");
+  EXPECT_FALSE(did_you_mean("banana", keys).has_value());
+}
+
+}  // namespace
+}  // namespace omni::config
