@@ -1,0 +1,169 @@
+#include "drivers/util/subprocess.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+extern char** environ;
+
+namespace omni::drivers {
+namespace {
+
+constexpr std::size_t k_output_bytes_max = 64 * 1024;
+
+std::vector<char*> c_argv(const std::vector<std::string>& argv) {
+  std::vector<char*> out;
+  for (const auto& arg : argv) out.push_back(const_cast<char*>(arg.c_str()));
+  out.push_back(nullptr);
+  return out;
+}
+
+// In the child after fork: only async-signal-safe calls until exec.
+[[noreturn]] void exec_child(const std::vector<char*>& argv, char** envp, int out_fd, int netns_fd,
+                             bool new_session) {
+  if (new_session) ::setsid();
+  if (netns_fd >= 0 && ::setns(netns_fd, CLONE_NEWNET) != 0) ::_exit(126);
+  int null_fd = ::open("/dev/null", O_RDONLY);
+  if (null_fd >= 0) ::dup2(null_fd, STDIN_FILENO);
+  ::dup2(out_fd, STDOUT_FILENO);
+  ::dup2(out_fd, STDERR_FILENO);
+  ::signal(SIGPIPE, SIG_DFL);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  ::execvpe(argv[0], argv.data(), envp);
+  ::_exit(127);
+}
+
+void drain(int fd, std::string& output) {
+  char buffer[4096];
+  ssize_t n = ::read(fd, buffer, sizeof buffer);
+  while (n > 0) {
+    if (output.size() < k_output_bytes_max) output.append(buffer, static_cast<std::size_t>(n));
+    n = ::read(fd, buffer, sizeof buffer);
+  }
+}
+
+int wait_exit_code(pid_t pid) {
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  return -1;
+}
+
+}  // namespace
+
+std::string join_argv(const std::vector<std::string>& argv) {
+  std::string out;
+  for (const auto& arg : argv) out += (out.empty() ? "" : " ") + arg;
+  return out;
+}
+
+CommandResult run_command(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
+  CommandResult result;
+  if (argv.empty()) return result;
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    result.output = std::string("pipe: ") + std::strerror(errno);
+    return result;
+  }
+  auto args = c_argv(argv);
+  pid_t pid = ::fork();
+  if (pid == 0) exec_child(args, environ, pipe_fds[1], -1, false);
+  ::close(pipe_fds[1]);
+  if (pid < 0) {
+    ::close(pipe_fds[0]);
+    result.output = std::string("fork: ") + std::strerror(errno);
+    return result;
+  }
+  ::fcntl(pipe_fds[0], F_SETFL, O_NONBLOCK);
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  bool timed_out = false;
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      timed_out = true;
+      break;
+    }
+    pollfd pfd{pipe_fds[0], POLLIN, 0};
+    int ready = ::poll(&pfd, 1, static_cast<int>(left.count()));
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) continue;
+    char buffer[4096];
+    ssize_t n = ::read(pipe_fds[0], buffer, sizeof buffer);
+    if (n == 0) break;
+    if (n < 0) continue;
+    if (result.output.size() < k_output_bytes_max) {
+      result.output.append(buffer, static_cast<std::size_t>(n));
+    }
+  }
+  if (timed_out) {
+    ::kill(pid, SIGKILL);
+    drain(pipe_fds[0], result.output);
+  }
+  ::close(pipe_fds[0]);
+  int code = wait_exit_code(pid);
+  result.exit_code = timed_out ? -1 : code;
+  if (timed_out) result.output += "\n(killed after timeout)";
+  return result;
+}
+
+pid_t spawn_process(const std::vector<std::string>& argv, const SpawnOptions& options,
+                    std::string& error) {
+  if (argv.empty()) {
+    error = "empty command";
+    return -1;
+  }
+  std::string log = options.log_path.empty() ? "/dev/null" : options.log_path;
+  int out_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (out_fd < 0) {
+    error = "cannot open " + log + ": " + std::strerror(errno);
+    return -1;
+  }
+  int netns_fd = -1;
+  if (!options.netns_path.empty()) {
+    netns_fd = ::open(options.netns_path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (netns_fd < 0) {
+      error = "cannot open network namespace " + options.netns_path + ": " + std::strerror(errno);
+      ::close(out_fd);
+      return -1;
+    }
+  }
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
+  for (const auto& extra : options.env) env_strings.push_back(extra);
+  auto envp = c_argv(env_strings);
+  auto args = c_argv(argv);
+  pid_t pid = ::fork();
+  if (pid == 0) exec_child(args, envp.data(), out_fd, netns_fd, options.new_session);
+  if (pid < 0) error = std::string("fork: ") + std::strerror(errno);
+  ::close(out_fd);
+  if (netns_fd >= 0) ::close(netns_fd);
+  return pid;
+}
+
+bool process_alive(pid_t pid) {
+  if (pid <= 0) return false;
+  if (::kill(pid, 0) != 0 && errno == ESRCH) return false;
+  // A zombie still answers kill(0); it is not alive for our purposes.
+  std::string path = "/proc/" + std::to_string(pid) + "/stat";
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buffer[512];
+  ssize_t n = ::read(fd, buffer, sizeof buffer - 1);
+  ::close(fd);
+  if (n <= 0) return false;
+  buffer[n] = '\0';
+  const char* close_paren = std::strrchr(buffer, ')');
+  return close_paren == nullptr || close_paren[1] == '\0' || close_paren[2] != 'Z';
+}
+
+}  // namespace omni::drivers

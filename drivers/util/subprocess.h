@@ -1,0 +1,37 @@
+#pragma once
+// fork/exec without a shell: argv is passed as is, so names never need quoting.
+#include <sys/types.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace omni::drivers {
+
+struct CommandResult {
+  int exit_code = -1;  // -1: could not run, or killed after the timeout
+  std::string output;  // stdout and stderr, interleaved, bounded
+  bool ok() const { return exit_code == 0; }
+};
+
+// Runs argv to completion; kills it after `timeout`. Output beyond 64 KiB is dropped.
+CommandResult run_command(const std::vector<std::string>& argv,
+                          std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+// "ip link del x" -> the joined argv, for messages.
+std::string join_argv(const std::vector<std::string>& argv);
+
+struct SpawnOptions {
+  std::string log_path;          // stdout and stderr go here (appended); /dev/null when empty
+  std::string netns_path;        // join this network namespace before exec (e.g. /run/netns/NAME)
+  std::vector<std::string> env;  // extra KEY=VALUE entries on top of the parent's environment
+  bool new_session = true;       // setsid, so the whole group can be signalled
+};
+
+// Starts argv in the background; returns its pid, or -1 with `error` set.
+pid_t spawn_process(const std::vector<std::string>& argv, const SpawnOptions& options,
+                    std::string& error);
+
+bool process_alive(pid_t pid);
+
+}  // namespace omni::drivers

@@ -1,0 +1,363 @@
+#include "drivers/vm/local_provider.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "drivers/util/subprocess.h"
+
+namespace omni::drivers {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string out = text.str();
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+  return out;
+}
+
+void write_text(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::trunc);
+  out << text << "\n";
+}
+
+DriverResult ip(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {"ip"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto result = run_command(argv, std::chrono::seconds(10));
+  if (result.ok()) return ok_result();
+  return error_result(DriverStatus::failed, join_argv(argv) + ": " + result.output);
+}
+
+std::string spec_text(const VmSpec& spec) {
+  std::string text = "cluster=" + spec.identity.cluster + "\nnode=" + spec.identity.node +
+                     "\nrole=" + spec.identity.role +
+                     "\nslot=" + std::to_string(spec.identity.slot) +
+                     "\ncpu_millis=" + std::to_string(spec.cpu_millis) +
+                     "\nmemory_bytes=" + std::to_string(spec.memory_bytes);
+  for (const auto& arg : spec.boot.init_args) text += "\ninit=" + arg;
+  for (const auto& [key, value] : spec.labels) text += "\nlabel." + key + "=" + value;
+  return text;
+}
+
+std::vector<std::string> init_args_of(const std::string& dir) {
+  std::vector<std::string> args;
+  std::ifstream in(dir + "/spec");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("init=", 0) == 0) args.push_back(line.substr(5));
+  }
+  return args;
+}
+
+HostCapacity machine_capacity() {
+  long cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
+  long pages = ::sysconf(_SC_PHYS_PAGES);
+  long page_bytes = ::sysconf(_SC_PAGE_SIZE);
+  return HostCapacity{static_cast<std::int64_t>(cpus) * 1000,
+                      static_cast<std::int64_t>(pages) * page_bytes};
+}
+
+bool cgroup_v2() {
+  return fs::exists("/sys/fs/cgroup/cgroup.controllers");
+}
+
+}  // namespace
+
+LocalProvider::LocalProvider(LocalOptions options)
+    : options_(std::move(options)), isolated_(::geteuid() == 0) {
+  if (options_.capacity.cpu_millis == 0) options_.capacity = machine_capacity();
+  std::error_code ignored;
+  fs::create_directories(options_.state_dir, ignored);
+}
+
+LocalProvider::~LocalProvider() {
+  std::map<std::string, std::thread> waiters;
+  {
+    std::lock_guard lock(mutex_);
+    waiters.swap(waiters_);
+  }
+  // Sandboxes outlive the provider (a restarted provider finds them); only threads end here.
+  for (auto& [name, thread] : waiters) thread.detach();
+}
+
+std::string LocalProvider::veth_name(const std::string& vm_name) {
+  std::uint32_t hash = 2166136261u;  // FNV-1a: short, stable across runs and machines
+  for (unsigned char c : vm_name) hash = (hash ^ c) * 16777619u;
+  char buffer[16];
+  std::snprintf(buffer, sizeof buffer, "omv-%08x", hash);
+  return buffer;
+}
+
+std::string LocalProvider::console_path(const std::string& name) const {
+  return dir_of(name) + "/console.log";
+}
+
+Outcome<HostCapacity> LocalProvider::capacity() {
+  return success(options_.capacity);
+}
+
+Outcome<VmInfo> LocalProvider::read_vm(const std::string& name) {
+  std::string dir = dir_of(name);
+  std::ifstream in(dir + "/spec");
+  if (!in) return failure<VmInfo>(DriverStatus::not_found, "no sandbox " + name);
+  VmInfo info;
+  info.name = name;
+  std::map<std::string, std::string> fields;
+  for (std::string line; std::getline(in, line);) {
+    auto eq = line.find('=');
+    if (eq == std::string::npos) continue;
+    std::string key = line.substr(0, eq), value = line.substr(eq + 1);
+    if (key.rfind("label.", 0) == 0)
+      info.labels[key.substr(6)] = value;
+    else
+      fields[key] = value;
+  }
+  info.identity = {fields["cluster"], fields["node"], fields["role"],
+                   std::atoi(fields["slot"].c_str())};
+  info.cpu_millis = std::atoll(fields["cpu_millis"].c_str());
+  info.memory_bytes = std::atoll(fields["memory_bytes"].c_str());
+  info.address = read_text(dir + "/address");
+  pid_t pid = static_cast<pid_t>(std::atoi(read_text(dir + "/pid").c_str()));
+  info.state = process_alive(pid) ? VmState::running : VmState::defined;
+  return success(std::move(info));
+}
+
+Outcome<std::vector<VmInfo>> LocalProvider::list() {
+  std::vector<VmInfo> vms;
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(options_.state_dir, error)) {
+    std::string name = entry.path().filename().string();
+    VmIdentity ignored;
+    if (!parse_vm_name(name, ignored)) continue;
+    auto vm = read_vm(name);
+    if (vm.ok()) vms.push_back(std::move(vm.value));
+  }
+  std::sort(vms.begin(), vms.end(),
+            [](const VmInfo& a, const VmInfo& b) { return a.name < b.name; });
+  return success(std::move(vms));
+}
+
+Outcome<VmInfo> LocalProvider::inspect(const std::string& name) {
+  return read_vm(name);
+}
+
+DriverResult LocalProvider::admit(const VmSpec& spec) {
+  HostCapacity used;
+  for (const auto& vm : list().value) {
+    used.cpu_millis += vm.cpu_millis;
+    used.memory_bytes += vm.memory_bytes;
+  }
+  const auto& host = options_.capacity;
+  std::string name = vm_name(spec.identity);
+  if (used.memory_bytes + spec.memory_bytes > host.memory_bytes) {
+    return error_result(DriverStatus::no_capacity,
+                        "not enough memory for sandbox " + name + ": it needs " +
+                            std::to_string(spec.memory_bytes) + " bytes, the node has " +
+                            std::to_string(host.memory_bytes) + " of which sandboxes use " +
+                            std::to_string(used.memory_bytes));
+  }
+  if (used.cpu_millis + spec.cpu_millis > host.cpu_millis) {
+    return error_result(DriverStatus::no_capacity,
+                        "not enough CPU for sandbox " + name + ": it needs " +
+                            std::to_string(spec.cpu_millis) + " millis, the node has " +
+                            std::to_string(host.cpu_millis) + " of which sandboxes use " +
+                            std::to_string(used.cpu_millis));
+  }
+  return ok_result();
+}
+
+std::string LocalProvider::allocate_address() {
+  if (!isolated_) return "127.0.0.1";
+  std::set<std::string> taken;
+  for (const auto& vm : list().value) taken.insert(vm.address);
+  for (int host = 2; host <= 254; ++host) {
+    std::string address = options_.subnet_prefix + "." + std::to_string(host);
+    if (taken.count(address) == 0) return address;
+  }
+  return {};
+}
+
+DriverResult LocalProvider::ensure_bridge() {
+  std::string bridge = bridge_name();
+  if (fs::exists("/sys/class/net/" + bridge)) return ok_result();
+  if (auto r = ip({"link", "add", bridge, "type", "bridge"}); !is_ok(r)) return r;
+  if (auto r = ip({"addr", "add", options_.subnet_prefix + ".1/24", "dev", bridge}); !is_ok(r)) {
+    ip({"link", "del", bridge});
+    return r;
+  }
+  return ip({"link", "set", bridge, "up"});
+}
+
+DriverResult LocalProvider::make_network(const std::string& name, const std::string& address) {
+  std::string ns = name, veth = veth_name(name), peer = veth + "p";
+  if (auto r = ensure_bridge(); !is_ok(r)) return r;
+  std::vector<std::vector<std::string>> steps = {
+      {"netns", "add", ns},
+      {"link", "add", veth, "type", "veth", "peer", "name", peer},
+      {"link", "set", peer, "netns", ns},
+      {"-n", ns, "link", "set", peer, "name", "eth0"},
+      {"-n", ns, "addr", "add", address + "/24", "dev", "eth0"},
+      {"-n", ns, "link", "set", "eth0", "up"},
+      {"-n", ns, "link", "set", "lo", "up"},
+      {"-n", ns, "route", "add", "default", "via", options_.subnet_prefix + ".1"},
+      {"link", "set", veth, "master", bridge_name()},
+      {"link", "set", veth, "up"},
+  };
+  for (const auto& step : steps) {
+    if (auto r = ip(step); !is_ok(r)) {
+      remove_network(name);
+      return r;
+    }
+  }
+  return ok_result();
+}
+
+// Deleting the namespace deletes eth0 and with it its host-side peer; the explicit link delete
+// covers a failure half-way through create. The bridge goes with the last sandbox.
+void LocalProvider::remove_network(const std::string& name) {
+  if (!isolated_) return;
+  std::string veth = veth_name(name);
+  if (fs::exists("/sys/class/net/" + veth)) ip({"link", "del", veth});
+  if (fs::exists("/sys/class/net/" + veth + "p")) ip({"link", "del", veth + "p"});
+  if (fs::exists("/run/netns/" + name)) ip({"netns", "del", name});
+}
+
+DriverResult LocalProvider::create(const VmSpec& spec) {
+  if (auto invalid = validate_identity(spec.identity); !invalid.empty()) {
+    return error_result(DriverStatus::failed, "invalid VM identity: " + invalid);
+  }
+  std::lock_guard lock(mutex_);
+  std::string name = vm_name(spec.identity);
+  if (fs::exists(dir_of(name)) || (isolated_ && fs::exists("/run/netns/" + name))) {
+    return error_result(DriverStatus::already_exists, "sandbox " + name + " already exists");
+  }
+  if (auto admitted = admit(spec); !is_ok(admitted)) return admitted;
+  std::string address = allocate_address();
+  if (address.empty()) {
+    return error_result(DriverStatus::no_capacity,
+                        "no free address in " + options_.subnet_prefix + ".0/24");
+  }
+  if (isolated_) {
+    if (auto made = make_network(name, address); !is_ok(made)) return made;
+  }
+  std::error_code error;
+  fs::create_directories(dir_of(name), error);
+  VmSpec recorded = spec;
+  if (recorded.boot.init_args.empty()) recorded.boot.init_args = options_.default_init_args;
+  write_text(dir_of(name) + "/address", address);
+  write_text(dir_of(name) + "/spec", spec_text(recorded));  // last: its presence means "exists"
+  if (!isolated_) {
+    return ok_result("not root: sandbox " + name +
+                     " is a plain process on loopback, without its own network namespace");
+  }
+  return ok_result();
+}
+
+std::string LocalProvider::limit_resources(const std::string& name, const VmInfo& vm, pid_t pid) {
+  if (!cgroup_v2()) return "cgroup v2 is not mounted: limits of " + name + " are not enforced";
+  std::string dir = "/sys/fs/cgroup/omni-local-" + options_.id + "/" + name;
+  std::error_code error;
+  fs::create_directories(dir, error);
+  write_text("/sys/fs/cgroup/omni-local-" + options_.id + "/cgroup.subtree_control",
+             "+cpu +memory");
+  write_text(dir + "/memory.max", std::to_string(vm.memory_bytes));
+  write_text(dir + "/cpu.max", std::to_string(vm.cpu_millis * 100) + " 100000");
+  write_text(dir + "/cgroup.procs", std::to_string(pid));
+  return {};
+}
+
+void LocalProvider::remove_cgroup(const std::string& name) {
+  std::error_code error;
+  fs::remove("/sys/fs/cgroup/omni-local-" + options_.id + "/" + name, error);
+}
+
+DriverResult LocalProvider::start(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  auto vm = read_vm(name);
+  if (!vm.ok()) return vm.result;
+  if (vm.value.state == VmState::running) return ok_result("already running");
+  SpawnOptions spawn;
+  spawn.log_path = console_path(name);
+  if (isolated_) spawn.netns_path = "/run/netns/" + name;
+  spawn.env = {"OMNI_VM_NAME=" + name, "OMNI_VM_ADDRESS=" + vm.value.address};
+  std::string error;
+  pid_t pid = spawn_process(init_args_of(dir_of(name)), spawn, error);
+  if (pid < 0)
+    return error_result(DriverStatus::failed, "cannot start sandbox " + name + ": " + error);
+  write_text(dir_of(name) + "/pid", std::to_string(pid));
+  std::string note = limit_resources(name, vm.value, pid);
+  auto& waiter = waiters_[name];
+  if (waiter.joinable()) waiter.detach();
+  waiter = std::thread([this, name, pid] { wait_for(name, pid); });
+  events_.push(VmEvent{VmEventKind::started, name, "init pid " + std::to_string(pid)});
+  return ok_result(note);
+}
+
+void LocalProvider::wait_for(const std::string& name, pid_t pid) {
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  bool clean =
+      (WIFEXITED(status) && WEXITSTATUS(status) == 0) ||
+      (WIFSIGNALED(status) && (WTERMSIG(status) == SIGTERM || WTERMSIG(status) == SIGKILL));
+  events_.push(VmEvent{clean ? VmEventKind::stopped : VmEventKind::crashed, name,
+                       "init pid " + std::to_string(pid) + " ended"});
+}
+
+DriverResult LocalProvider::stop(const std::string& name, bool force) {
+  std::thread waiter;
+  {
+    std::lock_guard lock(mutex_);
+    auto vm = read_vm(name);
+    if (!vm.ok()) return vm.result;
+    if (vm.value.state != VmState::running) return ok_result("not running");
+    pid_t pid = static_cast<pid_t>(std::atoi(read_text(dir_of(name) + "/pid").c_str()));
+    ::kill(-pid, force ? SIGKILL : SIGTERM);
+    ::kill(pid, force ? SIGKILL : SIGTERM);
+    auto it = waiters_.find(name);
+    if (it != waiters_.end()) {
+      waiter = std::move(it->second);
+      waiters_.erase(it);
+    }
+  }
+  if (waiter.joinable()) waiter.join();  // our child: reaped, its event queued
+  return ok_result();
+}
+
+DriverResult LocalProvider::destroy(const std::string& name) {
+  if (!fs::exists(dir_of(name) + "/spec") && !fs::exists("/run/netns/" + name)) {
+    return error_result(DriverStatus::not_found, "no sandbox " + name);
+  }
+  stop(name, true);
+  pid_t pid = static_cast<pid_t>(std::atoi(read_text(dir_of(name) + "/pid").c_str()));
+  for (int i = 0; i < 100 && process_alive(pid); ++i) ::usleep(20000);  // not our child
+  std::lock_guard lock(mutex_);
+  remove_cgroup(name);
+  remove_network(name);
+  std::error_code error;
+  fs::remove_all(dir_of(name), error);
+  events_.push(VmEvent{VmEventKind::destroyed, name, {}});
+  bool last = true;
+  for (const auto& entry : fs::directory_iterator(options_.state_dir, error)) {
+    VmIdentity ignored;
+    if (parse_vm_name(entry.path().filename().string(), ignored)) last = false;
+  }
+  if (last && isolated_ && fs::exists("/sys/class/net/" + bridge_name())) {
+    ip({"link", "del", bridge_name()});
+  }
+  return ok_result();
+}
+
+}  // namespace omni::drivers

@@ -1,0 +1,154 @@
+#include "drivers/vm/vm_driver.h"
+
+#include <charconv>
+
+namespace omni::drivers {
+namespace {
+
+bool is_name_char(char c, bool dash_ok) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+         (dash_ok && c == '-');
+}
+
+std::string validate_part(const char* what, const std::string& part, bool dash_ok) {
+  if (part.empty()) return std::string(what) + " is empty";
+  if (part.size() > 40) return std::string(what) + " '" + part + "' is longer than 40 characters";
+  for (char c : part) {
+    if (!is_name_char(c, dash_ok)) {
+      return std::string(what) + " '" + part + "' may hold only a-z, 0-9, '_', '.'" +
+             (dash_ok ? " and '-'" : " (no '-')");
+    }
+  }
+  return {};
+}
+
+bool parse_int(const std::string& text, int& value) {
+  if (text.empty()) return false;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  return error == std::errc() && end == text.data() + text.size() && value >= 0;
+}
+
+// The identity named by a VmOp: from its metadata when complete, else from its name.
+bool identity_of(const VmOp& op, VmIdentity& identity) {
+  auto get = [&](const char* key) {
+    auto it = op.metadata.find(key);
+    return it == op.metadata.end() ? std::string() : it->second;
+  };
+  identity = {get("cluster"), get("node"), get("role"), 0};
+  if (!identity.cluster.empty() && parse_int(get("slot"), identity.slot)) return true;
+  return parse_vm_name(op.name, identity);
+}
+
+}  // namespace
+
+const char* vm_state_name(VmState state) {
+  switch (state) {
+    case VmState::defined:
+      return "defined";
+    case VmState::running:
+      return "running";
+    case VmState::paused:
+      return "paused";
+    case VmState::stopped:
+      return "stopped";
+    case VmState::crashed:
+      return "crashed";
+    case VmState::unknown:
+      return "unknown";
+  }
+  return "unknown";
+}
+
+const char* vm_event_kind_name(VmEventKind kind) {
+  switch (kind) {
+    case VmEventKind::started:
+      return "started";
+    case VmEventKind::stopped:
+      return "stopped";
+    case VmEventKind::crashed:
+      return "crashed";
+    case VmEventKind::destroyed:
+      return "destroyed";
+    case VmEventKind::connection_lost:
+      return "connection_lost";
+  }
+  return "unknown";
+}
+
+std::string validate_identity(const VmIdentity& identity) {
+  if (auto e = validate_part("cluster", identity.cluster, false); !e.empty()) return e;
+  if (auto e = validate_part("node", identity.node, true); !e.empty()) return e;
+  if (auto e = validate_part("role", identity.role, false); !e.empty()) return e;
+  if (identity.slot < 0 || identity.slot > 9999) return "slot must be within 0..9999";
+  return {};
+}
+
+std::string vm_name(const VmIdentity& identity) {
+  return "omni-" + identity.cluster + "-" + identity.node + "-" + identity.role + "-" +
+         std::to_string(identity.slot);
+}
+
+bool parse_vm_name(const std::string& name, VmIdentity& identity) {
+  const std::string prefix = "omni-";
+  if (name.rfind(prefix, 0) != 0) return false;
+  std::string rest = name.substr(prefix.size());
+  auto first = rest.find('-');
+  auto last = rest.rfind('-');
+  if (first == std::string::npos || last == first) return false;
+  auto role_dash = rest.rfind('-', last - 1);
+  if (role_dash == std::string::npos || role_dash <= first) return false;
+  VmIdentity parsed;
+  parsed.cluster = rest.substr(0, first);
+  parsed.node = rest.substr(first + 1, role_dash - first - 1);
+  parsed.role = rest.substr(role_dash + 1, last - role_dash - 1);
+  if (!parse_int(rest.substr(last + 1), parsed.slot)) return false;
+  if (!validate_identity(parsed).empty()) return false;
+  identity = parsed;
+  return true;
+}
+
+DriverResult execute_vm_op(VmDriver& driver, const VmOp& op) {
+  if (op.kind == VmOpKind::list) {
+    auto listed = driver.list();
+    if (!listed.ok()) return listed.result;
+    DriverResult result = ok_result();
+    for (const auto& vm : listed.value) {
+      result.names.push_back(vm.name);
+      if (vm.state == VmState::running) result.running.push_back(vm.name);
+    }
+    return result;
+  }
+  VmIdentity identity;
+  if (!identity_of(op, identity)) {
+    return error_result(DriverStatus::failed,
+                        "VM op names no Omni VM: '" + op.name +
+                            "' is not omni-CLUSTER-NODE-ROLE-SLOT and metadata lacks "
+                            "cluster/node/role/slot");
+  }
+  std::string name = vm_name(identity);
+  switch (op.kind) {
+    case VmOpKind::create: {
+      VmSpec spec;
+      spec.identity = identity;
+      spec.cpu_millis = op.cpu_millis;
+      spec.memory_bytes = op.memory_bytes;
+      for (const auto& [key, value] : op.metadata) {
+        if (key != "cluster" && key != "node" && key != "role" && key != "slot") {
+          spec.labels[key] = value;
+        }
+      }
+      return driver.create(spec);
+    }
+    case VmOpKind::start:
+      return driver.start(name);
+    case VmOpKind::stop:
+      return driver.stop(name, false);
+    case VmOpKind::destroy:
+      return driver.destroy(name);
+    case VmOpKind::list:
+      break;
+  }
+  return error_result(DriverStatus::failed, "unknown VM op");
+}
+
+}  // namespace omni::drivers

@@ -1,0 +1,109 @@
+#pragma once
+// The VM side of the drivers: one small interface that the libvirt driver and the `local`
+// sandbox provider implement, and that node/ drives from its event loop.
+//
+// Calls are synchronous and return errors as values (DriverResult). Anything that happens on
+// its own afterwards (a VM stopped, crashed, the connection was lost) arrives as a VmEvent in a
+// queue the host polls; event_fd() becomes readable when events wait, so a Boost.Asio loop can
+// watch it. A host that must not block runs the calls on a worker thread; drivers are
+// thread-safe.
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "drivers/util/outcome.h"
+
+namespace omni::drivers {
+
+// Who a VM belongs to. Its name and its metadata are derived from this, so a driver that
+// restarts finds its VMs again instead of creating them twice.
+struct VmIdentity {
+  std::string cluster;
+  std::string node;
+  std::string role;
+  int slot = 0;
+  bool operator==(const VmIdentity&) const = default;
+};
+
+// How to boot a VM. The local provider runs `init_args` inside the sandbox; libvirt boots
+// `kernel_path` + `initrd_path` (direct kernel boot) and/or `disk_path`.
+struct VmBoot {
+  std::vector<std::string> init_args;
+  std::string kernel_path;
+  std::string initrd_path;
+  std::string kernel_cmdline;
+  std::string disk_path;
+  std::string serial_log_path;  // libvirt: serial console to this file when set
+};
+
+struct VmSpec {
+  VmIdentity identity;
+  std::int64_t cpu_millis = 1000;
+  std::int64_t memory_bytes = 256ll << 20;
+  VmBoot boot;
+  std::map<std::string, std::string> labels;  // extra metadata, kept with the VM
+};
+
+enum class VmState { defined, running, paused, stopped, crashed, unknown };
+const char* vm_state_name(VmState state);
+
+struct VmInfo {
+  std::string name;
+  VmIdentity identity;
+  VmState state = VmState::unknown;
+  std::int64_t cpu_millis = 0;
+  std::int64_t memory_bytes = 0;
+  std::string address;  // local provider: the sandbox's IPv4 address; empty when unknown
+  std::map<std::string, std::string> labels;
+};
+
+enum class VmEventKind { started, stopped, crashed, destroyed, connection_lost };
+const char* vm_event_kind_name(VmEventKind kind);
+
+struct VmEvent {
+  VmEventKind kind = VmEventKind::stopped;
+  std::string name;  // empty for connection_lost
+  std::string detail;
+};
+
+// What a host offers, for admission.
+struct HostCapacity {
+  std::int64_t cpu_millis = 0;
+  std::int64_t memory_bytes = 0;
+};
+
+class VmDriver {
+ public:
+  virtual ~VmDriver() = default;
+
+  // Defines the VM without starting it. already_exists if the name is taken, no_capacity if
+  // it cannot fit the host, unavailable if the host cannot be reached.
+  virtual DriverResult create(const VmSpec& spec) = 0;
+  virtual DriverResult start(const std::string& name) = 0;
+  // Graceful when `force` is false (ACPI shutdown / SIGTERM), immediate otherwise.
+  virtual DriverResult stop(const std::string& name, bool force) = 0;
+  // Stops if needed and removes every trace of the VM. not_found if there is none.
+  virtual DriverResult destroy(const std::string& name) = 0;
+  // Omni's VMs only (those carrying Omni metadata), sorted by name.
+  virtual Outcome<std::vector<VmInfo>> list() = 0;
+  virtual Outcome<VmInfo> inspect(const std::string& name) = 0;
+  virtual Outcome<HostCapacity> capacity() = 0;
+
+  virtual std::vector<VmEvent> poll_events() = 0;
+  virtual int event_fd() const = 0;
+};
+
+// omni-CLUSTER-NODE-ROLE-SLOT. Parts may hold [A-Za-z0-9_.] only, so the name splits back.
+std::string vm_name(const VmIdentity& identity);
+// Empty result (false) when `name` is not an Omni VM name.
+bool parse_vm_name(const std::string& name, VmIdentity& identity);
+// The reason an identity cannot name a VM, or empty when it can.
+std::string validate_identity(const VmIdentity& identity);
+
+// Runs one model VmOp (model/core/ops.h) against a driver: the bridge node/ uses to answer a
+// DriverCall. The identity comes from the op's metadata (cluster, node, role, slot) or, when
+// absent, from its name.
+DriverResult execute_vm_op(VmDriver& driver, const VmOp& op);
+
+}  // namespace omni::drivers

@@ -1,0 +1,56 @@
+// omni-node: the real host of one Omni component. For now it only answers `version` and runs a
+// placeholder `serve --component NAME` that announces itself and waits for SIGTERM; later
+// issues put the event loop, transport and storage behind `serve`.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+namespace {
+
+constexpr const char* k_version = "0.1.0";
+
+int usage() {
+  std::fprintf(stderr,
+               "usage: omni-node version\n"
+               "       omni-node serve --component NAME\n");
+  return 2;
+}
+
+int serve(const std::string& component) {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigprocmask(SIG_BLOCK, &signals, nullptr);
+  std::printf("omni-node %s serving component %s pid %d\n", k_version, component.c_str(),
+              static_cast<int>(getpid()));
+  std::fflush(stdout);
+  int received = 0;
+  sigwait(&signals, &received);
+  std::printf("omni-node component %s stopping on signal %d\n", component.c_str(), received);
+  std::fflush(stdout);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) return usage();
+  std::string command = argv[1];
+  if (command == "version") {
+    std::printf("omni-node %s\n", k_version);
+    return 0;
+  }
+  if (command == "serve") {
+    std::string component;
+    for (int i = 2; i < argc; ++i) {
+      if (std::strcmp(argv[i], "--component") == 0 && i + 1 < argc) component = argv[++i];
+    }
+    if (component.empty()) return usage();
+    return serve(component);
+  }
+  return usage();
+}
