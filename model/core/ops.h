@@ -13,6 +13,7 @@ enum class VmOpKind { create, start, stop, destroy, list };
 
 struct VmOp {
   VmOpKind kind = VmOpKind::list;
+  std::string node;  // whose hypervisor; the root reaches every node's, a Director only its own
   std::string name;  // deterministic: cluster, node, role, index
   std::int64_t cpu_millis = 0;
   std::int64_t memory_bytes = 0;
@@ -21,6 +22,7 @@ struct VmOp {
 
 enum class ContainerOpKind { import_image, create, start, stop, kill, remove, list };
 
+// `create` creates and starts (like `ctr run`); `list` answers the running containers.
 struct ContainerOp {
   ContainerOpKind kind = ContainerOpKind::list;
   std::string name;
@@ -32,10 +34,12 @@ struct ContainerOp {
 
 enum class DriverStatus { ok, not_found, already_exists, no_capacity, unavailable, failed };
 
+// For VM `list`: the VMs that exist, sorted; `running` says which of them run.
 struct DriverResult {
   DriverStatus status = DriverStatus::ok;
-  std::string message;             // for a person: what failed and why
-  std::vector<std::string> names;  // list results, sorted
+  std::string message;               // for a person: what failed and why
+  std::vector<std::string> names;    // list results, sorted
+  std::vector<std::string> running;  // list results: the subset of names that run, sorted
 };
 
 using DriverOp = std::variant<VmOp, ContainerOp>;

@@ -1,0 +1,83 @@
+#pragma once
+// The Agent: one per worker VM. Runs the containers its Director asks for, within the VM's
+// capacity, and keeps them running on its own: a container that stops is restarted with
+// exponential back-off, with or without any Orchestrator.
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "model/config/cluster_config.h"
+#include "model/core/step.h"
+#include "model/proto/state.pb.h"
+
+namespace omni::agent {
+
+struct AgentConfig {
+  std::string vm;
+  Address director;
+  config::Resources capacity;  // the VM's
+  Duration poll_interval = 1s;
+  Duration report_interval = 5s;
+  Duration backoff_min = 500ms;
+  Duration backoff_max = 30s;
+  Duration stable_after = 10s;  // running this long resets the back-off
+  std::size_t max_ops_in_flight = 8;
+};
+
+struct ContainerState {
+  bool running = false;
+  bool op_pending = false;
+  std::uint32_t restarts = 0;
+  Duration backoff{};
+  Time next_attempt{};
+  Time running_since{};
+};
+
+class Agent final : public Component {
+ public:
+  explicit Agent(AgentConfig config);
+  void step(const Input& input, Outputs& out) override;
+
+  const std::vector<v1::ContainerSpec>& desired() const { return desired_; }
+  const std::map<std::string, ContainerState>& containers() const { return containers_; }
+  std::uint64_t generation() const { return generation_; }
+
+ private:
+  struct PendingOp {
+    ContainerOpKind kind;
+    std::string name;
+  };
+
+  void on_start(const Start& start, Outputs& out);
+  void on_deliver(const Deliver& deliver, Outputs& out);
+  void on_tick(Outputs& out);
+  void on_driver_done(const DriverDone& done, Outputs& out);
+  void on_run_containers(const v1::RunContainers& run, Outputs& out);
+  void on_listed(const DriverResult& result);
+
+  std::string capacity_problem(const v1::RunContainers& run) const;
+  void reconcile(Outputs& out);
+  void start_container(const v1::ContainerSpec& spec, ContainerState& state, Outputs& out);
+  void call(ContainerOp op, Outputs& out);
+  void report(bool rejected, const std::string& reason, Outputs& out);
+  void persist(Outputs& out) const;
+  bool is_desired(const std::string& name) const;
+  void schedule(Outputs& out);
+
+  AgentConfig config_;
+  Time now_{};
+  std::vector<v1::ContainerSpec> desired_;  // persisted
+  std::uint64_t generation_ = 0;            // persisted
+  std::map<std::string, ContainerState> containers_;
+  std::map<std::uint64_t, PendingOp> pending_;
+  std::uint64_t next_op_id_ = 1;
+  bool listed_ = false;
+  bool list_pending_ = false;
+  Time next_poll_{};
+  Time next_report_{};
+};
+
+Duration next_backoff(Duration current, Duration min, Duration max);
+
+}  // namespace omni::agent

@@ -1,0 +1,363 @@
+#include "model/director/director.h"
+
+#include <algorithm>
+
+#include "model/config/quantity.h"
+#include "model/core/assert.h"
+
+namespace omni::director {
+namespace {
+
+constexpr std::string_view kAgentPrefix = "agent:";
+
+std::string quantity_text(std::int64_t value, bool memory) {
+  if (value <= 0) return "0";
+  return memory ? config::format_memory_bytes(value) : config::format_cpu_millis(value);
+}
+
+config::Resources resources_of(const v1::Resources& r) {
+  return {r.cpu_millis(), r.memory_bytes()};
+}
+
+}  // namespace
+
+Address agent_address(const std::string& vm) {
+  return std::string(kAgentPrefix) + vm;
+}
+Address director_address(const std::string& node) {
+  return "director:" + node;
+}
+
+Director::Director(DirectorConfig config) : config_(std::move(config)) {
+  OMNI_ASSERT(!config_.node.empty());
+  OMNI_ASSERT(config_.max_ops_in_flight > 0);
+}
+
+void Director::step(const Input& input, Outputs& out) {
+  const Time now = now_of(input);
+  OMNI_ASSERT(now >= now_, "time never goes back for one component");
+  now_ = now;
+  std::visit(
+      [&](const auto& in) {
+        using T = std::decay_t<decltype(in)>;
+        if constexpr (std::is_same_v<T, Start>) on_start(in, out);
+        if constexpr (std::is_same_v<T, Deliver>) on_deliver(in, out);
+        if constexpr (std::is_same_v<T, Tick>) on_tick(in, out);
+        if constexpr (std::is_same_v<T, DriverDone>) on_driver_done(in, out);
+      },
+      input);
+  OMNI_ASSERT(pending_.size() <= config_.max_ops_in_flight + 1, "driver calls are bounded");
+}
+
+void Director::on_start(const Start& start, Outputs& out) {
+  for (const auto& record : start.persisted) {
+    v1::DirectorCheckpoint checkpoint;
+    if (!checkpoint.ParseFromString(record)) break;  // a torn tail: keep the last good one
+    accepted_ = fence_of(checkpoint.accepted());
+    controller_ = checkpoint.controller();
+    desired_vms_.assign(checkpoint.vms().begin(), checkpoint.vms().end());
+    replicas_.assign(checkpoint.replicas().begin(), checkpoint.replicas().end());
+    generation_ = checkpoint.generation();
+  }
+  OMNI_ASSERT(std::is_sorted(desired_vms_.begin(), desired_vms_.end(),
+                             [](const auto& a, const auto& b) { return a.name() < b.name(); }));
+  v1::Envelope hello;
+  hello.mutable_hello()->set_component(director_address(config_.node));
+  out.push_back(Send{controller_.empty() ? config_.root : controller_, hello});
+  reconcile(out);
+  next_report_ = now_ + config_.report_interval;
+  out.push_back(WakeAt{std::min(next_reconcile_, next_report_)});
+}
+
+void Director::on_deliver(const Deliver& d, Outputs& out) {
+  const v1::Envelope& e = d.envelope;
+  switch (e.body_case()) {
+    case v1::Envelope::kDirectorCommand:
+      on_command(d.from, e.seq(), e.director_command(), out);
+      break;
+    case v1::Envelope::kTakeControl:
+      on_take_control(d.from, e.seq(), e.take_control(), out);
+      break;
+    case v1::Envelope::kAgentReport:
+      on_agent_report(d.from, e.agent_report(), out);
+      break;
+    case v1::Envelope::kHello:
+      on_agent_hello(d.from, out);
+      break;
+    case v1::Envelope::kInspect:
+      report(d.from, e.seq(), false, "", out);
+      break;
+    default:
+      break;  // not for a Director: ignored, as a real server ignores stray traffic
+  }
+}
+
+void Director::on_tick(const Tick&, Outputs& out) {
+  if (now_ >= next_reconcile_) reconcile(out);
+  if (now_ >= next_report_) {
+    if (!controller_.empty()) report(controller_, 0, false, last_error_, out);
+    next_report_ = now_ + config_.report_interval;
+  }
+  OMNI_ASSERT(next_reconcile_ > now_ && next_report_ > now_);
+  out.push_back(WakeAt{std::min(next_reconcile_, next_report_)});
+}
+
+// Fencing --------------------------------------------------------------------------------
+
+// A newer fence wins and is adopted; the same fence is accepted only from the same controller
+// (two roots with one epoch must not both act); an older one is refused.
+bool Director::admit(FenceValue fence, const Address& from) {
+  const FenceValue before = accepted_;
+  if (fence < accepted_ && !config_.testing_accept_stale_fence) return false;
+  if (fence == accepted_ && !controller_.empty() && from != controller_) return false;
+  if (fence > accepted_) {
+    accepted_ = fence;
+    controller_ = from;
+  }
+  OMNI_ASSERT(accepted_ >= before || config_.testing_accept_stale_fence);
+  return true;
+}
+
+void Director::on_command(const Address& from, std::uint64_t seq,
+                          const v1::DirectorCommand& command, Outputs& out) {
+  const FenceValue fence = fence_of(command.fence());
+  if (!admit(fence, from)) {
+    report(from, seq, true,
+           "rejected " + to_string(fence) + ": this Director is controlled at " +
+               to_string(accepted_) + " by " + controller_,
+           out);
+    return;
+  }
+  if (command.has_ensure_workers()) {
+    std::vector<v1::VmSpec> vms(command.ensure_workers().vms().begin(),
+                                command.ensure_workers().vms().end());
+    if (auto problem = capacity_problem(vms)) {
+      persist_checkpoint(out);  // the fence was adopted even though the command is refused
+      report(from, seq, true, *problem, out);
+      return;
+    }
+  }
+  execute(fence, from, command);
+  persist_checkpoint(out);
+  report(from, seq, false, "", out);
+  reconcile(out);
+}
+
+void Director::on_take_control(const Address& from, std::uint64_t seq, const v1::TakeControl& take,
+                               Outputs& out) {
+  const FenceValue fence = fence_of(take.fence());
+  if (fence.era != kClusterEra || !admit(fence, from)) {
+    report(from, seq, true,
+           "rejected take-over at " + to_string(fence) + ": held at " + to_string(accepted_), out);
+    return;
+  }
+  executed_ = {fence, from, executed_.count + 1};
+  persist_checkpoint(out);
+  report(from, seq, false, "", out);
+}
+
+void Director::execute(FenceValue fence, const Address& from, const v1::DirectorCommand& command) {
+  OMNI_ASSERT(fence <= accepted_ || config_.testing_accept_stale_fence);
+  executed_ = {fence, from, executed_.count + 1};
+  if (command.has_ensure_workers()) {
+    desired_vms_.assign(command.ensure_workers().vms().begin(),
+                        command.ensure_workers().vms().end());
+    std::sort(desired_vms_.begin(), desired_vms_.end(),
+              [](const auto& a, const auto& b) { return a.name() < b.name(); });
+    ++generation_;
+  }
+  if (command.has_ensure_replicas()) {
+    replicas_.assign(command.ensure_replicas().replicas().begin(),
+                     command.ensure_replicas().replicas().end());
+    ++generation_;
+  }
+  OMNI_ASSERT(executed_.count > 0);
+}
+
+std::optional<std::string> Director::capacity_problem(const std::vector<v1::VmSpec>& vms) const {
+  config::Resources free{config_.capacity.cpu_millis - config_.director_vm.cpu_millis,
+                         config_.capacity.memory_bytes - config_.director_vm.memory_bytes};
+  OMNI_ASSERT(free.cpu_millis >= 0 && free.memory_bytes >= 0);
+  for (std::size_t i = 0; i < vms.size(); ++i) {
+    const config::Resources need = resources_of(vms[i].resources());
+    const std::string which = " on " + config_.node + " for worker VM " + std::to_string(i + 1);
+    if (need.memory_bytes > free.memory_bytes)
+      return "not enough memory" + which + ": need " + quantity_text(need.memory_bytes, true) +
+             ", " + quantity_text(free.memory_bytes, true) + " free";
+    if (need.cpu_millis > free.cpu_millis)
+      return "not enough cpu" + which + ": need " + quantity_text(need.cpu_millis, false) + ", " +
+             quantity_text(free.cpu_millis, false) + " free";
+    free.cpu_millis -= need.cpu_millis;
+    free.memory_bytes -= need.memory_bytes;
+  }
+  return std::nullopt;
+}
+
+void Director::persist_checkpoint(Outputs& out) const {
+  v1::DirectorCheckpoint checkpoint;
+  *checkpoint.mutable_accepted() = to_proto(accepted_);
+  checkpoint.set_controller(controller_);
+  for (const auto& vm : desired_vms_) *checkpoint.add_vms() = vm;
+  for (const auto& r : replicas_) *checkpoint.add_replicas() = r;
+  checkpoint.set_generation(generation_);
+  out.push_back(Persist{checkpoint.SerializeAsString(), true, true});
+}
+
+// Reconciling VMs and containers ---------------------------------------------------------
+
+void Director::reconcile(Outputs& out) {
+  next_reconcile_ = now_ + config_.reconcile_interval;
+  if (!list_pending_ && pending_.size() < config_.max_ops_in_flight) {
+    list_pending_ = true;
+    call_vm(VmOpKind::list, "", {}, out);
+  }
+  if (!listed_) return;  // act on what exists, never on a guess
+  for (const auto& spec : desired_vms_) reconcile_vm(spec, out);
+  remove_undesired_vms(out);
+  for (const auto& [name, vm] : vms_)
+    if (vm.agent_ready && is_desired(name)) {
+      const auto report = agent_reports_.find(name);
+      if (report == agent_reports_.end() || report->second.generation() != generation_)
+        send_containers(name, out);
+    }
+  OMNI_ASSERT(next_reconcile_ > now_);
+}
+
+void Director::reconcile_vm(const v1::VmSpec& spec, Outputs& out) {
+  Vm& vm = vms_[spec.name()];
+  if (vm.op_pending || pending_.size() >= config_.max_ops_in_flight) return;
+  if (!vm.exists) {
+    call_vm(VmOpKind::create, spec.name(), resources_of(spec.resources()), out);
+  } else if (!vm.running) {
+    call_vm(VmOpKind::start, spec.name(), {}, out);
+  }
+}
+
+void Director::remove_undesired_vms(Outputs& out) {
+  for (auto& [name, vm] : vms_) {
+    if (!vm.exists || vm.op_pending || is_desired(name) || name == config_.own_vm) continue;
+    if (pending_.size() >= config_.max_ops_in_flight) return;
+    call_vm(VmOpKind::destroy, name, {}, out);
+  }
+}
+
+void Director::call_vm(VmOpKind kind, const std::string& vm, const config::Resources& r,
+                       Outputs& out) {
+  VmOp op{kind, config_.node, vm, r.cpu_millis, r.memory_bytes, {}};
+  if (kind == VmOpKind::create) op.metadata = {{"node", config_.node}, {"role", "worker"}};
+  const std::uint64_t id = next_op_id_++;
+  pending_[id] = PendingOp{kind, vm};
+  if (!vm.empty()) vms_[vm].op_pending = true;
+  out.push_back(DriverCall{id, op});
+}
+
+void Director::on_driver_done(const DriverDone& done, Outputs& out) {
+  const auto it = pending_.find(done.op_id);
+  if (it == pending_.end()) return;  // an answer from before a restart
+  const PendingOp op = it->second;
+  pending_.erase(it);
+  const bool ok = done.result.status == DriverStatus::ok;
+  if (op.kind == VmOpKind::list) {
+    list_pending_ = false;
+    if (!ok) return;
+    listed_ = true;
+    for (auto& [name, vm] : vms_) vm.exists = vm.running = false;
+    for (const auto& name : done.result.names) vms_[name].exists = true;
+    for (const auto& name : done.result.running) vms_[name].running = true;
+    for (auto& [name, vm] : vms_)
+      if (!vm.running) vm.agent_ready = false;  // a stopped VM's Agent is gone with it
+    reconcile(out);
+    return;
+  }
+  Vm& vm = vms_[op.vm];
+  vm.op_pending = false;
+  if (!ok && done.result.status != DriverStatus::already_exists) {
+    last_error_ = done.result.message;
+    return;
+  }
+  if (op.kind == VmOpKind::create || op.kind == VmOpKind::start) vm.exists = vm.running = true;
+  if (op.kind == VmOpKind::destroy) vms_.erase(op.vm);
+  OMNI_ASSERT(pending_.size() < config_.max_ops_in_flight + 1);
+}
+
+void Director::on_agent_hello(const Address& from, Outputs& out) {
+  const std::string vm = vm_of_agent(from);
+  if (vm.empty()) return;
+  vms_[vm].agent_ready = true;
+  agent_reports_.erase(vm);
+  if (is_desired(vm)) send_containers(vm, out);
+}
+
+void Director::on_agent_report(const Address& from, const v1::AgentReport& report, Outputs& out) {
+  const std::string vm = vm_of_agent(from);
+  if (vm.empty() || vm != report.vm()) return;
+  vms_[vm].agent_ready = true;
+  agent_reports_[vm] = report;
+  if (report.generation() != generation_ && is_desired(vm)) send_containers(vm, out);
+}
+
+void Director::send_containers(const std::string& vm, Outputs& out) {
+  OMNI_ASSERT(is_desired(vm));
+  v1::Envelope e;
+  e.set_seq(next_seq_++);
+  auto* run = e.mutable_run_containers();
+  run->set_generation(generation_);
+  for (const auto& r : replicas_)
+    if (r.vm() == vm) *run->add_containers() = r.container();
+  out.push_back(Send{agent_address(vm), std::move(e)});
+}
+
+// Reports --------------------------------------------------------------------------------
+
+v1::DirectorReport Director::make_report() const {
+  v1::DirectorReport r;
+  r.set_node(config_.node);
+  *r.mutable_accepted() = to_proto(accepted_);
+  r.set_controller(controller_);
+  std::int64_t cpu = config_.capacity.cpu_millis - config_.director_vm.cpu_millis;
+  std::int64_t memory = config_.capacity.memory_bytes - config_.director_vm.memory_bytes;
+  for (const auto& spec : desired_vms_) {
+    const auto it = vms_.find(spec.name());
+    auto* status = r.add_vms();
+    status->set_name(spec.name());
+    status->set_running(it != vms_.end() && it->second.running);
+    status->set_agent_ready(it != vms_.end() && it->second.agent_ready);
+    cpu -= spec.resources().cpu_millis();
+    memory -= spec.resources().memory_bytes();
+  }
+  for (const auto& [vm, report] : agent_reports_)
+    for (const auto& c : report.containers()) *r.add_containers() = c;
+  r.mutable_free()->set_cpu_millis(cpu);
+  r.mutable_free()->set_memory_bytes(memory);
+  return r;
+}
+
+void Director::report(const Address& to, std::uint64_t seq, bool rejected,
+                      const std::string& reason, Outputs& out) {
+  v1::Envelope e;
+  e.set_seq(next_seq_++);
+  *e.mutable_director_report() = make_report();
+  e.mutable_director_report()->set_rejected(rejected);
+  e.mutable_director_report()->set_reason(reason);
+  e.mutable_director_report()->set_command_seq(seq);
+  out.push_back(Send{to, std::move(e)});
+}
+
+bool Director::is_desired(const std::string& vm) const {
+  return std::any_of(desired_vms_.begin(), desired_vms_.end(),
+                     [&](const v1::VmSpec& s) { return s.name() == vm; });
+}
+
+std::string Director::vm_of_agent(const Address& agent) const {
+  if (agent.rfind(kAgentPrefix, 0) != 0) return "";
+  return agent.substr(kAgentPrefix.size());
+}
+
+std::vector<std::string> Director::running_vms() const {
+  std::vector<std::string> names;
+  for (const auto& [name, vm] : vms_)
+    if (vm.running) names.push_back(name);
+  return names;
+}
+
+}  // namespace omni::director

@@ -1,0 +1,116 @@
+#pragma once
+// The Director: one per node, in its own VM. Creates and destroys the node's worker VMs within
+// the node's capacity, has their Agents run the containers placed on them, and reports. It
+// obeys one controller at a time, chosen by fence (root epoch, then Raft term), persists that
+// choice and its checkpoint before acting, and rejects anything older.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "model/config/cluster_config.h"
+#include "model/core/step.h"
+#include "model/director/fence.h"
+#include "model/proto/state.pb.h"
+
+namespace omni::director {
+
+struct DirectorConfig {
+  std::string node;
+  std::string own_vm;                // the Director's VM; never touched by the Director
+  Address root = "root";             // where to say hello before any controller is known
+  config::Resources capacity;        // the node's total
+  config::Resources director_vm;     // already taken by the Director's own VM
+  Duration reconcile_interval = 1s;  // poll VMs, resend desired containers
+  Duration report_interval = 2s;
+  std::size_t max_ops_in_flight = 8;
+  bool testing_accept_stale_fence = false;  // test-only: a broken Director the checkers must catch
+};
+
+// The last fenced command this Director executed, for the fencing checker.
+struct ExecutedCommand {
+  FenceValue fence;
+  Address controller;
+  std::uint64_t count = 0;  // grows with every executed command
+};
+
+class Director final : public Component {
+ public:
+  explicit Director(DirectorConfig config);
+  void step(const Input& input, Outputs& out) override;
+
+  // Inspection (checkers, tests).
+  FenceValue accepted() const { return accepted_; }
+  const Address& controller() const { return controller_; }
+  const ExecutedCommand& last_executed() const { return executed_; }
+  const std::vector<v1::VmSpec>& desired_vms() const { return desired_vms_; }
+  std::vector<std::string> running_vms() const;
+  const DirectorConfig& config() const { return config_; }
+
+ private:
+  struct Vm {
+    bool exists = false;
+    bool running = false;
+    bool agent_ready = false;
+    bool op_pending = false;
+  };
+  struct PendingOp {
+    VmOpKind kind;
+    std::string vm;
+  };
+
+  void on_start(const Start& start, Outputs& out);
+  void on_deliver(const Deliver& deliver, Outputs& out);
+  void on_tick(const Tick& tick, Outputs& out);
+  void on_driver_done(const DriverDone& done, Outputs& out);
+
+  void on_command(const Address& from, std::uint64_t seq, const v1::DirectorCommand& command,
+                  Outputs& out);
+  void on_take_control(const Address& from, std::uint64_t seq, const v1::TakeControl& take,
+                       Outputs& out);
+  void on_agent_report(const Address& from, const v1::AgentReport& report, Outputs& out);
+  void on_agent_hello(const Address& from, Outputs& out);
+
+  bool admit(FenceValue fence, const Address& from);
+  std::optional<std::string> capacity_problem(const std::vector<v1::VmSpec>& vms) const;
+  void execute(FenceValue fence, const Address& from, const v1::DirectorCommand& command);
+  void persist_checkpoint(Outputs& out) const;
+  void reconcile(Outputs& out);
+  void reconcile_vm(const v1::VmSpec& spec, Outputs& out);
+  void remove_undesired_vms(Outputs& out);
+  void send_containers(const std::string& vm, Outputs& out);
+  void call_vm(VmOpKind kind, const std::string& vm, const config::Resources& r, Outputs& out);
+  void report(const Address& to, std::uint64_t seq, bool rejected, const std::string& reason,
+              Outputs& out);
+  v1::DirectorReport make_report() const;
+  bool is_desired(const std::string& vm) const;
+  std::string vm_of_agent(const Address& agent) const;
+
+  DirectorConfig config_;
+  Time now_{};
+  // Persisted (the checkpoint).
+  FenceValue accepted_;
+  Address controller_;
+  std::vector<v1::VmSpec> desired_vms_;  // sorted by name
+  std::vector<v1::ReplicaSpec> replicas_;
+  std::uint64_t generation_ = 0;
+  // Volatile.
+  std::map<std::string, Vm> vms_;
+  std::map<std::string, v1::AgentReport> agent_reports_;
+  std::map<std::uint64_t, PendingOp> pending_;
+  std::uint64_t next_op_id_ = 1;
+  std::uint64_t next_seq_ = 1;
+  bool listed_ = false;
+  bool list_pending_ = false;
+  Time next_reconcile_{};
+  Time next_report_{};
+  std::string last_error_;
+  ExecutedCommand executed_;
+};
+
+// "agent:VM" for a worker VM's Agent, and back.
+Address agent_address(const std::string& vm);
+Address director_address(const std::string& node);
+
+}  // namespace omni::director

@@ -1,0 +1,478 @@
+#include "model/root/root.h"
+
+#include <algorithm>
+
+#include "model/core/assert.h"
+#include "model/director/director.h"
+
+namespace omni::root {
+namespace {
+
+v1::Resources to_proto(const config::Resources& r) {
+  v1::Resources out;
+  out.set_cpu_millis(r.cpu_millis);
+  out.set_memory_bytes(r.memory_bytes);
+  return out;
+}
+
+std::optional<Phase> phase_named(std::string_view name) {
+  for (Phase p : kPhases)
+    if (phase_name(p) == name) return p;
+  return std::nullopt;
+}
+
+Address orchestrator_address(int replica) {
+  return "orchestrator:" + std::to_string(replica);
+}
+
+}  // namespace
+
+std::vector<std::string> Root::replica_args(int replica, const std::vector<Address>& members) {
+  OMNI_ASSERT(replica >= 1 && static_cast<std::size_t>(replica) <= members.size());
+  std::string joined;
+  for (const auto& m : members) joined += (joined.empty() ? "" : ",") + m;
+  return {"orchestrator", "--replica=" + std::to_string(replica), "--members=" + joined};
+}
+
+Root::Root(RootConfig config) : config_(std::move(config)) {
+  auto plan = make_plan(config_.cluster);
+  OMNI_ASSERT(std::holds_alternative<Plan>(plan), "the root is given a config that plans");
+  plan_ = std::get<Plan>(std::move(plan));
+  for (const auto& node : config_.cluster.nodes) directors_[node.name] = {};
+  OMNI_ASSERT(!directors_.empty());
+}
+
+void Root::step(const Input& input, Outputs& out) {
+  const Time now = now_of(input);
+  OMNI_ASSERT(now >= now_, "time never goes back for one component");
+  now_ = now;
+  if (exited_) return;
+  std::visit(
+      [&](const auto& in) {
+        using T = std::decay_t<decltype(in)>;
+        if constexpr (std::is_same_v<T, Start>) on_start(in, out);
+        if constexpr (std::is_same_v<T, Deliver>) on_deliver(in, out);
+        if constexpr (std::is_same_v<T, DriverDone>) on_driver_done(in, out);
+      },
+      input);
+  if (!exited_) drive(out);
+  if (!exited_) out.push_back(WakeAt{now_ + config_.retry_interval});
+}
+
+// A restarted root takes a new, higher epoch before it sends anything, so Directors that
+// obeyed its previous incarnation follow it and a stale message of the old one is refused.
+void Root::on_start(const Start& start, Outputs& out) {
+  std::uint64_t last_epoch = 0;
+  for (const auto& record : start.persisted) {
+    v1::RootCheckpoint checkpoint;
+    if (!checkpoint.ParseFromString(record)) break;
+    last_epoch = checkpoint.epoch();
+    if (auto p = phase_named(checkpoint.phase())) phase_ = *p;
+  }
+  epoch_ = last_epoch + 1;
+  OMNI_ASSERT(epoch_ > last_epoch);
+  phase_started_ = now_;
+  persist(out);
+  if (phase_ == Phase::done) {
+    progress("the cluster was already initialized", false, true, out);
+    exited_ = true;
+    out.push_back(Exit{});
+    return;
+  }
+  progress("init epoch " + std::to_string(epoch_) + (last_epoch ? ", resuming" : ""), false, false,
+           out);
+}
+
+void Root::on_deliver(const Deliver& d, Outputs& out) {
+  const v1::Envelope& e = d.envelope;
+  switch (e.body_case()) {
+    case v1::Envelope::kHello:
+      for (auto& [node, view] : directors_)
+        if (d.from == director::director_address(node)) view.hello = view.vm_created = true;
+      break;
+    case v1::Envelope::kDirectorReport:
+      on_director_report(d.from, e.director_report(), out);
+      break;
+    case v1::Envelope::kHandOverAck:
+      on_hand_over_ack(d.from, e.hand_over_ack(), out);
+      break;
+    case v1::Envelope::kStatusReply:
+      on_status_reply(d.from, e.status_reply(), out);
+      break;
+    default:
+      break;
+  }
+}
+
+void Root::on_driver_done(const DriverDone& done, Outputs& out) {
+  const auto it = pending_ops_.find(done.op_id);
+  if (it == pending_ops_.end()) return;
+  const std::string node = it->second;
+  pending_ops_.erase(it);
+  const bool ok =
+      done.result.status == DriverStatus::ok || done.result.status == DriverStatus::already_exists;
+  if (phase_ == Phase::preflight && ok) nodes_listed_.insert(node);
+  if (phase_ == Phase::directors && ok) directors_[node].vm_created = true;
+  if (!ok && done.result.status == DriverStatus::no_capacity)
+    fail("no room for the Director VM on " + node + ": " + done.result.message, out);
+  else if (!ok)
+    reason_ = node + ": " + done.result.message;  // retried; reported if the phase times out
+}
+
+void Root::on_director_report(const Address& from, const v1::DirectorReport& r, Outputs& out) {
+  const auto it = directors_.find(r.node());
+  if (it == directors_.end() || from != director::director_address(r.node())) return;
+  DirectorView& view = it->second;
+  const FenceValue held = fence_of(r.accepted());
+  view.hello = view.vm_created = true;
+  view.controlled_by_cluster = held == FenceValue{kClusterEra, leader_term_} && leader_term_ > 0;
+  if (held.era == kClusterEra && phase_ < Phase::takeover) {
+    enter(Phase::takeover, out);  // an earlier incarnation of this init already handed over
+    return;
+  }
+  if (held.era == kRootEra && held.term > epoch_) {
+    fail("another omni init (epoch " + std::to_string(held.term) + ") controls the Director on " +
+             r.node() + "; this one stops",
+         out);
+    return;
+  }
+  if (r.rejected() && phase_ == Phase::workers && held == FenceValue{kRootEra, epoch_}) {
+    fail(r.reason(), out);
+    return;
+  }
+  if (held != FenceValue{kRootEra, epoch_}) return;
+  view.claimed = true;
+  const auto expected = worker_specs(r.node());
+  view.workers_ready = std::all_of(expected.begin(), expected.end(), [&](const v1::VmSpec& spec) {
+    return std::any_of(r.vms().begin(), r.vms().end(), [&](const v1::VmStatus& s) {
+      return s.name() == spec.name() && s.running() && s.agent_ready();
+    });
+  });
+  const auto replicas = replica_specs(r.node());
+  view.replicas_ready =
+      std::all_of(replicas.begin(), replicas.end(), [&](const v1::ReplicaSpec& spec) {
+        return std::any_of(r.containers().begin(), r.containers().end(),
+                           [&](const v1::ContainerStatus& c) {
+                             return c.name() == spec.container().name() && c.running();
+                           });
+      });
+}
+
+void Root::on_hand_over_ack(const Address& from, const v1::HandOverAck& ack, Outputs& out) {
+  if (phase_ != Phase::reg) return;
+  if (ack.accepted()) {
+    handed_over_ = true;
+    leader_hint_ = from;
+    enter(Phase::takeover, out);
+  } else {
+    leader_hint_ = ack.leader_hint();
+  }
+}
+
+void Root::on_status_reply(const Address& from, const v1::StatusReply& reply, Outputs& out) {
+  if (phase_ != Phase::takeover && phase_ != Phase::verify) return;
+  if (!reply.is_leader()) {
+    leader_hint_ = reply.leader_hint();
+    return;
+  }
+  leader_hint_ = from;
+  if (reply.term() != leader_term_) {
+    leader_term_ = reply.term();
+    verified_by_leader_ = false;
+    for (auto& [node, view] : directors_) view.controlled_by_cluster = false;
+  }
+  std::set<std::string> controlled(reply.controlled_directors().begin(),
+                                   reply.controlled_directors().end());
+  const bool every_director = std::all_of(directors_.begin(), directors_.end(), [&](const auto& d) {
+    return controlled.count(director::director_address(d.first)) > 0;
+  });
+  const bool healthy = reply.handed_over() && every_director;
+  if (phase_ == Phase::takeover && healthy) {
+    enter(Phase::verify, out);
+    return;
+  }
+  if (phase_ == Phase::verify && reply.nonce() == status_nonce_)
+    verified_by_leader_ = healthy && reply.quorum_healthy();
+}
+
+// Phases ---------------------------------------------------------------------------------
+
+void Root::drive(Outputs& out) {
+  if (failed_ || phase_ == Phase::done) return;
+  if (now_ - phase_started_ > config_.phase_timeout) {
+    fail("phase " + std::string(phase_name(phase_)) + " did not finish within " +
+             std::to_string(
+                 std::chrono::duration_cast<std::chrono::seconds>(config_.phase_timeout).count()) +
+             "s" + (reason_.empty() ? "" : "; last error: " + reason_),
+         out);
+    return;
+  }
+  switch (phase_) {
+    case Phase::preflight:
+      step_preflight(out);
+      break;
+    case Phase::pki:
+      progress(std::to_string(plan_.vms.size() + plan_.replicas.size()) +
+                   " component identities; certificates are issued by the host",
+               false, false, out);
+      enter(Phase::directors, out);
+      break;
+    case Phase::directors:
+      step_directors(out);
+      break;
+    case Phase::workers:
+      step_workers(out);
+      break;
+    case Phase::orchestrators:
+      step_orchestrators(out);
+      break;
+    case Phase::reg:
+      step_register(out);
+      break;
+    case Phase::takeover:
+    case Phase::verify:
+      step_takeover_and_verify(out);
+      break;
+    case Phase::teardown:
+      step_teardown(out);
+      break;
+    case Phase::done:
+      break;
+  }
+}
+
+void Root::step_preflight(Outputs& out) {
+  if (nodes_listed_.size() == directors_.size()) {
+    enter(Phase::pki, out);
+    return;
+  }
+  if (!retry_due()) return;
+  for (const auto& [node, view] : directors_) {
+    const bool pending = std::any_of(pending_ops_.begin(), pending_ops_.end(),
+                                     [&](const auto& p) { return p.second == node; });
+    if (nodes_listed_.count(node) || pending) continue;
+    const std::uint64_t id = next_op_id_++;
+    pending_ops_[id] = node;
+    out.push_back(DriverCall{id, VmOp{VmOpKind::list, node, "", 0, 0, {}}});
+  }
+}
+
+void Root::step_directors(Outputs& out) {
+  if (all(&DirectorView::claimed)) {
+    enter(Phase::workers, out);
+    return;
+  }
+  if (!retry_due()) return;
+  for (auto& [node, view] : directors_) {
+    const bool pending = std::any_of(pending_ops_.begin(), pending_ops_.end(),
+                                     [&](const auto& p) { return p.second == node; });
+    if (!view.vm_created && !pending) {
+      const std::uint64_t id = next_op_id_++;
+      pending_ops_[id] = node;
+      out.push_back(DriverCall{id, VmOp{VmOpKind::create,
+                                        node,
+                                        director_vm_name(plan_.cluster, node),
+                                        config_.cluster.director_vm.cpu_millis,
+                                        config_.cluster.director_vm.memory_bytes,
+                                        {{"node", node}, {"role", "director"}}}});
+    }
+    if (view.vm_created && !view.claimed) {
+      v1::DirectorCommand claim = fenced();
+      claim.mutable_claim();
+      command(node, std::move(claim), out);
+    }
+  }
+}
+
+void Root::step_workers(Outputs& out) {
+  if (all(&DirectorView::workers_ready)) {
+    enter(Phase::orchestrators, out);
+    return;
+  }
+  if (!retry_due()) return;
+  for (const auto& [node, view] : directors_) {
+    if (view.workers_ready) continue;
+    v1::DirectorCommand c = fenced();
+    for (auto& spec : worker_specs(node)) *c.mutable_ensure_workers()->add_vms() = spec;
+    command(node, std::move(c), out);
+  }
+}
+
+void Root::step_orchestrators(Outputs& out) {
+  if (all(&DirectorView::replicas_ready)) {
+    enter(Phase::reg, out);
+    return;
+  }
+  if (!retry_due()) return;
+  for (const auto& [node, view] : directors_) {
+    if (view.replicas_ready) continue;
+    v1::DirectorCommand c = fenced();
+    for (auto& spec : replica_specs(node)) *c.mutable_ensure_replicas()->add_replicas() = spec;
+    command(node, std::move(c), out);
+  }
+}
+
+void Root::step_register(Outputs& out) {
+  if (!retry_due()) return;
+  const auto targets = members();
+  OMNI_ASSERT(!targets.empty());
+  const Address to =
+      !leader_hint_.empty() ? leader_hint_ : targets[orchestrator_target_++ % targets.size()];
+  leader_hint_.clear();  // a hint is tried once; silence falls back to the round robin
+  v1::Envelope e;
+  e.set_seq(next_seq_++);
+  *e.mutable_hand_over() = hand_over();
+  out.push_back(Send{to, std::move(e)});
+}
+
+void Root::step_takeover_and_verify(Outputs& out) {
+  if (phase_ == Phase::verify && verified_by_leader_ && all(&DirectorView::controlled_by_cluster)) {
+    enter(Phase::teardown, out);
+    return;
+  }
+  if (!retry_due()) return;
+  const auto targets = members();
+  const Address to =
+      !leader_hint_.empty() ? leader_hint_ : targets[orchestrator_target_++ % targets.size()];
+  leader_hint_.clear();
+  v1::Envelope status;
+  status.set_seq(next_seq_++);
+  status.mutable_status_request()->set_nonce(++status_nonce_);
+  out.push_back(Send{to, std::move(status)});
+  if (phase_ != Phase::verify) return;
+  // Read-only: Directors answer an Inspect even after they stopped obeying the root.
+  for (const auto& [node, view] : directors_) {
+    if (view.controlled_by_cluster) continue;
+    v1::Envelope inspect;
+    inspect.set_seq(next_seq_++);
+    inspect.mutable_inspect()->set_nonce(status_nonce_);
+    out.push_back(Send{director::director_address(node), std::move(inspect)});
+  }
+}
+
+void Root::step_teardown(Outputs& out) {
+  if (config_.testing_act_after_teardown) {
+    v1::DirectorCommand claim = fenced();
+    claim.mutable_claim();
+    for (const auto& [node, view] : directors_) command(node, claim, out);
+    return;
+  }
+  enter(Phase::done, out);
+  progress("the cluster manages itself; the root is gone", false, true, out);
+  exited_ = true;
+  out.push_back(Exit{});
+}
+
+void Root::enter(Phase next, Outputs& out) {
+  OMNI_ASSERT(next > phase_ || (next == Phase::takeover && phase_ < Phase::takeover));
+  phase_ = next;
+  phase_started_ = now_;
+  sent_once_ = false;
+  reason_.clear();
+  persist(out);
+  if (next != Phase::done) progress("", false, false, out);
+  OMNI_ASSERT(phase_ == next);
+}
+
+void Root::fail(const std::string& reason, Outputs& out) {
+  OMNI_ASSERT(!reason.empty());
+  failed_ = true;
+  reason_ = reason;
+  persist(out);
+  progress(reason, true, false, out);
+  exited_ = true;
+  out.push_back(Exit{});
+}
+
+void Root::progress(const std::string& detail, bool failed, bool done, Outputs& out) {
+  v1::Envelope e;
+  auto* p = e.mutable_progress();
+  p->set_phase(std::string(phase_name(phase_)));
+  p->set_detail(detail);
+  p->set_failed(failed);
+  p->set_done(done);
+  out.push_back(Send{kProgressAddress, std::move(e)});
+}
+
+void Root::persist(Outputs& out) const {
+  v1::RootCheckpoint checkpoint;
+  checkpoint.set_epoch(epoch_);
+  checkpoint.set_phase(std::string(phase_name(phase_)));
+  checkpoint.set_failed(failed_);
+  checkpoint.set_reason(reason_);
+  out.push_back(Persist{checkpoint.SerializeAsString(), true, true});
+}
+
+void Root::command(const std::string& node, v1::DirectorCommand c, Outputs& out) {
+  v1::Envelope e;
+  e.set_seq(next_seq_++);
+  *e.mutable_director_command() = std::move(c);
+  out.push_back(Send{director::director_address(node), std::move(e)});
+}
+
+v1::DirectorCommand Root::fenced() const {
+  OMNI_ASSERT(epoch_ > 0);
+  v1::DirectorCommand c;
+  *c.mutable_fence() = omni::to_proto(FenceValue{kRootEra, epoch_});
+  c.set_controller(kRootAddress);
+  return c;
+}
+
+v1::HandOver Root::hand_over() const {
+  v1::HandOver h;
+  h.set_epoch(epoch_);
+  h.set_cluster_config(config_.cluster_yaml);
+  for (const auto& [node, view] : directors_) h.add_directors(director::director_address(node));
+  for (const auto& [node, view] : directors_)
+    for (auto& spec : replica_specs(node)) *h.add_replicas() = spec;
+  return h;
+}
+
+std::vector<v1::VmSpec> Root::worker_specs(const std::string& node) const {
+  std::vector<v1::VmSpec> specs;
+  for (const auto& vm : plan_.vms) {
+    if (vm.node != node || vm.role != VmRole::worker) continue;
+    v1::VmSpec spec;
+    spec.set_name(vm.name);
+    *spec.mutable_resources() = to_proto(vm.resources);
+    specs.push_back(std::move(spec));
+  }
+  return specs;
+}
+
+std::vector<v1::ReplicaSpec> Root::replica_specs(const std::string& node) const {
+  std::vector<v1::ReplicaSpec> specs;
+  for (const auto& r : plan_.replicas) {
+    if (r.node != node) continue;
+    v1::ReplicaSpec spec;
+    spec.set_vm(r.vm);
+    auto* c = spec.mutable_container();
+    c->set_name(r.name);
+    c->set_image(config_.orchestrator_image);
+    for (auto& arg : replica_args(r.replica, members())) c->add_args(arg);
+    *c->mutable_resources() = to_proto(r.resources);
+    c->set_replica(static_cast<std::uint32_t>(r.replica));
+    specs.push_back(std::move(spec));
+  }
+  return specs;
+}
+
+std::vector<Address> Root::members() const {
+  std::vector<Address> out;
+  for (const auto& r : plan_.replicas) out.push_back(orchestrator_address(r.replica));
+  return out;
+}
+
+bool Root::all(bool DirectorView::*field) const {
+  return std::all_of(directors_.begin(), directors_.end(),
+                     [&](const auto& d) { return d.second.*field; });
+}
+
+bool Root::retry_due() {
+  if (sent_once_ && now_ - last_send_ < config_.retry_interval) return false;
+  sent_once_ = true;
+  last_send_ = now_;
+  return true;
+}
+
+}  // namespace omni::root
