@@ -1,0 +1,431 @@
+// Raft: inputs, elections and the follower side of replication. The leader side is in
+// raft_leader.cc, durability and outputs in raft_storage.cc.
+#include "model/raft/raft.h"
+
+#include <algorithm>
+
+#include "model/core/assert.h"
+
+namespace omni::raft {
+
+using v1::RaftMessage;
+
+Raft::Raft(NodeId id, std::vector<NodeId> initial_voters, RaftConfig config, Rng rng)
+    : id_(std::move(id)), initial_voters_(std::move(initial_voters)), config_(config), rng_(rng) {
+  std::sort(initial_voters_.begin(), initial_voters_.end());
+  initial_voters_.erase(std::unique(initial_voters_.begin(), initial_voters_.end()),
+                        initial_voters_.end());
+  OMNI_ASSERT(!id_.empty(), "a replica needs an id");
+  OMNI_ASSERT(config_.election_timeout_min > config_.heartbeat_interval &&
+                  config_.election_timeout_max >= config_.election_timeout_min,
+              "heartbeat_interval < election_timeout_min <= election_timeout_max");
+  OMNI_ASSERT(config_.max_entries_per_append > 0 && config_.max_inflight_appends > 0);
+}
+
+v1::RaftConfState Raft::conf() const {
+  v1::RaftConfState conf;
+  for (const NodeId& voter : voters_) conf.add_voters(voter);
+  for (const NodeId& learner : learners_) conf.add_learners(learner);
+  return conf;
+}
+
+// Inputs --------------------------------------------------------------------------------------
+
+void Raft::tick(Time now, Outputs& out) {
+  OMNI_ASSERT(started_, "tick before start");
+  advance_clock(now);
+  const Term term_before = term_;
+  if (role_ == Role::leader) {
+    tick_leader();
+  } else {
+    tick_election();
+  }
+  OMNI_ASSERT(term_ >= term_before, "terms never decrease");
+  flush(out);
+}
+
+void Raft::tick_election() {
+  OMNI_ASSERT(role_ != Role::leader);
+  if (promotable() && now_ >= election_deadline_) campaign(false);
+  OMNI_ASSERT(role_ != Role::leader || voters_.size() == 1, "only a lone voter wins at once");
+}
+
+void Raft::step(Time now, const NodeId& from, const RaftMessage& m, Outputs& out) {
+  OMNI_ASSERT(started_, "step before start");
+  OMNI_ASSERT(m.type() != v1::RAFT_MESSAGE_TYPE_CLIENT_REQUEST &&
+                  m.type() != v1::RAFT_MESSAGE_TYPE_CLIENT_REPLY,
+              "client traffic is handled by RaftNode");
+  advance_clock(now);
+  const Term term_before = term_;
+  if (m.term() > term_ && !accept_higher_term(from, m)) {
+    flush(out);
+    return;
+  }
+  if (m.term() < term_) {
+    answer_lower_term(from, m);
+    flush(out);
+    return;
+  }
+  const bool future_term = m.type() == v1::RAFT_MESSAGE_TYPE_PRE_VOTE ||
+                           m.type() == v1::RAFT_MESSAGE_TYPE_PRE_VOTE_RESPONSE;
+  OMNI_ASSERT(m.term() == term_ || future_term, "a message is handled in its own term");
+  if (m.type() == v1::RAFT_MESSAGE_TYPE_PRE_VOTE || m.type() == v1::RAFT_MESSAGE_TYPE_VOTE) {
+    handle_vote_request(from, m);
+  } else if (role_ == Role::leader) {
+    step_leader(from, m);
+  } else if (role_ == Role::follower) {
+    step_follower(from, m);
+  } else {
+    step_candidate(from, m);
+  }
+  OMNI_ASSERT(term_ >= term_before, "terms never decrease");
+  flush(out);
+}
+
+// Per-role reactions ---------------------------------------------------------------------------
+
+void Raft::step_follower(const NodeId& from, const RaftMessage& m) {
+  OMNI_ASSERT(role_ == Role::follower);
+  OMNI_ASSERT(m.term() == term_ || m.type() == v1::RAFT_MESSAGE_TYPE_PRE_VOTE_RESPONSE);
+  switch (m.type()) {
+    case v1::RAFT_MESSAGE_TYPE_APPEND:
+      handle_append(from, m);
+      break;
+    case v1::RAFT_MESSAGE_TYPE_HEARTBEAT:
+      handle_heartbeat(from, m);
+      break;
+    case v1::RAFT_MESSAGE_TYPE_INSTALL_SNAPSHOT:
+      handle_snapshot(from, m);
+      break;
+    case v1::RAFT_MESSAGE_TYPE_TIMEOUT_NOW:
+      if (promotable()) campaign(true);
+      break;
+    default:
+      break;  // stale responses from an earlier role
+  }
+}
+
+void Raft::step_candidate(const NodeId& from, const RaftMessage& m) {
+  OMNI_ASSERT(role_ == Role::pre_candidate || role_ == Role::candidate);
+  switch (m.type()) {
+    case v1::RAFT_MESSAGE_TYPE_APPEND:
+    case v1::RAFT_MESSAGE_TYPE_HEARTBEAT:
+    case v1::RAFT_MESSAGE_TYPE_INSTALL_SNAPSHOT:
+      OMNI_ASSERT(m.term() == term_);
+      become_follower(term_, from);  // someone won this term
+      step_follower(from, m);
+      break;
+    case v1::RAFT_MESSAGE_TYPE_PRE_VOTE_RESPONSE:
+    case v1::RAFT_MESSAGE_TYPE_VOTE_RESPONSE:
+      handle_vote_response(from, m);
+      break;
+    default:
+      break;
+  }
+}
+
+void Raft::step_leader(const NodeId& from, const RaftMessage& m) {
+  OMNI_ASSERT(role_ == Role::leader && leader_ == id_);
+  OMNI_ASSERT(m.term() == term_ || m.type() == v1::RAFT_MESSAGE_TYPE_PRE_VOTE_RESPONSE);
+  auto it = progress_.find(from);
+  if (it == progress_.end()) return;  // not (or no longer) a member
+  if (m.term() == term_) it->second.last_heard_at = now_;
+  switch (m.type()) {
+    case v1::RAFT_MESSAGE_TYPE_APPEND_RESPONSE:
+      handle_append_response(from, m);
+      break;
+    case v1::RAFT_MESSAGE_TYPE_HEARTBEAT_RESPONSE:
+      handle_heartbeat_response(from, m);
+      break;
+    default:
+      break;  // another leader in our term is impossible unless votes were doubled
+  }
+}
+
+// Terms and elections --------------------------------------------------------------------------
+
+// Returns false when the message must be ignored without changing our term.
+bool Raft::accept_higher_term(const NodeId& from, const RaftMessage& m) {
+  OMNI_ASSERT(m.term() > term_);
+  switch (m.type()) {
+    case v1::RAFT_MESSAGE_TYPE_PRE_VOTE:
+      return true;  // pre-vote never bumps terms
+    case v1::RAFT_MESSAGE_TYPE_PRE_VOTE_RESPONSE:
+      if (!m.reject()) return true;  // a grant carries the term we would campaign in
+      break;
+    case v1::RAFT_MESSAGE_TYPE_VOTE:
+      if (!m.transfer() && in_lease()) return false;  // a live leader: ignore the disruptor
+      break;
+    default:
+      break;
+  }
+  const bool from_leader = m.type() == v1::RAFT_MESSAGE_TYPE_APPEND ||
+                           m.type() == v1::RAFT_MESSAGE_TYPE_HEARTBEAT ||
+                           m.type() == v1::RAFT_MESSAGE_TYPE_INSTALL_SNAPSHOT;
+  become_follower(m.term(), from_leader ? from : NodeId{});
+  OMNI_ASSERT(term_ == m.term() && role_ == Role::follower);
+  return true;
+}
+
+void Raft::answer_lower_term(const NodeId& from, const RaftMessage& m) {
+  OMNI_ASSERT(m.term() < term_);
+  const bool from_stale_leader =
+      m.type() == v1::RAFT_MESSAGE_TYPE_APPEND || m.type() == v1::RAFT_MESSAGE_TYPE_HEARTBEAT;
+  if (from_stale_leader && (config_.check_quorum || config_.pre_vote)) {
+    RaftMessage answer;  // our term makes the stale leader step down
+    answer.set_type(v1::RAFT_MESSAGE_TYPE_APPEND_RESPONSE);
+    send(from, answer);
+  } else if (m.type() == v1::RAFT_MESSAGE_TYPE_PRE_VOTE) {
+    RaftMessage answer;
+    answer.set_type(v1::RAFT_MESSAGE_TYPE_PRE_VOTE_RESPONSE);
+    answer.set_reject(true);
+    send(from, answer);
+  }
+  OMNI_ASSERT(outbox_.empty() || outbox_.back().term() == term_);
+}
+
+void Raft::handle_vote_request(const NodeId& from, const RaftMessage& m) {
+  const bool pre = m.type() == v1::RAFT_MESSAGE_TYPE_PRE_VOTE;
+  OMNI_ASSERT(pre ? m.term() >= term_ : m.term() == term_);
+  const bool can_vote = vote_ == from || (vote_.empty() && leader_.empty()) ||
+                        (pre && m.term() > term_) || config_.testing_grant_multiple_votes_per_term;
+  const bool lease_blocks = pre && !m.transfer() && in_lease();
+  const bool up_to_date =
+      log_up_to_date(m.log_term(), m.index(), log_.last_term(), log_.last_index());
+  RaftMessage answer;
+  answer.set_type(pre ? v1::RAFT_MESSAGE_TYPE_PRE_VOTE_RESPONSE
+                      : v1::RAFT_MESSAGE_TYPE_VOTE_RESPONSE);
+  if (can_vote && up_to_date && !lease_blocks) {
+    answer.set_term(m.term());
+    if (!pre) {
+      vote_ = from;  // persisted by flush() before the answer is sent
+      reset_election_deadline();
+    }
+  } else {
+    answer.set_term(term_);
+    answer.set_reject(true);
+  }
+  OMNI_ASSERT(pre || answer.reject() || vote_ == from, "a granted vote is recorded");
+  send(from, answer);
+}
+
+void Raft::handle_vote_response(const NodeId& from, const RaftMessage& m) {
+  const bool pre = role_ == Role::pre_candidate;
+  const auto expected_type =
+      pre ? v1::RAFT_MESSAGE_TYPE_PRE_VOTE_RESPONSE : v1::RAFT_MESSAGE_TYPE_VOTE_RESPONSE;
+  if (m.type() != expected_type) return;
+  const Term campaign_term = pre ? term_ + 1 : term_;
+  if (!m.reject() && m.term() != campaign_term) return;  // a grant from an older campaign
+  OMNI_ASSERT(m.reject() || m.term() == campaign_term);
+  if (!contains(voters_, from)) return;
+  votes_.emplace(from, !m.reject());
+  const VoteResult result = vote_result(voters_, votes_);
+  if (result == VoteResult::won) {
+    if (pre) {
+      become_candidate();
+      send_vote_requests(false);
+    } else {
+      become_leader();
+    }
+  } else if (result == VoteResult::lost) {
+    become_follower(term_, NodeId{});
+  }
+  OMNI_ASSERT(result != VoteResult::won || role_ >= Role::candidate);
+}
+
+void Raft::campaign(bool transfer) {
+  OMNI_ASSERT(promotable(), "only a voter campaigns");
+  OMNI_ASSERT(role_ != Role::leader);
+  if (config_.pre_vote && !transfer) {
+    become_pre_candidate();
+  } else {
+    become_candidate();
+  }
+  send_vote_requests(transfer);
+}
+
+// Asks every other voter for a (pre-)vote, for the campaign we are in.
+void Raft::send_vote_requests(bool transfer) {
+  if (role_ == Role::leader) return;  // a lone voter won at once
+  OMNI_ASSERT(role_ == Role::pre_candidate || role_ == Role::candidate);
+  const bool pre = role_ == Role::pre_candidate;
+  OMNI_ASSERT(pre || vote_ == id_, "a candidate votes for itself first");
+  for (const NodeId& voter : voters_) {
+    if (voter == id_) continue;
+    RaftMessage request;
+    request.set_type(pre ? v1::RAFT_MESSAGE_TYPE_PRE_VOTE : v1::RAFT_MESSAGE_TYPE_VOTE);
+    request.set_term(pre ? term_ + 1 : term_);
+    request.set_index(log_.last_index());
+    request.set_log_term(log_.last_term());
+    request.set_transfer(transfer);
+    send(voter, std::move(request));
+  }
+}
+
+void Raft::become_follower(Term term, const NodeId& leader) {
+  OMNI_ASSERT(term >= term_, "terms never decrease");
+  if (term > term_) {
+    term_ = term;
+    vote_.clear();
+  }
+  if (role_ == Role::leader) fail_pending_reads();
+  role_ = Role::follower;
+  leader_ = leader;
+  if (!leader.empty()) leader_heard_at_ = now_;
+  votes_.clear();
+  progress_.clear();
+  transferee_.clear();
+  reset_election_deadline();
+  OMNI_ASSERT(leader_ != id_, "a follower does not follow itself");
+}
+
+void Raft::become_pre_candidate() {
+  OMNI_ASSERT(role_ != Role::leader);
+  role_ = Role::pre_candidate;
+  leader_.clear();
+  votes_.clear();
+  reset_election_deadline();
+  votes_.emplace(id_, true);
+  if (vote_result(voters_, votes_) == VoteResult::won) become_candidate();
+}
+
+void Raft::become_candidate() {
+  OMNI_ASSERT(role_ != Role::leader);
+  const Term term_before = term_;
+  term_ += 1;
+  vote_ = id_;  // persisted by flush() before any VOTE leaves
+  role_ = Role::candidate;
+  leader_.clear();
+  votes_.clear();
+  reset_election_deadline();
+  votes_.emplace(id_, true);
+  OMNI_ASSERT(term_ == term_before + 1);
+  if (vote_result(voters_, votes_) == VoteResult::won) become_leader();
+}
+
+void Raft::become_leader() {
+  OMNI_ASSERT(role_ == Role::candidate, "only a candidate becomes leader");
+  OMNI_ASSERT(vote_result(voters_, votes_) == VoteResult::won, "a leader has a quorum of votes");
+  role_ = Role::leader;
+  leader_ = id_;
+  reset_progress();
+  heartbeat_deadline_ = now_ + config_.heartbeat_interval;
+  pending_conf_index_ = log_.last_index();  // no conf change before the old log is applied
+  v1::RaftEntry noop;
+  noop.set_term(term_);
+  noop.set_index(log_.last_index() + 1);
+  append_local(std::move(noop));
+  broadcast_append();
+}
+
+bool Raft::promotable() const {
+  return contains(voters_, id_);
+}
+
+// With check-quorum, a replica that heard from a leader within the minimum election timeout
+// refuses to help depose it (etcd's lease).
+bool Raft::in_lease() const {
+  if (!config_.check_quorum || leader_.empty()) return false;
+  if (role_ == Role::leader) return true;  // check-quorum deposes a leader that lost its quorum
+  return now_ < leader_heard_at_ + config_.election_timeout_min;
+}
+
+void Raft::reset_election_deadline() {
+  const Duration timeout = rng_.between(config_.election_timeout_min, config_.election_timeout_max);
+  OMNI_ASSERT(timeout >= config_.election_timeout_min && timeout <= config_.election_timeout_max);
+  election_deadline_ = now_ + timeout;
+}
+
+// Follower side of replication --------------------------------------------------------------
+
+void Raft::handle_append(const NodeId& from, const RaftMessage& m) {
+  OMNI_ASSERT(role_ == Role::follower && m.term() == term_);
+  leader_ = from;
+  leader_heard_at_ = now_;
+  reset_election_deadline();
+  RaftMessage answer;
+  answer.set_type(v1::RAFT_MESSAGE_TYPE_APPEND_RESPONSE);
+  if (m.index() < commit_) {
+    answer.set_index(commit_);  // already committed here: tell the leader where we are
+  } else if (!log_.matches(m.index(), m.log_term())) {
+    answer.set_reject(true);  // log consistency check failed
+    answer.set_index(m.index());
+    answer.set_reject_hint(std::min(m.index(), log_.last_index()));
+  } else {
+    append_after_conflict(m);
+    const Index last_new = m.index() + static_cast<Index>(m.entries_size());
+    commit_to(std::min<Index>(m.commit(), last_new));
+    answer.set_index(last_new);
+  }
+  OMNI_ASSERT(commit_ <= log_.last_index(), "commit <= last index");
+  send(from, answer);
+}
+
+void Raft::append_after_conflict(const RaftMessage& m) {
+  Index expected = m.index() + 1;
+  for (const v1::RaftEntry& entry : m.entries()) {
+    OMNI_ASSERT(entry.index() == expected++, "append entries are contiguous");
+    OMNI_ASSERT(entry.term() <= m.term(), "a leader sends no entry from a later term");
+    const std::optional<Term> held = log_.term_at(entry.index());
+    if (held.has_value() && *held == entry.term()) continue;  // already have it
+    if (entry.index() <= log_.last_index()) {
+      OMNI_ASSERT(entry.index() > commit_, "a committed entry is never overwritten");
+      log_.truncate_from(entry.index());  // figure 2: delete the conflict and all after it
+      unstable_from_ = std::min(unstable_from_, entry.index());
+    }
+    log_.append(entry);
+  }
+}
+
+void Raft::handle_heartbeat(const NodeId& from, const RaftMessage& m) {
+  OMNI_ASSERT(role_ == Role::follower && m.term() == term_);
+  leader_ = from;
+  leader_heard_at_ = now_;
+  reset_election_deadline();
+  commit_to(std::min(m.commit(), log_.last_index()));  // the leader sends min(match, commit)
+  RaftMessage answer;
+  answer.set_type(v1::RAFT_MESSAGE_TYPE_HEARTBEAT_RESPONSE);
+  answer.set_read_seq(m.read_seq());
+  answer.set_index(log_.last_index());
+  send(from, answer);
+  OMNI_ASSERT(commit_ <= log_.last_index());
+}
+
+void Raft::handle_snapshot(const NodeId& from, const RaftMessage& m) {
+  OMNI_ASSERT(role_ == Role::follower && m.term() == term_);
+  OMNI_ASSERT(m.has_snapshot() && m.snapshot().term() <= term_);
+  leader_ = from;
+  leader_heard_at_ = now_;
+  reset_election_deadline();
+  const v1::RaftSnapshot& snapshot = m.snapshot();
+  RaftMessage answer;
+  answer.set_type(v1::RAFT_MESSAGE_TYPE_APPEND_RESPONSE);
+  if (snapshot.index() <= commit_) {
+    answer.set_index(commit_);  // stale: we are already past it
+  } else if (log_.matches(snapshot.index(), snapshot.term())) {
+    commit_to(snapshot.index());  // we hold it all already: just commit
+    answer.set_index(snapshot.index());
+  } else {
+    log_.compact_to(snapshot.index(), snapshot.term());
+    commit_ = snapshot.index();
+    applied_ = snapshot.index();
+    snapshot_ = snapshot;
+    snapshot_to_restore_ = snapshot;
+    voters_.assign(snapshot.conf().voters().begin(), snapshot.conf().voters().end());
+    learners_.assign(snapshot.conf().learners().begin(), snapshot.conf().learners().end());
+    replace_pending_ = true;  // the whole new state in one record, before the answer
+    unstable_from_ = log_.last_index() + 1;
+    answer.set_index(snapshot.index());
+  }
+  OMNI_ASSERT(commit_ >= snapshot.index() && commit_ <= log_.last_index());
+  send(from, answer);
+}
+
+void Raft::commit_to(Index index) {
+  OMNI_ASSERT(index <= log_.last_index() || index <= commit_, "commit <= last index");
+  const Index before = commit_;
+  commit_ = std::max(commit_, index);
+  OMNI_ASSERT(commit_ >= before, "commit never goes backwards");
+}
+
+}  // namespace omni::raft

@@ -1,0 +1,214 @@
+#pragma once
+// Raft as a pure state machine, in the spirit of etcd/raft's raft.go: no IO, no clock, no
+// randomness except the injected Rng. Every call appends Outputs (Persist, then Send, then
+// WakeAt) to the caller's vector; a Persist always precedes any Send that depends on it.
+// See docs/raft.md.
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "model/core/rng.h"
+#include "model/core/step.h"
+#include "model/proto/raft.pb.h"
+#include "model/raft/log.h"
+#include "model/raft/progress.h"
+#include "model/raft/quorum.h"
+#include "model/raft/types.h"
+
+namespace omni::raft {
+
+struct RaftConfig {
+  Duration election_timeout_min = std::chrono::milliseconds(150);
+  Duration election_timeout_max = std::chrono::milliseconds(300);
+  Duration heartbeat_interval = std::chrono::milliseconds(50);
+  bool pre_vote = true;
+  bool check_quorum = true;  // a leader steps down when it has not heard a quorum in time
+  std::size_t max_entries_per_append = 64;
+  std::size_t max_bytes_per_append = 1 << 20;
+  std::size_t max_inflight_appends = 4;  // per peer
+  std::size_t max_uncommitted_entries = 1024;
+  std::size_t max_pending_reads = 256;
+  // RaftNode: compact once this many applied entries follow the snapshot.
+  std::size_t compact_after_entries = 1024;
+  std::size_t max_pending_client_requests = 1024;
+  std::size_t max_apply_batch = 256;
+
+  // TEST ONLY. Grants a vote to every up-to-date candidate, even after voting in the same term,
+  // so a test can build a deliberately unsafe Raft that the simulator's checkers must catch.
+  bool testing_grant_multiple_votes_per_term = false;
+};
+
+enum class RequestStatus { ok, not_leader, rejected };
+
+struct RequestResult {
+  RequestStatus status = RequestStatus::ok;
+  Index index = 0;  // propose / conf change: the entry's index
+  Term term = 0;    // propose / conf change: the entry's term
+  std::string error;
+};
+
+// A read-index request that has been decided: once applied >= index, a read is linearizable.
+struct ReadState {
+  std::uint64_t context = 0;
+  Index index = 0;
+  bool ok = false;  // false: leadership was lost before the read was confirmed
+};
+
+class Raft {
+ public:
+  // `initial_voters` bootstraps a new cluster (identically on every initial member); a server
+  // that joins an existing cluster later passes none and waits for the leader to contact it.
+  Raft(NodeId id, std::vector<NodeId> initial_voters, RaftConfig config, Rng rng);
+
+  // Inputs. Each appends its outputs to `out`. `now` may arrive late or skewed; time never
+  // goes backwards inside Raft (earlier values are ignored).
+  void start(Time now, const std::vector<std::string>& persisted, Outputs& out);
+  void tick(Time now, Outputs& out);
+  void step(Time now, const NodeId& from, const v1::RaftMessage& message, Outputs& out);
+  RequestResult propose(Time now, std::string data, Outputs& out);
+  RequestResult propose_conf_change(Time now, v1::RaftClientRequestType kind, const NodeId& node,
+                                    Outputs& out);
+  RequestResult read_index(Time now, std::uint64_t context, Outputs& out);
+  RequestResult transfer_leadership(Time now, const NodeId& target, Outputs& out);
+
+  // The application side (RaftNode).
+  std::vector<v1::RaftEntry> entries_to_apply() const;  // (applied, commit], bounded
+  void mark_applied(Index index, Outputs& out);         // applies configuration entries
+  std::optional<v1::RaftSnapshot> take_snapshot_to_restore();
+  std::vector<ReadState> take_read_states();
+  // Makes `data` (the application's state at applied_index()) the snapshot and compacts.
+  void compact(std::string data, Outputs& out);
+
+  // Inspection (for hosts and invariant checkers).
+  const NodeId& id() const { return id_; }
+  Role role() const { return role_; }
+  Term term() const { return term_; }
+  Term fencing_term() const { return term_; }  // the fencing token of this replica
+  const NodeId& vote() const { return vote_; }
+  const NodeId& leader() const { return leader_; }
+  Index commit_index() const { return commit_; }
+  Index applied_index() const { return applied_; }
+  const RaftLog& log() const { return log_; }
+  const std::vector<NodeId>& voters() const { return voters_; }
+  const std::vector<NodeId>& learners() const { return learners_; }
+  const std::optional<v1::RaftSnapshot>& snapshot() const { return snapshot_; }
+  const std::map<NodeId, Progress>& progress() const { return progress_; }
+  const NodeId& transferee() const { return transferee_; }
+  bool started() const { return started_; }
+  v1::RaftConfState conf() const;
+
+ private:
+  // Per-role reactions.
+  void step_follower(const NodeId& from, const v1::RaftMessage& m);
+  void step_candidate(const NodeId& from, const v1::RaftMessage& m);  // pre-candidate too
+  void step_leader(const NodeId& from, const v1::RaftMessage& m);
+  void tick_election();
+  void tick_leader();
+
+  // Terms, roles and elections.
+  bool accept_higher_term(const NodeId& from, const v1::RaftMessage& m);
+  void answer_lower_term(const NodeId& from, const v1::RaftMessage& m);
+  void handle_vote_request(const NodeId& from, const v1::RaftMessage& m);
+  void handle_vote_response(const NodeId& from, const v1::RaftMessage& m);
+  void become_follower(Term term, const NodeId& leader);
+  void become_pre_candidate();
+  void become_candidate();
+  void become_leader();
+  void campaign(bool transfer);
+  void send_vote_requests(bool transfer);
+  bool promotable() const;
+  bool in_lease() const;
+  void reset_election_deadline();
+
+  // Follower side of replication.
+  void handle_append(const NodeId& from, const v1::RaftMessage& m);
+  void handle_heartbeat(const NodeId& from, const v1::RaftMessage& m);
+  void handle_snapshot(const NodeId& from, const v1::RaftMessage& m);
+  void append_after_conflict(const v1::RaftMessage& m);
+  void commit_to(Index index);
+
+  // Leader side of replication (raft_leader.cc).
+  void handle_append_response(const NodeId& from, const v1::RaftMessage& m);
+  void handle_heartbeat_response(const NodeId& from, const v1::RaftMessage& m);
+  void append_local(v1::RaftEntry entry);
+  bool maybe_send_append(const NodeId& peer, bool send_if_empty);
+  void send_snapshot(const NodeId& peer, Progress& progress);
+  void broadcast_append();
+  void broadcast_heartbeat();
+  bool maybe_advance_commit();
+  bool committed_in_current_term() const;
+  bool quorum_active() const;
+  Time quorum_expires_at() const;
+  void start_read_round();
+  void advance_reads();
+  void fail_pending_reads();
+  void maybe_send_timeout_now(const NodeId& peer);
+  void apply_conf(const v1::RaftConfState& conf);
+  void reset_progress();
+
+  // Durability and outputs (raft_storage.cc).
+  void advance_clock(Time now);
+  void send(const NodeId& to, v1::RaftMessage m);
+  void flush(Outputs& out);
+  void emit_persist(Outputs& out);
+  void emit_wake(Outputs& out);
+  std::optional<Time> next_deadline() const;
+  v1::RaftHardState hard_state() const;
+  bool recover(const std::vector<std::string>& persisted);
+  bool replay(const v1::RaftRecord& record);
+  void bootstrap();
+
+  // Identity and configuration.
+  NodeId id_;
+  std::vector<NodeId> initial_voters_;
+  RaftConfig config_;
+  Rng rng_;
+  bool started_ = false;
+  Time now_{};
+
+  // Hard state (durable) and the log.
+  Term term_ = 0;
+  NodeId vote_;
+  Index commit_ = 0;
+  RaftLog log_;
+  std::optional<v1::RaftSnapshot> snapshot_;  // the latest snapshot, with its data
+
+  // Volatile state.
+  Role role_ = Role::follower;
+  NodeId leader_;
+  Index applied_ = 0;
+  std::vector<NodeId> voters_;    // sorted; the applied configuration
+  std::vector<NodeId> learners_;  // sorted
+  Time election_deadline_{};
+  Time leader_heard_at_{};  // follower: last contact from the leader (lease)
+  std::map<NodeId, bool> votes_;
+
+  // Leader state.
+  std::map<NodeId, Progress> progress_;  // every peer but us
+  Time heartbeat_deadline_{};
+  Index pending_conf_index_ = 0;
+  NodeId transferee_;
+  Time transfer_deadline_{};
+  struct PendingRead {
+    std::uint64_t context = 0;
+    Index index = 0;
+    std::uint64_t seq = 0;  // 0: waiting for a commit in the current term
+  };
+  std::deque<PendingRead> pending_reads_;
+  std::uint64_t read_seq_ = 0;
+  std::vector<ReadState> read_states_;
+
+  // Durability and outputs.
+  v1::RaftHardState persisted_hard_state_;
+  Index unstable_from_ = 1;  // entries at or after this index are not yet persisted
+  bool replace_pending_ = false;
+  std::optional<v1::RaftSnapshot> snapshot_to_restore_;
+  std::vector<v1::RaftMessage> outbox_;
+  std::vector<NodeId> outbox_to_;
+  std::optional<Time> wake_requested_;
+};
+
+}  // namespace omni::raft

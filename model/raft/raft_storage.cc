@@ -1,0 +1,236 @@
+// Raft: durability (records, recovery, compaction), the application side, and the ordering of
+// outputs: Persist, then Send, then WakeAt.
+#include <algorithm>
+#include <cstdint>
+
+#include "model/core/assert.h"
+#include "model/raft/raft.h"
+#include "model/raft/record.h"
+
+namespace omni::raft {
+
+// Start and recovery -------------------------------------------------------------------------
+
+void Raft::start(Time now, const std::vector<std::string>& persisted, Outputs& out) {
+  const NodeId id = id_;
+  std::vector<NodeId> initial_voters = initial_voters_;
+  const RaftConfig config = config_;
+  const Rng rng = rng_;
+  *this = Raft(id, std::move(initial_voters), config, rng);  // a restart forgets everything
+  started_ = true;
+  now_ = now;
+  if (persisted.empty()) {
+    bootstrap();
+  } else if (!recover(persisted)) {
+    replace_pending_ = true;  // rewrite the good prefix so no record hides behind a bad one
+  }
+  applied_ = log_.snapshot_index();
+  if (snapshot_.has_value()) {
+    voters_.assign(snapshot_->conf().voters().begin(), snapshot_->conf().voters().end());
+    learners_.assign(snapshot_->conf().learners().begin(), snapshot_->conf().learners().end());
+    snapshot_to_restore_ = snapshot_;
+  }
+  commit_ = std::clamp(commit_, log_.snapshot_index(), log_.last_index());
+  reset_election_deadline();
+  OMNI_ASSERT(applied_ <= commit_ && commit_ <= log_.last_index());
+  OMNI_ASSERT(role_ == Role::follower && leader_.empty());
+  flush(out);
+}
+
+// A new cluster: every initial member writes the same first entry, the initial configuration.
+void Raft::bootstrap() {
+  if (initial_voters_.empty()) return;  // joins an existing cluster: waits for the leader
+  v1::RaftEntry entry;
+  entry.set_term(1);
+  entry.set_index(1);
+  entry.set_type(v1::RAFT_ENTRY_TYPE_CONF);
+  for (const NodeId& voter : initial_voters_) entry.mutable_conf()->add_voters(voter);
+  log_.append(std::move(entry));
+  term_ = 1;
+  commit_ = 1;
+  unstable_from_ = 1;
+  OMNI_ASSERT(log_.last_index() == 1 && persisted_hard_state_.term() == 0);
+}
+
+// Replays records in order and stops at the first one that is corrupt or inconsistent.
+// Returns whether every record was good.
+bool Raft::recover(const std::vector<std::string>& persisted) {
+  OMNI_ASSERT(log_.last_index() == 0 && term_ == 0);
+  bool all_good = true;
+  for (const std::string& bytes : persisted) {
+    const std::optional<v1::RaftRecord> record = decode_record(bytes);
+    if (!record.has_value() || !replay(*record)) {
+      all_good = false;
+      break;
+    }
+  }
+  persisted_hard_state_ = hard_state();
+  unstable_from_ = log_.last_index() + 1;
+  OMNI_ASSERT(unstable_from_ > log_.snapshot_index());
+  return all_good;
+}
+
+bool Raft::replay(const v1::RaftRecord& record) {
+  if (record.has_snapshot()) {
+    const v1::RaftSnapshot& snapshot = record.snapshot();
+    if (snapshot.index() < log_.snapshot_index() || snapshot.index() < commit_) return false;
+    log_.compact_to(snapshot.index(), snapshot.term());
+    snapshot_ = snapshot;
+  }
+  for (const v1::RaftEntry& entry : record.entries()) {
+    const bool contiguous = entry.index() > log_.snapshot_index() &&
+                            entry.index() <= log_.last_index() + 1 && entry.index() > commit_;
+    if (!contiguous) return false;
+    if (entry.index() <= log_.last_index()) log_.truncate_from(entry.index());
+    if (entry.term() < log_.last_term()) return false;
+    log_.append(entry);
+  }
+  if (record.has_hard_state()) {
+    const v1::RaftHardState& hard = record.hard_state();
+    if (hard.term() < term_ || hard.commit() < commit_) return false;
+    term_ = hard.term();
+    vote_ = hard.vote();
+    commit_ = std::min<Index>(hard.commit(), log_.last_index());
+  }
+  if (log_.last_term() > std::max(term_, Term{1})) return false;  // an entry from the future
+  OMNI_ASSERT(commit_ <= log_.last_index(), "commit <= last index");
+  return true;
+}
+
+// The application side -----------------------------------------------------------------------
+
+std::vector<v1::RaftEntry> Raft::entries_to_apply() const {
+  OMNI_ASSERT(applied_ <= commit_ && applied_ >= log_.snapshot_index());
+  if (applied_ == commit_) return {};
+  return log_.slice(applied_ + 1, commit_, config_.max_apply_batch, config_.max_bytes_per_append);
+}
+
+void Raft::mark_applied(Index index, Outputs& out) {
+  OMNI_ASSERT(index >= applied_ && index <= commit_, "applied <= commit, never backwards");
+  for (Index i = applied_ + 1; i <= index; ++i) {
+    const v1::RaftEntry& entry = log_.at(i);
+    applied_ = i;
+    if (entry.type() == v1::RAFT_ENTRY_TYPE_CONF) apply_conf(entry.conf());
+  }
+  OMNI_ASSERT(applied_ == index);
+  flush(out);
+}
+
+std::optional<v1::RaftSnapshot> Raft::take_snapshot_to_restore() {
+  std::optional<v1::RaftSnapshot> snapshot = std::move(snapshot_to_restore_);
+  snapshot_to_restore_.reset();
+  return snapshot;
+}
+
+std::vector<ReadState> Raft::take_read_states() {
+  std::vector<ReadState> states = std::move(read_states_);
+  read_states_.clear();
+  return states;
+}
+
+void Raft::compact(std::string data, Outputs& out) {
+  OMNI_ASSERT(started_ && !snapshot_to_restore_.has_value());
+  OMNI_ASSERT(applied_ > log_.snapshot_index(), "compaction moves forward");
+  v1::RaftSnapshot snapshot;
+  snapshot.set_index(applied_);
+  snapshot.set_term(*log_.term_at(applied_));
+  *snapshot.mutable_conf() = conf();  // configurations apply at apply time: this is applied_'s
+  snapshot.set_data(std::move(data));
+  log_.compact_to(snapshot.index(), snapshot.term());
+  snapshot_ = std::move(snapshot);
+  replace_pending_ = true;
+  OMNI_ASSERT(log_.snapshot_index() == applied_ && applied_ <= commit_);
+  flush(out);
+}
+
+// Outputs --------------------------------------------------------------------------------------
+
+void Raft::advance_clock(Time now) {
+  now_ = std::max(now_, now);  // late or reordered inputs never move time backwards
+}
+
+void Raft::send(const NodeId& to, v1::RaftMessage m) {
+  OMNI_ASSERT(to != id_, "no message to ourselves");
+  if (m.term() == 0) m.set_term(term_);
+  outbox_.push_back(std::move(m));
+  outbox_to_.push_back(to);
+}
+
+v1::RaftHardState Raft::hard_state() const {
+  v1::RaftHardState hard;
+  hard.set_term(term_);
+  hard.set_vote(vote_);
+  hard.set_commit(commit_);
+  return hard;
+}
+
+// Persist, then Send: whatever a message reveals (term, vote, entries, commit) is durable first.
+void Raft::flush(Outputs& out) {
+  OMNI_ASSERT(outbox_.size() == outbox_to_.size());
+  if (role_ == Role::leader) maybe_advance_commit();  // our own entries are persisted below
+  emit_persist(out);
+  for (std::size_t i = 0; i < outbox_.size(); ++i) {
+    v1::Envelope envelope;
+    *envelope.mutable_raft() = std::move(outbox_[i]);
+    out.push_back(Send{std::move(outbox_to_[i]), std::move(envelope)});
+  }
+  outbox_.clear();
+  outbox_to_.clear();
+  emit_wake(out);
+  OMNI_ASSERT(unstable_from_ == log_.last_index() + 1, "every entry is persisted");
+}
+
+void Raft::emit_persist(Outputs& out) {
+  const v1::RaftHardState hard = hard_state();
+  OMNI_ASSERT(hard.term() >= persisted_hard_state_.term(), "persisted terms never decrease");
+  v1::RaftRecord record;
+  if (replace_pending_) {
+    if (snapshot_.has_value()) *record.mutable_snapshot() = *snapshot_;
+    for (const v1::RaftEntry& entry : log_.entries()) *record.add_entries() = entry;
+    *record.mutable_hard_state() = hard;
+  } else {
+    if (unstable_from_ <= log_.last_index()) {
+      for (const auto& entry : log_.slice(unstable_from_, log_.last_index(),
+                                          log_.last_index() - unstable_from_ + 1, SIZE_MAX)) {
+        *record.add_entries() = entry;
+      }
+    }
+    const bool hard_changed = hard.term() != persisted_hard_state_.term() ||
+                              hard.vote() != persisted_hard_state_.vote() ||
+                              hard.commit() != persisted_hard_state_.commit();
+    if (hard_changed) *record.mutable_hard_state() = hard;
+    if (!hard_changed && record.entries_size() == 0) return;
+  }
+  out.push_back(Persist{encode_record(record), true, replace_pending_});
+  replace_pending_ = false;
+  persisted_hard_state_ = hard;
+  unstable_from_ = log_.last_index() + 1;
+}
+
+void Raft::emit_wake(Outputs& out) {
+  const std::optional<Time> deadline = next_deadline();
+  if (!deadline.has_value()) return;
+  const bool already_asked =
+      wake_requested_.has_value() && *wake_requested_ == *deadline && now_ < *wake_requested_;
+  if (already_asked) return;
+  out.push_back(WakeAt{*deadline});
+  wake_requested_ = deadline;
+}
+
+std::optional<Time> Raft::next_deadline() const {
+  if (role_ != Role::leader) {
+    if (!promotable()) return std::nullopt;  // a learner or a removed server never campaigns
+    return election_deadline_;
+  }
+  Time deadline = heartbeat_deadline_;
+  if (config_.check_quorum) deadline = std::min(deadline, quorum_expires_at());
+  if (!transferee_.empty()) deadline = std::min(deadline, transfer_deadline_);
+  for (const auto& [peer, progress] : progress_) {
+    if (progress.state == ProgressState::snapshot) {
+      deadline = std::min(deadline, progress.snapshot_sent_at + config_.election_timeout_min);
+    }
+  }
+  return deadline;
+}
+
+}  // namespace omni::raft

@@ -1,0 +1,35 @@
+#include "model/raft/record.h"
+
+#include "model/core/assert.h"
+
+namespace omni::raft {
+
+std::uint32_t crc32c(std::string_view bytes) {
+  std::uint32_t crc = 0xFFFFFFFFu;
+  for (unsigned char byte : bytes) {
+    crc ^= byte;
+    for (int bit = 0; bit < 8; ++bit) crc = (crc >> 1) ^ (0x82F63B78u & (0u - (crc & 1u)));
+  }
+  return ~crc;
+}
+
+std::string encode_record(const v1::RaftRecord& record) {
+  v1::RaftRecordFrame frame;
+  OMNI_ASSERT(record.SerializeToString(frame.mutable_payload()));
+  frame.set_crc32c(crc32c(frame.payload()));
+  std::string bytes;
+  OMNI_ASSERT(frame.SerializeToString(&bytes));
+  OMNI_ASSERT(!bytes.empty(), "a frame always carries its checksum");
+  return bytes;
+}
+
+std::optional<v1::RaftRecord> decode_record(const std::string& bytes) {
+  v1::RaftRecordFrame frame;
+  if (!frame.ParseFromString(bytes)) return std::nullopt;
+  if (bytes.empty() || frame.crc32c() != crc32c(frame.payload())) return std::nullopt;
+  v1::RaftRecord record;
+  if (!record.ParseFromString(frame.payload())) return std::nullopt;
+  return record;
+}
+
+}  // namespace omni::raft
