@@ -1,0 +1,227 @@
+#pragma once
+// The deterministic simulator (FoundationDB / TigerBeetle style): one thread, one virtual
+// clock, one event queue ordered by (time, sequence), one seed. It hosts model components
+// (omni::Component), executes their outputs in order, and injects faults into the network,
+// the disks and the clocks. Same seed and build => same trace hash.
+//
+//   omni::sim::Simulation sim({.seed = 7});
+//   sim.add_process("a", [](omni::Rng rng) { return std::make_unique<MyComponent>(rng); });
+//   sim.add_checker(std::make_unique<MyInvariant>());
+//   sim.after(2s, [](Simulation& s) { s.partition({{"a"}, {"b", "c"}}); });
+//   sim.run_for(10s);
+//   if (sim.violation()) puts(sim.violation()->to_string().c_str());
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "model/core/rng.h"
+#include "model/core/step.h"
+#include "sim/checker.h"
+#include "sim/disk/sim_disk.h"
+#include "sim/driver.h"
+#include "sim/event_queue.h"
+#include "sim/net/address_book.h"
+#include "sim/net/link_faults.h"
+#include "sim/net/network.h"
+#include "sim/skewed_clock.h"
+#include "sim/slab.h"
+#include "sim/trace.h"
+
+namespace omni::sim {
+
+struct SimConfig {
+  std::uint64_t seed = 1;
+  NetworkConfig network{};
+  bool record_events = false;  // keep the full event list (Trace::events), not just the hash
+  std::uint64_t max_events = 1'000'000'000;  // a run stops with RunStatus::event_limit here
+  // More events than this without the clock moving is a livelock (e.g. a component asking
+  // for a Tick in the past at every Tick); it is reported as the violation "livelock".
+  std::uint64_t max_events_per_instant = 1'000'000;
+};
+
+struct SimCounters {
+  std::uint64_t events = 0;  // every event taken off the queue
+  std::uint64_t messages_sent = 0;
+  std::uint64_t messages_delivered = 0;
+  std::uint64_t messages_dropped = 0;  // for any reason, the sum of the three below
+  std::uint64_t messages_dropped_random = 0;
+  std::uint64_t messages_dropped_blocked = 0;  // partition, cut, isolation, destination down
+  std::uint64_t messages_unparseable = 0;
+  std::uint64_t messages_duplicated = 0;
+  std::uint64_t messages_reordered = 0;
+  std::uint64_t ticks = 0;
+  std::uint64_t wakes_coalesced = 0;  // a WakeAt for an already pending instant
+  std::uint64_t persists = 0;
+  std::uint64_t persist_failures = 0;
+  std::uint64_t starts = 0;
+  std::uint64_t crashes = 0;
+  std::uint64_t exits = 0;
+  std::uint64_t driver_calls = 0;
+};
+
+enum class RunStatus : std::uint8_t { deadline, violation, event_limit };
+
+// Builds a fresh component for a (re)start; `rng` is an independent generator for it.
+using ComponentFactory = std::function<std::unique_ptr<Component>(Rng rng)>;
+// A scheduled action (a fault schedule, a test step); runs as an event.
+using Action = std::function<void(Simulation&)>;
+
+class Simulation final : private DriverHost {
+ public:
+  explicit Simulation(SimConfig config);
+  ~Simulation() override;
+  Simulation(const Simulation&) = delete;
+  Simulation& operator=(const Simulation&) = delete;
+
+  // Processes ----------------------------------------------------------------------------
+  // Registers a process and schedules its first Start after `start_after`.
+  void add_process(const Address& address, ComponentFactory factory, Duration start_after = 0ns);
+  // Volatile state is lost now: the component is destroyed, unsynced records are dropped.
+  void crash(const Address& address);
+  // Crashes the process if it is up, then starts a fresh component after `after`.
+  void restart(const Address& address, Duration after = 0ns);
+  bool is_up(const Address& address) const;
+  Component* component(const Address& address) const;  // null when down
+  std::uint64_t incarnation(const Address& address) const;
+  const SimDisk& disk(const Address& address) const;
+  std::size_t process_count() const { return book_.size(); }
+  const Address& address(std::size_t id) const { return book_.address_of(id); }
+  Component* component(std::size_t id) const;
+
+  // Network ------------------------------------------------------------------------------
+  void set_network(const NetworkConfig& config);
+  const NetworkConfig& network() const { return network_; }
+  // Maps addresses to locations; faults below name locations (default: the address).
+  void set_location_resolver(LocationResolver resolver);
+  void partition(const std::vector<std::vector<std::string>>& location_groups);
+  void cut(const std::string& from_location, const std::string& to_location);
+  void uncut(const std::string& from_location, const std::string& to_location);
+  void isolate(const std::string& location, Direction direction = Direction::both);
+  void unisolate(const std::string& location);
+  void heal();  // partitions, cuts and isolations
+  bool link_blocked(const Address& from, const Address& to);
+  // Puts raw bytes on the wire as if `from` had sent them (tests of the unparseable path).
+  void inject_raw_message(const Address& from, const Address& to, std::string bytes,
+                          Duration delay);
+
+  // Disk and clock faults ----------------------------------------------------------------
+  bool corrupt_disk(const Address& address);  // false when there is no record to corrupt
+  void fail_disk(const Address& address, bool sticky = false);  // EIO on the next persist(s)
+  void clear_disk_failures(const Address& address);
+  void set_clock_rate(const Address& address, double rate);
+  Time local_now(const Address& address);
+
+  // Drivers, schedules, checkers ---------------------------------------------------------
+  void set_driver_handler(std::unique_ptr<DriverHandler> handler);
+  void at(Time when, Action action);
+  void after(Duration delay, Action action);
+  void add_checker(std::unique_ptr<Checker> checker);
+
+  // Running ------------------------------------------------------------------------------
+  // Processes one event; false when there is none or the run has a violation.
+  bool step();
+  // Runs every event up to and including `deadline`, then sets the clock to it.
+  RunStatus run_until(Time deadline);
+  RunStatus run_for(Duration duration) { return run_until(now_ + duration); }
+  // Runs every checker's liveness check; true when none failed.
+  bool check_liveness();
+  // Stops the run (checkers call this through CheckContext::fail).
+  void report_violation(std::string invariant, std::string message, std::vector<Address> processes);
+
+  // Results ------------------------------------------------------------------------------
+  Time now() const override { return now_; }
+  std::uint64_t seed() const { return config_.seed; }
+  const SimCounters& counters() const { return counters_; }
+  const std::map<std::string, std::int64_t>& named_counters() const { return named_counters_; }
+  void bump(const std::string& counter, std::int64_t delta = 1);
+  std::uint64_t trace_hash() const { return trace_.hash(); }
+  const Trace& trace() const { return trace_; }
+  const std::optional<Violation>& violation() const { return violation_; }
+  // For fault schedules drawn from the seed; independent of the network's draws.
+  Rng& fault_rng() { return fault_rng_; }
+  const AddressBook& addresses() const { return book_; }
+  std::size_t queued_events() const { return queue_.size(); }
+
+ private:
+  struct Process {
+    bool registered = false;
+    bool up = false;
+    std::uint64_t incarnation = 0;
+    ComponentFactory factory;
+    std::unique_ptr<Component> component;
+    SimDisk disk;
+    SkewedClock clock;
+    std::vector<std::int64_t> pending_wakes_local_ns;
+  };
+  struct InFlight {
+    AddressId from = 0;
+    AddressId to = 0;
+    std::uint32_t copies_left = 0;
+    std::string bytes;
+  };
+  struct PendingDriverResult {
+    DriverTicket ticket;
+    DriverResult result;
+  };
+
+  AddressId intern(const Address& address);
+  Process& process_of(const Address& address);
+  const Process& process_of(const Address& address) const;
+  void record(EventKind kind, AddressId process, AddressId peer, std::uint64_t detail);
+  void record_fault(std::uint64_t detail);
+
+  // Dispatch of queued events (simulation.cc).
+  void dispatch(const Event& event);
+  void on_start(const Event& event);
+  void on_deliver(const Event& event);
+  void on_tick(const Event& event);
+  void on_driver_done(const Event& event);
+  void on_action(const Event& event);
+  void release_message(std::uint64_t slot);
+  void drop_message(const InFlight& message, DropReason reason);
+  void step_component(AddressId id, const Input& input);
+  void run_safety_checks();
+
+  // Execution of a component's outputs (simulation_outputs.cc).
+  void execute_outputs(AddressId id);
+  void do_send(AddressId id, const Send& send);
+  void enqueue_message(AddressId from, AddressId to, std::uint64_t slot, Duration delay);
+  bool do_persist(AddressId id, const Persist& persist);
+  void do_wake(AddressId id, Time at_local);
+  void do_driver_call(AddressId id, const DriverCall& call);
+  void do_exit(AddressId id);
+  void stop_process(AddressId id);
+  void complete(const DriverTicket& ticket, Duration delay, DriverResult result) override;
+  Rng& driver_rng() override { return driver_rng_; }
+
+  SimConfig config_;
+  NetworkConfig network_;
+  Time now_{};
+  Rng net_rng_;
+  Rng fault_rng_;
+  Rng driver_rng_;
+  Rng spawn_rng_;
+  EventQueue queue_;
+  AddressBook book_;
+  LinkFaults links_;
+  std::vector<Process> processes_;  // by address id; may grow, so hold ids, not references
+  Slab<InFlight> messages_;
+  Slab<PendingDriverResult> driver_results_;
+  Slab<Action> actions_;
+  std::unique_ptr<DriverHandler> driver_;
+  std::vector<std::unique_ptr<Checker>> checkers_;
+  Outputs outputs_;  // scratch: the outputs of the step being executed
+  Input deliver_input_{Deliver{}};
+  Input tick_input_{Tick{}};
+  Trace trace_;
+  SimCounters counters_;
+  std::map<std::string, std::int64_t> named_counters_;
+  std::optional<Violation> violation_;
+  std::uint64_t events_at_instant_ = 0;
+};
+
+}  // namespace omni::sim

@@ -1,0 +1,130 @@
+#include "sim/simulation.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/sim/toys.h"
+
+namespace omni::sim {
+namespace {
+
+// Ping-pong: "ping" sends n=0 at start; each side answers n with n+1 until n reaches 10.
+ComponentFactory ping_pong(Address peer, bool starts, std::vector<std::uint64_t>* seen) {
+  return testing::lambda_factory([peer, starts, seen](const Input& input, Outputs& out) {
+    if (std::holds_alternative<Start>(input) && starts) out.push_back(testing::send_hello(peer, 0));
+    if (const auto* deliver = std::get_if<Deliver>(&input)) {
+      const std::uint64_t n = deliver->envelope.hello().incarnation();
+      seen->push_back(n);
+      if (n < 10) out.push_back(testing::send_hello(deliver->from, n + 1));
+    }
+  });
+}
+
+TEST(Simulation, PingPongRunsToTheEnd) {
+  std::vector<std::uint64_t> ping_seen, pong_seen;
+  Simulation sim(SimConfig{.network = {.latency_min = 1ms, .latency_max = 1ms}});
+  sim.add_process("ping", ping_pong("pong", true, &ping_seen));
+  sim.add_process("pong", ping_pong("ping", false, &pong_seen));
+  EXPECT_EQ(sim.run_for(1s), RunStatus::deadline);
+  EXPECT_EQ(pong_seen, (std::vector<std::uint64_t>{0, 2, 4, 6, 8, 10}));
+  EXPECT_EQ(ping_seen, (std::vector<std::uint64_t>{1, 3, 5, 7, 9}));
+  EXPECT_EQ(sim.counters().messages_sent, 11U);
+  EXPECT_EQ(sim.counters().messages_delivered, 11U);
+  EXPECT_EQ(sim.now(), time_from_ns(0) + 1s);
+  EXPECT_EQ(sim.queued_events(), 0U);
+}
+
+TEST(Simulation, ACrashDiscardsTimersOfTheOldIncarnation) {
+  int ticks = 0, starts = 0;
+  Simulation sim(SimConfig{});
+  sim.add_process("p", testing::lambda_factory([&](const Input& input, Outputs& out) {
+                    if (std::holds_alternative<Start>(input)) {
+                      ++starts;
+                      out.push_back(WakeAt{now_of(input) + 1s});
+                    }
+                    if (std::holds_alternative<Tick>(input)) ++ticks;
+                  }));
+  sim.after(500ms, [](Simulation& s) { s.restart("p", 100ms); });
+  sim.run_for(1200ms);
+  EXPECT_EQ(starts, 2);
+  EXPECT_EQ(ticks, 0);  // the first timer died with its incarnation; the second is at 1.6s
+  sim.run_for(500ms);
+  EXPECT_EQ(ticks, 1);
+}
+
+TEST(Simulation, RepeatedWakeAtForOneInstantIsCoalesced) {
+  int ticks = 0;
+  Simulation sim(SimConfig{});
+  sim.add_process("p", testing::lambda_factory([&](const Input& input, Outputs& out) {
+                    if (std::holds_alternative<Tick>(input)) ++ticks;
+                    if (now_of(input) >= time_from_ns(0) + 1s) return;
+                    for (int i = 0; i < 3; ++i) out.push_back(WakeAt{time_from_ns(0) + 1s});
+                  }));
+  sim.run_for(2s);
+  EXPECT_EQ(ticks, 1);
+  EXPECT_GE(sim.counters().wakes_coalesced, 2U);
+}
+
+TEST(Simulation, AComponentThatNeverLetsTimeMoveIsALivelock) {
+  Simulation sim(SimConfig{.max_events_per_instant = 1000});
+  sim.add_process("p", testing::lambda_factory([](const Input& input, Outputs& out) {
+                    out.push_back(WakeAt{now_of(input)});  // due now, forever
+                  }));
+  EXPECT_EQ(sim.run_for(1s), RunStatus::violation);
+  EXPECT_EQ(sim.violation()->invariant, "livelock");
+  EXPECT_EQ(sim.violation()->processes, (std::vector<Address>{"p"}));
+}
+
+TEST(Simulation, DefaultDriverAnswersUnavailable) {
+  std::vector<DriverDone> done;
+  Simulation sim(SimConfig{});
+  sim.add_process("p", testing::lambda_factory([&](const Input& input, Outputs& out) {
+                    if (std::holds_alternative<Start>(input)) {
+                      VmOp op;
+                      op.name = "vm-1";
+                      out.push_back(DriverCall{.op_id = 42, .op = op});
+                    }
+                    if (const auto* d = std::get_if<DriverDone>(&input)) done.push_back(*d);
+                  }));
+  sim.run_for(1s);
+  ASSERT_EQ(done.size(), 1U);
+  EXPECT_EQ(done[0].op_id, 42U);
+  EXPECT_EQ(done[0].result.status, DriverStatus::unavailable);
+  EXPECT_EQ(sim.counters().driver_calls, 1U);
+}
+
+TEST(Simulation, ExitStopsTheProcessAndIgnoresLaterOutputs) {
+  Simulation sim(SimConfig{});
+  sim.add_process("p", testing::lambda_factory([](const Input&, Outputs& out) {
+                    out.push_back(Persist{.record = "kept", .sync = false});
+                    out.push_back(Exit{});
+                    out.push_back(testing::send_hello("q", 1));
+                  }));
+  sim.run_for(1s);
+  EXPECT_FALSE(sim.is_up("p"));
+  EXPECT_EQ(sim.component("p"), nullptr);
+  EXPECT_EQ(sim.counters().exits, 1U);
+  EXPECT_EQ(sim.counters().messages_sent, 0U);
+  EXPECT_EQ(sim.disk("p").records(), (std::vector<std::string>{"kept"}));  // a clean stop
+}
+
+TEST(Simulation, NamedCountersAreOrdered) {
+  Simulation sim(SimConfig{});
+  sim.bump("zeta");
+  sim.bump("alpha", 3);
+  sim.bump("zeta");
+  std::vector<std::pair<std::string, std::int64_t>> seen(sim.named_counters().begin(),
+                                                         sim.named_counters().end());
+  EXPECT_EQ(seen, (std::vector<std::pair<std::string, std::int64_t>>{{"alpha", 3}, {"zeta", 2}}));
+}
+
+TEST(Simulation, MisuseIsAnAssertion) {
+  Simulation sim(SimConfig{});
+  EXPECT_THROW(sim.crash("nobody"), AssertionFailure);
+  sim.add_process("p", testing::lambda_factory([](const Input&, Outputs&) {}));
+  EXPECT_THROW(sim.add_process("p", testing::lambda_factory([](const Input&, Outputs&) {})),
+               AssertionFailure);
+  EXPECT_THROW(sim.set_network({.latency_min = 5ms, .latency_max = 1ms}), AssertionFailure);
+}
+
+}  // namespace
+}  // namespace omni::sim
