@@ -197,7 +197,16 @@ void Root::on_status_reply(const Address& from, const v1::StatusReply& reply, Ou
 
 // Phases ---------------------------------------------------------------------------------
 
+// A phase that completes lets the next one act in the same step; at most one pass per phase.
 void Root::drive(Outputs& out) {
+  for (std::size_t pass = 0; pass < kPhases.size() && !exited_; ++pass) {
+    const Phase before = phase_;
+    drive_phase(out);
+    if (phase_ == before) return;
+  }
+}
+
+void Root::drive_phase(Outputs& out) {
   if (failed_ || phase_ == Phase::done) return;
   if (now_ - phase_started_ > config_.phase_timeout) {
     fail("phase " + std::string(phase_name(phase_)) + " did not finish within " +

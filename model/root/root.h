@@ -61,6 +61,7 @@ class Root final : public Component {
 
   // One per phase: (re)send what the phase still needs; advance when it is complete.
   void drive(Outputs& out);
+  void drive_phase(Outputs& out);
   void step_preflight(Outputs& out);
   void step_directors(Outputs& out);
   void step_workers(Outputs& out);

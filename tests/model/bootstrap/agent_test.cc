@@ -1,0 +1,140 @@
+// The Agent: runs what its Director asks within the VM, restarts with bounded back-off.
+#include "model/agent/agent.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/model/bootstrap/outputs.h"
+
+namespace omni::agent {
+namespace {
+
+using omni::testing::all_of_type;
+using omni::testing::at_s;
+
+AgentConfig config() {
+  AgentConfig c;
+  c.vm = "t-n1-worker-1";
+  c.director = "director:n1";
+  c.capacity = {4000, 8LL << 30};
+  return c;
+}
+
+v1::Envelope run(std::uint64_t generation, std::int64_t memory_bytes) {
+  v1::Envelope e;
+  auto* r = e.mutable_run_containers();
+  r->set_generation(generation);
+  auto* c = r->add_containers();
+  c->set_name("t-orchestrator-1");
+  c->set_image("omni/orchestrator");
+  c->set_replica(1);
+  c->mutable_resources()->set_cpu_millis(1000);
+  c->mutable_resources()->set_memory_bytes(memory_bytes);
+  return e;
+}
+
+TEST(Backoff, DoublesFromMinToMax) {
+  struct Case {
+    Duration current, expected;
+  };
+  const std::vector<Case> cases{{0ns, 500ms}, {500ms, 1s}, {1s, 2s}, {16s, 30s}, {30s, 30s}};
+  for (const auto& c : cases) EXPECT_EQ(next_backoff(c.current, 500ms, 30s), c.expected);
+}
+
+struct Harness {
+  Agent agent{config()};
+  Outputs out;
+  std::uint64_t list_op = 0;
+
+  void start() {
+    agent.step(Start{at_s(0), {}}, out);
+    list_op = all_of_type<DriverCall>(out).back().op_id;
+  }
+  void listed(Time now, std::vector<std::string> running) {
+    DriverResult r;
+    r.names = std::move(running);
+    out.clear();
+    agent.step(DriverDone{now, list_op, r}, out);
+    for (const auto& c : all_of_type<DriverCall>(out))
+      if (std::get<ContainerOp>(c.op).kind == ContainerOpKind::list) list_op = c.op_id;
+  }
+  std::vector<DriverCall> creates() const {
+    std::vector<DriverCall> found;
+    for (const auto& c : all_of_type<DriverCall>(out))
+      if (std::get<ContainerOp>(c.op).kind == ContainerOpKind::create) found.push_back(c);
+    return found;
+  }
+};
+
+TEST(Agent, PersistsTheDesiredSetBeforeRunningIt) {
+  Harness h;
+  h.start();
+  h.listed(at_s(1), {});
+  h.out.clear();
+  h.agent.step(Deliver{at_s(1), "director:n1", run(1, 2LL << 30)}, h.out);
+  const int persist = omni::testing::first_index<Persist>(h.out);
+  const int call = omni::testing::first_index<DriverCall>(h.out);
+  ASSERT_GE(persist, 0);
+  ASSERT_GE(call, 0);
+  EXPECT_LT(persist, call);
+  ASSERT_EQ(h.creates().size(), 1u);
+  EXPECT_EQ(std::get<ContainerOp>(h.creates()[0].op).name, "t-orchestrator-1");
+}
+
+TEST(Agent, RefusesContainersBeyondTheVm) {
+  Harness h;
+  h.start();
+  h.out.clear();
+  h.agent.step(Deliver{at_s(1), "director:n1", run(1, 9LL << 30)}, h.out);
+  const auto reports = omni::testing::sends_to(h.out, "director:n1");
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_TRUE(reports[0].envelope.agent_report().rejected());
+  EXPECT_NE(reports[0].envelope.agent_report().reason().find("not enough memory"),
+            std::string::npos);
+  EXPECT_TRUE(h.agent.desired().empty());
+}
+
+TEST(Agent, IgnoresStrangersAndOlderGenerations) {
+  Harness h;
+  h.start();
+  h.out.clear();
+  h.agent.step(Deliver{at_s(1), "director:n2", run(1, 1LL << 30)}, h.out);
+  EXPECT_TRUE(h.agent.desired().empty());
+  h.agent.step(Deliver{at_s(1), "director:n1", run(3, 1LL << 30)}, h.out);
+  h.agent.step(Deliver{at_s(1), "director:n1", run(2, 1LL << 30)}, h.out);
+  EXPECT_EQ(h.agent.generation(), 3u);
+}
+
+// A container that keeps dying is restarted after 500ms, 1s, 2s, ... never faster.
+TEST(Agent, RestartsACrashedContainerWithGrowingBackoff) {
+  Harness h;
+  h.start();
+  h.listed(at_s(0), {});
+  h.agent.step(Deliver{at_s(0), "director:n1", run(1, 1LL << 30)}, h.out);
+  std::uint64_t create = h.creates().at(0).op_id;
+  Time now = at_s(1);
+  std::vector<Duration> waits;
+  for (int crash = 0; crash < 4; ++crash) {
+    h.out.clear();
+    h.agent.step(DriverDone{now, create, DriverResult{}}, h.out);  // started
+    now += 1s;
+    h.listed(now, {});  // ...and gone by the next poll
+    EXPECT_TRUE(h.creates().empty()) << "no restart before the back-off";
+    const Time crashed = now;
+    while (h.creates().empty()) {
+      now += 100ms;
+      h.out.clear();
+      h.agent.step(Tick{now}, h.out);
+      if (h.creates().empty()) h.listed(now, {});
+      ASSERT_LT(now - crashed, 60s);
+    }
+    waits.push_back(now - crashed);
+    create = h.creates().at(0).op_id;
+  }
+  ASSERT_EQ(waits.size(), 4u);
+  for (std::size_t i = 1; i < waits.size(); ++i) EXPECT_GT(waits[i], waits[i - 1]);
+  EXPECT_GE(waits[0], 500ms);
+  EXPECT_EQ(h.agent.containers().at("t-orchestrator-1").restarts, 4u);
+}
+
+}  // namespace
+}  // namespace omni::agent

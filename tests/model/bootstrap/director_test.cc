@@ -1,0 +1,202 @@
+// The Director's fencing and capacity rules, as input -> expected output tables.
+#include "model/director/director.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/model/bootstrap/outputs.h"
+
+namespace omni::director {
+namespace {
+
+using omni::testing::at_s;
+using omni::testing::sends_to;
+
+DirectorConfig config() {
+  DirectorConfig c;
+  c.node = "n1";
+  c.own_vm = "t-n1-director";
+  c.capacity = {8000, 16LL << 30};
+  c.director_vm = {1000, 1LL << 30};
+  return c;
+}
+
+v1::Envelope claim(std::uint32_t era, std::uint64_t term) {
+  v1::Envelope e;
+  e.set_seq(7);
+  auto* c = e.mutable_director_command();
+  c->mutable_fence()->set_era(era);
+  c->mutable_fence()->set_term(term);
+  c->mutable_claim();
+  return e;
+}
+
+v1::Envelope take_control(std::uint64_t term) {
+  v1::Envelope e;
+  e.mutable_take_control()->mutable_fence()->set_era(kClusterEra);
+  e.mutable_take_control()->mutable_fence()->set_term(term);
+  return e;
+}
+
+v1::DirectorReport answer_to(const Outputs& out, const Address& to) {
+  const auto sends = sends_to(out, to);
+  EXPECT_EQ(sends.size(), 1u);
+  return sends.empty() ? v1::DirectorReport{} : sends.back().envelope.director_report();
+}
+
+struct FenceCase {
+  std::string what;
+  Address from;
+  v1::Envelope message;
+  bool rejected;
+  FenceValue held_after;
+};
+
+TEST(Director, FencingTable) {
+  const std::vector<FenceCase> cases{
+      {"first root claims", "root", claim(kRootEra, 1), false, {kRootEra, 1}},
+      {"same epoch from another root is refused",
+       "root-b",
+       claim(kRootEra, 1),
+       true,
+       {kRootEra, 1}},
+      {"a newer root epoch wins", "root", claim(kRootEra, 2), false, {kRootEra, 2}},
+      {"an older root epoch is refused", "root", claim(kRootEra, 1), true, {kRootEra, 2}},
+      {"the leader takes control at term 3",
+       "orchestrator:1",
+       take_control(3),
+       false,
+       {kClusterEra, 3}},
+      {"no root epoch is accepted after takeover",
+       "root",
+       claim(kRootEra, 99),
+       true,
+       {kClusterEra, 3}},
+      {"a stale leader is refused", "orchestrator:2", take_control(2), true, {kClusterEra, 3}},
+      {"a newer leader wins", "orchestrator:2", take_control(4), false, {kClusterEra, 4}},
+      {"take-control in the root era is refused",
+       "root",
+       [] {
+         v1::Envelope e = take_control(9);
+         e.mutable_take_control()->mutable_fence()->set_era(kRootEra);
+         return e;
+       }(),
+       true,
+       {kClusterEra, 4}},
+  };
+  Director d(config());
+  Outputs out;
+  d.step(Start{at_s(0), {}}, out);
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.what);
+    out.clear();
+    d.step(Deliver{at_s(1), c.from, c.message}, out);
+    const v1::DirectorReport r = answer_to(out, c.from);
+    EXPECT_EQ(r.rejected(), c.rejected) << r.reason();
+    EXPECT_EQ(d.accepted(), c.held_after);
+    EXPECT_EQ(fence_of(r.accepted()), c.held_after);
+  }
+}
+
+TEST(Director, PersistsBeforeItAnswers) {
+  Director d(config());
+  Outputs out;
+  d.step(Start{at_s(0), {}}, out);
+  out.clear();
+  d.step(Deliver{at_s(1), "root", claim(kRootEra, 1)}, out);
+  const int persist = omni::testing::first_index<Persist>(out);
+  int report = -1;
+  for (std::size_t i = 0; i < out.size(); ++i)
+    if (const auto* s = std::get_if<Send>(&out[i]); s && s->envelope.has_director_report())
+      report = static_cast<int>(i);
+  ASSERT_GE(persist, 0);
+  ASSERT_GE(report, 0);
+  EXPECT_LT(persist, report);
+}
+
+TEST(Director, RestartKeepsTheFence) {
+  Director first(config());
+  Outputs out;
+  first.step(Start{at_s(0), {}}, out);
+  first.step(Deliver{at_s(1), "orchestrator:1", take_control(5)}, out);
+  std::vector<std::string> disk;
+  for (const auto& p : omni::testing::all_of_type<Persist>(out)) {
+    if (p.replace) disk.clear();
+    disk.push_back(p.record);
+  }
+  Director second(config());
+  out.clear();
+  second.step(Start{at_s(2), disk}, out);
+  EXPECT_EQ(second.accepted(), (FenceValue{kClusterEra, 5}));
+  EXPECT_EQ(second.controller(), "orchestrator:1");
+  ASSERT_EQ(sends_to(out, "orchestrator:1").size(), 1u) << "hello goes to the persisted controller";
+  out.clear();
+  second.step(Deliver{at_s(3), "orchestrator:2", take_control(4)}, out);
+  EXPECT_TRUE(answer_to(out, "orchestrator:2").rejected());
+}
+
+TEST(Director, RefusesWorkersBeyondCapacityWithAReason) {
+  Director d(config());
+  Outputs out;
+  d.step(Start{at_s(0), {}}, out);
+  v1::Envelope e = claim(kRootEra, 1);
+  auto* w = e.mutable_director_command()->mutable_ensure_workers();
+  for (int i = 1; i <= 2; ++i) {
+    auto* vm = w->add_vms();
+    vm->set_name("t-n1-worker-" + std::to_string(i));
+    vm->mutable_resources()->set_cpu_millis(2000);
+    vm->mutable_resources()->set_memory_bytes(i == 1 ? 3LL << 30 : 16LL << 30);
+  }
+  out.clear();
+  d.step(Deliver{at_s(1), "root", e}, out);
+  const v1::DirectorReport r = answer_to(out, "root");
+  EXPECT_TRUE(r.rejected());
+  EXPECT_EQ(r.reason(), "not enough memory on n1 for worker VM 2: need 16Gi, 12Gi free");
+  EXPECT_TRUE(d.desired_vms().empty());
+  EXPECT_TRUE(omni::testing::all_of_type<DriverCall>(out).empty()) << "nothing is created";
+}
+
+TEST(Director, CreatesDesiredVmsOnlyAfterListingWhatExists) {
+  Director d(config());
+  Outputs out;
+  d.step(Start{at_s(0), {}}, out);
+  const auto calls = omni::testing::all_of_type<DriverCall>(out);
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(std::get<VmOp>(calls[0].op).kind, VmOpKind::list);
+  v1::Envelope e = claim(kRootEra, 1);
+  auto* vm = e.mutable_director_command()->mutable_ensure_workers()->add_vms();
+  vm->set_name("t-n1-worker-1");
+  vm->mutable_resources()->set_cpu_millis(7000);
+  vm->mutable_resources()->set_memory_bytes(15LL << 30);
+  out.clear();
+  d.step(Deliver{at_s(1), "root", e}, out);
+  EXPECT_TRUE(omni::testing::all_of_type<DriverCall>(out).empty()) << "no create before the list";
+  out.clear();
+  DriverResult listed;
+  listed.names = {"t-n1-director"};
+  listed.running = {"t-n1-director"};
+  d.step(DriverDone{at_s(2), calls[0].op_id, listed}, out);
+  std::vector<DriverCall> creates;
+  for (const auto& c : omni::testing::all_of_type<DriverCall>(out))
+    if (std::get<VmOp>(c.op).kind == VmOpKind::create) creates.push_back(c);
+  ASSERT_EQ(creates.size(), 1u);
+  const VmOp& op = std::get<VmOp>(creates[0].op);
+  EXPECT_EQ(op.kind, VmOpKind::create);
+  EXPECT_EQ(op.name, "t-n1-worker-1");
+  EXPECT_EQ(op.memory_bytes, 15LL << 30);
+}
+
+TEST(Director, TestOnlyStaleFenceKnobReallyAcceptsStaleTerms) {
+  DirectorConfig c = config();
+  c.testing_accept_stale_fence = true;
+  Director d(c);
+  Outputs out;
+  d.step(Start{at_s(0), {}}, out);
+  d.step(Deliver{at_s(1), "orchestrator:1", take_control(5)}, out);
+  out.clear();
+  d.step(Deliver{at_s(2), "orchestrator:2", take_control(3)}, out);
+  EXPECT_FALSE(answer_to(out, "orchestrator:2").rejected());
+  EXPECT_EQ(d.last_executed().fence, (FenceValue{kClusterEra, 3}));
+}
+
+}  // namespace
+}  // namespace omni::director

@@ -1,0 +1,130 @@
+// The Root's epochs, resumption and failure reports.
+#include "model/root/root.h"
+
+#include <gtest/gtest.h>
+
+#include "model/config/parse.h"
+#include "tests/model/bootstrap/outputs.h"
+
+namespace omni::root {
+namespace {
+
+using omni::testing::all_of_type;
+using omni::testing::at_s;
+using omni::testing::sends_to;
+
+RootConfig config() {
+  RootConfig c;
+  c.cluster_yaml =
+      "cluster: {name: t}\nnodes:\n"
+      "  - {name: n1, resources: {cpu: 8, memory: 16Gi}}\n"
+      "  - {name: n2, resources: {cpu: 8, memory: 16Gi}}\n"
+      "  - {name: n3, resources: {cpu: 8, memory: 16Gi}}\n";
+  c.cluster = *config::parse_cluster_config(c.cluster_yaml, "t").config;
+  return c;
+}
+
+std::vector<std::string> disk_after(const Outputs& out, std::vector<std::string> disk = {}) {
+  for (const auto& p : all_of_type<Persist>(out)) {
+    if (p.replace) disk.clear();
+    disk.push_back(p.record);
+  }
+  return disk;
+}
+
+TEST(Root, PersistsItsEpochBeforeSendingAnything) {
+  Root root(config());
+  Outputs out;
+  root.step(Start{at_s(0), {}}, out);
+  EXPECT_EQ(root.epoch(), 1u);
+  EXPECT_EQ(omni::testing::first_index<Persist>(out), 0);
+  // preflight lists every node's hypervisor
+  const auto calls = all_of_type<DriverCall>(out);
+  ASSERT_EQ(calls.size(), 3u);
+  EXPECT_EQ(std::get<VmOp>(calls[0].op).kind, VmOpKind::list);
+}
+
+TEST(Root, WalksPreflightAndPkiToDirectors) {
+  Root root(config());
+  Outputs out;
+  root.step(Start{at_s(0), {}}, out);
+  const auto lists = all_of_type<DriverCall>(out);
+  out.clear();
+  for (const auto& call : lists) root.step(DriverDone{at_s(1), call.op_id, DriverResult{}}, out);
+  EXPECT_EQ(root.phase(), Phase::directors);
+  const auto creates = all_of_type<DriverCall>(out);  // in the same step that finished pki
+  ASSERT_EQ(creates.size(), 3u);
+  EXPECT_EQ(std::get<VmOp>(creates[0].op).name, "t-n1-director");
+  EXPECT_EQ(std::get<VmOp>(creates[0].op).node, "n1");
+}
+
+TEST(Root, ResumesWithAHigherEpochAndItsPhase) {
+  Root first(config());
+  Outputs out;
+  first.step(Start{at_s(0), {}}, out);
+  for (const auto& call : all_of_type<DriverCall>(out))
+    first.step(DriverDone{at_s(1), call.op_id, {}}, out);
+  ASSERT_EQ(first.phase(), Phase::directors);
+  Root second(config());
+  Outputs out2;
+  second.step(Start{at_s(5), disk_after(out)}, out2);
+  EXPECT_EQ(second.epoch(), 2u);
+  EXPECT_EQ(second.phase(), Phase::directors);
+}
+
+TEST(Root, StopsWhenAnotherRootHoldsAHigherEpoch) {
+  Root root(config());
+  Outputs out;
+  root.step(Start{at_s(0), {}}, out);
+  for (const auto& call : all_of_type<DriverCall>(out))
+    root.step(DriverDone{at_s(1), call.op_id, {}}, out);
+  v1::Envelope e;
+  auto* r = e.mutable_director_report();
+  r->set_node("n2");
+  r->mutable_accepted()->set_era(kRootEra);
+  r->mutable_accepted()->set_term(7);
+  r->set_rejected(true);
+  out.clear();
+  root.step(Deliver{at_s(2), "director:n2", e}, out);
+  EXPECT_TRUE(root.failed());
+  EXPECT_NE(root.failure().find("another omni init (epoch 7)"), std::string::npos)
+      << root.failure();
+  EXPECT_EQ(omni::testing::first_index<Exit>(out) >= 0, true);
+  const auto progress = sends_to(out, kProgressAddress);
+  ASSERT_FALSE(progress.empty());
+  EXPECT_TRUE(progress.back().envelope.progress().failed());
+  EXPECT_EQ(progress.back().envelope.progress().phase(), "directors");
+}
+
+TEST(Root, FailsAPhaseThatCannotFinishNamingIt) {
+  RootConfig c = config();
+  c.phase_timeout = 30s;
+  Root root(c);
+  Outputs out;
+  root.step(Start{at_s(0), {}}, out);  // preflight; nobody answers the lists
+  for (int s = 1; s <= 40 && !root.failed(); ++s) root.step(Tick{at_s(s)}, out);
+  ASSERT_TRUE(root.failed());
+  EXPECT_EQ(root.phase(), Phase::preflight);
+  EXPECT_NE(root.failure().find("phase preflight did not finish"), std::string::npos)
+      << root.failure();
+}
+
+TEST(Root, ADoneCheckpointExitsAtOnce) {
+  v1::RootCheckpoint done;
+  done.set_epoch(4);
+  done.set_phase("done");
+  Root root(config());
+  Outputs out;
+  root.step(Start{at_s(0), {done.SerializeAsString()}}, out);
+  EXPECT_GE(omni::testing::first_index<Exit>(out), 0);
+  EXPECT_TRUE(all_of_type<DriverCall>(out).empty());
+}
+
+TEST(Root, ReplicaArgsRoundTripThroughTheOrchestratorParser) {
+  const auto args = Root::replica_args(2, {"orchestrator:1", "orchestrator:2", "orchestrator:3"});
+  EXPECT_EQ(args[1], "--replica=2");
+  EXPECT_EQ(args[2], "--members=orchestrator:1,orchestrator:2,orchestrator:3");
+}
+
+}  // namespace
+}  // namespace omni::root
