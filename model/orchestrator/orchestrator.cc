@@ -1,0 +1,290 @@
+#include "model/orchestrator/orchestrator.h"
+
+#include <algorithm>
+
+#include "model/config/parse.h"
+#include "model/core/assert.h"
+#include "model/director/fence.h"
+#include "model/root/plan.h"
+
+namespace omni::orchestrator {
+namespace {
+
+std::vector<std::string> split(const std::string& text, char sep) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const auto end = text.find(sep, start);
+    parts.push_back(text.substr(start, end == std::string::npos ? std::string::npos : end - start));
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  return parts;
+}
+
+v1::Resources to_proto(const config::Resources& r) {
+  v1::Resources out;
+  out.set_cpu_millis(r.cpu_millis);
+  out.set_memory_bytes(r.memory_bytes);
+  return out;
+}
+
+}  // namespace
+
+std::optional<OrchestratorConfig> Orchestrator::from_args(const std::vector<std::string>& args) {
+  OrchestratorConfig config;
+  int replica = 0;
+  for (const auto& arg : args) {
+    if (arg.rfind("--replica=", 0) == 0) {
+      const std::string n = arg.substr(10);
+      if (n.empty() || n.size() > 2 || !std::all_of(n.begin(), n.end(), ::isdigit))
+        return std::nullopt;
+      replica = std::stoi(n);
+    } else if (arg.rfind("--members=", 0) == 0) {
+      config.members = split(arg.substr(10), ',');
+    }
+  }
+  if (replica < 1 || config.members.empty()) return std::nullopt;
+  config.self = "orchestrator:" + std::to_string(replica);
+  if (std::find(config.members.begin(), config.members.end(), config.self) == config.members.end())
+    return std::nullopt;
+  return config;
+}
+
+Orchestrator::Orchestrator(OrchestratorConfig config, Rng rng) : config_(std::move(config)) {
+  OMNI_ASSERT(!config_.self.empty());
+  OMNI_ASSERT(std::find(config_.members.begin(), config_.members.end(), config_.self) !=
+              config_.members.end());
+  node_ =
+      std::make_unique<raft::RaftNode>(config_.self, config_.members, config_.raft, rng, &state_);
+}
+
+bool Orchestrator::is_leader() const {
+  return node_->raft().role() == raft::Role::leader;
+}
+std::uint64_t Orchestrator::term() const {
+  return node_->raft().term();
+}
+
+void Orchestrator::step(const Input& input, Outputs& out) {
+  const Time now = now_of(input);
+  OMNI_ASSERT(now >= now_, "time never goes back for one component");
+  now_ = now;
+  if (const auto* d = std::get_if<Deliver>(&input)) {
+    const v1::Envelope& e = d->envelope;
+    switch (e.body_case()) {
+      case v1::Envelope::kRaft:
+        step_raft(input, out);
+        break;
+      case v1::Envelope::kHandOver:
+        on_hand_over(d->from, e.seq(), e.hand_over(), out);
+        break;
+      case v1::Envelope::kStatusRequest:
+        on_status_request(d->from, e.seq(), e.status_request(), out);
+        break;
+      case v1::Envelope::kDirectorReport:
+        on_director_report(d->from, e.director_report());
+        break;
+      default:
+        break;
+    }
+  } else {
+    step_raft(input, out);
+  }
+  lead(out);
+  OMNI_ASSERT(led_term_ <= term());
+}
+
+// Everything Raft says goes out, except its replies to this replica's own requests, which are
+// answers to proposals this Orchestrator made and are handled here.
+void Orchestrator::step_raft(const Input& input, Outputs& out) {
+  Outputs raft_out;
+  node_->step(input, raft_out);
+  for (auto& o : raft_out) {
+    auto* send = std::get_if<Send>(&o);
+    if (send && send->to == config_.self && send->envelope.has_raft() &&
+        send->envelope.raft().has_client_reply()) {
+      on_client_reply(send->envelope.raft().client_reply(), out);
+      continue;
+    }
+    out.push_back(std::move(o));
+  }
+}
+
+void Orchestrator::propose(const v1::ClusterCommand& command, std::uint64_t request_id,
+                           Outputs& out) {
+  v1::Envelope e;
+  auto* m = e.mutable_raft();
+  m->set_type(v1::RAFT_MESSAGE_TYPE_CLIENT_REQUEST);
+  auto* request = m->mutable_client_request();
+  request->set_request_id(request_id);
+  request->set_type(v1::RAFT_CLIENT_REQUEST_TYPE_PROPOSE);
+  request->set_data(command.SerializeAsString());
+  step_raft(Deliver{now_, config_.self, std::move(e)}, out);
+}
+
+void Orchestrator::on_client_reply(const v1::RaftClientReply& reply, Outputs& out) {
+  const bool ok = reply.status() == v1::RAFT_CLIENT_STATUS_OK;
+  if (auto it = hand_over_waiters_.find(reply.request_id()); it != hand_over_waiters_.end()) {
+    v1::Envelope e;
+    e.set_seq(it->second.second);
+    e.mutable_hand_over_ack()->set_accepted(ok && state_.handed_over());
+    e.mutable_hand_over_ack()->set_leader_hint(node_->raft().leader());
+    e.mutable_hand_over_ack()->set_term(term());
+    out.push_back(Send{it->second.first, std::move(e)});
+    hand_over_waiters_.erase(it);
+  }
+  if (auto it = status_waiters_.find(reply.request_id()); it != status_waiters_.end()) {
+    reply_status(it->second, ok, out);
+    status_waiters_.erase(it);
+  }
+}
+
+void Orchestrator::on_hand_over(const Address& from, std::uint64_t seq, const v1::HandOver& h,
+                                Outputs& out) {
+  if (!is_leader() || state_.handed_over()) {
+    v1::Envelope e;
+    e.set_seq(seq);
+    e.mutable_hand_over_ack()->set_accepted(is_leader() && state_.handed_over());
+    e.mutable_hand_over_ack()->set_leader_hint(node_->raft().leader());
+    e.mutable_hand_over_ack()->set_term(term());
+    out.push_back(Send{from, std::move(e)});
+    return;
+  }
+  const std::uint64_t id = next_request_id_++;
+  hand_over_waiters_[id] = {from, seq};
+  v1::ClusterCommand command;
+  *command.mutable_hand_over() = h;
+  propose(command, id, out);
+}
+
+// Answered after a committed round trip through the log, so a deposed leader cannot claim
+// health it no longer has.
+void Orchestrator::on_status_request(const Address& from, std::uint64_t seq,
+                                     const v1::StatusRequest& s, Outputs& out) {
+  const StatusWaiter waiter{from, seq, s.nonce()};
+  if (!is_leader()) {
+    reply_status(waiter, false, out);
+    return;
+  }
+  const std::uint64_t id = next_request_id_++;
+  status_waiters_[id] = waiter;
+  v1::ClusterCommand command;
+  command.set_verify_nonce(s.nonce());
+  propose(command, id, out);
+}
+
+void Orchestrator::reply_status(const StatusWaiter& w, bool committed, Outputs& out) {
+  v1::Envelope e;
+  e.set_seq(w.seq);
+  auto* r = e.mutable_status_reply();
+  r->set_nonce(w.nonce);
+  r->set_is_leader(is_leader());
+  r->set_leader_hint(node_->raft().leader());
+  r->set_term(term());
+  r->set_quorum_healthy(committed && is_leader());
+  r->set_handed_over(state_.handed_over());
+  for (const auto& d : controlled_directors()) r->add_controlled_directors(d);
+  r->set_members_lost(members_lost());
+  out.push_back(Send{w.to, std::move(e)});
+}
+
+void Orchestrator::on_director_report(const Address& from, const v1::DirectorReport& r) {
+  const auto it = directors_.find(from);
+  if (it == directors_.end()) return;
+  const FenceValue held = fence_of(r.accepted());
+  const bool ours = held == FenceValue{kClusterEra, term()} && r.controller() == config_.self;
+  if (ours && is_leader()) it->second.term = term();
+  for (const auto& c : r.containers())
+    if (c.replica() > 0 && c.running())
+      member_seen_["orchestrator:" + std::to_string(c.replica())] = now_;
+}
+
+// The leader's duties, every control_interval: control every Director at this term, give it
+// the desired state under this term, and notice members that stopped answering.
+void Orchestrator::lead(Outputs& out) {
+  if (!is_leader() || !state_.handed_over()) return;
+  if (led_term_ != term()) {
+    led_term_ = term();
+    directors_.clear();
+    for (const auto& d : state_.hand_over().directors()) directors_[d] = {};
+    next_control_ = now_;
+  }
+  if (now_ < next_control_) return;
+  next_control_ = now_ + config_.control_interval;
+  for (auto& [director, control] : directors_) {
+    if (control.term != term()) {
+      control_director(director, out);
+    } else if (!control.desired_sent) {
+      send_desired(director, out);
+      control.desired_sent = true;
+    }
+  }
+  notice_lost_members();
+  out.push_back(WakeAt{next_control_});
+  OMNI_ASSERT(led_term_ == term() && next_control_ > now_);
+}
+
+void Orchestrator::control_director(const Address& director, Outputs& out) {
+  v1::Envelope e;
+  e.set_seq(next_seq_++);
+  *e.mutable_take_control()->mutable_fence() = fence();
+  e.mutable_take_control()->set_controller(config_.self);
+  out.push_back(Send{director, std::move(e)});
+}
+
+// The desired VMs and replicas of the Director's node, derived from the handed-over config by
+// the same pure plan the root used, now fenced by this leader's term.
+void Orchestrator::send_desired(const Address& director, Outputs& out) {
+  const auto parsed =
+      config::parse_cluster_config(state_.hand_over().cluster_config(), "hand-over");
+  if (!parsed.config) return;
+  const auto plan = root::make_plan(*parsed.config);
+  if (!std::holds_alternative<root::Plan>(plan)) return;
+  const std::string node = director.substr(director.find(':') + 1);
+  v1::Envelope e;
+  e.set_seq(next_seq_++);
+  auto* c = e.mutable_director_command();
+  *c->mutable_fence() = fence();
+  c->set_controller(config_.self);
+  for (const auto& vm : std::get<root::Plan>(plan).vms) {
+    if (vm.node != node || vm.role != root::VmRole::worker) continue;
+    auto* spec = c->mutable_ensure_workers()->add_vms();
+    spec->set_name(vm.name);
+    *spec->mutable_resources() = to_proto(vm.resources);
+  }
+  out.push_back(Send{director, e});
+  c->clear_ensure_workers();
+  c->mutable_ensure_replicas();
+  for (const auto& r : state_.hand_over().replicas()) {
+    bool on_node = false;
+    for (const auto& vm : std::get<root::Plan>(plan).vms)
+      on_node |= vm.name == r.vm() && vm.node == node;
+    if (on_node) *c->mutable_ensure_replicas()->add_replicas() = r;
+  }
+  e.set_seq(next_seq_++);
+  out.push_back(Send{director, std::move(e)});
+}
+
+void Orchestrator::notice_lost_members() {
+  lost_.clear();
+  for (const auto& [peer, progress] : node_->raft().progress()) {
+    const bool silent = now_ - progress.last_heard_at > config_.member_lost_after;
+    if (silent) lost_.insert(peer);
+  }
+  OMNI_ASSERT(lost_.size() <= config_.members.size());
+}
+
+std::vector<Address> Orchestrator::controlled_directors() const {
+  std::vector<Address> out;
+  if (!is_leader()) return out;
+  for (const auto& [director, control] : directors_)
+    if (control.term == term()) out.push_back(director);
+  return out;
+}
+
+v1::Fence Orchestrator::fence() const {
+  return omni::to_proto(FenceValue{kClusterEra, term()});
+}
+
+}  // namespace omni::orchestrator
