@@ -8,7 +8,7 @@
 namespace omni::drivers {
 namespace {
 
-constexpr std::size_t k_chunk_bytes = 1 << 20;
+constexpr std::size_t k_chunk_bytes = 256 << 10;
 
 cd::types::Descriptor to_proto(const OciDescriptor& d) {
   cd::types::Descriptor out;
@@ -68,10 +68,19 @@ DriverResult ContainerdDriver::write_blob(const OciImage& image, const OciDescri
   std::string ref = "omni-" + blob.digest;
   auto ctx = context(lease);
   auto stream = content->Write(ctx.get());
-  std::string chunk(k_chunk_bytes, '\0');
-  std::int64_t offset = 0;
   cd::content::WriteContentResponse response;
-  for (;;) {
+  // As containerd's own client does: STAT opens the ingest, then WRITE chunks, then COMMIT;
+  // every request gets one response.
+  cd::content::WriteContentRequest stat;
+  stat.set_action(cd::content::STAT);
+  stat.set_ref(ref);
+  stat.set_total(blob.size);
+  stat.set_expected(blob.digest);
+  bool healthy = stream->Write(stat) && stream->Read(&response);
+  std::int64_t offset = healthy ? response.offset() : 0;
+  if (healthy && offset > 0) in.seekg(offset);
+  std::string chunk(k_chunk_bytes, '\0');
+  while (healthy) {
     in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
     auto got = static_cast<std::int64_t>(in.gcount());
     bool last = offset + got >= blob.size || got == 0;
@@ -83,14 +92,20 @@ DriverResult ContainerdDriver::write_blob(const OciImage& image, const OciDescri
     request.set_offset(offset);
     request.set_data(chunk.data(), static_cast<std::size_t>(got));
     if (last) request.mutable_labels()->insert(labels.begin(), labels.end());
-    if (!stream->Write(request) || !stream->Read(&response)) break;
+    healthy = stream->Write(request) && stream->Read(&response);
     offset += got;
     if (last) break;
   }
   stream->WritesDone();
+  // Drain what the server may still send, so Finish can see its status.
+  while (stream->Read(&response)) {
+  }
   auto status = stream->Finish();
   if (!status.ok() && status.error_code() != grpc::StatusCode::ALREADY_EXISTS) {
     return error_of(status, "cannot write blob " + blob.digest);
+  }
+  if (status.ok() && !healthy) {
+    return error_result(DriverStatus::failed, "writing blob " + blob.digest + " ended early");
   }
   return ok_result();
 }

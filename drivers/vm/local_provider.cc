@@ -33,6 +33,33 @@ void write_text(const std::string& path, const std::string& text) {
   out << text << "\n";
 }
 
+// One value per line in the spec file: backslashes and newlines are escaped.
+std::string escape_line(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
+  }
+  return out;
+}
+
+std::string unescape_line(const std::string& text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\\' && i + 1 < text.size()) {
+      out += text[i + 1] == 'n' ? '\n' : text[i + 1];
+      ++i;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
 DriverResult ip(const std::vector<std::string>& args) {
   std::vector<std::string> argv = {"ip"};
   argv.insert(argv.end(), args.begin(), args.end());
@@ -47,8 +74,8 @@ std::string spec_text(const VmSpec& spec) {
                      "\nslot=" + std::to_string(spec.identity.slot) +
                      "\ncpu_millis=" + std::to_string(spec.cpu_millis) +
                      "\nmemory_bytes=" + std::to_string(spec.memory_bytes);
-  for (const auto& arg : spec.boot.init_args) text += "\ninit=" + arg;
-  for (const auto& [key, value] : spec.labels) text += "\nlabel." + key + "=" + value;
+  for (const auto& arg : spec.boot.init_args) text += "\ninit=" + escape_line(arg);
+  for (const auto& [key, value] : spec.labels) text += "\nlabel." + key + "=" + escape_line(value);
   return text;
 }
 
@@ -56,7 +83,7 @@ std::vector<std::string> init_args_of(const std::string& dir) {
   std::vector<std::string> args;
   std::ifstream in(dir + "/spec");
   for (std::string line; std::getline(in, line);) {
-    if (line.rfind("init=", 0) == 0) args.push_back(line.substr(5));
+    if (line.rfind("init=", 0) == 0) args.push_back(unescape_line(line.substr(5)));
   }
   return args;
 }
@@ -120,7 +147,7 @@ Outcome<VmInfo> LocalProvider::read_vm(const std::string& name) {
     if (eq == std::string::npos) continue;
     std::string key = line.substr(0, eq), value = line.substr(eq + 1);
     if (key.rfind("label.", 0) == 0)
-      info.labels[key.substr(6)] = value;
+      info.labels[key.substr(6)] = unescape_line(value);
     else
       fields[key] = value;
   }

@@ -62,7 +62,7 @@ class Containerd {
            "[ttrpc]\n  address = \"" +
            socket() +
            ".ttrpc\"\n"
-           "[debug]\n  address = \"" +
+           "[debug]\n  level = \"debug\"\n  address = \"" +
            (dir_ / "debug.sock") + "\"\n";
   }
   TempDir dir_;
@@ -110,7 +110,8 @@ class ContainerdDriverTest : public ::testing::Test {
 
 TEST_F(ContainerdDriverTest, RunsOmniImageKillsItAndCleansUp) {
   auto imported = driver_->import_image("omni/omni-node:dev", OMNI_IMAGE_TAR);
-  ASSERT_EQ(imported.status, DriverStatus::ok) << imported.message << containerd_->log();
+  ASSERT_EQ(imported.status, DriverStatus::ok) << "message: " << imported.message << "\n"
+                                               << containerd_->log();
   EXPECT_EQ(driver_->list_images().value, std::vector<std::string>{"omni/omni-node:dev"});
   EXPECT_NE(containerd_->ctr({"images", "ls", "-q"}).find("omni/omni-node:dev"), std::string::npos);
   // Importing again changes nothing.
