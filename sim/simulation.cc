@@ -91,6 +91,11 @@ void Simulation::restart(const Address& address, Duration after) {
   OMNI_ASSERT(!processes_[id].up);
 }
 
+std::optional<AddressId> Simulation::stepped_in_last_event() const {
+  if (last_stepped_event_ != counters_.events || counters_.events == 0) return std::nullopt;
+  return last_stepped_;
+}
+
 bool Simulation::is_up(const Address& address) const {
   return process_of(address).up;
 }
@@ -353,6 +358,8 @@ void Simulation::on_action(const Event& event) {
 void Simulation::step_component(AddressId id, const Input& input) {
   Process& process = processes_[id];
   OMNI_ASSERT(process.up && process.component != nullptr, "stepping a process that is down");
+  last_stepped_ = id;
+  last_stepped_event_ = counters_.events;
   outputs_.clear();
   try {
     process.component->step(input, outputs_);

@@ -145,6 +145,9 @@ class Simulation final : private DriverHost {
   Rng& fault_rng() { return fault_rng_; }
   const AddressBook& addresses() const { return book_; }
   std::size_t queued_events() const { return queue_.size(); }
+  // The process stepped by the event just processed, if any: lets checkers look only at what
+  // changed instead of scanning thousands of components after every event.
+  std::optional<AddressId> stepped_in_last_event() const;
 
  private:
   struct Process {
@@ -222,6 +225,8 @@ class Simulation final : private DriverHost {
   std::map<std::string, std::int64_t> named_counters_;
   std::optional<Violation> violation_;
   std::uint64_t events_at_instant_ = 0;
+  AddressId last_stepped_ = 0;
+  std::uint64_t last_stepped_event_ = 0;  // counters_.events when last_stepped_ was stepped
 };
 
 }  // namespace omni::sim

@@ -79,8 +79,12 @@ Scale scale_decimal(const Decimal& d, std::int64_t factor, std::int64_t& out) {
   return Scale::ok;
 }
 
+// Built by appends: GCC 12 at -O3 reports a false -Wrestrict on `"\"" + std::string(...)`.
 std::string quoted(std::string_view text) {
-  return "\"" + std::string(text) + "\"";
+  std::string out;
+  out.reserve(text.size() + 2);
+  out.append(1, '"').append(text).append(1, '"');
+  return out;
 }
 
 }  // namespace

@@ -195,9 +195,6 @@ void Orchestrator::on_director_report(const Address& from, const v1::DirectorRep
   const FenceValue held = fence_of(r.accepted());
   const bool ours = held == FenceValue{kClusterEra, term()} && r.controller() == config_.self;
   if (ours && is_leader()) it->second.term = term();
-  for (const auto& c : r.containers())
-    if (c.replica() > 0 && c.running())
-      member_seen_["orchestrator:" + std::to_string(c.replica())] = now_;
 }
 
 // The leader's duties, every control_interval: control every Director at this term, give it

@@ -30,6 +30,9 @@ class Orchestrator final : public Component {
   void step(const Input& input, Outputs& out) override;
 
   const raft::RaftNode& node() const { return *node_; }
+  void set_apply_observer(raft::RaftNode::ApplyObserver observer) {
+    node_->set_apply_observer(std::move(observer));
+  }
   const ClusterState& state() const { return state_; }
   bool is_leader() const;
   std::uint64_t term() const;
@@ -72,7 +75,6 @@ class Orchestrator final : public Component {
   Time next_control_{};
   std::uint64_t led_term_ = 0;
   std::map<Address, DirectorControl> directors_;
-  std::map<Address, Time> member_seen_;  // by Orchestrator address, from Director reports
   std::set<Address> lost_;
   std::map<std::uint64_t, std::pair<Address, std::uint64_t>>
       hand_over_waiters_;                                 // request -> (from, seq)
