@@ -1,0 +1,235 @@
+#include "sim/cli/sim_cli.h"
+
+#include <boost/program_options.hpp>
+#include <fstream>
+#include <optional>
+
+#include "sim/cli/file_io.h"
+#include "sim/cli/seed_report.h"
+#include "sim/cli/seed_runner.h"
+#include "sim/report/chrome_trace.h"
+#include "sim/report/mermaid.h"
+#include "sim/scenario/parse.h"
+
+namespace omni::sim::cli {
+namespace po = boost::program_options;
+namespace {
+
+constexpr const char* kUsage =
+    "Usage: omni-sim [--help] run FILE [--seed N | --seeds A..B] [--jobs J] [--json]\n"
+    "                [--trace OUT.json] [--mermaid OUT.md]\n"
+    "\n"
+    "Run a scenario (see SCENARIOS.md) in the deterministic simulator, once per seed, and check\n"
+    "every invariant and the scenario's expectations. One line per seed: seed, verdict, init\n"
+    "time, events, messages, leader changes, trace hash. The same file, seed and build give the\n"
+    "same trace hash every time. A failed seed prints the command that replays it.\n"
+    "\n"
+    "Exit codes: 0 every seed passed, 1 some seed failed, 2 bad input.\n";
+
+constexpr const char* kRunUsage =
+    "Usage: omni-sim run FILE [--seed N | --seeds A..B] [--jobs J] [--json]\n"
+    "                [--trace OUT.json] [--mermaid OUT.md]\n"
+    "\n"
+    "Without --seed or --seeds the scenario's own seed (default 1) runs. --trace and --mermaid\n"
+    "describe the first seed: it is run again with every event recorded.\n"
+    "\n";
+
+struct RunArgs {
+  std::string file;
+  std::vector<std::uint64_t> seeds;
+  int jobs = 1;
+  bool json = false;
+  std::optional<std::string> trace_path;
+  std::optional<std::string> mermaid_path;
+};
+
+int bad_input(std::ostream& err, const std::string& message) {
+  err << "omni-sim: " << message << "\n";
+  return kExitBadInput;
+}
+
+std::optional<std::uint64_t> parse_seed(const std::string& text) {
+  if (text.empty() || text.size() > 19) return std::nullopt;
+  for (char c : text)
+    if (c < '0' || c > '9') return std::nullopt;
+  return std::stoull(text);
+}
+
+// "A..B" into the seeds A, A+1, .., B; a message on error.
+std::variant<std::vector<std::uint64_t>, std::string> parse_seed_range(const std::string& text) {
+  const auto dots = text.find("..");
+  const auto low = dots == std::string::npos ? std::nullopt : parse_seed(text.substr(0, dots));
+  const auto high = dots == std::string::npos ? std::nullopt : parse_seed(text.substr(dots + 2));
+  if (!low || !high)
+    return "--seeds must be A..B with whole numbers A <= B, like 1..100, got \"" + text + "\"";
+  if (*low > *high)
+    return "--seeds " + text + ": the first seed is above the last; write it as LOW..HIGH";
+  if (*high - *low >= kMaxSeedsPerRun)
+    return "--seeds " + text + " is more than " + std::to_string(kMaxSeedsPerRun) +
+           " seeds; split the range";
+  std::vector<std::uint64_t> seeds;
+  for (std::uint64_t s = *low;; ++s) {
+    seeds.push_back(s);
+    if (s == *high) break;
+  }
+  return seeds;
+}
+
+po::options_description run_options() {
+  po::options_description options("Options");
+  options.add_options()("help,h", "show this help")(
+      "seed", po::value<std::string>(), "run this one seed")("seeds", po::value<std::string>(),
+                                                             "run seeds A..B (inclusive)")(
+      "jobs,j", po::value<std::string>()->default_value("1"), "run J seeds at a time, on threads")(
+      "json", "print one JSON object per seed instead of a line of text")(
+      "trace", po::value<std::string>(),
+      "write the first seed's Chrome trace JSON (Perfetto) here")(
+      "mermaid", po::value<std::string>(),
+      "write the first seed as a mermaid sequence diagram here")("file", po::value<std::string>(),
+                                                                 "the scenario (YAML)");
+  return options;
+}
+
+// Flags into RunArgs (seeds still unset when neither --seed nor --seeds is given).
+std::variant<RunArgs, std::string> read_flags(const po::variables_map& vm) {
+  RunArgs args;
+  if (!vm.count("file")) return std::string("run: missing FILE (the scenario)");
+  args.file = vm["file"].as<std::string>();
+  if (vm.count("seed") && vm.count("seeds"))
+    return std::string("run: give --seed or --seeds, not both");
+  if (vm.count("seed")) {
+    auto seed = parse_seed(vm["seed"].as<std::string>());
+    if (!seed)
+      return "--seed must be a whole number from 0, got \"" + vm["seed"].as<std::string>() + "\"";
+    args.seeds = {*seed};
+  }
+  if (vm.count("seeds")) {
+    auto seeds = parse_seed_range(vm["seeds"].as<std::string>());
+    if (auto* message = std::get_if<std::string>(&seeds)) return *message;
+    args.seeds = std::get<std::vector<std::uint64_t>>(std::move(seeds));
+  }
+  const auto jobs = parse_seed(vm["jobs"].as<std::string>());
+  if (!jobs || *jobs < 1 || *jobs > kMaxJobs)
+    return "--jobs must be a whole number from 1 to " + std::to_string(kMaxJobs) + ", got \"" +
+           vm["jobs"].as<std::string>() + "\"";
+  args.jobs = static_cast<int>(*jobs);
+  args.json = vm.count("json") > 0;
+  if (vm.count("trace")) args.trace_path = vm["trace"].as<std::string>();
+  if (vm.count("mermaid")) args.mermaid_path = vm["mermaid"].as<std::string>();
+  return args;
+}
+
+std::optional<Scenario> load_scenario(const std::string& path, std::ostream& err) {
+  auto text = read_text_file(path);
+  if (auto* d = std::get_if<config::Diagnostic>(&text)) {
+    err << d->to_string() << "\n";
+    return std::nullopt;
+  }
+  auto parsed = parse_scenario(std::get<std::string>(text), path, read_text_file);
+  if (auto* errors = std::get_if<std::vector<config::Diagnostic>>(&parsed)) {
+    for (const auto& d : *errors) err << d.to_string() << "\n";
+    return std::nullopt;
+  }
+  return std::get<Scenario>(std::move(parsed));
+}
+
+// Output files are opened before any run, so a bad path costs nothing.
+bool open_output(const std::optional<std::string>& path, std::ofstream& file, std::ostream& err) {
+  if (!path) return true;
+  file.open(*path, std::ios::binary | std::ios::trunc);
+  if (file) return true;
+  err << "omni-sim: cannot write \"" << *path << "\"; check the directory exists and is writable\n";
+  return false;
+}
+
+// --trace / --mermaid: the first seed again, every event kept. False when the rerun does not
+// reproduce the first run's hash (the simulation is not deterministic: a bug).
+bool write_reports(const Scenario& scenario, const RunArgs& args, std::uint64_t first_hash,
+                   std::ofstream& trace, std::ofstream& mermaid, const Runner& runner,
+                   std::ostream& err) {
+  const std::uint64_t seed = args.seeds.front();
+  RunOptions options;
+  options.record_events = true;
+  const RunResult recorded = runner(scenario, seed, options);
+  if (args.trace_path) {
+    write_chrome_trace(recorded, trace);
+    err << "omni-sim: wrote the trace of seed " << seed << " to " << *args.trace_path
+        << " (open it in https://ui.perfetto.dev)\n";
+  }
+  if (args.mermaid_path) {
+    write_mermaid(recorded, mermaid);
+    err << "omni-sim: wrote the diagram of seed " << seed << " to " << *args.mermaid_path << "\n";
+  }
+  if (recorded.trace_hash == first_hash) return true;
+  err << "omni-sim: seed " << seed << " gave trace hash " << hash_text(recorded.trace_hash)
+      << " when recorded but " << hash_text(first_hash)
+      << " before: the run is not deterministic\n";
+  return false;
+}
+
+int run_command(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err,
+                const Runner& runner) {
+  const po::options_description options = run_options();
+  po::positional_options_description positional;
+  positional.add("file", 1);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argv).options(options).positional(positional).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    return bad_input(err, std::string("run: ") + e.what() + "; see omni-sim run --help");
+  }
+  if (vm.count("help")) {
+    out << kRunUsage << options;
+    return kExitOk;
+  }
+  auto flags = read_flags(vm);
+  if (auto* message = std::get_if<std::string>(&flags)) return bad_input(err, *message);
+  RunArgs args = std::get<RunArgs>(std::move(flags));
+  const auto scenario = load_scenario(args.file, err);
+  if (!scenario) return kExitBadInput;
+  if (args.seeds.empty()) args.seeds = {scenario->seed};
+  std::ofstream trace;
+  std::ofstream mermaid;
+  if (!open_output(args.trace_path, trace, err) || !open_output(args.mermaid_path, mermaid, err))
+    return kExitBadInput;
+  std::uint64_t passed = 0;
+  std::uint64_t failed = 0;
+  std::uint64_t first_hash = 0;
+  run_seeds(*scenario, args.seeds, args.jobs, runner, [&](RunResult&& result) {
+    if (passed + failed == 0) first_hash = result.trace_hash;
+    (result.passed ? passed : failed) += 1;
+    if (args.json)
+      print_seed_json(out, result, args.file);
+    else
+      print_seed_text(out, result, args.file);
+    out.flush();
+  });
+  if ((args.trace_path || args.mermaid_path) &&
+      !write_reports(*scenario, args, first_hash, trace, mermaid, runner, err))
+    failed += 1;
+  if (args.json)
+    out << "{\"passed\":" << passed << ",\"failed\":" << failed << "}\n";
+  else
+    out << passed << " passed, " << failed << " failed\n";
+  return failed == 0 ? kExitOk : kExitFailure;
+}
+
+}  // namespace
+
+int run_sim_cli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
+                const Runner& runner) {
+  if (args.empty()) {
+    err << kUsage;
+    return kExitBadInput;
+  }
+  const std::string& command = args.front();
+  if (command == "--help" || command == "-h" || command == "help") {
+    out << kUsage;
+    return kExitOk;
+  }
+  if (command == "run") return run_command({args.begin() + 1, args.end()}, out, err, runner);
+  return bad_input(err, "unknown command \"" + command + "\"; see omni-sim --help");
+}
+
+}  // namespace omni::sim::cli

@@ -1,0 +1,124 @@
+#pragma once
+// A scenario of SCENARIOS.md as plain values: the cluster, the network and timing of simulated
+// infrastructure, the fault schedule, the swarm, and what the run must show.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "model/config/cluster_config.h"
+#include "model/config/parse.h"
+#include "model/core/time.h"
+#include "model/root/plan.h"
+#include "sim/net/link_faults.h"
+
+namespace omni::sim {
+
+struct DurationRange {
+  Duration min{};
+  Duration max{};
+};
+
+// `at:` — absolute (90s), relative to the previous fault (+20s), or when the root enters a phase.
+struct FaultTime {
+  enum class Kind { absolute, relative, phase } kind = Kind::absolute;
+  Duration offset{};
+  root::Phase phase = root::Phase::preflight;
+};
+
+// leader | root | orchestrator:N | director:NODE | agent:VM | vm:VM | node:NODE
+struct Target {
+  enum class Kind { leader, root, orchestrator, director, agent, vm, node } kind = Kind::root;
+  std::string name;  // NODE or VM; for orchestrator the replica number as text
+};
+
+struct PartitionFault {
+  std::vector<std::vector<std::string>> groups;  // node names ("root-host" is the root's machine)
+};
+struct HealFault {};  // heal: all
+struct CrashFault {
+  Target target;
+};
+struct IsolateFault {
+  std::string node;
+  Direction direction = Direction::both;
+};
+struct ClockSkewFault {
+  Target target;
+  double rate = 1.0;
+};
+enum class DiskFailMode { lose_unsynced, corrupt, eio };
+struct DiskFailFault {
+  Target target;
+  DiskFailMode mode = DiskFailMode::lose_unsynced;
+};
+struct PowerOffFault {
+  std::string node;  // empty: all
+};
+// A fault may also change the network's loss rates from then on (drop / duplicate / reorder).
+struct NetworkFault {
+  std::optional<double> drop, duplicate, reorder;
+};
+
+struct Fault {
+  FaultTime at;
+  config::SourceLocation where;
+  std::variant<PartitionFault, HealFault, CrashFault, IsolateFault, ClockSkewFault, DiskFailFault,
+               PowerOffFault, NetworkFault>
+      what;
+  std::optional<Duration> restart_after;  // crash, power_off
+};
+
+struct Swarm {
+  Duration until{};
+  std::vector<std::string>
+      kinds;  // partition isolate crash drop duplicate reorder clock_skew disk_fail power_off
+};
+
+struct CounterExpectation {
+  std::string counter;  // leader_changes, ...
+  std::string op;       // >= <= == > < !=
+  std::int64_t value = 0;
+};
+
+struct Expectations {
+  bool init_complete = true;  // `init: complete`; false for `init: fail`
+  std::optional<root::Phase> fail_phase;
+  std::optional<Duration> init_within;
+  std::optional<Duration> converge_within;
+  std::vector<CounterExpectation> counters;
+};
+
+struct NetworkSpec {
+  DurationRange latency{1ms, 5ms};
+  double drop = 0;
+  double duplicate = 0;
+  double reorder = 0;
+};
+
+struct TimingSpec {
+  DurationRange vm_boot{10s, 30s};
+  DurationRange container_start{1s, 3s};
+};
+
+struct Scenario {
+  std::string file;
+  std::string name;
+  std::string description;
+  config::ClusterConfig cluster;
+  std::string cluster_yaml;  // the cluster as YAML, handed to the root
+  std::uint64_t seed = 1;
+  Duration duration = 30min;
+  NetworkSpec network;
+  TimingSpec timing;
+  std::vector<Fault> faults;
+  std::optional<Swarm> swarm;
+  Expectations expect;
+  // `infrastructure: {NODE: {cpu: .., memory: ..}}`: what the simulated hypervisor really has
+  // when it differs from the config (a node smaller than declared). Optional.
+  std::map<std::string, config::Resources> hypervisor_capacity;
+};
+
+}  // namespace omni::sim

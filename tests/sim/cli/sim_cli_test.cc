@@ -1,0 +1,151 @@
+// The omni-sim command line against a fake runner: flags, exit codes, output per seed, replay.
+#include "sim/cli/sim_cli.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "tests/sim/cli/fake_runs.h"
+
+namespace omni::sim::cli {
+namespace {
+
+const std::string kScenario = "scenarios/bootstrap.yaml";
+
+struct Outcome {
+  int code;
+  std::string out;
+  std::string err;
+};
+
+Outcome run(const std::vector<std::string>& args, std::atomic<int>* runs = nullptr) {
+  std::ostringstream out;
+  std::ostringstream err;
+  const int code =
+      run_sim_cli(args, out, err,
+                  [runs](const Scenario& scenario, std::uint64_t seed, const RunOptions& options) {
+                    EXPECT_EQ(scenario.name, "bootstrap");
+                    if (runs) ++*runs;
+                    return testing::fake_run(seed, options.record_events);
+                  });
+  return {code, out.str(), err.str()};
+}
+
+TEST(SimCli, BadInputExitsTwo) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string message_part;
+  };
+  const std::vector<Case> cases{
+      {{}, "Usage: omni-sim"},
+      {{"walk"}, "unknown command \"walk\""},
+      {{"run"}, "missing FILE"},
+      {{"run", kScenario, "--seed", "x"}, "--seed must be a whole number"},
+      {{"run", kScenario, "--seed", "-1"}, "--seed must be a whole number"},
+      {{"run", kScenario, "--seeds", "5..2"}, "the first seed is above the last"},
+      {{"run", kScenario, "--seeds", "5"}, "--seeds must be A..B"},
+      {{"run", kScenario, "--seeds", "1..9999999"}, "split the range"},
+      {{"run", kScenario, "--seed", "1", "--seeds", "1..2"}, "not both"},
+      {{"run", kScenario, "--jobs", "0"}, "--jobs must be a whole number from 1"},
+      {{"run", kScenario, "--colour"}, "unrecognised option"},
+      {{"run", "no/such/file.yaml"}, "no/such/file.yaml:1:1: cannot read the file: no such file"},
+      {{"run", "tests/data/scenarios/bad/unknown-target.yaml"},
+       "tests/data/scenarios/bad/unknown-target.yaml:5:12: unknown target"},
+      {{"run", kScenario, "--trace", "no/such/dir/t.json"}, "cannot write \"no/such/dir/t.json\""},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(::testing::Message() << c.args.size() << " args: " << c.message_part);
+    std::atomic<int> runs{0};
+    const Outcome o = run(c.args, &runs);
+    EXPECT_EQ(o.code, kExitBadInput) << o.out << o.err;
+    EXPECT_NE(o.err.find(c.message_part), std::string::npos) << o.err;
+    EXPECT_EQ(runs, 0) << "nothing runs on bad input";
+  }
+}
+
+TEST(SimCli, HelpExitsZero) {
+  EXPECT_EQ(run({"--help"}).code, kExitOk);
+  EXPECT_NE(run({"--help"}).out.find("run FILE"), std::string::npos);
+  const Outcome o = run({"run", "--help"});
+  EXPECT_EQ(o.code, kExitOk);
+  EXPECT_NE(o.out.find("--seeds"), std::string::npos);
+}
+
+TEST(SimCli, OneLinePerSeedAndASummary) {
+  const Outcome o = run({"run", kScenario, "--seeds", "1..2"});
+  EXPECT_EQ(o.code, kExitOk) << o.err;
+  EXPECT_EQ(o.out,
+            "seed 1  ok    init 1m23.456s  events 1001  messages 101  leader_changes 1  hash "
+            "0123456789abcdee\n"
+            "seed 2  ok    init 1m23.456s  events 1002  messages 102  leader_changes 1  hash "
+            "0123456789abcded\n"
+            "2 passed, 0 failed\n");
+}
+
+TEST(SimCli, ScenarioSeedIsTheDefault) {
+  const Outcome o = run({"run", kScenario});
+  EXPECT_EQ(o.out.rfind("seed 1 ", 0), 0u) << o.out;
+  EXPECT_NE(o.out.find("1 passed, 0 failed"), std::string::npos);
+}
+
+TEST(SimCli, AFailedSeedShowsWhatBrokeAndHowToReplayIt) {
+  const Outcome o = run({"run", kScenario, "--seeds", "2..4"});
+  EXPECT_EQ(o.code, kExitFailure);
+  EXPECT_NE(o.out.find("seed 3  FAIL"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("violation: invariant 'single-leader' at 1m15.000s"), std::string::npos);
+  EXPECT_NE(o.out.find("components: orchestrator:1, orchestrator:2"), std::string::npos);
+  EXPECT_NE(o.out.find("two leaders in term 4"), std::string::npos);
+  EXPECT_NE(o.out.find("expectation not met: leader_changes >= 1 but it was 0"), std::string::npos);
+  EXPECT_NE(o.out.find("replay: omni-sim run scenarios/bootstrap.yaml --seed 3 --trace "
+                       "trace-3.json"),
+            std::string::npos);
+  EXPECT_NE(o.out.find("2 passed, 1 failed"), std::string::npos);
+}
+
+TEST(SimCli, JobsKeepSeedOrderAndOutput) {
+  const Outcome serial = run({"run", kScenario, "--seeds", "1..40"});
+  const Outcome parallel = run({"run", kScenario, "--seeds", "1..40", "--jobs", "4"});
+  EXPECT_EQ(serial.out, parallel.out);
+  EXPECT_EQ(serial.code, parallel.code);
+}
+
+TEST(SimCli, JsonIsOneObjectPerSeed) {
+  const Outcome o = run({"run", kScenario, "--seeds", "3..3", "--json"});
+  EXPECT_EQ(o.code, kExitFailure);
+  EXPECT_EQ(o.out.rfind("{\"seed\":3,\"verdict\":\"FAIL\",\"init\":\"complete\",\"init_time\":"
+                        "\"1m23.456s\"",
+                        0),
+            0u)
+      << o.out;
+  EXPECT_NE(o.out.find("\"violation\":{\"invariant\":\"single-leader\""), std::string::npos);
+  EXPECT_NE(o.out.find("\"trace_hash\":\"0123456789abcdec\""), std::string::npos);
+  EXPECT_NE(o.out.find("\n{\"passed\":0,\"failed\":1}\n"), std::string::npos);
+}
+
+TEST(SimCli, TraceAndMermaidDescribeTheFirstSeed) {
+  const auto dir = std::filesystem::temp_directory_path() / "omni_sim_cli_test";
+  std::filesystem::create_directories(dir);
+  const std::string trace = (dir / "t.json").string();
+  const std::string mermaid = (dir / "t.md").string();
+  std::atomic<int> runs{0};
+  const Outcome o =
+      run({"run", kScenario, "--seeds", "5..6", "--trace", trace, "--mermaid", mermaid}, &runs);
+  EXPECT_EQ(o.code, kExitOk) << o.err;
+  EXPECT_EQ(runs, 3) << "two seeds, then the first again with every event recorded";
+  std::ifstream t(trace);
+  std::stringstream trace_text;
+  trace_text << t.rdbuf();
+  EXPECT_NE(trace_text.str().find("\"traceEvents\""), std::string::npos);
+  EXPECT_NE(trace_text.str().find("\"seed\":5"), std::string::npos);
+  std::ifstream m(mermaid);
+  std::string first_line;
+  std::getline(m, first_line);
+  EXPECT_EQ(first_line, "sequenceDiagram");
+  EXPECT_NE(o.err.find("ui.perfetto.dev"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace omni::sim::cli
