@@ -46,7 +46,7 @@ void Agent::on_start(const Start& start, Outputs& out) {
   hello.mutable_hello()->set_component("agent:" + config_.vm);
   out.push_back(Send{config_.director, hello});
   next_report_ = now_ + config_.report_interval;
-  reconcile(out);
+  poll(out);
   schedule(out);
 }
 
@@ -94,7 +94,8 @@ std::string Agent::capacity_problem(const v1::RunContainers& run) const {
 }
 
 void Agent::on_tick(Outputs& out) {
-  if (now_ >= next_poll_) reconcile(out);
+  if (now_ >= next_poll_) poll(out);
+  reconcile(out);  // back-offs that ran out since the last step
   if (now_ >= next_report_) {
     report(false, "", out);
     next_report_ = now_ + config_.report_interval;
@@ -113,12 +114,16 @@ void Agent::schedule(Outputs& out) {
 
 // The runtime is polled, not trusted to push: a list every poll_interval tells which
 // containers still run, whatever happened to them in between.
-void Agent::reconcile(Outputs& out) {
+void Agent::poll(Outputs& out) {
   next_poll_ = now_ + config_.poll_interval;
   if (!list_pending_ && pending_.size() < config_.max_ops_in_flight) {
     list_pending_ = true;
     call(ContainerOp{ContainerOpKind::list, "", "", {}, 0, 0}, out);
   }
+  OMNI_ASSERT(next_poll_ > now_);
+}
+
+void Agent::reconcile(Outputs& out) {
   if (!listed_) return;
   for (const auto& spec : desired_) {
     ContainerState& state = containers_[spec.name()];

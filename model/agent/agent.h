@@ -57,6 +57,7 @@ class Agent final : public Component {
   void on_listed(const DriverResult& result);
 
   std::string capacity_problem(const v1::RunContainers& run) const;
+  void poll(Outputs& out);
   void reconcile(Outputs& out);
   void start_container(const v1::ContainerSpec& spec, ContainerState& state, Outputs& out);
   void call(ContainerOp op, Outputs& out);

@@ -64,7 +64,7 @@ void Director::on_start(const Start& start, Outputs& out) {
   v1::Envelope hello;
   hello.mutable_hello()->set_component(director_address(config_.node));
   out.push_back(Send{controller_.empty() ? config_.root : controller_, hello});
-  reconcile(out);
+  poll(out);
   next_report_ = now_ + config_.report_interval;
   out.push_back(WakeAt{std::min(next_reconcile_, next_report_)});
 }
@@ -93,7 +93,7 @@ void Director::on_deliver(const Deliver& d, Outputs& out) {
 }
 
 void Director::on_tick(const Tick&, Outputs& out) {
-  if (now_ >= next_reconcile_) reconcile(out);
+  if (now_ >= next_reconcile_) poll(out);
   if (now_ >= next_report_) {
     if (!controller_.empty()) report(controller_, 0, false, last_error_, out);
     next_report_ = now_ + config_.report_interval;
@@ -205,12 +205,17 @@ void Director::persist_checkpoint(Outputs& out) const {
 
 // Reconciling VMs and containers ---------------------------------------------------------
 
-void Director::reconcile(Outputs& out) {
+// Polls the hypervisor; the answer (on_driver_done) acts on what it lists.
+void Director::poll(Outputs& out) {
   next_reconcile_ = now_ + config_.reconcile_interval;
   if (!list_pending_ && pending_.size() < config_.max_ops_in_flight) {
     list_pending_ = true;
     call_vm(VmOpKind::list, "", {}, out);
   }
+  OMNI_ASSERT(next_reconcile_ > now_);
+}
+
+void Director::reconcile(Outputs& out) {
   if (!listed_) return;  // act on what exists, never on a guess
   for (const auto& spec : desired_vms_) reconcile_vm(spec, out);
   remove_undesired_vms(out);
@@ -220,7 +225,7 @@ void Director::reconcile(Outputs& out) {
       if (report == agent_reports_.end() || report->second.generation() != generation_)
         send_containers(name, out);
     }
-  OMNI_ASSERT(next_reconcile_ > now_);
+  OMNI_ASSERT(pending_.size() <= config_.max_ops_in_flight);
 }
 
 void Director::reconcile_vm(const v1::VmSpec& spec, Outputs& out) {

@@ -76,6 +76,7 @@ class Director final : public Component {
   std::optional<std::string> capacity_problem(const std::vector<v1::VmSpec>& vms) const;
   void execute(FenceValue fence, const Address& from, const v1::DirectorCommand& command);
   void persist_checkpoint(Outputs& out) const;
+  void poll(Outputs& out);
   void reconcile(Outputs& out);
   void reconcile_vm(const v1::VmSpec& spec, Outputs& out);
   void remove_undesired_vms(Outputs& out);

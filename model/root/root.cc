@@ -56,7 +56,11 @@ void Root::step(const Input& input, Outputs& out) {
       },
       input);
   if (!exited_) drive(out);
-  if (!exited_) out.push_back(WakeAt{now_ + config_.retry_interval});
+  // One pending wake at a time: a wake per message would multiply with the traffic.
+  if (!exited_ && wake_at_ <= now_) {
+    wake_at_ = now_ + config_.retry_interval;
+    out.push_back(WakeAt{wake_at_});
+  }
 }
 
 // A restarted root takes a new, higher epoch before it sends anything, so Directors that
@@ -202,12 +206,16 @@ void Root::drive(Outputs& out) {
   for (std::size_t pass = 0; pass < kPhases.size() && !exited_; ++pass) {
     const Phase before = phase_;
     drive_phase(out);
-    if (phase_ == before) return;
+    if (phase_ == before || phase_ == Phase::done) return;  // done: exit on the next step
   }
 }
 
 void Root::drive_phase(Outputs& out) {
-  if (failed_ || phase_ == Phase::done) return;
+  if (failed_) return;
+  if (phase_ == Phase::done) {
+    step_done(out);
+    return;
+  }
   if (now_ - phase_started_ > config_.phase_timeout) {
     fail("phase " + std::string(phase_name(phase_)) + " did not finish within " +
              std::to_string(
@@ -368,6 +376,11 @@ void Root::step_teardown(Outputs& out) {
   }
   enter(Phase::done, out);
   progress("the cluster manages itself; the root is gone", false, true, out);
+}
+
+// The root leaves one step after it recorded `done`, so whoever watches it sees it finish.
+void Root::step_done(Outputs& out) {
+  OMNI_ASSERT(phase_ == Phase::done && !exited_);
   exited_ = true;
   out.push_back(Exit{});
 }

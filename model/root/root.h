@@ -69,6 +69,7 @@ class Root final : public Component {
   void step_register(Outputs& out);
   void step_takeover_and_verify(Outputs& out);
   void step_teardown(Outputs& out);
+  void step_done(Outputs& out);
 
   void enter(Phase next, Outputs& out);
   void fail(const std::string& reason, Outputs& out);
@@ -105,6 +106,7 @@ class Root final : public Component {
   bool verified_by_leader_ = false;
   std::uint64_t leader_term_ = 0;
   bool exited_ = false;
+  Time wake_at_{};  // the pending WakeAt, if later than now_
 };
 
 }  // namespace omni::root

@@ -40,22 +40,24 @@ TEST(Backoff, DoublesFromMinToMax) {
   for (const auto& c : cases) EXPECT_EQ(next_backoff(c.current, 500ms, 30s), c.expected);
 }
 
+// Steps the Agent and remembers its latest list call, which the test answers as the runtime.
 struct Harness {
   Agent agent{config()};
   Outputs out;
   std::uint64_t list_op = 0;
 
-  void start() {
-    agent.step(Start{at_s(0), {}}, out);
-    list_op = all_of_type<DriverCall>(out).back().op_id;
+  void step(const Input& input) {
+    out.clear();
+    agent.step(input, out);
+    for (const auto& c : all_of_type<DriverCall>(out))
+      if (std::get<ContainerOp>(c.op).kind == ContainerOpKind::list) list_op = c.op_id;
   }
+  void start() { step(Start{at_s(0), {}}); }
+  // Answers the pending list; a poll is issued on the next tick after poll_interval.
   void listed(Time now, std::vector<std::string> running) {
     DriverResult r;
     r.names = std::move(running);
-    out.clear();
-    agent.step(DriverDone{now, list_op, r}, out);
-    for (const auto& c : all_of_type<DriverCall>(out))
-      if (std::get<ContainerOp>(c.op).kind == ContainerOpKind::list) list_op = c.op_id;
+    step(DriverDone{now, list_op, r});
   }
   std::vector<DriverCall> creates() const {
     std::vector<DriverCall> found;
@@ -69,8 +71,7 @@ TEST(Agent, PersistsTheDesiredSetBeforeRunningIt) {
   Harness h;
   h.start();
   h.listed(at_s(1), {});
-  h.out.clear();
-  h.agent.step(Deliver{at_s(1), "director:n1", run(1, 2LL << 30)}, h.out);
+  h.step(Deliver{at_s(1), "director:n1", run(1, 2LL << 30)});
   const int persist = omni::testing::first_index<Persist>(h.out);
   const int call = omni::testing::first_index<DriverCall>(h.out);
   ASSERT_GE(persist, 0);
@@ -83,8 +84,7 @@ TEST(Agent, PersistsTheDesiredSetBeforeRunningIt) {
 TEST(Agent, RefusesContainersBeyondTheVm) {
   Harness h;
   h.start();
-  h.out.clear();
-  h.agent.step(Deliver{at_s(1), "director:n1", run(1, 9LL << 30)}, h.out);
+  h.step(Deliver{at_s(1), "director:n1", run(1, 9LL << 30)});
   const auto reports = omni::testing::sends_to(h.out, "director:n1");
   ASSERT_EQ(reports.size(), 1u);
   EXPECT_TRUE(reports[0].envelope.agent_report().rejected());
@@ -109,22 +109,20 @@ TEST(Agent, RestartsACrashedContainerWithGrowingBackoff) {
   Harness h;
   h.start();
   h.listed(at_s(0), {});
-  h.agent.step(Deliver{at_s(0), "director:n1", run(1, 1LL << 30)}, h.out);
+  h.step(Deliver{at_s(0), "director:n1", run(1, 1LL << 30)});
   std::uint64_t create = h.creates().at(0).op_id;
   Time now = at_s(1);
   std::vector<Duration> waits;
   for (int crash = 0; crash < 4; ++crash) {
-    h.out.clear();
-    h.agent.step(DriverDone{now, create, DriverResult{}}, h.out);  // started
-    now += 1s;
-    h.listed(now, {});  // ...and gone by the next poll
+    h.step(DriverDone{now, create, DriverResult{}});  // started
+    now += 2s;
+    h.step(Tick{now});  // polls the runtime
+    h.listed(now, {});  // ...which says the container is gone
     EXPECT_TRUE(h.creates().empty()) << "no restart before the back-off";
     const Time crashed = now;
     while (h.creates().empty()) {
       now += 100ms;
-      h.out.clear();
-      h.agent.step(Tick{now}, h.out);
-      if (h.creates().empty()) h.listed(now, {});
+      h.step(Tick{now});
       ASSERT_LT(now - crashed, 60s);
     }
     waits.push_back(now - crashed);

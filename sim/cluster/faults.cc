@@ -1,0 +1,276 @@
+#include "sim/cluster/faults.h"
+
+#include <algorithm>
+
+#include "model/core/assert.h"
+#include "model/orchestrator/orchestrator.h"
+#include "model/root/root.h"
+
+namespace omni::sim {
+namespace {
+
+NetworkConfig network_of(const NetworkSpec& spec) {
+  NetworkConfig n;
+  n.latency_min = spec.latency.min;
+  n.latency_max = spec.latency.max;
+  n.drop_probability = spec.drop;
+  n.duplicate_probability = spec.duplicate;
+  n.reorder_probability = spec.reorder;
+  n.reorder_hold_min = std::max<Duration>(5ms, spec.latency.max - spec.latency.min + 1ms);
+  n.reorder_hold_max = n.reorder_hold_min * 4;
+  return n;
+}
+
+constexpr Duration kSwarmHealMin = 2s;
+constexpr Duration kSwarmHealMax = 20s;
+constexpr Duration kSwarmGapMin = 5s;
+constexpr Duration kSwarmGapMax = 30s;
+
+}  // namespace
+
+FaultRunner::FaultRunner(Simulation& sim, Infrastructure& infra, const Scenario& scenario,
+                         RunState& state)
+    : sim_(sim), infra_(infra), scenario_(scenario), state_(state) {}
+
+void FaultRunner::arm() {
+  sim_.set_network(network_of(scenario_.network));
+  arm_next();
+  if (scenario_.swarm) plan_swarm();
+}
+
+std::optional<Time> FaultRunner::quiet_since() const {
+  if (next_ < scenario_.faults.size()) return std::nullopt;
+  return quiet_from_;
+}
+
+void FaultRunner::note_end(Duration after) {
+  quiet_from_ = std::max(quiet_from_, sim_.now() + after);
+}
+
+void FaultRunner::arm_next() {
+  if (next_ >= scenario_.faults.size()) return;
+  const Fault& fault = scenario_.faults[next_];
+  const std::size_t index = next_;
+  switch (fault.at.kind) {
+    case FaultTime::Kind::absolute:
+      sim_.at(std::max(sim_.now(), Time{fault.at.offset}),
+              [this, index](Simulation&) { fire(index); });
+      break;
+    case FaultTime::Kind::relative:
+      sim_.at(std::max(sim_.now(), previous_at_ + fault.at.offset),
+              [this, index](Simulation&) { fire(index); });
+      break;
+    case FaultTime::Kind::phase:
+      if (state_.root_phase >= fault.at.phase && !state_.phases.empty()) {
+        sim_.after(0ns, [this, index](Simulation&) { fire(index); });
+      } else {
+        waiting_for_ = fault.at.phase;
+      }
+      break;
+  }
+}
+
+void FaultRunner::on_phase(root::Phase phase) {
+  if (!waiting_for_ || phase < *waiting_for_) return;
+  waiting_for_.reset();
+  const std::size_t index = next_;
+  sim_.after(0ns, [this, index](Simulation&) { fire(index); });
+}
+
+void FaultRunner::fire(std::size_t index) {
+  OMNI_ASSERT(index == next_, "faults fire in order");
+  previous_at_ = sim_.now();
+  apply(scenario_.faults[index]);
+  note_end(0ns);
+  ++next_;
+  arm_next();
+  OMNI_ASSERT(next_ == index + 1);
+}
+
+void FaultRunner::apply(const Fault& fault) {
+  std::visit(
+      [&](const auto& f) {
+        using T = std::decay_t<decltype(f)>;
+        if constexpr (std::is_same_v<T, PartitionFault>) sim_.partition(f.groups);
+        if constexpr (std::is_same_v<T, HealFault>) {
+          sim_.heal();
+          restore_network();
+        }
+        if constexpr (std::is_same_v<T, CrashFault>) crash(f.target, fault.restart_after);
+        if constexpr (std::is_same_v<T, IsolateFault>) sim_.isolate(f.node, f.direction);
+        if constexpr (std::is_same_v<T, ClockSkewFault>) {
+          const Address a = resolve(f.target);
+          if (!a.empty()) sim_.set_clock_rate(a, f.rate);
+        }
+        if constexpr (std::is_same_v<T, DiskFailFault>) {
+          const Address a = resolve(f.target);
+          if (a.empty()) return;
+          if (f.mode == DiskFailMode::eio) sim_.fail_disk(a);
+          if (f.mode == DiskFailMode::corrupt) sim_.corrupt_disk(a);
+          if (f.mode != DiskFailMode::eio && sim_.is_up(a))
+            crash(f.target, fault.restart_after.value_or(1s));
+        }
+        if constexpr (std::is_same_v<T, PowerOffFault>) {
+          for (const auto& [node, n] : infra_.nodes()) {
+            if (!f.node.empty() && node != f.node) continue;
+            infra_.power_off(node);
+            if (fault.restart_after) {
+              const std::string name = node;
+              sim_.after(*fault.restart_after,
+                         [this, name](Simulation&) { infra_.power_on(name); });
+            }
+          }
+          if (fault.restart_after) note_end(*fault.restart_after);
+        }
+        if constexpr (std::is_same_v<T, NetworkFault>) {
+          NetworkConfig n = sim_.network();
+          if (f.drop) n.drop_probability = *f.drop;
+          if (f.duplicate) n.duplicate_probability = *f.duplicate;
+          if (f.reorder) n.reorder_probability = *f.reorder;
+          sim_.set_network(n);
+        }
+      },
+      fault.what);
+}
+
+// A crashed process stays down unless restart_after says otherwise — except what the system
+// supervises itself: an Orchestrator's container is restarted by its Agent, a VM by its
+// Director. That supervision is what a crash fault is there to exercise.
+void FaultRunner::crash(const Target& target, std::optional<Duration> restart_after) {
+  const Address address = resolve(target);
+  if (address.empty()) return;
+  if (restart_after) note_end(*restart_after);
+  switch (target.kind) {
+    case Target::Kind::vm:
+      infra_.stop_vm(target.name);
+      if (restart_after) infra_.boot_vm(target.name, *restart_after);
+      return;
+    case Target::Kind::node:
+      infra_.power_off(target.name);
+      if (restart_after) {
+        const std::string node = target.name;
+        sim_.after(*restart_after, [this, node](Simulation&) { infra_.power_on(node); });
+      }
+      return;
+    case Target::Kind::leader:
+    case Target::Kind::orchestrator:
+      infra_.stop_container_of(address);
+      return;
+    default:
+      if (!sim_.is_up(address)) return;
+      sim_.crash(address);
+      if (restart_after) sim_.restart(address, *restart_after);
+  }
+}
+
+void FaultRunner::restore_network() {
+  NetworkConfig n = sim_.network();
+  n.drop_probability = scenario_.network.drop;
+  n.duplicate_probability = scenario_.network.duplicate;
+  n.reorder_probability = scenario_.network.reorder;
+  sim_.set_network(n);
+}
+
+Address FaultRunner::resolve(const Target& target) const {
+  switch (target.kind) {
+    case Target::Kind::leader:
+      return leader();
+    case Target::Kind::root:
+      return root::kRootAddress;
+    case Target::Kind::orchestrator:
+      return "orchestrator:" + target.name;
+    case Target::Kind::director:
+      return "director:" + target.name;
+    case Target::Kind::agent:
+      return "agent:" + target.name;
+    case Target::Kind::vm:
+      return "vm:" + target.name;
+    case Target::Kind::node:
+      return "node:" + target.name;
+  }
+  return "";
+}
+
+// The live replica that leads at the highest term, found by asking the replicas themselves.
+Address FaultRunner::leader() const {
+  Address best;
+  std::uint64_t best_term = 0;
+  for (int r = 1; r <= scenario_.cluster.orchestrators; ++r) {
+    const Address a = "orchestrator:" + std::to_string(r);
+    if (sim_.addresses().find(a) < 0 || !sim_.is_up(a)) continue;
+    const auto* o = dynamic_cast<const orchestrator::Orchestrator*>(sim_.component(a));
+    if (o && o->is_leader() && o->term() > best_term) {
+      best_term = o->term();
+      best = a;
+    }
+  }
+  return best;
+}
+
+// The swarm: random faults drawn from the seed, each undone after a while, until `until`.
+void FaultRunner::plan_swarm() {
+  const Swarm& swarm = *scenario_.swarm;
+  Rng& rng = sim_.fault_rng();
+  Time t{};
+  while (!swarm.kinds.empty()) {
+    t += rng.between(kSwarmGapMin, kSwarmGapMax);
+    if (t >= Time{swarm.until}) break;
+    const std::string kind = swarm.kinds[rng.below(swarm.kinds.size())];
+    const Duration heal_after = rng.between(kSwarmHealMin, kSwarmHealMax);
+    sim_.at(t, [this, kind, heal_after](Simulation&) { swarm_fault(kind, heal_after); });
+  }
+  quiet_from_ = std::max(quiet_from_, Time{swarm.until} + kSwarmHealMax + kSwarmHealMax);
+  sim_.at(Time{swarm.until}, [this](Simulation&) {
+    sim_.heal();
+    restore_network();
+  });
+}
+
+void FaultRunner::swarm_fault(const std::string& kind, Duration heal_after) {
+  Rng& rng = sim_.fault_rng();
+  std::vector<std::string> nodes;
+  for (const auto& [node, n] : infra_.nodes()) nodes.push_back(node);
+  const std::string node = nodes[rng.below(nodes.size())];
+  const auto heal_later = [this, heal_after] {
+    sim_.after(heal_after, [this](Simulation&) {
+      sim_.heal();
+      restore_network();
+    });
+  };
+  if (kind == "partition") {
+    std::vector<std::vector<std::string>> groups(2);
+    for (const auto& n : nodes) groups[rng.below(2)].push_back(n);
+    groups[rng.below(2)].push_back(kRootHost);
+    if (groups[0].empty() || groups[1].empty()) return;
+    sim_.partition(groups);
+    heal_later();
+  } else if (kind == "isolate") {
+    sim_.isolate(node, static_cast<Direction>(rng.below(3)));
+    heal_later();
+  } else if (kind == "drop" || kind == "duplicate" || kind == "reorder") {
+    NetworkConfig n = sim_.network();
+    const double p = 0.1 + 0.2 * rng.unit();
+    (kind == "drop"        ? n.drop_probability
+     : kind == "duplicate" ? n.duplicate_probability
+                           : n.reorder_probability) = p;
+    sim_.set_network(n);
+    heal_later();
+  } else if (kind == "crash") {
+    const std::vector<Target> targets{{Target::Kind::root, ""},
+                                      {Target::Kind::director, node},
+                                      {Target::Kind::leader, ""},
+                                      {Target::Kind::node, node}};
+    crash(targets[rng.below(targets.size())], heal_after);
+  } else if (kind == "clock_skew") {
+    const Address a = "director:" + node;
+    if (sim_.addresses().find(a) < 0) return;
+    sim_.set_clock_rate(a, 0.5 + 1.5 * rng.unit());
+    sim_.after(heal_after, [this, a](Simulation&) { sim_.set_clock_rate(a, 1.0); });
+  } else if (kind == "disk_fail") {
+    crash(Target{Target::Kind::director, node}, heal_after);  // loses what was not synced
+  } else if (kind == "power_off") {
+    crash(Target{Target::Kind::node, node}, heal_after);
+  }
+}
+
+}  // namespace omni::sim

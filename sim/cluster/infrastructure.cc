@@ -1,0 +1,358 @@
+#include "sim/cluster/infrastructure.h"
+
+#include <algorithm>
+
+#include "model/config/quantity.h"
+#include "model/core/assert.h"
+
+namespace omni::sim {
+namespace {
+
+constexpr std::string_view kAgentPrefix = "agent:";
+constexpr std::string_view kDirectorPrefix = "director:";
+
+std::string after_prefix(const Address& a, std::string_view prefix) {
+  return a.rfind(prefix, 0) == 0 ? a.substr(prefix.size()) : "";
+}
+
+DriverResult result(DriverStatus status, std::string message = "") {
+  DriverResult r;
+  r.status = status;
+  r.message = std::move(message);
+  return r;
+}
+
+config::Resources used_by(const SimNode& node) {
+  config::Resources used;
+  for (const auto& [name, vm] : node.vms) {
+    used.cpu_millis += vm.resources.cpu_millis;
+    used.memory_bytes += vm.resources.memory_bytes;
+  }
+  return used;
+}
+
+config::Resources used_by(const SimVm& vm) {
+  config::Resources used;
+  for (const auto& [name, c] : vm.containers) {
+    used.cpu_millis += c.resources.cpu_millis;
+    used.memory_bytes += c.resources.memory_bytes;
+  }
+  return used;
+}
+
+std::string memory_text(std::int64_t bytes) {
+  return bytes > 0 ? config::format_memory_bytes(bytes) : "0";
+}
+
+}  // namespace
+
+Infrastructure::Infrastructure(Simulation& sim, const Scenario& scenario,
+                               ComponentFactories factories)
+    : sim_(sim), scenario_(scenario), factories_(std::move(factories)) {
+  for (const auto& node : scenario_.cluster.nodes) {
+    const auto real = scenario_.hypervisor_capacity.find(node.name);
+    nodes_[node.name].capacity =
+        real != scenario_.hypervisor_capacity.end() ? real->second : node.resources;
+  }
+  OMNI_ASSERT(!nodes_.empty());
+  OMNI_ASSERT(factories_.director && factories_.agent && factories_.container);
+}
+
+std::string Infrastructure::location_of(const Address& address) const {
+  if (const std::string node = after_prefix(address, kDirectorPrefix); !node.empty()) return node;
+  if (address.rfind("hypervisor:", 0) == 0) return address.substr(11);
+  if (const auto it = process_vm_.find(address); it != process_vm_.end()) {
+    const auto vm = vm_node_.find(it->second);
+    if (vm != vm_node_.end()) return vm->second;
+  }
+  if (const std::string vm = after_prefix(address, kAgentPrefix); !vm.empty()) {
+    const auto it = vm_node_.find(vm);
+    if (it != vm_node_.end()) return it->second;
+  }
+  return kRootHost;
+}
+
+void Infrastructure::call(const Address& caller, const DriverTicket& ticket, const DriverOp& op,
+                          DriverHost& host) {
+  if (const auto* vm = std::get_if<VmOp>(&op)) vm_call(caller, ticket, *vm, host);
+  if (const auto* c = std::get_if<ContainerOp>(&op)) container_call(caller, ticket, *c, host);
+}
+
+// VMs ----------------------------------------------------------------------------------------
+
+void Infrastructure::vm_call(const Address& caller, const DriverTicket& ticket, const VmOp& op,
+                             DriverHost& host) {
+  const auto node = nodes_.find(op.node);
+  const std::string own = after_prefix(caller, kDirectorPrefix);
+  if (node == nodes_.end() || (!own.empty() && own != op.node)) {
+    host.complete(ticket, answer_delay(),
+                  result(DriverStatus::not_found, "no such node: " + op.node));
+    return;
+  }
+  // The root reaches a hypervisor over the network: a partition or a dead node stops it.
+  if (!node->second.powered || sim_.link_blocked(caller, "hypervisor:" + op.node)) {
+    host.complete(ticket, answer_delay(),
+                  result(DriverStatus::unavailable, "cannot reach the hypervisor of " + op.node));
+    return;
+  }
+  DriverResult r;
+  switch (op.kind) {
+    case VmOpKind::list:
+      for (const auto& [name, vm] : node->second.vms) {
+        r.names.push_back(name);
+        if (vm.running || vm.booting) r.running.push_back(name);  // as libvirt: booting is running
+      }
+      break;
+    case VmOpKind::create:
+      r = create_vm(op);
+      break;
+    case VmOpKind::start: {
+      const auto it = node->second.vms.find(op.name);
+      if (it == node->second.vms.end())
+        r = result(DriverStatus::not_found, "no VM " + op.name);
+      else if (!it->second.running)
+        boot_vm(op.name, draw(scenario_.timing.vm_boot));
+      break;
+    }
+    case VmOpKind::stop:
+      stop_vm(op.name);
+      break;
+    case VmOpKind::destroy:
+      stop_vm(op.name);
+      node->second.vms.erase(op.name);
+      dirty_.insert(op.node);
+      break;
+  }
+  host.complete(ticket, answer_delay(), std::move(r));
+}
+
+DriverResult Infrastructure::create_vm(const VmOp& op) {
+  SimNode& node = nodes_.at(op.node);
+  if (const auto it = node.vms.find(op.name); it != node.vms.end()) {
+    if (!it->second.running) boot_vm(op.name, draw(scenario_.timing.vm_boot));
+    return result(DriverStatus::already_exists, "VM " + op.name + " exists");
+  }
+  const config::Resources used = used_by(node);
+  const std::int64_t free_memory = node.capacity.memory_bytes - used.memory_bytes;
+  const std::int64_t free_cpu = node.capacity.cpu_millis - used.cpu_millis;
+  if (op.memory_bytes > free_memory || op.cpu_millis > free_cpu)
+    return result(DriverStatus::no_capacity,
+                  "not enough memory on " + op.node + " for VM " + op.name + ": need " +
+                      memory_text(op.memory_bytes) + ", " + memory_text(free_memory) + " free");
+  const auto role = op.metadata.find("role");
+  node.vms[op.name] = SimVm{op.node,
+                            role == op.metadata.end() ? "worker" : role->second,
+                            {op.cpu_millis, op.memory_bytes},
+                            false,
+                            false,
+                            0,
+                            {}};
+  vm_node_[op.name] = op.node;
+  dirty_.insert(op.node);
+  boot_vm(op.name, draw(scenario_.timing.vm_boot));
+  OMNI_ASSERT(used_by(node).memory_bytes <= node.capacity.memory_bytes,
+              "the hypervisor never over-commits");
+  return {};
+}
+
+void Infrastructure::boot_vm(const std::string& name, Duration after) {
+  const auto node_name = vm_node_.find(name);
+  if (node_name == vm_node_.end()) return;
+  SimVm* vm = &nodes_.at(node_name->second).vms.at(name);
+  if (vm->booting || vm->running) return;  // starting a VM that is starting changes nothing
+  vm->booting = true;
+  const std::uint64_t generation = ++vm->generation;
+  sim_.after(after, [this, name, generation](Simulation&) {
+    const auto n = vm_node_.find(name);
+    if (n == vm_node_.end()) return;
+    SimNode& node = nodes_.at(n->second);
+    const auto it = node.vms.find(name);
+    if (it == node.vms.end() || it->second.generation != generation || it->second.running ||
+        !node.powered)
+      return;
+    it->second.running = true;
+    it->second.booting = false;
+    dirty_.insert(n->second);
+    if (it->second.role == "director") {
+      start_process("director:" + n->second, factories_.director(n->second, name), 0ns);
+    } else {
+      const Address agent = std::string(kAgentPrefix) + name;
+      process_vm_[agent] = name;
+      start_process(agent, factories_.agent(n->second, name, it->second.resources), 0ns);
+    }
+  });
+}
+
+void Infrastructure::stop_vm(const std::string& name) {
+  const auto n = vm_node_.find(name);
+  if (n == vm_node_.end()) return;
+  SimVm& vm = nodes_.at(n->second).vms.at(name);
+  ++vm.generation;
+  vm.booting = false;
+  dirty_.insert(n->second);
+  if (!vm.running) return;
+  vm.running = false;
+  if (vm.role == "director")
+    stop_process("director:" + n->second);
+  else
+    stop_process(std::string(kAgentPrefix) + name);
+  for (auto& [cname, c] : vm.containers) {
+    c.running = false;
+    ++c.generation;
+    if (!c.process.empty()) stop_process(c.process);
+  }
+  vm.containers.clear();  // a VM's containers do not survive it
+}
+
+void Infrastructure::power_off(const std::string& node_name) {
+  SimNode& node = nodes_.at(node_name);
+  for (auto& [name, vm] : node.vms) stop_vm(name);
+  node.powered = false;
+  dirty_.insert(node_name);
+}
+
+// Power comes back: the hypervisor autostarts the Director VM (as libvirt's autostart would);
+// the Director starts its worker VMs from its checkpoint.
+void Infrastructure::power_on(const std::string& node_name) {
+  SimNode& node = nodes_.at(node_name);
+  if (node.powered) return;
+  node.powered = true;
+  for (const auto& [name, vm] : node.vms)
+    if (vm.role == "director") boot_vm(name, draw(scenario_.timing.vm_boot));
+}
+
+// Containers -----------------------------------------------------------------------------------
+
+void Infrastructure::container_call(const Address& caller, const DriverTicket& ticket,
+                                    const ContainerOp& op, DriverHost& host) {
+  const std::string vm_name = after_prefix(caller, kAgentPrefix);
+  const auto n = vm_node_.find(vm_name);
+  if (vm_name.empty() || n == vm_node_.end()) {
+    host.complete(ticket, answer_delay(),
+                  result(DriverStatus::unavailable, "no container runtime here"));
+    return;
+  }
+  SimVm& vm = nodes_.at(n->second).vms.at(vm_name);
+  DriverResult r;
+  switch (op.kind) {
+    case ContainerOpKind::list:
+      for (const auto& [name, c] : vm.containers)
+        if (c.running) r.names.push_back(name);
+      break;
+    case ContainerOpKind::create:
+      r = create_container(vm_name, op);
+      break;
+    case ContainerOpKind::start:
+      start_container(vm_name, op.name, draw(scenario_.timing.container_start));
+      break;
+    case ContainerOpKind::import_image:
+      break;
+    case ContainerOpKind::stop:
+    case ContainerOpKind::kill:
+    case ContainerOpKind::remove:
+      if (const auto it = vm.containers.find(op.name); it != vm.containers.end()) {
+        if (!it->second.process.empty()) stop_process(it->second.process);
+        if (op.kind == ContainerOpKind::remove)
+          vm.containers.erase(it);
+        else
+          it->second.running = false;
+      }
+      dirty_.insert(n->second);
+      break;
+  }
+  host.complete(ticket, answer_delay(), std::move(r));
+}
+
+// Answered once the container runs, like `ctr run -d`: the container-start delay is the answer's.
+DriverResult Infrastructure::create_container(const std::string& vm_name, const ContainerOp& op) {
+  SimVm& vm = nodes_.at(vm_node_.at(vm_name)).vms.at(vm_name);
+  if (const auto it = vm.containers.find(op.name); it != vm.containers.end()) {
+    if (!it->second.running)
+      start_container(vm_name, op.name, draw(scenario_.timing.container_start));
+    return result(DriverStatus::already_exists, "container " + op.name + " exists");
+  }
+  const config::Resources used = used_by(vm);
+  if (used.memory_bytes + op.memory_bytes > vm.resources.memory_bytes ||
+      used.cpu_millis + op.cpu_millis > vm.resources.cpu_millis)
+    return result(DriverStatus::no_capacity, "not enough room in " + vm_name + " for " + op.name);
+  vm.containers[op.name] =
+      SimContainer{{op.cpu_millis, op.memory_bytes}, op.image, op.args, false, 0, ""};
+  start_container(vm_name, op.name, draw(scenario_.timing.container_start));
+  OMNI_ASSERT(used_by(vm).memory_bytes <= vm.resources.memory_bytes,
+              "a VM is never over-committed");
+  return {};
+}
+
+void Infrastructure::start_container(const std::string& vm_name, const std::string& name,
+                                     Duration after) {
+  SimVm& vm = nodes_.at(vm_node_.at(vm_name)).vms.at(vm_name);
+  const auto it = vm.containers.find(name);
+  if (it == vm.containers.end() || it->second.running) return;
+  const std::uint64_t generation = ++it->second.generation;
+  const std::uint64_t vm_generation = vm.generation;
+  sim_.after(after, [this, vm_name, name, generation, vm_generation](Simulation&) {
+    const auto n = vm_node_.find(vm_name);
+    if (n == vm_node_.end()) return;
+    auto& vms = nodes_.at(n->second).vms;
+    const auto v = vms.find(vm_name);
+    if (v == vms.end() || !v->second.running || v->second.generation != vm_generation) return;
+    const auto c = v->second.containers.find(name);
+    if (c == v->second.containers.end() || c->second.generation != generation) return;
+    c->second.running = true;
+    dirty_.insert(n->second);
+    auto [address, factory] = factories_.container(c->second);
+    if (address.empty()) return;  // an image we cannot run: it "runs" and does nothing
+    c->second.process = address;
+    process_vm_[address] = vm_name;
+    start_process(address, std::move(factory), 0ns);
+  });
+}
+
+void Infrastructure::stop_container_of(const Address& process) {
+  const auto vm_it = process_vm_.find(process);
+  if (vm_it == process_vm_.end()) return;
+  const auto n = vm_node_.find(vm_it->second);
+  if (n == vm_node_.end()) return;
+  auto& vm = nodes_.at(n->second).vms.at(vm_it->second);
+  for (auto& [name, c] : vm.containers)
+    if (c.process == process) {
+      c.running = false;
+      ++c.generation;
+    }
+  stop_process(process);
+  dirty_.insert(n->second);
+}
+
+// Processes --------------------------------------------------------------------------------------
+
+void Infrastructure::start_process(const Address& address, ComponentFactory factory,
+                                   Duration after) {
+  if (registered_.count(address) == 0) {
+    registered_[address] = "";
+    sim_.add_process(address, std::move(factory), after);
+    return;
+  }
+  sim_.restart(address, after);  // the same factory: a process's configuration is its address's
+}
+
+void Infrastructure::stop_process(const Address& address) {
+  if (registered_.count(address) && sim_.is_up(address)) sim_.crash(address);
+}
+
+Duration Infrastructure::draw(const DurationRange& range) {
+  return sim_.fault_rng().between(range.min, range.max);
+}
+
+const SimVm* Infrastructure::find_vm(const std::string& vm) const {
+  const auto n = vm_node_.find(vm);
+  if (n == vm_node_.end()) return nullptr;
+  const auto& vms = nodes_.at(n->second).vms;
+  const auto it = vms.find(vm);
+  return it == vms.end() ? nullptr : &it->second;
+}
+
+std::set<std::string> Infrastructure::take_dirty_nodes() {
+  return std::exchange(dirty_, {});
+}
+
+}  // namespace omni::sim

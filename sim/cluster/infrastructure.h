@@ -1,0 +1,101 @@
+#pragma once
+// Simulated infrastructure: a hypervisor per node (capacity, VM boot time, power) and a
+// container runtime per worker VM. Components live where the design puts them: the Director
+// in its VM on its node, an Agent in each worker VM, Orchestrators in containers, the root on
+// "root-host". A VM that stops takes its Agent and containers with it; a node that loses power
+// takes everything on it.
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+
+#include "model/config/cluster_config.h"
+#include "sim/driver.h"
+#include "sim/scenario/scenario.h"
+#include "sim/simulation.h"
+
+namespace omni::sim {
+
+inline const std::string kRootHost = "root-host";
+
+struct SimContainer {
+  config::Resources resources;
+  std::string image;
+  std::vector<std::string> args;
+  bool running = false;
+  std::uint64_t generation = 0;  // bumps at every (re)start so stale start events are ignored
+  Address process;               // the component it runs, if any
+};
+
+struct SimVm {
+  std::string node;
+  std::string role;  // director | worker
+  config::Resources resources;
+  bool running = false;
+  bool booting = false;
+  std::uint64_t generation = 0;  // bumps at every boot and stop
+  std::map<std::string, SimContainer> containers;
+};
+
+struct SimNode {
+  config::Resources capacity;
+  bool powered = true;
+  std::map<std::string, SimVm> vms;
+};
+
+// Builds the component a started VM or container runs (the run wires in its configuration).
+struct ComponentFactories {
+  std::function<ComponentFactory(const std::string& node, const std::string& vm)> director;
+  std::function<ComponentFactory(const std::string& node, const std::string& vm,
+                                 const config::Resources& vm_resources)>
+      agent;
+  // nullptr address when the image or args are not a component we know.
+  std::function<std::pair<Address, ComponentFactory>(const SimContainer& container)> container;
+};
+
+class Infrastructure final : public DriverHandler {
+ public:
+  Infrastructure(Simulation& sim, const Scenario& scenario, ComponentFactories factories);
+
+  void call(const Address& caller, const DriverTicket& ticket, const DriverOp& op,
+            DriverHost& host) override;
+
+  // Where an address runs: a node name, or root-host.
+  std::string location_of(const Address& address) const;
+
+  // Faults.
+  void stop_vm(const std::string& vm);
+  void boot_vm(const std::string& vm, Duration after);
+  void power_off(const std::string& node);
+  void power_on(const std::string& node);
+  void stop_container_of(const Address& process);
+
+  const std::map<std::string, SimNode>& nodes() const { return nodes_; }
+  const SimVm* find_vm(const std::string& vm) const;
+  // Nodes whose VMs or containers changed since the last call (for incremental checkers).
+  std::set<std::string> take_dirty_nodes();
+
+ private:
+  void vm_call(const Address& caller, const DriverTicket& ticket, const VmOp& op, DriverHost& host);
+  void container_call(const Address& caller, const DriverTicket& ticket, const ContainerOp& op,
+                      DriverHost& host);
+  DriverResult create_vm(const VmOp& op);
+  DriverResult create_container(const std::string& vm, const ContainerOp& op);
+  void start_container(const std::string& vm, const std::string& name, Duration after);
+  void start_process(const Address& address, ComponentFactory factory, Duration after);
+  void stop_process(const Address& address);
+  Duration draw(const DurationRange& range);
+  static Duration answer_delay() { return 10ms; }
+
+  Simulation& sim_;
+  const Scenario& scenario_;
+  ComponentFactories factories_;
+  std::map<std::string, SimNode> nodes_;
+  std::map<std::string, std::string> vm_node_;  // vm -> node
+  std::map<Address, std::string> process_vm_;   // agent / container process -> vm
+  std::map<Address, std::string> registered_;   // processes ever added -> vm
+  std::set<std::string> dirty_;
+};
+
+}  // namespace omni::sim

@@ -1,0 +1,220 @@
+#include "sim/cluster/invariants.h"
+
+#include "model/core/assert.h"
+#include "model/director/director.h"
+#include "model/orchestrator/orchestrator.h"
+#include "model/root/root.h"
+
+namespace omni::sim {
+namespace {
+
+template <typename T>
+T* stepped(Simulation& sim) {
+  const auto id = sim.stepped_in_last_event();
+  if (!id) return nullptr;
+  return dynamic_cast<T*>(sim.component(*id));
+}
+
+std::optional<Address> stepped_address(Simulation& sim) {
+  const auto id = sim.stepped_in_last_event();
+  if (!id) return std::nullopt;
+  return sim.address(*id);
+}
+
+class Observer final : public Checker {
+ public:
+  Observer(Simulation& sim, RunState& state) : sim_(sim), state_(state) {}
+  std::string name() const override { return "observer"; }
+
+  void check_safety(CheckContext& context) override {
+    if (auto* root = stepped<root::Root>(sim_)) observe_root(*root, context.now());
+    if (auto* o = stepped<orchestrator::Orchestrator>(sim_))
+      observe_leader(*o, *stepped_address(sim_));
+  }
+
+ private:
+  void observe_root(const root::Root& root, Time now) {
+    if (root.failed() && !state_.root_failed) {
+      state_.root_failed = true;
+      state_.root_failure = root.failure();
+    }
+    if (!state_.phases.empty() && root.phase() == state_.root_phase) return;
+    if (!state_.phases.empty()) state_.phases.back().end = now;
+    state_.root_phase = root.phase();
+    state_.phases.push_back(PhaseSpan{root.phase(), now, now});
+    if (root.phase() == root::Phase::teardown) state_.teardown_at = now;
+    if (root.phase() == root::Phase::done) state_.init_done_at = now;
+    if (state_.on_phase) state_.on_phase(root.phase());
+  }
+
+  void observe_leader(const orchestrator::Orchestrator& o, const Address& self) {
+    if (!o.is_leader() || o.term() <= state_.leader_term) return;
+    if (!state_.leader.empty()) ++state_.leader_changes;
+    state_.leader_term = o.term();
+    state_.leader = self;
+  }
+
+  Simulation& sim_;
+  RunState& state_;
+};
+
+class ElectionSafety final : public Checker {
+ public:
+  explicit ElectionSafety(Simulation& sim) : sim_(sim) {}
+  std::string name() const override { return "election_safety"; }
+  void check_safety(CheckContext& context) override {
+    const auto* o = stepped<orchestrator::Orchestrator>(sim_);
+    if (!o || !o->is_leader()) return;
+    const Address self = *stepped_address(sim_);
+    const auto [it, first] = leaders_.emplace(o->term(), self);
+    if (!first && it->second != self)
+      context.fail(
+          "two leaders in term " + std::to_string(o->term()) + ": " + it->second + " and " + self,
+          {it->second, self});
+  }
+
+ private:
+  Simulation& sim_;
+  std::map<std::uint64_t, Address> leaders_;
+};
+
+class DirectorFencing final : public Checker {
+ public:
+  explicit DirectorFencing(Simulation& sim) : sim_(sim) {}
+  std::string name() const override { return "director_fencing"; }
+  void check_safety(CheckContext& context) override {
+    const auto* d = stepped<director::Director>(sim_);
+    if (!d) return;
+    const Address self = *stepped_address(sim_);
+    Seen& seen = seen_[self];
+    if (d->accepted() < seen.highest)
+      context.fail(
+          self + " went back from " + to_string(seen.highest) + " to " + to_string(d->accepted()),
+          {self});
+    const director::ExecutedCommand& executed = d->last_executed();
+    // A restarted Director counts from zero again; any growth of the count is a new command.
+    if (executed.count != seen.executed_count && executed.count > 0) {
+      if (executed.fence < seen.highest)
+        context.fail(self + " executed a command at " + to_string(executed.fence) + " from " +
+                         executed.controller + " after accepting " + to_string(seen.highest),
+                     {self, executed.controller});
+      if (executed.fence.era == kRootEra && seen.highest.era == kClusterEra)
+        context.fail(self + " executed a root command after takeover", {self, executed.controller});
+    }
+    seen.executed_count = executed.count;
+    seen.highest = std::max(seen.highest, d->accepted());
+  }
+
+ private:
+  struct Seen {
+    FenceValue highest;
+    std::uint64_t executed_count = 0;
+  };
+  Simulation& sim_;
+  std::map<Address, Seen> seen_;
+};
+
+class InfrastructureChecks final : public Checker {
+ public:
+  explicit InfrastructureChecks(Infrastructure& infra) : infra_(infra) {}
+  std::string name() const override { return "no_overcommit_no_duplicates"; }
+  void check_safety(CheckContext& context) override {
+    for (const auto& node_name : infra_.take_dirty_nodes()) check_node(context, node_name);
+  }
+
+ private:
+  void check_node(CheckContext& context, const std::string& node_name) {
+    const SimNode& node = infra_.nodes().at(node_name);
+    config::Resources used;
+    for (const auto& [vm_name, vm] : node.vms) {
+      used.cpu_millis += vm.resources.cpu_millis;
+      used.memory_bytes += vm.resources.memory_bytes;
+      check_vm(context, vm_name, vm);
+    }
+    if (used.cpu_millis > node.capacity.cpu_millis ||
+        used.memory_bytes > node.capacity.memory_bytes)
+      context.fail("node " + node_name + " is over-committed", {"director:" + node_name});
+  }
+
+  void check_vm(CheckContext& context, const std::string& vm_name, const SimVm& vm) {
+    config::Resources used;
+    for (const auto& [name, c] : vm.containers) {
+      used.cpu_millis += c.resources.cpu_millis;
+      used.memory_bytes += c.resources.memory_bytes;
+      if (!c.running || c.process.empty()) continue;
+      const auto [it, first] = replica_vm_.emplace(c.process, vm_name);
+      if (!first && it->second != vm_name) {
+        const SimVm* other = infra_.find_vm(it->second);
+        const bool other_runs = other && other->running && other->containers.count(name) &&
+                                other->containers.at(name).running;
+        if (other_runs)
+          context.fail(c.process + " runs twice: in " + it->second + " and " + vm_name,
+                       {c.process});
+        it->second = vm_name;
+      }
+    }
+    if (used.cpu_millis > vm.resources.cpu_millis || used.memory_bytes > vm.resources.memory_bytes)
+      context.fail("VM " + vm_name + " is over-committed", {"agent:" + vm_name});
+  }
+
+  Infrastructure& infra_;
+  std::map<Address, std::string> replica_vm_;
+};
+
+class RootLeaves final : public Checker {
+ public:
+  RootLeaves(Simulation& sim, RunState& state) : sim_(sim), state_(state) {}
+  std::string name() const override { return "root_leaves_after_teardown"; }
+  void check_safety(CheckContext& context) override {
+    if (!state_.teardown_at || !sim_.is_up(root::kRootAddress)) return;
+    if (context.now() - *state_.teardown_at > kGrace)
+      context.fail("the root is still running " +
+                       std::to_string(ns_of(context.now() - *state_.teardown_at) / 1'000'000) +
+                       "ms after teardown began",
+                   {root::kRootAddress});
+  }
+
+ private:
+  static constexpr Duration kGrace = 5s;
+  Simulation& sim_;
+  RunState& state_;
+};
+
+std::uint64_t fnv1a(const std::string& data) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (unsigned char c : data) h = (h ^ c) * 0x100000001b3ULL;
+  return h;
+}
+
+}  // namespace
+
+void AppliedEntries::on_apply(const std::string& replica, std::uint64_t index, std::uint64_t term,
+                              const std::string& data) {
+  OMNI_ASSERT(index > 0);
+  const Applied entry{term, fnv1a(data), replica};
+  const auto [it, first] = applied_.emplace(index, entry);
+  if (!first && (it->second.term != term || it->second.data_hash != entry.data_hash))
+    sim_.report_violation("state_machine_safety",
+                          replica + " applied a different entry at index " + std::to_string(index) +
+                              " (term " + std::to_string(term) + ") than " + it->second.first +
+                              " (term " + std::to_string(it->second.term) + ")",
+                          {replica, it->second.first});
+}
+
+std::unique_ptr<Checker> make_observer(Simulation& sim, RunState& state) {
+  return std::make_unique<Observer>(sim, state);
+}
+std::unique_ptr<Checker> make_election_safety(Simulation& sim) {
+  return std::make_unique<ElectionSafety>(sim);
+}
+std::unique_ptr<Checker> make_director_fencing(Simulation& sim) {
+  return std::make_unique<DirectorFencing>(sim);
+}
+std::unique_ptr<Checker> make_infrastructure_checks(Infrastructure& infra) {
+  return std::make_unique<InfrastructureChecks>(infra);
+}
+std::unique_ptr<Checker> make_root_leaves(Simulation& sim, RunState& state) {
+  return std::make_unique<RootLeaves>(sim, state);
+}
+
+}  // namespace omni::sim

@@ -1,0 +1,65 @@
+#pragma once
+// The invariant catalog of DESIGN.md, checked after every event. Each checker looks only at
+// what the last event could have changed (the stepped process, the nodes the infrastructure
+// touched), so a 1,000-node run pays per event, not per component.
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "model/director/fence.h"
+#include "model/root/plan.h"
+#include "sim/checker.h"
+#include "sim/cluster/infrastructure.h"
+#include "sim/cluster/run.h"
+
+namespace omni::sim {
+
+// What the run learns as it goes; shared by the checkers, the fault runner and the result.
+struct RunState {
+  root::Phase root_phase = root::Phase::preflight;
+  bool root_failed = false;
+  std::string root_failure;
+  std::optional<Time> init_done_at;
+  std::optional<Time> teardown_at;
+  std::vector<PhaseSpan> phases;
+  std::uint64_t leader_changes = 0;
+  std::uint64_t leader_term = 0;  // the newest term any replica led
+  Address leader;
+  std::function<void(root::Phase)> on_phase;  // the fault runner's phase triggers
+};
+
+// Records the root's phases and the cluster's leaders; never fails.
+std::unique_ptr<Checker> make_observer(Simulation& sim, RunState& state);
+// At most one leader per term, over the whole run.
+std::unique_ptr<Checker> make_election_safety(Simulation& sim);
+// A Director's accepted fence never decreases; it never executes a command below the highest
+// fence it has accepted; once an Orchestrator controls it, no root command is executed.
+std::unique_ptr<Checker> make_director_fencing(Simulation& sim);
+// No node or VM is over-committed; no Orchestrator replica runs twice.
+std::unique_ptr<Checker> make_infrastructure_checks(Infrastructure& infra);
+// The root is gone soon after teardown; it never acts on after it.
+std::unique_ptr<Checker> make_root_leaves(Simulation& sim, RunState& state);
+
+// State machine safety over every applied entry of every replica: the same index holds the
+// same entry everywhere, forever.
+class AppliedEntries {
+ public:
+  explicit AppliedEntries(Simulation& sim) : sim_(sim) {}
+  void on_apply(const std::string& replica, std::uint64_t index, std::uint64_t term,
+                const std::string& data);
+
+ private:
+  struct Applied {
+    std::uint64_t term = 0;
+    std::uint64_t data_hash = 0;
+    std::string first;
+  };
+  Simulation& sim_;
+  std::map<std::uint64_t, Applied> applied_;
+};
+
+}  // namespace omni::sim

@@ -1,0 +1,271 @@
+#include "sim/cluster/run.h"
+
+#include <algorithm>
+#include <set>
+
+#include "model/agent/agent.h"
+#include "model/core/assert.h"
+#include "model/director/director.h"
+#include "model/orchestrator/orchestrator.h"
+#include "model/root/root.h"
+#include "sim/cluster/faults.h"
+#include "sim/cluster/infrastructure.h"
+#include "sim/cluster/invariants.h"
+
+namespace omni::sim {
+namespace {
+
+constexpr Duration kSlice = 1s;          // how often the run looks at convergence
+constexpr Duration kSettle = 10s;        // quiet time before a converged run may stop early
+constexpr Duration kFailedSettle = 30s;  // a failed init is watched this long for leftovers
+
+class ClusterRun {
+ public:
+  ClusterRun(const Scenario& scenario, std::uint64_t seed, const RunOptions& options)
+      : scenario_(scenario),
+        options_(options),
+        sim_(SimConfig{.seed = seed, .record_events = options.record_events}),
+        applied_(sim_) {
+    infra_ = std::make_unique<Infrastructure>(sim_, scenario_, factories());
+    faults_ = std::make_unique<FaultRunner>(sim_, *infra_, scenario_, state_);
+    state_.on_phase = [this](root::Phase p) { faults_->on_phase(p); };
+    sim_.set_driver_handler(std::make_unique<DriverForwarder>(*infra_));
+    sim_.set_location_resolver([this](const Address& a) { return infra_->location_of(a); });
+    sim_.add_checker(make_observer(sim_, state_));
+    sim_.add_checker(make_election_safety(sim_));
+    sim_.add_checker(make_director_fencing(sim_));
+    sim_.add_checker(make_infrastructure_checks(*infra_));
+    sim_.add_checker(make_root_leaves(sim_, state_));
+  }
+
+  RunResult run() {
+    sim_.add_process(root::kRootAddress, [this](Rng) {
+      root::RootConfig c;
+      c.cluster = scenario_.cluster;
+      c.cluster_yaml = scenario_.cluster_yaml;
+      c.testing_act_after_teardown = options_.testing_root_acts_after_teardown;
+      return std::make_unique<root::Root>(c);
+    });
+    faults_->arm();
+    const Time deadline = Time{scenario_.duration};
+    while (sim_.now() < deadline && !sim_.violation()) {
+      sim_.run_until(std::min(deadline, sim_.now() + kSlice));
+      observe_convergence();
+      if (may_stop()) break;
+    }
+    if (!sim_.violation()) check_liveness();
+    return result();
+  }
+
+ private:
+  // The simulation owns its handler; the infrastructure must outlive it and be reachable here.
+  class DriverForwarder final : public DriverHandler {
+   public:
+    explicit DriverForwarder(Infrastructure& infra) : infra_(infra) {}
+    void call(const Address& caller, const DriverTicket& t, const DriverOp& op,
+              DriverHost& host) override {
+      infra_.call(caller, t, op, host);
+    }
+
+   private:
+    Infrastructure& infra_;
+  };
+
+  ComponentFactories factories() {
+    ComponentFactories f;
+    f.director = [this](const std::string& node, const std::string& vm) -> ComponentFactory {
+      director::DirectorConfig c;
+      c.node = node;
+      c.own_vm = vm;
+      c.capacity = infra_->nodes().at(node).capacity;
+      c.director_vm = scenario_.cluster.director_vm;
+      c.testing_accept_stale_fence = options_.testing_director_accepts_stale_fence;
+      return [c](Rng) { return std::make_unique<director::Director>(c); };
+    };
+    f.agent = [](const std::string& node, const std::string& vm,
+                 const config::Resources& r) -> ComponentFactory {
+      agent::AgentConfig c;
+      c.vm = vm;
+      c.director = director::director_address(node);
+      c.capacity = r;
+      return [c](Rng) { return std::make_unique<agent::Agent>(c); };
+    };
+    f.container = [this](const SimContainer& container) -> std::pair<Address, ComponentFactory> {
+      auto config = orchestrator::Orchestrator::from_args(container.args);
+      if (!config) return {"", nullptr};
+      const Address self = config->self;
+      return {self, [this, c = *config](Rng rng) {
+                auto o = std::make_unique<orchestrator::Orchestrator>(c, rng);
+                o->set_apply_observer([this](const std::string& node, const v1::RaftEntry& e) {
+                  applied_.on_apply(node, e.index(), e.term(), e.data());
+                });
+                return o;
+              }};
+    };
+    return f;
+  }
+
+  // Converged: one leader at the newest term, every Director controlled by it at that term,
+  // every Orchestrator replica running. Returns what is missing, or nothing.
+  std::optional<std::string> not_converged() const {
+    const Address leader = state_.leader;
+    const auto* o = leader.empty() || !sim_.is_up(leader)
+                        ? nullptr
+                        : dynamic_cast<const orchestrator::Orchestrator*>(sim_.component(leader));
+    if (!o || !o->is_leader()) return "no leader";
+    for (const auto& node : scenario_.cluster.nodes) {
+      const Address d = director::director_address(node.name);
+      const auto* dir = sim_.addresses().find(d) >= 0 && sim_.is_up(d)
+                            ? dynamic_cast<const director::Director*>(sim_.component(d))
+                            : nullptr;
+      if (!dir) return d + " is down";
+      if (dir->controller() != leader || dir->accepted() != FenceValue{kClusterEra, o->term()})
+        return d + " is not controlled by " + leader + " at term " + std::to_string(o->term());
+    }
+    for (int r = 1; r <= scenario_.cluster.orchestrators; ++r) {
+      const Address a = "orchestrator:" + std::to_string(r);
+      if (sim_.addresses().find(a) < 0 || !sim_.is_up(a)) return a + " is not running";
+    }
+    return std::nullopt;
+  }
+
+  void observe_convergence() {
+    const auto quiet = faults_->quiet_since();
+    if (!quiet || sim_.now() < *quiet || !state_.init_done_at) {
+      converged_at_.reset();
+      return;
+    }
+    if (not_converged()) {
+      converged_at_.reset();
+      return;
+    }
+    if (!converged_at_) converged_at_ = sim_.now();
+  }
+
+  bool may_stop() const {
+    const auto quiet = faults_->quiet_since();
+    if (!quiet || sim_.now() < *quiet + kSettle) return false;
+    if (state_.root_failed) return true;
+    return converged_at_ && sim_.now() >= *converged_at_ + kSettle;
+  }
+
+  void check_liveness() {
+    if (!sim_.check_liveness()) return;
+    if (!scenario_.expect.init_complete) return;
+    if (!state_.init_done_at) {
+      sim_.report_violation(
+          "init_completes",
+          "init did not complete: the root is in phase " +
+              std::string(root::phase_name(state_.root_phase)) +
+              (state_.root_failure.empty() ? "" : " and failed: " + state_.root_failure),
+          {root::kRootAddress});
+      return;
+    }
+    if (const auto why = not_converged())
+      sim_.report_violation("converges", "the cluster did not converge: " + *why, {state_.leader});
+  }
+
+  std::vector<std::string> expectation_failures() const {
+    std::vector<std::string> failures;
+    const Expectations& e = scenario_.expect;
+    if (e.init_complete && e.init_within && state_.init_done_at &&
+        state_.init_done_at->time_since_epoch() > *e.init_within)
+      failures.push_back("init took longer than init_within");
+    if (!e.init_complete) {
+      if (!state_.root_failed) failures.push_back("init was expected to fail but did not");
+      if (e.fail_phase && state_.root_failed && state_.root_phase != *e.fail_phase)
+        failures.push_back("init failed in phase " +
+                           std::string(root::phase_name(state_.root_phase)) + ", expected " +
+                           std::string(root::phase_name(*e.fail_phase)));
+      if (state_.root_failed) leftovers(failures);
+    }
+    if (e.converge_within && e.init_complete) {
+      const auto quiet = faults_->quiet_since();
+      if (!converged_at_ || !quiet || *converged_at_ - *quiet > *e.converge_within)
+        failures.push_back(
+            "the cluster did not converge within converge_within after the last fault");
+    }
+    for (const auto& c : e.counters) {
+      const std::int64_t value = counter(c.counter);
+      const bool ok = c.op == ">="   ? value >= c.value
+                      : c.op == "<=" ? value <= c.value
+                      : c.op == ">"  ? value > c.value
+                      : c.op == "<"  ? value < c.value
+                      : c.op == "!=" ? value != c.value
+                                     : value == c.value;
+      if (!ok)
+        failures.push_back(c.counter + " is " + std::to_string(value) + ", expected " + c.op + " " +
+                           std::to_string(c.value));
+    }
+    return failures;
+  }
+
+  // After a failed init only deterministically named VMs exist, so `omni reset` finds them all.
+  void leftovers(std::vector<std::string>& failures) const {
+    const auto plan = root::make_plan(scenario_.cluster);
+    std::set<std::string> known;
+    for (const auto& vm : std::get<root::Plan>(plan).vms) known.insert(vm.name);
+    for (const auto& [node, n] : infra_->nodes())
+      for (const auto& [vm, v] : n.vms)
+        if (!known.count(vm))
+          failures.push_back("VM " + vm + " on " + node +
+                             " has no planned name: a reset would miss it");
+  }
+
+  std::int64_t counter(const std::string& name) const {
+    if (name == "leader_changes") return static_cast<std::int64_t>(state_.leader_changes);
+    if (name == "crashes") return static_cast<std::int64_t>(sim_.counters().crashes);
+    if (name == "messages") return static_cast<std::int64_t>(sim_.counters().messages_sent);
+    const auto it = sim_.named_counters().find(name);
+    return it == sim_.named_counters().end() ? 0 : it->second;
+  }
+
+  RunResult result() {
+    RunResult r;
+    r.seed = sim_.seed();
+    r.violation = sim_.violation();
+    r.expectation_failures = r.violation ? std::vector<std::string>{} : expectation_failures();
+    r.passed = !r.violation && r.expectation_failures.empty();
+    r.init_completed = state_.init_done_at.has_value();
+    r.init_failed = state_.root_failed;
+    r.init_failure = state_.root_failure;
+    r.root_phase = state_.root_phase;
+    r.init_done_at = state_.init_done_at;
+    r.events = sim_.counters().events;
+    r.messages = sim_.counters().messages_sent;
+    r.leader_changes = state_.leader_changes;
+    r.trace_hash = sim_.trace_hash();
+    r.end = sim_.now();
+    r.phases = state_.phases;
+    if (!r.phases.empty() && r.phases.back().end < r.end) r.phases.back().end = r.end;
+    if (options_.record_events) {
+      r.trace_events = sim_.trace().events();
+      for (std::size_t i = 0; i < sim_.process_count(); ++i) {
+        r.addresses.push_back(sim_.address(i));
+        r.locations.push_back(infra_->location_of(sim_.address(i)));
+      }
+    }
+    return r;
+  }
+
+  const Scenario& scenario_;
+  const RunOptions& options_;
+  Simulation sim_;
+  RunState state_;
+  AppliedEntries applied_;
+  std::unique_ptr<Infrastructure> infra_;
+  std::unique_ptr<FaultRunner> faults_;
+  std::optional<Time> converged_at_;
+};
+
+}  // namespace
+
+RunResult run_scenario(const Scenario& scenario, std::uint64_t seed, const RunOptions& options) {
+  OMNI_ASSERT(!scenario.cluster.nodes.empty());
+  ClusterRun run(scenario, seed, options);
+  RunResult result = run.run();
+  OMNI_ASSERT(result.seed == seed);
+  return result;
+}
+
+}  // namespace omni::sim

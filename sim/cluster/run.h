@@ -1,0 +1,53 @@
+#pragma once
+// One run of a scenario with one seed: the simulated cluster, its faults and its checkers.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "model/root/plan.h"
+#include "sim/checker.h"
+#include "sim/scenario/scenario.h"
+#include "sim/trace.h"
+
+namespace omni::sim {
+
+struct RunOptions {
+  bool record_events = false;  // keep every event, for --trace and --mermaid
+  // Test-only broken components that the checkers must catch.
+  bool testing_director_accepts_stale_fence = false;
+  bool testing_root_acts_after_teardown = false;
+};
+
+struct PhaseSpan {
+  root::Phase phase;
+  Time start{};
+  Time end{};
+};
+
+struct RunResult {
+  std::uint64_t seed = 0;
+  bool passed = false;
+  std::optional<Violation> violation;             // a safety or liveness invariant broke
+  std::vector<std::string> expectation_failures;  // the `expect:` block was not met
+  bool init_completed = false;
+  bool init_failed = false;
+  std::string init_failure;  // the root's reason
+  root::Phase root_phase = root::Phase::preflight;
+  std::optional<Time> init_done_at;
+  std::uint64_t events = 0;
+  std::uint64_t messages = 0;
+  std::uint64_t leader_changes = 0;
+  std::uint64_t trace_hash = 0;
+  Time end{};
+  // With RunOptions::record_events.
+  std::vector<TraceEvent> trace_events;
+  std::vector<std::string> addresses;  // by address id
+  std::vector<std::string> locations;  // by address id: the node (or "root-host") it ran on
+  std::vector<PhaseSpan> phases;
+};
+
+RunResult run_scenario(const Scenario& scenario, std::uint64_t seed,
+                       const RunOptions& options = {});
+
+}  // namespace omni::sim
