@@ -96,11 +96,15 @@ std::optional<AddressId> Simulation::stepped_in_last_event() const {
   return last_stepped_;
 }
 
+// An address nobody was ever started at (a message named it first) is simply not up.
 bool Simulation::is_up(const Address& address) const {
-  return process_of(address).up;
+  const std::int64_t id = book_.find(address);
+  return id >= 0 && processes_[static_cast<std::size_t>(id)].registered &&
+         processes_[static_cast<std::size_t>(id)].up;
 }
 
 Component* Simulation::component(const Address& address) const {
+  if (!is_up(address)) return nullptr;
   return process_of(address).component.get();
 }
 

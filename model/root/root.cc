@@ -47,6 +47,11 @@ void Root::step(const Input& input, Outputs& out) {
   OMNI_ASSERT(now >= now_, "time never goes back for one component");
   now_ = now;
   if (exited_) return;
+  if (leaving_) {  // the outcome was recorded and reported in an earlier step: now go
+    exited_ = true;
+    out.push_back(Exit{});
+    return;
+  }
   std::visit(
       [&](const auto& in) {
         using T = std::decay_t<decltype(in)>;
@@ -55,10 +60,10 @@ void Root::step(const Input& input, Outputs& out) {
         if constexpr (std::is_same_v<T, DriverDone>) on_driver_done(in, out);
       },
       input);
-  if (!exited_) drive(out);
+  if (!exited_ && !leaving_) drive(out);
   // One pending wake at a time: a wake per message would multiply with the traffic.
-  if (!exited_ && wake_at_ <= now_) {
-    wake_at_ = now_ + config_.retry_interval;
+  if (!exited_ && (wake_at_ <= now_ || leaving_)) {
+    wake_at_ = now_ + (leaving_ ? 1ms : config_.retry_interval);
     out.push_back(WakeAt{wake_at_});
   }
 }
@@ -206,16 +211,12 @@ void Root::drive(Outputs& out) {
   for (std::size_t pass = 0; pass < kPhases.size() && !exited_; ++pass) {
     const Phase before = phase_;
     drive_phase(out);
-    if (phase_ == before || phase_ == Phase::done) return;  // done: exit on the next step
+    if (phase_ == before || leaving_) return;
   }
 }
 
 void Root::drive_phase(Outputs& out) {
-  if (failed_) return;
-  if (phase_ == Phase::done) {
-    step_done(out);
-    return;
-  }
+  if (failed_ || phase_ == Phase::done) return;
   if (now_ - phase_started_ > config_.phase_timeout) {
     fail("phase " + std::string(phase_name(phase_)) + " did not finish within " +
              std::to_string(
@@ -376,13 +377,7 @@ void Root::step_teardown(Outputs& out) {
   }
   enter(Phase::done, out);
   progress("the cluster manages itself; the root is gone", false, true, out);
-}
-
-// The root leaves one step after it recorded `done`, so whoever watches it sees it finish.
-void Root::step_done(Outputs& out) {
-  OMNI_ASSERT(phase_ == Phase::done && !exited_);
-  exited_ = true;
-  out.push_back(Exit{});
+  leaving_ = true;
 }
 
 void Root::enter(Phase next, Outputs& out) {
@@ -402,8 +397,7 @@ void Root::fail(const std::string& reason, Outputs& out) {
   reason_ = reason;
   persist(out);
   progress(reason, true, false, out);
-  exited_ = true;
-  out.push_back(Exit{});
+  leaving_ = true;
 }
 
 void Root::progress(const std::string& detail, bool failed, bool done, Outputs& out) {

@@ -69,7 +69,6 @@ class Root final : public Component {
   void step_register(Outputs& out);
   void step_takeover_and_verify(Outputs& out);
   void step_teardown(Outputs& out);
-  void step_done(Outputs& out);
 
   void enter(Phase next, Outputs& out);
   void fail(const std::string& reason, Outputs& out);
@@ -107,6 +106,9 @@ class Root final : public Component {
   std::uint64_t leader_term_ = 0;
   bool exited_ = false;
   Time wake_at_{};  // the pending WakeAt, if later than now_
+  // Failed or done: the outcome is persisted and reported; the root exits at its next step, so
+  // a watcher (the simulator's checkers, a person's terminal) sees the outcome before it goes.
+  bool leaving_ = false;
 };
 
 }  // namespace omni::root

@@ -100,11 +100,12 @@ void FaultRunner::apply(const Fault& fault) {
         if constexpr (std::is_same_v<T, IsolateFault>) sim_.isolate(f.node, f.direction);
         if constexpr (std::is_same_v<T, ClockSkewFault>) {
           const Address a = resolve(f.target);
-          if (!a.empty()) sim_.set_clock_rate(a, f.rate);
+          if (sim_.is_up(a))
+            sim_.set_clock_rate(a, f.rate);  // a process not started yet has no clock
         }
         if constexpr (std::is_same_v<T, DiskFailFault>) {
           const Address a = resolve(f.target);
-          if (a.empty()) return;
+          if (!sim_.is_up(a)) return;  // a disk of a process never started does not exist yet
           if (f.mode == DiskFailMode::eio) sim_.fail_disk(a);
           if (f.mode == DiskFailMode::corrupt) sim_.corrupt_disk(a);
           if (f.mode != DiskFailMode::eio && sim_.is_up(a))
@@ -197,7 +198,7 @@ Address FaultRunner::leader() const {
   std::uint64_t best_term = 0;
   for (int r = 1; r <= scenario_.cluster.orchestrators; ++r) {
     const Address a = "orchestrator:" + std::to_string(r);
-    if (sim_.addresses().find(a) < 0 || !sim_.is_up(a)) continue;
+    if (!sim_.is_up(a)) continue;
     const auto* o = dynamic_cast<const orchestrator::Orchestrator*>(sim_.component(a));
     if (o && o->is_leader() && o->term() > best_term) {
       best_term = o->term();
@@ -263,9 +264,11 @@ void FaultRunner::swarm_fault(const std::string& kind, Duration heal_after) {
     crash(targets[rng.below(targets.size())], heal_after);
   } else if (kind == "clock_skew") {
     const Address a = "director:" + node;
-    if (sim_.addresses().find(a) < 0) return;
+    if (!sim_.is_up(a)) return;
     sim_.set_clock_rate(a, 0.5 + 1.5 * rng.unit());
-    sim_.after(heal_after, [this, a](Simulation&) { sim_.set_clock_rate(a, 1.0); });
+    sim_.after(heal_after, [this, a](Simulation&) {
+      if (sim_.is_up(a)) sim_.set_clock_rate(a, 1.0);
+    });
   } else if (kind == "disk_fail") {
     crash(Target{Target::Kind::director, node}, heal_after);  // loses what was not synced
   } else if (kind == "power_off") {

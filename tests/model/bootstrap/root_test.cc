@@ -89,11 +89,16 @@ TEST(Root, StopsWhenAnotherRootHoldsAHigherEpoch) {
   EXPECT_TRUE(root.failed());
   EXPECT_NE(root.failure().find("another omni init (epoch 7)"), std::string::npos)
       << root.failure();
-  EXPECT_EQ(omni::testing::first_index<Exit>(out) >= 0, true);
+  EXPECT_LT(omni::testing::first_index<Exit>(out), 0)
+      << "the outcome is reported before the root goes";
   const auto progress = sends_to(out, kProgressAddress);
   ASSERT_FALSE(progress.empty());
   EXPECT_TRUE(progress.back().envelope.progress().failed());
   EXPECT_EQ(progress.back().envelope.progress().phase(), "directors");
+  out.clear();
+  root.step(Tick{at_s(3)}, out);
+  EXPECT_EQ(omni::testing::first_index<Exit>(out), 0) << "and leaves at its next step";
+  EXPECT_TRUE(all_of_type<Send>(out).empty());
 }
 
 TEST(Root, FailsAPhaseThatCannotFinishNamingIt) {
