@@ -1,0 +1,132 @@
+#pragma once
+// N RaftNode replicas ("r1".."rN") and one client hosted in omni::sim::Simulation, with the
+// Raft invariant checkers (checkers.h) and a fault schedule (schedule.h). One call runs one
+// schedule: faults during `fault_window`, then everything heals (every replica up, network
+// healed and lossless, clocks at rate 1, disk failures cleared) and the run must elect a leader
+// and commit a proposal sent after the heal within `liveness_bound`.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "model/raft/raft_node.h"
+#include "sim/simulation.h"
+#include "tests/model/raft_props/schedule.h"
+
+namespace omni::raft::props {
+
+inline const Address kClient = "client";
+
+// The replicated application: an append-only list of applied entries.
+class ListMachine : public StateMachine {
+ public:
+  struct Applied {
+    Index index = 0;
+    Term term = 0;
+    std::string data;
+  };
+  void apply(const v1::RaftEntry& entry) override;
+  std::string snapshot() const override;
+  void restore(const std::string& snapshot) override;
+  const Applied* find(Index index) const;  // null when not applied here
+  const std::vector<Applied>& applied() const { return applied_; }
+
+ private:
+  std::vector<Applied> applied_;  // by increasing index
+};
+
+// What every checker shares: facts observed over the whole run, across restarts.
+struct History {
+  struct EntryId {
+    Term term = 0;
+    int type = 0;
+    std::string data;
+    bool operator==(const EntryId&) const = default;
+  };
+  struct Ack {
+    Index index = 0;
+    Term term = 0;
+    std::string data;
+    std::uint64_t request_id = 0;
+  };
+  std::map<Index, EntryId> committed;  // the first entry any replica applied at each index
+  std::string apply_conflict;          // the first state machine safety breach, if any
+  std::vector<NodeId> apply_conflict_nodes;
+  std::vector<Ack> acks;                           // OK replies the client received
+  std::uint64_t liveness_request_id = UINT64_MAX;  // requests from here on are sent after heal
+  std::optional<Time> liveness_ack_at;             // the first OK for such a request
+  bool proposals_stopped = false;  // set before the end checks, so followers catch up
+
+  void on_apply(const NodeId& node, const v1::RaftEntry& entry);
+};
+
+// A replica process: a RaftNode and its ListMachine; the apply observer feeds the History.
+class Replica : public Component {
+ public:
+  Replica(NodeId id, std::vector<NodeId> voters, RaftConfig config, Rng rng, History* history);
+  void step(const Input& input, Outputs& out) override { node_.step(input, out); }
+  const RaftNode& node() const { return node_; }
+  const Raft& raft() const { return node_.raft(); }
+  const ListMachine& machine() const { return machine_; }
+
+ private:
+  ListMachine machine_;
+  RaftNode node_;
+};
+
+// Proposes "c<request id>" every `period` to the replica it believes leads (a random one when
+// it has no hint), follows NOT_LEADER hints, and records OK replies. At most `kInflightMax`
+// requests are remembered; older ones are forgotten (their replies are then ignored).
+class Client : public Component {
+ public:
+  static constexpr std::size_t kInflightMax = 64;
+  Client(Rng rng, std::vector<NodeId> replicas, Duration period, History* history);
+  void step(const Input& input, Outputs& out) override;
+  std::uint64_t next_request_id() const { return next_request_id_; }
+
+ private:
+  void propose(Outputs& out);
+  void on_reply(const v1::RaftClientReply& reply, Outputs& out);
+
+  Rng rng_;
+  std::vector<NodeId> replicas_;
+  Duration period_;
+  History* history_;
+  NodeId leader_hint_;
+  std::uint64_t next_request_id_ = 1;
+  std::map<std::uint64_t, std::string> inflight_;  // request id -> data
+};
+
+struct RaftSimOptions {
+  std::size_t servers = 3;
+  RaftConfig raft{};             // 150..300 ms election timeout, 50 ms heartbeat
+  sim::NetworkConfig network{};  // 1..5 ms latency, lossless (faults change it)
+  Duration propose_period = std::chrono::milliseconds(20);
+  Duration fault_window = std::chrono::seconds(2);
+  Duration liveness_bound = std::chrono::seconds(5);
+  Duration settle =
+      std::chrono::milliseconds(500);  // after the liveness commit, before the end checks
+  bool record_events = false;
+};
+
+struct RunResult {
+  std::optional<sim::Violation> violation;
+  std::uint64_t trace_hash = 0;
+  std::uint64_t events = 0;
+  std::size_t acks = 0;
+  std::optional<Duration> liveness_after_heal;  // heal -> first OK of a request sent after it
+  std::optional<Duration> leader_after_heal;    // heal -> a leader heard by a majority
+};
+
+// Runs one schedule to the end (or the first violation).
+RunResult run_schedule(const RaftSimOptions& options, const Schedule& schedule);
+
+// Registers replicas, client and checkers on `sim`; `history` must outlive `sim`.
+void add_cluster(sim::Simulation& sim, const RaftSimOptions& options, History* history);
+// The replica's component, or null when it is down.
+const Replica* replica_of(const sim::Simulation& sim, std::size_t index);
+
+}  // namespace omni::raft::props
