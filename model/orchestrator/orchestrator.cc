@@ -233,34 +233,52 @@ void Orchestrator::control_director(const Address& director, Outputs& out) {
 // The desired VMs and replicas of the Director's node, derived from the handed-over config by
 // the same pure plan the root used, now fenced by this leader's term.
 void Orchestrator::send_desired(const Address& director, Outputs& out) {
-  const auto parsed =
-      config::parse_cluster_config(state_.hand_over().cluster_config(), "hand-over");
-  if (!parsed.config) return;
-  const auto plan = root::make_plan(*parsed.config);
-  if (!std::holds_alternative<root::Plan>(plan)) return;
+  const DesiredByNode* desired = desired_by_node();
+  if (!desired) return;
   const std::string node = director.substr(director.find(':') + 1);
+  const auto it = desired->find(node);
+  if (it == desired->end()) return;
   v1::Envelope e;
   e.set_seq(next_seq_++);
   auto* c = e.mutable_director_command();
   *c->mutable_fence() = fence();
   c->set_controller(config_.self);
-  for (const auto& vm : std::get<root::Plan>(plan).vms) {
-    if (vm.node != node || vm.role != root::VmRole::worker) continue;
-    auto* spec = c->mutable_ensure_workers()->add_vms();
-    spec->set_name(vm.name);
-    *spec->mutable_resources() = to_proto(vm.resources);
-  }
+  for (const auto& vm : it->second.vms) *c->mutable_ensure_workers()->add_vms() = vm;
   out.push_back(Send{director, e});
   c->clear_ensure_workers();
   c->mutable_ensure_replicas();
-  for (const auto& r : state_.hand_over().replicas()) {
-    bool on_node = false;
-    for (const auto& vm : std::get<root::Plan>(plan).vms)
-      on_node |= vm.name == r.vm() && vm.node == node;
-    if (on_node) *c->mutable_ensure_replicas()->add_replicas() = r;
-  }
+  for (const auto& r : it->second.replicas) *c->mutable_ensure_replicas()->add_replicas() = r;
   e.set_seq(next_seq_++);
   out.push_back(Send{director, std::move(e)});
+}
+
+// The handed-over config, planned once and indexed by node: a thousand Directors must not
+// mean a thousand parses of a thousand-node config.
+const Orchestrator::DesiredByNode* Orchestrator::desired_by_node() {
+  if (!state_.handed_over()) return nullptr;
+  if (desired_ && desired_source_ == state_.hand_over().cluster_config()) return &*desired_;
+  const auto parsed =
+      config::parse_cluster_config(state_.hand_over().cluster_config(), "hand-over");
+  if (!parsed.config) return nullptr;
+  const auto plan = root::make_plan(*parsed.config);
+  if (!std::holds_alternative<root::Plan>(plan)) return nullptr;
+  DesiredByNode desired;
+  std::map<std::string, std::string> node_of_vm;
+  for (const auto& vm : std::get<root::Plan>(plan).vms) {
+    node_of_vm[vm.name] = vm.node;
+    if (vm.role != root::VmRole::worker) continue;
+    v1::VmSpec spec;
+    spec.set_name(vm.name);
+    *spec.mutable_resources() = to_proto(vm.resources);
+    desired[vm.node].vms.push_back(std::move(spec));
+  }
+  for (const auto& r : state_.hand_over().replicas())
+    if (const auto n = node_of_vm.find(r.vm()); n != node_of_vm.end())
+      desired[n->second].replicas.push_back(r);
+  desired_ = std::move(desired);
+  desired_source_ = state_.hand_over().cluster_config();
+  OMNI_ASSERT(!desired_->empty());
+  return &*desired_;
 }
 
 void Orchestrator::notice_lost_members() {

@@ -63,6 +63,12 @@ class Orchestrator final : public Component {
   void lead(Outputs& out);
   void control_director(const Address& director, Outputs& out);
   void send_desired(const Address& director, Outputs& out);
+  struct NodeDesired {
+    std::vector<v1::VmSpec> vms;
+    std::vector<v1::ReplicaSpec> replicas;
+  };
+  using DesiredByNode = std::map<std::string, NodeDesired>;
+  const DesiredByNode* desired_by_node();
   void notice_lost_members();
   void propose(const v1::ClusterCommand& command, std::uint64_t request_id, Outputs& out);
   void reply_status(const StatusWaiter& w, bool committed, Outputs& out);
@@ -79,6 +85,8 @@ class Orchestrator final : public Component {
   std::map<std::uint64_t, std::pair<Address, std::uint64_t>>
       hand_over_waiters_;                                 // request -> (from, seq)
   std::map<std::uint64_t, StatusWaiter> status_waiters_;  // request id -> waiter
+  std::optional<DesiredByNode> desired_;  // derived from the replicated state, cached
+  std::string desired_source_;            // the config it was derived from
   std::uint64_t next_request_id_ = 1;
   std::uint64_t next_seq_ = 1;
 };

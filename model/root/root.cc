@@ -39,6 +39,7 @@ Root::Root(RootConfig config) : config_(std::move(config)) {
   OMNI_ASSERT(std::holds_alternative<Plan>(plan), "the root is given a config that plans");
   plan_ = std::get<Plan>(std::move(plan));
   for (const auto& node : config_.cluster.nodes) directors_[node.name] = {};
+  index_plan();
   OMNI_ASSERT(!directors_.empty());
 }
 
@@ -151,13 +152,13 @@ void Root::on_director_report(const Address& from, const v1::DirectorReport& r, 
   }
   if (held != FenceValue{kRootEra, epoch_}) return;
   view.claimed = true;
-  const auto expected = worker_specs(r.node());
+  const auto& expected = worker_specs(r.node());
   view.workers_ready = std::all_of(expected.begin(), expected.end(), [&](const v1::VmSpec& spec) {
     return std::any_of(r.vms().begin(), r.vms().end(), [&](const v1::VmStatus& s) {
       return s.name() == spec.name() && s.running() && s.agent_ready();
     });
   });
-  const auto replicas = replica_specs(r.node());
+  const auto& replicas = replica_specs(r.node());
   view.replicas_ready =
       std::all_of(replicas.begin(), replicas.end(), [&](const v1::ReplicaSpec& spec) {
         return std::any_of(r.containers().begin(), r.containers().end(),
@@ -311,7 +312,7 @@ void Root::step_workers(Outputs& out) {
   for (const auto& [node, view] : directors_) {
     if (view.workers_ready) continue;
     v1::DirectorCommand c = fenced();
-    for (auto& spec : worker_specs(node)) *c.mutable_ensure_workers()->add_vms() = spec;
+    for (const auto& spec : worker_specs(node)) *c.mutable_ensure_workers()->add_vms() = spec;
     command(node, std::move(c), out);
   }
 }
@@ -325,7 +326,8 @@ void Root::step_orchestrators(Outputs& out) {
   for (const auto& [node, view] : directors_) {
     if (view.replicas_ready) continue;
     v1::DirectorCommand c = fenced();
-    for (auto& spec : replica_specs(node)) *c.mutable_ensure_replicas()->add_replicas() = spec;
+    for (const auto& spec : replica_specs(node))
+      *c.mutable_ensure_replicas()->add_replicas() = spec;
     command(node, std::move(c), out);
   }
 }
@@ -370,6 +372,7 @@ void Root::step_takeover_and_verify(Outputs& out) {
 
 void Root::step_teardown(Outputs& out) {
   if (config_.testing_act_after_teardown) {
+    if (!retry_due()) return;  // broken, but at the pace of a real root
     v1::DirectorCommand claim = fenced();
     claim.mutable_claim();
     for (const auto& [node, view] : directors_) command(node, claim, out);
@@ -440,37 +443,44 @@ v1::HandOver Root::hand_over() const {
   h.set_cluster_config(config_.cluster_yaml);
   for (const auto& [node, view] : directors_) h.add_directors(director::director_address(node));
   for (const auto& [node, view] : directors_)
-    for (auto& spec : replica_specs(node)) *h.add_replicas() = spec;
+    for (const auto& spec : replica_specs(node)) *h.add_replicas() = spec;
   return h;
 }
 
-std::vector<v1::VmSpec> Root::worker_specs(const std::string& node) const {
-  std::vector<v1::VmSpec> specs;
+const std::vector<v1::VmSpec>& Root::worker_specs(const std::string& node) const {
+  static const std::vector<v1::VmSpec> kNone;
+  const auto it = workers_by_node_.find(node);
+  return it == workers_by_node_.end() ? kNone : it->second;
+}
+
+const std::vector<v1::ReplicaSpec>& Root::replica_specs(const std::string& node) const {
+  static const std::vector<v1::ReplicaSpec> kNone;
+  const auto it = replicas_by_node_.find(node);
+  return it == replicas_by_node_.end() ? kNone : it->second;
+}
+
+// The plan as wire specs, indexed by node once: the root answers thousands of reports.
+void Root::index_plan() {
   for (const auto& vm : plan_.vms) {
-    if (vm.node != node || vm.role != VmRole::worker) continue;
+    if (vm.role != VmRole::worker) continue;
     v1::VmSpec spec;
     spec.set_name(vm.name);
     *spec.mutable_resources() = to_proto(vm.resources);
-    specs.push_back(std::move(spec));
+    workers_by_node_[vm.node].push_back(std::move(spec));
   }
-  return specs;
-}
-
-std::vector<v1::ReplicaSpec> Root::replica_specs(const std::string& node) const {
-  std::vector<v1::ReplicaSpec> specs;
+  const std::vector<Address> all_members = members();
   for (const auto& r : plan_.replicas) {
-    if (r.node != node) continue;
     v1::ReplicaSpec spec;
     spec.set_vm(r.vm);
     auto* c = spec.mutable_container();
     c->set_name(r.name);
     c->set_image(config_.orchestrator_image);
-    for (auto& arg : replica_args(r.replica, members())) c->add_args(arg);
+    for (auto& arg : replica_args(r.replica, all_members)) c->add_args(arg);
     *c->mutable_resources() = to_proto(r.resources);
     c->set_replica(static_cast<std::uint32_t>(r.replica));
-    specs.push_back(std::move(spec));
+    replicas_by_node_[r.node].push_back(std::move(spec));
   }
-  return specs;
+  OMNI_ASSERT(workers_by_node_.size() == config_.cluster.nodes.size());
 }
 
 std::vector<Address> Root::members() const {

@@ -77,14 +77,17 @@ class Root final : public Component {
   void command(const std::string& node, v1::DirectorCommand command, Outputs& out);
   v1::DirectorCommand fenced() const;
   v1::HandOver hand_over() const;
-  std::vector<v1::VmSpec> worker_specs(const std::string& node) const;
-  std::vector<v1::ReplicaSpec> replica_specs(const std::string& node) const;
+  const std::vector<v1::VmSpec>& worker_specs(const std::string& node) const;
+  const std::vector<v1::ReplicaSpec>& replica_specs(const std::string& node) const;
+  void index_plan();
   std::vector<Address> members() const;
   bool all(bool DirectorView::*field) const;
   bool retry_due();
 
   RootConfig config_;
   Plan plan_;
+  std::map<std::string, std::vector<v1::VmSpec>> workers_by_node_;
+  std::map<std::string, std::vector<v1::ReplicaSpec>> replicas_by_node_;
   Time now_{};
   std::uint64_t epoch_ = 0;         // persisted
   Phase phase_ = Phase::preflight;  // persisted

@@ -180,6 +180,22 @@ class RootLeaves final : public Checker {
   RunState& state_;
 };
 
+// Everything is bounded (STYLE.md): a run whose queue keeps growing is a message storm, and is
+// reported as one instead of eating the machine's memory.
+class BoundedQueue final : public Checker {
+ public:
+  BoundedQueue(Simulation& sim, std::size_t limit) : sim_(sim), limit_(limit) {}
+  std::string name() const override { return "bounded_event_queue"; }
+  void check_safety(CheckContext& context) override {
+    if (sim_.queued_events() > limit_)
+      context.fail(std::to_string(sim_.queued_events()) + " events queued: a message storm");
+  }
+
+ private:
+  Simulation& sim_;
+  std::size_t limit_;
+};
+
 std::uint64_t fnv1a(const std::string& data) {
   std::uint64_t h = 0xcbf29ce484222325ULL;
   for (unsigned char c : data) h = (h ^ c) * 0x100000001b3ULL;
@@ -213,6 +229,10 @@ std::unique_ptr<Checker> make_director_fencing(Simulation& sim) {
 std::unique_ptr<Checker> make_infrastructure_checks(Infrastructure& infra) {
   return std::make_unique<InfrastructureChecks>(infra);
 }
+std::unique_ptr<Checker> make_bounded_queue(Simulation& sim, std::size_t limit) {
+  return std::make_unique<BoundedQueue>(sim, limit);
+}
+
 std::unique_ptr<Checker> make_root_leaves(Simulation& sim, RunState& state) {
   return std::make_unique<RootLeaves>(sim, state);
 }

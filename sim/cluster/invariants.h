@@ -44,6 +44,9 @@ std::unique_ptr<Checker> make_infrastructure_checks(Infrastructure& infra);
 // The root is gone soon after teardown; it never acts on after it.
 std::unique_ptr<Checker> make_root_leaves(Simulation& sim, RunState& state);
 
+// The event queue stays below `limit`: growth without bound is a message storm.
+std::unique_ptr<Checker> make_bounded_queue(Simulation& sim, std::size_t limit);
+
 // State machine safety over every applied entry of every replica: the same index holds the
 // same entry everywhere, forever.
 class AppliedEntries {

@@ -15,16 +15,20 @@
 namespace omni::sim {
 namespace {
 
-constexpr Duration kSlice = 1s;          // how often the run looks at convergence
-constexpr Duration kSettle = 10s;        // quiet time before a converged run may stop early
-constexpr Duration kFailedSettle = 30s;  // a failed init is watched this long for leftovers
+constexpr Duration kSlice = 1s;    // how often the run looks at convergence
+constexpr Duration kSettle = 10s;  // quiet time before a converged run may stop early
+constexpr std::size_t kMaxQueuedEventsPerNode = 10'000;
+constexpr std::uint64_t kMaxEventsPerNode = 2'000'000;
 
 class ClusterRun {
  public:
   ClusterRun(const Scenario& scenario, std::uint64_t seed, const RunOptions& options)
       : scenario_(scenario),
         options_(options),
-        sim_(SimConfig{.seed = seed, .record_events = options.record_events}),
+        sim_(SimConfig{.seed = seed,
+                       .record_events = options.record_events,
+                       .max_events = kMaxEventsPerNode *
+                                     std::max<std::size_t>(10, scenario.cluster.nodes.size())}),
         applied_(sim_) {
     infra_ = std::make_unique<Infrastructure>(sim_, scenario_, factories());
     faults_ = std::make_unique<FaultRunner>(sim_, *infra_, scenario_, state_);
@@ -36,6 +40,8 @@ class ClusterRun {
     sim_.add_checker(make_director_fencing(sim_));
     sim_.add_checker(make_infrastructure_checks(*infra_));
     sim_.add_checker(make_root_leaves(sim_, state_));
+    sim_.add_checker(make_bounded_queue(
+        sim_, kMaxQueuedEventsPerNode * scenario_.cluster.nodes.size() + 100'000));
   }
 
   RunResult run() {
@@ -49,7 +55,11 @@ class ClusterRun {
     faults_->arm();
     const Time deadline = Time{scenario_.duration};
     while (sim_.now() < deadline && !sim_.violation()) {
-      sim_.run_until(std::min(deadline, sim_.now() + kSlice));
+      if (sim_.run_until(std::min(deadline, sim_.now() + kSlice)) == RunStatus::event_limit) {
+        sim_.report_violation("event_budget",
+                              "the run used its whole event budget: a livelock or a storm", {});
+        break;
+      }
       observe_convergence();
       if (may_stop()) break;
     }

@@ -1,0 +1,90 @@
+// The checkers are not blind: broken components (test-only knobs) must make them fire.
+#include <gtest/gtest.h>
+
+#include "model/director/director.h"
+#include "sim/cluster/invariants.h"
+#include "sim/cluster/run.h"
+#include "sim/simulation.h"
+#include "tests/scenarios/load.h"
+
+namespace omni::sim {
+namespace {
+
+// Sends one message to the Director at a given time, as a controller would.
+class OneShot final : public Component {
+ public:
+  OneShot(v1::Envelope message, Duration after) : message_(std::move(message)), after_(after) {}
+  void step(const Input& input, Outputs& out) override {
+    if (std::holds_alternative<Start>(input)) {
+      out.push_back(WakeAt{now_of(input) + after_});
+    } else if (std::holds_alternative<Tick>(input) && !sent_) {
+      sent_ = true;
+      out.push_back(Send{"director:n1", message_});
+    }
+  }
+
+ private:
+  v1::Envelope message_;
+  Duration after_;
+  bool sent_ = false;
+};
+
+v1::Envelope take_control(std::uint64_t term) {
+  v1::Envelope e;
+  e.mutable_take_control()->mutable_fence()->set_era(kClusterEra);
+  e.mutable_take_control()->mutable_fence()->set_term(term);
+  return e;
+}
+
+v1::Envelope root_claim(std::uint64_t epoch) {
+  v1::Envelope e;
+  auto* c = e.mutable_director_command();
+  c->mutable_fence()->set_era(kRootEra);
+  c->mutable_fence()->set_term(epoch);
+  c->mutable_claim();
+  return e;
+}
+
+std::optional<Violation> run_director(bool broken, v1::Envelope late, const Address& late_sender) {
+  Simulation sim(SimConfig{.seed = 3});
+  director::DirectorConfig c;
+  c.node = "n1";
+  c.own_vm = "t-n1-director";
+  c.capacity = {8000, 32LL << 30};
+  c.director_vm = {1000, 1LL << 30};
+  c.testing_accept_stale_fence = broken;
+  sim.add_process("director:n1", [c](Rng) { return std::make_unique<director::Director>(c); });
+  sim.add_process("orchestrator:1",
+                  [](Rng) { return std::make_unique<OneShot>(take_control(5), 1s); });
+  sim.add_process(late_sender, [late](Rng) { return std::make_unique<OneShot>(late, 2s); });
+  sim.add_checker(make_director_fencing(sim));
+  sim.run_for(5s);
+  return sim.violation();
+}
+
+TEST(NotBlind, FencingCatchesADirectorThatAcceptsAStaleTerm) {
+  EXPECT_FALSE(run_director(false, take_control(3), "orchestrator:2").has_value())
+      << "a sound Director refuses";
+  const auto v = run_director(true, take_control(3), "orchestrator:2");
+  ASSERT_TRUE(v.has_value());
+  EXPECT_EQ(v->invariant, "director_fencing");
+  EXPECT_NE(v->message.find("after accepting cluster term 5"), std::string::npos) << v->message;
+}
+
+TEST(NotBlind, FencingCatchesARootCommandExecutedAfterTakeover) {
+  EXPECT_FALSE(run_director(false, root_claim(9), "root").has_value());
+  const auto v = run_director(true, root_claim(9), "root");
+  ASSERT_TRUE(v.has_value());
+  EXPECT_EQ(v->invariant, "director_fencing");
+}
+
+TEST(NotBlind, CatchesARootThatKeepsActingAfterTeardown) {
+  const Scenario s = testing::load_scenario("scenarios/bootstrap.yaml");
+  EXPECT_TRUE(run_scenario(s, 1).passed);
+  const RunResult r = run_scenario(s, 1, RunOptions{.testing_root_acts_after_teardown = true});
+  ASSERT_TRUE(r.violation.has_value());
+  EXPECT_EQ(r.violation->invariant, "root_leaves_after_teardown");
+}
+
+}  // namespace
+}  // namespace omni::sim
