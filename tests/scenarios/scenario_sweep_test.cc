@@ -31,8 +31,8 @@ const std::vector<std::string> kScenarios{
     "partition",    "root-crash-during-init", "swarm"};
 
 INSTANTIATE_TEST_SUITE_P(Scenarios, ScenarioSweep, ::testing::ValuesIn(kScenarios),
-                         [](const auto& info) {
-                           std::string name = info.param;
+                         [](const auto& param_info) {
+                           std::string name = param_info.param;
                            std::replace(name.begin(), name.end(), '-', '_');
                            return name;
                          });
