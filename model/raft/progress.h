@@ -24,6 +24,7 @@ struct Progress {
   Time snapshot_sent_at{};
   Time last_heard_at{};              // check-quorum: last message from this peer in our term
   std::uint64_t read_seq_acked = 0;  // read-index: highest heartbeat round acknowledged
+  bool recovering = false;  // its last message said it lost records and is not caught up yet
 
   bool paused(std::size_t max_inflight) const {
     switch (state) {

@@ -46,7 +46,7 @@ void Raft::tick(Time now, Outputs& out) {
 
 void Raft::tick_election() {
   OMNI_ASSERT(role_ != Role::leader);
-  if (promotable() && now_ >= election_deadline_) campaign(false);
+  if (may_campaign() && now_ >= election_deadline_) campaign(false);
   OMNI_ASSERT(role_ != Role::leader || voters_.size() == 1, "only a lone voter wins at once");
 }
 
@@ -98,7 +98,7 @@ void Raft::step_follower(const NodeId& from, const RaftMessage& m) {
       handle_snapshot(from, m);
       break;
     case v1::RAFT_MESSAGE_TYPE_TIMEOUT_NOW:
-      if (promotable()) campaign(true);
+      if (may_campaign()) campaign(true);  // a recovering replica ignores it too
       break;
     default:
       break;  // stale responses from an earlier role
@@ -129,7 +129,12 @@ void Raft::step_leader(const NodeId& from, const RaftMessage& m) {
   OMNI_ASSERT(m.term() == term_ || m.type() == v1::RAFT_MESSAGE_TYPE_PRE_VOTE_RESPONSE);
   auto it = progress_.find(from);
   if (it == progress_.end()) return;  // not (or no longer) a member
-  if (m.term() == term_) it->second.last_heard_at = now_;
+  if (m.term() == term_) {
+    // A recovering peer is alive but may have forgotten what it promised: it does not keep us
+    // in power (check-quorum), and its acknowledgments count for nothing until it is caught up.
+    it->second.recovering = m.recovering();
+    if (!m.recovering()) it->second.last_heard_at = now_;
+  }
   switch (m.type()) {
     case v1::RAFT_MESSAGE_TYPE_APPEND_RESPONSE:
       handle_append_response(from, m);
@@ -195,7 +200,9 @@ void Raft::handle_vote_request(const NodeId& from, const RaftMessage& m) {
   RaftMessage answer;
   answer.set_type(pre ? v1::RAFT_MESSAGE_TYPE_PRE_VOTE_RESPONSE
                       : v1::RAFT_MESSAGE_TYPE_VOTE_RESPONSE);
-  if (can_vote && up_to_date && !lease_blocks) {
+  // A recovering replica may have forgotten a vote or an acknowledged entry: it grants nothing,
+  // not even a pre-vote, whatever the testing knob says.
+  if (can_vote && up_to_date && !lease_blocks && !recovering_) {
     answer.set_term(m.term());
     if (!pre) {
       vote_ = from;  // persisted by flush() before the answer is sent
@@ -206,6 +213,7 @@ void Raft::handle_vote_request(const NodeId& from, const RaftMessage& m) {
     answer.set_reject(true);
   }
   OMNI_ASSERT(pre || answer.reject() || vote_ == from, "a granted vote is recorded");
+  OMNI_ASSERT(!recovering_ || answer.reject(), "a recovering replica grants no (pre-)vote");
   send(from, answer);
 }
 
@@ -234,7 +242,7 @@ void Raft::handle_vote_response(const NodeId& from, const RaftMessage& m) {
 }
 
 void Raft::campaign(bool transfer) {
-  OMNI_ASSERT(promotable(), "only a voter campaigns");
+  OMNI_ASSERT(may_campaign(), "only a voter that is not recovering campaigns");
   OMNI_ASSERT(role_ != Role::leader);
   if (config_.pre_vote && !transfer) {
     become_pre_candidate();
@@ -322,6 +330,10 @@ bool Raft::promotable() const {
   return contains(voters_, id_);
 }
 
+bool Raft::may_campaign() const {
+  return promotable() && !recovering_;
+}
+
 // With check-quorum, a replica that heard from a leader within the minimum election timeout
 // refuses to help depose it (etcd's lease).
 bool Raft::in_lease() const {
@@ -356,6 +368,7 @@ void Raft::handle_append(const NodeId& from, const RaftMessage& m) {
     const Index last_new = m.index() + static_cast<Index>(m.entries_size());
     commit_to(std::min<Index>(m.commit(), last_new));
     answer.set_index(last_new);
+    if (recovering_) maybe_finish_recovery(from, m, last_new);
   }
   OMNI_ASSERT(commit_ <= log_.last_index(), "commit <= last index");
   send(from, answer);
@@ -382,7 +395,9 @@ void Raft::handle_heartbeat(const NodeId& from, const RaftMessage& m) {
   leader_ = from;
   leader_heard_at_ = now_;
   reset_election_deadline();
-  commit_to(std::min(m.commit(), log_.last_index()));  // the leader sends min(match, commit)
+  // The leader sends min(match, commit). While we are recovering its match for us may predate
+  // our data loss, so only an append (whose consistency check proves our log) advances commit.
+  if (!recovering_) commit_to(std::min(m.commit(), log_.last_index()));
   RaftMessage answer;
   answer.set_type(v1::RAFT_MESSAGE_TYPE_HEARTBEAT_RESPONSE);
   answer.set_read_seq(m.read_seq());
@@ -419,6 +434,24 @@ void Raft::handle_snapshot(const NodeId& from, const RaftMessage& m) {
   }
   OMNI_ASSERT(commit_ >= snapshot.index() && commit_ <= log_.last_index());
   send(from, answer);
+}
+
+// The end of a recovering state (docs/raft.md, "Recovery after data loss"). `m` is an append
+// from `leader`, the leader of our current term (so of a term >= every term we know), that
+// passed the consistency check and leaves our log equal to the leader's up to `last_new`. We
+// are caught up when that covers the leader's commit index and the entry there is of the
+// leader's term: the leader has committed in its term, so our log now holds every entry
+// committed before this term and every entry of it the leader had committed when it sent `m`.
+// Our vote in this term is pinned to the leader, so a vote forgotten in this very term cannot
+// be granted twice. The cleared flag is persisted (flush) before the answer is sent.
+void Raft::maybe_finish_recovery(const NodeId& leader, const RaftMessage& m, Index last_new) {
+  OMNI_ASSERT(recovering_ && role_ == Role::follower && m.term() == term_);
+  OMNI_ASSERT(last_new <= log_.last_index() && log_.matches(m.index(), m.log_term()));
+  const bool covers_commit = m.commit() > 0 && m.commit() <= last_new;
+  if (!covers_commit || !log_.matches(m.commit(), m.term())) return;
+  recovering_ = false;
+  if (vote_.empty()) vote_ = leader;
+  OMNI_ASSERT(!recovering_ && !vote_.empty());
 }
 
 void Raft::commit_to(Index index) {

@@ -98,6 +98,9 @@ class Raft {
   const std::map<NodeId, Progress>& progress() const { return progress_; }
   const NodeId& transferee() const { return transferee_; }
   bool started() const { return started_; }
+  // Recovery dropped records and no leader has caught this replica up since: it refuses votes
+  // and pre-votes and does not campaign (docs/raft.md, "Recovery after data loss"). Durable.
+  bool recovering() const { return recovering_; }
   v1::RaftConfState conf() const;
 
  private:
@@ -120,6 +123,8 @@ class Raft {
   void campaign(bool transfer);
   void send_vote_requests(bool transfer);
   bool promotable() const;
+  bool may_campaign() const;  // promotable and not recovering
+  void maybe_finish_recovery(const NodeId& leader, const v1::RaftMessage& m, Index last_new);
   bool in_lease() const;
   void reset_election_deadline();
 
@@ -173,6 +178,7 @@ class Raft {
   Term term_ = 0;
   NodeId vote_;
   Index commit_ = 0;
+  bool recovering_ = false;  // see recovering()
   RaftLog log_;
   std::optional<v1::RaftSnapshot> snapshot_;  // the latest snapshot, with its data
 

@@ -236,9 +236,18 @@ void Raft::broadcast_heartbeat() {
 void Raft::handle_append_response(const NodeId& from, const RaftMessage& m) {
   OMNI_ASSERT(role_ == Role::leader && m.term() == term_);
   Progress& progress = progress_.at(from);
+  const bool lost = m.recovering() && (m.reject() ? m.reject_hint() : m.index()) < progress.match;
+  if (lost) {
+    // The peer lost entries it had acknowledged: the match we hold predates the loss. Its log is
+    // known to match ours only up to a successful answer's index, otherwise nowhere.
+    progress.match = m.reject() ? 0 : m.index();
+    progress.become_probe();
+    OMNI_ASSERT(progress.next == progress.match + 1, "probe again from what is proven");
+  }
   if (m.reject()) {
-    const bool stale = progress.state == ProgressState::replicate ? m.index() <= progress.match
-                                                                  : m.index() != progress.next - 1;
+    const bool stale =
+        !lost && (progress.state == ProgressState::replicate ? m.index() <= progress.match
+                                                             : m.index() != progress.next - 1);
     if (stale) return;
     const Index hinted = std::min(m.index(), m.reject_hint() + 1);
     progress.become_probe();
@@ -265,7 +274,8 @@ void Raft::handle_append_response(const NodeId& from, const RaftMessage& m) {
 void Raft::handle_heartbeat_response(const NodeId& from, const RaftMessage& m) {
   OMNI_ASSERT(role_ == Role::leader && m.term() == term_);
   Progress& progress = progress_.at(from);
-  progress.read_seq_acked = std::max(progress.read_seq_acked, m.read_seq());
+  // A recovering peer may have forgotten a vote for a newer leader: it cannot confirm ours.
+  if (!m.recovering()) progress.read_seq_acked = std::max(progress.read_seq_acked, m.read_seq());
   if (progress.state == ProgressState::probe) progress.probe_sent = false;
   if (progress.state == ProgressState::replicate &&
       progress.inflight.size() >= config_.max_inflight_appends) {
@@ -286,11 +296,14 @@ bool Raft::maybe_advance_commit() {
   if (!promotable()) return false;
   std::vector<Index> matches;
   for (const NodeId& voter : voters_) {
-    matches.push_back(voter == id_ ? log_.last_index() : progress_.at(voter).match);
+    const Progress* peer = voter == id_ ? nullptr : &progress_.at(voter);
+    // A recovering voter's acknowledgment is not counted: it may lack what it acknowledged.
+    matches.push_back(peer == nullptr ? log_.last_index() : peer->recovering ? 0 : peer->match);
   }
   const Index candidate = quorum_index(std::move(matches));
   if (candidate <= commit_ || !log_.matches(candidate, term_)) return false;
   const bool first_in_term = !committed_in_current_term();
+  OMNI_ASSERT(candidate <= log_.last_index(), "a quorum index is in our log");
   commit_to(candidate);
   OMNI_ASSERT(commit_ == candidate && commit_ <= log_.last_index());
   if (first_in_term) start_read_round();

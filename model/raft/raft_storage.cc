@@ -22,6 +22,10 @@ void Raft::start(Time now, const std::vector<std::string>& persisted, Outputs& o
   if (persisted.empty()) {
     bootstrap();
   } else if (!recover(persisted)) {
+    // Records were dropped, so a vote or an acknowledged entry may be forgotten: stop voting
+    // and campaigning until a leader catches us up. A corrupt first record leaves us blank but
+    // recovering, never re-bootstrapped. The flag is durable: the rewrite below carries it.
+    recovering_ = true;
     replace_pending_ = true;  // rewrite the good prefix so no record hides behind a bad one
   }
   applied_ = log_.snapshot_index();
@@ -34,6 +38,7 @@ void Raft::start(Time now, const std::vector<std::string>& persisted, Outputs& o
   reset_election_deadline();
   OMNI_ASSERT(applied_ <= commit_ && commit_ <= log_.last_index());
   OMNI_ASSERT(role_ == Role::follower && leader_.empty());
+  OMNI_ASSERT(!recovering_ || !persisted.empty(), "a first boot has nothing to lose");
   flush(out);
 }
 
@@ -71,6 +76,7 @@ bool Raft::recover(const std::vector<std::string>& persisted) {
 }
 
 bool Raft::replay(const v1::RaftRecord& record) {
+  OMNI_ASSERT(commit_ <= log_.last_index(), "the records so far were consistent");
   if (record.has_snapshot()) {
     const v1::RaftSnapshot& snapshot = record.snapshot();
     if (snapshot.index() < log_.snapshot_index() || snapshot.index() < commit_) return false;
@@ -90,6 +96,7 @@ bool Raft::replay(const v1::RaftRecord& record) {
     if (hard.term() < term_ || hard.commit() < commit_) return false;
     term_ = hard.term();
     vote_ = hard.vote();
+    recovering_ = hard.recovering();  // the latest hard state says whether we are caught up
     commit_ = std::min<Index>(hard.commit(), log_.last_index());
   }
   if (log_.last_term() > std::max(term_, Term{1})) return false;  // an entry from the future
@@ -152,6 +159,7 @@ void Raft::advance_clock(Time now) {
 void Raft::send(const NodeId& to, v1::RaftMessage m) {
   OMNI_ASSERT(to != id_, "no message to ourselves");
   if (m.term() == 0) m.set_term(term_);
+  m.set_recovering(recovering_);  // a leader must not count our acknowledgments yet
   outbox_.push_back(std::move(m));
   outbox_to_.push_back(to);
 }
@@ -161,6 +169,7 @@ v1::RaftHardState Raft::hard_state() const {
   hard.set_term(term_);
   hard.set_vote(vote_);
   hard.set_commit(commit_);
+  hard.set_recovering(recovering_);
   return hard;
 }
 
@@ -197,7 +206,8 @@ void Raft::emit_persist(Outputs& out) {
     }
     const bool hard_changed = hard.term() != persisted_hard_state_.term() ||
                               hard.vote() != persisted_hard_state_.vote() ||
-                              hard.commit() != persisted_hard_state_.commit();
+                              hard.commit() != persisted_hard_state_.commit() ||
+                              hard.recovering() != persisted_hard_state_.recovering();
     if (hard_changed) *record.mutable_hard_state() = hard;
     if (!hard_changed && record.entries_size() == 0) return;
   }
@@ -219,7 +229,8 @@ void Raft::emit_wake(Outputs& out) {
 
 std::optional<Time> Raft::next_deadline() const {
   if (role_ != Role::leader) {
-    if (!promotable()) return std::nullopt;  // a learner or a removed server never campaigns
+    // A learner, a removed server or a recovering replica does not campaign.
+    if (!may_campaign()) return std::nullopt;
     return election_deadline_;
   }
   Time deadline = heartbeat_deadline_;

@@ -2,6 +2,10 @@
 // contract: a Persist precedes every Send that depends on it.
 #include <gtest/gtest.h>
 
+#include <functional>
+#include <memory>
+#include <optional>
+
 #include "tests/model/raft/single.h"
 
 namespace omni::raft::testing {
@@ -143,6 +147,325 @@ TEST(RaftRecovery, CompactionReplacesTheLogAndRestartRestoresTheSnapshot) {
   ASSERT_TRUE(snapshot.has_value());
   EXPECT_EQ(snapshot->data(), "state-at-5");
   EXPECT_EQ(restarted.applied_index(), 5u);
+}
+
+// Recovery after data loss ---------------------------------------------------------------------
+// A replica whose recovery dropped records may have forgotten a vote or an acknowledged entry.
+// It must not grant votes or pre-votes nor campaign until a leader has caught it up, and that
+// state must survive restarts (docs/raft.md, "Recovery after data loss").
+
+// What a disk holds after `out` was written on top of `disk` (replace drops earlier records).
+std::vector<std::string> disk_after(std::vector<std::string> disk, const Outputs& out) {
+  for (const auto& output : out) {
+    if (const auto* persist = std::get_if<Persist>(&output)) {
+      if (persist->replace) disk.clear();
+      disk.push_back(persist->record);
+    }
+  }
+  return disk;
+}
+
+// The hard state of the last Persist in `out` that carries one.
+std::optional<v1::RaftHardState> last_hard_state(const Outputs& out) {
+  std::optional<v1::RaftHardState> hard;
+  for (const auto& output : out) {
+    if (const auto* persist = std::get_if<Persist>(&output)) {
+      const std::optional<v1::RaftRecord> record = decode_record(persist->record);
+      if (record.has_value() && record->has_hard_state()) hard = record->hard_state();
+    }
+  }
+  return hard;
+}
+
+struct LossCase {
+  const char* name;
+  Damage damage;
+  bool first_record;  // damage the first record instead of the last
+};
+
+const std::vector<LossCase>& loss_cases() {
+  static const std::vector<LossCase> cases = {
+      {"corrupt tail (bit flip)", Damage::flip_last_byte, false},
+      {"torn tail (half written)", Damage::truncate_half, false},
+      {"garbage tail", Damage::garbage, false},
+      {"empty tail record", Damage::empty, false},
+      {"corrupt first record: blank, not re-bootstrapped", Damage::flip_last_byte, true},
+      {"garbage first record", Damage::garbage, true},
+  };
+  return cases;
+}
+
+std::vector<std::string> damaged(const History& history, const LossCase& c) {
+  std::vector<std::string> records = history.records;
+  std::string& bad = c.first_record ? records.front() : records.back();
+  switch (c.damage) {
+    case Damage::flip_last_byte:
+      bad.back() = static_cast<char>(bad.back() ^ 0x5a);
+      break;
+    case Damage::truncate_half:
+      bad.resize(bad.size() / 2);
+      break;
+    case Damage::garbage:
+      bad = "\xff\xfe not a record";
+      break;
+    case Damage::empty:
+      bad.clear();
+      break;
+  }
+  return records;
+}
+
+// A replica "b" restarted from `records`; `disk` is what its disk holds afterwards.
+struct Restarted {
+  Raft raft{"b", {"a", "b", "c"}, test_config(), Rng(5)};
+  std::vector<std::string> disk;
+  Outputs out;
+};
+
+std::unique_ptr<Restarted> restart(const std::vector<std::string>& records) {
+  auto restarted = std::make_unique<Restarted>();
+  restarted->raft.start(t0, records, restarted->out);
+  // As RaftNode does: re-apply up to the recovered commit (the configuration makes it a voter).
+  restarted->raft.mark_applied(restarted->raft.commit_index(), restarted->out);
+  restarted->disk = disk_after(records, restarted->out);
+  return restarted;
+}
+
+// A candidate "c" whose log (index 4, term 3) is ahead of anything b may hold.
+v1::RaftMessage vote_request(v1::RaftMessageType type, Term term) {
+  v1::RaftMessage request = message(type, term);
+  request.set_index(4);
+  request.set_log_term(3);
+  return request;
+}
+
+// The leader's log: the bootstrap configuration, 2 and 3 of term 2, 4 of term 3.
+v1::RaftEntry leader_entry(Index index) {
+  if (index == 1) {
+    v1::RaftEntry conf;
+    conf.set_index(1);
+    conf.set_term(1);
+    conf.set_type(v1::RAFT_ENTRY_TYPE_CONF);
+    for (const char* id : {"a", "b", "c"}) conf.mutable_conf()->add_voters(id);
+    return conf;
+  }
+  return entry_of(index, index == 4 ? 3 : 2);
+}
+
+// An append from leader "a" of term 3 after the follower's commit index, carrying the leader's
+// entries up to `last` and the leader's commit index `commit`.
+v1::RaftMessage append_from_leader(const Raft& follower, Index last, Index commit) {
+  const Index prev = follower.commit_index();
+  v1::RaftMessage append = message(v1::RAFT_MESSAGE_TYPE_APPEND, 3);
+  append.set_index(prev);
+  append.set_log_term(prev == 0 ? 0 : leader_entry(prev).term());
+  for (Index i = prev + 1; i <= last; ++i) *append.add_entries() = leader_entry(i);
+  append.set_commit(commit);
+  return append;
+}
+
+bool granted(const Outputs& out, v1::RaftMessageType type) {
+  const std::vector<v1::RaftMessage> answers = sends_of_type(out, type);
+  return answers.size() == 1 && !answers.front().reject();
+}
+
+TEST(RaftRecovery, ACleanRestartStillVotesAndCampaigns) {
+  const std::unique_ptr<Restarted> r = restart(follower_history().records);
+  EXPECT_FALSE(r->raft.recovering());
+  Outputs out;
+  r->raft.step(t0, "c", vote_request(v1::RAFT_MESSAGE_TYPE_PRE_VOTE, 3), out);
+  EXPECT_TRUE(granted(out, v1::RAFT_MESSAGE_TYPE_PRE_VOTE_RESPONSE));
+  out.clear();
+  r->raft.step(t0, "c", vote_request(v1::RAFT_MESSAGE_TYPE_VOTE, 3), out);
+  EXPECT_TRUE(granted(out, v1::RAFT_MESSAGE_TYPE_VOTE_RESPONSE));
+}
+
+TEST(RaftRecovery, ALossyRecoveryRefusesVotesAndPreVotesAndDoesNotCampaign) {
+  const History history = follower_history();
+  for (const LossCase& c : loss_cases()) {
+    SCOPED_TRACE(c.name);
+    std::unique_ptr<Restarted> r = restart(damaged(history, c));
+    Raft& raft = r->raft;
+    ASSERT_TRUE(raft.recovering());
+    const std::optional<v1::RaftHardState> rewritten = last_hard_state(r->out);
+    ASSERT_TRUE(rewritten.has_value());
+    EXPECT_TRUE(rewritten->recovering()) << "the flag is in the rewritten good prefix";
+    if (c.first_record) {
+      EXPECT_EQ(raft.log().last_index(), 0u) << "blank, not re-bootstrapped";
+      EXPECT_EQ(raft.term(), 0u);
+    }
+
+    Outputs out;
+    raft.step(t0, "c", vote_request(v1::RAFT_MESSAGE_TYPE_PRE_VOTE, 3), out);
+    EXPECT_FALSE(granted(out, v1::RAFT_MESSAGE_TYPE_PRE_VOTE_RESPONSE));
+    out.clear();
+    raft.step(t0, "c", vote_request(v1::RAFT_MESSAGE_TYPE_VOTE, 3), out);
+    EXPECT_FALSE(granted(out, v1::RAFT_MESSAGE_TYPE_VOTE_RESPONSE));
+    EXPECT_NE(raft.vote(), "c");
+    EXPECT_EQ(raft.term(), 3u) << "it still learns terms";
+    EXPECT_TRUE(persists_precede_sends(out));
+
+    out.clear();
+    raft.tick(t0 + std::chrono::seconds(10), out);
+    raft.step(t0 + std::chrono::seconds(10), "a", message(v1::RAFT_MESSAGE_TYPE_TIMEOUT_NOW, 3),
+              out);
+    EXPECT_EQ(raft.role(), Role::follower);
+    EXPECT_TRUE(sends_of_type(out, v1::RAFT_MESSAGE_TYPE_PRE_VOTE).empty());
+    EXPECT_TRUE(sends_of_type(out, v1::RAFT_MESSAGE_TYPE_VOTE).empty());
+    for (const auto& output : out) EXPECT_FALSE(std::holds_alternative<WakeAt>(output));
+    EXPECT_TRUE(raft.recovering());
+  }
+}
+
+// What does and does not end the recovering state, in order, on one replica per loss case.
+struct CatchUpStep {
+  const char* name;
+  std::function<void(Raft&, Outputs&)> run;
+  bool recovering_after;
+};
+
+TEST(RaftRecovery, VotesAgainOnlyOnceALeaderHasCaughtItUp) {
+  const History history = follower_history();
+  const std::vector<CatchUpStep> steps = {
+      {"a heartbeat does not end it",
+       [](Raft& raft, Outputs& out) {
+         v1::RaftMessage heartbeat = message(v1::RAFT_MESSAGE_TYPE_HEARTBEAT, 3);
+         heartbeat.set_commit(4);
+         raft.step(t0, "a", heartbeat, out);
+       },
+       true},
+      {"an append whose commit is of an older term does not end it",
+       [](Raft& raft, Outputs& out) { raft.step(t0, "a", append_from_leader(raft, 3, 3), out); },
+       true},
+      {"an append that stops short of the leader's commit does not end it",
+       [](Raft& raft, Outputs& out) { raft.step(t0, "a", append_from_leader(raft, 3, 4), out); },
+       true},
+      {"an append up to the leader's commit, of the leader's term, ends it",
+       [](Raft& raft, Outputs& out) { raft.step(t0, "a", append_from_leader(raft, 4, 4), out); },
+       false},
+  };
+  for (const LossCase& c : loss_cases()) {
+    SCOPED_TRACE(c.name);
+    std::unique_ptr<Restarted> r = restart(damaged(history, c));
+    Raft& raft = r->raft;
+    Outputs out;
+    raft.step(t0, "c", vote_request(v1::RAFT_MESSAGE_TYPE_VOTE, 3), out);  // refused; term 3
+    for (const CatchUpStep& step : steps) {
+      SCOPED_TRACE(step.name);
+      Outputs step_out;
+      step.run(raft, step_out);
+      EXPECT_EQ(raft.recovering(), step.recovering_after);
+      EXPECT_TRUE(persists_precede_sends(step_out));
+      for (const auto& answer : sends_of(step_out)) {
+        EXPECT_EQ(answer.second.recovering(), step.recovering_after) << "answers carry the flag";
+      }
+      out.insert(out.end(), step_out.begin(), step_out.end());
+    }
+    EXPECT_EQ(raft.log().last_index(), 4u);
+    EXPECT_EQ(raft.commit_index(), 4u);
+    EXPECT_EQ(raft.vote(), "a") << "its vote in the leader's term is pinned to the leader";
+    const std::optional<v1::RaftHardState> cleared = last_hard_state(out);
+    ASSERT_TRUE(cleared.has_value());
+    EXPECT_FALSE(cleared->recovering()) << "the cleared flag is synced before the answer";
+
+    Outputs vote_out;  // after the leader's lease, as a candidate of term 4 would ask
+    raft.step(t0 + std::chrono::seconds(1), "c", vote_request(v1::RAFT_MESSAGE_TYPE_VOTE, 4),
+              vote_out);
+    EXPECT_TRUE(granted(vote_out, v1::RAFT_MESSAGE_TYPE_VOTE_RESPONSE)) << "votes again";
+  }
+}
+
+TEST(RaftRecovery, CaughtUpReplicaCampaignsAgain) {
+  const LossCase torn{"torn tail", Damage::truncate_half, false};
+  std::unique_ptr<Restarted> r = restart(damaged(follower_history(), torn));
+  Raft& raft = r->raft;
+  Outputs out;
+  raft.step(t0, "a", append_from_leader(raft, 4, 4), out);
+  ASSERT_FALSE(raft.recovering());
+  raft.mark_applied(4, out);
+  out.clear();
+  raft.tick(t0 + std::chrono::seconds(1), out);
+  EXPECT_EQ(raft.role(), Role::pre_candidate);
+  EXPECT_EQ(sends_of_type(out, v1::RAFT_MESSAGE_TYPE_PRE_VOTE).size(), 2u);
+}
+
+TEST(RaftRecovery, TheRecoveringFlagSurvivesRestarts) {
+  const History history = follower_history();
+  for (const LossCase& c : loss_cases()) {
+    SCOPED_TRACE(c.name);
+    std::unique_ptr<Restarted> first = restart(damaged(history, c));
+    ASSERT_TRUE(first->raft.recovering());
+    // It learns a higher term (a refused vote) and writes it: still recovering on disk.
+    Outputs out;
+    first->raft.step(t0, "c", vote_request(v1::RAFT_MESSAGE_TYPE_VOTE, 3), out);
+    std::vector<std::string> disk = disk_after(first->disk, out);
+
+    std::unique_ptr<Restarted> second = restart(disk);  // nothing is damaged any more
+    EXPECT_TRUE(second->raft.recovering()) << "a clean restart does not forget the flag";
+    EXPECT_EQ(second->raft.term(), 3u);
+    EXPECT_FALSE(has_persist(second->out)) << "nothing was lost this time";
+    Outputs vote_out;
+    second->raft.step(t0, "c", vote_request(v1::RAFT_MESSAGE_TYPE_VOTE, 4), vote_out);
+    EXPECT_FALSE(granted(vote_out, v1::RAFT_MESSAGE_TYPE_VOTE_RESPONSE));
+
+    // A crash during recovery, before the rewrite was written: the damage is seen again.
+    EXPECT_TRUE(restart(damaged(history, c))->raft.recovering());
+
+    // Caught up, then restarted: it votes again.
+    Outputs catch_up;
+    second->raft.step(t0, "a", message(v1::RAFT_MESSAGE_TYPE_HEARTBEAT, 4), catch_up);
+    v1::RaftMessage append = append_from_leader(second->raft, 4, 4);
+    append.set_term(4);
+    *append.mutable_entries(append.entries_size() - 1) = entry_of(4, 4);
+    second->raft.step(t0, "a", append, catch_up);
+    ASSERT_FALSE(second->raft.recovering());
+    std::unique_ptr<Restarted> third = restart(disk_after(second->disk, catch_up));
+    EXPECT_FALSE(third->raft.recovering());
+    EXPECT_EQ(third->raft.vote(), "a");
+    Outputs third_vote;
+    third->raft.step(t0, "c", vote_request(v1::RAFT_MESSAGE_TYPE_VOTE, 5), third_vote);
+    EXPECT_FALSE(granted(third_vote, v1::RAFT_MESSAGE_TYPE_VOTE_RESPONSE))
+        << "c's log (index 4, term 3) is behind b's (index 4, term 4)";
+    third_vote.clear();
+    v1::RaftMessage ahead = message(v1::RAFT_MESSAGE_TYPE_VOTE, 5);
+    ahead.set_index(4);
+    ahead.set_log_term(4);
+    third->raft.step(t0, "c", ahead, third_vote);
+    EXPECT_TRUE(granted(third_vote, v1::RAFT_MESSAGE_TYPE_VOTE_RESPONSE));
+  }
+}
+
+// The leader side: a recovering follower's acknowledgments are not counted, and its loss
+// makes the leader forget the match index it had for it.
+TEST(RaftRecovery, ALeaderDoesNotCountARecoveringFollower) {
+  Raft raft = make_raft("a", {}, 1);
+  Time now = t0;
+  elect(raft, now);
+  Outputs out;
+  raft.propose(now, "p", out);
+  const Index last = raft.log().last_index();
+  struct AckCase {
+    const char* name;
+    Index index;
+    bool recovering;
+    Index commit_after;
+    Index match_after;
+  };
+  const std::vector<AckCase> cases = {
+      {"a recovering ack does not commit", last, true, 1, last},
+      {"a recovering answer below the match resets it", 1, true, 1, 1},
+      {"a caught-up ack commits", last, false, last, last},
+  };
+  for (const AckCase& c : cases) {
+    SCOPED_TRACE(c.name);
+    v1::RaftMessage ack = message(v1::RAFT_MESSAGE_TYPE_APPEND_RESPONSE, raft.term());
+    ack.set_index(c.index);
+    ack.set_recovering(c.recovering);
+    raft.step(now, "b", ack, out);
+    EXPECT_EQ(raft.commit_index(), c.commit_after);
+    EXPECT_EQ(raft.progress().at("b").match, c.match_after);
+    EXPECT_EQ(raft.progress().at("b").recovering, c.recovering);
+  }
 }
 
 // Durability ordering: in each case the output batch persists before it sends, and persists

@@ -59,10 +59,17 @@ void History::on_apply(const NodeId& node, const v1::RaftEntry& entry) {
 
 Replica::Replica(NodeId id, std::vector<NodeId> voters, RaftConfig config, Rng rng,
                  History* history)
-    : node_(std::move(id), std::move(voters), config, rng, &machine_) {
+    : node_(std::move(id), std::move(voters), config, rng, &machine_), history_(history) {
   node_.set_apply_observer([history](const NodeId& node, const v1::RaftEntry& entry) {
     history->on_apply(node, entry);
   });
+}
+
+void Replica::step(const Input& input, Outputs& out) {
+  node_.step(input, out);
+  if (std::holds_alternative<Start>(input) && node_.raft().recovering()) {
+    history_->recovering_starts += 1;
+  }
 }
 
 // Client ------------------------------------------------------------------------------------
@@ -225,6 +232,7 @@ RunResult run_schedule(const RaftSimOptions& options, const Schedule& schedule) 
     result.events = sim.counters().events;
   }
   result.acks = history.acks.size();
+  result.recovering_starts = history.recovering_starts;
   return result;
 }
 

@@ -58,7 +58,8 @@ struct History {
   std::vector<Ack> acks;                           // OK replies the client received
   std::uint64_t liveness_request_id = UINT64_MAX;  // requests from here on are sent after heal
   std::optional<Time> liveness_ack_at;             // the first OK for such a request
-  bool proposals_stopped = false;  // set before the end checks, so followers catch up
+  bool proposals_stopped = false;     // set before the end checks, so followers catch up
+  std::size_t recovering_starts = 0;  // restarts whose recovery dropped records (or still was)
 
   void on_apply(const NodeId& node, const v1::RaftEntry& entry);
 };
@@ -67,7 +68,7 @@ struct History {
 class Replica : public Component {
  public:
   Replica(NodeId id, std::vector<NodeId> voters, RaftConfig config, Rng rng, History* history);
-  void step(const Input& input, Outputs& out) override { node_.step(input, out); }
+  void step(const Input& input, Outputs& out) override;
   const RaftNode& node() const { return node_; }
   const Raft& raft() const { return node_.raft(); }
   const ListMachine& machine() const { return machine_; }
@@ -75,6 +76,7 @@ class Replica : public Component {
  private:
   ListMachine machine_;
   RaftNode node_;
+  History* history_;
 };
 
 // Proposes "c<request id>" every `period` to the replica it believes leads (a random one when
@@ -117,6 +119,7 @@ struct RunResult {
   std::uint64_t trace_hash = 0;
   std::uint64_t events = 0;
   std::size_t acks = 0;
+  std::size_t recovering_starts = 0;            // restarts that came back recovering (data loss)
   std::optional<Duration> liveness_after_heal;  // heal -> first OK of a request sent after it
   std::optional<Duration> leader_after_heal;    // heal -> a leader heard by a majority
 };

@@ -1,7 +1,8 @@
-// The long sweep: 100,000 random fault schedules (25,000 per cluster size 1, 3, 5, 7), the same
-// checkers as raft_props. Skipped unless OMNI_RAFT_SWEEP=1; OMNI_RAFT_SWEEP_SCHEDULES changes
-// the count per size, OMNI_RAFT_SWEEP_FIRST_SEED the first seed. Every violation is printed with
-// its seed and schedule (replay: random_schedule(seed, servers, 2 s, 24)).
+// The long sweep: 100,000 random fault schedules (25,000 per cluster size 1, 3, 5, 7), disk
+// corruption of a minority of replicas included, the same checkers as raft_props. Skipped unless
+// OMNI_RAFT_SWEEP=1; OMNI_RAFT_SWEEP_SCHEDULES changes the count per size,
+// OMNI_RAFT_SWEEP_FIRST_SEED the first seed. Every violation is printed with its seed and schedule
+// (replay: random_schedule(seed, servers, 2 s, 24)).
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -20,7 +21,7 @@ std::uint64_t env_or(const char* name, std::uint64_t fallback) {
   return value == nullptr ? fallback : std::strtoull(value, nullptr, 10);
 }
 
-void sweep(std::size_t servers, bool corruption = false) {
+void sweep(std::size_t servers, bool corruption = true) {
   if (env_or("OMNI_RAFT_SWEEP", 0) == 0) GTEST_SKIP() << "set OMNI_RAFT_SWEEP=1 to run";
   const std::uint64_t schedules = env_or("OMNI_RAFT_SWEEP_SCHEDULES", 25'000);
   const std::uint64_t first = env_or("OMNI_RAFT_SWEEP_FIRST_SEED", 1'000'000);
@@ -30,12 +31,16 @@ void sweep(std::size_t servers, bool corruption = false) {
   std::uint64_t violations = 0;
   std::uint64_t events = 0;
   std::uint64_t acks = 0;
+  std::uint64_t lossy = 0;  // schedules with at least one restart that came back recovering
+  std::uint64_t recovering_starts = 0;
   Duration liveness_max{};
   for (std::uint64_t seed = first; seed < first + schedules; ++seed) {
     const Schedule schedule = random_schedule(seed, servers, options.fault_window, 24, corruption);
     const RunResult result = run_schedule(options, schedule);
     events += result.events;
     acks += result.acks;
+    lossy += result.recovering_starts > 0 ? 1 : 0;
+    recovering_starts += result.recovering_starts;
     if (result.liveness_after_heal.has_value() && *result.liveness_after_heal > liveness_max) {
       liveness_max = *result.liveness_after_heal;
     }
@@ -53,16 +58,16 @@ void sweep(std::size_t servers, bool corruption = false) {
   std::printf(
       "sweep servers=%zu corruption=%d schedules=%llu (seeds %llu..%llu) violations=%llu "
       "events=%llu "
-      "acks=%llu worst heal->commit=%lld ms wall=%.1f s\n",
+      "acks=%llu lossy-schedules=%llu recovering-starts=%llu worst heal->commit=%lld ms "
+      "wall=%.1f s\n",
       servers, corruption ? 1 : 0, static_cast<unsigned long long>(schedules),
       static_cast<unsigned long long>(first),
       static_cast<unsigned long long>(first + schedules - 1),
       static_cast<unsigned long long>(violations), static_cast<unsigned long long>(events),
-      static_cast<unsigned long long>(acks),
+      static_cast<unsigned long long>(acks), static_cast<unsigned long long>(lossy),
+      static_cast<unsigned long long>(recovering_starts),
       static_cast<long long>(liveness_max.count() / 1'000'000), wall_s);
-  if (!corruption) {
-    EXPECT_EQ(violations, 0U);
-  }
+  EXPECT_EQ(violations, 0U);
 }
 
 TEST(RaftSweep, Invariants_1Server) {
@@ -77,9 +82,9 @@ TEST(RaftSweep, Invariants_5Servers) {
 TEST(RaftSweep, Invariants_7Servers) {
   sweep(7);
 }
-// Measures (does not assert) how often one corrupted minority disk breaks an invariant.
-TEST(RaftSweep, WithCorruption_5Servers) {
-  sweep(5, true);
+// The schedules of the earlier corruption-free figures (a drawn `corrupt` becomes `eio`).
+TEST(RaftSweep, WithoutCorruption_5Servers) {
+  sweep(5, false);
 }
 
 }  // namespace

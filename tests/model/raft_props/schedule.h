@@ -59,11 +59,11 @@ std::ostream& operator<<(std::ostream& os, const Schedule& schedule);
 void apply_fault(sim::Simulation& sim, const Fault& fault, std::size_t servers);
 
 // A random schedule from a seed (the long sweep), and the RapidCheck generator (CI; shrinks).
-// Without `corruption`, a drawn `corrupt` becomes `eio`: Raft assumes a replica never forgets
-// what it acknowledged, and a corrupted record makes recovery drop it and everything after it
-// (see docs/raft-figures.md: one corrupted disk can break leader completeness).
+// `corrupt` faults (a minority of disks) are on by default: recovery that drops records makes
+// the replica non-voting until a leader catches it up (docs/raft.md). Without `corruption`, a
+// drawn `corrupt` becomes `eio` (the schedules of the earlier, corruption-free figures).
 Schedule random_schedule(std::uint64_t seed, std::size_t servers, Duration window,
-                         std::size_t faults_max, bool corruption = false);
-rc::Gen<Schedule> gen_schedule(Duration window, std::size_t faults_max, bool corruption = false);
+                         std::size_t faults_max, bool corruption = true);
+rc::Gen<Schedule> gen_schedule(Duration window, std::size_t faults_max, bool corruption = true);
 
 }  // namespace omni::raft::props
