@@ -119,6 +119,7 @@ void Root::on_driver_done(const DriverDone& done, Outputs& out) {
   if (it == pending_ops_.end()) return;
   const std::string node = it->second;
   pending_ops_.erase(it);
+  nodes_pending_.erase(node);
   const bool ok =
       done.result.status == DriverStatus::ok || done.result.status == DriverStatus::already_exists;
   if (phase_ == Phase::preflight && ok) nodes_listed_.insert(node);
@@ -133,6 +134,12 @@ void Root::on_director_report(const Address& from, const v1::DirectorReport& r, 
   const auto it = directors_.find(r.node());
   if (it == directors_.end() || from != director::director_address(r.node())) return;
   DirectorView& view = it->second;
+  const DirectorView before = view;
+  update_view(view, r, out);
+  if (!(view == before)) views_changed_ = true;
+}
+
+void Root::update_view(DirectorView& view, const v1::DirectorReport& r, Outputs& out) {
   const FenceValue held = fence_of(r.accepted());
   view.hello = view.vm_created = true;
   view.controlled_by_cluster = held == FenceValue{kClusterEra, leader_term_} && leader_term_ > 0;
@@ -190,6 +197,7 @@ void Root::on_status_reply(const Address& from, const v1::StatusReply& reply, Ou
     leader_term_ = reply.term();
     verified_by_leader_ = false;
     for (auto& [node, view] : directors_) view.controlled_by_cluster = false;
+    views_changed_ = true;
   }
   std::set<std::string> controlled(reply.controlled_directors().begin(),
                                    reply.controlled_directors().end());
@@ -201,8 +209,10 @@ void Root::on_status_reply(const Address& from, const v1::StatusReply& reply, Ou
     enter(Phase::verify, out);
     return;
   }
-  if (phase_ == Phase::verify && reply.nonce() == status_nonce_)
+  if (phase_ == Phase::verify && reply.nonce() == status_nonce_) {
     verified_by_leader_ = healthy && reply.quorum_healthy();
+    views_changed_ = true;  // the verify condition has a new input
+  }
 }
 
 // Phases ---------------------------------------------------------------------------------
@@ -267,11 +277,11 @@ void Root::step_preflight(Outputs& out) {
   }
   if (!retry_due()) return;
   for (const auto& [node, view] : directors_) {
-    const bool pending = std::any_of(pending_ops_.begin(), pending_ops_.end(),
-                                     [&](const auto& p) { return p.second == node; });
+    const bool pending = nodes_pending_.count(node) > 0;
     if (nodes_listed_.count(node) || pending) continue;
     const std::uint64_t id = next_op_id_++;
     pending_ops_[id] = node;
+    nodes_pending_.insert(node);
     out.push_back(DriverCall{id, VmOp{VmOpKind::list, node, "", 0, 0, {}}});
   }
 }
@@ -283,11 +293,11 @@ void Root::step_directors(Outputs& out) {
   }
   if (!retry_due()) return;
   for (auto& [node, view] : directors_) {
-    const bool pending = std::any_of(pending_ops_.begin(), pending_ops_.end(),
-                                     [&](const auto& p) { return p.second == node; });
+    const bool pending = nodes_pending_.count(node) > 0;
     if (!view.vm_created && !pending) {
       const std::uint64_t id = next_op_id_++;
       pending_ops_[id] = node;
+      nodes_pending_.insert(node);
       out.push_back(DriverCall{id, VmOp{VmOpKind::create,
                                         node,
                                         director_vm_name(plan_.cluster, node),
@@ -387,6 +397,7 @@ void Root::enter(Phase next, Outputs& out) {
   OMNI_ASSERT(next > phase_ || (next == Phase::takeover && phase_ < Phase::takeover));
   phase_ = next;
   phase_started_ = now_;
+  views_changed_ = true;  // the new phase's condition may hold already
   sent_once_ = false;
   reason_.clear();
   persist(out);
@@ -489,7 +500,11 @@ std::vector<Address> Root::members() const {
   return out;
 }
 
-bool Root::all(bool DirectorView::*field) const {
+// Whether every Director's view has `field`. Scanning thousands of views on every message
+// would make a large init quadratic, so the scan runs only after a view changed.
+bool Root::all(bool DirectorView::*field) {
+  if (!views_changed_) return false;
+  views_changed_ = false;
   return std::all_of(directors_.begin(), directors_.end(),
                      [&](const auto& d) { return d.second.*field; });
 }

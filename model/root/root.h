@@ -50,6 +50,7 @@ class Root final : public Component {
     bool workers_ready = false;
     bool replicas_ready = false;
     bool controlled_by_cluster = false;  // accepted era 1 at the leader's term
+    bool operator==(const DirectorView&) const = default;
   };
 
   void on_start(const Start& start, Outputs& out);
@@ -81,7 +82,8 @@ class Root final : public Component {
   const std::vector<v1::ReplicaSpec>& replica_specs(const std::string& node) const;
   void index_plan();
   std::vector<Address> members() const;
-  bool all(bool DirectorView::*field) const;
+  bool all(bool DirectorView::*field);
+  void update_view(DirectorView& view, const v1::DirectorReport& r, Outputs& out);
   bool retry_due();
 
   RootConfig config_;
@@ -99,6 +101,8 @@ class Root final : public Component {
   std::map<std::string, DirectorView> directors_;  // by node
   std::set<std::string> nodes_listed_;
   std::map<std::uint64_t, std::string> pending_ops_;  // op id -> node
+  std::set<std::string> nodes_pending_;               // nodes with an op in pending_ops_
+  bool views_changed_ = true;                         // a DirectorView changed since all()
   std::uint64_t next_op_id_ = 1;
   std::uint64_t next_seq_ = 1;
   std::size_t orchestrator_target_ = 0;  // whom to ask next, round robin over members
