@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "drivers/util/subprocess.h"
+#include "model/core/json.h"
 
 namespace omni::drivers {
 namespace {
@@ -110,36 +111,10 @@ std::vector<std::string> chain_ids(const std::vector<std::string>& diff_ids) {
   return chain;
 }
 
+// The model's JSON quoting without the surrounding quotes, for building JSON by hand.
 std::string json_escape(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buffer[8];
-          std::snprintf(buffer, sizeof buffer, "\\u%04x", c);
-          out += buffer;
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out;
+  const std::string quoted = json_quote(text);
+  return quoted.substr(1, quoted.size() - 2);
 }
 
 DriverResult parse_image_config(const std::string& json, OciImage& image) {

@@ -9,7 +9,7 @@
 
 namespace {
 
-struct Run {
+struct CommandRun {
   int exit_code = -1;
   std::string out;
   std::string err;
@@ -23,12 +23,12 @@ std::string slurp(const std::string& path) {
 }
 
 // Runs the real binary through the shell with stdout and stderr captured in temp files.
-Run omni(const std::string& args) {
+CommandRun omni(const std::string& args) {
   const std::string dir = testing::TempDir();
   const std::string out = dir + "/omni.out", err = dir + "/omni.err";
   const std::string command = std::string(OMNI_BINARY) + " " + args + " >" + out + " 2>" + err;
   const int status = std::system(command.c_str());
-  return Run{WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
+  return CommandRun{WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
 }
 
 std::size_t lines_in(const std::string& text) {
@@ -36,19 +36,19 @@ std::size_t lines_in(const std::string& text) {
 }
 
 TEST(OmniCli, HelpAndVersion) {
-  const Run help = omni("--help");
+  const CommandRun help = omni("--help");
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_NE(help.out.find("init"), std::string::npos);
-  const Run version = omni("version");
+  const CommandRun version = omni("version");
   EXPECT_EQ(version.exit_code, 0);
   EXPECT_EQ(version.out.rfind("omni ", 0), 0u);
-  const Run init_help = omni("init --help");
+  const CommandRun init_help = omni("init --help");
   EXPECT_EQ(init_help.exit_code, 0);
   EXPECT_NE(init_help.out.find("--dry-run"), std::string::npos);
 }
 
 TEST(OmniCli, DryRunPrintsThePlan) {
-  const Run run = omni("init --dry-run -f examples/cluster-3node.yaml");
+  const CommandRun run = omni("init --dry-run -f examples/cluster-3node.yaml");
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_TRUE(run.err.empty()) << run.err;
   for (const std::string part :
@@ -57,17 +57,17 @@ TEST(OmniCli, DryRunPrintsThePlan) {
 }
 
 TEST(OmniCli, DryRunJsonAndYaml) {
-  const Run json = omni("init --dry-run -o json -f examples/cluster-3node.yaml");
+  const CommandRun json = omni("init --dry-run -o json -f examples/cluster-3node.yaml");
   ASSERT_EQ(json.exit_code, 0) << json.err;
   EXPECT_EQ(json.out.front(), '{');
   EXPECT_NE(json.out.find("\"orchestrators_placement\""), std::string::npos);
-  const Run yaml = omni("init --dry-run -o yaml -f examples/cluster-3node.yaml");
+  const CommandRun yaml = omni("init --dry-run -o yaml -f examples/cluster-3node.yaml");
   ASSERT_EQ(yaml.exit_code, 0) << yaml.err;
   EXPECT_NE(yaml.out.find("quorum: 2"), std::string::npos) << yaml.out;
 }
 
 TEST(OmniCli, SeedSnippetPassesUnchanged) {
-  const Run run = omni("init --dry-run -f tests/data/config/good/seed-snippet.yaml");
+  const CommandRun run = omni("init --dry-run -f tests/data/config/good/seed-snippet.yaml");
   EXPECT_EQ(run.exit_code, 0) << run.err;
 }
 
@@ -97,7 +97,7 @@ TEST(OmniCli, EveryBadFileExitsTwoWithOneLocatedLine) {
   for (const auto& name : files) {
     SCOPED_TRACE(name);
     const std::string path = "tests/data/config/bad/" + name + ".yaml";
-    const Run run = omni("init --dry-run -f " + path);
+    const CommandRun run = omni("init --dry-run -f " + path);
     EXPECT_EQ(run.exit_code, 2);
     EXPECT_TRUE(run.out.empty()) << run.out;
     EXPECT_EQ(lines_in(run.err), 1u) << run.err;
@@ -106,12 +106,12 @@ TEST(OmniCli, EveryBadFileExitsTwoWithOneLocatedLine) {
 }
 
 TEST(OmniCli, MissingFileAndDirectory) {
-  const Run missing = omni("init --dry-run -f tests/data/config/bad/does-not-exist.yaml");
+  const CommandRun missing = omni("init --dry-run -f tests/data/config/bad/does-not-exist.yaml");
   EXPECT_EQ(missing.exit_code, 2);
   EXPECT_NE(missing.err.find("does-not-exist.yaml:1:1: cannot read the file: no such file"),
             std::string::npos)
       << missing.err;
-  const Run directory = omni("init --dry-run -f tests/data/config/bad/a-directory");
+  const CommandRun directory = omni("init --dry-run -f tests/data/config/bad/a-directory");
   EXPECT_EQ(directory.exit_code, 2);
   EXPECT_NE(directory.err.find("is a directory"), std::string::npos) << directory.err;
 }
@@ -127,14 +127,14 @@ TEST(OmniCli, BadFlagsAreBadInput) {
   };
   for (const auto& [args, message] : cases) {
     SCOPED_TRACE(args);
-    const Run run = omni(args);
+    const CommandRun run = omni(args);
     EXPECT_EQ(run.exit_code, 2);
     EXPECT_NE(run.err.find(message), std::string::npos) << run.err;
   }
 }
 
 TEST(OmniCli, InitWithoutDryRunFailsClearly) {
-  const Run run = omni("init -f examples/cluster-3node.yaml");
+  const CommandRun run = omni("init -f examples/cluster-3node.yaml");
   EXPECT_EQ(run.exit_code, 1);
   EXPECT_NE(run.err.find("--dry-run"), std::string::npos) << run.err;
 }
