@@ -1,0 +1,149 @@
+// The Orchestrator: its arguments, the hand-over, taking control of Directors at its term,
+// and status answered after a committed round trip.
+#include "model/orchestrator/orchestrator.h"
+
+#include <gtest/gtest.h>
+
+#include "model/director/fence.h"
+#include "tests/model/bootstrap/outputs.h"
+
+namespace omni::orchestrator {
+namespace {
+
+using omni::testing::sends_to;
+
+TEST(Orchestrator, ArgumentsTable) {
+  struct Case {
+    std::vector<std::string> args;
+    bool valid;
+    std::string self;
+  };
+  const std::vector<Case> cases{
+      {{"orchestrator", "--replica=2", "--members=orchestrator:1,orchestrator:2,orchestrator:3"},
+       true,
+       "orchestrator:2"},
+      {{"--members=orchestrator:1"}, false, ""},                                // no replica
+      {{"--replica=x", "--members=orchestrator:1"}, false, ""},                 // not a number
+      {{"--replica=4", "--members=orchestrator:1,orchestrator:2"}, false, ""},  // not a member
+      {{"--replica=1"}, false, ""},                                             // no members
+      {{"--replica=1", "--members=orchestrator:1"}, true, "orchestrator:1"},
+  };
+  for (const auto& c : cases) {
+    const auto config = Orchestrator::from_args(c.args);
+    EXPECT_EQ(config.has_value(), c.valid) << c.args.back();
+    if (config) {
+      EXPECT_EQ(config->self, c.self);
+    }
+  }
+}
+
+// One replica, stepped with ticks every 10 ms; collects everything it sends.
+struct Single {
+  Orchestrator o{*Orchestrator::from_args({"--replica=1", "--members=orchestrator:1"}), Rng{7}};
+  Time now{};
+  Outputs out;
+
+  void input(const Input& in) { o.step(in, out); }
+  void run_for(Duration d) {
+    const Time end = now + d;
+    while (now < end) {
+      now += 10ms;
+      input(Tick{now});
+    }
+  }
+  std::vector<Send> sent_to(const Address& to) const { return sends_to(out, to); }
+};
+
+v1::Envelope hand_over() {
+  v1::Envelope e;
+  e.set_seq(41);
+  auto* h = e.mutable_hand_over();
+  h->set_epoch(1);
+  h->set_cluster_config(
+      "cluster: {name: t, orchestrators: 1}\nnodes:\n  - {name: n1, resources: {cpu: 8, memory: "
+      "16Gi}}\n");
+  h->add_directors("director:n1");
+  return e;
+}
+
+TEST(Orchestrator, ASingleReplicaLeadsTakesTheHandOverAndControlsDirectorsAtItsTerm) {
+  Single s;
+  s.input(Start{s.now, {}});
+  s.run_for(1s);
+  ASSERT_TRUE(s.o.is_leader());
+  const std::uint64_t term = s.o.term();
+  s.out.clear();
+  s.input(Deliver{s.now, "root", hand_over()});
+  s.run_for(100ms);
+  const auto acks = s.sent_to("root");
+  ASSERT_EQ(acks.size(), 1u);
+  EXPECT_TRUE(acks[0].envelope.hand_over_ack().accepted());
+  EXPECT_EQ(acks[0].envelope.seq(), 41u);
+  EXPECT_TRUE(s.o.state().handed_over());
+  // The leader takes control of the Director at its own term.
+  s.run_for(1s);
+  const auto to_director = s.sent_to("director:n1");
+  ASSERT_FALSE(to_director.empty());
+  EXPECT_EQ(fence_of(to_director[0].envelope.take_control().fence()),
+            (FenceValue{kClusterEra, term}));
+  EXPECT_TRUE(s.o.controlled_directors().empty()) << "not before the Director acknowledges";
+  // The Director acknowledges; the leader then sends it the desired state under its term.
+  v1::Envelope report;
+  report.mutable_director_report()->set_node("n1");
+  *report.mutable_director_report()->mutable_accepted() = to_proto(FenceValue{kClusterEra, term});
+  report.mutable_director_report()->set_controller("orchestrator:1");
+  s.out.clear();
+  s.input(Deliver{s.now, "director:n1", report});
+  EXPECT_EQ(s.o.controlled_directors(), std::vector<Address>{"director:n1"});
+  s.run_for(1500ms);
+  bool workers = false;
+  for (const auto& send : s.sent_to("director:n1")) {
+    const auto& c = send.envelope.director_command();
+    if (c.has_ensure_workers()) {
+      workers = true;
+      EXPECT_EQ(fence_of(c.fence()), (FenceValue{kClusterEra, term}));
+      ASSERT_EQ(c.ensure_workers().vms_size(), 1);
+      EXPECT_EQ(c.ensure_workers().vms(0).name(), "t-n1-worker-1");
+    }
+  }
+  EXPECT_TRUE(workers) << "the desired worker VMs are re-issued under the leader's term";
+}
+
+TEST(Orchestrator, StatusIsAnsweredAfterACommittedRoundTrip) {
+  Single s;
+  s.input(Start{s.now, {}});
+  s.run_for(1s);
+  s.input(Deliver{s.now, "root", hand_over()});
+  s.run_for(100ms);
+  v1::Envelope status;
+  status.set_seq(9);
+  status.mutable_status_request()->set_nonce(5);
+  s.out.clear();
+  s.input(Deliver{s.now, "root", status});
+  s.run_for(100ms);
+  const auto replies = s.sent_to("root");
+  ASSERT_EQ(replies.size(), 1u);
+  const auto& r = replies[0].envelope.status_reply();
+  EXPECT_EQ(r.nonce(), 5u);
+  EXPECT_TRUE(r.is_leader());
+  EXPECT_TRUE(r.quorum_healthy());
+  EXPECT_TRUE(r.handed_over());
+  EXPECT_EQ(s.o.state().last_verify_nonce(), 5u) << "the round trip went through the log";
+}
+
+TEST(Orchestrator, AFollowerRefusesTheHandOverWithoutCommittingIt) {
+  Orchestrator o(*Orchestrator::from_args(
+                     {"--replica=2", "--members=orchestrator:1,orchestrator:2,orchestrator:3"}),
+                 Rng{3});
+  Outputs out;
+  o.step(Start{Time{}, {}}, out);
+  out.clear();
+  o.step(Deliver{Time{} + 1ms, "root", hand_over()}, out);
+  const auto acks = sends_to(out, "root");
+  ASSERT_EQ(acks.size(), 1u);
+  EXPECT_FALSE(acks[0].envelope.hand_over_ack().accepted());
+  EXPECT_FALSE(o.state().handed_over());
+}
+
+}  // namespace
+}  // namespace omni::orchestrator
