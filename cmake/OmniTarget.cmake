@@ -21,9 +21,10 @@ function(omni_library target dir)
   endif()
 endfunction()
 
-# A GoogleTest executable registered with ctest, one ctest entry per test case.
+# A GoogleTest executable registered with ctest, one ctest entry per test case. LOCK names a
+# resource (ctest RESOURCE_LOCK) for tests that touch host-wide state and must not overlap.
 function(omni_test target)
-  cmake_parse_arguments(T "" "LABEL;TIMEOUT" "SOURCES;LIBS" ${ARGN})
+  cmake_parse_arguments(T "" "LABEL;TIMEOUT;LOCK" "SOURCES;LIBS" ${ARGN})
   add_executable(${target} ${T_SOURCES})
   target_link_libraries(${target} PRIVATE ${T_LIBS} rapidcheck rapidcheck_gtest GTest::gtest GTest::gtest_main)
   omni_warnings(${target})
@@ -33,9 +34,13 @@ function(omni_test target)
   if(NOT T_LABEL)
     set(T_LABEL unit)
   endif()
+  set(lock_property)
+  if(T_LOCK)
+    set(lock_property RESOURCE_LOCK ${T_LOCK})
+  endif()
   gtest_discover_tests(${target}
     WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}
-    PROPERTIES LABELS ${T_LABEL} TIMEOUT ${T_TIMEOUT}
+    PROPERTIES LABELS ${T_LABEL} TIMEOUT ${T_TIMEOUT} ${lock_property}
     DISCOVERY_TIMEOUT 60)
 endfunction()
 

@@ -173,12 +173,18 @@ DriverResult LibvirtDriver::open() {
                              static_cast<unsigned>(options_.keepalive_count)) < 0) {
     virResetLastError();
   }
+  // libvirt frees callback data only for a registration it accepted; a refused one is ours.
+  auto* lifecycle_sink = new EventSink(events_);
   lifecycle_callback_id_ = virConnectDomainEventRegisterAny(
       connection_, nullptr, VIR_DOMAIN_EVENT_ID_LIFECYCLE, VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle),
-      new EventSink(events_), free_sink);
-  if (lifecycle_callback_id_ < 0) virResetLastError();
-  if (virConnectRegisterCloseCallback(connection_, on_close, new EventSink(events_), free_sink) <
-      0) {
+      lifecycle_sink, free_sink);
+  if (lifecycle_callback_id_ < 0) {
+    free_sink(lifecycle_sink);
+    virResetLastError();
+  }
+  // The close callback points at our own member and frees nothing: the test driver never calls
+  // a free callback at unregistration, and close() unregisters before events_ goes away.
+  if (virConnectRegisterCloseCallback(connection_, on_close, &events_, nullptr) < 0) {
     virResetLastError();
   }
   domain_type_ =

@@ -1,6 +1,7 @@
 // The `omni` binary as a person runs it: exit codes, where output goes, one line per error.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
@@ -24,8 +25,11 @@ std::string slurp(const std::string& path) {
 
 // Runs the real binary through the shell with stdout and stderr captured in temp files.
 CommandRun omni(const std::string& args) {
-  const std::string dir = testing::TempDir();
-  const std::string out = dir + "/omni.out", err = dir + "/omni.err";
+  // Per process and call: ctest runs each test case as its own process, in parallel.
+  static int calls = 0;
+  const std::string stem =
+      testing::TempDir() + "/omni-cli-" + std::to_string(getpid()) + "-" + std::to_string(++calls);
+  const std::string out = stem + ".out", err = stem + ".err";
   const std::string command = std::string(OMNI_BINARY) + " " + args + " >" + out + " 2>" + err;
   const int status = std::system(command.c_str());
   return CommandRun{WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
