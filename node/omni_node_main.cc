@@ -1,11 +1,14 @@
-// omni-node: the real host of one Omni component. For now it only answers `version` and runs a
+// omni-node: the real host of one Omni component. For now it answers `version`, `report` (what
+// the machine it runs on offers, the line a freshly booted VM sends its host) and runs a
 // placeholder `serve --component NAME` that announces itself and waits for SIGTERM; later
 // issues put the event loop, transport and storage behind `serve`.
 #include <signal.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <string>
 
 namespace {
@@ -15,8 +18,33 @@ constexpr const char* k_version = "0.1.0";
 int usage() {
   std::fprintf(stderr,
                "usage: omni-node version\n"
+               "       omni-node report\n"
                "       omni-node serve --component NAME\n");
   return 2;
+}
+
+// MemTotal of /proc/meminfo in bytes, or -1 when it cannot be read.
+long long memory_total_bytes() {
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key;
+  long long kib = -1;
+  std::string unit;
+  while (meminfo >> key >> kib >> unit) {
+    if (key == "MemTotal:") return kib * 1024;
+  }
+  return -1;
+}
+
+// One line, `key=value` pairs, that a host can parse: how the VM it booted really looks from
+// inside (the vCPUs and memory it was given, the kernel it runs).
+int report() {
+  utsname uts{};
+  uname(&uts);
+  std::printf("omni-node report version=%s cpus=%ld memory_bytes=%lld kernel=%s machine=%s\n",
+              k_version, sysconf(_SC_NPROCESSORS_ONLN), memory_total_bytes(), uts.release,
+              uts.machine);
+  std::fflush(stdout);
+  return 0;
 }
 
 int serve(const std::string& component) {
@@ -44,6 +72,7 @@ int main(int argc, char** argv) {
     std::printf("omni-node %s\n", k_version);
     return 0;
   }
+  if (command == "report") return report();
   if (command == "serve") {
     std::string component;
     for (int i = 2; i < argc; ++i) {

@@ -145,6 +145,9 @@ std::string libvirt_domain_xml(const VmSpec& spec, const std::string& domain_typ
   xml += "  <vcpu>" + std::to_string(vcpus) + "</vcpu>\n";
   xml += "  <metadata>\n    " + omni_metadata_xml(spec, xml_namespace) + "\n  </metadata>\n";
   xml += os_xml(spec.boot, domain_type);
+  // Without ACPI a guest cannot power itself off (it halts and QEMU keeps running) and a
+  // graceful stop, which is an ACPI power-button press, is never seen.
+  if (domain_type != "test") xml += "  <features><acpi/><apic/></features>\n";
   xml += "  <on_poweroff>destroy</on_poweroff>\n  <on_reboot>restart</on_reboot>\n";
   xml += "  <on_crash>destroy</on_crash>\n";
   xml += devices_xml(spec.boot, domain_type, network);

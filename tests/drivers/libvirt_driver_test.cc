@@ -14,6 +14,7 @@ namespace omni::drivers {
 namespace {
 
 using testing::Daemon;
+using testing::PrivateLibvirtd;
 using testing::TempDir;
 
 LibvirtOptions uri_options(const std::string& uri) {
@@ -139,50 +140,20 @@ TEST(LibvirtDriver, BadInputIsAClearError) {
   EXPECT_TRUE(driver->list().value.empty());
 }
 
-// A private libvirtd (unprivileged, every path under a temp dir) serving the test driver.
-class PrivateLibvirtd {
- public:
-  PrivateLibvirtd() : dir_("omni-libvirtd") {
-    std::filesystem::create_directories(dir_ / "run");
-    testing::write_file(dir_ / "libvirtd.conf", "unix_sock_dir = \"" + (dir_ / "run") + "\"\n");
-    if (testing::is_root()) testing::run({"chown", "-R", "65534:65534", dir_.path()});
-    std::vector<std::string> argv = {"libvirtd", "--config", dir_ / "libvirtd.conf"};
-    if (testing::is_root()) {
-      argv.insert(argv.begin(), {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"});
-    }
-    daemon_ = std::make_unique<Daemon>(
-        argv, dir_ / "libvirtd.log",
-        std::vector<std::string>{"HOME=" + dir_.path(), "XDG_RUNTIME_DIR=" + (dir_ / "xdg"),
-                                 "XDG_CONFIG_HOME=" + (dir_ / "config"),
-                                 "XDG_CACHE_HOME=" + (dir_ / "cache")});
-    ready_ =
-        testing::wait_until([&] { return std::filesystem::exists(dir_ / "run/libvirt-sock"); });
-  }
-  bool ready() const { return ready_; }
-  std::string uri() const { return "test+unix:///default?socket=" + (dir_ / "run/libvirt-sock"); }
-  std::string log() const { return testing::read_file(dir_ / "libvirtd.log"); }
-  void kill() { daemon_->stop(); }
-
- private:
-  TempDir dir_;
-  std::unique_ptr<Daemon> daemon_;
-  bool ready_ = false;
-};
-
 TEST(LibvirtDriver, RediscoversThroughPrivateLibvirtdAndVirshAgrees) {
   if (!testing::have_program("libvirtd")) GTEST_SKIP() << "libvirtd not installed";
   PrivateLibvirtd libvirtd;
   ASSERT_TRUE(libvirtd.ready()) << libvirtd.log();
   // The daemon keeps test:///default's state only while a client holds it open.
-  auto keeper = connect_or_die(libvirtd.uri());
+  auto keeper = connect_or_die(libvirtd.uri("test"));
   ASSERT_TRUE(keeper);
   {
-    auto first = connect_or_die(libvirtd.uri());
+    auto first = connect_or_die(libvirtd.uri("test"));
     ASSERT_TRUE(first);
     ASSERT_EQ(first->create(spec_of("host2", "worker", 1)).status, DriverStatus::ok);
     ASSERT_EQ(first->start("omni-prod-host2-worker-1").status, DriverStatus::ok);
   }  // the first driver goes away, as in a restart
-  auto second = connect_or_die(libvirtd.uri());
+  auto second = connect_or_die(libvirtd.uri("test"));
   ASSERT_TRUE(second);
   auto listed = second->list();
   ASSERT_TRUE(listed.ok()) << listed.result.message;
@@ -192,16 +163,16 @@ TEST(LibvirtDriver, RediscoversThroughPrivateLibvirtdAndVirshAgrees) {
 
   int code = 0;
   std::string virsh =
-      testing::run({"virsh", "-c", libvirtd.uri(), "list", "--all", "--name"}, &code);
+      testing::run({"virsh", "-c", libvirtd.uri("test"), "list", "--all", "--name"}, &code);
   EXPECT_EQ(code, 0) << virsh;
   EXPECT_NE(virsh.find("omni-prod-host2-worker-1"), std::string::npos) << virsh;
-  std::string metadata = testing::run(
-      {"virsh", "-c", libvirtd.uri(), "metadata", "omni-prod-host2-worker-1", k_omni_xml_namespace},
-      &code);
+  std::string metadata = testing::run({"virsh", "-c", libvirtd.uri("test"), "metadata",
+                                       "omni-prod-host2-worker-1", k_omni_xml_namespace},
+                                      &code);
   EXPECT_NE(metadata.find("cluster=\"prod\""), std::string::npos) << metadata;
 
   ASSERT_EQ(second->destroy("omni-prod-host2-worker-1").status, DriverStatus::ok);
-  virsh = testing::run({"virsh", "-c", libvirtd.uri(), "list", "--all", "--name"}, &code);
+  virsh = testing::run({"virsh", "-c", libvirtd.uri("test"), "list", "--all", "--name"}, &code);
   EXPECT_EQ(virsh.find("omni-"), std::string::npos) << virsh;
 
   // The daemon dies: calls fail as unavailable and an event says the connection was lost.

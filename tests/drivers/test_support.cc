@@ -63,6 +63,49 @@ void Daemon::stop() {
   pid_ = -1;
 }
 
+PrivateLibvirtd::PrivateLibvirtd() : dir_("omni-libvirtd") {
+  std::filesystem::create_directories(dir_ / "run");
+  write_file(dir_ / "libvirtd.conf", "unix_sock_dir = \"" + (dir_ / "run") + "\"\n");
+  std::vector<std::string> argv = {"libvirtd", "--config", dir_ / "libvirtd.conf"};
+  if (is_root()) {
+    // Unprivileged, libvirtd runs its session mode: every path it uses follows XDG_*.
+    run({"chown", "-R", "65534:65534", dir_.path()});
+    argv.insert(argv.begin(), {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"});
+  }
+  daemon_ = std::make_unique<Daemon>(
+      argv, dir_ / "libvirtd.log",
+      std::vector<std::string>{"HOME=" + dir_.path(), "XDG_RUNTIME_DIR=" + (dir_ / "xdg"),
+                               "XDG_CONFIG_HOME=" + (dir_ / "config"),
+                               "XDG_CACHE_HOME=" + (dir_ / "cache")});
+  ready_ = wait_until([&] { return std::filesystem::exists(dir_ / "run/libvirt-sock"); });
+}
+
+std::string PrivateLibvirtd::uri(const std::string& driver) const {
+  const std::string path = driver == "qemu" ? "/session" : "/default";
+  return driver + "+unix://" + path + "?socket=" + (dir_ / "run/libvirt-sock");
+}
+
+std::string PrivateLibvirtd::log() const {
+  return read_file(dir_ / "libvirtd.log");
+}
+
+// libvirtd leaves its domains running when it stops; a QEMU it started must not outlive the
+// test. Only processes whose name says QEMU are signalled.
+void PrivateLibvirtd::kill() {
+  if (daemon_) daemon_->stop();
+  daemon_.reset();
+  std::error_code error;
+  for (std::filesystem::recursive_directory_iterator it(dir_.path(), error), end;
+       !error && it != end; it.increment(error)) {
+    if (it->path().extension() != ".pid") continue;
+    const pid_t pid = std::atoi(read_file(it->path()).c_str());
+    if (pid <= 1 || read_file("/proc/" + std::to_string(pid) + "/comm").rfind("qemu", 0) != 0)
+      continue;
+    ::kill(pid, SIGKILL);
+    wait_until([&] { return ::kill(pid, 0) != 0; }, std::chrono::seconds(5));
+  }
+}
+
 std::string read_file(const std::string& path) {
   std::ifstream in(path);
   std::stringstream text;

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,29 @@ class Daemon {
 
  private:
   pid_t pid_ = -1;
+};
+
+// A private libvirtd: unprivileged (as nobody when the test runs as root), every path —
+// sockets, state, the QEMU driver's runtime files — under its own temp dir. Stopping it also
+// stops, by the PIDs in its pid files, any QEMU it left running.
+class PrivateLibvirtd {
+ public:
+  PrivateLibvirtd();
+  ~PrivateLibvirtd() { kill(); }
+  PrivateLibvirtd(const PrivateLibvirtd&) = delete;
+  PrivateLibvirtd& operator=(const PrivateLibvirtd&) = delete;
+  bool ready() const { return ready_; }
+  // "test" -> test+unix:///default?socket=..., "qemu" -> qemu+unix:///session?socket=...
+  std::string uri(const std::string& driver) const;
+  std::string log() const;
+  // A directory the daemon (and the QEMU it starts) may read and write.
+  const std::string& dir() const { return dir_.path(); }
+  void kill();
+
+ private:
+  TempDir dir_;
+  std::unique_ptr<Daemon> daemon_;
+  bool ready_ = false;
 };
 
 std::string read_file(const std::string& path);
