@@ -24,11 +24,43 @@ std::vector<char*> c_argv(const std::vector<std::string>& argv) {
   return out;
 }
 
-// In the child after fork: only async-signal-safe calls until exec.
+// What a child could not do before exec, sent up the report pipe.
+enum class ChildStep : int { network_namespace = 1, cgroup = 2, exec = 3 };
+struct ChildFailure {
+  ChildStep step;
+  int error_number;
+};
+
+const char* step_name(ChildStep step) {
+  switch (step) {
+    case ChildStep::network_namespace:
+      return "cannot join the network namespace";
+    case ChildStep::cgroup:
+      return "cannot join its cgroup";
+    case ChildStep::exec:
+      break;
+  }
+  return "cannot execute";
+}
+
+[[noreturn]] void fail_child(int report_fd, ChildStep step, int exit_code) {
+  const ChildFailure failure{step, errno};
+  if (report_fd >= 0) {
+    // Nothing more can be done in the child if even this fails: the exit code still says it.
+    [[maybe_unused]] const ssize_t sent = ::write(report_fd, &failure, sizeof failure);
+  }
+  ::_exit(exit_code);
+}
+
+// In the child after fork: only async-signal-safe calls until exec. `report_fd` is the write
+// end of a close-on-exec pipe: a successful exec closes it without a word.
 [[noreturn]] void exec_child(const std::vector<char*>& argv, char** envp, int out_fd, int netns_fd,
-                             bool new_session) {
+                             const std::vector<int>& cgroup_fds, bool new_session, int report_fd) {
   if (new_session) ::setsid();
-  if (netns_fd >= 0 && ::setns(netns_fd, CLONE_NEWNET) != 0) ::_exit(126);
+  if (netns_fd >= 0 && ::setns(netns_fd, CLONE_NEWNET) != 0)
+    fail_child(report_fd, ChildStep::network_namespace, 126);
+  for (int fd : cgroup_fds)
+    if (::write(fd, "0", 1) != 1) fail_child(report_fd, ChildStep::cgroup, 125);  // 0: itself
   int null_fd = ::open("/dev/null", O_RDONLY);
   if (null_fd >= 0) ::dup2(null_fd, STDIN_FILENO);
   ::dup2(out_fd, STDOUT_FILENO);
@@ -38,7 +70,20 @@ std::vector<char*> c_argv(const std::vector<std::string>& argv) {
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
   ::execvpe(argv[0], argv.data(), envp);
-  ::_exit(127);
+  fail_child(report_fd, ChildStep::exec, 127);
+}
+
+// Blocks until the child has exec'd (the pipe closes empty) or says what it could not do.
+bool child_started(int report_fd, const std::string& program, std::string& error) {
+  ChildFailure failure{};
+  ssize_t n = 0;
+  do {
+    n = ::read(report_fd, &failure, sizeof failure);
+  } while (n < 0 && errno == EINTR);
+  if (n != static_cast<ssize_t>(sizeof failure)) return true;
+  error = std::string(step_name(failure.step)) + " (" + program +
+          "): " + std::strerror(failure.error_number);
+  return false;
 }
 
 void drain(int fd, std::string& output) {
@@ -75,8 +120,9 @@ CommandResult run_command(const std::vector<std::string>& argv, std::chrono::mil
     return result;
   }
   auto args = c_argv(argv);
+  const std::vector<int> no_cgroups;
   pid_t pid = ::fork();
-  if (pid == 0) exec_child(args, environ, pipe_fds[1], -1, false);
+  if (pid == 0) exec_child(args, environ, pipe_fds[1], -1, no_cgroups, false, -1);
   ::close(pipe_fds[1]);
   if (pid < 0) {
     ::close(pipe_fds[0]);
@@ -137,16 +183,46 @@ pid_t spawn_process(const std::vector<std::string>& argv, const SpawnOptions& op
       return -1;
     }
   }
+  std::vector<int> cgroup_fds;
+  auto close_all = [&] {
+    ::close(out_fd);
+    if (netns_fd >= 0) ::close(netns_fd);
+    for (int fd : cgroup_fds) ::close(fd);
+  };
+  for (const auto& procs : options.cgroup_procs_files) {
+    const int fd = ::open(procs.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) {
+      error = "cannot open " + procs + ": " + std::strerror(errno);
+      close_all();
+      return -1;
+    }
+    cgroup_fds.push_back(fd);
+  }
   std::vector<std::string> env_strings;
   for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
   for (const auto& extra : options.env) env_strings.push_back(extra);
   auto envp = c_argv(env_strings);
   auto args = c_argv(argv);
+  int report[2];
+  if (::pipe2(report, O_CLOEXEC) != 0) {
+    error = std::string("pipe: ") + std::strerror(errno);
+    close_all();
+    return -1;
+  }
   pid_t pid = ::fork();
-  if (pid == 0) exec_child(args, envp.data(), out_fd, netns_fd, options.new_session);
-  if (pid < 0) error = std::string("fork: ") + std::strerror(errno);
-  ::close(out_fd);
-  if (netns_fd >= 0) ::close(netns_fd);
+  if (pid == 0) {
+    ::close(report[0]);
+    exec_child(args, envp.data(), out_fd, netns_fd, cgroup_fds, options.new_session, report[1]);
+  }
+  ::close(report[1]);
+  close_all();
+  if (pid < 0) {
+    error = std::string("fork: ") + std::strerror(errno);
+  } else if (!child_started(report[0], argv[0], error)) {
+    wait_exit_code(pid);
+    pid = -1;
+  }
+  ::close(report[0]);
   return pid;
 }
 

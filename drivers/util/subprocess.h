@@ -26,9 +26,14 @@ struct SpawnOptions {
   std::string netns_path;        // join this network namespace before exec (e.g. /run/netns/NAME)
   std::vector<std::string> env;  // extra KEY=VALUE entries on top of the parent's environment
   bool new_session = true;       // setsid, so the whole group can be signalled
+  // cgroup.procs files the child joins before exec, so its limits hold from its first
+  // instruction (a parent moving it afterwards would race its first allocations).
+  std::vector<std::string> cgroup_procs_files;
 };
 
-// Starts argv in the background; returns its pid, or -1 with `error` set.
+// Starts argv in the background and returns its pid once it has exec'd, so it is already in
+// its namespace and cgroups; or -1 with `error` set (a program that does not exist, a
+// namespace or cgroup it could not join).
 pid_t spawn_process(const std::vector<std::string>& argv, const SpawnOptions& options,
                     std::string& error);
 

@@ -96,14 +96,10 @@ HostCapacity machine_capacity() {
                       static_cast<std::int64_t>(pages) * page_bytes};
 }
 
-bool cgroup_v2() {
-  return fs::exists("/sys/fs/cgroup/cgroup.controllers");
-}
-
 }  // namespace
 
 LocalProvider::LocalProvider(LocalOptions options)
-    : options_(std::move(options)), isolated_(::geteuid() == 0) {
+    : options_(std::move(options)), isolated_(::geteuid() == 0), cgroups_(options_.cgroup_root) {
   if (options_.capacity.cpu_millis == 0) options_.capacity = machine_capacity();
   std::error_code ignored;
   fs::create_directories(options_.state_dir, ignored);
@@ -292,22 +288,18 @@ DriverResult LocalProvider::create(const VmSpec& spec) {
   return ok_result();
 }
 
-std::string LocalProvider::limit_resources(const std::string& name, const VmInfo& vm, pid_t pid) {
-  if (!cgroup_v2()) return "cgroup v2 is not mounted: limits of " + name + " are not enforced";
-  std::string dir = "/sys/fs/cgroup/omni-local-" + options_.id + "/" + name;
-  std::error_code error;
-  fs::create_directories(dir, error);
-  write_text("/sys/fs/cgroup/omni-local-" + options_.id + "/cgroup.subtree_control",
-             "+cpu +memory");
-  write_text(dir + "/memory.max", std::to_string(vm.memory_bytes));
-  write_text(dir + "/cpu.max", std::to_string(vm.cpu_millis * 100) + " 100000");
-  write_text(dir + "/cgroup.procs", std::to_string(pid));
+// Limits are joined by the init process itself before exec. Where no cgroup hierarchy can
+// take them the sandbox still starts, and the result says its limits are not enforced.
+std::string LocalProvider::limit_resources(const std::string& name, const VmInfo& vm,
+                                           SpawnOptions& spawn) {
+  auto made = cgroups_.create(cgroup_group(), name, {vm.cpu_millis, vm.memory_bytes});
+  if (!made.ok()) return "limits of " + name + " are not enforced: " + made.result.message;
+  spawn.cgroup_procs_files = std::move(made.value);
   return {};
 }
 
 void LocalProvider::remove_cgroup(const std::string& name) {
-  std::error_code error;
-  fs::remove("/sys/fs/cgroup/omni-local-" + options_.id + "/" + name, error);
+  cgroups_.remove(cgroup_group(), name);
 }
 
 DriverResult LocalProvider::start(const std::string& name) {
@@ -319,12 +311,18 @@ DriverResult LocalProvider::start(const std::string& name) {
   spawn.log_path = console_path(name);
   if (isolated_) spawn.netns_path = "/run/netns/" + name;
   spawn.env = {"OMNI_VM_NAME=" + name, "OMNI_VM_ADDRESS=" + vm.value.address};
+  const std::string note = limit_resources(name, vm.value, spawn);
+  {
+    std::lock_guard stop_lock(stop_mutex_);
+    stopping_.erase(name);  // left by a stop of an init that was not our child
+  }
   std::string error;
   pid_t pid = spawn_process(init_args_of(dir_of(name)), spawn, error);
-  if (pid < 0)
+  if (pid < 0) {
+    remove_cgroup(name);
     return error_result(DriverStatus::failed, "cannot start sandbox " + name + ": " + error);
+  }
   write_text(dir_of(name) + "/pid", std::to_string(pid));
-  std::string note = limit_resources(name, vm.value, pid);
   auto& waiter = waiters_[name];
   if (waiter.joinable()) waiter.detach();
   waiter = std::thread([this, name, pid] { wait_for(name, pid); });
@@ -332,15 +330,22 @@ DriverResult LocalProvider::start(const std::string& name) {
   return ok_result(note);
 }
 
+// An init that ends without a stop() is a crash unless it exited 0: a SIGKILL nobody asked
+// for is, typically, the kernel's OOM killer enforcing the sandbox's memory limit.
 void LocalProvider::wait_for(const std::string& name, pid_t pid) {
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  bool clean =
-      (WIFEXITED(status) && WEXITSTATUS(status) == 0) ||
-      (WIFSIGNALED(status) && (WTERMSIG(status) == SIGTERM || WTERMSIG(status) == SIGKILL));
-  events_.push(VmEvent{clean ? VmEventKind::stopped : VmEventKind::crashed, name,
-                       "init pid " + std::to_string(pid) + " ended"});
+  bool asked_to_stop = false;
+  {
+    std::lock_guard lock(stop_mutex_);
+    asked_to_stop = stopping_.erase(name) > 0;
+  }
+  const bool clean = asked_to_stop || (WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  std::string detail = "init pid " + std::to_string(pid);
+  if (WIFEXITED(status)) detail += " exited with " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) detail += " killed by signal " + std::to_string(WTERMSIG(status));
+  events_.push(VmEvent{clean ? VmEventKind::stopped : VmEventKind::crashed, name, detail});
 }
 
 DriverResult LocalProvider::stop(const std::string& name, bool force) {
@@ -351,6 +356,10 @@ DriverResult LocalProvider::stop(const std::string& name, bool force) {
     if (!vm.ok()) return vm.result;
     if (vm.value.state != VmState::running) return ok_result("not running");
     pid_t pid = static_cast<pid_t>(std::atoi(read_text(dir_of(name) + "/pid").c_str()));
+    {
+      std::lock_guard stop_lock(stop_mutex_);
+      stopping_.insert(name);
+    }
     ::kill(-pid, force ? SIGKILL : SIGTERM);
     ::kill(pid, force ? SIGKILL : SIGTERM);
     auto it = waiters_.find(name);

@@ -2,7 +2,8 @@
 // The `local` VM provider: a "VM" is a sandbox on this machine — its own network namespace
 // (omni-NAME) joined by a veth pair to a bridge the provider creates, its own state directory,
 // and an init process started inside it. Resources are admitted against the provider's
-// capacity and, where cgroup v2 is mounted, enforced with a cgroup per sandbox.
+// capacity and, where a cgroup hierarchy (v2, or v1's cpu and memory) can take them, enforced
+// with a cgroup per sandbox that its init joins before exec.
 //
 // Without root there are no namespaces: a sandbox is a plain process on loopback, and create()
 // says so in its message. Every name is deterministic and prefixed, so destroy() removes exactly
@@ -10,16 +11,19 @@
 //   bridge  omb-ID             (ID: LocalOptions::id, up to 8 characters)
 //   netns   omni-CLUSTER-NODE-ROLE-SLOT
 //   veth    omv-HASH (host side; HASH: 8 hex of the VM name), eth0 inside
-//   cgroup  /sys/fs/cgroup/omni-local-ID/NAME
+//   cgroup  /sys/fs/cgroup/omni-local-ID/NAME (v1: under memory/ and cpu/)
 //   state   STATE_DIR/NAME/{spec,address,pid,console.log}
 #include <sys/types.h>
 
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 
+#include "drivers/util/cgroup.h"
 #include "drivers/util/event_queue.h"
+#include "drivers/util/subprocess.h"
 #include "drivers/vm/vm_driver.h"
 
 namespace omni::drivers {
@@ -30,6 +34,7 @@ struct LocalOptions {
   std::string subnet_prefix = "10.213.0";  // sandboxes get .2 .. .254, the bridge .1
   HostCapacity capacity;                   // zero: this machine's CPUs and memory
   std::vector<std::string> default_init_args = {"sleep", "infinity"};
+  std::string cgroup_root = "/sys/fs/cgroup";
 };
 
 class LocalProvider final : public VmDriver {
@@ -51,6 +56,7 @@ class LocalProvider final : public VmDriver {
   int event_fd() const override { return events_.fd(); }
 
   bool isolated() const { return isolated_; }  // false: plain processes on loopback
+  CgroupVersion cgroup_version() const { return cgroups_.version(); }
   std::string bridge_name() const { return "omb-" + options_.id; }
   static std::string veth_name(const std::string& vm_name);
   std::string console_path(const std::string& name) const;
@@ -63,13 +69,17 @@ class LocalProvider final : public VmDriver {
   DriverResult ensure_bridge();
   DriverResult make_network(const std::string& name, const std::string& address);
   void remove_network(const std::string& name);
-  std::string limit_resources(const std::string& name, const VmInfo& vm, pid_t pid);
+  std::string cgroup_group() const { return "omni-local-" + options_.id; }
+  std::string limit_resources(const std::string& name, const VmInfo& vm, SpawnOptions& spawn);
   void remove_cgroup(const std::string& name);
   void wait_for(const std::string& name, pid_t pid);
 
   LocalOptions options_;
   bool isolated_;
+  Cgroups cgroups_;
   std::mutex mutex_;
+  std::mutex stop_mutex_;  // waiters take it while mutex_ is held by a stop joining them
+  std::set<std::string> stopping_;
   std::map<std::string, std::thread> waiters_;
   EventQueue<VmEvent> events_;
 };

@@ -5,7 +5,10 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <sstream>
+#include <thread>
 
+#include "drivers/util/cgroup.h"
 #include "drivers/util/subprocess.h"
 #include "tests/drivers/test_support.h"
 
@@ -92,6 +95,157 @@ TEST(LocalProvider, TwoSandboxesReachEachOtherAndTeardownLeavesNothing) {
   EXPECT_EQ(links.find("omv-"), std::string::npos) << links;
   EXPECT_EQ(testing::run({"pgrep", "-f", "sleep infinity", "-P", std::to_string(::getpid())}), "");
   EXPECT_EQ(provider.destroy("omni-t-local-worker-1").status, DriverStatus::not_found);
+}
+
+// One line of the sandbox's state directory, without its newline.
+std::string state_of(const TempDir& dir, const std::string& name, const std::string& file) {
+  std::string text = testing::read_file(dir / ("state/" + name + "/" + file));
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  return text;
+}
+
+bool event_for(LocalProvider& provider, const std::string& name, VmEventKind kind,
+               std::string& detail) {
+  for (const auto& event : provider.poll_events()) {
+    if (event.name != name || event.kind != kind) continue;
+    detail = event.detail;
+    return true;
+  }
+  return false;
+}
+
+// Clock ticks of CPU (user + system) /proc/PID/stat says the process used.
+long cpu_ticks_of(const std::string& pid) {
+  const std::string stat = testing::read_file("/proc/" + pid + "/stat");
+  if (stat.find(')') == std::string::npos) return -1;
+  std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+  std::string field;
+  long ticks = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i)
+    if (i >= 14) ticks += std::atol(field.c_str());
+  return ticks;
+}
+
+class LocalProviderLimits : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!testing::is_root()) GTEST_SKIP() << "cgroups need root";
+    if (Cgroups().version() == CgroupVersion::none)
+      GTEST_SKIP() << "no cgroup hierarchy with cpu and memory is mounted";
+  }
+  TempDir dir_{"omni-local"};
+};
+
+TEST_F(LocalProviderLimits, TheInitRunsInItsCgroupAndDestroyRemovesIt) {
+  LocalProvider provider(options_in(dir_));
+  VmSpec spec = sandbox(5);
+  spec.cpu_millis = 250;
+  ASSERT_EQ(provider.create(spec).status, DriverStatus::ok);
+  const std::string name = vm_name(spec.identity);
+  const auto started = provider.start(name);
+  ASSERT_EQ(started.status, DriverStatus::ok);
+  EXPECT_EQ(started.message.find("not enforced"), std::string::npos) << started.message;
+
+  const std::string group = "omni-local-" + options_in(dir_).id;
+  const auto dirs = Cgroups().directories(group, name);
+  ASSERT_FALSE(dirs.empty());
+  const std::string pid = state_of(dir_, name, "pid");
+  const std::string membership = testing::read_file("/proc/" + pid + "/cgroup");
+  EXPECT_NE(membership.find("/" + group + "/" + name + "\n"), std::string::npos) << membership;
+  if (provider.cgroup_version() == CgroupVersion::v1) {
+    EXPECT_EQ(testing::read_file(dirs[0] + "/memory.limit_in_bytes"), "67108864\n");
+    EXPECT_EQ(testing::read_file(dirs[1] + "/cpu.cfs_quota_us"), "25000\n");
+  } else {
+    EXPECT_EQ(testing::read_file(dirs[0] + "/memory.max"), "67108864\n");
+    EXPECT_EQ(testing::read_file(dirs[0] + "/cpu.max"), "25000 100000\n");
+  }
+
+  ASSERT_EQ(provider.destroy(name).status, DriverStatus::ok);
+  for (const auto& each : dirs) {
+    EXPECT_FALSE(std::filesystem::exists(each)) << each;
+    EXPECT_FALSE(std::filesystem::exists(std::filesystem::path(each).parent_path())) << each;
+  }
+}
+
+// The limit is enforced, not just written: an init that touches more than its sandbox's
+// memory is killed by the kernel, which the provider reports as a crash. The same program with
+// room enough keeps running.
+TEST_F(LocalProviderLimits, AnInitOverItsMemoryLimitIsKilledAndReportedAsACrash) {
+  LocalProvider provider(options_in(dir_));
+  const std::string hog =
+      "import time\n"
+      "data = b'\\x01' * (128 << 20)\n"
+      "print('allocated', flush=True)\n"
+      "time.sleep(120)\n";
+  for (int slot : {6, 7}) {
+    VmSpec spec = sandbox(slot);
+    spec.memory_bytes = slot == 6 ? 64ll << 20 : 256ll << 20;
+    spec.boot.init_args = {"python3", "-c", hog};
+    ASSERT_EQ(provider.create(spec).status, DriverStatus::ok);
+    ASSERT_EQ(provider.start(vm_name(spec.identity)).status, DriverStatus::ok);
+  }
+  const std::string small = "omni-t-local-worker-6";
+  const std::string roomy = "omni-t-local-worker-7";
+  std::string detail;
+  EXPECT_TRUE(
+      testing::wait_until([&] { return event_for(provider, small, VmEventKind::crashed, detail); },
+                          std::chrono::seconds(30)))
+      << testing::read_file(provider.console_path(small));
+  EXPECT_NE(detail.find("killed by signal 9"), std::string::npos) << detail;
+  EXPECT_TRUE(testing::wait_until(
+      [&] {
+        return testing::read_file(provider.console_path(roomy)).find("allocated") !=
+               std::string::npos;
+      },
+      std::chrono::seconds(30)))
+      << testing::read_file(provider.console_path(roomy));
+  EXPECT_EQ(provider.inspect(roomy).value.state, VmState::running);
+  for (const auto& name : {small, roomy})
+    EXPECT_EQ(provider.destroy(name).status, DriverStatus::ok);
+  // A stop the provider was asked for is a stop, not a crash.
+  EXPECT_FALSE(event_for(provider, roomy, VmEventKind::crashed, detail)) << detail;
+}
+
+// A busy loop limited to a tenth of a CPU gets about that: the kernel throttles it.
+TEST_F(LocalProviderLimits, ABusyInitIsThrottledToItsCpuShare) {
+  LocalProvider provider(options_in(dir_));
+  VmSpec spec = sandbox(8);
+  spec.cpu_millis = 100;
+  spec.boot.init_args = {"sh", "-c", "while :; do :; done"};
+  ASSERT_EQ(provider.create(spec).status, DriverStatus::ok);
+  const std::string name = vm_name(spec.identity);
+  ASSERT_EQ(provider.start(name).status, DriverStatus::ok);
+  const std::string pid = state_of(dir_, name, "pid");
+  const long ticks_per_s = ::sysconf(_SC_CLK_TCK);
+  const long before = cpu_ticks_of(pid);
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  const long used = cpu_ticks_of(pid) - before;
+  const auto dirs = Cgroups().directories("omni-local-" + options_in(dir_).id, name);
+  const std::string cpu_stat = testing::read_file(dirs.back() + "/cpu.stat");
+  ASSERT_EQ(provider.destroy(name).status, DriverStatus::ok);
+  // 10% of 2 s is 0.2 s; a loop left alone would take up to 2 s of a core.
+  EXPECT_LE(used, ticks_per_s / 2) << used << " ticks in 2 s";
+  EXPECT_EQ(cpu_stat.find("nr_throttled 0\n"), std::string::npos) << cpu_stat;
+  EXPECT_NE(cpu_stat.find("nr_throttled"), std::string::npos) << cpu_stat;
+}
+
+// start() returns once the init has exec'd: an init that cannot run is an error of the start
+// itself, with the reason, and the sandbox stays defined with no cgroup left behind.
+TEST(LocalProvider, AnInitThatCannotRunFailsTheStartWithItsReason) {
+  TempDir dir("omni-local");
+  LocalProvider provider(options_in(dir));
+  VmSpec spec = sandbox(9);
+  spec.boot.init_args = {"/no/such/omni-init"};
+  ASSERT_EQ(provider.create(spec).status, DriverStatus::ok);
+  const std::string name = vm_name(spec.identity);
+  const auto started = provider.start(name);
+  EXPECT_EQ(started.status, DriverStatus::failed);
+  EXPECT_NE(started.message.find("/no/such/omni-init"), std::string::npos) << started.message;
+  EXPECT_NE(started.message.find("No such file"), std::string::npos) << started.message;
+  EXPECT_EQ(provider.inspect(name).value.state, VmState::defined);
+  for (const auto& each : Cgroups().directories("omni-local-" + options_in(dir).id, name))
+    EXPECT_FALSE(std::filesystem::exists(each)) << each;
+  EXPECT_EQ(provider.destroy(name).status, DriverStatus::ok);
 }
 
 TEST(LocalProvider, ASandboxLargerThanTheNodeLeavesNothing) {
