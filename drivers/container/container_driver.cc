@@ -29,23 +29,76 @@ std::string validate_container_name(const std::string& name) {
   return {};
 }
 
+namespace {
+
+ContainerSpec spec_of(const ContainerOp& op) {
+  ContainerSpec spec;
+  spec.name = op.name;
+  spec.image = op.image;
+  spec.args = op.args;
+  spec.cpu_millis = op.cpu_millis;
+  spec.memory_bytes = op.memory_bytes;
+  return spec;
+}
+
+// The model's create creates and starts, like `ctr run` (model/core/ops.h): the Agent counts a
+// container as running once its create succeeds. A container that exists already is started
+// when it does not run and still answered already_exists (as the simulator does), so the
+// Agent's create after an exit restarts it instead of leaving it stopped forever.
+DriverResult create_and_start(ContainerDriver& driver, const ContainerOp& op) {
+  DriverResult created = driver.create(spec_of(op));
+  if (created.status != DriverStatus::ok && created.status != DriverStatus::already_exists) {
+    return created;
+  }
+  auto existing = driver.inspect(op.name);
+  if (!existing.ok()) {
+    return error_result(
+        existing.result.status,
+        "container " + op.name + " cannot be inspected after create: " + existing.result.message);
+  }
+  if (existing.value.state == ContainerState::running) return created;
+  DriverResult started = driver.start(op.name);
+  if (!is_ok(started)) {
+    return error_result(started.status, "container " + op.name +
+                                            " is created but did not start: " + started.message);
+  }
+  return created;
+}
+
+// The model's list answers the running containers only (model/core/ops.h): the Agent reads
+// every name as running, so one that exited must not be among them or it is never restarted.
+DriverResult list_running(ContainerDriver& driver) {
+  auto listed = driver.list();
+  if (!listed.ok()) return listed.result;
+  DriverResult result = ok_result();
+  for (const auto& container : listed.value) {
+    if (container.state == ContainerState::running) result.names.push_back(container.name);
+  }
+  result.running = result.names;
+  return result;
+}
+
+DriverResult import_image(ContainerDriver& driver, const ContainerOp& op) {
+  if (op.args.empty()) {
+    return error_result(DriverStatus::failed,
+                        "import_image of " + op.image + " names no OCI tar (args[0])");
+  }
+  return driver.import_image(op.image, op.args[0]);
+}
+
+}  // namespace
+
 DriverResult execute_container_op(ContainerDriver& driver, const ContainerOp& op) {
+  if (op.kind == ContainerOpKind::list) return list_running(driver);
+  if (op.kind == ContainerOpKind::import_image) return import_image(driver, op);
+  // Refused here for every op that names a container, so a bad name reads the same whatever
+  // the driver (a lookup would say not_found, containerd's API something else again).
+  if (auto invalid = validate_container_name(op.name); !invalid.empty()) {
+    return error_result(DriverStatus::failed, invalid);
+  }
   switch (op.kind) {
-    case ContainerOpKind::import_image:
-      if (op.args.empty()) {
-        return error_result(DriverStatus::failed,
-                            "import_image of " + op.image + " names no OCI tar (args[0])");
-      }
-      return driver.import_image(op.image, op.args[0]);
-    case ContainerOpKind::create: {
-      ContainerSpec spec;
-      spec.name = op.name;
-      spec.image = op.image;
-      spec.args = op.args;
-      spec.cpu_millis = op.cpu_millis;
-      spec.memory_bytes = op.memory_bytes;
-      return driver.create(spec);
-    }
+    case ContainerOpKind::create:
+      return create_and_start(driver, op);
     case ContainerOpKind::start:
       return driver.start(op.name);
     case ContainerOpKind::stop:
@@ -54,18 +107,12 @@ DriverResult execute_container_op(ContainerDriver& driver, const ContainerOp& op
       return driver.kill(op.name, SIGKILL);
     case ContainerOpKind::remove:
       return driver.remove(op.name);
-    case ContainerOpKind::list: {
-      auto listed = driver.list();
-      if (!listed.ok()) return listed.result;
-      DriverResult result = ok_result();
-      for (const auto& container : listed.value) {
-        result.names.push_back(container.name);
-        if (container.state == ContainerState::running) result.running.push_back(container.name);
-      }
-      return result;
-    }
+    case ContainerOpKind::import_image:
+    case ContainerOpKind::list:
+      break;
   }
-  return error_result(DriverStatus::failed, "unknown container op");
+  return error_result(DriverStatus::failed,
+                      "unknown container op kind " + std::to_string(static_cast<int>(op.kind)));
 }
 
 }  // namespace omni::drivers

@@ -28,15 +28,87 @@ bool parse_int(const std::string& text, int& value) {
   return error == std::errc() && end == text.data() + text.size() && value >= 0;
 }
 
-// The identity named by a VmOp: from its metadata when complete, else from its name.
-bool identity_of(const VmOp& op, VmIdentity& identity) {
+// The identity the op's metadata names, or the reason it names no valid one.
+std::string identity_from_metadata(const VmOp& op, VmIdentity& identity) {
   auto get = [&](const char* key) {
     auto it = op.metadata.find(key);
     return it == op.metadata.end() ? std::string() : it->second;
   };
   identity = {get("cluster"), get("node"), get("role"), 0};
-  if (!identity.cluster.empty() && parse_int(get("slot"), identity.slot)) return true;
-  return parse_vm_name(op.name, identity);
+  if (!parse_int(get("slot"), identity.slot)) {
+    return "metadata slot '" + get("slot") + "' is not a number within 0..9999";
+  }
+  if (auto invalid = validate_identity(identity); !invalid.empty()) return "metadata: " + invalid;
+  return {};
+}
+
+// The identity named by a VmOp, or the reason it names none. Metadata names one when it holds a
+// cluster; it must then name a valid one that agrees with the name when that parses, because
+// acting on a VM other than the one named (a destroy!) is worse than refusing. Without a
+// cluster in the metadata the name alone decides.
+std::string identity_of(const VmOp& op, VmIdentity& identity) {
+  VmIdentity from_name;
+  const bool name_parses = parse_vm_name(op.name, from_name);
+  if (op.metadata.count("cluster") == 0) {
+    if (!name_parses) {
+      return "'" + op.name + "' is not omni-CLUSTER-NODE-ROLE-SLOT and the metadata names no " +
+             "cluster";
+    }
+    identity = from_name;
+    return {};
+  }
+  VmIdentity from_metadata;
+  if (auto reason = identity_from_metadata(op, from_metadata); !reason.empty()) return reason;
+  if (name_parses && !(from_name == from_metadata)) {
+    return "name '" + op.name + "' and metadata (" + vm_name(from_metadata) +
+           ") name different VMs";
+  }
+  identity = from_metadata;
+  return {};
+}
+
+VmSpec spec_of(const VmOp& op, const VmIdentity& identity) {
+  VmSpec spec;
+  spec.identity = identity;
+  spec.cpu_millis = op.cpu_millis;
+  spec.memory_bytes = op.memory_bytes;
+  for (const auto& [key, value] : op.metadata) {
+    if (key != "cluster" && key != "node" && key != "role" && key != "slot") {
+      spec.labels[key] = value;
+    }
+  }
+  return spec;
+}
+
+std::string joined(const std::string& first, const std::string& second) {
+  if (first.empty() || second.empty()) return first + second;
+  return first + "; " + second;
+}
+
+// The model's create means "make it run": the simulator boots the VM it creates, and neither
+// the Root nor the Director sends a start after a create that succeeded. A VM that exists
+// already is started too and still answered already_exists (as the simulator does), so a
+// create retried after a failed start heals.
+DriverResult create_and_start(VmDriver& driver, const VmSpec& spec) {
+  const std::string name = vm_name(spec.identity);
+  DriverResult created = driver.create(spec);
+  if (created.status != DriverStatus::ok && created.status != DriverStatus::already_exists) {
+    return created;
+  }
+  auto existing = driver.inspect(name);
+  if (!existing.ok()) {
+    return error_result(
+        existing.result.status,
+        "VM " + name + " cannot be inspected after create: " + existing.result.message);
+  }
+  if (existing.value.state == VmState::running) return created;
+  DriverResult started = driver.start(name);
+  if (!is_ok(started)) {
+    return error_result(started.status,
+                        "VM " + name + " is defined but did not start: " + started.message);
+  }
+  created.message = joined(created.message, started.message);
+  return created;
 }
 
 }  // namespace
@@ -119,26 +191,13 @@ DriverResult execute_vm_op(VmDriver& driver, const VmOp& op) {
     return result;
   }
   VmIdentity identity;
-  if (!identity_of(op, identity)) {
-    return error_result(DriverStatus::failed,
-                        "VM op names no Omni VM: '" + op.name +
-                            "' is not omni-CLUSTER-NODE-ROLE-SLOT and metadata lacks "
-                            "cluster/node/role/slot");
+  if (auto reason = identity_of(op, identity); !reason.empty()) {
+    return error_result(DriverStatus::failed, "VM op names no Omni VM: " + reason);
   }
   std::string name = vm_name(identity);
   switch (op.kind) {
-    case VmOpKind::create: {
-      VmSpec spec;
-      spec.identity = identity;
-      spec.cpu_millis = op.cpu_millis;
-      spec.memory_bytes = op.memory_bytes;
-      for (const auto& [key, value] : op.metadata) {
-        if (key != "cluster" && key != "node" && key != "role" && key != "slot") {
-          spec.labels[key] = value;
-        }
-      }
-      return driver.create(spec);
-    }
+    case VmOpKind::create:
+      return create_and_start(driver, spec_of(op, identity));
     case VmOpKind::start:
       return driver.start(name);
     case VmOpKind::stop:
@@ -148,7 +207,8 @@ DriverResult execute_vm_op(VmDriver& driver, const VmOp& op) {
     case VmOpKind::list:
       break;
   }
-  return error_result(DriverStatus::failed, "unknown VM op");
+  return error_result(DriverStatus::failed,
+                      "unknown VM op kind " + std::to_string(static_cast<int>(op.kind)));
 }
 
 }  // namespace omni::drivers

@@ -1,0 +1,465 @@
+// The two bridges between the model and the drivers, execute_vm_op and execute_container_op,
+// against real drivers: libvirt's in-process test driver for VMs, the process runtime with
+// Omni's own image for containers. Every op's effect is checked through what the driver itself
+// reports afterwards (inspect, list), not through the op's answer alone.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <map>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "drivers/container/process_runtime.h"
+#include "drivers/vm/libvirt_driver.h"
+#include "tests/drivers/test_support.h"
+
+namespace omni {
+
+// Failures name the status and state instead of printing their bytes.
+void PrintTo(DriverStatus status, std::ostream* out) {
+  *out << drivers::status_name(status);
+}
+
+namespace drivers {
+
+void PrintTo(VmState state, std::ostream* out) {
+  *out << vm_state_name(state);
+}
+void PrintTo(ContainerState state, std::ostream* out) {
+  *out << container_state_name(state);
+}
+
+namespace {
+
+using testing::TempDir;
+using Names = std::vector<std::string>;
+
+// VMs ---------------------------------------------------------------------------------------
+
+constexpr std::int64_t k_vm_cpu_millis = 1500;
+constexpr std::int64_t k_vm_memory_bytes = 256ll << 20;
+const std::string k_worker = "omni-prod-host1-worker-1";
+const std::string k_director = "omni-prod-host1-director-0";
+const std::map<std::string, std::string> k_worker_metadata = {
+    {"cluster", "prod"}, {"node", "host1"}, {"role", "worker"}, {"slot", "1"}};
+
+VmOp vm_op(VmOpKind kind, const std::string& name,
+           std::map<std::string, std::string> metadata = {}) {
+  VmOp op;
+  op.kind = kind;
+  op.node = "host1";
+  op.name = name;
+  op.cpu_millis = k_vm_cpu_millis;
+  op.memory_bytes = k_vm_memory_bytes;
+  op.metadata = std::move(metadata);
+  return op;
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// One test:///default per test. Its state may be shared by every connection of the process,
+// so each test starts from no Omni VM and destroys what it leaves.
+class ExecuteVmOp : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    LibvirtOptions options;
+    options.uri = "test:///default";
+    auto connected = LibvirtDriver::connect(options);
+    ASSERT_TRUE(connected.ok()) << connected.result.message;
+    driver_ = std::move(connected.value);
+    ASSERT_TRUE(listed_names().empty());
+  }
+
+  void TearDown() override {
+    if (!driver_) return;
+    for (const auto& name : listed_names()) driver_->destroy(name);
+  }
+
+  DriverResult run(const VmOp& op) { return execute_vm_op(*driver_, op); }
+
+  // What the driver itself lists, independent of the bridge's list.
+  Names listed_names() {
+    auto listed = driver_->list();
+    EXPECT_TRUE(listed.ok()) << listed.result.message;
+    Names names;
+    for (const auto& vm : listed.value) names.push_back(vm.name);
+    return names;
+  }
+
+  VmState state_of(const std::string& name) {
+    auto vm = driver_->inspect(name);
+    EXPECT_TRUE(vm.ok()) << vm.result.message;
+    return vm.value.state;
+  }
+
+  // A graceful stop may take effect after the call returns, as on a real hypervisor.
+  bool stops(const std::string& name) {
+    return testing::wait_until([&] { return state_of(name) != VmState::running; });
+  }
+
+  std::unique_ptr<LibvirtDriver> driver_;
+};
+
+TEST_F(ExecuteVmOp, CreateFromMetadataDefinesAndBootsTheVmWithItsLabels) {
+  auto metadata = k_worker_metadata;
+  metadata["image"] = "omni-worker:0.1";
+  auto created = run(vm_op(VmOpKind::create, "", metadata));
+  ASSERT_EQ(created.status, DriverStatus::ok) << created.message;
+
+  auto vm = driver_->inspect(k_worker);
+  ASSERT_TRUE(vm.ok()) << vm.result.message;
+  EXPECT_EQ(vm.value.identity, (VmIdentity{"prod", "host1", "worker", 1}));
+  EXPECT_EQ(vm.value.cpu_millis, k_vm_cpu_millis);
+  EXPECT_EQ(vm.value.memory_bytes, k_vm_memory_bytes);
+  // The identity keys make the name; only the rest is kept as labels.
+  EXPECT_EQ(vm.value.labels, (std::map<std::string, std::string>{{"image", "omni-worker:0.1"}}));
+  // The model counts a VM as running once its create succeeds: the bridge boots it.
+  EXPECT_EQ(vm.value.state, VmState::running);
+}
+
+TEST_F(ExecuteVmOp, CreateFromTheNameAloneWhenMetadataHasNoCluster) {
+  // The model's create carries node and role only; the name then decides.
+  auto created =
+      run(vm_op(VmOpKind::create, k_director, {{"node", "host1"}, {"role", "director"}}));
+  ASSERT_EQ(created.status, DriverStatus::ok) << created.message;
+  auto vm = driver_->inspect(k_director);
+  ASSERT_TRUE(vm.ok()) << vm.result.message;
+  EXPECT_EQ(vm.value.identity, (VmIdentity{"prod", "host1", "director", 0}));
+  EXPECT_TRUE(vm.value.labels.empty());
+  EXPECT_EQ(vm.value.state, VmState::running);
+}
+
+TEST_F(ExecuteVmOp, ListAnswersOmniVmsSortedAndWhichOfThemRun) {
+  auto empty = run(vm_op(VmOpKind::list, ""));
+  ASSERT_EQ(empty.status, DriverStatus::ok) << empty.message;
+  // test:///default's own domain "test" runs, but it is not Omni's.
+  EXPECT_TRUE(empty.names.empty());
+  EXPECT_TRUE(empty.running.empty());
+
+  ASSERT_EQ(run(vm_op(VmOpKind::create, k_worker)).status, DriverStatus::ok);
+  ASSERT_EQ(run(vm_op(VmOpKind::create, k_director)).status, DriverStatus::ok);
+  ASSERT_EQ(driver_->stop(k_director, /*force=*/true).status, DriverStatus::ok);
+
+  auto listed = run(vm_op(VmOpKind::list, ""));
+  ASSERT_EQ(listed.status, DriverStatus::ok) << listed.message;
+  EXPECT_EQ(listed.names, (Names{k_director, k_worker}));
+  EXPECT_EQ(listed.running, Names{k_worker});
+}
+
+TEST_F(ExecuteVmOp, StopStartAndDestroyActOnTheNamedVm) {
+  ASSERT_EQ(run(vm_op(VmOpKind::create, "", k_worker_metadata)).status, DriverStatus::ok);
+  ASSERT_EQ(run(vm_op(VmOpKind::create, k_director)).status, DriverStatus::ok);
+
+  auto stopped = run(vm_op(VmOpKind::stop, k_worker));
+  ASSERT_EQ(stopped.status, DriverStatus::ok) << stopped.message;
+  EXPECT_TRUE(stops(k_worker));
+  EXPECT_EQ(state_of(k_director), VmState::running);  // only the named VM
+
+  auto started = run(vm_op(VmOpKind::start, k_worker));
+  ASSERT_EQ(started.status, DriverStatus::ok) << started.message;
+  EXPECT_EQ(state_of(k_worker), VmState::running);
+
+  // Destroy by metadata: the same VM as by name.
+  auto destroyed = run(vm_op(VmOpKind::destroy, "", k_worker_metadata));
+  ASSERT_EQ(destroyed.status, DriverStatus::ok) << destroyed.message;
+  EXPECT_EQ(driver_->inspect(k_worker).result.status, DriverStatus::not_found);
+  EXPECT_EQ(listed_names(), Names{k_director});
+  EXPECT_EQ(run(vm_op(VmOpKind::list, "")).names, Names{k_director});
+}
+
+TEST_F(ExecuteVmOp, CreateOfAStoppedVmBootsItAndSaysItExists) {
+  ASSERT_EQ(run(vm_op(VmOpKind::create, k_worker)).status, DriverStatus::ok);
+  ASSERT_EQ(driver_->stop(k_worker, /*force=*/true).status, DriverStatus::ok);
+  ASSERT_NE(state_of(k_worker), VmState::running);
+
+  // A retried create (the Root's, after a start that failed) must leave the VM running.
+  VmOp again = vm_op(VmOpKind::create, k_worker);
+  again.cpu_millis = 500;
+  auto created = run(again);
+  EXPECT_EQ(created.status, DriverStatus::already_exists) << created.message;
+  EXPECT_TRUE(contains(created.message, k_worker)) << created.message;
+  EXPECT_EQ(state_of(k_worker), VmState::running);
+  EXPECT_EQ(driver_->inspect(k_worker).value.cpu_millis, k_vm_cpu_millis);  // not redefined
+}
+
+TEST_F(ExecuteVmOp, CreateThatDoesNotFitIsRefusedAndDefinesNothing) {
+  VmOp huge = vm_op(VmOpKind::create, k_worker);
+  huge.memory_bytes = 1ll << 50;
+  auto refused = run(huge);
+  EXPECT_EQ(refused.status, DriverStatus::no_capacity) << refused.message;
+  EXPECT_FALSE(refused.message.empty());
+
+  VmOp no_resources = vm_op(VmOpKind::create, k_worker);
+  no_resources.cpu_millis = 0;
+  auto failed = run(no_resources);
+  EXPECT_EQ(failed.status, DriverStatus::failed) << failed.message;
+  EXPECT_TRUE(contains(failed.message, "cpu_millis")) << failed.message;
+  EXPECT_TRUE(listed_names().empty());
+}
+
+TEST_F(ExecuteVmOp, OpsOnAVmThatDoesNotExistAreNotFound) {
+  const std::string missing = "omni-prod-host1-worker-9";
+  for (VmOpKind kind : {VmOpKind::start, VmOpKind::stop, VmOpKind::destroy}) {
+    SCOPED_TRACE(static_cast<int>(kind));
+    auto result = run(vm_op(kind, missing));
+    EXPECT_EQ(result.status, DriverStatus::not_found) << result.message;
+    EXPECT_TRUE(contains(result.message, missing)) << result.message;
+  }
+  EXPECT_TRUE(listed_names().empty());
+}
+
+TEST_F(ExecuteVmOp, OpsThatNameNoValidOmniVmFailWithTheReason) {
+  struct Case {
+    std::string name;
+    std::map<std::string, std::string> metadata;
+    std::string reason;
+  };
+  const std::vector<Case> cases = {
+      // A name as model/root/plan.cc makes them, CLUSTER-NODE-ROLE-N, is no driver name (yet):
+      // refused with the reason rather than guessed at.
+      {"prod-host1-worker-1",
+       {{"node", "host1"}, {"role", "worker"}},
+       "omni-CLUSTER-NODE-ROLE-SLOT"},
+      {"", {}, "omni-CLUSTER-NODE-ROLE-SLOT"},
+      {"omni-prod-host1-Worker-1", {}, "omni-CLUSTER-NODE-ROLE-SLOT"},
+      {"", {{"cluster", "prod"}, {"role", "worker"}, {"slot", "1"}}, "node is empty"},
+      {"", {{"cluster", "prod"}, {"node", "host1"}, {"role", "worker"}}, "slot"},
+      {"", {{"cluster", "prod"}, {"node", "host1"}, {"role", "worker"}, {"slot", "x"}}, "slot 'x'"},
+      {"",
+       {{"cluster", "my-prod"}, {"node", "host1"}, {"role", "worker"}, {"slot", "1"}},
+       "cluster 'my-prod'"},
+  };
+  for (VmOpKind kind : {VmOpKind::create, VmOpKind::start, VmOpKind::stop, VmOpKind::destroy}) {
+    for (const auto& c : cases) {
+      SCOPED_TRACE(std::to_string(static_cast<int>(kind)) + " '" + c.name + "'");
+      auto result = run(vm_op(kind, c.name, c.metadata));
+      EXPECT_EQ(result.status, DriverStatus::failed) << result.message;
+      EXPECT_TRUE(contains(result.message, c.reason)) << result.message;
+    }
+  }
+  EXPECT_TRUE(listed_names().empty());
+}
+
+TEST_F(ExecuteVmOp, NameAndMetadataThatDisagreeTouchNeitherVm) {
+  ASSERT_EQ(run(vm_op(VmOpKind::create, k_worker)).status, DriverStatus::ok);
+  auto other_slot = k_worker_metadata;
+  other_slot["slot"] = "2";
+  auto refused = run(vm_op(VmOpKind::destroy, k_worker, other_slot));
+  EXPECT_EQ(refused.status, DriverStatus::failed) << refused.message;
+  EXPECT_TRUE(contains(refused.message, "different VMs")) << refused.message;
+  EXPECT_EQ(listed_names(), Names{k_worker});
+  EXPECT_EQ(state_of(k_worker), VmState::running);
+}
+
+TEST_F(ExecuteVmOp, AnUnknownKindIsRefused) {
+  auto result = run(vm_op(static_cast<VmOpKind>(42), k_worker));
+  EXPECT_EQ(result.status, DriverStatus::failed);
+  EXPECT_TRUE(contains(result.message, "unknown VM op kind 42")) << result.message;
+  EXPECT_TRUE(listed_names().empty());
+}
+
+// Containers --------------------------------------------------------------------------------
+
+const std::string k_image = "omni:dev";
+const std::string k_server = "orchestrator-1";
+const Names k_serve_args = {"serve", "--component", "orchestrator"};
+
+ContainerOp container_op(ContainerOpKind kind, const std::string& name, Names args = {}) {
+  ContainerOp op;
+  op.kind = kind;
+  op.name = name;
+  op.image = k_image;
+  op.args = std::move(args);
+  return op;
+}
+
+ProcessRuntimeOptions runtime_options(const TempDir& dir) {
+  ProcessRuntimeOptions options;
+  options.state_dir = dir / "state";
+  return options;
+}
+
+// A process runtime of its own per test, with Omni's image imported through the bridge.
+class ExecuteContainerOp : public ::testing::Test {
+ protected:
+  ExecuteContainerOp() : dir_("omni-ops"), runtime_(runtime_options(dir_)) {}
+
+  void SetUp() override {
+    auto imported = run(container_op(ContainerOpKind::import_image, "", {OMNI_IMAGE_TAR}));
+    ASSERT_EQ(imported.status, DriverStatus::ok) << imported.message;
+  }
+
+  DriverResult run(const ContainerOp& op) { return execute_container_op(runtime_, op); }
+
+  ContainerInfo inspect(const std::string& name) {
+    auto info = runtime_.inspect(name);
+    EXPECT_TRUE(info.ok()) << info.result.message;
+    return info.value;
+  }
+
+  bool stops(const std::string& name) {
+    return testing::wait_until([&] { return inspect(name).state == ContainerState::stopped; });
+  }
+
+  bool serves(const std::string& name) {
+    return testing::wait_until(
+        [&] { return contains(testing::read_file(runtime_.log_path(name)), "serving"); });
+  }
+
+  std::size_t container_count() { return runtime_.list().value.size(); }
+
+  TempDir dir_;
+  ProcessRuntime runtime_;
+};
+
+TEST_F(ExecuteContainerOp, ImportImageMakesTheImageUsableAndNeedsItsTar) {
+  EXPECT_EQ(runtime_.list_images().value, Names{k_image});
+  auto again = run(container_op(ContainerOpKind::import_image, "", {OMNI_IMAGE_TAR}));
+  EXPECT_EQ(again.status, DriverStatus::ok) << again.message;
+
+  ContainerOp no_tar = container_op(ContainerOpKind::import_image, "");
+  no_tar.image = "other:1";
+  auto refused = run(no_tar);
+  EXPECT_EQ(refused.status, DriverStatus::failed);
+  EXPECT_TRUE(contains(refused.message, "other:1")) << refused.message;
+
+  ContainerOp missing_tar = container_op(ContainerOpKind::import_image, "", {dir_ / "none.tar"});
+  missing_tar.image = "other:1";
+  auto missing = run(missing_tar);
+  EXPECT_EQ(missing.status, DriverStatus::not_found) << missing.message;
+  EXPECT_EQ(runtime_.list_images().value, Names{k_image});
+}
+
+TEST_F(ExecuteContainerOp, CreateRunsTheContainerWithItsArgs) {
+  auto created = run(container_op(ContainerOpKind::create, k_server, k_serve_args));
+  ASSERT_EQ(created.status, DriverStatus::ok) << created.message;
+  // The model's create is `ctr run`: the container runs without a start.
+  ContainerInfo info = inspect(k_server);
+  EXPECT_EQ(info.state, ContainerState::running);
+  EXPECT_EQ(info.image, k_image);
+  EXPECT_GT(info.pid, 0);
+  EXPECT_TRUE(serves(k_server)) << testing::read_file(runtime_.log_path(k_server));
+}
+
+TEST_F(ExecuteContainerOp, ListAnswersOnlyTheRunningContainers) {
+  ASSERT_EQ(run(container_op(ContainerOpKind::create, k_server, k_serve_args)).status,
+            DriverStatus::ok);
+  // The image's Cmd ("version") exits at once.
+  ASSERT_EQ(run(container_op(ContainerOpKind::create, "version")).status, DriverStatus::ok);
+  ASSERT_TRUE(stops("version"));
+
+  auto listed = run(container_op(ContainerOpKind::list, ""));
+  ASSERT_EQ(listed.status, DriverStatus::ok) << listed.message;
+  // The Agent reads every listed name as running; an exited one must be absent to be restarted.
+  EXPECT_EQ(listed.names, Names{k_server});
+  EXPECT_EQ(listed.running, Names{k_server});
+  EXPECT_EQ(container_count(), 2u);  // the exited one still exists
+}
+
+TEST_F(ExecuteContainerOp, StopStartKillAndRemoveActOnTheNamedContainer) {
+  ASSERT_EQ(run(container_op(ContainerOpKind::create, k_server, k_serve_args)).status,
+            DriverStatus::ok);
+  ASSERT_TRUE(serves(k_server));
+
+  auto stopped = run(container_op(ContainerOpKind::stop, k_server));
+  ASSERT_EQ(stopped.status, DriverStatus::ok) << stopped.message;
+  ASSERT_TRUE(stops(k_server));
+  EXPECT_EQ(inspect(k_server).exit_code, 0);  // SIGTERM: serve exits cleanly
+  EXPECT_TRUE(run(container_op(ContainerOpKind::list, "")).names.empty());
+
+  auto started = run(container_op(ContainerOpKind::start, k_server));
+  ASSERT_EQ(started.status, DriverStatus::ok) << started.message;
+  EXPECT_EQ(inspect(k_server).state, ContainerState::running);
+  EXPECT_EQ(run(container_op(ContainerOpKind::list, "")).names, Names{k_server});
+
+  auto killed = run(container_op(ContainerOpKind::kill, k_server));
+  ASSERT_EQ(killed.status, DriverStatus::ok) << killed.message;
+  ASSERT_TRUE(stops(k_server));
+  EXPECT_EQ(inspect(k_server).exit_code, 128 + SIGKILL);
+
+  auto removed = run(container_op(ContainerOpKind::remove, k_server));
+  ASSERT_EQ(removed.status, DriverStatus::ok) << removed.message;
+  EXPECT_EQ(runtime_.inspect(k_server).result.status, DriverStatus::not_found);
+  EXPECT_EQ(container_count(), 0u);
+}
+
+TEST_F(ExecuteContainerOp, RemoveOfARunningContainerEndsIt) {
+  ASSERT_EQ(run(container_op(ContainerOpKind::create, k_server, k_serve_args)).status,
+            DriverStatus::ok);
+  const int pid = inspect(k_server).pid;
+  ASSERT_GT(pid, 0);
+  auto removed = run(container_op(ContainerOpKind::remove, k_server));
+  ASSERT_EQ(removed.status, DriverStatus::ok) << removed.message;
+  EXPECT_EQ(container_count(), 0u);
+  EXPECT_TRUE(testing::wait_until([&] { return ::kill(pid, 0) != 0; }));
+}
+
+TEST_F(ExecuteContainerOp, CreateOfAnExitedContainerRestartsItAndSaysItExists) {
+  ASSERT_EQ(run(container_op(ContainerOpKind::create, k_server, k_serve_args)).status,
+            DriverStatus::ok);
+  const int first_pid = inspect(k_server).pid;
+  ASSERT_EQ(run(container_op(ContainerOpKind::stop, k_server)).status, DriverStatus::ok);
+  ASSERT_TRUE(stops(k_server));
+
+  // The Agent's create after an exit: the container must run again.
+  auto restarted = run(container_op(ContainerOpKind::create, k_server, k_serve_args));
+  EXPECT_EQ(restarted.status, DriverStatus::already_exists) << restarted.message;
+  ContainerInfo info = inspect(k_server);
+  EXPECT_EQ(info.state, ContainerState::running);
+  EXPECT_NE(info.pid, first_pid);
+
+  // A create of a running container leaves that process alone.
+  auto again = run(container_op(ContainerOpKind::create, k_server, k_serve_args));
+  EXPECT_EQ(again.status, DriverStatus::already_exists) << again.message;
+  EXPECT_EQ(inspect(k_server).pid, info.pid);
+  EXPECT_EQ(container_count(), 1u);
+}
+
+TEST_F(ExecuteContainerOp, OpsOnAContainerThatDoesNotExistAreNotFound) {
+  for (ContainerOpKind kind : {ContainerOpKind::start, ContainerOpKind::stop, ContainerOpKind::kill,
+                               ContainerOpKind::remove}) {
+    SCOPED_TRACE(static_cast<int>(kind));
+    auto result = run(container_op(kind, "nope"));
+    EXPECT_EQ(result.status, DriverStatus::not_found) << result.message;
+    EXPECT_TRUE(contains(result.message, "nope")) << result.message;
+  }
+  EXPECT_EQ(container_count(), 0u);
+}
+
+TEST_F(ExecuteContainerOp, CreateFromAnImageNeverImportedIsNotFoundAndLeavesNothing) {
+  ContainerOp op = container_op(ContainerOpKind::create, k_server, k_serve_args);
+  op.image = "never-imported:1";
+  auto result = run(op);
+  EXPECT_EQ(result.status, DriverStatus::not_found) << result.message;
+  EXPECT_TRUE(contains(result.message, "never-imported:1")) << result.message;
+  EXPECT_EQ(container_count(), 0u);
+}
+
+TEST_F(ExecuteContainerOp, BadNamesAreRefusedForEveryOpThatNamesAContainer) {
+  for (ContainerOpKind kind :
+       {ContainerOpKind::create, ContainerOpKind::start, ContainerOpKind::stop,
+        ContainerOpKind::kill, ContainerOpKind::remove}) {
+    for (const std::string name : {"Bad Name", "", "-dash"}) {
+      SCOPED_TRACE(std::to_string(static_cast<int>(kind)) + " '" + name + "'");
+      auto result = run(container_op(kind, name, k_serve_args));
+      EXPECT_EQ(result.status, DriverStatus::failed) << result.message;
+      EXPECT_TRUE(contains(result.message, "container name")) << result.message;
+    }
+  }
+  EXPECT_EQ(container_count(), 0u);
+}
+
+TEST_F(ExecuteContainerOp, AnUnknownKindIsRefused) {
+  auto result = run(container_op(static_cast<ContainerOpKind>(42), k_server, k_serve_args));
+  EXPECT_EQ(result.status, DriverStatus::failed);
+  EXPECT_TRUE(contains(result.message, "unknown container op kind 42")) << result.message;
+  EXPECT_EQ(container_count(), 0u);
+}
+
+}  // namespace
+}  // namespace drivers
+}  // namespace omni
