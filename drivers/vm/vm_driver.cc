@@ -1,6 +1,9 @@
 #include "drivers/vm/vm_driver.h"
 
+#include <algorithm>
 #include <charconv>
+
+#include "model/root/plan.h"
 
 namespace omni::drivers {
 namespace {
@@ -10,9 +13,10 @@ bool is_name_char(char c, bool dash_ok) {
          (dash_ok && c == '-');
 }
 
+// 63: what the cluster config allows for cluster and node names (model/config).
 std::string validate_part(const char* what, const std::string& part, bool dash_ok) {
   if (part.empty()) return std::string(what) + " is empty";
-  if (part.size() > 40) return std::string(what) + " '" + part + "' is longer than 40 characters";
+  if (part.size() > 63) return std::string(what) + " '" + part + "' is longer than 63 characters";
   for (char c : part) {
     if (!is_name_char(c, dash_ok)) {
       return std::string(what) + " '" + part + "' may hold only a-z, 0-9, '_', '.'" +
@@ -42,29 +46,84 @@ std::string identity_from_metadata(const VmOp& op, VmIdentity& identity) {
   return {};
 }
 
+bool ends_with(const std::string& text, const std::string& suffix) {
+  return text.size() > suffix.size() &&
+         text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// The model names VMs CLUSTER-NODE-director and CLUSTER-NODE-worker-N (model/root/plan.h).
+// Cluster and node names may hold '-', but with the op's node known the split is unique.
+bool identity_from_model_name(const std::string& name, const std::string& node,
+                              VmIdentity& identity) {
+  if (node.empty()) return false;
+  const std::string director_suffix = "-" + node + "-director";
+  if (ends_with(name, director_suffix)) {
+    identity = {name.substr(0, name.size() - director_suffix.size()), node, "director", 0};
+    return validate_identity(identity).empty();
+  }
+  const std::string worker_infix = "-" + node + "-worker-";
+  const auto at = name.rfind(worker_infix);
+  if (at == std::string::npos || at == 0) return false;
+  identity = {name.substr(0, at), node, "worker", 0};
+  return parse_int(name.substr(at + worker_infix.size()), identity.slot) && identity.slot >= 1 &&
+         validate_identity(identity).empty();
+}
+
+std::string metadata_value(const VmOp& op, const char* key) {
+  const auto it = op.metadata.find(key);
+  return it == op.metadata.end() ? std::string() : it->second;
+}
+
+// Metadata without a cluster may still say node and role (the model's creates do): they must
+// agree with the identity the name gave.
+std::string check_partial_metadata(const VmOp& op, const VmIdentity& identity) {
+  for (const auto& [key, value] : {std::pair{"node", identity.node}, {"role", identity.role}}) {
+    const std::string said = metadata_value(op, key);
+    if (!said.empty() && said != value) {
+      return "name '" + op.name + "' is a " + key + " '" + value + "' VM but the metadata says " +
+             key + " '" + said + "'";
+    }
+  }
+  return {};
+}
+
 // The identity named by a VmOp, or the reason it names none. Metadata names one when it holds a
-// cluster; it must then name a valid one that agrees with the name when that parses, because
+// cluster; it must then name a valid one that agrees with the name when there is one, because
 // acting on a VM other than the one named (a destroy!) is worse than refusing. Without a
-// cluster in the metadata the name alone decides.
+// cluster in the metadata the name decides, read as the model's name for a VM of the op's
+// node. Driver names (omni-...) are not accepted: a cluster may be called "omni-x", and the
+// model's name is then the one meant.
 std::string identity_of(const VmOp& op, VmIdentity& identity) {
+  const std::string node = op.node.empty() ? metadata_value(op, "node") : op.node;
+  const std::string shown_node = node.empty() ? "NODE" : node;
   VmIdentity from_name;
-  const bool name_parses = parse_vm_name(op.name, from_name);
+  const bool name_parses = identity_from_model_name(op.name, node, from_name);
   if (op.metadata.count("cluster") == 0) {
     if (!name_parses) {
-      return "'" + op.name + "' is not omni-CLUSTER-NODE-ROLE-SLOT and the metadata names no " +
-             "cluster";
+      return "'" + op.name + "' is not CLUSTER-" + shown_node + "-director or CLUSTER-" +
+             shown_node + "-worker-N, and the metadata names no cluster";
     }
     identity = from_name;
-    return {};
+    return check_partial_metadata(op, identity);
   }
   VmIdentity from_metadata;
   if (auto reason = identity_from_metadata(op, from_metadata); !reason.empty()) return reason;
-  if (name_parses && !(from_name == from_metadata)) {
+  if (!op.name.empty() && !(name_parses && from_name == from_metadata)) {
     return "name '" + op.name + "' and metadata (" + vm_name(from_metadata) +
            ") name different VMs";
   }
   identity = from_metadata;
   return {};
+}
+
+// What the model calls a driver's VM: its own names for Directors and workers, so that a
+// Director compares what it lists with what it wants name for name.
+std::string model_name_of(const VmInfo& vm) {
+  const VmIdentity& id = vm.identity;
+  if (id.role == "director" && id.slot == 0) return root::director_vm_name(id.cluster, id.node);
+  if (id.role == "worker" && id.slot >= 1)
+    return root::worker_vm_name(id.cluster, id.node, id.slot);
+  return vm.name;
 }
 
 VmSpec spec_of(const VmOp& op, const VmIdentity& identity) {
@@ -148,7 +207,7 @@ const char* vm_event_kind_name(VmEventKind kind) {
 }
 
 std::string validate_identity(const VmIdentity& identity) {
-  if (auto e = validate_part("cluster", identity.cluster, false); !e.empty()) return e;
+  if (auto e = validate_part("cluster", identity.cluster, true); !e.empty()) return e;
   if (auto e = validate_part("node", identity.node, true); !e.empty()) return e;
   if (auto e = validate_part("role", identity.role, false); !e.empty()) return e;
   if (identity.slot < 0 || identity.slot > 9999) return "slot must be within 0..9999";
@@ -185,9 +244,11 @@ DriverResult execute_vm_op(VmDriver& driver, const VmOp& op) {
     if (!listed.ok()) return listed.result;
     DriverResult result = ok_result();
     for (const auto& vm : listed.value) {
-      result.names.push_back(vm.name);
-      if (vm.state == VmState::running) result.running.push_back(vm.name);
+      result.names.push_back(model_name_of(vm));
+      if (vm.state == VmState::running) result.running.push_back(model_name_of(vm));
     }
+    std::sort(result.names.begin(), result.names.end());
+    std::sort(result.running.begin(), result.running.end());
     return result;
   }
   VmIdentity identity;

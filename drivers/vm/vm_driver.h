@@ -94,16 +94,21 @@ class VmDriver {
   virtual int event_fd() const = 0;
 };
 
-// omni-CLUSTER-NODE-ROLE-SLOT. Parts may hold [A-Za-z0-9_.] only, so the name splits back.
+// The driver's name of a VM, unique on a host: omni-CLUSTER-NODE-ROLE-SLOT. Parts hold
+// [a-z0-9_.] and, in cluster and node (as the cluster config allows), '-'.
 std::string vm_name(const VmIdentity& identity);
-// Empty result (false) when `name` is not an Omni VM name.
+// False when `name` is not an Omni VM name. A name splits at its first '-' after "omni-", so a
+// cluster name with '-' does not come back whole: the identity a driver reports comes from the
+// VM's metadata, and this only recognises names (and reads those of '-'-free clusters).
 bool parse_vm_name(const std::string& name, VmIdentity& identity);
 // The reason an identity cannot name a VM, or empty when it can.
 std::string validate_identity(const VmIdentity& identity);
 
 // Runs one model VmOp (model/core/ops.h) against a driver: the bridge node/ uses to answer a
-// DriverCall. The identity comes from the op's metadata (cluster, node, role, slot) or, when
-// absent, from its name.
+// DriverCall. It speaks the model's names (CLUSTER-NODE-director, CLUSTER-NODE-worker-N, as
+// model/root/plan.h makes them) both ways: an op's name and node give the identity, and `list`
+// answers model names. Ops may also name a VM by full metadata (cluster, node, role, slot).
+// `create` boots the VM, as the model expects of it.
 DriverResult execute_vm_op(VmDriver& driver, const VmOp& op);
 
 }  // namespace omni::drivers

@@ -13,6 +13,7 @@
 
 #include "drivers/container/process_runtime.h"
 #include "drivers/vm/libvirt_driver.h"
+#include "model/root/plan.h"
 #include "tests/drivers/test_support.h"
 
 namespace omni {
@@ -40,8 +41,11 @@ using Names = std::vector<std::string>;
 
 constexpr std::int64_t k_vm_cpu_millis = 1500;
 constexpr std::int64_t k_vm_memory_bytes = 256ll << 20;
+// The driver's names, and the model's for the same VMs (what the bridge's list answers).
 const std::string k_worker = "omni-prod-host1-worker-1";
 const std::string k_director = "omni-prod-host1-director-0";
+const std::string k_model_worker = "prod-host1-worker-1";
+const std::string k_model_director = "prod-host1-director";
 const std::map<std::string, std::string> k_worker_metadata = {
     {"cluster", "prod"}, {"node", "host1"}, {"role", "worker"}, {"slot", "1"}};
 
@@ -124,7 +128,7 @@ TEST_F(ExecuteVmOp, CreateFromMetadataDefinesAndBootsTheVmWithItsLabels) {
 TEST_F(ExecuteVmOp, CreateFromTheNameAloneWhenMetadataHasNoCluster) {
   // The model's create carries node and role only; the name then decides.
   auto created =
-      run(vm_op(VmOpKind::create, k_director, {{"node", "host1"}, {"role", "director"}}));
+      run(vm_op(VmOpKind::create, k_model_director, {{"node", "host1"}, {"role", "director"}}));
   ASSERT_EQ(created.status, DriverStatus::ok) << created.message;
   auto vm = driver_->inspect(k_director);
   ASSERT_TRUE(vm.ok()) << vm.result.message;
@@ -140,26 +144,26 @@ TEST_F(ExecuteVmOp, ListAnswersOmniVmsSortedAndWhichOfThemRun) {
   EXPECT_TRUE(empty.names.empty());
   EXPECT_TRUE(empty.running.empty());
 
-  ASSERT_EQ(run(vm_op(VmOpKind::create, k_worker)).status, DriverStatus::ok);
-  ASSERT_EQ(run(vm_op(VmOpKind::create, k_director)).status, DriverStatus::ok);
+  ASSERT_EQ(run(vm_op(VmOpKind::create, k_model_worker)).status, DriverStatus::ok);
+  ASSERT_EQ(run(vm_op(VmOpKind::create, k_model_director)).status, DriverStatus::ok);
   ASSERT_EQ(driver_->stop(k_director, /*force=*/true).status, DriverStatus::ok);
 
   auto listed = run(vm_op(VmOpKind::list, ""));
   ASSERT_EQ(listed.status, DriverStatus::ok) << listed.message;
-  EXPECT_EQ(listed.names, (Names{k_director, k_worker}));
-  EXPECT_EQ(listed.running, Names{k_worker});
+  EXPECT_EQ(listed.names, (Names{k_model_director, k_model_worker}));
+  EXPECT_EQ(listed.running, Names{k_model_worker});
 }
 
 TEST_F(ExecuteVmOp, StopStartAndDestroyActOnTheNamedVm) {
   ASSERT_EQ(run(vm_op(VmOpKind::create, "", k_worker_metadata)).status, DriverStatus::ok);
-  ASSERT_EQ(run(vm_op(VmOpKind::create, k_director)).status, DriverStatus::ok);
+  ASSERT_EQ(run(vm_op(VmOpKind::create, k_model_director)).status, DriverStatus::ok);
 
-  auto stopped = run(vm_op(VmOpKind::stop, k_worker));
+  auto stopped = run(vm_op(VmOpKind::stop, k_model_worker));
   ASSERT_EQ(stopped.status, DriverStatus::ok) << stopped.message;
   EXPECT_TRUE(stops(k_worker));
   EXPECT_EQ(state_of(k_director), VmState::running);  // only the named VM
 
-  auto started = run(vm_op(VmOpKind::start, k_worker));
+  auto started = run(vm_op(VmOpKind::start, k_model_worker));
   ASSERT_EQ(started.status, DriverStatus::ok) << started.message;
   EXPECT_EQ(state_of(k_worker), VmState::running);
 
@@ -168,16 +172,16 @@ TEST_F(ExecuteVmOp, StopStartAndDestroyActOnTheNamedVm) {
   ASSERT_EQ(destroyed.status, DriverStatus::ok) << destroyed.message;
   EXPECT_EQ(driver_->inspect(k_worker).result.status, DriverStatus::not_found);
   EXPECT_EQ(listed_names(), Names{k_director});
-  EXPECT_EQ(run(vm_op(VmOpKind::list, "")).names, Names{k_director});
+  EXPECT_EQ(run(vm_op(VmOpKind::list, "")).names, Names{k_model_director});
 }
 
 TEST_F(ExecuteVmOp, CreateOfAStoppedVmBootsItAndSaysItExists) {
-  ASSERT_EQ(run(vm_op(VmOpKind::create, k_worker)).status, DriverStatus::ok);
+  ASSERT_EQ(run(vm_op(VmOpKind::create, k_model_worker)).status, DriverStatus::ok);
   ASSERT_EQ(driver_->stop(k_worker, /*force=*/true).status, DriverStatus::ok);
   ASSERT_NE(state_of(k_worker), VmState::running);
 
   // A retried create (the Root's, after a start that failed) must leave the VM running.
-  VmOp again = vm_op(VmOpKind::create, k_worker);
+  VmOp again = vm_op(VmOpKind::create, k_model_worker);
   again.cpu_millis = 500;
   auto created = run(again);
   EXPECT_EQ(created.status, DriverStatus::already_exists) << created.message;
@@ -187,13 +191,13 @@ TEST_F(ExecuteVmOp, CreateOfAStoppedVmBootsItAndSaysItExists) {
 }
 
 TEST_F(ExecuteVmOp, CreateThatDoesNotFitIsRefusedAndDefinesNothing) {
-  VmOp huge = vm_op(VmOpKind::create, k_worker);
+  VmOp huge = vm_op(VmOpKind::create, k_model_worker);
   huge.memory_bytes = 1ll << 50;
   auto refused = run(huge);
   EXPECT_EQ(refused.status, DriverStatus::no_capacity) << refused.message;
   EXPECT_FALSE(refused.message.empty());
 
-  VmOp no_resources = vm_op(VmOpKind::create, k_worker);
+  VmOp no_resources = vm_op(VmOpKind::create, k_model_worker);
   no_resources.cpu_millis = 0;
   auto failed = run(no_resources);
   EXPECT_EQ(failed.status, DriverStatus::failed) << failed.message;
@@ -202,7 +206,7 @@ TEST_F(ExecuteVmOp, CreateThatDoesNotFitIsRefusedAndDefinesNothing) {
 }
 
 TEST_F(ExecuteVmOp, OpsOnAVmThatDoesNotExistAreNotFound) {
-  const std::string missing = "omni-prod-host1-worker-9";
+  const std::string missing = "prod-host1-worker-9";
   for (VmOpKind kind : {VmOpKind::start, VmOpKind::stop, VmOpKind::destroy}) {
     SCOPED_TRACE(static_cast<int>(kind));
     auto result = run(vm_op(kind, missing));
@@ -219,19 +223,22 @@ TEST_F(ExecuteVmOp, OpsThatNameNoValidOmniVmFailWithTheReason) {
     std::string reason;
   };
   const std::vector<Case> cases = {
-      // A name as model/root/plan.cc makes them, CLUSTER-NODE-ROLE-N, is no driver name (yet):
-      // refused with the reason rather than guessed at.
-      {"prod-host1-worker-1",
-       {{"node", "host1"}, {"role", "worker"}},
-       "omni-CLUSTER-NODE-ROLE-SLOT"},
-      {"", {}, "omni-CLUSTER-NODE-ROLE-SLOT"},
-      {"omni-prod-host1-Worker-1", {}, "omni-CLUSTER-NODE-ROLE-SLOT"},
+      // A model name of another node than the op's: refused, not guessed at.
+      {"prod-host2-worker-1", {}, "is not CLUSTER-host1-director or CLUSTER-host1-worker-N"},
+      {"prod-host1-worker-0", {}, "CLUSTER-host1-worker-N"},
+      {"-host1-director", {}, "CLUSTER-host1-worker-N"},
+      // The driver's own names are not the model's.
+      {"omni-prod-host1-director-0", {}, "CLUSTER-host1-worker-N"},
+      // A model name whose partial metadata says otherwise.
+      {"prod-host1-worker-1", {{"role", "director"}}, "metadata says role 'director'"},
+      {"", {}, "CLUSTER-host1-worker-N"},
+      {"Prod-host1-worker-1", {}, "CLUSTER-host1-worker-N"},
       {"", {{"cluster", "prod"}, {"role", "worker"}, {"slot", "1"}}, "node is empty"},
       {"", {{"cluster", "prod"}, {"node", "host1"}, {"role", "worker"}}, "slot"},
       {"", {{"cluster", "prod"}, {"node", "host1"}, {"role", "worker"}, {"slot", "x"}}, "slot 'x'"},
       {"",
-       {{"cluster", "my-prod"}, {"node", "host1"}, {"role", "worker"}, {"slot", "1"}},
-       "cluster 'my-prod'"},
+       {{"cluster", "My"}, {"node", "host1"}, {"role", "worker"}, {"slot", "1"}},
+       "cluster 'My'"},
   };
   for (VmOpKind kind : {VmOpKind::create, VmOpKind::start, VmOpKind::stop, VmOpKind::destroy}) {
     for (const auto& c : cases) {
@@ -244,11 +251,50 @@ TEST_F(ExecuteVmOp, OpsThatNameNoValidOmniVmFailWithTheReason) {
   EXPECT_TRUE(listed_names().empty());
 }
 
+// The ops exactly as model/root and model/director make them: a model name, the node, and
+// for creates node and role in the metadata. Cluster and node names hold '-', as configs do.
+TEST_F(ExecuteVmOp, TheModelsOwnOpsRunByTheModelsNames) {
+  const std::string director = root::director_vm_name("my-prod", "worker-01");
+  const std::string worker = root::worker_vm_name("my-prod", "worker-01", 2);
+  auto model_op = [](VmOpKind kind, const std::string& name,
+                     std::map<std::string, std::string> metadata = {}) {
+    VmOp op = vm_op(kind, name, std::move(metadata));
+    op.node = "worker-01";
+    return op;
+  };
+  auto created =
+      run(model_op(VmOpKind::create, director, {{"node", "worker-01"}, {"role", "director"}}));
+  ASSERT_EQ(created.status, DriverStatus::ok) << created.message;
+  created = run(model_op(VmOpKind::create, worker, {{"node", "worker-01"}, {"role", "worker"}}));
+  ASSERT_EQ(created.status, DriverStatus::ok) << created.message;
+
+  // The driver keeps its own names and the identity in the VM's metadata.
+  auto vms = driver_->list();
+  ASSERT_TRUE(vms.ok());
+  ASSERT_EQ(vms.value.size(), 2u);
+  EXPECT_EQ(vms.value[0].identity, (VmIdentity{"my-prod", "worker-01", "director", 0}));
+  EXPECT_EQ(vms.value[1].identity, (VmIdentity{"my-prod", "worker-01", "worker", 2}));
+  // The model sees its own names, so a Director finds exactly the VMs it wants.
+  auto listed = run(model_op(VmOpKind::list, ""));
+  EXPECT_EQ(listed.names, (Names{director, worker}));
+  EXPECT_EQ(listed.running, (Names{director, worker}));
+
+  // A Director's stop and destroy carry the name and node only.
+  ASSERT_EQ(run(model_op(VmOpKind::stop, worker)).status, DriverStatus::ok);
+  EXPECT_TRUE(stops(vms.value[1].name));
+  EXPECT_EQ(run(model_op(VmOpKind::list, "")).running, Names{director});
+  ASSERT_EQ(run(model_op(VmOpKind::start, worker)).status, DriverStatus::ok);
+  EXPECT_EQ(state_of(vms.value[1].name), VmState::running);
+  for (const auto& name : {worker, director})
+    ASSERT_EQ(run(model_op(VmOpKind::destroy, name)).status, DriverStatus::ok) << name;
+  EXPECT_TRUE(listed_names().empty());
+}
+
 TEST_F(ExecuteVmOp, NameAndMetadataThatDisagreeTouchNeitherVm) {
-  ASSERT_EQ(run(vm_op(VmOpKind::create, k_worker)).status, DriverStatus::ok);
+  ASSERT_EQ(run(vm_op(VmOpKind::create, k_model_worker)).status, DriverStatus::ok);
   auto other_slot = k_worker_metadata;
   other_slot["slot"] = "2";
-  auto refused = run(vm_op(VmOpKind::destroy, k_worker, other_slot));
+  auto refused = run(vm_op(VmOpKind::destroy, k_model_worker, other_slot));
   EXPECT_EQ(refused.status, DriverStatus::failed) << refused.message;
   EXPECT_TRUE(contains(refused.message, "different VMs")) << refused.message;
   EXPECT_EQ(listed_names(), Names{k_worker});
@@ -256,7 +302,7 @@ TEST_F(ExecuteVmOp, NameAndMetadataThatDisagreeTouchNeitherVm) {
 }
 
 TEST_F(ExecuteVmOp, AnUnknownKindIsRefused) {
-  auto result = run(vm_op(static_cast<VmOpKind>(42), k_worker));
+  auto result = run(vm_op(static_cast<VmOpKind>(42), k_model_worker));
   EXPECT_EQ(result.status, DriverStatus::failed);
   EXPECT_TRUE(contains(result.message, "unknown VM op kind 42")) << result.message;
   EXPECT_TRUE(listed_names().empty());

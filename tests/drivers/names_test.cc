@@ -20,10 +20,16 @@ TEST(VmName, RoundTrips) {
   }
 }
 
-TEST(VmName, RejectsWhatCannotSplitBack) {
+TEST(VmName, RejectsInvalidParts) {
+  // Cluster and node names may hold '-', as the cluster config allows them to.
+  EXPECT_EQ(validate_identity({"my-prod", "worker-01", "worker", 1}), "");
+  EXPECT_EQ(validate_identity({std::string(63, 'c'), std::string(63, 'n'), "worker", 1}), "");
   const std::pair<VmIdentity, const char*> cases[] = {
-      {{"pro-d", "host1", "worker", 0}, "cluster"}, {{"prod", "", "worker", 0}, "node"},
-      {{"prod", "host1", "wor-ker", 0}, "role"},    {{"prod", "Host1", "worker", 0}, "node"},
+      {{"Prod", "host1", "worker", 0}, "cluster"},
+      {{std::string(64, 'c'), "host1", "worker", 0}, "longer than 63"},
+      {{"prod", "", "worker", 0}, "node"},
+      {{"prod", "host1", "wor-ker", 0}, "role"},
+      {{"prod", "Host1", "worker", 0}, "node"},
       {{"prod", "host1", "worker", -1}, "slot"},
   };
   for (const auto& [identity, what] : cases) {
