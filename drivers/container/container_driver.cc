@@ -2,6 +2,8 @@
 
 #include <signal.h>
 
+#include <algorithm>
+
 namespace omni::drivers {
 
 const char* container_state_name(ContainerState state) {
@@ -41,15 +43,23 @@ ContainerSpec spec_of(const ContainerOp& op) {
   return spec;
 }
 
+DriverResult start_created(ContainerDriver& driver, const std::string& name, DriverResult answer) {
+  DriverResult started = driver.start(name);
+  if (!is_ok(started)) {
+    return error_result(started.status,
+                        "container " + name + " is created but did not start: " + started.message);
+  }
+  return answer;
+}
+
 // The model's create creates and starts, like `ctr run` (model/core/ops.h): the Agent counts a
-// container as running once its create succeeds. A container that exists already is started
-// when it does not run and still answered already_exists (as the simulator does), so the
-// Agent's create after an exit restarts it instead of leaving it stopped forever.
+// container as running once its create succeeds. A container of that name that does not run
+// is replaced by one of the op's spec (its args may have changed since) and started, and the
+// answer is already_exists, as the simulator's.
 DriverResult create_and_start(ContainerDriver& driver, const ContainerOp& op) {
   DriverResult created = driver.create(spec_of(op));
-  if (created.status != DriverStatus::ok && created.status != DriverStatus::already_exists) {
-    return created;
-  }
+  if (created.status == DriverStatus::ok) return start_created(driver, op.name, created);
+  if (created.status != DriverStatus::already_exists) return created;
   auto existing = driver.inspect(op.name);
   if (!existing.ok()) {
     return error_result(
@@ -57,24 +67,28 @@ DriverResult create_and_start(ContainerDriver& driver, const ContainerOp& op) {
         "container " + op.name + " cannot be inspected after create: " + existing.result.message);
   }
   if (existing.value.state == ContainerState::running) return created;
-  DriverResult started = driver.start(op.name);
-  if (!is_ok(started)) {
-    return error_result(started.status, "container " + op.name +
-                                            " is created but did not start: " + started.message);
+  if (DriverResult removed = driver.remove(op.name); !is_ok(removed)) {
+    return error_result(removed.status,
+                        "exited container " + op.name + " cannot be replaced: " + removed.message);
   }
-  return created;
+  DriverResult replaced = driver.create(spec_of(op));
+  if (!is_ok(replaced)) return replaced;
+  return start_created(driver, op.name,
+                       error_result(DriverStatus::already_exists,
+                                    "container " + op.name + " existed, exited: replaced"));
 }
 
-// The model's list answers the running containers only (model/core/ops.h): the Agent reads
-// every name as running, so one that exited must not be among them or it is never restarted.
-DriverResult list_running(ContainerDriver& driver) {
+// Every container and which of them run (model/core/ops.h), sorted as the model expects.
+DriverResult list_containers(ContainerDriver& driver) {
   auto listed = driver.list();
   if (!listed.ok()) return listed.result;
   DriverResult result = ok_result();
   for (const auto& container : listed.value) {
-    if (container.state == ContainerState::running) result.names.push_back(container.name);
+    result.names.push_back(container.name);
+    if (container.state == ContainerState::running) result.running.push_back(container.name);
   }
-  result.running = result.names;
+  std::sort(result.names.begin(), result.names.end());
+  std::sort(result.running.begin(), result.running.end());
   return result;
 }
 
@@ -89,7 +103,7 @@ DriverResult import_image(ContainerDriver& driver, const ContainerOp& op) {
 }  // namespace
 
 DriverResult execute_container_op(ContainerDriver& driver, const ContainerOp& op) {
-  if (op.kind == ContainerOpKind::list) return list_running(driver);
+  if (op.kind == ContainerOpKind::list) return list_containers(driver);
   if (op.kind == ContainerOpKind::import_image) return import_image(driver, op);
   // Refused here for every op that names a container, so a bad name reads the same whatever
   // the driver (a lookup would say not_found, containerd's API something else again).

@@ -132,7 +132,7 @@ void Agent::reconcile(Outputs& out) {
       start_container(spec, state, out);
   }
   for (auto& [name, state] : containers_) {
-    if (state.running && !state.op_pending && !is_desired(name) &&
+    if ((state.exists || state.running) && !state.op_pending && !is_desired(name) &&
         pending_.size() < config_.max_ops_in_flight) {
       state.op_pending = true;
       call(ContainerOp{ContainerOpKind::remove, name, "", {}, 0, 0}, out);
@@ -176,6 +176,7 @@ void Agent::on_driver_done(const DriverDone& done, Outputs& out) {
     return;
   }
   if (ok) {
+    state.exists = true;
     state.running = true;
     state.running_since = now_;
   } else {
@@ -189,7 +190,8 @@ void Agent::on_listed(const DriverResult& result) {
   listed_ = true;
   for (auto& [name, state] : containers_) {
     if (state.op_pending) continue;
-    const bool running = std::binary_search(result.names.begin(), result.names.end(), name);
+    const bool running = std::binary_search(result.running.begin(), result.running.end(), name);
+    state.exists = std::binary_search(result.names.begin(), result.names.end(), name);
     if (state.running && !running) {  // it stopped on its own: restart after a back-off
       const bool was_stable = now_ - state.running_since >= config_.stable_after;
       state.backoff = was_stable
@@ -200,7 +202,8 @@ void Agent::on_listed(const DriverResult& result) {
     }
     state.running = running;
   }
-  for (const auto& name : result.names) {
+  for (const auto& name : result.names) containers_[name].exists = true;
+  for (const auto& name : result.running) {
     ContainerState& state = containers_[name];
     if (!state.running) state.running_since = now_;
     state.running = true;

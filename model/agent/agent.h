@@ -26,6 +26,7 @@ struct AgentConfig {
 };
 
 struct ContainerState {
+  bool exists = false;  // the runtime has it, running or not
   bool running = false;
   bool op_pending = false;
   std::uint32_t restarts = 0;

@@ -25,7 +25,9 @@ struct VmOp {
 
 enum class ContainerOpKind { import_image, create, start, stop, kill, remove, list };
 
-// `create` creates and starts (like `ctr run`); `list` answers the running containers.
+// `create` creates and starts (like `ctr run`); a container of that name that does not run is
+// given the op's image, args and resources and started again. `list` answers every container
+// and which of them run, so an Agent can remove one it no longer wants even after it exited.
 struct ContainerOp {
   ContainerOpKind kind = ContainerOpKind::list;
   std::string name;

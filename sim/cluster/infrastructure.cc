@@ -236,8 +236,10 @@ void Infrastructure::container_call(const Address& caller, const DriverTicket& t
   DriverResult r;
   switch (op.kind) {
     case ContainerOpKind::list:
-      for (const auto& [name, c] : vm.containers)
-        if (c.running) r.names.push_back(name);
+      for (const auto& [name, c] : vm.containers) {
+        r.names.push_back(name);
+        if (c.running) r.running.push_back(name);
+      }
       break;
     case ContainerOpKind::create:
       r = create_container(vm_name, op);
@@ -267,9 +269,20 @@ void Infrastructure::container_call(const Address& caller, const DriverTicket& t
 DriverResult Infrastructure::create_container(const std::string& vm_name, const ContainerOp& op) {
   SimVm& vm = nodes_.at(vm_node_.at(vm_name)).vms.at(vm_name);
   if (const auto it = vm.containers.find(op.name); it != vm.containers.end()) {
-    if (!it->second.running)
-      start_container(vm_name, op.name, draw(scenario_.timing.container_start));
-    return result(DriverStatus::already_exists, "container " + op.name + " exists");
+    SimContainer& c = it->second;
+    if (c.running) return result(DriverStatus::already_exists, "container " + op.name + " exists");
+    // An exited container starts again with the op's spec, not the one it had.
+    config::Resources others = used_by(vm);
+    others.cpu_millis -= c.resources.cpu_millis;
+    others.memory_bytes -= c.resources.memory_bytes;
+    if (others.memory_bytes + op.memory_bytes > vm.resources.memory_bytes ||
+        others.cpu_millis + op.cpu_millis > vm.resources.cpu_millis)
+      return result(DriverStatus::no_capacity, "not enough room in " + vm_name + " for " + op.name);
+    c.resources = {op.cpu_millis, op.memory_bytes};
+    c.image = op.image;
+    c.args = op.args;
+    start_container(vm_name, op.name, draw(scenario_.timing.container_start));
+    return result(DriverStatus::already_exists, "container " + op.name + " exists (restarted)");
   }
   const config::Resources used = used_by(vm);
   if (used.memory_bytes + op.memory_bytes > vm.resources.memory_bytes ||

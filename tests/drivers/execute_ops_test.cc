@@ -391,7 +391,7 @@ TEST_F(ExecuteContainerOp, CreateRunsTheContainerWithItsArgs) {
   EXPECT_TRUE(serves(k_server)) << testing::read_file(runtime_.log_path(k_server));
 }
 
-TEST_F(ExecuteContainerOp, ListAnswersOnlyTheRunningContainers) {
+TEST_F(ExecuteContainerOp, ListAnswersEveryContainerAndWhichOfThemRun) {
   ASSERT_EQ(run(container_op(ContainerOpKind::create, k_server, k_serve_args)).status,
             DriverStatus::ok);
   // The image's Cmd ("version") exits at once.
@@ -400,10 +400,11 @@ TEST_F(ExecuteContainerOp, ListAnswersOnlyTheRunningContainers) {
 
   auto listed = run(container_op(ContainerOpKind::list, ""));
   ASSERT_EQ(listed.status, DriverStatus::ok) << listed.message;
-  // The Agent reads every listed name as running; an exited one must be absent to be restarted.
-  EXPECT_EQ(listed.names, Names{k_server});
+  // The Agent restarts what it wants and does not run, and removes what it does not want,
+  // running or not: it needs both lists.
+  EXPECT_EQ(listed.names, (Names{k_server, "version"}));
   EXPECT_EQ(listed.running, Names{k_server});
-  EXPECT_EQ(container_count(), 2u);  // the exited one still exists
+  EXPECT_EQ(container_count(), 2u);
 }
 
 TEST_F(ExecuteContainerOp, StopStartKillAndRemoveActOnTheNamedContainer) {
@@ -415,12 +416,14 @@ TEST_F(ExecuteContainerOp, StopStartKillAndRemoveActOnTheNamedContainer) {
   ASSERT_EQ(stopped.status, DriverStatus::ok) << stopped.message;
   ASSERT_TRUE(stops(k_server));
   EXPECT_EQ(inspect(k_server).exit_code, 0);  // SIGTERM: serve exits cleanly
-  EXPECT_TRUE(run(container_op(ContainerOpKind::list, "")).names.empty());
+  auto listed = run(container_op(ContainerOpKind::list, ""));
+  EXPECT_EQ(listed.names, Names{k_server});
+  EXPECT_TRUE(listed.running.empty());
 
   auto started = run(container_op(ContainerOpKind::start, k_server));
   ASSERT_EQ(started.status, DriverStatus::ok) << started.message;
   EXPECT_EQ(inspect(k_server).state, ContainerState::running);
-  EXPECT_EQ(run(container_op(ContainerOpKind::list, "")).names, Names{k_server});
+  EXPECT_EQ(run(container_op(ContainerOpKind::list, "")).running, Names{k_server});
 
   auto killed = run(container_op(ContainerOpKind::kill, k_server));
   ASSERT_EQ(killed.status, DriverStatus::ok) << killed.message;
@@ -444,19 +447,24 @@ TEST_F(ExecuteContainerOp, RemoveOfARunningContainerEndsIt) {
   EXPECT_TRUE(testing::wait_until([&] { return ::kill(pid, 0) != 0; }));
 }
 
-TEST_F(ExecuteContainerOp, CreateOfAnExitedContainerRestartsItAndSaysItExists) {
+TEST_F(ExecuteContainerOp, CreateOfAnExitedContainerRunsTheOpsSpecAndSaysItExists) {
   ASSERT_EQ(run(container_op(ContainerOpKind::create, k_server, k_serve_args)).status,
             DriverStatus::ok);
   const int first_pid = inspect(k_server).pid;
   ASSERT_EQ(run(container_op(ContainerOpKind::stop, k_server)).status, DriverStatus::ok);
   ASSERT_TRUE(stops(k_server));
 
-  // The Agent's create after an exit: the container must run again.
-  auto restarted = run(container_op(ContainerOpKind::create, k_server, k_serve_args));
+  // The Agent's create after an exit: the container runs again, as the op says now (here:
+  // another component), not as it was first created.
+  const Names new_args = {"serve", "--component", "agent"};
+  auto restarted = run(container_op(ContainerOpKind::create, k_server, new_args));
   EXPECT_EQ(restarted.status, DriverStatus::already_exists) << restarted.message;
   ContainerInfo info = inspect(k_server);
   EXPECT_EQ(info.state, ContainerState::running);
   EXPECT_NE(info.pid, first_pid);
+  EXPECT_TRUE(testing::wait_until([&] {
+    return contains(testing::read_file(runtime_.log_path(k_server)), "serving component agent");
+  })) << testing::read_file(runtime_.log_path(k_server));
 
   // A create of a running container leaves that process alone.
   auto again = run(container_op(ContainerOpKind::create, k_server, k_serve_args));

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "tests/model/bootstrap/outputs.h"
 
 namespace omni::agent {
@@ -53,11 +55,24 @@ struct Harness {
       if (std::get<ContainerOp>(c.op).kind == ContainerOpKind::list) list_op = c.op_id;
   }
   void start() { step(Start{at_s(0), {}}); }
-  // Answers the pending list; a poll is issued on the next tick after poll_interval.
-  void listed(Time now, std::vector<std::string> running) {
+  // Answers the pending list (every container, and which run) as a runtime sorts it; a poll is
+  // issued on the next tick after poll_interval.
+  void listed(Time now, std::vector<std::string> running, std::vector<std::string> exited = {}) {
     DriverResult r;
+    r.running = running;
     r.names = std::move(running);
+    r.names.insert(r.names.end(), exited.begin(), exited.end());
+    std::sort(r.names.begin(), r.names.end());
+    std::sort(r.running.begin(), r.running.end());
     step(DriverDone{now, list_op, r});
+  }
+  std::vector<std::string> removed() const {
+    std::vector<std::string> names;
+    for (const auto& c : all_of_type<DriverCall>(out)) {
+      const auto& op = std::get<ContainerOp>(c.op);
+      if (op.kind == ContainerOpKind::remove) names.push_back(op.name);
+    }
+    return names;
   }
   std::vector<DriverCall> creates() const {
     std::vector<DriverCall> found;
@@ -102,6 +117,31 @@ TEST(Agent, IgnoresStrangersAndOlderGenerations) {
   h.agent.step(Deliver{at_s(1), "director:n1", run(3, 1LL << 30)}, h.out);
   h.agent.step(Deliver{at_s(1), "director:n1", run(2, 1LL << 30)}, h.out);
   EXPECT_EQ(h.agent.generation(), 3u);
+}
+
+// What the Agent does not want goes, whether it still runs or exited long ago (a replica moved
+// away, a container of an older desired set); what it wants and exited is restarted instead.
+TEST(Agent, RemovesUnwantedContainersRunningOrNot) {
+  Harness h;
+  h.start();
+  h.listed(at_s(0), {});
+  h.step(Deliver{at_s(0), "director:n1", run(1, 1LL << 30)});
+  h.step(DriverDone{at_s(1), h.creates().at(0).op_id, DriverResult{}});
+  h.step(Tick{at_s(10)});
+  h.listed(at_s(10), {"t-orchestrator-1", "t-stranger-running"}, {"t-stranger-exited"});
+  EXPECT_EQ(h.removed(), (std::vector<std::string>{"t-stranger-exited", "t-stranger-running"}));
+  EXPECT_TRUE(h.creates().empty());
+  EXPECT_TRUE(h.agent.containers().at("t-orchestrator-1").running);
+
+  // The wanted one exited: restarted after its back-off, never removed.
+  h.step(Tick{at_s(20)});
+  h.listed(at_s(20), {}, {"t-orchestrator-1"});
+  EXPECT_TRUE(h.removed().empty());
+  EXPECT_FALSE(h.agent.containers().at("t-orchestrator-1").running);
+  Time now = at_s(20);
+  while (h.creates().empty() && now < at_s(60)) h.step(Tick{now += 100ms});
+  ASSERT_EQ(h.creates().size(), 1u);
+  EXPECT_TRUE(h.removed().empty());
 }
 
 // A container that keeps dying is restarted after 500ms, 1s, 2s, ... never faster.
