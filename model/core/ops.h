@@ -13,7 +13,6 @@ enum class VmOpKind { create, start, stop, destroy, list };
 
 // `create` defines and boots (the Root and Directors never send a start after it); `list`
 // answers every VM of the node and which of them run. Names are the plan's (model/root/plan.h).
-
 struct VmOp {
   VmOpKind kind = VmOpKind::list;
   std::string node;  // whose hypervisor; the root reaches every node's, a Director only its own

@@ -40,6 +40,14 @@ config::Resources used_by(const SimVm& vm) {
   return used;
 }
 
+// Whether `op`'s container fits the VM beside the others, `replaced` (what a container being
+// given a new spec holds now) left out.
+bool fits(const SimVm& vm, const ContainerOp& op, const config::Resources& replaced) {
+  const config::Resources used = used_by(vm);
+  return used.memory_bytes - replaced.memory_bytes + op.memory_bytes <= vm.resources.memory_bytes &&
+         used.cpu_millis - replaced.cpu_millis + op.cpu_millis <= vm.resources.cpu_millis;
+}
+
 std::string memory_text(std::int64_t bytes) {
   return bytes > 0 ? config::format_memory_bytes(bytes) : "0";
 }
@@ -272,11 +280,7 @@ DriverResult Infrastructure::create_container(const std::string& vm_name, const 
     SimContainer& c = it->second;
     if (c.running) return result(DriverStatus::already_exists, "container " + op.name + " exists");
     // An exited container starts again with the op's spec, not the one it had.
-    config::Resources others = used_by(vm);
-    others.cpu_millis -= c.resources.cpu_millis;
-    others.memory_bytes -= c.resources.memory_bytes;
-    if (others.memory_bytes + op.memory_bytes > vm.resources.memory_bytes ||
-        others.cpu_millis + op.cpu_millis > vm.resources.cpu_millis)
+    if (!fits(vm, op, c.resources))
       return result(DriverStatus::no_capacity, "not enough room in " + vm_name + " for " + op.name);
     c.resources = {op.cpu_millis, op.memory_bytes};
     c.image = op.image;
@@ -284,9 +288,7 @@ DriverResult Infrastructure::create_container(const std::string& vm_name, const 
     start_container(vm_name, op.name, draw(scenario_.timing.container_start));
     return result(DriverStatus::already_exists, "container " + op.name + " exists (restarted)");
   }
-  const config::Resources used = used_by(vm);
-  if (used.memory_bytes + op.memory_bytes > vm.resources.memory_bytes ||
-      used.cpu_millis + op.cpu_millis > vm.resources.cpu_millis)
+  if (!fits(vm, op, {}))
     return result(DriverStatus::no_capacity, "not enough room in " + vm_name + " for " + op.name);
   vm.containers[op.name] =
       SimContainer{{op.cpu_millis, op.memory_bytes}, op.image, op.args, false, 0, ""};
