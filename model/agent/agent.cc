@@ -132,7 +132,7 @@ void Agent::reconcile(Outputs& out) {
       start_container(spec, state, out);
   }
   for (auto& [name, state] : containers_) {
-    if ((state.exists || state.running) && !state.op_pending && !is_desired(name) &&
+    if (state.exists && !state.op_pending && !is_desired(name) &&
         pending_.size() < config_.max_ops_in_flight) {
       state.op_pending = true;
       call(ContainerOp{ContainerOpKind::remove, name, "", {}, 0, 0}, out);
@@ -206,6 +206,7 @@ void Agent::on_listed(const DriverResult& result) {
   for (const auto& name : result.running) {
     ContainerState& state = containers_[name];
     if (!state.running) state.running_since = now_;
+    state.exists = true;  // whatever the runtime's other list says: what runs exists
     state.running = true;
   }
 }
