@@ -4,6 +4,7 @@
 
 #include "model/config/quantity.h"
 #include "model/core/assert.h"
+#include "model/core/sealed.h"
 
 namespace omni::agent {
 
@@ -38,7 +39,11 @@ void Agent::step(const Input& input, Outputs& out) {
 void Agent::on_start(const Start& start, Outputs& out) {
   for (const auto& record : start.persisted) {
     v1::AgentCheckpoint checkpoint;
-    if (!checkpoint.ParseFromString(record)) break;
+    const auto payload = unseal(record);
+    if (!payload || !checkpoint.ParseFromString(*payload)) {
+      ++corrupt_checkpoints_;  // torn or corrupt: keep the last good one, never a misread
+      break;
+    }
     generation_ = checkpoint.generation();
     desired_.assign(checkpoint.containers().begin(), checkpoint.containers().end());
   }
@@ -234,7 +239,7 @@ void Agent::persist(Outputs& out) const {
   v1::AgentCheckpoint checkpoint;
   checkpoint.set_generation(generation_);
   for (const auto& c : desired_) *checkpoint.add_containers() = c;
-  out.push_back(Persist{checkpoint.SerializeAsString(), true, true});
+  out.push_back(Persist{seal(checkpoint.SerializeAsString()), true, true});
 }
 
 bool Agent::is_desired(const std::string& name) const {

@@ -43,8 +43,11 @@ class Agent final : public Component {
   const std::vector<v1::ContainerSpec>& desired() const { return desired_; }
   const std::map<std::string, ContainerState>& containers() const { return containers_; }
   std::uint64_t generation() const { return generation_; }
+  // Checkpoints found torn or corrupt at the last start (their checksum did not match).
+  std::uint32_t corrupt_checkpoints() const { return corrupt_checkpoints_; }
 
  private:
+  std::uint32_t corrupt_checkpoints_ = 0;
   struct PendingOp {
     ContainerOpKind kind;
     std::string name;

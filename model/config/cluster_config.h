@@ -1,5 +1,5 @@
 #pragma once
-// The cluster config of SCENARIOS.md as plain values (cpu in millicores, memory in bytes).
+// The cluster config of docs/config.md as plain values (cpu in millicores, memory in bytes).
 #include <cstdint>
 #include <string>
 #include <vector>

@@ -4,6 +4,7 @@
 
 #include "model/config/quantity.h"
 #include "model/core/assert.h"
+#include "model/core/sealed.h"
 
 namespace omni::director {
 namespace {
@@ -52,7 +53,11 @@ void Director::step(const Input& input, Outputs& out) {
 void Director::on_start(const Start& start, Outputs& out) {
   for (const auto& record : start.persisted) {
     v1::DirectorCheckpoint checkpoint;
-    if (!checkpoint.ParseFromString(record)) break;  // a torn tail: keep the last good one
+    const auto payload = unseal(record);
+    if (!payload || !checkpoint.ParseFromString(*payload)) {
+      ++corrupt_checkpoints_;  // torn or corrupt: keep the last good one, never a misread
+      break;
+    }
     accepted_ = fence_of(checkpoint.accepted());
     controller_ = checkpoint.controller();
     desired_vms_.assign(checkpoint.vms().begin(), checkpoint.vms().end());
@@ -200,7 +205,7 @@ void Director::persist_checkpoint(Outputs& out) const {
   for (const auto& vm : desired_vms_) *checkpoint.add_vms() = vm;
   for (const auto& r : replicas_) *checkpoint.add_replicas() = r;
   checkpoint.set_generation(generation_);
-  out.push_back(Persist{checkpoint.SerializeAsString(), true, true});
+  out.push_back(Persist{seal(checkpoint.SerializeAsString()), true, true});
 }
 
 // Reconciling VMs and containers ---------------------------------------------------------

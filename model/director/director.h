@@ -43,12 +43,15 @@ class Director final : public Component {
   // Inspection (checkers, tests).
   FenceValue accepted() const { return accepted_; }
   const Address& controller() const { return controller_; }
+  // Checkpoints found torn or corrupt at the last start (their checksum did not match).
+  std::uint32_t corrupt_checkpoints() const { return corrupt_checkpoints_; }
   const ExecutedCommand& last_executed() const { return executed_; }
   const std::vector<v1::VmSpec>& desired_vms() const { return desired_vms_; }
   std::vector<std::string> running_vms() const;
   const DirectorConfig& config() const { return config_; }
 
  private:
+  std::uint32_t corrupt_checkpoints_ = 0;
   struct Vm {
     bool exists = false;
     bool running = false;

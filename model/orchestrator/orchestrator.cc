@@ -74,7 +74,11 @@ void Orchestrator::step(const Input& input, Outputs& out) {
     const v1::Envelope& e = d->envelope;
     switch (e.body_case()) {
       case v1::Envelope::kRaft:
-        step_raft(input, out);
+        if (admits_raft_message(d->from, e.raft())) {
+          step_raft(input, out);
+        } else {
+          ++dropped_messages_;
+        }
         break;
       case v1::Envelope::kHandOver:
         on_hand_over(d->from, e.seq(), e.hand_over(), out);
@@ -93,6 +97,21 @@ void Orchestrator::step(const Input& input, Outputs& out) {
   }
   lead(out);
   OMNI_ASSERT(led_term_ <= term());
+}
+
+// Raft traffic is taken only from the members, and proposals only from this replica itself:
+// the log decides the cluster's desired state and membership, so a stranger who can reach a
+// replica must not be able to write to it. (Clients of the plane talk to the Orchestrator,
+// which proposes for them.)
+bool Orchestrator::admits_raft_message(const Address& from, const v1::RaftMessage& m) const {
+  if (m.type() == v1::RAFT_MESSAGE_TYPE_CLIENT_REQUEST) return from == config_.self;
+  if (m.type() == v1::RAFT_MESSAGE_TYPE_CLIENT_REPLY) return false;
+  const auto holds = [&from](const std::vector<Address>& ids) {
+    return std::find(ids.begin(), ids.end(), from) != ids.end();
+  };
+  const raft::Raft& raft = node_->raft();
+  return from != config_.self &&
+         (holds(config_.members) || holds(raft.voters()) || holds(raft.learners()));
 }
 
 // Everything Raft says goes out, except its replies to this replica's own requests, which are

@@ -39,6 +39,9 @@ class Orchestrator final : public Component {
   // Directors that acknowledged TakeControl at the current term (leader only).
   std::vector<Address> controlled_directors() const;
   std::uint32_t members_lost() const { return static_cast<std::uint32_t>(lost_.size()); }
+  // Messages refused where they entered: Raft traffic from a non-member, a proposal from
+  // anyone but this replica.
+  std::uint64_t dropped_messages() const { return dropped_messages_; }
 
   // Parses "--replica=N --members=a,b,c" as the Root writes them; nullopt when malformed.
   static std::optional<OrchestratorConfig> from_args(const std::vector<std::string>& args);
@@ -54,6 +57,7 @@ class Orchestrator final : public Component {
     std::uint64_t nonce = 0;
   };
 
+  bool admits_raft_message(const Address& from, const v1::RaftMessage& m) const;
   void step_raft(const Input& input, Outputs& out);
   void on_client_reply(const v1::RaftClientReply& reply, Outputs& out);
   void on_hand_over(const Address& from, std::uint64_t seq, const v1::HandOver& h, Outputs& out);
@@ -89,6 +93,7 @@ class Orchestrator final : public Component {
   std::string desired_source_;            // the config it was derived from
   std::uint64_t next_request_id_ = 1;
   std::uint64_t next_seq_ = 1;
+  std::uint64_t dropped_messages_ = 0;
 };
 
 }  // namespace omni::orchestrator

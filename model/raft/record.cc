@@ -4,15 +4,6 @@
 
 namespace omni::raft {
 
-std::uint32_t crc32c(std::string_view bytes) {
-  std::uint32_t crc = 0xFFFFFFFFu;
-  for (unsigned char byte : bytes) {
-    crc ^= byte;
-    for (int bit = 0; bit < 8; ++bit) crc = (crc >> 1) ^ (0x82F63B78u & (0u - (crc & 1u)));
-  }
-  return ~crc;
-}
-
 std::string encode_record(const v1::RaftRecord& record) {
   v1::RaftRecordFrame frame;
   OMNI_ASSERT(record.SerializeToString(frame.mutable_payload()));

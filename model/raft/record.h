@@ -5,11 +5,12 @@
 #include <string>
 #include <string_view>
 
+#include "model/core/sealed.h"
 #include "model/proto/raft.pb.h"
 
 namespace omni::raft {
 
-std::uint32_t crc32c(std::string_view bytes);
+using omni::crc32c;  // the frame's checksum, shared with sealed checkpoints
 
 std::string encode_record(const v1::RaftRecord& record);
 // nullopt when the bytes are torn, corrupted or do not parse.

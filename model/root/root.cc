@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "model/core/assert.h"
+#include "model/core/sealed.h"
 #include "model/director/director.h"
 
 namespace omni::root {
@@ -75,7 +76,11 @@ void Root::on_start(const Start& start, Outputs& out) {
   std::uint64_t last_epoch = 0;
   for (const auto& record : start.persisted) {
     v1::RootCheckpoint checkpoint;
-    if (!checkpoint.ParseFromString(record)) break;
+    const auto payload = unseal(record);
+    if (!payload || !checkpoint.ParseFromString(*payload)) {
+      ++corrupt_checkpoints_;  // torn or corrupt: keep the last good one, never a misread
+      break;
+    }
     last_epoch = checkpoint.epoch();
     if (auto p = phase_named(checkpoint.phase())) phase_ = *p;
   }
@@ -430,7 +435,7 @@ void Root::persist(Outputs& out) const {
   checkpoint.set_phase(std::string(phase_name(phase_)));
   checkpoint.set_failed(failed_);
   checkpoint.set_reason(reason_);
-  out.push_back(Persist{checkpoint.SerializeAsString(), true, true});
+  out.push_back(Persist{seal(checkpoint.SerializeAsString()), true, true});
 }
 
 void Root::command(const std::string& node, v1::DirectorCommand c, Outputs& out) {

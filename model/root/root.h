@@ -38,11 +38,14 @@ class Root final : public Component {
   std::uint64_t epoch() const { return epoch_; }
   bool failed() const { return failed_; }
   const std::string& failure() const { return reason_; }
+  // Checkpoints found torn or corrupt at the last start (their checksum did not match).
+  std::uint32_t corrupt_checkpoints() const { return corrupt_checkpoints_; }
   const Plan& plan() const { return plan_; }
   // The replica set the root hands to each Orchestrator, as container args.
   static std::vector<std::string> replica_args(int replica, const std::vector<Address>& members);
 
  private:
+  std::uint32_t corrupt_checkpoints_ = 0;
   struct DirectorView {
     bool vm_created = false;
     bool hello = false;

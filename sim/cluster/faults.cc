@@ -136,7 +136,8 @@ void FaultRunner::apply(const Fault& fault) {
 
 // A crashed process stays down unless restart_after says otherwise — except what the system
 // supervises itself: an Orchestrator's container is restarted by its Agent, a VM by its
-// Director. That supervision is what a crash fault is there to exercise.
+// Director. That supervision is what a crash fault is there to exercise; restart_after on an
+// Orchestrator keeps its process down that long even though its Agent restarts the container.
 void FaultRunner::crash(const Target& target, std::optional<Duration> restart_after) {
   const Address address = resolve(target);
   if (address.empty()) return;
@@ -155,7 +156,7 @@ void FaultRunner::crash(const Target& target, std::optional<Duration> restart_af
       return;
     case Target::Kind::leader:
     case Target::Kind::orchestrator:
-      infra_.stop_container_of(address);
+      infra_.stop_container_of(address, restart_after);
       return;
     default:
       if (!sim_.is_up(address)) return;

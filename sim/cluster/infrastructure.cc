@@ -319,11 +319,16 @@ void Infrastructure::start_container(const std::string& vm_name, const std::stri
     if (address.empty()) return;  // an image we cannot run: it "runs" and does nothing
     c->second.process = address;
     process_vm_[address] = vm_name;
-    start_process(address, std::move(factory), 0ns);
+    const auto held = held_down_until_.find(address);
+    const Duration hold = held == held_down_until_.end() || held->second <= sim_.now()
+                              ? Duration{0}
+                              : held->second - sim_.now();
+    start_process(address, std::move(factory), hold);
   });
 }
 
-void Infrastructure::stop_container_of(const Address& process) {
+void Infrastructure::stop_container_of(const Address& process, std::optional<Duration> hold_for) {
+  if (hold_for) held_down_until_[process] = sim_.now() + *hold_for;
   const auto vm_it = process_vm_.find(process);
   if (vm_it == process_vm_.end()) return;
   const auto n = vm_node_.find(vm_it->second);

@@ -69,7 +69,10 @@ class Infrastructure final : public DriverHandler {
   void boot_vm(const std::string& vm, Duration after);
   void power_off(const std::string& node);
   void power_on(const std::string& node);
-  void stop_container_of(const Address& process);
+  // Stops the container running `process`. Its Agent restarts it as it would after any crash;
+  // with `hold_for`, the process itself comes back no earlier than that (a scenario's
+  // `restart_after` on an Orchestrator).
+  void stop_container_of(const Address& process, std::optional<Duration> hold_for = {});
 
   const std::map<std::string, SimNode>& nodes() const { return nodes_; }
   const SimVm* find_vm(const std::string& vm) const;
@@ -95,6 +98,7 @@ class Infrastructure final : public DriverHandler {
   std::map<std::string, std::string> vm_node_;  // vm -> node
   std::map<Address, std::string> process_vm_;   // agent / container process -> vm
   std::map<Address, std::string> registered_;   // processes ever added -> vm
+  std::map<Address, Time> held_down_until_;     // container processes a fault keeps down
   std::set<std::string> dirty_;
 };
 

@@ -1,5 +1,5 @@
 #pragma once
-// Parsing and validating a scenario file (SCENARIOS.md). Pure: files are read through a
+// Parsing and validating a scenario file (docs/scenarios.md). Pure: files are read through a
 // callback, so tests hand in text and the command line hands in the disk.
 #include <functional>
 #include <optional>
@@ -25,7 +25,7 @@ using ScenarioResult = std::variant<Scenario, std::vector<config::Diagnostic>>;
 ScenarioResult parse_scenario(std::string_view text, const std::string& file,
                               const FileReader& read);
 
-// "register" -> Phase::reg; the names of SCENARIOS.md.
+// "register" -> Phase::reg; the names of docs/scenarios.md.
 std::optional<root::Phase> phase_named(std::string_view name);
 
 }  // namespace omni::sim

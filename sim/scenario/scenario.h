@@ -1,5 +1,5 @@
 #pragma once
-// A scenario of SCENARIOS.md as plain values: the cluster, the network and timing of simulated
+// A scenario of docs/scenarios.md as plain values: the cluster, the network and timing of simulated
 // infrastructure, the fault schedule, the swarm, and what the run must show.
 #include <cstdint>
 #include <map>
@@ -77,8 +77,12 @@ struct Swarm {
       kinds;  // partition isolate crash drop duplicate reorder clock_skew disk_fail power_off
 };
 
+// The counters a run keeps, by the name `expect` uses. An `expect` key must be one of these or
+// a fixed key: a misspelt or invented counter is a bad scenario, never a silent 0.
+inline const std::vector<std::string> kRunCounters{"leader_changes", "crashes", "messages"};
+
 struct CounterExpectation {
-  std::string counter;  // leader_changes, ...
+  std::string counter;  // one of kRunCounters
   std::string op;       // >= <= == > < !=
   std::int64_t value = 0;
 };

@@ -134,6 +134,28 @@ TEST(Director, RestartKeepsTheFence) {
   EXPECT_TRUE(answer_to(out, "orchestrator:2").rejected());
 }
 
+// Every single-bit flip of the checkpoint is caught by its checksum: the Director reports it and
+// never starts from a fence or controller that the disk made up.
+TEST(Director, EveryBitFlipOfTheCheckpointIsDetected) {
+  Director first(config());
+  Outputs out;
+  first.step(Start{at_s(0), {}}, out);
+  first.step(Deliver{at_s(1), "orchestrator:1", take_control(5)}, out);
+  const auto persists = omni::testing::all_of_type<Persist>(out);
+  ASSERT_FALSE(persists.empty());
+  const std::string good = persists.back().record;
+  for (std::size_t bit = 0; bit < good.size() * 8; ++bit) {
+    std::string bad = good;
+    bad[bit / 8] = static_cast<char>(bad[bit / 8] ^ (1 << (bit % 8)));
+    Director second(config());
+    out.clear();
+    second.step(Start{at_s(2), {bad}}, out);
+    ASSERT_EQ(second.corrupt_checkpoints(), 1u) << "bit " << bit;
+    ASSERT_EQ(second.accepted(), FenceValue{}) << "bit " << bit;
+    ASSERT_TRUE(second.controller().empty()) << "bit " << bit;
+  }
+}
+
 TEST(Director, RefusesWorkersBeyondCapacityWithAReason) {
   Director d(config());
   Outputs out;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "model/config/parse.h"
+#include "model/core/sealed.h"
 #include "tests/model/bootstrap/outputs.h"
 
 namespace omni::root {
@@ -120,9 +121,26 @@ TEST(Root, ADoneCheckpointExitsAtOnce) {
   done.set_phase("done");
   Root root(config());
   Outputs out;
-  root.step(Start{at_s(0), {done.SerializeAsString()}}, out);
+  root.step(Start{at_s(0), {seal(done.SerializeAsString())}}, out);
   EXPECT_GE(omni::testing::first_index<Exit>(out), 0);
   EXPECT_TRUE(all_of_type<DriverCall>(out).empty());
+}
+
+// A checkpoint whose bytes changed on disk is detected by its checksum and reported, never
+// parsed into another phase or epoch: one flipped bit in the phase name must not skip phases.
+TEST(Root, ACorruptCheckpointIsDetectedNotMisread) {
+  v1::RootCheckpoint done;
+  done.set_epoch(4);
+  done.set_phase("done");
+  std::string record = seal(done.SerializeAsString());
+  record.back() = static_cast<char>(record.back() ^ 0x01);  // "donf": still parses as a proto
+  Root root(config());
+  Outputs out;
+  root.step(Start{at_s(0), {record}}, out);
+  EXPECT_EQ(root.corrupt_checkpoints(), 1u);
+  EXPECT_EQ(root.phase(), Phase::preflight);
+  EXPECT_EQ(root.epoch(), 1u) << "nothing was read from the bad record";
+  EXPECT_LT(omni::testing::first_index<Exit>(out), 0);
 }
 
 TEST(Root, ReplicaArgsRoundTripThroughTheOrchestratorParser) {

@@ -5,8 +5,9 @@
 #include <rapidcheck/gtest.h>
 
 #include <fstream>
-#include <set>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "model/config/parse.h"
 #include "model/config/quantity.h"
@@ -15,16 +16,29 @@
 namespace omni::config {
 namespace {
 
-rc::Gen<std::string> gen_name() {
+// A valid DNS-label name of at most `length_max` characters, by construction: the draw is cut to
+// length first and its ends are then replaced (never inserted), so no draw is ever thrown away.
+rc::Gen<std::string> gen_name(std::size_t length_max = kMaxNodeNameLength) {
   return rc::gen::map(rc::gen::container<std::string>(
                           rc::gen::elementOf(std::string("abcdefghijklmnopqrstuvwxyz0123456789-"))),
-                      [](std::string s) {
-                        if (s.size() > kMaxNodeNameLength) s.resize(kMaxNodeNameLength);
-                        if (s.empty() || s.front() == '-') s.insert(s.begin(), 'n');
+                      [length_max](std::string s) {
+                        if (s.size() > length_max) s.resize(length_max);
+                        if (s.empty()) s = "n";
+                        if (s.front() == '-') s.front() = 'n';
                         if (s.back() == '-') s.back() = '0';
-                        if (s.size() > kMaxNodeNameLength) s.resize(kMaxNodeNameLength);
                         return s;
                       });
+}
+
+// `count` distinct node names. Each is a drawn stem plus "-INDEX": the index follows the last
+// '-', which no stem can contain after it, so two names are never equal and nothing is redrawn.
+std::vector<std::string> gen_distinct_names(std::size_t count) {
+  std::vector<std::string> names;
+  for (std::size_t index = 0; index < count; ++index) {
+    const std::string suffix = "-" + std::to_string(index);
+    names.push_back(*gen_name(kMaxNodeNameLength - suffix.size()) + suffix);
+  }
+  return names;
 }
 
 rc::Gen<Resources> gen_resources() {
@@ -39,9 +53,7 @@ ClusterConfig gen_config() {
   c.director_vm = *gen_resources();
   c.orchestrator = *gen_resources();
   const auto count = *rc::gen::inRange<std::size_t>(1, 12);
-  std::set<std::string> names;
-  while (names.size() < count) names.insert(*gen_name());
-  for (const auto& name : names) {
+  for (const auto& name : gen_distinct_names(count)) {
     NodeConfig node;
     node.name = name;
     node.resources = *gen_resources();

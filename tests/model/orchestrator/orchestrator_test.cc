@@ -145,5 +145,69 @@ TEST(Orchestrator, AFollowerRefusesTheHandOverWithoutCommittingIt) {
   EXPECT_FALSE(o.state().handed_over());
 }
 
+// A committed entry is input like any message: one that is not a valid ClusterCommand is skipped
+// and counted, the same way on every replica, and never trips an assertion.
+TEST(ClusterStateInput, InvalidCommittedEntriesAreSkippedAndCounted) {
+  struct Case {
+    std::string name;
+    std::string data;
+  };
+  v1::ClusterCommand empty_hand_over;
+  empty_hand_over.mutable_hand_over()->set_epoch(1);  // no config, no Directors
+  v1::ClusterCommand nonce;
+  nonce.set_verify_nonce(9);
+  const std::vector<Case> rejected{
+      {"garbage bytes", std::string("\xff\xff\xff\x01garbage", 11)},
+      {"no command", v1::ClusterCommand().SerializeAsString()},
+      {"hand-over without a config", empty_hand_over.SerializeAsString()},
+  };
+  ClusterState state;
+  for (const auto& c : rejected) {
+    v1::RaftEntry entry;
+    entry.set_data(c.data);
+    state.apply(entry);
+    EXPECT_FALSE(state.handed_over()) << c.name;
+  }
+  EXPECT_EQ(state.rejected_entries(), rejected.size());
+  v1::RaftEntry good;
+  good.set_data(nonce.SerializeAsString());
+  state.apply(good);
+  EXPECT_EQ(state.last_verify_nonce(), 9u) << "a valid entry after bad ones still applies";
+  EXPECT_EQ(state.rejected_entries(), rejected.size());
+  // The count is replicated state: a replica restored from a snapshot agrees.
+  ClusterState restored;
+  restored.restore(state.snapshot());
+  EXPECT_EQ(restored.rejected_entries(), rejected.size());
+  restored.restore(std::string("\xff\xff", 2));
+  EXPECT_EQ(restored.corrupt_snapshots(), 1u);
+  EXPECT_EQ(restored.rejected_entries(), 0u) << "a corrupt snapshot resets, never guesses";
+}
+
+// Nobody but the replica itself may propose, and only members may speak Raft to it.
+TEST(Orchestrator, ProposalsFromOthersAndRaftFromStrangersAreDropped) {
+  Single s;
+  s.input(Start{s.now, {}});
+  s.run_for(1s);
+  ASSERT_TRUE(s.o.is_leader());
+  const std::uint64_t applied = s.o.state().applied_commands();
+  v1::Envelope proposal;
+  auto* m = proposal.mutable_raft();
+  m->set_type(v1::RAFT_MESSAGE_TYPE_CLIENT_REQUEST);
+  m->mutable_client_request()->set_request_id(1);
+  m->mutable_client_request()->set_type(v1::RAFT_CLIENT_REQUEST_TYPE_PROPOSE);
+  m->mutable_client_request()->set_data("poison");
+  v1::Envelope vote;
+  vote.mutable_raft()->set_type(v1::RAFT_MESSAGE_TYPE_VOTE);
+  vote.mutable_raft()->set_term(99);
+  s.out.clear();
+  s.input(Deliver{s.now, "admin", proposal});
+  s.input(Deliver{s.now, "orchestrator:9", vote});
+  s.run_for(200ms);
+  EXPECT_EQ(s.o.dropped_messages(), 2u);
+  EXPECT_TRUE(s.o.is_leader()) << "a stranger's higher term deposes nobody";
+  EXPECT_EQ(s.o.state().applied_commands(), applied) << "nothing was proposed";
+  EXPECT_TRUE(s.sent_to("admin").empty());
+}
+
 }  // namespace
 }  // namespace omni::orchestrator

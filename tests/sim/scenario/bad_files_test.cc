@@ -36,6 +36,10 @@ const std::vector<BadFile> kBadFiles{
     {"non-utf8.yaml", 3, 17, "not valid UTF-8 (byte 0xff)"},
     {"counter-not-a-comparison.yaml", 4, 19, "must be a comparison like \">= 1\""},
     {"expect-typo.yaml", 4, 3, "did you mean \"init_within\"?"},
+    {"expect-counter-typo.yaml", 4, 3, "did you mean \"leader_changes\"?"},
+    {"expect-unknown-counter.yaml", 4, 3,
+     "unknown key \"replicas_replaced\" in expect; expect takes init, fail_phase, init_within, "
+     "converge_within, leader_changes, crashes, messages"},
     {"fail-phase-without-init-fail.yaml", 4, 15, "fail_phase needs \"init: fail\""},
     {"faults-out-of-order.yaml", 6, 9, "is before the previous one (at 5m0.000s)"},
     {"fault-after-end.yaml", 5, 9, "after the run ends (duration 10m0.000s)"},

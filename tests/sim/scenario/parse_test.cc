@@ -1,4 +1,4 @@
-// The scenario parser on valid files: every key of SCENARIOS.md and its defaults.
+// The scenario parser on valid files: every key of docs/scenarios.md and its defaults.
 #include "sim/scenario/parse.h"
 
 #include <gtest/gtest.h>
@@ -10,7 +10,7 @@
 namespace omni::sim {
 namespace {
 
-// The example of SCENARIOS.md, with a network fault and infrastructure added.
+// The example of docs/scenarios.md, with a network fault and infrastructure added.
 const char* kFull = R"(name: partition-during-takeover
 description: Split one node away while the orchestrators take control.
 cluster: ../examples/cluster-3node.yaml
