@@ -381,8 +381,11 @@ ScenarioResult parse_scenario(std::string_view text, const std::string& file,
   } catch (const YAML::Exception& e) {
     return one_error(config::diagnostic_from(e, file));
   } catch (const std::exception& e) {
-    return one_error(
-        config::Diagnostic{{file, 1, 1}, std::string("cannot read the scenario: ") + e.what()});
+    config::Diagnostic diagnostic;
+    diagnostic.where = {file, 1, 1};
+    diagnostic.message = "cannot read the scenario: ";
+    diagnostic.message += e.what();
+    return one_error(std::move(diagnostic));
   }
 }
 
