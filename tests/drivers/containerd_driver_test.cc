@@ -96,8 +96,8 @@ bool wait_exit(ContainerDriver& driver, const std::string& name, int& code) {
 class ContainerdDriverTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!testing::is_root()) GTEST_SKIP() << "containerd + runc need root";
-    if (!testing::have_program("containerd")) GTEST_SKIP() << "containerd is not installed";
+    OMNI_REQUIRE(testing::is_root(), "containerd + runc need root");
+    OMNI_REQUIRE(testing::have_program("containerd"), "containerd is not installed");
     containerd_ = std::make_unique<Containerd>();
     ASSERT_TRUE(containerd_->ready()) << containerd_->log();
     auto connected = ContainerdDriver::connect(containerd_->options());

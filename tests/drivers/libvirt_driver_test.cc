@@ -141,7 +141,7 @@ TEST(LibvirtDriver, BadInputIsAClearError) {
 }
 
 TEST(LibvirtDriver, RediscoversThroughPrivateLibvirtdAndVirshAgrees) {
-  if (!testing::have_program("libvirtd")) GTEST_SKIP() << "libvirtd not installed";
+  OMNI_REQUIRE(testing::have_program("libvirtd"), "libvirtd not installed");
   PrivateLibvirtd libvirtd;
   ASSERT_TRUE(libvirtd.ready()) << libvirtd.log();
   // The daemon keeps test:///default's state only while a client holds it open.

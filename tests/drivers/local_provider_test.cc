@@ -35,7 +35,7 @@ LocalOptions options_in(const TempDir& dir) {
 }
 
 TEST(LocalProvider, TwoSandboxesReachEachOtherAndTeardownLeavesNothing) {
-  if (!testing::is_root()) GTEST_SKIP() << "network namespaces need root";
+  OMNI_REQUIRE(testing::is_root(), "network namespaces need root");
   TempDir dir("omni-local");
   LocalProvider provider(options_in(dir));
   ASSERT_TRUE(provider.isolated());
@@ -129,9 +129,9 @@ long cpu_ticks_of(const std::string& pid) {
 class LocalProviderLimits : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!testing::is_root()) GTEST_SKIP() << "cgroups need root";
-    if (Cgroups().version() == CgroupVersion::none)
-      GTEST_SKIP() << "no cgroup hierarchy with cpu and memory is mounted";
+    OMNI_REQUIRE(testing::is_root(), "cgroups need root");
+    OMNI_REQUIRE(Cgroups().version() != CgroupVersion::none,
+                 "no cgroup hierarchy with cpu and memory is mounted");
   }
   TempDir dir_{"omni-local"};
 };

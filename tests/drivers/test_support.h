@@ -1,4 +1,5 @@
 #pragma once
+#include <cstdlib>
 // Helpers shared by the driver integration tests: temp dirs, polling with a bound, daemons the
 // tests start themselves and stop by PID.
 #include <sys/types.h>
@@ -73,7 +74,20 @@ std::string read_file(const std::string& path);
 void write_file(const std::string& path, const std::string& text);
 bool is_root();
 bool have_program(const std::string& name);
+// CI=true: .ci/dev installed every prerequisite, so a missing one is a failure, not a skip.
+inline bool under_ci() {
+  const char* ci = std::getenv("CI");
+  return ci != nullptr && std::string(ci) == "true";
+}
 // Runs argv and returns its output; exit code in *code when given.
 std::string run(const std::vector<std::string>& argv, int* code = nullptr);
 
 }  // namespace omni::drivers::testing
+
+// Skips a test whose prerequisite is missing, except under CI=true, where it fails with the reason.
+#define OMNI_REQUIRE(cond, why)                                      \
+  if (cond) {                                                        \
+  } else if (::omni::drivers::testing::under_ci())                   \
+    GTEST_FAIL() << "prerequisite missing under CI=true: " << (why); \
+  else                                                               \
+    GTEST_SKIP() << (why)
