@@ -159,14 +159,25 @@ DriverResult ContainerdDriver::create(const ContainerSpec& spec) {
   process.env.insert(process.env.end(), spec.env.begin(), spec.env.end());
   process.cwd = image.value.working_dir;
 
-  auto chain = chain_ids(image.value.diff_ids);
+  // Between Prepare and the container's Create nothing references the new snapshot, and the
+  // garbage collection that an earlier remove scheduled could take it; a lease holds it.
+  auto lease = create_lease("create");
+  if (!lease.ok()) return lease.result;
+  DriverResult result = create_leased(spec, process, image.value, lease.value);
+  delete_lease(lease.value);
+  return result;
+}
+
+DriverResult ContainerdDriver::create_leased(const ContainerSpec& spec, const ProcessSpec& process,
+                                             const OciImage& image, const std::string& lease) {
+  auto chain = chain_ids(image.diff_ids);
   cd::snapshots::PrepareSnapshotRequest prepare;
   prepare.set_snapshotter(options_.snapshotter);
   prepare.set_key(spec.name);
   if (!chain.empty()) prepare.set_parent(chain.back());
   cd::snapshots::PrepareSnapshotResponse prepared;
-  auto status =
-      cd::snapshots::Snapshots::NewStub(channel_)->Prepare(context().get(), prepare, &prepared);
+  auto status = cd::snapshots::Snapshots::NewStub(channel_)->Prepare(context(lease).get(), prepare,
+                                                                     &prepared);
   if (!status.ok()) return error_of(status, "cannot prepare the root filesystem of " + spec.name);
 
   cd::containers::CreateContainerRequest request;
@@ -180,7 +191,8 @@ DriverResult ContainerdDriver::create(const ContainerSpec& spec) {
   container->set_snapshotter(options_.snapshotter);
   container->set_snapshot_key(spec.name);
   cd::containers::CreateContainerResponse created;
-  status = containers->Create(context().get(), request, &created);
+  status = cd::containers::Containers::NewStub(channel_)->Create(context(lease).get(), request,
+                                                                 &created);
   if (!status.ok()) {
     remove_snapshot(spec.name);  // nothing half-created
     return error_of(status, "cannot create container " + spec.name);

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "drivers/container/container_driver.h"
+#include "drivers/container/oci_spec.h"
 #include "drivers/util/event_queue.h"
 #include "drivers/util/oci_layout.h"
 
@@ -71,12 +72,14 @@ class ContainerdDriver final : public ContainerDriver {
   DriverResult put_image(const std::string& name, const OciDescriptor& target);
   Outcome<OciImage> image_config(const std::string& image);
   Outcome<std::string> read_blob(const std::string& digest);
-  Outcome<std::string> create_lease();
+  Outcome<std::string> create_lease(const std::string& purpose);
   void delete_lease(const std::string& lease);
 
   // containers and tasks
   DriverResult delete_task(const std::string& name);
   DriverResult remove_snapshot(const std::string& key);
+  DriverResult create_leased(const ContainerSpec& spec, const ProcessSpec& process,
+                             const OciImage& image, const std::string& lease);
   void watch(const std::string& name);
   void stop_watching(const std::string& name);
 

@@ -33,9 +33,9 @@ struct ScratchDir {
 
 }  // namespace
 
-Outcome<std::string> ContainerdDriver::create_lease() {
+Outcome<std::string> ContainerdDriver::create_lease(const std::string& purpose) {
   cd::leases::CreateRequest request;
-  request.set_id("omni-import-" + std::to_string(::getpid()) + "-" +
+  request.set_id("omni-" + purpose + "-" + std::to_string(::getpid()) + "-" +
                  std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()));
   cd::leases::CreateResponse response;
   auto ctx = context();
@@ -176,7 +176,7 @@ DriverResult ContainerdDriver::import_image(const std::string& image, const std:
   auto layout = read_oci_layout(tar, scratch.path);
   if (!layout.ok()) return layout.result;
   const OciImage& oci = layout.value;
-  auto lease = create_lease();
+  auto lease = create_lease("import");
   if (!lease.ok()) return lease.result;
   auto chain = chain_ids(oci.diff_ids);
   std::map<std::string, std::string> manifest_labels = {
