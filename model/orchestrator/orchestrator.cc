@@ -87,11 +87,13 @@ void Orchestrator::step(const Input& input, Outputs& out) {
         on_status_request(d->from, e.seq(), e.status_request(), out);
         break;
       case v1::Envelope::kDirectorReport:
-        on_director_report(d->from, e.director_report());
+        on_director_report(d->from, e.seq(), e.director_report());
         break;
       default:
         break;
     }
+  } else if (const auto* done = std::get_if<DriverDone>(&input)) {
+    on_driver_done(*done);
   } else {
     step_raft(input, out);
   }
@@ -208,37 +210,93 @@ void Orchestrator::reply_status(const StatusWaiter& w, bool committed, Outputs& 
   out.push_back(Send{w.to, std::move(e)});
 }
 
-void Orchestrator::on_director_report(const Address& from, const v1::DirectorReport& r) {
+// Every report says whether the Director is still ours and answers at most one command. A
+// Director that holds another fence (it restarted blank, or obeys someone else) is taken
+// control of again; a refused desired state is sent again, and the reason kept for status.
+void Orchestrator::on_director_report(const Address& from, std::uint64_t,
+                                      const v1::DirectorReport& r) {
   const auto it = directors_.find(from);
-  if (it == directors_.end()) return;
+  if (it == directors_.end() || !is_leader()) return;
+  DirectorControl& control = it->second;
+  control.last_heard = now_;
   const FenceValue held = fence_of(r.accepted());
   const bool ours = held == FenceValue{kClusterEra, term()} && r.controller() == config_.self;
-  if (ours && is_leader()) it->second.term = term();
+  if (!ours) {
+    control.term = 0;
+    control.desired_acked = false;
+    control.unacked_seqs.clear();
+    return;
+  }
+  control.term = term();
+  if (control.unacked_seqs.erase(r.command_seq()) == 0) return;
+  if (r.rejected()) {
+    control.last_rejection = r.reason();
+    control.unacked_seqs.clear();  // sent again at the next control tick
+    return;
+  }
+  control.desired_acked = control.unacked_seqs.empty();
+  if (control.desired_acked) control.last_rejection.clear();
+  OMNI_ASSERT(control.term == term());
+}
+
+void Orchestrator::on_driver_done(const DriverDone& done) {
+  const auto it = vm_ops_.find(done.op_id);
+  if (it == vm_ops_.end()) return;  // an answer to an op of an earlier term
+  const Address director = it->second;
+  vm_ops_.erase(it);
+  const auto control = directors_.find(director);
+  if (control == directors_.end()) return;
+  const bool recovered = done.result.status == DriverStatus::ok ||
+                         done.result.status == DriverStatus::already_exists;
+  if (!recovered) control->second.last_rejection = done.result.message;
+  OMNI_ASSERT(vm_ops_.size() <= directors_.size());
 }
 
 // The leader's duties, every control_interval: control every Director at this term, give it
-// the desired state under this term, and notice members that stopped answering.
+// the desired state under this term until it acknowledges it, bring back a Director that went
+// silent, and notice members that stopped answering. Level-triggered: each tick looks at what
+// is, never at what was sent, so a lost message or a restarted Director costs one interval.
 void Orchestrator::lead(Outputs& out) {
   if (!is_leader() || !state_.handed_over()) return;
-  if (led_term_ != term()) {
-    led_term_ = term();
-    directors_.clear();
-    for (const auto& d : state_.hand_over().directors()) directors_[d] = {};
-    next_control_ = now_;
-  }
+  if (led_term_ != term()) begin_term();
   if (now_ < next_control_) return;
   next_control_ = now_ + config_.control_interval;
-  for (auto& [director, control] : directors_) {
-    if (control.term != term()) {
-      control_director(director, out);
-    } else if (!control.desired_sent) {
-      send_desired(director, out);
-      control.desired_sent = true;
-    }
-  }
+  for (auto& [director, control] : directors_) reconcile_director(director, control, out);
   notice_lost_members();
   out.push_back(WakeAt{next_control_});
   OMNI_ASSERT(led_term_ == term() && next_control_ > now_);
+}
+
+// A new term starts from nothing it did not see itself: every Director is uncontrolled, every
+// desired state unacknowledged, and each Director gets a full lost_after of grace to report.
+void Orchestrator::begin_term() {
+  led_term_ = term();
+  directors_.clear();
+  vm_ops_.clear();
+  for (const auto& d : state_.hand_over().directors()) {
+    DirectorControl& control = directors_[d];
+    control.last_heard = now_;
+    control.next_vm_recovery = now_;
+  }
+  next_control_ = now_;
+  OMNI_ASSERT(led_term_ == term());
+  OMNI_ASSERT(directors_.size() == static_cast<std::size_t>(state_.hand_over().directors_size()));
+}
+
+void Orchestrator::reconcile_director(const Address& director, DirectorControl& control,
+                                      Outputs& out) {
+  if (now_ - control.last_heard > config_.director_lost_after) {
+    recover_director_vm(director, control, out);
+    control.term = 0;  // whatever it held, it must be told again when it is back
+    control.desired_acked = false;
+    control.unacked_seqs.clear();
+  }
+  if (control.term != term()) {
+    control_director(director, out);
+  } else if (!control.desired_acked) {
+    send_desired(director, control, out);
+  }
+  OMNI_ASSERT(control.desired_acked == false || control.term == term());
 }
 
 void Orchestrator::control_director(const Address& director, Outputs& out) {
@@ -251,14 +309,20 @@ void Orchestrator::control_director(const Address& director, Outputs& out) {
 
 // The desired VMs and replicas of the Director's node, derived from the handed-over config by
 // the same pure plan the root used, now fenced by this leader's term.
-void Orchestrator::send_desired(const Address& director, Outputs& out) {
+void Orchestrator::send_desired(const Address& director, DirectorControl& control,
+                                Outputs& out) {
   const DesiredByNode* desired = desired_by_node();
   if (!desired) return;
   const std::string node = director.substr(director.find(':') + 1);
   const auto it = desired->find(node);
-  if (it == desired->end()) return;
+  if (it == desired->end()) {
+    control.desired_acked = true;  // nothing is desired of it
+    return;
+  }
+  control.unacked_seqs.clear();  // answers to earlier sends no longer count
   v1::Envelope e;
   e.set_seq(next_seq_++);
+  control.unacked_seqs.insert(e.seq());
   auto* c = e.mutable_director_command();
   *c->mutable_fence() = fence();
   c->set_controller(config_.self);
@@ -268,7 +332,35 @@ void Orchestrator::send_desired(const Address& director, Outputs& out) {
   c->mutable_ensure_replicas();
   for (const auto& r : it->second.replicas) *c->mutable_ensure_replicas()->add_replicas() = r;
   e.set_seq(next_seq_++);
+  control.unacked_seqs.insert(e.seq());
   out.push_back(Send{director, std::move(e)});
+  OMNI_ASSERT(control.unacked_seqs.size() == 2 && !control.desired_acked);
+}
+
+// The Director runs in its own VM, which only a hypervisor can bring back: create it as the
+// root did. On a hypervisor that still has it, create boots it when it is stopped and changes
+// nothing when it runs, so a Director that is merely unreachable costs nothing but the call.
+void Orchestrator::recover_director_vm(const Address& director, DirectorControl& control,
+                                       Outputs& out) {
+  if (now_ < control.next_vm_recovery) return;
+  for (const auto& [op, target] : vm_ops_)
+    if (target == director) return;  // one call in flight per Director
+  const DesiredByNode* desired = desired_by_node();
+  const std::string node = director.substr(director.find(':') + 1);
+  const auto it = desired ? desired->find(node) : DesiredByNode::const_iterator{};
+  if (!desired || it == desired->end() || it->second.director_vm.name().empty()) return;
+  control.next_vm_recovery = now_ + config_.director_lost_after;
+  ++control.vm_recoveries;
+  const v1::VmSpec& vm = it->second.director_vm;
+  const std::uint64_t id = next_op_id_++;
+  vm_ops_[id] = director;
+  out.push_back(DriverCall{id, VmOp{VmOpKind::create,
+                                    node,
+                                    vm.name(),
+                                    vm.resources().cpu_millis(),
+                                    vm.resources().memory_bytes(),
+                                    {{"node", node}, {"role", "director"}}}});
+  OMNI_ASSERT(control.next_vm_recovery > now_);
 }
 
 // The handed-over config, planned once and indexed by node: a thousand Directors must not
@@ -285,11 +377,13 @@ const Orchestrator::DesiredByNode* Orchestrator::desired_by_node() {
   std::map<std::string, std::string> node_of_vm;
   for (const auto& vm : std::get<root::Plan>(plan).vms) {
     node_of_vm[vm.name] = vm.node;
-    if (vm.role != root::VmRole::worker) continue;
     v1::VmSpec spec;
     spec.set_name(vm.name);
     *spec.mutable_resources() = to_proto(vm.resources);
-    desired[vm.node].vms.push_back(std::move(spec));
+    if (vm.role == root::VmRole::director)
+      desired[vm.node].director_vm = std::move(spec);
+    else
+      desired[vm.node].vms.push_back(std::move(spec));
   }
   for (const auto& r : state_.hand_over().replicas())
     if (const auto n = node_of_vm.find(r.vm()); n != node_of_vm.end())
@@ -307,6 +401,15 @@ void Orchestrator::notice_lost_members() {
     if (silent) lost_.insert(peer);
   }
   OMNI_ASSERT(lost_.size() <= config_.members.size());
+}
+
+std::vector<DirectorView> Orchestrator::directors() const {
+  std::vector<DirectorView> out;
+  if (!is_leader()) return out;
+  for (const auto& [director, control] : directors_)
+    out.push_back(DirectorView{director, control.term == term(), control.desired_acked,
+                               control.last_rejection, control.vm_recoveries});
+  return out;
 }
 
 std::vector<Address> Orchestrator::controlled_directors() const {

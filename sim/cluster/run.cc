@@ -115,8 +115,9 @@ class ClusterRun {
     return f;
   }
 
-  // Converged: one leader at the newest term, every Director controlled by it at that term,
-  // every Orchestrator replica running. Returns what is missing, or nothing.
+  // Converged: one leader at the newest term, every Director of a powered node controlled by
+  // it at that term, every worker VM the Director wants running with its Agent up, every
+  // Orchestrator replica running. Returns what is missing, or nothing.
   std::optional<std::string> not_converged() const {
     const Address leader = state_.leader;
     const auto* o = leader.empty() || !sim_.is_up(leader)
@@ -124,6 +125,7 @@ class ClusterRun {
                         : dynamic_cast<const orchestrator::Orchestrator*>(sim_.component(leader));
     if (!o || !o->is_leader()) return "no leader";
     for (const auto& node : scenario_.cluster.nodes) {
+      if (!infra_->nodes().at(node.name).powered) continue;  // gone for good: nothing to ask
       const Address d = director::director_address(node.name);
       const auto* dir = sim_.addresses().find(d) >= 0 && sim_.is_up(d)
                             ? dynamic_cast<const director::Director*>(sim_.component(d))
@@ -131,10 +133,21 @@ class ClusterRun {
       if (!dir) return d + " is down";
       if (dir->controller() != leader || dir->accepted() != FenceValue{kClusterEra, o->term()})
         return d + " is not controlled by " + leader + " at term " + std::to_string(o->term());
+      if (auto why = worker_vms_missing(*dir)) return why;
     }
     for (int r = 1; r <= scenario_.cluster.orchestrators; ++r) {
       const Address a = "orchestrator:" + std::to_string(r);
       if (sim_.addresses().find(a) < 0 || !sim_.is_up(a)) return a + " is not running";
+    }
+    return std::nullopt;
+  }
+
+  std::optional<std::string> worker_vms_missing(const director::Director& dir) const {
+    for (const auto& spec : dir.desired_vms()) {
+      const SimVm* vm = infra_->find_vm(spec.name());
+      if (!vm || !vm->running) return "worker VM " + spec.name() + " is not running";
+      const Address agent = director::agent_address(spec.name());
+      if (sim_.addresses().find(agent) < 0 || !sim_.is_up(agent)) return agent + " is down";
     }
     return std::nullopt;
   }

@@ -109,6 +109,121 @@ TEST(Orchestrator, ASingleReplicaLeadsTakesTheHandOverAndControlsDirectorsAtItsT
   EXPECT_TRUE(workers) << "the desired worker VMs are re-issued under the leader's term";
 }
 
+// A Director's report: it holds `term` from orchestrator:1 and answers `command_seq`.
+v1::Envelope director_report(std::uint64_t term, std::uint64_t command_seq = 0,
+                             bool rejected = false) {
+  v1::Envelope e;
+  auto* r = e.mutable_director_report();
+  r->set_node("n1");
+  *r->mutable_accepted() = to_proto(FenceValue{kClusterEra, term});
+  r->set_controller("orchestrator:1");
+  r->set_command_seq(command_seq);
+  r->set_rejected(rejected);
+  if (rejected) r->set_reason("not enough memory on n1");
+  return e;
+}
+
+// Leads, has the hand-over, and the Director acknowledged TakeControl.
+void lead_a_controlled_director(Single& s) {
+  s.input(Start{s.now, {}});
+  s.run_for(1s);
+  s.input(Deliver{s.now, "root", hand_over()});
+  s.run_for(1100ms);
+  ASSERT_TRUE(s.o.is_leader());
+  s.input(Deliver{s.now, "director:n1", director_report(s.o.term())});
+  ASSERT_EQ(s.o.controlled_directors(), std::vector<Address>{"director:n1"});
+}
+
+std::vector<std::uint64_t> desired_seqs(const Single& s) {
+  std::vector<std::uint64_t> seqs;
+  for (const auto& send : s.sent_to("director:n1"))
+    if (send.envelope.director_command().has_ensure_workers() ||
+        send.envelope.director_command().has_ensure_replicas())
+      seqs.push_back(send.envelope.seq());
+  return seqs;
+}
+
+// The desired state is level-triggered: sent again every control interval until the Director
+// acknowledges both commands of the latest send, and again after it refuses them.
+TEST(Orchestrator, TheDesiredStateIsSentAgainUntilTheDirectorAcknowledgesIt) {
+  Single s;
+  lead_a_controlled_director(s);
+  s.out.clear();
+  s.run_for(2500ms);
+  const auto unanswered = desired_seqs(s);
+  ASSERT_GE(unanswered.size(), 4u) << "two sends of (workers, replicas) without an answer";
+  EXPECT_FALSE(s.o.directors().at(0).desired_acked);
+
+  const std::uint64_t workers = unanswered[unanswered.size() - 2];
+  const std::uint64_t replicas = unanswered.back();
+  s.input(Deliver{s.now, "director:n1", director_report(s.o.term(), unanswered.front())});
+  EXPECT_FALSE(s.o.directors().at(0).desired_acked) << "an answer to an older send";
+  s.input(Deliver{s.now, "director:n1", director_report(s.o.term(), workers)});
+  s.input(Deliver{s.now, "director:n1", director_report(s.o.term(), replicas)});
+  EXPECT_TRUE(s.o.directors().at(0).desired_acked);
+  s.out.clear();
+  s.run_for(3s);
+  EXPECT_TRUE(desired_seqs(s).empty()) << "nothing is re-sent once acknowledged";
+
+  // A Director that restarted blank holds no fence of ours: control, then desired, again.
+  v1::Envelope blank = director_report(0);
+  blank.mutable_director_report()->clear_controller();
+  s.input(Deliver{s.now, "director:n1", blank});
+  EXPECT_TRUE(s.o.controlled_directors().empty());
+  s.out.clear();
+  s.run_for(1100ms);
+  ASSERT_FALSE(s.sent_to("director:n1").empty());
+  EXPECT_TRUE(s.sent_to("director:n1").back().envelope.has_take_control());
+  s.input(Deliver{s.now, "director:n1", director_report(s.o.term())});
+  s.out.clear();
+  s.run_for(1100ms);
+  const auto again = desired_seqs(s);
+  ASSERT_EQ(again.size(), 2u);
+  s.input(Deliver{s.now, "director:n1", director_report(s.o.term(), again[0], true)});
+  EXPECT_EQ(s.o.directors().at(0).last_rejection, "not enough memory on n1");
+  s.out.clear();
+  s.run_for(1100ms);
+  EXPECT_EQ(desired_seqs(s).size(), 2u) << "a refused desired state is sent again";
+}
+
+// A Director silent for director_lost_after is brought back through its node's hypervisor:
+// the leader creates its VM as the root did (create boots a stopped VM), once per interval,
+// and takes control of it again when it reports.
+TEST(Orchestrator, ASilentDirectorHasItsVmCreatedAgainOncePerInterval) {
+  Single s;
+  lead_a_controlled_director(s);
+  s.out.clear();
+  s.run_for(29s);
+  EXPECT_TRUE(omni::testing::all_of_type<DriverCall>(s.out).empty()) << "not before 30 s";
+  s.run_for(2s);
+  auto calls = omni::testing::all_of_type<DriverCall>(s.out);
+  ASSERT_EQ(calls.size(), 1u);
+  const auto* op = std::get_if<VmOp>(&calls[0].op);
+  ASSERT_NE(op, nullptr);
+  EXPECT_EQ(op->kind, VmOpKind::create);
+  EXPECT_EQ(op->node, "n1");
+  EXPECT_EQ(op->name, "t-n1-director");
+  EXPECT_EQ(op->metadata.at("role"), "director");
+  EXPECT_GT(op->memory_bytes, 0);
+  EXPECT_EQ(s.o.directors().at(0).vm_recoveries, 1u);
+  EXPECT_TRUE(s.o.controlled_directors().empty()) << "a silent Director is no longer counted";
+
+  s.out.clear();
+  s.run_for(20s);
+  EXPECT_TRUE(omni::testing::all_of_type<DriverCall>(s.out).empty()) << "once per interval";
+  s.input(DriverDone{s.now, calls[0].op_id, DriverResult{}});
+  s.run_for(11s);
+  calls = omni::testing::all_of_type<DriverCall>(s.out);
+  EXPECT_EQ(calls.size(), 1u) << "still silent after the interval: tried again";
+
+  s.input(Deliver{s.now, "director:n1", director_report(s.o.term())});
+  EXPECT_EQ(s.o.controlled_directors(), std::vector<Address>{"director:n1"});
+  s.out.clear();
+  s.run_for(10s);
+  EXPECT_TRUE(omni::testing::all_of_type<DriverCall>(s.out).empty())
+      << "a Director that reports is left alone";
+}
+
 TEST(Orchestrator, StatusIsAnsweredAfterACommittedRoundTrip) {
   Single s;
   s.input(Start{s.now, {}});

@@ -65,5 +65,38 @@ TEST(ClusterRun, RestartAfterOnAnOrchestratorIsHonoured) {
   EXPECT_LT(*back, Time{} + 11min) << "the Agent restarts a crashed container by itself";
 }
 
+Scenario with_vm_crash(const std::string& vm, Duration at) {
+  Scenario s = testing::cluster_of(3, 3);
+  Fault crash;
+  crash.at = FaultTime{FaultTime::Kind::absolute, at, root::Phase::preflight};
+  crash.what = CrashFault{Target{Target::Kind::vm, vm}};
+  s.faults.push_back(crash);
+  return s;
+}
+
+// Nothing restarts a crashed Director VM on its own: the leader notices the silent Director
+// and has the node's hypervisor boot its VM again, then controls it at its term.
+TEST(ClusterRun, ALostDirectorVmIsBootedAgainByTheLeader) {
+  RunOptions options;
+  options.record_events = true;
+  const RunResult r = run_scenario(with_vm_crash("t-n2-director", 10min), 1, options);
+  ASSERT_TRUE(r.passed) << describe(r);
+  const auto back = first_start_after(r, "director:n2", Time{} + 10min);
+  ASSERT_TRUE(back.has_value()) << "the Director came back";
+  EXPECT_LT(*back, Time{} + 12min) << "within director_lost_after and a VM boot";
+}
+
+// Convergence looks at worker VMs and their Agents, not only at Directors and members: a
+// worker VM that crashes just before the end has not booted again, and the run says so.
+TEST(ClusterRun, ConvergenceWaitsForWorkerVmsAndTheirAgents) {
+  const RunResult early = run_scenario(with_vm_crash("t-n3-worker-1", 10min), 1);
+  ASSERT_TRUE(early.passed) << describe(early);
+  const RunResult late = run_scenario(with_vm_crash("t-n3-worker-1", 30min - 2s), 1);
+  ASSERT_TRUE(late.violation.has_value()) << describe(late);
+  EXPECT_EQ(late.violation->invariant, "converges");
+  EXPECT_NE(late.violation->message.find("t-n3-worker-1"), std::string::npos)
+      << late.violation->message;
+}
+
 }  // namespace
 }  // namespace omni::sim
