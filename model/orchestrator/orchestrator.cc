@@ -4,6 +4,7 @@
 
 #include "model/config/parse.h"
 #include "model/core/assert.h"
+#include "model/director/director.h"
 #include "model/director/fence.h"
 #include "model/root/plan.h"
 
@@ -42,19 +43,23 @@ std::optional<OrchestratorConfig> Orchestrator::from_args(const std::vector<std:
       replica = std::stoi(n);
     } else if (arg.rfind("--members=", 0) == 0) {
       config.members = split(arg.substr(10), ',');
+    } else if (arg == "--join") {
+      config.join = true;
     }
   }
-  if (replica < 1 || config.members.empty()) return std::nullopt;
+  if (replica < 1 || config.members.empty() == !config.join) return std::nullopt;
   config.self = "orchestrator:" + std::to_string(replica);
-  if (std::find(config.members.begin(), config.members.end(), config.self) == config.members.end())
+  if (!config.join &&
+      std::find(config.members.begin(), config.members.end(), config.self) == config.members.end())
     return std::nullopt;
   return config;
 }
 
 Orchestrator::Orchestrator(OrchestratorConfig config, Rng rng) : config_(std::move(config)) {
   OMNI_ASSERT(!config_.self.empty());
-  OMNI_ASSERT(std::find(config_.members.begin(), config_.members.end(), config_.self) !=
-              config_.members.end());
+  OMNI_ASSERT(config_.join ? config_.members.empty()
+                           : std::find(config_.members.begin(), config_.members.end(),
+                                       config_.self) != config_.members.end());
   node_ =
       std::make_unique<raft::RaftNode>(config_.self, config_.members, config_.raft, rng, &state_);
 }
@@ -112,8 +117,10 @@ bool Orchestrator::admits_raft_message(const Address& from, const v1::RaftMessag
     return std::find(ids.begin(), ids.end(), from) != ids.end();
   };
   const raft::Raft& raft = node_->raft();
-  return from != config_.self &&
-         (holds(config_.members) || holds(raft.voters()) || holds(raft.learners()));
+  if (from == config_.self) return false;
+  // A replacement knows no configuration until the leader reaches it; any Orchestrator may.
+  if (raft.voters().empty() && raft.learners().empty()) return from.rfind("orchestrator:", 0) == 0;
+  return holds(config_.members) || holds(raft.voters()) || holds(raft.learners());
 }
 
 // Everything Raft says goes out, except its replies to this replica's own requests, which are
@@ -134,13 +141,19 @@ void Orchestrator::step_raft(const Input& input, Outputs& out) {
 
 void Orchestrator::propose(const v1::ClusterCommand& command, std::uint64_t request_id,
                            Outputs& out) {
+  request(v1::RAFT_CLIENT_REQUEST_TYPE_PROPOSE, command.SerializeAsString(), {}, request_id, out);
+}
+
+void Orchestrator::request(v1::RaftClientRequestType type, std::string data, const Address& node,
+                           std::uint64_t request_id, Outputs& out) {
   v1::Envelope e;
   auto* m = e.mutable_raft();
   m->set_type(v1::RAFT_MESSAGE_TYPE_CLIENT_REQUEST);
-  auto* request = m->mutable_client_request();
-  request->set_request_id(request_id);
-  request->set_type(v1::RAFT_CLIENT_REQUEST_TYPE_PROPOSE);
-  request->set_data(command.SerializeAsString());
+  auto* r = m->mutable_client_request();
+  r->set_request_id(request_id);
+  r->set_type(type);
+  r->set_data(std::move(data));
+  r->set_node(node);
   step_raft(Deliver{now_, config_.self, std::move(e)}, out);
 }
 
@@ -158,6 +171,10 @@ void Orchestrator::on_client_reply(const v1::RaftClientReply& reply, Outputs& ou
   if (auto it = status_waiters_.find(reply.request_id()); it != status_waiters_.end()) {
     reply_status(it->second, ok, out);
     status_waiters_.erase(it);
+  }
+  if (reply.request_id() == membership_request_) {
+    membership_request_ = 0;
+    if (!ok) membership_problem_ = reply.error();
   }
 }
 
@@ -246,8 +263,8 @@ void Orchestrator::on_driver_done(const DriverDone& done) {
   vm_ops_.erase(it);
   const auto control = directors_.find(director);
   if (control == directors_.end()) return;
-  const bool recovered = done.result.status == DriverStatus::ok ||
-                         done.result.status == DriverStatus::already_exists;
+  const bool recovered =
+      done.result.status == DriverStatus::ok || done.result.status == DriverStatus::already_exists;
   if (!recovered) control->second.last_rejection = done.result.message;
   OMNI_ASSERT(vm_ops_.size() <= directors_.size());
 }
@@ -261,8 +278,16 @@ void Orchestrator::lead(Outputs& out) {
   if (led_term_ != term()) begin_term();
   if (now_ < next_control_) return;
   next_control_ = now_ + config_.control_interval;
+  if (desired_revision_sent_ != state_.desired_revision()) {
+    desired_revision_sent_ = state_.desired_revision();
+    for (auto& [director, control] : directors_) {
+      control.desired_acked = false;  // what it must run changed: tell it again
+      control.unacked_seqs.clear();
+    }
+  }
   for (auto& [director, control] : directors_) reconcile_director(director, control, out);
   notice_lost_members();
+  reconcile_membership(out);
   out.push_back(WakeAt{next_control_});
   OMNI_ASSERT(led_term_ == term() && next_control_ > now_);
 }
@@ -273,6 +298,10 @@ void Orchestrator::begin_term() {
   led_term_ = term();
   directors_.clear();
   vm_ops_.clear();
+  membership_request_ = 0;
+  membership_problem_.clear();
+  replacing_.clear();
+  desired_revision_sent_ = state_.desired_revision();
   for (const auto& d : state_.hand_over().directors()) {
     DirectorControl& control = directors_[d];
     control.last_heard = now_;
@@ -309,8 +338,7 @@ void Orchestrator::control_director(const Address& director, Outputs& out) {
 
 // The desired VMs and replicas of the Director's node, derived from the handed-over config by
 // the same pure plan the root used, now fenced by this leader's term.
-void Orchestrator::send_desired(const Address& director, DirectorControl& control,
-                                Outputs& out) {
+void Orchestrator::send_desired(const Address& director, DirectorControl& control, Outputs& out) {
   const DesiredByNode* desired = desired_by_node();
   if (!desired) return;
   const std::string node = director.substr(director.find(':') + 1);
@@ -363,34 +391,52 @@ void Orchestrator::recover_director_vm(const Address& director, DirectorControl&
   OMNI_ASSERT(control.next_vm_recovery > now_);
 }
 
-// The handed-over config, planned once and indexed by node: a thousand Directors must not
-// mean a thousand parses of a thousand-node config.
-const Orchestrator::DesiredByNode* Orchestrator::desired_by_node() {
-  if (!state_.handed_over()) return nullptr;
-  if (desired_ && desired_source_ == state_.hand_over().cluster_config()) return &*desired_;
+// The handed-over config, planned once: a thousand Directors must not mean a thousand parses
+// of a thousand-node config. The same pure plan the root followed.
+const Orchestrator::Topology* Orchestrator::topology() {
+  if (topology_ || !state_.handed_over()) return topology_ ? &*topology_ : nullptr;
   const auto parsed =
       config::parse_cluster_config(state_.hand_over().cluster_config(), "hand-over");
   if (!parsed.config) return nullptr;
   const auto plan = root::make_plan(*parsed.config);
   if (!std::holds_alternative<root::Plan>(plan)) return nullptr;
-  DesiredByNode desired;
-  std::map<std::string, std::string> node_of_vm;
+  Topology t;
+  t.cluster = parsed.config->name;
+  t.orchestrators = parsed.config->orchestrators;
+  t.replica_resources = parsed.config->orchestrator;
+  for (const auto& node : parsed.config->nodes) t.nodes.push_back(node.name);
   for (const auto& vm : std::get<root::Plan>(plan).vms) {
-    node_of_vm[vm.name] = vm.node;
+    t.node_of_vm[vm.name] = vm.node;
     v1::VmSpec spec;
     spec.set_name(vm.name);
     *spec.mutable_resources() = to_proto(vm.resources);
     if (vm.role == root::VmRole::director)
-      desired[vm.node].director_vm = std::move(spec);
+      t.director_vm[vm.node] = std::move(spec);
     else
-      desired[vm.node].vms.push_back(std::move(spec));
+      t.workers[vm.node].push_back(std::move(spec));
   }
-  for (const auto& r : state_.hand_over().replicas())
-    if (const auto n = node_of_vm.find(r.vm()); n != node_of_vm.end())
+  topology_ = std::move(t);
+  OMNI_ASSERT(topology_->orchestrators >= 1);
+  OMNI_ASSERT(!topology_->nodes.empty());
+  return &*topology_;
+}
+
+// What each node's Director must run: the plan's worker VMs and the replicas placed on them
+// now, derived again whenever the committed replicas change.
+const Orchestrator::DesiredByNode* Orchestrator::desired_by_node() {
+  const Topology* t = topology();
+  if (!t) return nullptr;
+  if (desired_ && desired_revision_ == state_.desired_revision()) return &*desired_;
+  DesiredByNode desired;
+  for (const auto& [node, vms] : t->workers) desired[node].vms = vms;
+  for (const auto& [node, vm] : t->director_vm) desired[node].director_vm = vm;
+  for (const auto& r : state_.replicas())
+    if (const auto n = t->node_of_vm.find(r.vm()); n != t->node_of_vm.end())
       desired[n->second].replicas.push_back(r);
   desired_ = std::move(desired);
-  desired_source_ = state_.hand_over().cluster_config();
+  desired_revision_ = state_.desired_revision();
   OMNI_ASSERT(!desired_->empty());
+  OMNI_ASSERT(desired_revision_ == state_.desired_revision());
   return &*desired_;
 }
 
@@ -401,6 +447,191 @@ void Orchestrator::notice_lost_members() {
     if (silent) lost_.insert(peer);
   }
   OMNI_ASSERT(lost_.size() <= config_.members.size());
+}
+
+namespace {
+
+constexpr int kReplaceAnywayFactor = 5;
+
+Address member_address(std::uint32_t replica) {
+  return "orchestrator:" + std::to_string(replica);
+}
+
+bool contains(const std::vector<Address>& ids, const Address& id) {
+  return std::find(ids.begin(), ids.end(), id) != ids.end();
+}
+
+bool fits(const config::Resources& need, const config::Resources& have) {
+  return need.cpu_millis <= have.cpu_millis && need.memory_bytes <= have.memory_bytes;
+}
+
+}  // namespace
+
+// The steps of a replacement, in the order they must happen, each taken when the one before
+// has committed: place a new replica; add it as a learner; promote it once it has caught up;
+// retire the lost member's placement; remove the lost member. The voters never drop below the
+// configured count, so quorum never rests on fewer live members than before.
+void Orchestrator::reconcile_membership(Outputs& out) {
+  const Topology* t = topology();
+  if (!t || membership_request_ != 0) return;  // one change at a time
+  const raft::Raft& raft = node_->raft();
+  std::vector<Address> placed;
+  for (const auto& r : state_.replicas()) placed.push_back(member_address(r.container().replica()));
+  for (const auto& learner : raft.learners()) {
+    const auto p = raft.progress().find(learner);
+    if (contains(placed, learner) && p != raft.progress().end() &&
+        p->second.match >= raft.commit_index())
+      return change_membership(v1::RAFT_CLIENT_REQUEST_TYPE_PROMOTE_VOTER, learner, out);
+  }
+  for (const auto& member : placed)
+    if (!contains(raft.voters(), member) && !contains(raft.learners(), member))
+      return change_membership(v1::RAFT_CLIENT_REQUEST_TYPE_ADD_LEARNER, member, out);
+  for (const auto& ids : {raft.voters(), raft.learners()})
+    for (const auto& member : ids)
+      if (member != config_.self && !contains(placed, member))
+        return change_membership(v1::RAFT_CLIENT_REQUEST_TYPE_REMOVE_SERVER, member, out);
+  const auto voters = static_cast<int>(raft.voters().size());
+  if (voters > t->orchestrators) {
+    // The replacement is a voter: the member it replaces goes. Without a record of which that
+    // was (a new leader), the one heard from least recently.
+    Address retire = replacing_;
+    if (!contains(raft.voters(), retire) || retire == config_.self) {
+      retire.clear();
+      Time oldest = Time::max();
+      for (const auto& [peer, progress] : raft.progress())
+        if (contains(raft.voters(), peer) && progress.last_heard_at < oldest) {
+          oldest = progress.last_heard_at;
+          retire = peer;
+        }
+    }
+    if (retire.empty()) return;
+    v1::ClusterCommand command;
+    command.set_retire_replica(static_cast<std::uint32_t>(
+        std::stoul(retire.substr(std::string_view("orchestrator:").size()))));
+    return propose_membership(command, out);
+  }
+  if (voters != t->orchestrators || !raft.learners().empty()) return;
+  if (!contains(raft.voters(), replacing_)) replacing_.clear();  // that replacement is done
+  if (config_.testing_remove_a_running_member && voters > 1) {
+    for (const auto& member : raft.voters())
+      if (member != config_.self && !lost_.count(member))
+        return change_membership(v1::RAFT_CLIENT_REQUEST_TYPE_REMOVE_SERVER, member, out);
+  }
+  for (const auto& member : raft.voters()) {
+    if (member == config_.self || !lost_for_good(member)) continue;
+    const auto placement = replacement_placement();
+    if (!placement) return;
+    replacing_ = member;
+    ++replacements_;
+    v1::ClusterCommand command;
+    *command.mutable_place_replica() = *placement;
+    return propose_membership(command, out);
+  }
+  OMNI_ASSERT(membership_request_ == 0);
+  OMNI_ASSERT(voters == t->orchestrators);
+}
+
+// Lost for good: silent for member_replace_after while its node's Director is silent too (the
+// node is gone), or silent for far longer wherever it is (its container cannot run there). A
+// member whose Director answers is usually being restarted by its Agent: wait for it.
+bool Orchestrator::lost_for_good(const Address& member) const {
+  const auto p = node_->raft().progress().find(member);
+  if (p == node_->raft().progress().end()) return false;
+  const Duration silent = now_ - p->second.last_heard_at;
+  if (silent > config_.member_replace_after * kReplaceAnywayFactor) return true;
+  if (silent <= config_.member_replace_after) return false;
+  const auto director = directors_.find(director_of_member(member));
+  return director == directors_.end() ||
+         now_ - director->second.last_heard > config_.director_lost_after;
+}
+
+Address Orchestrator::director_of_member(const Address& member) const {
+  if (!topology_) return {};
+  for (const auto& r : state_.replicas()) {
+    if (member_address(r.container().replica()) != member) continue;
+    const auto node = topology_->node_of_vm.find(r.vm());
+    if (node != topology_->node_of_vm.end()) return director::director_address(node->second);
+  }
+  return {};
+}
+
+// Spread first, then pack: the first worker VM, in config order, on a node that hosts no
+// replica and whose Director answers; failing that, any such VM with room left. Room is the
+// VM's size less the replicas already placed on it.
+std::optional<v1::ReplicaSpec> Orchestrator::replacement_placement() {
+  const Topology* t = topology();
+  OMNI_ASSERT(t != nullptr && !state_.replicas().empty());
+  std::map<std::string, config::Resources> used;  // vm -> taken by replicas
+  std::set<std::string> nodes_with_replica;
+  for (const auto& r : state_.replicas()) {
+    used[r.vm()].cpu_millis += r.container().resources().cpu_millis();
+    used[r.vm()].memory_bytes += r.container().resources().memory_bytes();
+    if (const auto n = t->node_of_vm.find(r.vm()); n != t->node_of_vm.end())
+      nodes_with_replica.insert(n->second);
+  }
+  std::string chosen;
+  for (const bool spread : {true, false}) {
+    for (const auto& node : t->nodes) {
+      const auto d = directors_.find(director::director_address(node));
+      if (d == directors_.end() || now_ - d->second.last_heard > config_.director_lost_after)
+        continue;
+      if (spread && nodes_with_replica.count(node)) continue;
+      for (const auto& vm : t->workers.at(node)) {
+        const config::Resources room{vm.resources().cpu_millis() - used[vm.name()].cpu_millis,
+                                     vm.resources().memory_bytes() - used[vm.name()].memory_bytes};
+        if (fits(t->replica_resources, room)) {
+          chosen = vm.name();
+          break;
+        }
+      }
+      if (!chosen.empty()) break;
+    }
+    if (!chosen.empty()) break;
+  }
+  if (chosen.empty()) {
+    membership_problem_ =
+        "no worker VM on a node that answers has room for another Orchestrator replica";
+    return std::nullopt;
+  }
+  const std::uint32_t number = state_.next_replica();
+  v1::ReplicaSpec spec;
+  spec.set_vm(chosen);
+  auto* c = spec.mutable_container();
+  c->set_name(root::replica_name(t->cluster, static_cast<int>(number)));
+  c->set_image(state_.replicas().Get(0).container().image());
+  c->add_args("orchestrator");
+  c->add_args("--replica=" + std::to_string(number));
+  c->add_args("--join");
+  *c->mutable_resources() = to_proto(t->replica_resources);
+  c->set_replica(number);
+  membership_problem_.clear();
+  OMNI_ASSERT(number >= 1);
+  return spec;
+}
+
+void Orchestrator::change_membership(v1::RaftClientRequestType type, const Address& node,
+                                     Outputs& out) {
+  membership_request_ = next_request_id_++;
+  request(type, {}, node, membership_request_, out);
+  OMNI_ASSERT(membership_request_ != 0);
+}
+
+void Orchestrator::propose_membership(const v1::ClusterCommand& command, Outputs& out) {
+  membership_request_ = next_request_id_++;
+  propose(command, membership_request_, out);
+  OMNI_ASSERT(membership_request_ != 0);
+}
+
+MembershipView Orchestrator::membership() const {
+  MembershipView view;
+  if (!is_leader()) return view;
+  view.voters = node_->raft().voters();
+  view.learners = node_->raft().learners();
+  view.lost.assign(lost_.begin(), lost_.end());
+  view.replacing = replacing_;
+  view.problem = membership_problem_;
+  view.replacements = replacements_;
+  return view;
 }
 
 std::vector<DirectorView> Orchestrator::directors() const {

@@ -2,7 +2,8 @@
 // An Orchestrator: one Raft replica (RaftNode) replicating ClusterState, started as a
 // container by an Agent. Its leader takes control of every Director with its term, keeps
 // them controlled, re-issues the desired VMs and replicas under that term (closing the loop),
-// answers the root's hand-over and status requests, and notices lost members.
+// brings back lost Director VMs, replaces lost members one membership change at a time, and
+// answers the root's hand-over and status requests.
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -10,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "model/config/cluster_config.h"
 #include "model/core/step.h"
 #include "model/orchestrator/cluster_state.h"
 #include "model/raft/raft_node.h"
@@ -19,20 +21,37 @@ namespace omni::orchestrator {
 struct OrchestratorConfig {
   Address self;                  // "orchestrator:N", also its Raft id
   std::vector<Address> members;  // the initial voters, identical on every replica
+  bool join = false;             // a replacement: no initial voters; waits for the leader to add it
   raft::RaftConfig raft;
   Duration control_interval = 1s;  // resend TakeControl / desired state until acknowledged
   Duration member_lost_after = 10s;
   // A Director silent this long is taken for lost with its VM: the leader has the node's
   // hypervisor create (or boot) the Director VM again, at most once per this interval.
   Duration director_lost_after = 30s;
+  // A member silent this long whose node's Director is silent too (the node is gone) is
+  // replaced; one silent kReplaceAnywayFactor times as long is replaced wherever it is.
+  Duration member_replace_after = 2min;
+  // TEST ONLY: once the plane is whole, the leader removes a running member, so the
+  // simulator's membership_keeps_quorum checker can be shown to fire.
+  bool testing_remove_a_running_member = false;
+};
+
+// The leader's view of the membership, for status and tests.
+struct MembershipView {
+  std::vector<Address> voters;
+  std::vector<Address> learners;
+  std::vector<Address> lost;       // silent members (member_lost_after)
+  std::string replacing;           // the member being replaced, if one is
+  std::string problem;             // why a replacement cannot go on, for a person
+  std::uint32_t replacements = 0;  // replacement replicas this leader placed
 };
 
 // What the leader knows of one Director, for status and tests.
 struct DirectorView {
   Address director;
-  bool controlled = false;       // acknowledged TakeControl at the current term
-  bool desired_acked = false;    // acknowledged the current desired VMs and replicas
-  std::string last_rejection;    // why the Director last refused the desired state, if it did
+  bool controlled = false;          // acknowledged TakeControl at the current term
+  bool desired_acked = false;       // acknowledged the current desired VMs and replicas
+  std::string last_rejection;       // why the Director last refused the desired state, if it did
   std::uint32_t vm_recoveries = 0;  // times its VM was created or booted again by this leader
 };
 
@@ -53,11 +72,13 @@ class Orchestrator final : public Component {
   std::uint32_t members_lost() const { return static_cast<std::uint32_t>(lost_.size()); }
   // Every Director as this leader sees it (empty on a follower), ordered by address.
   std::vector<DirectorView> directors() const;
+  MembershipView membership() const;
   // Messages refused where they entered: Raft traffic from a non-member, a proposal from
   // anyone but this replica.
   std::uint64_t dropped_messages() const { return dropped_messages_; }
 
-  // Parses "--replica=N --members=a,b,c" as the Root writes them; nullopt when malformed.
+  // Parses "--replica=N --members=a,b,c" as the Root writes them, or "--replica=N --join" as
+  // a replacement's are written; nullopt when malformed.
   static std::optional<OrchestratorConfig> from_args(const std::vector<std::string>& args);
 
  private:
@@ -67,8 +88,8 @@ class Orchestrator final : public Component {
     std::set<std::uint64_t> unacked_seqs;
     bool desired_acked = false;
     std::string last_rejection;
-    Time last_heard{};         // the Director's last report
-    Time next_vm_recovery{};   // no VM recovery for it before this
+    Time last_heard{};        // the Director's last report
+    Time next_vm_recovery{};  // no VM recovery for it before this
     std::uint32_t vm_recoveries = 0;
   };
   struct StatusWaiter {
@@ -97,9 +118,30 @@ class Orchestrator final : public Component {
     std::vector<v1::ReplicaSpec> replicas;
   };
   using DesiredByNode = std::map<std::string, NodeDesired>;
+  // What the handed-over config says, parsed once: the plan's VMs and the replicas' needs.
+  struct Topology {
+    std::string cluster;
+    int orchestrators = 0;
+    config::Resources replica_resources;
+    std::vector<std::string> nodes;  // config order: placement is predictable
+    std::map<std::string, std::string> node_of_vm;
+    std::map<std::string, std::vector<v1::VmSpec>> workers;  // node -> its worker VMs
+    std::map<std::string, v1::VmSpec> director_vm;           // node -> its Director's VM
+  };
+  const Topology* topology();
   const DesiredByNode* desired_by_node();
   void notice_lost_members();
+  // Replacing members: one step per control tick, each decided from the committed state and
+  // the Raft configuration alone, so a new leader picks up where the last one stopped.
+  void reconcile_membership(Outputs& out);
+  bool lost_for_good(const Address& member) const;
+  Address director_of_member(const Address& member) const;
+  std::optional<v1::ReplicaSpec> replacement_placement();
+  void change_membership(v1::RaftClientRequestType type, const Address& node, Outputs& out);
+  void propose_membership(const v1::ClusterCommand& command, Outputs& out);
   void propose(const v1::ClusterCommand& command, std::uint64_t request_id, Outputs& out);
+  void request(v1::RaftClientRequestType type, std::string data, const Address& node,
+               std::uint64_t request_id, Outputs& out);
   void reply_status(const StatusWaiter& w, bool committed, Outputs& out);
   v1::Fence fence() const;
 
@@ -115,8 +157,14 @@ class Orchestrator final : public Component {
       hand_over_waiters_;                                 // request -> (from, seq)
   std::map<std::uint64_t, StatusWaiter> status_waiters_;  // request id -> waiter
   std::map<std::uint64_t, Address> vm_ops_;               // driver op id -> Director
-  std::optional<DesiredByNode> desired_;  // derived from the replicated state, cached
-  std::string desired_source_;            // the config it was derived from
+  std::optional<Topology> topology_;         // derived from the handed-over config, cached
+  std::optional<DesiredByNode> desired_;     // derived from the replicated state, cached
+  std::uint64_t desired_revision_ = 0;       // the state's revision desired_ was derived from
+  std::uint64_t desired_revision_sent_ = 0;  // the revision the Directors are being given
+  std::uint64_t membership_request_ = 0;     // the membership step in flight (request id), or 0
+  std::string membership_problem_;
+  Address replacing_;
+  std::uint32_t replacements_ = 0;
   std::uint64_t next_request_id_ = 1;
   std::uint64_t next_seq_ = 1;
   std::uint64_t next_op_id_ = 1;

@@ -197,9 +197,10 @@ Address FaultRunner::resolve(const Target& target) const {
 Address FaultRunner::leader() const {
   Address best;
   std::uint64_t best_term = 0;
-  for (int r = 1; r <= scenario_.cluster.orchestrators; ++r) {
-    const Address a = "orchestrator:" + std::to_string(r);
-    if (!sim_.is_up(a)) continue;
+  // Replacements get new numbers: every Orchestrator the simulation knows is asked.
+  for (std::size_t id = 0; id < sim_.addresses().size(); ++id) {
+    const Address& a = sim_.addresses().address_of(static_cast<AddressId>(id));
+    if (a.rfind("orchestrator:", 0) != 0 || !sim_.is_up(a)) continue;
     const auto* o = dynamic_cast<const orchestrator::Orchestrator*>(sim_.component(a));
     if (o && o->is_leader() && o->term() > best_term) {
       best_term = o->term();

@@ -1,5 +1,7 @@
 #include "sim/cluster/invariants.h"
 
+#include <algorithm>
+
 #include "model/core/assert.h"
 #include "model/director/director.h"
 #include "model/orchestrator/orchestrator.h"
@@ -161,6 +163,56 @@ class InfrastructureChecks final : public Checker {
   std::map<Address, std::string> replica_vm_;
 };
 
+// A membership change must never leave the plane closer to losing quorum than it was: the
+// running voters beyond a quorum (the margin) are the same or more after the change, counted
+// at the same instant for both configurations. A member the change adds counts as running:
+// the leader promotes only a learner that has caught up.
+class MembershipMargin final : public Checker {
+ public:
+  explicit MembershipMargin(Simulation& sim) : sim_(sim) {}
+  std::string name() const override { return "membership_keeps_quorum"; }
+  void check_safety(CheckContext& context) override {
+    const auto* o = stepped<orchestrator::Orchestrator>(sim_);
+    if (!o || !o->is_leader()) return;
+    const auto& voters = o->node().raft().voters();
+    if (term_ == o->term() && voters == voters_) return;
+    if (term_ == o->term()) {
+      const int before = margin(voters_, {});
+      const int after = margin(voters, voters_);
+      if (after < before)
+        context.fail("a membership change at term " + std::to_string(term_) + " left " +
+                         std::to_string(after) + " running voters beyond quorum, " +
+                         std::to_string(before) + " before (" + joined(voters_) + " -> " +
+                         joined(voters) + ")",
+                     {*stepped_address(sim_)});
+    }
+    term_ = o->term();
+    voters_ = voters;
+  }
+
+ private:
+  int margin(const std::vector<Address>& voters, const std::vector<Address>& before) const {
+    int running = 0;
+    for (const auto& v : voters) {
+      const bool added = !before.empty() && !contains(before, v);
+      if (added || sim_.is_up(v)) ++running;
+    }
+    return running - root::quorum_of(static_cast<int>(voters.size()));
+  }
+  static bool contains(const std::vector<Address>& ids, const Address& id) {
+    return std::find(ids.begin(), ids.end(), id) != ids.end();
+  }
+  static std::string joined(const std::vector<Address>& ids) {
+    std::string out;
+    for (const auto& id : ids) out += (out.empty() ? "" : ",") + id;
+    return out;
+  }
+
+  Simulation& sim_;
+  std::uint64_t term_ = 0;
+  std::vector<Address> voters_;
+};
+
 class RootLeaves final : public Checker {
  public:
   RootLeaves(Simulation& sim, RunState& state) : sim_(sim), state_(state) {}
@@ -231,6 +283,10 @@ std::unique_ptr<Checker> make_infrastructure_checks(Infrastructure& infra) {
 }
 std::unique_ptr<Checker> make_bounded_queue(Simulation& sim, std::size_t limit) {
   return std::make_unique<BoundedQueue>(sim, limit);
+}
+
+std::unique_ptr<Checker> make_membership_margin(Simulation& sim) {
+  return std::make_unique<MembershipMargin>(sim);
 }
 
 std::unique_ptr<Checker> make_root_leaves(Simulation& sim, RunState& state) {

@@ -41,6 +41,8 @@ std::unique_ptr<Checker> make_election_safety(Simulation& sim);
 std::unique_ptr<Checker> make_director_fencing(Simulation& sim);
 // No node or VM is over-committed; no Orchestrator replica runs twice.
 std::unique_ptr<Checker> make_infrastructure_checks(Infrastructure& infra);
+// A membership change never leaves fewer running voters beyond a quorum than before it.
+std::unique_ptr<Checker> make_membership_margin(Simulation& sim);
 // The root is gone soon after teardown; it never acts on after it.
 std::unique_ptr<Checker> make_root_leaves(Simulation& sim, RunState& state);
 

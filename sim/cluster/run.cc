@@ -40,6 +40,7 @@ class ClusterRun {
     sim_.add_checker(make_director_fencing(sim_));
     sim_.add_checker(make_infrastructure_checks(*infra_));
     sim_.add_checker(make_root_leaves(sim_, state_));
+    sim_.add_checker(make_membership_margin(sim_));
     sim_.add_checker(make_bounded_queue(
         sim_, kMaxQueuedEventsPerNode * scenario_.cluster.nodes.size() + 100'000));
   }
@@ -103,6 +104,7 @@ class ClusterRun {
     f.container = [this](const SimContainer& container) -> std::pair<Address, ComponentFactory> {
       auto config = orchestrator::Orchestrator::from_args(container.args);
       if (!config) return {"", nullptr};
+      config->testing_remove_a_running_member = options_.testing_leader_removes_a_running_member;
       const Address self = config->self;
       return {self, [this, c = *config](Rng rng) {
                 auto o = std::make_unique<orchestrator::Orchestrator>(c, rng);
@@ -135,11 +137,30 @@ class ClusterRun {
         return d + " is not controlled by " + leader + " at term " + std::to_string(o->term());
       if (auto why = worker_vms_missing(*dir)) return why;
     }
-    for (int r = 1; r <= scenario_.cluster.orchestrators; ++r) {
-      const Address a = "orchestrator:" + std::to_string(r);
-      if (sim_.addresses().find(a) < 0 || !sim_.is_up(a)) return a + " is not running";
-    }
+    // The members are whatever the leader's configuration says: replacements have new numbers.
+    const raft::Raft& raft = o->node().raft();
+    if (static_cast<int>(raft.voters().size()) != scenario_.cluster.orchestrators ||
+        !raft.learners().empty())
+      return "the leader has " + std::to_string(raft.voters().size()) + " voters and " +
+             std::to_string(raft.learners().size()) + " learners, expected " +
+             std::to_string(scenario_.cluster.orchestrators) + " voters";
+    for (const auto& member : raft.voters())
+      if (!is_running(member)) return member + " is not running";
     return std::nullopt;
+  }
+
+  bool is_running(const Address& a) const { return sim_.addresses().find(a) >= 0 && sim_.is_up(a); }
+
+  // The leader's voting members that run, as `expect: orchestrators` counts them.
+  std::int64_t running_voters() const {
+    const auto* o =
+        is_running(state_.leader)
+            ? dynamic_cast<const orchestrator::Orchestrator*>(sim_.component(state_.leader))
+            : nullptr;
+    if (!o || !o->is_leader()) return 0;
+    const auto& voters = o->node().raft().voters();
+    return std::count_if(voters.begin(), voters.end(),
+                         [this](const Address& a) { return is_running(a); });
   }
 
   std::optional<std::string> worker_vms_missing(const director::Director& dir) const {
@@ -238,6 +259,7 @@ class ClusterRun {
   std::int64_t counter(const std::string& name) const {
     if (name == "leader_changes") return static_cast<std::int64_t>(state_.leader_changes);
     if (name == "crashes") return static_cast<std::int64_t>(sim_.counters().crashes);
+    if (name == "orchestrators") return running_voters();
     OMNI_ASSERT(name == "messages", "the scenario parser admits only kRunCounters");
     return static_cast<std::int64_t>(sim_.counters().messages_sent);
   }

@@ -17,6 +17,8 @@ struct RunOptions {
   // Test-only broken components that the checkers must catch.
   bool testing_director_accepts_stale_fence = false;
   bool testing_root_acts_after_teardown = false;
+  // The leader removes a running member once the plane is whole (membership_keeps_quorum).
+  bool testing_leader_removes_a_running_member = false;
 };
 
 struct PhaseSpan {

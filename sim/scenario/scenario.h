@@ -77,9 +77,11 @@ struct Swarm {
       kinds;  // partition isolate crash drop duplicate reorder clock_skew disk_fail power_off
 };
 
-// The counters a run keeps, by the name `expect` uses. An `expect` key must be one of these or
+// The counters a run keeps, by the name `expect` uses (`orchestrators`: the leader's voting
+// members that run at the end). An `expect` key must be one of these or
 // a fixed key: a misspelt or invented counter is a bad scenario, never a silent 0.
-inline const std::vector<std::string> kRunCounters{"leader_changes", "crashes", "messages"};
+inline const std::vector<std::string> kRunCounters{"leader_changes", "crashes", "messages",
+                                                   "orchestrators"};
 
 struct CounterExpectation {
   std::string counter;  // one of kRunCounters

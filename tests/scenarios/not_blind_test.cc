@@ -86,5 +86,16 @@ TEST(NotBlind, CatchesARootThatKeepsActingAfterTeardown) {
   EXPECT_EQ(r.violation->invariant, "root_leaves_after_teardown");
 }
 
+TEST(NotBlind, MembershipCatchesALeaderThatRemovesARunningMember) {
+  const Scenario s = testing::load_scenario("scenarios/bootstrap.yaml");
+  EXPECT_TRUE(run_scenario(s, 1).passed);
+  const RunResult r =
+      run_scenario(s, 1, RunOptions{.testing_leader_removes_a_running_member = true});
+  ASSERT_TRUE(r.violation.has_value());
+  EXPECT_EQ(r.violation->invariant, "membership_keeps_quorum");
+  EXPECT_NE(r.violation->message.find("running voters beyond quorum"), std::string::npos)
+      << r.violation->message;
+}
+
 }  // namespace
 }  // namespace omni::sim

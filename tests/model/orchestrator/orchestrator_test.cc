@@ -27,6 +27,9 @@ TEST(Orchestrator, ArgumentsTable) {
       {{"--replica=4", "--members=orchestrator:1,orchestrator:2"}, false, ""},  // not a member
       {{"--replica=1"}, false, ""},                                             // no members
       {{"--replica=1", "--members=orchestrator:1"}, true, "orchestrator:1"},
+      {{"orchestrator", "--replica=6", "--join"}, true, "orchestrator:6"},  // a replacement
+      {{"--replica=6", "--join", "--members=orchestrator:1"}, false, ""},   // both
+      {{"--join"}, false, ""},                                              // no replica
   };
   for (const auto& c : cases) {
     const auto config = Orchestrator::from_args(c.args);
@@ -296,6 +299,84 @@ TEST(ClusterStateInput, InvalidCommittedEntriesAreSkippedAndCounted) {
   restored.restore(std::string("\xff\xff", 2));
   EXPECT_EQ(restored.corrupt_snapshots(), 1u);
   EXPECT_EQ(restored.rejected_entries(), 0u) << "a corrupt snapshot resets, never guesses";
+}
+
+v1::RaftEntry entry_of(const v1::ClusterCommand& command) {
+  v1::RaftEntry entry;
+  entry.set_data(command.SerializeAsString());
+  return entry;
+}
+
+v1::ClusterCommand place(std::uint32_t replica, const std::string& vm) {
+  v1::ClusterCommand command;
+  command.mutable_place_replica()->set_vm(vm);
+  command.mutable_place_replica()->mutable_container()->set_name("t-orchestrator-" +
+                                                                 std::to_string(replica));
+  command.mutable_place_replica()->mutable_container()->set_replica(replica);
+  return command;
+}
+
+// Replacement placements are replicated state: a new replica is placed only under the next
+// number (a proposal made twice, or by two leaders, places one), a retired one is gone, and
+// every change to what Directors run moves the desired revision.
+TEST(ClusterStateReplicas, APlacementIsMadeOnceUnderTheNextNumberAndRetiredByNumber) {
+  ClusterState state;
+  v1::ClusterCommand hand_over_command;
+  *hand_over_command.mutable_hand_over() = hand_over().hand_over();
+  for (std::uint32_t r = 1; r <= 3; ++r) {
+    auto* spec = hand_over_command.mutable_hand_over()->add_replicas();
+    spec->set_vm("t-n" + std::to_string(r) + "-worker-1");
+    spec->mutable_container()->set_replica(r);
+  }
+  state.apply(entry_of(hand_over_command));
+  ASSERT_EQ(state.replicas().size(), 3);
+  EXPECT_EQ(state.next_replica(), 4u);
+  const std::uint64_t revision = state.desired_revision();
+  EXPECT_GT(revision, 0u);
+
+  state.apply(entry_of(place(4, "t-n2-worker-1")));
+  state.apply(entry_of(place(4, "t-n3-worker-1")));  // the same proposal again
+  state.apply(entry_of(place(9, "t-n3-worker-1")));  // not the next number
+  ASSERT_EQ(state.replicas().size(), 4);
+  EXPECT_EQ(state.replicas().Get(3).vm(), "t-n2-worker-1");
+  EXPECT_EQ(state.next_replica(), 5u);
+  EXPECT_EQ(state.desired_revision(), revision + 1);
+
+  v1::ClusterCommand retire;
+  retire.set_retire_replica(1);
+  state.apply(entry_of(retire));
+  state.apply(entry_of(retire));  // already gone: nothing changes
+  ASSERT_EQ(state.replicas().size(), 3);
+  for (const auto& r : state.replicas()) EXPECT_NE(r.container().replica(), 1u);
+  EXPECT_EQ(state.desired_revision(), revision + 2);
+  EXPECT_EQ(state.rejected_entries(), 0u) << "stale commands are valid, they change nothing";
+
+  v1::ClusterCommand no_vm = place(5, "");
+  state.apply(entry_of(no_vm));
+  EXPECT_EQ(state.rejected_entries(), 1u) << "a placement without a VM is not a command";
+
+  ClusterState restored;
+  restored.restore(state.snapshot());
+  EXPECT_EQ(restored.replicas().size(), 3);
+  EXPECT_EQ(restored.next_replica(), 5u);
+  EXPECT_EQ(restored.desired_revision(), state.desired_revision());
+}
+
+// A replacement knows no configuration until the leader reaches it: it takes Raft traffic
+// from any Orchestrator then, and still none from anyone else.
+TEST(Orchestrator, AJoiningReplicaTakesRaftFromOrchestratorsOnly) {
+  Orchestrator o{*Orchestrator::from_args({"--replica=6", "--join"}), Rng{7}};
+  Outputs out;
+  o.step(Start{Time{}, {}}, out);
+  v1::Envelope append;
+  append.mutable_raft()->set_type(v1::RAFT_MESSAGE_TYPE_APPEND);
+  append.mutable_raft()->set_term(3);
+  o.step(Deliver{Time{} + 1s, "director:n1", append}, out);
+  EXPECT_EQ(o.dropped_messages(), 1u);
+  o.step(Deliver{Time{} + 2s, "orchestrator:1", append}, out);
+  EXPECT_EQ(o.dropped_messages(), 1u);
+  EXPECT_EQ(o.term(), 3u) << "the leader's append was taken";
+  EXPECT_FALSE(o.is_leader()) << "a replica with no configuration never campaigns";
 }
 
 // Nobody but the replica itself may propose, and only members may speak Raft to it.

@@ -1,6 +1,8 @@
 // The whole `omni init` and the closed loop in simulation, end to end.
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "sim/cluster/run.h"
 #include "tests/sim/cluster/scenarios.h"
 
@@ -96,6 +98,30 @@ TEST(ClusterRun, ConvergenceWaitsForWorkerVmsAndTheirAgents) {
   EXPECT_EQ(late.violation->invariant, "converges");
   EXPECT_NE(late.violation->message.find("t-n3-worker-1"), std::string::npos)
       << late.violation->message;
+}
+
+// Seven nodes, five Orchestrators on n1..n5; n1 and n2 lose power for good. Each lost member
+// is replaced in turn (placed, caught up as a learner, promoted, then removed), on the nodes
+// that host no replica, and the cluster ends healthy with five running voters.
+TEST(ClusterRun, ASevenNodeClusterThatLosesTwoNodesForGoodEndsWithAllItsMembers) {
+  Scenario s = testing::cluster_of(7, 5);
+  s.duration = 40min;
+  for (const std::string node : {"n1", "n2"}) {
+    Fault off;
+    off.at = FaultTime{FaultTime::Kind::absolute, 10min, root::Phase::preflight};
+    off.what = PowerOffFault{node};
+    s.faults.push_back(off);
+  }
+  s.expect.counters.push_back({"orchestrators", "==", 5});
+  RunOptions options;
+  options.record_events = true;
+  const RunResult r = run_scenario(s, 1, options);
+  ASSERT_TRUE(r.passed) << describe(r);
+  std::map<std::string, std::string> where;
+  for (std::size_t i = 0; i < r.addresses.size(); ++i) where[r.addresses[i]] = r.locations[i];
+  EXPECT_EQ(where["orchestrator:6"], "n6");
+  EXPECT_EQ(where["orchestrator:7"], "n7");
+  EXPECT_EQ(where.count("orchestrator:8"), 0u) << "one replacement per lost member";
 }
 
 }  // namespace
