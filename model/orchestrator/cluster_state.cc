@@ -23,12 +23,33 @@ bool is_valid_command(const v1::ClusterCommand& command) {
              command.place_replica().container().replica() > 0;
     case v1::ClusterCommand::kRetireReplica:
       return command.retire_replica() > 0;
+    case v1::ClusterCommand::kStore:
+      return store_write_problem(command.store().write(), command.store().is_delete()).empty();
     default:
       return false;
   }
 }
 
 }  // namespace
+
+std::string store_key_problem(const std::string& key) {
+  if (key.empty() || key.front() != '/') return "a key starts with '/'";
+  if (key.size() > kMaxKeyBytes)
+    return "a key is at most " + std::to_string(kMaxKeyBytes) + " bytes";
+  for (const unsigned char c : key)
+    if (c < 0x21 || c > 0x7e) return "a key is printable ASCII without spaces";
+  return {};
+}
+
+std::string store_write_problem(const v1::StoreWrite& write, bool is_delete) {
+  if (auto problem = store_key_problem(write.key()); !problem.empty()) return problem;
+  if (write.value().size() > kMaxValueBytes)
+    return "a value is at most " + std::to_string(kMaxValueBytes) + " bytes";
+  if (is_delete && !write.value().empty()) return "a delete carries no value";
+  if (!write.conditional() && write.expected_revision() != 0)
+    return "expected_revision goes with conditional";
+  return {};
+}
 
 void ClusterState::apply(const v1::RaftEntry& entry) {
   const std::uint64_t applied_before = applied_;
@@ -50,6 +71,9 @@ void ClusterState::apply(const v1::RaftEntry& entry) {
       break;
     case v1::ClusterCommand::kRetireReplica:
       apply_retire_replica(command.retire_replica());
+      break;
+    case v1::ClusterCommand::kStore:
+      keep_result(entry.index(), apply_store(command.store()));
       break;
     default:
       break;
@@ -96,17 +120,98 @@ void ClusterState::apply_retire_replica(std::uint32_t replica) {
   OMNI_ASSERT(replicas->size() >= before - 1 && replicas->size() <= before);
 }
 
-std::string ClusterState::snapshot() const {
-  return state_.SerializeAsString();
+// A write applies only when its condition holds; an unconditional delete of nothing is
+// not_found. Every write that changes the store takes the next store revision.
+v1::StoreReply ClusterState::apply_store(const v1::StoreCommand& command) {
+  const v1::StoreWrite& write = command.write();
+  const std::uint64_t before = state_.store_revision();
+  v1::StoreReply reply;
+  const auto it = objects_.find(write.key());
+  const std::uint64_t current = it == objects_.end() ? 0 : it->second.revision();
+  if (write.conditional() && write.expected_revision() != current) {
+    reply.set_status(v1::STORE_STATUS_CONFLICT);
+    reply.set_error("the revision of " + write.key() + " is " + std::to_string(current) + ", not " +
+                    std::to_string(write.expected_revision()));
+  } else if (command.is_delete() && it == objects_.end()) {
+    reply.set_status(v1::STORE_STATUS_NOT_FOUND);
+  } else if (!command.is_delete() && it == objects_.end() && objects_.size() >= kMaxObjects) {
+    reply.set_status(v1::STORE_STATUS_INVALID);
+    reply.set_error("the store holds its most objects, " + std::to_string(kMaxObjects));
+  } else {
+    state_.set_store_revision(before + 1);
+    reply.set_status(v1::STORE_STATUS_OK);
+    if (command.is_delete()) {
+      objects_.erase(it);
+    } else {
+      v1::StoreObject& object = objects_[write.key()];
+      if (object.created_revision() == 0) object.set_created_revision(before + 1);
+      object.set_key(write.key());
+      object.set_value(write.value());
+      object.set_revision(before + 1);
+      *reply.add_objects() = object;
+    }
+  }
+  reply.set_revision(state_.store_revision());
+  OMNI_ASSERT(state_.store_revision() - before <= 1);
+  OMNI_ASSERT(objects_.size() <= kMaxObjects);
+  return reply;
 }
 
+void ClusterState::keep_result(std::uint64_t index, v1::StoreReply reply) {
+  results_[index] = std::move(reply);
+  while (results_.size() > kMaxResults) results_.erase(results_.begin());
+  OMNI_ASSERT(results_.size() <= kMaxResults);
+}
+
+std::optional<v1::StoreReply> ClusterState::take_result(std::uint64_t index) {
+  const auto it = results_.find(index);
+  if (it == results_.end()) return std::nullopt;
+  v1::StoreReply reply = std::move(it->second);
+  results_.erase(it);
+  return reply;
+}
+
+const v1::StoreObject* ClusterState::find(const std::string& key) const {
+  const auto it = objects_.find(key);
+  return it == objects_.end() ? nullptr : &it->second;
+}
+
+std::vector<v1::StoreObject> ClusterState::list(const std::string& prefix) const {
+  std::vector<v1::StoreObject> out;
+  for (auto it = objects_.lower_bound(prefix);
+       it != objects_.end() && it->first.compare(0, prefix.size(), prefix) == 0 &&
+       out.size() < kMaxListedObjects;
+       ++it)
+    out.push_back(it->second);
+  return out;
+}
+
+std::string ClusterState::snapshot() const {
+  v1::ClusterStateSnapshot whole = state_;
+  for (const auto& [key, object] : objects_) *whole.add_objects() = object;
+  return whole.SerializeAsString();
+}
+
+// A snapshot is input like any message: one that does not parse, or whose objects are not
+// what the store could hold, resets the state rather than be guessed at.
 void ClusterState::restore(const std::string& snapshot) {
   v1::ClusterStateSnapshot restored;
-  if (!restored.ParseFromString(snapshot)) {
+  std::map<std::string, v1::StoreObject> objects;
+  bool sound = restored.ParseFromString(snapshot);
+  for (const auto& object : restored.objects()) {
+    sound = sound && store_key_problem(object.key()).empty() &&
+            object.revision() <= restored.store_revision() && !objects.count(object.key());
+    objects[object.key()] = object;
+  }
+  if (!sound) {
     ++corrupt_snapshots_;
     restored.Clear();
+    objects.clear();
   }
+  restored.clear_objects();
   state_ = std::move(restored);
+  objects_ = std::move(objects);
+  results_.clear();
 }
 
 }  // namespace omni::orchestrator

@@ -1,14 +1,28 @@
 #pragma once
-// The Orchestrators' replicated state: what the root handed over (config, Directors), and where
-// the Orchestrator replicas run as replacements change it. Applied in log order by every
-// replica; the same log gives the same state.
+// The Orchestrators' replicated state: what the root handed over (config, Directors), where
+// the Orchestrator replicas run as replacements change it, and the resource store its clients
+// read and write. Applied in log order by every replica; the same log gives the same state.
 #include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "model/proto/state.pb.h"
 #include "model/raft/raft_node.h"
 
 namespace omni::orchestrator {
+
+inline constexpr std::size_t kMaxKeyBytes = 512;
+inline constexpr std::size_t kMaxValueBytes = 64 * 1024;
+inline constexpr std::size_t kMaxObjects = 100'000;
+inline constexpr std::size_t kMaxListedObjects = 10'000;
+
+// Why a key or a write is not acceptable, or empty. Checked where a request enters and again
+// where a committed entry is applied: the log is input too.
+std::string store_key_problem(const std::string& key);
+std::string store_write_problem(const v1::StoreWrite& write, bool is_delete);
 
 class ClusterState final : public raft::StateMachine {
  public:
@@ -33,12 +47,27 @@ class ClusterState final : public raft::StateMachine {
   // Snapshots that did not parse; the state was reset to empty rather than guessed.
   std::uint64_t corrupt_snapshots() const { return corrupt_snapshots_; }
 
+  // The resource store, as of the last applied entry.
+  std::uint64_t store_revision() const { return state_.store_revision(); }
+  const v1::StoreObject* find(const std::string& key) const;
+  // Objects whose key starts with `prefix`, sorted by key, at most kMaxListedObjects.
+  std::vector<v1::StoreObject> list(const std::string& prefix) const;
+  std::size_t object_count() const { return objects_.size(); }
+  // The outcome of the store write committed at log `index`, for the replica that proposed it.
+  // The last kMaxResults outcomes are kept; taking one forgets it.
+  std::optional<v1::StoreReply> take_result(std::uint64_t index);
+  static constexpr std::size_t kMaxResults = 4096;
+
  private:
   void apply_hand_over(const v1::HandOver& hand_over);
   void apply_place_replica(const v1::ReplicaSpec& spec);
   void apply_retire_replica(std::uint32_t replica);
+  v1::StoreReply apply_store(const v1::StoreCommand& command);
+  void keep_result(std::uint64_t index, v1::StoreReply reply);
 
-  v1::ClusterStateSnapshot state_;
+  v1::ClusterStateSnapshot state_;  // everything but the objects
+  std::map<std::string, v1::StoreObject> objects_;
+  std::map<std::uint64_t, v1::StoreReply> results_;  // by log index, the newest kMaxResults
   std::uint64_t applied_ = 0;
   std::uint64_t corrupt_snapshots_ = 0;
 };

@@ -94,6 +94,9 @@ void Orchestrator::step(const Input& input, Outputs& out) {
       case v1::Envelope::kDirectorReport:
         on_director_report(d->from, e.seq(), e.director_report());
         break;
+      case v1::Envelope::kStoreRequest:
+        on_store_request(d->from, e.seq(), e.store_request(), out);
+        break;
       default:
         break;
     }
@@ -172,6 +175,10 @@ void Orchestrator::on_client_reply(const v1::RaftClientReply& reply, Outputs& ou
     reply_status(it->second, ok, out);
     status_waiters_.erase(it);
   }
+  if (auto it = store_waiters_.find(reply.request_id()); it != store_waiters_.end()) {
+    answer_store(it->second, reply, out);
+    store_waiters_.erase(it);
+  }
   if (reply.request_id() == membership_request_) {
     membership_request_ = 0;
     if (!ok) membership_problem_ = reply.error();
@@ -210,6 +217,117 @@ void Orchestrator::on_status_request(const Address& from, std::uint64_t seq,
   v1::ClusterCommand command;
   command.set_verify_nonce(s.nonce());
   propose(command, id, out);
+}
+
+namespace {
+
+bool is_store_client(const Address& from) {
+  return from == "admin" || from.rfind("client:", 0) == 0;
+}
+
+std::string store_request_problem(const v1::StoreRequest& r) {
+  switch (r.op_case()) {
+    case v1::StoreRequest::kGet:
+      return store_key_problem(r.get().key());
+    case v1::StoreRequest::kList:
+      return r.list().prefix().size() > kMaxKeyBytes ? "a prefix is at most 512 bytes" : "";
+    case v1::StoreRequest::kPut:
+      return store_write_problem(r.put(), false);
+    case v1::StoreRequest::kDelete:
+      return store_write_problem(r.delete_(), true);
+    default:
+      return "a store request names one of get, put, delete, list";
+  }
+}
+
+}  // namespace
+
+// The store's clients talk to any replica; only the leader answers, after a committed round
+// trip (writes) or a confirmed read index (reads), so no answer reflects a deposed leader.
+void Orchestrator::on_store_request(const Address& from, std::uint64_t seq,
+                                    const v1::StoreRequest& r, Outputs& out) {
+  if (!is_store_client(from)) {
+    ++dropped_messages_;
+    return;
+  }
+  v1::StoreReply reply;
+  reply.set_id(r.id());
+  if (auto problem = store_request_problem(r); !problem.empty()) {
+    reply.set_status(v1::STORE_STATUS_INVALID);
+    reply.set_error(problem);
+  } else if (!is_leader()) {
+    reply.set_status(v1::STORE_STATUS_NOT_LEADER);
+  } else if (store_waiters_.size() >= kMaxStoreWaiters) {
+    reply.set_status(v1::STORE_STATUS_UNAVAILABLE);
+    reply.set_error("too many requests in flight");
+  } else {
+    const std::uint64_t id = next_request_id_++;
+    store_waiters_[id] = StoreWaiter{from, seq, r};
+    if (r.has_get() || r.has_list()) {
+      request(v1::RAFT_CLIENT_REQUEST_TYPE_READ_INDEX, {}, {}, id, out);
+    } else {
+      v1::ClusterCommand command;
+      command.mutable_store()->set_is_delete(r.has_delete_());
+      *command.mutable_store()->mutable_write() = r.has_put() ? r.put() : r.delete_();
+      propose(command, id, out);
+    }
+    return;
+  }
+  send_store_reply(from, seq, std::move(reply), out);
+}
+
+void Orchestrator::answer_store(const StoreWaiter& waiter, const v1::RaftClientReply& raft_reply,
+                                Outputs& out) {
+  const v1::StoreRequest& r = waiter.request;
+  v1::StoreReply reply;
+  const bool write = r.has_put() || r.has_delete_();
+  switch (raft_reply.status()) {
+    case v1::RAFT_CLIENT_STATUS_OK:
+      break;
+    case v1::RAFT_CLIENT_STATUS_NOT_LEADER:
+      reply.set_status(v1::STORE_STATUS_NOT_LEADER);
+      break;
+    case v1::RAFT_CLIENT_STATUS_UNKNOWN:
+      reply.set_status(write ? v1::STORE_STATUS_UNKNOWN : v1::STORE_STATUS_UNAVAILABLE);
+      break;
+    default:  // dropped (another leader's entry took the index) or rejected: nothing was done
+      reply.set_status(v1::STORE_STATUS_UNAVAILABLE);
+      break;
+  }
+  if (reply.status() != v1::STORE_STATUS_UNSPECIFIED) {
+    reply.set_error(raft_reply.error());
+  } else if (write) {
+    auto result = state_.take_result(raft_reply.index());
+    if (result) {
+      reply = std::move(*result);
+    } else {
+      reply.set_status(v1::STORE_STATUS_UNKNOWN);
+      reply.set_error("the outcome of the write was not kept");
+    }
+  } else if (r.has_get()) {
+    const v1::StoreObject* object = state_.find(r.get().key());
+    reply.set_status(object ? v1::STORE_STATUS_OK : v1::STORE_STATUS_NOT_FOUND);
+    if (object) *reply.add_objects() = *object;
+  } else {
+    reply.set_status(v1::STORE_STATUS_OK);
+    for (auto& object : state_.list(r.list().prefix())) *reply.add_objects() = std::move(object);
+  }
+  const bool answered =
+      reply.status() == v1::STORE_STATUS_OK || reply.status() == v1::STORE_STATUS_NOT_FOUND;
+  if (!write && answered) reply.set_revision(state_.store_revision());  // a write keeps its own
+  reply.set_id(r.id());
+  send_store_reply(waiter.to, waiter.seq, std::move(reply), out);
+}
+
+void Orchestrator::send_store_reply(const Address& to, std::uint64_t seq, v1::StoreReply reply,
+                                    Outputs& out) {
+  OMNI_ASSERT(reply.status() != v1::STORE_STATUS_UNSPECIFIED);
+  reply.set_leader_hint(node_->raft().leader());
+  v1::Envelope e;
+  e.set_seq(seq);
+  *e.mutable_store_reply() = std::move(reply);
+  out.push_back(Send{to, std::move(e)});
+  OMNI_ASSERT(store_waiters_.size() <= kMaxStoreWaiters);
 }
 
 void Orchestrator::reply_status(const StatusWaiter& w, bool committed, Outputs& out) {

@@ -74,7 +74,7 @@ class Orchestrator final : public Component {
   std::vector<DirectorView> directors() const;
   MembershipView membership() const;
   // Messages refused where they entered: Raft traffic from a non-member, a proposal from
-  // anyone but this replica.
+  // anyone but this replica, a store request from anyone but a client.
   std::uint64_t dropped_messages() const { return dropped_messages_; }
 
   // Parses "--replica=N --members=a,b,c" as the Root writes them, or "--replica=N --join" as
@@ -97,6 +97,12 @@ class Orchestrator final : public Component {
     std::uint64_t seq = 0;
     std::uint64_t nonce = 0;
   };
+  struct StoreWaiter {
+    Address to;
+    std::uint64_t seq = 0;
+    v1::StoreRequest request;
+  };
+  static constexpr std::size_t kMaxStoreWaiters = 1024;
 
   bool admits_raft_message(const Address& from, const v1::RaftMessage& m) const;
   void step_raft(const Input& input, Outputs& out);
@@ -104,6 +110,10 @@ class Orchestrator final : public Component {
   void on_hand_over(const Address& from, std::uint64_t seq, const v1::HandOver& h, Outputs& out);
   void on_status_request(const Address& from, std::uint64_t seq, const v1::StatusRequest& s,
                          Outputs& out);
+  void on_store_request(const Address& from, std::uint64_t seq, const v1::StoreRequest& r,
+                        Outputs& out);
+  void answer_store(const StoreWaiter& waiter, const v1::RaftClientReply& reply, Outputs& out);
+  void send_store_reply(const Address& to, std::uint64_t seq, v1::StoreReply reply, Outputs& out);
   void on_director_report(const Address& from, std::uint64_t seq, const v1::DirectorReport& r);
   void on_driver_done(const DriverDone& done);
   void lead(Outputs& out);
@@ -156,6 +166,7 @@ class Orchestrator final : public Component {
   std::map<std::uint64_t, std::pair<Address, std::uint64_t>>
       hand_over_waiters_;                                 // request -> (from, seq)
   std::map<std::uint64_t, StatusWaiter> status_waiters_;  // request id -> waiter
+  std::map<std::uint64_t, StoreWaiter> store_waiters_;    // request id -> waiter
   std::map<std::uint64_t, Address> vm_ops_;               // driver op id -> Director
   std::optional<Topology> topology_;         // derived from the handed-over config, cached
   std::optional<DesiredByNode> desired_;     // derived from the replicated state, cached

@@ -31,9 +31,17 @@ const char* const kClusterYaml =
     "  - {name: n2, resources: {cpu: 8, memory: 32Gi}}\n"
     "  - {name: n3, resources: {cpu: 8, memory: 32Gi}}\n";
 
-const std::vector<Address> kSenders{
-    "root",           "root-b",      "orchestrator:1",      "orchestrator:2", "orchestrator:3",
-    "orchestrator:9", "director:n1", "agent:t-n1-worker-1", "admin",          ""};
+const std::vector<Address> kSenders{"root",
+                                    "root-b",
+                                    "orchestrator:1",
+                                    "orchestrator:2",
+                                    "orchestrator:3",
+                                    "orchestrator:9",
+                                    "director:n1",
+                                    "agent:t-n1-worker-1",
+                                    "admin",
+                                    "client:1",
+                                    ""};
 
 v1::Fence fence(std::uint32_t era, std::uint64_t term) {
   v1::Fence f;
@@ -147,6 +155,22 @@ std::vector<v1::Envelope> templates() {
   all.push_back(e);
   e.Clear();
   e.mutable_inspect()->set_nonce(3);
+  all.push_back(e);
+  e.Clear();
+  e.mutable_store_request()->set_id(1);
+  e.mutable_store_request()->mutable_put()->set_key("/apps/web");
+  e.mutable_store_request()->mutable_put()->set_value("v");
+  e.mutable_store_request()->mutable_put()->set_conditional(true);
+  all.push_back(e);
+  e.mutable_store_request()->mutable_get()->set_key("/apps/web");
+  all.push_back(e);
+  e.mutable_store_request()->mutable_list()->set_prefix("/apps/");
+  all.push_back(e);
+  e.mutable_store_request()->mutable_delete_()->set_key("/apps/web");
+  all.push_back(e);
+  e.Clear();
+  e.mutable_store_reply()->set_status(v1::STORE_STATUS_OK);
+  e.mutable_store_reply()->add_objects()->set_key("/apps/web");
   all.push_back(e);
   for (int type = v1::RAFT_MESSAGE_TYPE_PRE_VOTE; type <= v1::RAFT_MESSAGE_TYPE_CLIENT_REPLY;
        ++type) {
