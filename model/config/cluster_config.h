@@ -33,6 +33,28 @@ struct NodeConfig {
   }
 };
 
+// An application the cluster runs and heals: `replicas` containers of `image`, placed on
+// worker VMs within their free capacity.
+struct AppConfig {
+  std::string name;
+  std::string image;
+  std::string archive;  // an OCI archive to import when the image is missing (optional)
+  std::vector<std::string> args;
+  int replicas = 1;
+  Resources resources{100, 128LL << 20};
+  bool spread = true;  // `spread: nodes`: replicas go to different nodes first; `none`: pack
+  SourceLocation where;
+
+  bool operator==(const AppConfig& other) const {
+    return name == other.name && image == other.image && archive == other.archive &&
+           args == other.args && replicas == other.replicas && resources == other.resources &&
+           spread == other.spread;
+  }
+};
+
+inline constexpr int kMaxAppReplicas = 1000;
+inline constexpr std::size_t kMaxApps = 1000;
+inline constexpr std::size_t kMaxAppArgs = 64;
 inline constexpr int kDefaultOrchestrators = 3;
 inline constexpr int kMaxOrchestrators = 7;
 inline constexpr int kMaxWorkerVmsPerNode = 64;
@@ -44,6 +66,7 @@ struct ClusterConfig {
   Resources director_vm{1000, 1LL << 30};   // the Director VM on every node
   Resources orchestrator{1000, 2LL << 30};  // one Orchestrator container
   std::vector<NodeConfig> nodes;
+  std::vector<AppConfig> apps;
 
   bool operator==(const ClusterConfig&) const = default;
 };

@@ -12,7 +12,9 @@
 namespace omni::config {
 namespace {
 
-const std::vector<std::string> kTopKeys{"cluster", "nodes"};
+const std::vector<std::string> kTopKeys{"cluster", "nodes", "apps"};
+const std::vector<std::string> kAppKeys{"name",     "image",     "archive", "args",
+                                        "replicas", "resources", "spread"};
 const std::vector<std::string> kClusterKeys{"name", "orchestrators", "director", "orchestrator"};
 const std::vector<std::string> kNodeKeys{"name", "role", "resources", "hypervisor", "worker_vms"};
 const std::vector<std::string> kResourceKeys{"cpu", "memory"};
@@ -40,6 +42,40 @@ bool is_valid_hypervisor(std::string_view uri) {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+';
   });
   return scheme_ok && (scheme.front() >= 'a' && scheme.front() <= 'z') && uri.size() > sep + 3;
+}
+
+void read_resources(const YAML::Node& node, const std::string& what, Resources& out,
+                    YamlReader& in) {
+  const bool keys_ok = in.expect_map(node, what, kResourceKeys);
+  if (!node.IsMap()) return;
+  const YAML::Node cpu = node["cpu"];
+  const YAML::Node memory = node["memory"];
+  if (!cpu && keys_ok) in.error(node, what + " needs \"cpu:\" (cores, like 8 or 500m)");
+  if (!memory && keys_ok) in.error(node, what + " needs \"memory:\" (like 32Gi)");
+  if (cpu) {
+    if (auto text = in.scalar(cpu, "cpu")) {
+      auto parsed = parse_cpu_millis(*text);
+      if (auto* e = std::get_if<QuantityError>(&parsed))
+        in.error(cpu, e->message);
+      else
+        out.cpu_millis = std::get<std::int64_t>(parsed);
+    }
+  }
+  if (memory) {
+    if (auto text = in.scalar(memory, "memory")) {
+      auto parsed = parse_memory_bytes(*text);
+      if (auto* e = std::get_if<QuantityError>(&parsed))
+        in.error(memory, e->message);
+      else
+        out.memory_bytes = std::get<std::int64_t>(parsed);
+    }
+  }
+}
+
+// An OCI image reference as far as it matters here: non-empty, printable, no spaces.
+bool is_valid_image(std::string_view image) {
+  return !image.empty() && image.size() <= 255 &&
+         std::all_of(image.begin(), image.end(), [](char c) { return c > 0x20 && c < 0x7f; });
 }
 
 class ConfigParser {
@@ -76,6 +112,41 @@ class ConfigParser {
     }
     parse_nodes(nodes, config);
     check_orchestrators(config, orchestrators_node);
+    if (const YAML::Node apps = root["apps"]; apps && !apps.IsNull()) parse_apps(apps, config);
+  }
+
+  void parse_apps(const YAML::Node& apps, ClusterConfig& config) {
+    if (!apps.IsSequence()) {
+      in_.error(apps, "apps must be a list of applications, got " + kind_of(apps));
+      return;
+    }
+    if (apps.size() > kMaxApps) {
+      in_.error(apps, "at most " + std::to_string(kMaxApps) + " apps");
+      return;
+    }
+    std::map<std::string, SourceLocation> first_seen;
+    for (const YAML::Node& entry : apps) {
+      AppConfig app;
+      if (!parse_app(entry, app)) continue;
+      auto [it, inserted] = first_seen.emplace(app.name, app.where);
+      if (!inserted) {
+        in_.error(entry["name"], "duplicate app name \"" + app.name + "\" (first defined at line " +
+                                     std::to_string(it->second.line) + ")");
+        continue;
+      }
+      config.apps.push_back(std::move(app));
+    }
+  }
+
+  bool parse_app(const YAML::Node& entry, AppConfig& app) {
+    auto patch = parse_app_patch(entry, in_);
+    if (!patch) return false;
+    if (!patch->image) {
+      in_.error(entry, "app \"" + patch->name + "\" needs an \"image:\"");
+      return false;
+    }
+    app = apply_patch(AppConfig{}, *patch);
+    return true;
   }
 
   void parse_cluster(const YAML::Node& cluster, ClusterConfig& config,
@@ -181,30 +252,7 @@ class ConfigParser {
   }
 
   void parse_resources(const YAML::Node& node, const std::string& what, Resources& out) {
-    const bool keys_ok = in_.expect_map(node, what, kResourceKeys);
-    if (!node.IsMap()) return;
-    const YAML::Node cpu = node["cpu"];
-    const YAML::Node memory = node["memory"];
-    if (!cpu && keys_ok) in_.error(node, what + " needs \"cpu:\" (cores, like 8 or 500m)");
-    if (!memory && keys_ok) in_.error(node, what + " needs \"memory:\" (like 32Gi)");
-    if (cpu) {
-      if (auto text = in_.scalar(cpu, "cpu")) {
-        auto parsed = parse_cpu_millis(*text);
-        if (auto* e = std::get_if<QuantityError>(&parsed))
-          in_.error(cpu, e->message);
-        else
-          out.cpu_millis = std::get<std::int64_t>(parsed);
-      }
-    }
-    if (memory) {
-      if (auto text = in_.scalar(memory, "memory")) {
-        auto parsed = parse_memory_bytes(*text);
-        if (auto* e = std::get_if<QuantityError>(&parsed))
-          in_.error(memory, e->message);
-        else
-          out.memory_bytes = std::get<std::int64_t>(parsed);
-      }
-    }
+    read_resources(node, what, out, in_);
   }
 
   void check_orchestrators(ClusterConfig& config, const std::optional<YAML::Node>& given) {
@@ -245,6 +293,105 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
 }
 
 }  // namespace
+
+namespace {
+
+std::string name_rule_text() {
+  return "use 1 to 63 lowercase letters, digits and '-', starting and ending with a letter or "
+         "digit";
+}
+
+std::optional<std::string> app_name(const YAML::Node& entry, YamlReader& in, bool keys_ok) {
+  const YAML::Node name = entry["name"];
+  if (!name) {
+    if (keys_ok) in.error(entry, "an app needs a \"name:\"");
+    return std::nullopt;
+  }
+  auto text = in.scalar(name, "app name");
+  if (!text) return std::nullopt;
+  if (*text == "orchestrator") {
+    in.error(name,
+             "an app cannot be named \"orchestrator\": its containers would take the names "
+             "of the Orchestrator replicas'");
+    return std::nullopt;
+  }
+  if (!is_valid_name(*text)) {
+    in.error(name, "invalid app name \"" + *text + "\": " + name_rule_text());
+    return std::nullopt;
+  }
+  return text;
+}
+
+std::optional<std::vector<std::string>> app_args(const YAML::Node& args, YamlReader& in) {
+  if (!args.IsSequence()) {
+    in.error(args, "args must be a list of strings, got " + kind_of(args));
+    return std::nullopt;
+  }
+  if (args.size() > kMaxAppArgs) {
+    in.error(args, "at most " + std::to_string(kMaxAppArgs) + " args");
+    return std::nullopt;
+  }
+  std::vector<std::string> out;
+  for (const YAML::Node& arg : args) {
+    auto text = in.scalar(arg, "an arg");
+    if (!text) return std::nullopt;
+    out.push_back(*text);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::optional<AppPatch> parse_app_patch(const YAML::Node& entry, YamlReader& in) {
+  const std::size_t errors_before = in.error_count();
+  const bool keys_ok = in.expect_map(entry, "an app", kAppKeys);
+  if (!entry.IsMap()) return std::nullopt;
+  AppPatch patch;
+  patch.where = in.where(entry);
+  auto name = app_name(entry, in, keys_ok);
+  if (name) patch.name = *name;
+  if (const YAML::Node image = entry["image"]) {
+    auto text = in.scalar(image, "image");
+    if (text && is_valid_image(*text))
+      patch.image = *text;
+    else if (text)
+      in.error(image, "invalid image \"" + *text +
+                          "\": an OCI reference like omni/demo-web or registry.example/web:1.2, "
+                          "without spaces");
+  }
+  if (const YAML::Node archive = entry["archive"]) patch.archive = in.scalar(archive, "archive");
+  if (const YAML::Node args = entry["args"]) patch.args = app_args(args, in);
+  if (const YAML::Node replicas = entry["replicas"]) {
+    if (auto count = in.integer(replicas, "replicas", 0, kMaxAppReplicas))
+      patch.replicas = static_cast<int>(*count);
+  }
+  if (const YAML::Node resources = entry["resources"]) {
+    Resources r{0, 0};
+    read_resources(resources, "resources", r, in);
+    patch.resources = r;
+  }
+  if (const YAML::Node spread = entry["spread"]) {
+    auto text = in.scalar(spread, "spread");
+    if (text && *text != "nodes" && *text != "none")
+      in.error(spread, "spread must be \"nodes\" or \"none\", got \"" + *text + "\"");
+    else if (text)
+      patch.spread = *text == "nodes";
+  }
+  if (!name || in.error_count() != errors_before) return std::nullopt;
+  return patch;
+}
+
+AppConfig apply_patch(AppConfig base, const AppPatch& patch) {
+  base.name = patch.name;
+  if (patch.image) base.image = *patch.image;
+  if (patch.archive) base.archive = *patch.archive;
+  if (patch.args) base.args = *patch.args;
+  if (patch.replicas) base.replicas = *patch.replicas;
+  if (patch.resources) base.resources = *patch.resources;
+  if (patch.spread) base.spread = *patch.spread;
+  if (patch.where.line > 0) base.where = patch.where;
+  return base;
+}
 
 std::string Diagnostic::to_string() const {
   return where.file + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) + ": " +

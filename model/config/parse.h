@@ -32,6 +32,24 @@ ConfigResult parse_cluster_config(std::string_view text, const std::string& file
 // For a config embedded in another document (a scenario's inline `cluster:`).
 ConfigResult parse_cluster_config(const YAML::Node& root, const std::string& file);
 
+// An app's fields as written, each optional: an `apps:` entry (which must give `image`), or a
+// scenario's `apply:` (which changes only what it names).
+struct AppPatch {
+  std::string name;
+  std::optional<std::string> image;
+  std::optional<std::string> archive;
+  std::optional<std::vector<std::string>> args;
+  std::optional<int> replicas;
+  std::optional<Resources> resources;
+  std::optional<bool> spread;
+  SourceLocation where;
+};
+class YamlReader;
+// Reports errors to `in`; nothing when the entry is not a sound patch.
+std::optional<AppPatch> parse_app_patch(const YAML::Node& entry, YamlReader& in);
+// The patch applied over `base` (for a new app, `base` is the defaults with the patch's name).
+AppConfig apply_patch(AppConfig base, const AppPatch& patch);
+
 // Text checks every YAML document of ours needs before yaml-cpp sees it: valid UTF-8, not empty.
 std::optional<Diagnostic> check_utf8(std::string_view text, const std::string& file);
 

@@ -16,6 +16,23 @@ void emit_resources(YAML::Emitter& out, const Resources& r) {
   out << YAML::EndMap;
 }
 
+void emit_app(YAML::Emitter& out, const AppConfig& app) {
+  out << YAML::BeginMap;
+  out << YAML::Key << "name" << YAML::Value << app.name;
+  out << YAML::Key << "image" << YAML::Value << app.image;
+  if (!app.archive.empty()) out << YAML::Key << "archive" << YAML::Value << app.archive;
+  if (!app.args.empty()) {
+    out << YAML::Key << "args" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+    for (const auto& arg : app.args) out << YAML::DoubleQuoted << arg;
+    out << YAML::EndSeq;
+  }
+  out << YAML::Key << "replicas" << YAML::Value << app.replicas;
+  out << YAML::Key << "resources" << YAML::Value;
+  emit_resources(out, app.resources);
+  out << YAML::Key << "spread" << YAML::Value << (app.spread ? "nodes" : "none");
+  out << YAML::EndMap;
+}
+
 }  // namespace
 
 void emit_config(YAML::Emitter& out, const ClusterConfig& config) {
@@ -40,7 +57,13 @@ void emit_config(YAML::Emitter& out, const ClusterConfig& config) {
     out << YAML::Key << "worker_vms" << YAML::Value << node.worker_vms;
     out << YAML::EndMap;
   }
-  out << YAML::EndSeq << YAML::EndMap;
+  out << YAML::EndSeq;
+  if (!config.apps.empty()) {
+    out << YAML::Key << "apps" << YAML::Value << YAML::BeginSeq;
+    for (const auto& app : config.apps) emit_app(out, app);
+    out << YAML::EndSeq;
+  }
+  out << YAML::EndMap;
 }
 
 std::string render_yaml(const ClusterConfig& config) {

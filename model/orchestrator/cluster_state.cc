@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "model/core/assert.h"
+#include "model/orchestrator/apps.h"
 
 namespace omni::orchestrator {
 
@@ -25,6 +26,12 @@ bool is_valid_command(const v1::ClusterCommand& command) {
       return command.retire_replica() > 0;
     case v1::ClusterCommand::kStore:
       return store_write_problem(command.store().write(), command.store().is_delete()).empty();
+    case v1::ClusterCommand::kAppPlacements:
+      for (const auto& list :
+           {command.app_placements().unplace(), command.app_placements().place()})
+        for (const auto& p : list)
+          if (p.app().empty() || p.index() == 0 || p.vm().empty()) return false;
+      return true;
     default:
       return false;
   }
@@ -75,6 +82,9 @@ void ClusterState::apply(const v1::RaftEntry& entry) {
     case v1::ClusterCommand::kStore:
       keep_result(entry.index(), apply_store(command.store()));
       break;
+    case v1::ClusterCommand::kAppPlacements:
+      apply_app_placements(command.app_placements());
+      break;
     default:
       break;
   }
@@ -91,9 +101,34 @@ void ClusterState::apply_hand_over(const v1::HandOver& hand_over) {
   std::uint32_t highest = 0;
   for (const auto& r : hand_over.replicas()) highest = std::max(highest, r.container().replica());
   state_.set_next_replica(highest + 1);
+  for (const auto& app : hand_over.apps())
+    if (store_key_problem(app_key(app.name())).empty() && !find(app_key(app.name())))
+      put_object(app_key(app.name()), app.SerializeAsString());
   state_.set_desired_revision(state_.desired_revision() + 1);
   OMNI_ASSERT(state_.handed_over());
   OMNI_ASSERT(state_.next_replica() > highest);
+}
+
+void ClusterState::put_object(const std::string& key, const std::string& value) {
+  v1::StoreCommand command;
+  command.mutable_write()->set_key(key);
+  command.mutable_write()->set_value(value);
+  apply_store(command);
+}
+
+// Unplacing first, then placing into free slots only: the same decision applied twice, or two
+// leaders' decisions, never put one slot on two VMs.
+void ClusterState::apply_app_placements(const v1::AppPlacements& placements) {
+  std::map<std::pair<std::string, std::uint32_t>, v1::AppPlacement> slots;
+  for (const auto& p : state_.app_placements()) slots[{p.app(), p.index()}] = p;
+  const std::size_t before = slots.size();
+  for (const auto& p : placements.unplace()) slots.erase({p.app(), p.index()});
+  for (const auto& p : placements.place()) slots.emplace(std::make_pair(p.app(), p.index()), p);
+  state_.clear_app_placements();
+  for (auto& [slot, p] : slots) *state_.add_app_placements() = std::move(p);
+  state_.set_desired_revision(state_.desired_revision() + 1);
+  OMNI_ASSERT(static_cast<std::size_t>(state_.app_placements_size()) == slots.size());
+  OMNI_ASSERT(slots.size() <= before + static_cast<std::size_t>(placements.place_size()));
 }
 
 // Only the replica numbered next_replica is placed: a leader that proposes a placement twice
@@ -140,6 +175,8 @@ v1::StoreReply ClusterState::apply_store(const v1::StoreCommand& command) {
   } else {
     state_.set_store_revision(before + 1);
     reply.set_status(v1::STORE_STATUS_OK);
+    if (write.key().rfind(kAppPrefix, 0) == 0)  // an app's spec is what its containers run
+      state_.set_desired_revision(state_.desired_revision() + 1);
     if (command.is_delete()) {
       objects_.erase(it);
     } else {

@@ -38,6 +38,10 @@ class ClusterState final : public raft::StateMachine {
     return state_.replicas();
   }
   std::uint32_t next_replica() const { return state_.next_replica(); }
+  // Where each app replica runs, sorted by (app, index).
+  const google::protobuf::RepeatedPtrField<v1::AppPlacement>& app_placements() const {
+    return state_.app_placements();
+  }
   // Grows with every change to what the Directors must run.
   std::uint64_t desired_revision() const { return state_.desired_revision(); }
   std::uint64_t applied_commands() const { return applied_; }
@@ -63,6 +67,8 @@ class ClusterState final : public raft::StateMachine {
   void apply_place_replica(const v1::ReplicaSpec& spec);
   void apply_retire_replica(std::uint32_t replica);
   v1::StoreReply apply_store(const v1::StoreCommand& command);
+  void apply_app_placements(const v1::AppPlacements& placements);
+  void put_object(const std::string& key, const std::string& value);
   void keep_result(std::uint64_t index, v1::StoreReply reply);
 
   v1::ClusterStateSnapshot state_;  // everything but the objects

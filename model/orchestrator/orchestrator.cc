@@ -6,6 +6,7 @@
 #include "model/core/assert.h"
 #include "model/director/director.h"
 #include "model/director/fence.h"
+#include "model/orchestrator/apps.h"
 #include "model/root/plan.h"
 
 namespace omni::orchestrator {
@@ -179,6 +180,7 @@ void Orchestrator::on_client_reply(const v1::RaftClientReply& reply, Outputs& ou
     answer_store(it->second, reply, out);
     store_waiters_.erase(it);
   }
+  if (reply.request_id() == apps_request_) apps_request_ = 0;
   if (reply.request_id() == membership_request_) {
     membership_request_ = 0;
     if (!ok) membership_problem_ = reply.error();
@@ -354,6 +356,9 @@ void Orchestrator::on_director_report(const Address& from, std::uint64_t,
   if (it == directors_.end() || !is_leader()) return;
   DirectorControl& control = it->second;
   control.last_heard = now_;
+  control.running_containers.clear();
+  for (const auto& c : r.containers())
+    if (c.running()) control.running_containers.insert(c.name());
   const FenceValue held = fence_of(r.accepted());
   const bool ours = held == FenceValue{kClusterEra, term()} && r.controller() == config_.self;
   if (!ours) {
@@ -406,6 +411,7 @@ void Orchestrator::lead(Outputs& out) {
   for (auto& [director, control] : directors_) reconcile_director(director, control, out);
   notice_lost_members();
   reconcile_membership(out);
+  schedule_apps(out);
   out.push_back(WakeAt{next_control_});
   OMNI_ASSERT(led_term_ == term() && next_control_ > now_);
 }
@@ -417,6 +423,8 @@ void Orchestrator::begin_term() {
   directors_.clear();
   vm_ops_.clear();
   membership_request_ = 0;
+  apps_request_ = 0;
+  unschedulable_.clear();
   membership_problem_.clear();
   replacing_.clear();
   desired_revision_sent_ = state_.desired_revision();
@@ -551,6 +559,17 @@ const Orchestrator::DesiredByNode* Orchestrator::desired_by_node() {
   for (const auto& r : state_.replicas())
     if (const auto n = t->node_of_vm.find(r.vm()); n != t->node_of_vm.end())
       desired[n->second].replicas.push_back(r);
+  std::map<std::string, v1::AppSpec> apps;
+  for (auto& app : stored_apps()) apps[app.name()] = std::move(app);
+  for (const auto& p : state_.app_placements()) {
+    const auto n = t->node_of_vm.find(p.vm());
+    const auto app = apps.find(p.app());
+    if (n == t->node_of_vm.end() || app == apps.end()) continue;
+    v1::ReplicaSpec spec;
+    spec.set_vm(p.vm());
+    *spec.mutable_container() = app_container(t->cluster, app->second, p.index());
+    desired[n->second].replicas.push_back(std::move(spec));
+  }
   desired_ = std::move(desired);
   desired_revision_ = state_.desired_revision();
   OMNI_ASSERT(!desired_->empty());
@@ -738,6 +757,68 @@ void Orchestrator::propose_membership(const v1::ClusterCommand& command, Outputs
   membership_request_ = next_request_id_++;
   propose(command, membership_request_, out);
   OMNI_ASSERT(membership_request_ != 0);
+}
+
+std::vector<v1::AppSpec> Orchestrator::stored_apps() const {
+  std::vector<v1::AppSpec> apps;
+  for (const auto& object : state_.list(std::string(kAppPrefix)))
+    if (auto app = app_of(object)) apps.push_back(std::move(*app));
+  return apps;  // sorted by name, as the keys are
+}
+
+// The scheduler's question, asked every control tick from the committed state alone: which
+// app replicas must move (their VM is gone with its node) and where the missing ones go.
+void Orchestrator::schedule_apps(Outputs& out) {
+  const Topology* t = topology();
+  if (!t || apps_request_ != 0) return;
+  ScheduleInput in;
+  for (const auto& node : t->nodes) {
+    const auto d = directors_.find(director::director_address(node));
+    if (d == directors_.end() || now_ - d->second.last_heard > config_.director_lost_after)
+      in.lost_nodes.insert(node);
+    for (const auto& vm : t->workers.at(node))
+      in.vms.push_back(
+          {vm.name(), node, {vm.resources().cpu_millis(), vm.resources().memory_bytes()}});
+  }
+  for (const auto& r : state_.replicas()) {
+    in.reserved[r.vm()].cpu_millis += r.container().resources().cpu_millis();
+    in.reserved[r.vm()].memory_bytes += r.container().resources().memory_bytes();
+  }
+  in.apps = stored_apps();
+  in.placements.assign(state_.app_placements().begin(), state_.app_placements().end());
+  ScheduleDecision decision = schedule(in);
+  unschedulable_.clear();
+  for (auto& u : decision.unschedulable) unschedulable_[u.app] = std::move(u);
+  if (!decision.changes()) return;
+  v1::ClusterCommand command;
+  for (auto& p : decision.unplace) *command.mutable_app_placements()->add_unplace() = std::move(p);
+  for (auto& p : decision.place) *command.mutable_app_placements()->add_place() = std::move(p);
+  apps_request_ = next_request_id_++;
+  propose(command, apps_request_, out);
+  OMNI_ASSERT(apps_request_ != 0);
+}
+
+std::vector<AppView> Orchestrator::apps() const {
+  std::vector<AppView> views;
+  if (!is_leader() || !topology_) return views;
+  std::set<std::string> running;
+  for (const auto& [director, control] : directors_)
+    running.insert(control.running_containers.begin(), control.running_containers.end());
+  for (const auto& app : stored_apps()) {
+    AppView view{app.name(), app.replicas(), 0, 0, 0, {}};
+    for (const auto& p : state_.app_placements()) {
+      if (p.app() != app.name()) continue;
+      ++view.placed;
+      if (running.count(app_container_name(topology_->cluster, app.name(), p.index())))
+        ++view.running;
+    }
+    if (const auto u = unschedulable_.find(app.name()); u != unschedulable_.end()) {
+      view.unschedulable_replicas = u->second.replicas;
+      view.unschedulable = u->second.reason;
+    }
+    views.push_back(std::move(view));
+  }
+  return views;
 }
 
 MembershipView Orchestrator::membership() const {

@@ -13,6 +13,7 @@
 
 #include "model/config/cluster_config.h"
 #include "model/core/step.h"
+#include "model/orchestrator/apps.h"
 #include "model/orchestrator/cluster_state.h"
 #include "model/raft/raft_node.h"
 
@@ -55,6 +56,16 @@ struct DirectorView {
   std::uint32_t vm_recoveries = 0;  // times its VM was created or booted again by this leader
 };
 
+// An app as the leader sees it, for status and tests.
+struct AppView {
+  std::string name;
+  std::uint32_t desired = 0;
+  std::uint32_t placed = 0;
+  std::uint32_t running = 0;  // as the Directors last reported their containers
+  std::uint32_t unschedulable_replicas = 0;
+  std::string unschedulable;  // why they have no place
+};
+
 class Orchestrator final : public Component {
  public:
   Orchestrator(OrchestratorConfig config, Rng rng);
@@ -73,6 +84,7 @@ class Orchestrator final : public Component {
   // Every Director as this leader sees it (empty on a follower), ordered by address.
   std::vector<DirectorView> directors() const;
   MembershipView membership() const;
+  std::vector<AppView> apps() const;
   // Messages refused where they entered: Raft traffic from a non-member, a proposal from
   // anyone but this replica, a store request from anyone but a client.
   std::uint64_t dropped_messages() const { return dropped_messages_; }
@@ -91,6 +103,7 @@ class Orchestrator final : public Component {
     Time last_heard{};        // the Director's last report
     Time next_vm_recovery{};  // no VM recovery for it before this
     std::uint32_t vm_recoveries = 0;
+    std::set<std::string> running_containers;  // from its last report
   };
   struct StatusWaiter {
     Address to;
@@ -147,6 +160,8 @@ class Orchestrator final : public Component {
   bool lost_for_good(const Address& member) const;
   Address director_of_member(const Address& member) const;
   std::optional<v1::ReplicaSpec> replacement_placement();
+  void schedule_apps(Outputs& out);
+  std::vector<v1::AppSpec> stored_apps() const;
   void change_membership(v1::RaftClientRequestType type, const Address& node, Outputs& out);
   void propose_membership(const v1::ClusterCommand& command, Outputs& out);
   void propose(const v1::ClusterCommand& command, std::uint64_t request_id, Outputs& out);
@@ -176,6 +191,8 @@ class Orchestrator final : public Component {
   std::string membership_problem_;
   Address replacing_;
   std::uint32_t replacements_ = 0;
+  std::uint64_t apps_request_ = 0;  // the placement decision in flight (request id), or 0
+  std::map<std::string, Unschedulable> unschedulable_;  // by app
   std::uint64_t next_request_id_ = 1;
   std::uint64_t next_seq_ = 1;
   std::uint64_t next_op_id_ = 1;

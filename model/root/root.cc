@@ -5,6 +5,7 @@
 #include "model/core/assert.h"
 #include "model/core/sealed.h"
 #include "model/director/director.h"
+#include "model/orchestrator/apps.h"
 
 namespace omni::root {
 namespace {
@@ -460,6 +461,7 @@ v1::HandOver Root::hand_over() const {
   for (const auto& [node, view] : directors_) h.add_directors(director::director_address(node));
   for (const auto& [node, view] : directors_)
     for (const auto& spec : replica_specs(node)) *h.add_replicas() = spec;
+  for (const auto& app : config_.cluster.apps) *h.add_apps() = orchestrator::to_app_spec(app);
   return h;
 }
 

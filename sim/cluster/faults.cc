@@ -5,6 +5,7 @@
 #include "model/core/assert.h"
 #include "model/orchestrator/orchestrator.h"
 #include "model/root/root.h"
+#include "sim/cluster/admin_client.h"
 
 namespace omni::sim {
 namespace {
@@ -123,6 +124,8 @@ void FaultRunner::apply(const Fault& fault) {
           }
           if (fault.restart_after) note_end(*fault.restart_after);
         }
+        if constexpr (std::is_same_v<T, ApplyFault>) admin().enqueue(f.patch);
+        if constexpr (std::is_same_v<T, DeleteAppFault>) admin().enqueue(f.app);
         if constexpr (std::is_same_v<T, NetworkFault>) {
           NetworkConfig n = sim_.network();
           if (f.drop) n.drop_probability = *f.drop;
@@ -191,6 +194,12 @@ Address FaultRunner::resolve(const Target& target) const {
       return "node:" + target.name;
   }
   return "";
+}
+
+AdminClient& FaultRunner::admin() {
+  auto* client = dynamic_cast<AdminClient*>(sim_.component(std::string(kAdminAddress)));
+  OMNI_ASSERT(client != nullptr, "the run adds its admin client before any fault");
+  return *client;
 }
 
 // The live replica that leads at the highest term, found by asking the replicas themselves.

@@ -10,6 +10,9 @@
 
 namespace omni::sim {
 
+class AdminClient;
+inline constexpr std::string_view kAdminAddress = "admin";
+
 class FaultRunner {
  public:
   FaultRunner(Simulation& sim, Infrastructure& infra, const Scenario& scenario, RunState& state);
@@ -29,6 +32,7 @@ class FaultRunner {
   void swarm_fault(const std::string& kind, Duration heal_after);
   Address resolve(const Target& target) const;
   Address leader() const;
+  AdminClient& admin();
   void note_end(Duration after);
 
   Simulation& sim_;

@@ -6,8 +6,10 @@
 #include "model/agent/agent.h"
 #include "model/core/assert.h"
 #include "model/director/director.h"
+#include "model/orchestrator/apps.h"
 #include "model/orchestrator/orchestrator.h"
 #include "model/root/root.h"
+#include "sim/cluster/admin_client.h"
 #include "sim/cluster/faults.h"
 #include "sim/cluster/infrastructure.h"
 #include "sim/cluster/invariants.h"
@@ -53,6 +55,13 @@ class ClusterRun {
       c.testing_act_after_teardown = options_.testing_root_acts_after_teardown;
       return std::make_unique<root::Root>(c);
     });
+    if (has_app_faults()) {
+      std::vector<Address> replicas;
+      for (int r = 1; r <= scenario_.cluster.orchestrators; ++r)
+        replicas.push_back("orchestrator:" + std::to_string(r));
+      sim_.add_process(std::string(kAdminAddress),
+                       [replicas](Rng) { return std::make_unique<AdminClient>(replicas); });
+    }
     faults_->arm();
     const Time deadline = Time{scenario_.duration};
     while (sim_.now() < deadline && !sim_.violation()) {
@@ -82,6 +91,13 @@ class ClusterRun {
     Infrastructure& infra_;
   };
 
+  bool has_app_faults() const {
+    return std::any_of(scenario_.faults.begin(), scenario_.faults.end(), [](const Fault& f) {
+      return std::holds_alternative<ApplyFault>(f.what) ||
+             std::holds_alternative<DeleteAppFault>(f.what);
+    });
+  }
+
   ComponentFactories factories() {
     ComponentFactories f;
     f.director = [this](const std::string& node, const std::string& vm) -> ComponentFactory {
@@ -102,6 +118,8 @@ class ClusterRun {
       return [c](Rng) { return std::make_unique<agent::Agent>(c); };
     };
     f.container = [this](const SimContainer& container) -> std::pair<Address, ComponentFactory> {
+      // Only the project's image runs an Orchestrator: an app's args cannot make one.
+      if (container.image != root::RootConfig{}.orchestrator_image) return {"", nullptr};
       auto config = orchestrator::Orchestrator::from_args(container.args);
       if (!config) return {"", nullptr};
       config->testing_remove_a_running_member = options_.testing_leader_removes_a_running_member;
@@ -146,7 +164,48 @@ class ClusterRun {
              std::to_string(scenario_.cluster.orchestrators) + " voters";
     for (const auto& member : raft.voters())
       if (!is_running(member)) return member + " is not running";
+    return apps_missing(*o);
+  }
+
+  // Every app replica the leader placed runs where it was placed, and every replica is placed
+  // or reported unschedulable: the scheduler has nothing left to do.
+  std::optional<std::string> apps_missing(const orchestrator::Orchestrator& o) const {
+    const std::string& cluster = scenario_.cluster.name;
+    for (const auto& p : o.state().app_placements()) {
+      const SimVm* vm = infra_->find_vm(p.vm());
+      const std::string name = orchestrator::app_container_name(cluster, p.app(), p.index());
+      const auto c = vm ? vm->containers.find(name) : decltype(vm->containers.end()){};
+      if (!vm || c == vm->containers.end() || !c->second.running)
+        return "app replica " + name + " is not running on " + p.vm();
+    }
+    for (const auto& app : o.apps())
+      if (app.placed + app.unschedulable_replicas != app.desired)
+        return "app " + app.name + " has " + std::to_string(app.placed) + " of " +
+               std::to_string(app.desired) + " replicas placed";
     return std::nullopt;
+  }
+
+  // App containers running on powered nodes (any container that is not an Orchestrator).
+  std::int64_t running_app_replicas() const {
+    std::int64_t running = 0;
+    for (const auto& [name, node] : infra_->nodes()) {
+      if (!node.powered) continue;
+      for (const auto& [vm_name, vm] : node.vms)
+        for (const auto& [cname, c] : vm.containers)
+          if (c.running && c.image != root::RootConfig{}.orchestrator_image) ++running;
+    }
+    return running;
+  }
+
+  std::int64_t desired_app_replicas() const {
+    const auto* o =
+        is_running(state_.leader)
+            ? dynamic_cast<const orchestrator::Orchestrator*>(sim_.component(state_.leader))
+            : nullptr;
+    if (!o || !o->is_leader()) return -1;
+    std::int64_t desired = 0;
+    for (const auto& app : o->apps()) desired += app.desired;
+    return desired;
   }
 
   bool is_running(const Address& a) const { return sim_.addresses().find(a) >= 0 && sim_.is_up(a); }
@@ -228,6 +287,14 @@ class ClusterRun {
       if (!converged_at_ || !quiet || *converged_at_ - *quiet > *e.converge_within)
         failures.push_back(
             "the cluster did not converge within converge_within after the last fault");
+    }
+    if (e.apps_running_all || e.apps_running) {
+      const std::int64_t running = running_app_replicas();
+      const std::int64_t wanted = e.apps_running ? *e.apps_running : desired_app_replicas();
+      if (running != wanted)
+        failures.push_back(
+            std::to_string(running) + " app replicas run at the end, expected " +
+            (wanted < 0 ? std::string("all (no leader to say how many)") : std::to_string(wanted)));
     }
     for (const auto& c : e.counters) {
       const std::int64_t value = counter(c.counter);

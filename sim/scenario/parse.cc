@@ -20,7 +20,8 @@ const std::vector<std::string> kTopKeys{"name",     "description", "cluster",   
                                         "swarm",    "expect",      "infrastructure"};
 const std::vector<std::string> kNetworkKeys{"latency", "drop", "duplicate", "reorder"};
 const std::vector<std::string> kTimingKeys{"vm_boot", "container_start"};
-const std::vector<std::string> kExpectKeys{"init", "fail_phase", "init_within", "converge_within"};
+const std::vector<std::string> kExpectKeys{"init", "fail_phase", "init_within", "converge_within",
+                                           "apps_running"};
 const std::vector<std::string> kResourceKeys{"cpu", "memory"};
 const std::vector<std::string> kComparisons{">=", "<=", "==", "!=", ">", "<"};
 constexpr std::int64_t kMaxSeed = 999'999'999'999'999'999;
@@ -148,6 +149,7 @@ void ScenarioParser::learn_names(const config::ClusterConfig& cluster,
     if (vm.role == root::VmRole::worker) worker_vm_names_.push_back(vm.name);
   }
   orchestrators_ = cluster.orchestrators;
+  for (const auto& app : cluster.apps) app_names_.push_back(app.name);
   cluster_known_ = true;
 }
 
@@ -210,6 +212,8 @@ void ScenarioParser::parse_expect(const YAML::Node& node, Expectations& expect) 
       expect.init_within = duration(value, "init_within");
     } else if (name == "converge_within") {
       expect.converge_within = duration(value, "converge_within");
+    } else if (name == "apps_running") {
+      parse_apps_running(value, expect);
     } else {
       parse_counter(key, value, expect);
     }
@@ -217,6 +221,16 @@ void ScenarioParser::parse_expect(const YAML::Node& node, Expectations& expect) 
   if (expect.fail_phase && expect.init_complete) {
     in_.error(node["fail_phase"], "fail_phase needs \"init: fail\" (init is expected to complete)");
   }
+}
+
+void ScenarioParser::parse_apps_running(const YAML::Node& value, Expectations& expect) {
+  auto text = in_.scalar(value, "apps_running");
+  if (!text) return;
+  if (*text == "all") {
+    expect.apps_running_all = true;
+    return;
+  }
+  expect.apps_running = in_.integer(value, "apps_running (all or a number)", 0, 10'000'000);
 }
 
 // `leader_changes: ">= 1"`; a plain number means "==". A key close to a fixed one is a typo.

@@ -12,10 +12,11 @@ namespace omni::sim::detail {
 namespace {
 
 const std::vector<std::string> kFaultKinds{"partition",  "heal",      "crash",     "isolate",
-                                           "clock_skew", "disk_fail", "power_off", "network"};
-const std::vector<std::string> kFaultKeys{"at",      "partition",     "heal",      "crash",
-                                          "isolate", "clock_skew",    "disk_fail", "power_off",
-                                          "network", "restart_after", "direction"};
+                                           "clock_skew", "disk_fail", "power_off", "network",
+                                           "apply",      "delete_app"};
+const std::vector<std::string> kFaultKeys{
+    "at",        "partition", "heal",  "crash",      "isolate",       "clock_skew", "disk_fail",
+    "power_off", "network",   "apply", "delete_app", "restart_after", "direction"};
 const std::vector<std::string> kClockSkewKeys{"target", "rate"};
 const std::vector<std::string> kDiskFailKeys{"target", "mode"};
 const std::vector<std::string> kNetworkFaultKeys{"drop", "duplicate", "reorder"};
@@ -38,6 +39,29 @@ std::string swarm_kind_list() {
 }
 
 }  // namespace
+
+// An app the run will know: given in the cluster's `apps:` or added by an earlier `apply:`.
+bool ScenarioParser::parse_apply(const YAML::Node& value, Fault& fault) {
+  auto patch = config::parse_app_patch(value, in_);
+  if (!patch) return false;
+  const bool known =
+      std::find(app_names_.begin(), app_names_.end(), patch->name) != app_names_.end();
+  if (!known && !patch->image) {
+    in_.error(value, "apply of a new app \"" + patch->name + "\" needs an \"image:\"");
+    return false;
+  }
+  if (!known) app_names_.push_back(patch->name);
+  fault.what = ApplyFault{std::move(*patch)};
+  return true;
+}
+
+bool ScenarioParser::parse_delete_app(const YAML::Node& value, Fault& fault) {
+  auto name = in_.scalar(value, "delete_app");
+  if (!name) return false;
+  if (!known_name(value, *name, "app", app_names_)) return false;
+  fault.what = DeleteAppFault{*name};
+  return true;
+}
 
 void ScenarioParser::parse_faults(const YAML::Node& node, Scenario& scenario) {
   if (node.IsNull()) return;
@@ -71,7 +95,8 @@ std::optional<Fault> ScenarioParser::parse_fault(const YAML::Node& entry) {
   if (kinds.size() != 1) {
     if (keys_ok)
       in_.error(entry, kinds.empty() ? "a fault needs one of partition, heal, crash, isolate, "
-                                       "clock_skew, disk_fail, power_off or network"
+                                       "clock_skew, disk_fail, power_off, network, apply or "
+                                       "delete_app"
                                      : "a fault does one thing, but this one has \"" + kinds[0] +
                                            "\" and \"" + kinds[1] + "\"; split it into two faults");
     return std::nullopt;
@@ -201,6 +226,8 @@ bool ScenarioParser::parse_fault_kind(const YAML::Node& entry, const std::string
     if (node) fault.what = PowerOffFault{*node};
     return node.has_value();
   }
+  if (kind == "apply") return parse_apply(value, fault);
+  if (kind == "delete_app") return parse_delete_app(value, fault);
   OMNI_ASSERT(kind == "network");
   in_.expect_map(value, "network", kNetworkFaultKeys);
   if (!value.IsMap()) return false;

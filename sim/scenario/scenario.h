@@ -57,6 +57,14 @@ struct DiskFailFault {
 struct PowerOffFault {
   std::string node;  // empty: all
 };
+// `apply:` adds an app or changes the fields it names; `delete_app:` removes one. Both are a
+// person's writes to the plane's resource store, made by the run's admin client.
+struct ApplyFault {
+  config::AppPatch patch;
+};
+struct DeleteAppFault {
+  std::string app;
+};
 // A fault may also change the network's loss rates from then on (drop / duplicate / reorder).
 struct NetworkFault {
   std::optional<double> drop, duplicate, reorder;
@@ -66,7 +74,7 @@ struct Fault {
   FaultTime at;
   config::SourceLocation where;
   std::variant<PartitionFault, HealFault, CrashFault, IsolateFault, ClockSkewFault, DiskFailFault,
-               PowerOffFault, NetworkFault>
+               PowerOffFault, NetworkFault, ApplyFault, DeleteAppFault>
       what;
   std::optional<Duration> restart_after;  // crash, power_off
 };
@@ -95,6 +103,9 @@ struct Expectations {
   std::optional<Duration> init_within;
   std::optional<Duration> converge_within;
   std::vector<CounterExpectation> counters;
+  // `apps_running: all` (every desired app replica runs at the end) or a number.
+  bool apps_running_all = false;
+  std::optional<std::int64_t> apps_running;
 };
 
 struct NetworkSpec {

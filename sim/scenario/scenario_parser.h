@@ -29,6 +29,7 @@ class ScenarioParser {
   void parse_timing(const YAML::Node& node, TimingSpec& timing);
   void parse_expect(const YAML::Node& node, Expectations& expect);
   void parse_counter(const YAML::Node& key, const YAML::Node& value, Expectations& expect);
+  void parse_apps_running(const YAML::Node& value, Expectations& expect);
   void parse_infrastructure(const YAML::Node& node, Scenario& scenario);
   std::optional<Duration> duration(const YAML::Node& node, const std::string& what);
   std::optional<DurationRange> range(const YAML::Node& node, const std::string& what);
@@ -51,6 +52,8 @@ class ScenarioParser {
   bool known_name(const YAML::Node& at, const std::string& name, const std::string& what,
                   const std::vector<std::string>& names);
   void parse_swarm(const YAML::Node& node, Scenario& scenario);
+  bool parse_apply(const YAML::Node& value, Fault& fault);
+  bool parse_delete_app(const YAML::Node& value, Fault& fault);
 
   config::YamlReader in_;
   const FileReader& read_;
@@ -60,6 +63,7 @@ class ScenarioParser {
   std::vector<std::string> worker_vm_names_;
   std::vector<config::Resources> node_resources_;  // by node, as declared
   int orchestrators_ = 0;
+  std::vector<std::string> app_names_;  // the cluster's apps, then those `apply:` adds
 };
 
 }  // namespace omni::sim::detail

@@ -55,6 +55,11 @@ const std::vector<BadFile> kBadFiles{
     {"bad-hypervisor.yaml", 6, 17, "invalid hypervisor \"vmware\""},
     {"unknown-role.yaml", 3, 11, "unknown role \"controller\""},
     {"resources-missing.yaml", 2, 5, "needs \"resources:\""},
+    {"app-without-image.yaml", 4, 5, "app \"web\" needs an \"image:\""},
+    {"app-named-orchestrator.yaml", 4, 12, "an app cannot be named \"orchestrator\""},
+    {"app-bad-spread.yaml", 4, 37, "spread must be \"nodes\" or \"none\", got \"racks\""},
+    {"app-duplicate-name.yaml", 5, 12, "duplicate app name \"web\" (first defined at line 4)"},
+    {"app-negative-replicas.yaml", 4, 39, "replicas must be a whole number from 0 to 1000"},
 };
 
 TEST(ConfigParse, EveryBadFileGetsOneLocatedError) {

@@ -39,7 +39,10 @@ const std::vector<BadFile> kBadFiles{
     {"expect-counter-typo.yaml", 4, 3, "did you mean \"leader_changes\"?"},
     {"expect-unknown-counter.yaml", 4, 3,
      "unknown key \"replicas_replaced\" in expect; expect takes init, fail_phase, init_within, "
-     "converge_within, leader_changes, crashes, messages"},
+     "converge_within, apps_running, leader_changes, crashes, messages, orchestrators"},
+    {"apply-new-app-without-image.yaml", 5, 12, "apply of a new app \"web\" needs an \"image:\""},
+    {"delete-unknown-app.yaml", 7, 17, "unknown app \"wbe\"; did you mean \"web\"?"},
+    {"apps-running-bad.yaml", 4, 17, "apps_running (all or a number)"},
     {"fail-phase-without-init-fail.yaml", 4, 15, "fail_phase needs \"init: fail\""},
     {"faults-out-of-order.yaml", 6, 9, "is before the previous one (at 5m0.000s)"},
     {"fault-after-end.yaml", 5, 9, "after the run ends (duration 10m0.000s)"},

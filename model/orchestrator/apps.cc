@@ -1,0 +1,190 @@
+#include "model/orchestrator/apps.h"
+
+#include <algorithm>
+
+#include "model/config/quantity.h"
+#include "model/core/assert.h"
+
+namespace omni::orchestrator {
+namespace {
+
+config::Resources resources_of(const v1::Resources& r) {
+  return {r.cpu_millis(), r.memory_bytes()};
+}
+
+bool fits(const config::Resources& need, const config::Resources& used,
+          const config::Resources& capacity) {
+  return used.cpu_millis + need.cpu_millis <= capacity.cpu_millis &&
+         used.memory_bytes + need.memory_bytes <= capacity.memory_bytes;
+}
+
+void add(config::Resources& to, const config::Resources& r) {
+  to.cpu_millis += r.cpu_millis;
+  to.memory_bytes += r.memory_bytes;
+}
+
+// The scheduler's working state: what each VM holds and where each app's replicas are.
+struct Board {
+  const ScheduleInput& in;
+  std::map<std::string, config::Resources> used;  // vm -> taken
+  std::map<std::string, const SchedulerVm*> vm_by_name;
+  std::map<std::pair<std::string, std::string>, int> app_on_node;  // (app, node) -> replicas
+  std::set<std::string> apps_on_vm;
+  std::size_t placements = 0;
+
+  explicit Board(const ScheduleInput& input) : in(input) {
+    for (const auto& vm : in.vms) {
+      vm_by_name[vm.name] = &vm;
+      used[vm.name] = {};
+    }
+    for (const auto& [vm, r] : in.reserved)
+      if (used.count(vm)) add(used[vm], r);
+  }
+  bool usable(const SchedulerVm& vm) const { return !in.lost_nodes.count(vm.node); }
+  void take(const SchedulerVm& vm, const v1::AppSpec& app) {
+    add(used[vm.name], resources_of(app.resources()));
+    apps_on_vm.insert(vm.name);
+    ++app_on_node[{app.name(), vm.node}];
+    ++placements;
+  }
+  // The VM for one more replica of `app`, or nothing.
+  const SchedulerVm* choose(const v1::AppSpec& app) const {
+    const config::Resources need = resources_of(app.resources());
+    const SchedulerVm* best = nullptr;
+    int best_count = 0;
+    for (const auto& vm : in.vms) {
+      if (!usable(vm) || !fits(need, used.at(vm.name), vm.capacity)) continue;
+      if (!app.spread()) return &vm;
+      const auto it = app_on_node.find({app.name(), vm.node});
+      const int count = it == app_on_node.end() ? 0 : it->second;
+      if (!best || count < best_count) {
+        best = &vm;
+        best_count = count;
+      }
+    }
+    return best;
+  }
+};
+
+std::string cpu_text(std::int64_t millis) {
+  return millis <= 0 ? "0" : config::format_cpu_millis(millis);
+}
+std::string memory_text(std::int64_t bytes) {
+  return bytes <= 0 ? "0" : config::format_memory_bytes(bytes);
+}
+
+std::string unschedulable_reason(const v1::AppSpec& app, const Board& board) {
+  if (board.placements >= kMaxAppPlacements)
+    return "the cluster runs at most " + std::to_string(kMaxAppPlacements) + " app replicas";
+  config::Resources largest;
+  for (const auto& vm : board.in.vms) {
+    if (!board.usable(vm)) continue;
+    const config::Resources& used = board.used.at(vm.name);
+    largest.cpu_millis = std::max(largest.cpu_millis, vm.capacity.cpu_millis - used.cpu_millis);
+    largest.memory_bytes =
+        std::max(largest.memory_bytes, vm.capacity.memory_bytes - used.memory_bytes);
+  }
+  const config::Resources need = resources_of(app.resources());
+  return "no worker VM has " + cpu_text(need.cpu_millis) + " cpu and " +
+         memory_text(need.memory_bytes) +
+         " memory free (the most free: " + cpu_text(largest.cpu_millis) + " cpu, " +
+         memory_text(largest.memory_bytes) + " memory)";
+}
+
+}  // namespace
+
+v1::AppSpec to_app_spec(const config::AppConfig& app) {
+  v1::AppSpec spec;
+  spec.set_name(app.name);
+  spec.set_image(app.image);
+  spec.set_archive(app.archive);
+  for (const auto& arg : app.args) spec.add_args(arg);
+  spec.set_replicas(static_cast<std::uint32_t>(app.replicas));
+  spec.mutable_resources()->set_cpu_millis(app.resources.cpu_millis);
+  spec.mutable_resources()->set_memory_bytes(app.resources.memory_bytes);
+  spec.set_spread(app.spread);
+  return spec;
+}
+
+std::string app_key(const std::string& app) {
+  return std::string(kAppPrefix) + app;
+}
+
+std::optional<v1::AppSpec> app_of(const v1::StoreObject& object) {
+  v1::AppSpec app;
+  if (!app.ParseFromString(object.value())) return std::nullopt;
+  const bool sound = object.key() == app_key(app.name()) && !app.name().empty() &&
+                     !app.image().empty() && app.resources().cpu_millis() > 0 &&
+                     app.resources().memory_bytes() > 0 &&
+                     app.replicas() <= static_cast<std::uint32_t>(config::kMaxAppReplicas);
+  if (!sound) return std::nullopt;
+  return app;
+}
+
+std::string app_container_name(const std::string& cluster, const std::string& app,
+                               std::uint32_t index) {
+  return cluster + "-" + app + "-" + std::to_string(index);
+}
+
+v1::ContainerSpec app_container(const std::string& cluster, const v1::AppSpec& app,
+                                std::uint32_t index) {
+  v1::ContainerSpec c;
+  c.set_name(app_container_name(cluster, app.name(), index));
+  c.set_image(app.image());
+  for (const auto& arg : app.args()) c.add_args(arg);
+  *c.mutable_resources() = app.resources();
+  return c;
+}
+
+ScheduleDecision schedule(const ScheduleInput& in) {
+  Board board(in);
+  ScheduleDecision decision;
+  std::map<std::string, const v1::AppSpec*> apps;
+  for (const auto& app : in.apps) apps[app.name()] = &app;
+  std::set<std::pair<std::string, std::uint32_t>> kept;
+  for (const auto& p : in.placements) {
+    const auto app = apps.find(p.app());
+    const auto vm = board.vm_by_name.find(p.vm());
+    const bool keep =
+        app != apps.end() && p.index() >= 1 && p.index() <= app->second->replicas() &&
+        vm != board.vm_by_name.end() && board.usable(*vm->second) &&
+        !kept.count({p.app(), p.index()}) &&
+        fits(resources_of(app->second->resources()), board.used.at(p.vm()), vm->second->capacity);
+    if (!keep) {
+      decision.unplace.push_back(p);
+      continue;
+    }
+    kept.insert({p.app(), p.index()});
+    board.take(*vm->second, *app->second);
+  }
+  for (const auto& app : in.apps) {
+    std::uint32_t missing = 0;
+    for (std::uint32_t index = 1; index <= app.replicas(); ++index) {
+      if (kept.count({app.name(), index})) continue;
+      const SchedulerVm* vm = board.placements < kMaxAppPlacements ? board.choose(app) : nullptr;
+      if (!vm) {
+        ++missing;
+        continue;
+      }
+      v1::AppPlacement p;
+      p.set_app(app.name());
+      p.set_index(index);
+      p.set_vm(vm->name);
+      decision.place.push_back(std::move(p));
+      board.take(*vm, app);
+    }
+    if (missing > 0)
+      decision.unschedulable.push_back({app.name(), missing, unschedulable_reason(app, board)});
+  }
+  for (const auto& vm : in.vms) {
+    const config::Resources& used = board.used.at(vm.name);
+    const bool holds_apps = board.apps_on_vm.count(vm.name) > 0;
+    OMNI_ASSERT(!holds_apps || (used.cpu_millis <= vm.capacity.cpu_millis &&
+                                used.memory_bytes <= vm.capacity.memory_bytes),
+                "the scheduler never over-commits a VM");
+  }
+  OMNI_ASSERT(board.placements <= kMaxAppPlacements);
+  return decision;
+}
+
+}  // namespace omni::orchestrator

@@ -1,0 +1,63 @@
+#pragma once
+// Applications: their typed spec (stored in the plane's resource store as /apps/NAME), the
+// containers that run them, and the scheduler that places their replicas on worker VMs.
+// The scheduler is a pure function of what it is given, so the leader, a test and a property
+// can all ask it the same question and get the same answer.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "model/config/cluster_config.h"
+#include "model/proto/state.pb.h"
+
+namespace omni::orchestrator {
+
+inline constexpr std::string_view kAppPrefix = "/apps/";
+inline constexpr std::size_t kMaxAppPlacements = 10'000;
+
+v1::AppSpec to_app_spec(const config::AppConfig& app);
+std::string app_key(const std::string& app);
+// The app a stored object holds, or nothing when its bytes are not a sound AppSpec.
+std::optional<v1::AppSpec> app_of(const v1::StoreObject& object);
+// "CLUSTER-APP-INDEX", unique in the cluster (no app may be named "orchestrator").
+std::string app_container_name(const std::string& cluster, const std::string& app,
+                               std::uint32_t index);
+v1::ContainerSpec app_container(const std::string& cluster, const v1::AppSpec& app,
+                                std::uint32_t index);
+
+struct SchedulerVm {
+  std::string name;
+  std::string node;
+  config::Resources capacity;
+};
+
+struct ScheduleInput {
+  std::vector<SchedulerVm> vms;                       // in config order
+  std::set<std::string> lost_nodes;                   // their VMs are not used
+  std::map<std::string, config::Resources> reserved;  // vm -> held by Orchestrator replicas
+  std::vector<v1::AppSpec> apps;                      // sorted by name
+  std::vector<v1::AppPlacement> placements;           // as committed, sorted by (app, index)
+};
+
+struct Unschedulable {
+  std::string app;
+  std::uint32_t replicas = 0;  // how many of its replicas have no place
+  std::string reason;
+};
+
+struct ScheduleDecision {
+  std::vector<v1::AppPlacement> unplace;
+  std::vector<v1::AppPlacement> place;
+  std::vector<Unschedulable> unschedulable;
+  bool changes() const { return !unplace.empty() || !place.empty(); }
+};
+
+// Keeps every placement that is still wanted and still fits on a VM of a live node; places
+// each missing replica on a worker VM with room, spread over nodes first (fewest replicas of
+// the app on the node) or packed in config order; never over-commits a VM.
+ScheduleDecision schedule(const ScheduleInput& in);
+
+}  // namespace omni::orchestrator

@@ -1,0 +1,201 @@
+// The app scheduler: a pure function from VMs, apps and placements to a decision.
+#include <gtest/gtest.h>
+#include <rapidcheck.h>
+#include <rapidcheck/gtest.h>
+
+#include <map>
+#include <set>
+
+#include "model/config/parse.h"
+#include "model/orchestrator/apps.h"
+
+namespace omni::orchestrator {
+namespace {
+
+v1::AppSpec app(const std::string& name, std::uint32_t replicas, std::int64_t cpu_millis,
+                bool spread = true) {
+  v1::AppSpec a;
+  a.set_name(name);
+  a.set_image("omni/" + name);
+  a.set_replicas(replicas);
+  a.mutable_resources()->set_cpu_millis(cpu_millis);
+  a.mutable_resources()->set_memory_bytes(1LL << 30);
+  a.set_spread(spread);
+  return a;
+}
+
+ScheduleInput three_vms() {
+  ScheduleInput in;
+  for (const std::string node : {"n1", "n2", "n3"})
+    in.vms.push_back({"t-" + node + "-worker-1", node, {7000, 31LL << 30}});
+  for (const auto& vm : in.vms) in.reserved[vm.name] = {1000, 2LL << 30};  // a replica each
+  return in;
+}
+
+std::map<std::string, int> per_vm(const std::vector<v1::AppPlacement>& placements) {
+  std::map<std::string, int> count;
+  for (const auto& p : placements) ++count[p.vm()];
+  return count;
+}
+
+TEST(Scheduler, SpreadsOverNodesThenPacksAndReportsWhatDoesNotFit) {
+  ScheduleInput in = three_vms();
+  in.apps = {app("web", 3, 500)};
+  auto d = schedule(in);
+  EXPECT_EQ(per_vm(d.place),
+            (std::map<std::string, int>{
+                {"t-n1-worker-1", 1}, {"t-n2-worker-1", 1}, {"t-n3-worker-1", 1}}));
+  EXPECT_TRUE(d.unschedulable.empty());
+
+  in.apps = {app("batch", 10, 3000)};  // 6 cpu free per VM: two each
+  d = schedule(in);
+  EXPECT_EQ(d.place.size(), 6u);
+  ASSERT_EQ(d.unschedulable.size(), 1u);
+  EXPECT_EQ(d.unschedulable[0].replicas, 4u);
+  EXPECT_NE(d.unschedulable[0].reason.find("no worker VM has 3 cpu"), std::string::npos)
+      << d.unschedulable[0].reason;
+
+  in.apps = {app("packed", 3, 500, false)};
+  d = schedule(in);
+  EXPECT_EQ(per_vm(d.place), (std::map<std::string, int>{{"t-n1-worker-1", 3}}));
+}
+
+TEST(Scheduler, KeepsWhatStillFitsAndMovesReplicasOffALostNode) {
+  ScheduleInput in = three_vms();
+  in.apps = {app("web", 3, 500)};
+  in.placements = schedule(in).place;
+  EXPECT_FALSE(schedule(in).changes()) << "a placed app is left where it is";
+
+  in.lost_nodes = {"n2"};
+  const auto d = schedule(in);
+  ASSERT_EQ(d.unplace.size(), 1u);
+  EXPECT_EQ(d.unplace[0].vm(), "t-n2-worker-1");
+  ASSERT_EQ(d.place.size(), 1u);
+  EXPECT_EQ(d.place[0].index(), d.unplace[0].index()) << "the same slot, elsewhere";
+  EXPECT_NE(d.place[0].vm(), "t-n2-worker-1");
+
+  in.lost_nodes.clear();
+  in.apps = {app("web", 1, 500)};  // scaled down
+  EXPECT_EQ(schedule(in).unplace.size(), 2u);
+  in.apps.clear();  // deleted
+  EXPECT_EQ(schedule(in).unplace.size(), 3u);
+}
+
+// Over any VMs, apps and earlier placements: no VM holds more than it has, every app has
+// exactly its replicas placed or reported, no slot is placed twice, a kept placement is not
+// moved, and a second round changes nothing (the decision is a fixed point).
+RC_GTEST_PROP(SchedulerProps, NeverOverCommitsAndReachesAFixedPoint, ()) {
+  ScheduleInput in;
+  const int nodes = *rc::gen::inRange(1, 6);
+  for (int n = 1; n <= nodes; ++n) {
+    const std::string node = "n" + std::to_string(n);
+    const int vms = *rc::gen::inRange(1, 3);
+    for (int v = 1; v <= vms; ++v) {
+      const std::string vm = node + "-w" + std::to_string(v);
+      in.vms.push_back({vm,
+                        node,
+                        {*rc::gen::inRange<std::int64_t>(500, 8000),
+                         *rc::gen::inRange<std::int64_t>(1, 32) << 30}});
+      if (*rc::gen::arbitrary<bool>()) in.reserved[vm] = {500, 1LL << 30};
+    }
+    if (*rc::gen::inRange(0, 5) == 0) in.lost_nodes.insert(node);
+  }
+  const int apps = *rc::gen::inRange(0, 5);
+  for (int a = 0; a < apps; ++a) {
+    v1::AppSpec spec = app("app" + std::to_string(a), *rc::gen::inRange<std::uint32_t>(0, 12),
+                           *rc::gen::inRange<std::int64_t>(100, 4000), *rc::gen::arbitrary<bool>());
+    spec.mutable_resources()->set_memory_bytes(*rc::gen::inRange<std::int64_t>(1, 8) << 28);
+    in.apps.push_back(spec);
+  }
+  // Earlier placements, some stale: on any VM, for slots that may no longer exist. One per
+  // slot, sorted, as the committed state holds them.
+  std::map<std::pair<std::string, std::uint32_t>, std::string> earlier;
+  const int earlier_count = *rc::gen::inRange(0, 10);
+  for (int i = 0; i < earlier_count && !in.apps.empty(); ++i) {
+    const auto& name = in.apps[*rc::gen::inRange<std::size_t>(0, in.apps.size())].name();
+    earlier[{name, *rc::gen::inRange<std::uint32_t>(1, 14)}] =
+        in.vms[*rc::gen::inRange<std::size_t>(0, in.vms.size())].name;
+  }
+  for (const auto& [slot, vm] : earlier) {
+    v1::AppPlacement p;
+    p.set_app(slot.first);
+    p.set_index(slot.second);
+    p.set_vm(vm);
+    in.placements.push_back(p);
+  }
+  const ScheduleDecision d = schedule(in);
+
+  std::map<std::pair<std::string, std::uint32_t>, std::string> after;
+  for (const auto& p : in.placements) after[{p.app(), p.index()}] = p.vm();
+  for (const auto& p : d.unplace) after.erase({p.app(), p.index()});
+  for (const auto& p : d.place) {
+    RC_ASSERT(after.emplace(std::make_pair(p.app(), p.index()), p.vm()).second);
+  }
+  std::map<std::string, config::Resources> used = in.reserved;
+  std::map<std::string, std::uint32_t> placed;
+  std::map<std::string, const SchedulerVm*> vms;
+  for (const auto& vm : in.vms) vms[vm.name] = &vm;
+  for (const auto& [slot, vm] : after) {
+    const auto spec = std::find_if(in.apps.begin(), in.apps.end(),
+                                   [&](const v1::AppSpec& a) { return a.name() == slot.first; });
+    RC_ASSERT(spec != in.apps.end());
+    RC_ASSERT(slot.second >= 1 && slot.second <= spec->replicas());
+    RC_ASSERT(!in.lost_nodes.count(vms.at(vm)->node));
+    used[vm].cpu_millis += spec->resources().cpu_millis();
+    used[vm].memory_bytes += spec->resources().memory_bytes();
+    ++placed[slot.first];
+  }
+  for (const auto& vm : in.vms) {
+    const bool holds_apps =
+        std::any_of(after.begin(), after.end(), [&](const auto& e) { return e.second == vm.name; });
+    if (!holds_apps) continue;
+    RC_ASSERT(used[vm.name].cpu_millis <= vm.capacity.cpu_millis);
+    RC_ASSERT(used[vm.name].memory_bytes <= vm.capacity.memory_bytes);
+  }
+  std::map<std::string, std::uint32_t> unschedulable;
+  for (const auto& u : d.unschedulable) unschedulable[u.app] = u.replicas;
+  for (const auto& a : in.apps)
+    RC_ASSERT(placed[a.name()] + unschedulable[a.name()] == a.replicas());
+
+  ScheduleInput again = in;
+  again.placements.clear();
+  for (const auto& [slot, vm] : after) {
+    v1::AppPlacement p;
+    p.set_app(slot.first);
+    p.set_index(slot.second);
+    p.set_vm(vm);
+    again.placements.push_back(p);
+  }
+  RC_ASSERT(!schedule(again).changes());
+}
+
+TEST(AppsConfig, AppsParseWithDefaultsAndRoundTrip) {
+  const std::string yaml =
+      "nodes:\n  - {name: w1, resources: {cpu: 8, memory: 32Gi}}\n"
+      "apps:\n"
+      "  - {name: web, image: omni/demo-web, args: [web, --port, \"8080\"], replicas: 3,\n"
+      "     resources: {cpu: 250m, memory: 128Mi}}\n"
+      "  - {name: worker, image: omni/worker, spread: none}\n";
+  const auto parsed = config::parse_cluster_config(yaml, "apps.yaml");
+  ASSERT_TRUE(parsed.config.has_value()) << parsed.errors.at(0).to_string();
+  ASSERT_EQ(parsed.config->apps.size(), 2u);
+  const auto& web = parsed.config->apps[0];
+  EXPECT_EQ(web.args, (std::vector<std::string>{"web", "--port", "8080"}));
+  EXPECT_EQ(web.resources, (config::Resources{250, 128LL << 20}));
+  const auto& worker = parsed.config->apps[1];
+  EXPECT_EQ(worker.replicas, 1) << "the default";
+  EXPECT_FALSE(worker.spread);
+  const v1::AppSpec spec = to_app_spec(web);
+  v1::StoreObject object;
+  object.set_key(app_key("web"));
+  object.set_value(spec.SerializeAsString());
+  const auto back = app_of(object);
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->replicas(), 3u);
+  object.set_key("/apps/other");
+  EXPECT_FALSE(app_of(object).has_value()) << "an object under another app's key is refused";
+  EXPECT_EQ(app_container_name("demo", "web", 2), "demo-web-2");
+}
+
+}  // namespace
+}  // namespace omni::orchestrator
