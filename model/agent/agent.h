@@ -23,6 +23,7 @@ struct AgentConfig {
   Duration backoff_max = 30s;
   Duration stable_after = 10s;  // running this long resets the back-off
   std::size_t max_ops_in_flight = 8;
+  bool testing_ignore_capacity = false;  // TEST ONLY: an Agent the over-commit checker must catch
 };
 
 struct ContainerState {

@@ -40,6 +40,7 @@ struct ScheduleInput {
   std::map<std::string, config::Resources> reserved;  // vm -> held by Orchestrator replicas
   std::vector<v1::AppSpec> apps;                      // sorted by name
   std::vector<v1::AppPlacement> placements;           // as committed, sorted by (app, index)
+  bool testing_ignore_capacity = false;  // TEST ONLY: a scheduler the checkers must catch
 };
 
 struct Unschedulable {

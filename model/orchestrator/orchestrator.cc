@@ -785,6 +785,7 @@ void Orchestrator::schedule_apps(Outputs& out) {
     in.reserved[r.vm()].memory_bytes += r.container().resources().memory_bytes();
   }
   in.apps = stored_apps();
+  in.testing_ignore_capacity = config_.testing_scheduler_ignores_capacity;
   in.placements.assign(state_.app_placements().begin(), state_.app_placements().end());
   ScheduleDecision decision = schedule(in);
   unschedulable_.clear();

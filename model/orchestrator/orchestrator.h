@@ -35,6 +35,8 @@ struct OrchestratorConfig {
   // TEST ONLY: once the plane is whole, the leader removes a running member, so the
   // simulator's membership_keeps_quorum checker can be shown to fire.
   bool testing_remove_a_running_member = false;
+  // TEST ONLY: the scheduler places app replicas without regard to capacity.
+  bool testing_scheduler_ignores_capacity = false;
 };
 
 // The leader's view of the membership, for status and tests.

@@ -143,7 +143,7 @@ DriverResult Infrastructure::create_vm(const VmOp& op) {
   const config::Resources used = used_by(node);
   const std::int64_t free_memory = node.capacity.memory_bytes - used.memory_bytes;
   const std::int64_t free_cpu = node.capacity.cpu_millis - used.cpu_millis;
-  if (op.memory_bytes > free_memory || op.cpu_millis > free_cpu)
+  if ((op.memory_bytes > free_memory || op.cpu_millis > free_cpu) && !accept_overcommit_)
     return result(DriverStatus::no_capacity,
                   "not enough memory on " + op.node + " for VM " + op.name + ": need " +
                       memory_text(op.memory_bytes) + ", " + memory_text(free_memory) + " free");
@@ -158,7 +158,7 @@ DriverResult Infrastructure::create_vm(const VmOp& op) {
   vm_node_[op.name] = op.node;
   dirty_.insert(op.node);
   boot_vm(op.name, draw(scenario_.timing.vm_boot));
-  OMNI_ASSERT(used_by(node).memory_bytes <= node.capacity.memory_bytes,
+  OMNI_ASSERT(accept_overcommit_ || used_by(node).memory_bytes <= node.capacity.memory_bytes,
               "the hypervisor never over-commits");
   return {};
 }
@@ -280,7 +280,7 @@ DriverResult Infrastructure::create_container(const std::string& vm_name, const 
     SimContainer& c = it->second;
     if (c.running) return result(DriverStatus::already_exists, "container " + op.name + " exists");
     // An exited container starts again with the op's spec, not the one it had.
-    if (!fits(vm, op, c.resources))
+    if (!fits(vm, op, c.resources) && !accept_overcommit_)
       return result(DriverStatus::no_capacity, "not enough room in " + vm_name + " for " + op.name);
     c.resources = {op.cpu_millis, op.memory_bytes};
     c.image = op.image;
@@ -288,12 +288,12 @@ DriverResult Infrastructure::create_container(const std::string& vm_name, const 
     start_container(vm_name, op.name, draw(scenario_.timing.container_start));
     return result(DriverStatus::already_exists, "container " + op.name + " exists (restarted)");
   }
-  if (!fits(vm, op, {}))
+  if (!fits(vm, op, {}) && !accept_overcommit_)
     return result(DriverStatus::no_capacity, "not enough room in " + vm_name + " for " + op.name);
   vm.containers[op.name] =
       SimContainer{{op.cpu_millis, op.memory_bytes}, op.image, op.args, false, 0, ""};
   start_container(vm_name, op.name, draw(scenario_.timing.container_start));
-  OMNI_ASSERT(used_by(vm).memory_bytes <= vm.resources.memory_bytes,
+  OMNI_ASSERT(accept_overcommit_ || used_by(vm).memory_bytes <= vm.resources.memory_bytes,
               "a VM is never over-committed");
   return {};
 }

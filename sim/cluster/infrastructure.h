@@ -78,6 +78,9 @@ class Infrastructure final : public DriverHandler {
   const SimVm* find_vm(const std::string& vm) const;
   // Nodes whose VMs or containers changed since the last call (for incremental checkers).
   std::set<std::string> take_dirty_nodes();
+  // TEST ONLY: the hypervisors and container runtimes create what they are asked even past
+  // capacity, so the over-commit checker judges the model's own decisions.
+  void testing_accept_overcommit() { accept_overcommit_ = true; }
 
  private:
   void vm_call(const Address& caller, const DriverTicket& ticket, const VmOp& op, DriverHost& host);
@@ -100,6 +103,7 @@ class Infrastructure final : public DriverHandler {
   std::map<Address, std::string> registered_;   // processes ever added -> vm
   std::map<Address, Time> held_down_until_;     // container processes a fault keeps down
   std::set<std::string> dirty_;
+  bool accept_overcommit_ = false;
 };
 
 }  // namespace omni::sim

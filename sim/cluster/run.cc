@@ -34,6 +34,7 @@ class ClusterRun {
         applied_(sim_) {
     infra_ = std::make_unique<Infrastructure>(sim_, scenario_, factories());
     faults_ = std::make_unique<FaultRunner>(sim_, *infra_, scenario_, state_);
+    if (options_.testing_infrastructure_accepts_overcommit) infra_->testing_accept_overcommit();
     state_.on_phase = [this](root::Phase p) { faults_->on_phase(p); };
     sim_.set_driver_handler(std::make_unique<DriverForwarder>(*infra_));
     sim_.set_location_resolver([this](const Address& a) { return infra_->location_of(a); });
@@ -109,12 +110,14 @@ class ClusterRun {
       c.testing_accept_stale_fence = options_.testing_director_accepts_stale_fence;
       return [c](Rng) { return std::make_unique<director::Director>(c); };
     };
-    f.agent = [](const std::string& node, const std::string& vm,
-                 const config::Resources& r) -> ComponentFactory {
+    f.agent = [testing_model_ignores_capacity = options_.testing_model_ignores_capacity](
+                  const std::string& node, const std::string& vm,
+                  const config::Resources& r) -> ComponentFactory {
       agent::AgentConfig c;
       c.vm = vm;
       c.director = director::director_address(node);
       c.capacity = r;
+      c.testing_ignore_capacity = testing_model_ignores_capacity;
       return [c](Rng) { return std::make_unique<agent::Agent>(c); };
     };
     f.container = [this](const SimContainer& container) -> std::pair<Address, ComponentFactory> {
@@ -123,6 +126,7 @@ class ClusterRun {
       auto config = orchestrator::Orchestrator::from_args(container.args);
       if (!config) return {"", nullptr};
       config->testing_remove_a_running_member = options_.testing_leader_removes_a_running_member;
+      config->testing_scheduler_ignores_capacity = options_.testing_model_ignores_capacity;
       const Address self = config->self;
       return {self, [this, c = *config](Rng rng) {
                 auto o = std::make_unique<orchestrator::Orchestrator>(c, rng);

@@ -19,6 +19,11 @@ struct RunOptions {
   bool testing_root_acts_after_teardown = false;
   // The leader removes a running member once the plane is whole (membership_keeps_quorum).
   bool testing_leader_removes_a_running_member = false;
+  // The hypervisors and container runtimes accept over-commit, and (the second) the leader's
+  // scheduler and the Agents ignore capacity: together they make no_overcommit_no_duplicates
+  // fire.
+  bool testing_infrastructure_accepts_overcommit = false;
+  bool testing_model_ignores_capacity = false;
 };
 
 struct PhaseSpan {

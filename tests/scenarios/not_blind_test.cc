@@ -97,5 +97,25 @@ TEST(NotBlind, MembershipCatchesALeaderThatRemovesARunningMember) {
       << r.violation->message;
 }
 
+// Over-commit is judged against the model's own decisions: with infrastructure that accepts
+// anything, a scheduler that ignores capacity is caught by the checker; with infrastructure
+// that refuses, the same scheduler over-commits nothing (the refusal is not the model's merit,
+// which is why the checker is run against an accepting one).
+TEST(NotBlind, OverCommitCatchesASchedulerThatIgnoresCapacity) {
+  const Scenario s = testing::load_scenario("scenarios/apps-overcommit.yaml");
+  EXPECT_TRUE(
+      run_scenario(s, 1, RunOptions{.testing_infrastructure_accepts_overcommit = true}).passed)
+      << "a sound scheduler over-commits nothing even where it could";
+  const RunResult refused = run_scenario(s, 1, RunOptions{.testing_model_ignores_capacity = true});
+  EXPECT_TRUE(!refused.violation || refused.violation->invariant != "no_overcommit_no_duplicates");
+  const RunResult r = run_scenario(s, 1,
+                                   RunOptions{.testing_infrastructure_accepts_overcommit = true,
+                                              .testing_model_ignores_capacity = true});
+  ASSERT_TRUE(r.violation.has_value());
+  EXPECT_EQ(r.violation->invariant, "no_overcommit_no_duplicates");
+  EXPECT_NE(r.violation->message.find("is over-committed"), std::string::npos)
+      << r.violation->message;
+}
+
 }  // namespace
 }  // namespace omni::sim

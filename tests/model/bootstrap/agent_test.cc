@@ -108,6 +108,22 @@ TEST(Agent, RefusesContainersBeyondTheVm) {
   EXPECT_TRUE(h.agent.desired().empty());
 }
 
+// Resources come from the wire: a negative or absurd request is refused with a reason, never
+// asserted on (two of them could otherwise cancel out, or a sum overflow).
+TEST(Agent, RefusesResourcesOutOfRange) {
+  for (const std::int64_t memory : {std::int64_t{-1}, std::int64_t{1} << 62}) {
+    Harness h;
+    h.start();
+    h.step(Deliver{at_s(1), "director:n1", run(1, memory)});
+    const auto reports = omni::testing::sends_to(h.out, "director:n1");
+    ASSERT_EQ(reports.size(), 1u);
+    EXPECT_TRUE(reports[0].envelope.agent_report().rejected());
+    EXPECT_NE(reports[0].envelope.agent_report().reason().find("out of range"),
+              std::string::npos);
+    EXPECT_TRUE(h.agent.desired().empty());
+  }
+}
+
 TEST(Agent, IgnoresStrangersAndOlderGenerations) {
   Harness h;
   h.start();

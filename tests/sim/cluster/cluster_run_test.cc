@@ -100,11 +100,17 @@ TEST(ClusterRun, ConvergenceWaitsForWorkerVmsAndTheirAgents) {
       << late.violation->message;
 }
 
-// Seven nodes, five Orchestrators on n1..n5; n1 and n2 lose power for good. Each lost member
-// is replaced in turn (placed, caught up as a learner, promoted, then removed), on the nodes
-// that host no replica, and the cluster ends healthy with five running voters.
-TEST(ClusterRun, ASevenNodeClusterThatLosesTwoNodesForGoodEndsWithAllItsMembers) {
+// Seven nodes, five Orchestrators on n1..n5, an app of seven replicas; n1 and n2 lose power for
+// good. Each lost member is replaced in turn (placed, caught up as a learner, promoted, then
+// removed), on the nodes that host no replica; the app's replicas there are placed again; the
+// cluster ends healthy with five running voters and all seven app replicas running.
+TEST(ClusterRun, ASevenNodeClusterThatLosesTwoNodesForGoodEndsWithAllItsMembersAndApps) {
   Scenario s = testing::cluster_of(7, 5);
+  s.cluster_yaml +=
+      "apps:\n  - {name: web, image: omni/web, replicas: 7, resources: {cpu: 1, "
+      "memory: 1Gi}}\n";
+  s.cluster = *config::parse_cluster_config(s.cluster_yaml, "inline").config;
+  s.expect.apps_running_all = true;
   s.duration = 40min;
   for (const std::string node : {"n1", "n2"}) {
     Fault off;
