@@ -65,6 +65,9 @@ struct Exit {};
 using Output = std::variant<Send, DriverCall, Persist, WakeAt, Exit>;
 using Outputs = std::vector<Output>;
 
+// Appends WakeAt{at}, out of line: see step.cc (a GCC 12 -O3 false positive).
+void push_wake(Outputs& out, Time at);
+
 // Every role (Raft replica, Orchestrator, Director, Agent, Root) has this shape.
 class Component {
  public:

@@ -83,6 +83,10 @@ void print_seed_json(std::ostream& out, const RunResult& result, const std::stri
       << ",\"root_phase\":" << json_quote(root::phase_name(result.root_phase))
       << ",\"init_failure\":" << json_quote(result.init_failure) << ",\"events\":" << result.events
       << ",\"messages\":" << result.messages << ",\"leader_changes\":" << result.leader_changes
+      << ",\"converged_in\":"
+      << (result.converged_in ? json_quote(format_duration(*result.converged_in)) : "null")
+      << ",\"converged_in_ns\":"
+      << (result.converged_in ? std::to_string(result.converged_in->count()) : "null")
       << ",\"trace_hash\":\"" << hash_text(result.trace_hash) << "\",\"violation\":";
   if (const auto& v = result.violation) {
     out << "{\"invariant\":" << json_quote(v->invariant)

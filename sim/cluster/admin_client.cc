@@ -41,7 +41,7 @@ void AdminClient::step(const Input& input, Outputs& out) {
   }
   if (phase_ == Phase::idle && !queue_.empty() && now_ >= resume_at_) next_request(out);
   const Time idle_wake = std::max(now_ + kIdlePoll, resume_at_);
-  out.push_back(WakeAt{phase_ == Phase::idle ? idle_wake : deadline_});
+  push_wake(out, phase_ == Phase::idle ? idle_wake : deadline_);
   OMNI_ASSERT(phase_ == Phase::idle || deadline_ > now_);
 }
 

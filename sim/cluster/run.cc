@@ -351,6 +351,8 @@ class ClusterRun {
     r.leader_changes = state_.leader_changes;
     r.trace_hash = sim_.trace_hash();
     r.end = sim_.now();
+    if (const auto quiet = faults_->quiet_since(); quiet && converged_at_)
+      r.converged_in = *converged_at_ - *quiet;
     r.phases = state_.phases;
     if (!r.phases.empty() && r.phases.back().end < r.end) r.phases.back().end = r.end;
     if (options_.record_events) {

@@ -47,6 +47,9 @@ struct RunResult {
   std::uint64_t leader_changes = 0;
   std::uint64_t trace_hash = 0;
   Time end{};
+  // From the moment the run became quiet (the last fault fired and healed) to the moment the
+  // cluster converged and stayed so: how long healing took. Unset when it never converged.
+  std::optional<Duration> converged_in;
   // With RunOptions::record_events.
   std::vector<TraceEvent> trace_events;
   std::vector<std::string> addresses;  // by address id
