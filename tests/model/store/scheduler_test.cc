@@ -24,6 +24,20 @@ v1::AppSpec app(const std::string& name, std::uint32_t replicas, std::int64_t cp
   return a;
 }
 
+using Slots = std::map<std::pair<std::string, std::uint32_t>, std::string>;  // -> vm
+
+std::vector<v1::AppPlacement> placements_of(const Slots& slots) {
+  std::vector<v1::AppPlacement> out;
+  for (const auto& [slot, vm] : slots) {
+    v1::AppPlacement p;
+    p.set_app(slot.first);
+    p.set_index(slot.second);
+    p.set_vm(vm);
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
 ScheduleInput three_vms() {
   ScheduleInput in;
   for (const std::string node : {"n1", "n2", "n3"})
@@ -109,23 +123,17 @@ RC_GTEST_PROP(SchedulerProps, NeverOverCommitsAndReachesAFixedPoint, ()) {
   }
   // Earlier placements, some stale: on any VM, for slots that may no longer exist. One per
   // slot, sorted, as the committed state holds them.
-  std::map<std::pair<std::string, std::uint32_t>, std::string> earlier;
+  Slots earlier;
   const int earlier_count = *rc::gen::inRange(0, 10);
   for (int i = 0; i < earlier_count && !in.apps.empty(); ++i) {
     const auto& name = in.apps[*rc::gen::inRange<std::size_t>(0, in.apps.size())].name();
     earlier[{name, *rc::gen::inRange<std::uint32_t>(1, 14)}] =
         in.vms[*rc::gen::inRange<std::size_t>(0, in.vms.size())].name;
   }
-  for (const auto& [slot, vm] : earlier) {
-    v1::AppPlacement p;
-    p.set_app(slot.first);
-    p.set_index(slot.second);
-    p.set_vm(vm);
-    in.placements.push_back(p);
-  }
+  in.placements = placements_of(earlier);
   const ScheduleDecision d = schedule(in);
 
-  std::map<std::pair<std::string, std::uint32_t>, std::string> after;
+  Slots after;
   for (const auto& p : in.placements) after[{p.app(), p.index()}] = p.vm();
   for (const auto& p : d.unplace) after.erase({p.app(), p.index()});
   for (const auto& p : d.place) {
@@ -158,14 +166,7 @@ RC_GTEST_PROP(SchedulerProps, NeverOverCommitsAndReachesAFixedPoint, ()) {
     RC_ASSERT(placed[a.name()] + unschedulable[a.name()] == a.replicas());
 
   ScheduleInput again = in;
-  again.placements.clear();
-  for (const auto& [slot, vm] : after) {
-    v1::AppPlacement p;
-    p.set_app(slot.first);
-    p.set_index(slot.second);
-    p.set_vm(vm);
-    again.placements.push_back(p);
-  }
+  again.placements = placements_of(after);
   RC_ASSERT(!schedule(again).changes());
 }
 
