@@ -27,6 +27,9 @@ bool is_valid_command(const v1::ClusterCommand& command) {
     case v1::ClusterCommand::kStore:
       return store_write_problem(command.store().write(), command.store().is_delete()).empty();
     case v1::ClusterCommand::kAppPlacements:
+      if (static_cast<std::size_t>(command.app_placements().place_size()) > kMaxAppPlacements ||
+          static_cast<std::size_t>(command.app_placements().unplace_size()) > kMaxAppPlacements)
+        return false;
       for (const auto& list :
            {command.app_placements().unplace(), command.app_placements().place()})
         for (const auto& p : list)

@@ -594,6 +594,17 @@ Address member_address(std::uint32_t replica) {
   return "orchestrator:" + std::to_string(replica);
 }
 
+// N of "orchestrator:N", or 0 when the address is not one (configurations come from the log).
+std::uint32_t replica_number(const Address& address) {
+  constexpr std::string_view kPrefix = "orchestrator:";
+  if (address.rfind(kPrefix, 0) != 0) return 0;
+  const std::string digits = address.substr(kPrefix.size());
+  if (digits.empty() || digits.size() > 9 ||
+      !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return 0;
+  return static_cast<std::uint32_t>(std::stoul(digits));
+}
+
 bool contains(const std::vector<Address>& ids, const Address& id) {
   return std::find(ids.begin(), ids.end(), id) != ids.end();
 }
@@ -641,10 +652,10 @@ void Orchestrator::reconcile_membership(Outputs& out) {
           retire = peer;
         }
     }
-    if (retire.empty()) return;
+    const std::uint32_t number = replica_number(retire);
+    if (number == 0) return;  // not an address this cluster gives a replica
     v1::ClusterCommand command;
-    command.set_retire_replica(static_cast<std::uint32_t>(
-        std::stoul(retire.substr(std::string_view("orchestrator:").size()))));
+    command.set_retire_replica(number);
     return propose_membership(command, out);
   }
   if (voters != t->orchestrators || !raft.learners().empty()) return;
@@ -697,7 +708,11 @@ Address Orchestrator::director_of_member(const Address& member) const {
 // VM's size less the replicas already placed on it.
 std::optional<v1::ReplicaSpec> Orchestrator::replacement_placement() {
   const Topology* t = topology();
-  OMNI_ASSERT(t != nullptr && !state_.replicas().empty());
+  OMNI_ASSERT(t != nullptr);
+  if (state_.replicas().empty()) {  // the log retired every replica: nothing to copy from
+    membership_problem_ = "no Orchestrator replica is placed; its image is not known";
+    return std::nullopt;
+  }
   std::map<std::string, config::Resources> used;  // vm -> taken by replicas
   std::set<std::string> nodes_with_replica;
   for (const auto& r : state_.replicas()) {
