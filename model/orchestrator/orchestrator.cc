@@ -357,8 +357,12 @@ void Orchestrator::on_director_report(const Address& from, std::uint64_t,
   DirectorControl& control = it->second;
   control.last_heard = now_;
   control.running_containers.clear();
-  for (const auto& c : r.containers())
+  control.failing_containers.clear();
+  for (const auto& c : r.containers()) {
     if (c.running()) control.running_containers.insert(c.name());
+    if (!c.running() && c.restarts() >= kFailingAfterRestarts)
+      control.failing_containers.insert(c.name());
+  }
   const FenceValue held = fence_of(r.accepted());
   const bool ours = held == FenceValue{kClusterEra, term()} && r.controller() == config_.self;
   if (!ours) {
@@ -853,8 +857,13 @@ std::vector<DirectorView> Orchestrator::directors() const {
   std::vector<DirectorView> out;
   if (!is_leader()) return out;
   for (const auto& [director, control] : directors_)
-    out.push_back(DirectorView{director, control.term == term(), control.desired_acked,
-                               control.last_rejection, control.vm_recoveries});
+    out.push_back(
+        DirectorView{director,
+                     control.term == term(),
+                     control.desired_acked,
+                     control.last_rejection,
+                     control.vm_recoveries,
+                     {control.failing_containers.begin(), control.failing_containers.end()}});
   return out;
 }
 

@@ -56,7 +56,12 @@ struct DirectorView {
   bool desired_acked = false;       // acknowledged the current desired VMs and replicas
   std::string last_rejection;       // why the Director last refused the desired state, if it did
   std::uint32_t vm_recoveries = 0;  // times its VM was created or booted again by this leader
+  // Containers its Agents cannot keep running: down after kFailingAfterRestarts restarts or
+  // more, as the Director last reported them. Sorted.
+  std::vector<std::string> failing_containers;
 };
+
+inline constexpr std::uint32_t kFailingAfterRestarts = 3;
 
 // An app as the leader sees it, for status and tests.
 struct AppView {
@@ -106,6 +111,7 @@ class Orchestrator final : public Component {
     Time next_vm_recovery{};  // no VM recovery for it before this
     std::uint32_t vm_recoveries = 0;
     std::set<std::string> running_containers;  // from its last report
+    std::set<std::string> failing_containers;  // from its last report
   };
   struct StatusWaiter {
     Address to;

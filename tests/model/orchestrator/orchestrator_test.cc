@@ -227,6 +227,27 @@ TEST(Orchestrator, ASilentDirectorHasItsVmCreatedAgainOncePerInterval) {
       << "a Director that reports is left alone";
 }
 
+// A container its Agent cannot keep running (down, restarted kFailingAfterRestarts times or
+// more) is reported per Director; one that runs, or has failed less, is not.
+TEST(Orchestrator, ContainersAnAgentCannotKeepRunningAreReported) {
+  Single s;
+  lead_a_controlled_director(s);
+  v1::Envelope report = director_report(s.o.term());
+  const auto add = [&](const std::string& name, bool running, std::uint32_t restarts) {
+    auto* c = report.mutable_director_report()->add_containers();
+    c->set_name(name);
+    c->set_running(running);
+    c->set_restarts(restarts);
+  };
+  add("t-web-1", false, kFailingAfterRestarts + 2);
+  add("t-web-2", true, 9);
+  add("t-web-3", false, 1);
+  s.input(Deliver{s.now, "director:n1", report});
+  EXPECT_EQ(s.o.directors().at(0).failing_containers, std::vector<std::string>{"t-web-1"});
+  s.input(Deliver{s.now, "director:n1", director_report(s.o.term())});
+  EXPECT_TRUE(s.o.directors().at(0).failing_containers.empty()) << "as of the last report";
+}
+
 TEST(Orchestrator, StatusIsAnsweredAfterACommittedRoundTrip) {
   Single s;
   s.input(Start{s.now, {}});
