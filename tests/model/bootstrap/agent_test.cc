@@ -118,8 +118,7 @@ TEST(Agent, RefusesResourcesOutOfRange) {
     const auto reports = omni::testing::sends_to(h.out, "director:n1");
     ASSERT_EQ(reports.size(), 1u);
     EXPECT_TRUE(reports[0].envelope.agent_report().rejected());
-    EXPECT_NE(reports[0].envelope.agent_report().reason().find("out of range"),
-              std::string::npos);
+    EXPECT_NE(reports[0].envelope.agent_report().reason().find("out of range"), std::string::npos);
     EXPECT_TRUE(h.agent.desired().empty());
   }
 }
