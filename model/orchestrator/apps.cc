@@ -109,6 +109,18 @@ v1::AppSpec to_app_spec(const config::AppConfig& app) {
   return spec;
 }
 
+config::AppConfig to_app_config(const v1::AppSpec& spec) {
+  config::AppConfig app;
+  app.name = spec.name();
+  app.image = spec.image();
+  app.archive = spec.archive();
+  app.args.assign(spec.args().begin(), spec.args().end());
+  app.replicas = static_cast<int>(spec.replicas());
+  app.resources = {spec.resources().cpu_millis(), spec.resources().memory_bytes()};
+  app.spread = spec.spread();
+  return app;
+}
+
 std::string app_key(const std::string& app) {
   return std::string(kAppPrefix) + app;
 }

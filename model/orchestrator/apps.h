@@ -19,6 +19,7 @@ inline constexpr std::string_view kAppPrefix = "/apps/";
 inline constexpr std::size_t kMaxAppPlacements = 10'000;
 
 v1::AppSpec to_app_spec(const config::AppConfig& app);
+config::AppConfig to_app_config(const v1::AppSpec& spec);
 std::string app_key(const std::string& app);
 // The app a stored object holds, or nothing when its bytes are not a sound AppSpec.
 std::optional<v1::AppSpec> app_of(const v1::StoreObject& object);

@@ -10,18 +10,6 @@ constexpr Duration kAnswerWithin = 2s;   // then ask another replica
 constexpr Duration kIdlePoll = 1s;       // how soon an enqueued op starts
 constexpr Duration kRetryAfter = 500ms;  // after an answer that says "not now"
 
-config::AppConfig config_of(const v1::AppSpec& spec) {
-  config::AppConfig app;
-  app.name = spec.name();
-  app.image = spec.image();
-  app.archive = spec.archive();
-  app.args.assign(spec.args().begin(), spec.args().end());
-  app.replicas = static_cast<int>(spec.replicas());
-  app.resources = {spec.resources().cpu_millis(), spec.resources().memory_bytes()};
-  app.spread = spec.spread();
-  return app;
-}
-
 }  // namespace
 
 AdminClient::AdminClient(std::vector<Address> replicas) : replicas_(std::move(replicas)) {
@@ -92,7 +80,7 @@ void AdminClient::on_read(const v1::StoreReply& reply, Outputs& out) {
   const bool exists = reply.status() == v1::STORE_STATUS_OK && reply.objects_size() == 1;
   std::optional<v1::AppSpec> current;
   if (exists) current = orchestrator::app_of(reply.objects(0));
-  config::AppConfig base = current ? config_of(*current) : config::AppConfig{};
+  config::AppConfig base = current ? orchestrator::to_app_config(*current) : config::AppConfig{};
   const config::AppConfig app = config::apply_patch(base, patch);
   if (app.image.empty()) {
     finish(false);  // a new app needs an image; nothing to write

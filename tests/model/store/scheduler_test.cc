@@ -193,6 +193,7 @@ TEST(AppsConfig, AppsParseWithDefaultsAndRoundTrip) {
   const auto back = app_of(object);
   ASSERT_TRUE(back.has_value());
   EXPECT_EQ(back->replicas(), 3u);
+  EXPECT_EQ(to_app_config(*back), web) << "config -> spec -> config is the identity";
   object.set_key("/apps/other");
   EXPECT_FALSE(app_of(object).has_value()) << "an object under another app's key is refused";
   EXPECT_EQ(app_container_name("demo", "web", 2), "demo-web-2");
