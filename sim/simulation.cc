@@ -146,6 +146,10 @@ void Simulation::add_checker(std::unique_ptr<Checker> checker) {
   checkers_.push_back(std::move(checker));
 }
 
+void Simulation::set_exit_listener(ExitListener listener) {
+  exit_listener_ = std::move(listener);
+}
+
 void Simulation::bump(const std::string& counter, std::int64_t delta) {
   named_counters_[counter] += delta;
 }

@@ -69,6 +69,9 @@ enum class RunStatus : std::uint8_t { deadline, violation, event_limit };
 using ComponentFactory = std::function<std::unique_ptr<Component>(Rng rng)>;
 // A scheduled action (a fault schedule, a test step); runs as an event.
 using Action = std::function<void(Simulation&)>;
+// Told, as an event of its own, that a process stopped by itself (an Exit, or fail-stop on a
+// disk error) rather than being crashed from outside: what supervises it must see it exit.
+using ExitListener = std::function<void(const Address&)>;
 
 class Simulation final : private DriverHost {
  public:
@@ -112,6 +115,7 @@ class Simulation final : private DriverHost {
   bool corrupt_disk(const Address& address);  // false when there is no record to corrupt
   void fail_disk(const Address& address, bool sticky = false);  // EIO on the next persist(s)
   void clear_disk_failures(const Address& address);
+  void testing_forget_disk(const Address& address);  // TEST ONLY: synced records are lost too
   void set_clock_rate(const Address& address, double rate);
   Time local_now(const Address& address);
 
@@ -120,6 +124,7 @@ class Simulation final : private DriverHost {
   void at(Time when, Action action);
   void after(Duration delay, Action action);
   void add_checker(std::unique_ptr<Checker> checker);
+  void set_exit_listener(ExitListener listener);
 
   // Running ------------------------------------------------------------------------------
   // Processes one event; false when there is none or the run has a violation.
@@ -197,6 +202,7 @@ class Simulation final : private DriverHost {
   void do_wake(AddressId id, Time at_local);
   void do_driver_call(AddressId id, const DriverCall& call);
   void do_exit(AddressId id);
+  void notify_exit(AddressId id);
   void stop_process(AddressId id);
   void complete(const DriverTicket& ticket, Duration delay, DriverResult result) override;
   Rng& driver_rng() override { return driver_rng_; }
@@ -216,6 +222,7 @@ class Simulation final : private DriverHost {
   Slab<PendingDriverResult> driver_results_;
   Slab<Action> actions_;
   std::unique_ptr<DriverHandler> driver_;
+  ExitListener exit_listener_;
   std::vector<std::unique_ptr<Checker>> checkers_;
   Outputs outputs_;  // scratch: the outputs of the step being executed
   Input deliver_input_{Deliver{}};

@@ -129,6 +129,12 @@ void Simulation::clear_disk_failures(const Address& address) {
   record_fault(fault_word(FaultKind::disk_clear, book_.intern(address)));
 }
 
+void Simulation::testing_forget_disk(const Address& address) {
+  OMNI_ASSERT(!is_up(address), "a disk is forgotten only under a stopped process");
+  process_of(address).disk.testing_forget_everything();
+  OMNI_ASSERT(process_of(address).disk.records().empty());
+}
+
 void Simulation::set_clock_rate(const Address& address, double rate) {
   process_of(address).clock.set_rate(now_, rate);
   record_fault(fault_word(FaultKind::clock_rate, book_.intern(address),

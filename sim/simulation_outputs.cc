@@ -81,6 +81,7 @@ bool Simulation::do_persist(AddressId id, const Persist& persist) {
     ++counters_.persist_failures;
     record(EventKind::persist_fail, id, 0, persist.record.size());
     crash(book_.address_of(id));  // fail-stop, as a real host does on an fsync error
+    notify_exit(id);
     OMNI_ASSERT(!processes_[id].up);
     return false;
   }
@@ -134,7 +135,19 @@ void Simulation::do_exit(AddressId id) {
   stop_process(id);  // a clean stop: the OS keeps what was written, synced or not
   ++counters_.exits;
   record(EventKind::exit, id, 0, processes_[id].incarnation);
+  notify_exit(id);
   OMNI_ASSERT(!processes_[id].up);
+}
+
+// Later, as an event: the listener may stop other processes (a VM whose init died), which must
+// not happen while this process's outputs are being executed.
+void Simulation::notify_exit(AddressId id) {
+  OMNI_ASSERT(!processes_[id].up);
+  if (!exit_listener_) return;
+  const Address address = book_.address_of(id);
+  after(0ns, [address](Simulation& sim) {
+    if (sim.exit_listener_) sim.exit_listener_(address);
+  });
 }
 
 }  // namespace omni::sim

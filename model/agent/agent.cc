@@ -141,6 +141,8 @@ void Agent::reconcile(Outputs& out) {
     if (!state.running && !state.op_pending && state.next_attempt <= now_ &&
         pending_.size() < config_.max_ops_in_flight)
       start_container(spec, state, out);
+    else if (runs_another_spec(state, spec) && pending_.size() < config_.max_ops_in_flight)
+      replace_container(spec.name(), state, out);
   }
   for (auto& [name, state] : containers_) {
     if (state.exists && !state.op_pending && !is_desired(name) &&
@@ -157,13 +159,28 @@ void Agent::start_container(const v1::ContainerSpec& spec, ContainerState& state
   std::vector<std::string> args(spec.args().begin(), spec.args().end());
   call(ContainerOp{ContainerOpKind::create, spec.name(), spec.image(), std::move(args),
                    spec.resources().cpu_millis(), spec.resources().memory_bytes()},
-       out);
+       out, spec.SerializeAsString());
   OMNI_ASSERT(state.op_pending);
 }
 
-void Agent::call(ContainerOp op, Outputs& out) {
+// A changed spec (an app's new image, args or resources) cannot be applied to a running
+// container: it is removed, and the next reconcile creates it from the new spec.
+bool Agent::runs_another_spec(const ContainerState& state, const v1::ContainerSpec& spec) const {
+  return state.running && !state.op_pending && !state.started_spec.empty() &&
+         state.started_spec != spec.SerializeAsString();
+}
+
+void Agent::replace_container(const std::string& name, ContainerState& state, Outputs& out) {
+  OMNI_ASSERT(state.running && !state.op_pending);
+  state.op_pending = true;
+  ++replacements_;
+  call(ContainerOp{ContainerOpKind::remove, name, "", {}, 0, 0}, out);
+  OMNI_ASSERT(state.op_pending);
+}
+
+void Agent::call(ContainerOp op, Outputs& out, std::string spec) {
   const std::uint64_t id = next_op_id_++;
-  pending_[id] = PendingOp{op.kind, op.name};
+  pending_[id] = PendingOp{op.kind, op.name, std::move(spec)};
   out.push_back(DriverCall{id, std::move(op)});
 }
 
@@ -190,6 +207,7 @@ void Agent::on_driver_done(const DriverDone& done, Outputs& out) {
     state.exists = true;
     state.running = true;
     state.running_since = now_;
+    state.started_spec = op.spec;
   } else {
     state.backoff = next_backoff(state.backoff, config_.backoff_min, config_.backoff_max);
     state.next_attempt = now_ + state.backoff;

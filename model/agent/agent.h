@@ -34,6 +34,8 @@ struct ContainerState {
   Duration backoff{};
   Time next_attempt{};
   Time running_since{};
+  // The spec it was last created with, serialized; empty when unknown (listed after a restart).
+  std::string started_spec;
 };
 
 class Agent final : public Component {
@@ -46,12 +48,16 @@ class Agent final : public Component {
   std::uint64_t generation() const { return generation_; }
   // Checkpoints found torn or corrupt at the last start (their checksum did not match).
   std::uint32_t corrupt_checkpoints() const { return corrupt_checkpoints_; }
+  std::uint64_t replacements() const {
+    return replacements_;
+  }  // containers re-created on a new spec
 
  private:
   std::uint32_t corrupt_checkpoints_ = 0;
   struct PendingOp {
     ContainerOpKind kind;
     std::string name;
+    std::string spec;  // a create's spec, serialized
   };
 
   void on_start(const Start& start, Outputs& out);
@@ -65,7 +71,9 @@ class Agent final : public Component {
   void poll(Outputs& out);
   void reconcile(Outputs& out);
   void start_container(const v1::ContainerSpec& spec, ContainerState& state, Outputs& out);
-  void call(ContainerOp op, Outputs& out);
+  bool runs_another_spec(const ContainerState& state, const v1::ContainerSpec& spec) const;
+  void replace_container(const std::string& name, ContainerState& state, Outputs& out);
+  void call(ContainerOp op, Outputs& out, std::string spec = {});
   void report(bool rejected, const std::string& reason, Outputs& out);
   void persist(Outputs& out) const;
   bool is_desired(const std::string& name) const;
@@ -78,6 +86,7 @@ class Agent final : public Component {
   std::map<std::string, ContainerState> containers_;
   std::map<std::uint64_t, PendingOp> pending_;
   std::uint64_t next_op_id_ = 1;
+  std::uint64_t replacements_ = 0;
   bool listed_ = false;
   bool list_pending_ = false;
   Time next_poll_{};

@@ -24,26 +24,6 @@ bool is_alnum_lower(char c) {
   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
 }
 
-// DNS-label rules, because names become VM, container and host names.
-bool is_valid_name(std::string_view name) {
-  if (name.empty() || name.size() > kMaxNodeNameLength) return false;
-  if (!is_alnum_lower(name.front()) || !is_alnum_lower(name.back())) return false;
-  return std::all_of(name.begin(), name.end(),
-                     [](char c) { return is_alnum_lower(c) || c == '-'; });
-}
-
-// "local", or a libvirt URI such as qemu:///system, qemu+ssh://host/system, test:///default.
-bool is_valid_hypervisor(std::string_view uri) {
-  if (uri == "local") return true;
-  const auto sep = uri.find("://");
-  if (sep == std::string_view::npos || sep == 0) return false;
-  const std::string_view scheme = uri.substr(0, sep);
-  const bool scheme_ok = std::all_of(scheme.begin(), scheme.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+';
-  });
-  return scheme_ok && (scheme.front() >= 'a' && scheme.front() <= 'z') && uri.size() > sep + 3;
-}
-
 void read_resources(const YAML::Node& node, const std::string& what, Resources& out,
                     YamlReader& in) {
   const bool keys_ok = in.expect_map(node, what, kResourceKeys);
@@ -293,6 +273,26 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
 }
 
 }  // namespace
+
+// DNS-label rules, because names become VM, container and host names.
+bool is_valid_name(std::string_view name) {
+  if (name.empty() || name.size() > kMaxNodeNameLength) return false;
+  if (!is_alnum_lower(name.front()) || !is_alnum_lower(name.back())) return false;
+  return std::all_of(name.begin(), name.end(),
+                     [](char c) { return is_alnum_lower(c) || c == '-'; });
+}
+
+// "local", or a libvirt URI such as qemu:///system, qemu+ssh://host/system, test:///default.
+bool is_valid_hypervisor(std::string_view uri) {
+  if (uri == "local") return true;
+  const auto sep = uri.find("://");
+  if (sep == std::string_view::npos || sep == 0) return false;
+  const std::string_view scheme = uri.substr(0, sep);
+  const bool scheme_ok = std::all_of(scheme.begin(), scheme.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+';
+  });
+  return scheme_ok && (scheme.front() >= 'a' && scheme.front() <= 'z') && uri.size() > sep + 3;
+}
 
 namespace {
 

@@ -1,6 +1,7 @@
 #include "model/director/director.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "model/config/quantity.h"
 #include "model/core/assert.h"
@@ -66,6 +67,10 @@ void Director::on_start(const Start& start, Outputs& out) {
   }
   OMNI_ASSERT(std::is_sorted(desired_vms_.begin(), desired_vms_.end(),
                              [](const auto& a, const auto& b) { return a.name() < b.name(); }));
+  // A restarted Director grants itself one lease: stopping every app at each restart would cost
+  // more than the leader's margin (it moves apps only after app_lease and more of silence).
+  next_report_seq_ = static_cast<std::uint64_t>(ns_of(now_)) + 1;
+  lease_from_ = now_;
   v1::Envelope hello;
   hello.mutable_hello()->set_component(director_address(config_.node));
   out.push_back(Send{controller_.empty() ? config_.root : controller_, hello});
@@ -90,7 +95,12 @@ void Director::on_deliver(const Deliver& d, Outputs& out) {
       on_agent_hello(d.from, out);
       break;
     case v1::Envelope::kInspect:
-      report(d.from, e.seq(), false, "", out);
+      if (e.inspect().lease_report_seq() != 0) {
+        renew_lease(d.from, e.inspect().lease_report_seq());
+        fence_apps_if_lease_changed(out);
+      } else {
+        report(d.from, e.seq(), false, "", out);
+      }
       break;
     default:
       break;  // not for a Director: ignored, as a real server ignores stray traffic
@@ -98,6 +108,7 @@ void Director::on_deliver(const Deliver& d, Outputs& out) {
 }
 
 void Director::on_tick(const Tick&, Outputs& out) {
+  fence_apps_if_lease_changed(out);
   if (now_ >= next_reconcile_) poll(out);
   if (now_ >= next_report_) {
     if (!controller_.empty()) report(controller_, 0, false, last_error_, out);
@@ -110,11 +121,13 @@ void Director::on_tick(const Tick&, Outputs& out) {
 // Fencing --------------------------------------------------------------------------------
 
 // A newer fence wins and is adopted; the same fence is accepted only from the same controller
-// (two roots with one epoch must not both act); an older one is refused.
+// (two roots with one epoch must not both act); an older one is refused. The test-only broken
+// Director accepts both.
 bool Director::admit(FenceValue fence, const Address& from) {
   const FenceValue before = accepted_;
-  if (fence < accepted_ && !config_.testing_accept_stale_fence) return false;
-  if (fence == accepted_ && !controller_.empty() && from != controller_) return false;
+  const bool sound = !config_.testing_accept_stale_fence;
+  if (fence < accepted_ && sound) return false;
+  if (fence == accepted_ && !controller_.empty() && from != controller_ && sound) return false;
   if (fence > accepted_) {
     accepted_ = fence;
     controller_ = from;
@@ -163,7 +176,7 @@ void Director::on_take_control(const Address& from, std::uint64_t seq, const v1:
 
 void Director::execute(FenceValue fence, const Address& from, const v1::DirectorCommand& command) {
   OMNI_ASSERT(fence <= accepted_ || config_.testing_accept_stale_fence);
-  executed_ = {fence, from, executed_.count + 1};
+  executed_ = {fence, from, executed_.count + 1, command.has_claim()};
   if (command.has_ensure_workers()) {
     desired_vms_.assign(command.ensure_workers().vms().begin(),
                         command.ensure_workers().vms().end());
@@ -303,6 +316,11 @@ void Director::on_agent_report(const Address& from, const v1::AgentReport& repor
   if (vm.empty() || vm != report.vm()) return;
   vms_[vm].agent_ready = true;
   agent_reports_[vm] = report;
+  // An Agent ahead of us saw a generation this Director never persisted (a lease flip before a
+  // restart); it refuses older lists, so move past it or the two would answer each other forever.
+  if (report.generation() > generation_ &&
+      report.generation() < std::numeric_limits<std::uint64_t>::max())
+    generation_ = report.generation() + 1;
   if (report.generation() != generation_ && is_desired(vm)) send_containers(vm, out);
 }
 
@@ -312,9 +330,42 @@ void Director::send_containers(const std::string& vm, Outputs& out) {
   e.set_seq(next_seq_++);
   auto* run = e.mutable_run_containers();
   run->set_generation(generation_);
-  for (const auto& r : replicas_)
-    if (r.vm() == vm) *run->add_containers() = r.container();
+  for (const auto& r : replicas_) {
+    const bool app = r.container().replica() == 0;
+    if (r.vm() == vm && !(app && apps_fenced_)) *run->add_containers() = r.container();
+  }
   out.push_back(Send{agent_address(vm), std::move(e)});
+}
+
+// The Lease ------------------------------------------------------------------------------
+
+// Only the controller's echo of a report this incarnation sent renews the lease, from when that
+// report was sent: the leader heard this Director at least that late, so it will not move the
+// apps before the lease has run out here.
+void Director::renew_lease(const Address& from, std::uint64_t report_seq) {
+  if (from != controller_ || accepted_.era != kClusterEra) return;
+  const Time before = lease_from_;
+  for (const auto& [seq, sent_at] : reports_sent_)
+    if (seq == report_seq) lease_from_ = std::max(lease_from_, sent_at);
+  OMNI_ASSERT(lease_from_ >= before && lease_from_ <= now_);
+}
+
+bool Director::lease_expired() const {
+  return accepted_.era == kClusterEra && now_ - lease_from_ > config_.app_lease;
+}
+
+// Stop the app containers when the lease runs out, start them again when it is renewed: a new
+// generation makes every Agent get its list again.
+void Director::fence_apps_if_lease_changed(Outputs& out) {
+  const bool fenced = lease_expired();
+  if (fenced == apps_fenced_) return;
+  apps_fenced_ = fenced;
+  ++generation_;
+  for (const auto& spec : desired_vms_)
+    if (const auto it = vms_.find(spec.name()); it != vms_.end() && it->second.agent_ready)
+      send_containers(spec.name(), out);
+  OMNI_ASSERT(apps_fenced_ == lease_expired());
+  OMNI_ASSERT(generation_ > 0);
 }
 
 // Reports --------------------------------------------------------------------------------
@@ -350,6 +401,10 @@ void Director::report(const Address& to, std::uint64_t seq, bool rejected,
   e.mutable_director_report()->set_rejected(rejected);
   e.mutable_director_report()->set_reason(reason);
   e.mutable_director_report()->set_command_seq(seq);
+  e.mutable_director_report()->set_report_seq(next_report_seq_);
+  e.mutable_director_report()->set_apps_fenced(apps_fenced_);
+  reports_sent_.emplace_back(next_report_seq_++, now_);
+  if (reports_sent_.size() > kReportsRemembered) reports_sent_.pop_front();
   out.push_back(Send{to, std::move(e)});
 }
 

@@ -4,6 +4,7 @@
 // obeys one controller at a time, chosen by fence (root epoch, then Raft term), persists that
 // choice and its checkpoint before acting, and rejects anything older.
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <optional>
 #include <string>
@@ -25,6 +26,11 @@ struct DirectorConfig {
   Duration reconcile_interval = 1s;  // poll VMs, resend desired containers
   Duration report_interval = 2s;
   std::size_t max_ops_in_flight = 8;
+  // Under a cluster leader, app containers run only while the leader is known to hear this
+  // Director: for this long after a report the leader has echoed back. The leader moves the
+  // apps of a Director silent for longer (and more than any clock drift), so one app replica
+  // never runs in two places, even across a partition.
+  Duration app_lease = 10s;
   bool testing_accept_stale_fence = false;  // test-only: a broken Director the checkers must catch
 };
 
@@ -33,6 +39,7 @@ struct ExecutedCommand {
   FenceValue fence;
   Address controller;
   std::uint64_t count = 0;  // grows with every executed command
+  bool claim_only = false;  // a claim changes who controls, not what runs
 };
 
 class Director final : public Component {
@@ -49,6 +56,7 @@ class Director final : public Component {
   const std::vector<v1::VmSpec>& desired_vms() const { return desired_vms_; }
   std::vector<std::string> running_vms() const;
   const DirectorConfig& config() const { return config_; }
+  bool apps_fenced() const { return apps_fenced_; }
 
  private:
   std::uint32_t corrupt_checkpoints_ = 0;
@@ -89,6 +97,9 @@ class Director final : public Component {
               Outputs& out);
   v1::DirectorReport make_report() const;
   bool is_desired(const std::string& vm) const;
+  void renew_lease(const Address& from, std::uint64_t report_seq);
+  bool lease_expired() const;
+  void fence_apps_if_lease_changed(Outputs& out);
   std::string vm_of_agent(const Address& agent) const;
 
   DirectorConfig config_;
@@ -111,6 +122,13 @@ class Director final : public Component {
   Time next_report_{};
   std::string last_error_;
   ExecutedCommand executed_;
+  // The app lease (volatile): reports sent lately, by seq, and when; seqs start from the start
+  // time so an echo of a report from before a restart never matches a new one.
+  static constexpr std::size_t kReportsRemembered = 16;
+  std::deque<std::pair<std::uint64_t, Time>> reports_sent_;
+  std::uint64_t next_report_seq_ = 1;
+  Time lease_from_{};
+  bool apps_fenced_ = false;
 };
 
 // "agent:VM" for a worker VM's Agent, and back.

@@ -4,6 +4,8 @@
 
 #include "model/core/assert.h"
 #include "model/orchestrator/apps.h"
+#include "model/orchestrator/cluster_spec.h"
+#include "model/root/plan.h"
 
 namespace omni::orchestrator {
 
@@ -14,7 +16,7 @@ namespace {
 bool is_valid_command(const v1::ClusterCommand& command) {
   switch (command.body_case()) {
     case v1::ClusterCommand::kHandOver:
-      return !command.hand_over().cluster_config().empty() &&
+      return !cluster_spec_problem(command.hand_over().cluster()) &&
              !command.hand_over().directors().empty();
     case v1::ClusterCommand::kVerifyNonce:
       return true;
@@ -92,7 +94,7 @@ void ClusterState::apply(const v1::RaftEntry& entry) {
       break;
   }
   OMNI_ASSERT(applied_ == applied_before + 1);
-  OMNI_ASSERT(!state_.handed_over() || !state_.hand_over().cluster_config().empty());
+  OMNI_ASSERT(!state_.handed_over() || state_.hand_over().has_cluster());
 }
 
 // The first hand-over wins; a resumed root proposing it again changes nothing.
@@ -107,15 +109,44 @@ void ClusterState::apply_hand_over(const v1::HandOver& hand_over) {
   for (const auto& app : hand_over.apps())
     if (store_key_problem(app_key(app.name())).empty() && !find(app_key(app.name())))
       put_object(app_key(app.name()), app.SerializeAsString());
+  put_cluster_objects(hand_over);
   state_.set_desired_revision(state_.desired_revision() + 1);
   OMNI_ASSERT(state_.handed_over());
   OMNI_ASSERT(state_.next_replica() > highest);
+}
+
+// What the cluster is made of, readable through the store like the apps: /nodes/NAME (NodeSpec),
+// /vms/NAME (VmObject, the root's plan) and /members/N (ReplicaSpec). Only the log writes them.
+void ClusterState::put_cluster_objects(const v1::HandOver& hand_over) {
+  const v1::ClusterSpec& spec = hand_over.cluster();
+  for (const auto& node : spec.nodes()) put_object(node_key(node.name()), node.SerializeAsString());
+  const auto plan = root::make_plan(to_cluster_config(spec));
+  if (const auto* planned = std::get_if<root::Plan>(&plan))
+    for (const auto& vm : planned->vms) {
+      v1::VmObject object;
+      object.set_name(vm.name);
+      object.set_node(vm.node);
+      object.set_role(vm.role == root::VmRole::director ? "director" : "worker");
+      *object.mutable_resources() = to_proto(vm.resources);
+      put_object(vm_key(vm.name), object.SerializeAsString());
+    }
+  for (const auto& r : hand_over.replicas())
+    put_object(member_key(r.container().replica()), r.SerializeAsString());
+  OMNI_ASSERT(find(node_key(spec.nodes(0).name())) != nullptr);
+  OMNI_ASSERT(state_.store_revision() > 0);
 }
 
 void ClusterState::put_object(const std::string& key, const std::string& value) {
   v1::StoreCommand command;
   command.mutable_write()->set_key(key);
   command.mutable_write()->set_value(value);
+  apply_store(command);
+}
+
+void ClusterState::delete_object(const std::string& key) {
+  v1::StoreCommand command;
+  command.mutable_write()->set_key(key);
+  command.set_is_delete(true);
   apply_store(command);
 }
 
@@ -140,6 +171,7 @@ void ClusterState::apply_place_replica(const v1::ReplicaSpec& spec) {
   if (!state_.handed_over() || spec.container().replica() != state_.next_replica()) return;
   const std::uint32_t before = state_.next_replica();
   *state_.add_replicas() = spec;
+  put_object(member_key(spec.container().replica()), spec.SerializeAsString());
   state_.set_next_replica(before + 1);
   state_.set_desired_revision(state_.desired_revision() + 1);
   OMNI_ASSERT(state_.next_replica() == before + 1);
@@ -152,6 +184,7 @@ void ClusterState::apply_retire_replica(std::uint32_t replica) {
   for (int i = 0; i < replicas->size(); ++i) {
     if (replicas->Get(i).container().replica() != replica) continue;
     replicas->DeleteSubrange(i, 1);
+    delete_object(member_key(replica));
     state_.set_desired_revision(state_.desired_revision() + 1);
     break;
   }
@@ -243,6 +276,8 @@ void ClusterState::restore(const std::string& snapshot) {
             object.revision() <= restored.store_revision() && !objects.count(object.key());
     objects[object.key()] = object;
   }
+  sound =
+      sound && (!restored.handed_over() || !cluster_spec_problem(restored.hand_over().cluster()));
   if (!sound) {
     ++corrupt_snapshots_;
     restored.Clear();

@@ -69,6 +69,8 @@ class ClusterState final : public raft::StateMachine {
   v1::StoreReply apply_store(const v1::StoreCommand& command);
   void apply_app_placements(const v1::AppPlacements& placements);
   void put_object(const std::string& key, const std::string& value);
+  void delete_object(const std::string& key);
+  void put_cluster_objects(const v1::HandOver& hand_over);
   void keep_result(std::uint64_t index, v1::StoreReply reply);
 
   v1::ClusterStateSnapshot state_;  // everything but the objects

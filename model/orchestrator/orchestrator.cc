@@ -7,6 +7,7 @@
 #include "model/director/director.h"
 #include "model/director/fence.h"
 #include "model/orchestrator/apps.h"
+#include "model/orchestrator/cluster_spec.h"
 #include "model/root/plan.h"
 
 namespace omni::orchestrator {
@@ -22,13 +23,6 @@ std::vector<std::string> split(const std::string& text, char sep) {
     start = end + 1;
   }
   return parts;
-}
-
-v1::Resources to_proto(const config::Resources& r) {
-  v1::Resources out;
-  out.set_cpu_millis(r.cpu_millis);
-  out.set_memory_bytes(r.memory_bytes);
-  return out;
 }
 
 }  // namespace
@@ -81,6 +75,7 @@ void Orchestrator::step(const Input& input, Outputs& out) {
     switch (e.body_case()) {
       case v1::Envelope::kRaft:
         if (admits_raft_message(d->from, e.raft())) {
+          if (d->from != config_.self) peer_heard_at_[d->from] = now_;
           step_raft(input, out);
         } else {
           ++dropped_messages_;
@@ -106,6 +101,8 @@ void Orchestrator::step(const Input& input, Outputs& out) {
   } else {
     step_raft(input, out);
   }
+  if (!node_->raft().leader().empty()) leader_known_at_ = now_;
+  if (state_.handed_over()) topology();  // every replica can name members' nodes in status
   lead(out);
   OMNI_ASSERT(led_term_ <= term());
 }
@@ -227,6 +224,12 @@ bool is_store_client(const Address& from) {
   return from == "admin" || from.rfind("client:", 0) == 0;
 }
 
+std::string cluster_owned_problem(const std::string& key) {
+  return is_cluster_owned(key)
+             ? key + " is the cluster's own record (nodes, VMs, members): clients read it only"
+             : "";
+}
+
 std::string store_request_problem(const v1::StoreRequest& r) {
   switch (r.op_case()) {
     case v1::StoreRequest::kGet:
@@ -234,8 +237,10 @@ std::string store_request_problem(const v1::StoreRequest& r) {
     case v1::StoreRequest::kList:
       return r.list().prefix().size() > kMaxKeyBytes ? "a prefix is at most 512 bytes" : "";
     case v1::StoreRequest::kPut:
+      if (auto problem = cluster_owned_problem(r.put().key()); !problem.empty()) return problem;
       return store_write_problem(r.put(), false);
     case v1::StoreRequest::kDelete:
+      if (auto problem = cluster_owned_problem(r.delete_().key()); !problem.empty()) return problem;
       return store_write_problem(r.delete_(), true);
     default:
       return "a store request names one of get, put, delete, list";
@@ -344,6 +349,11 @@ void Orchestrator::reply_status(const StatusWaiter& w, bool committed, Outputs& 
   r->set_handed_over(state_.handed_over());
   for (const auto& d : controlled_directors()) r->add_controlled_directors(d);
   r->set_members_lost(members_lost());
+  const PlaneView plane = this->plane();
+  r->set_plane(plane.state);
+  for (const auto& m : plane.silent_members) r->add_silent_members(m);
+  r->set_members_needed(plane.members_needed);
+  r->set_advice(plane.advice);
   out.push_back(Send{w.to, std::move(e)});
 }
 
@@ -356,6 +366,7 @@ void Orchestrator::on_director_report(const Address& from, std::uint64_t,
   if (it == directors_.end() || !is_leader()) return;
   DirectorControl& control = it->second;
   control.last_heard = now_;
+  if (r.report_seq() != 0) control.last_report_seq = r.report_seq();
   control.running_containers.clear();
   control.failing_containers.clear();
   for (const auto& c : r.containers()) {
@@ -431,6 +442,8 @@ void Orchestrator::begin_term() {
   unschedulable_.clear();
   membership_problem_.clear();
   replacing_.clear();
+  learner_since_.clear();
+  avoid_nodes_.clear();
   desired_revision_sent_ = state_.desired_revision();
   for (const auto& d : state_.hand_over().directors()) {
     DirectorControl& control = directors_[d];
@@ -455,7 +468,22 @@ void Orchestrator::reconcile_director(const Address& director, DirectorControl& 
   } else if (!control.desired_acked) {
     send_desired(director, control, out);
   }
+  if (control.term == term()) renew_lease(director, control, out);
   OMNI_ASSERT(control.desired_acked == false || control.term == term());
+}
+
+// Only the leader renews, and Raft's check-quorum makes a leader cut off from its quorum step
+// down within an election timeout; its successor waits apps_move_after before it moves anything.
+void Orchestrator::renew_lease(const Address& director, DirectorControl& control, Outputs& out) {
+  if (now_ < control.next_lease_renewal || control.last_report_seq == 0) return;
+  OMNI_ASSERT(is_leader());
+  control.next_lease_renewal = now_ + config_.lease_renew_interval;
+  v1::Envelope e;
+  e.set_seq(next_seq_++);
+  e.mutable_inspect()->set_lease_report_seq(control.last_report_seq);
+  out.push_back(Send{director, std::move(e)});
+  OMNI_ASSERT(control.next_lease_renewal > now_);
+  OMNI_ASSERT(control.term == term());
 }
 
 void Orchestrator::control_director(const Address& director, Outputs& out) {
@@ -521,20 +549,21 @@ void Orchestrator::recover_director_vm(const Address& director, DirectorControl&
   OMNI_ASSERT(control.next_vm_recovery > now_);
 }
 
-// The handed-over config, planned once: a thousand Directors must not mean a thousand parses
-// of a thousand-node config. The same pure plan the root followed.
+// The handed-over cluster, planned once: a thousand Directors must not mean a thousand plans
+// of a thousand-node cluster. The same pure plan the root followed.
 const Orchestrator::Topology* Orchestrator::topology() {
   if (topology_ || !state_.handed_over()) return topology_ ? &*topology_ : nullptr;
-  const auto parsed =
-      config::parse_cluster_config(state_.hand_over().cluster_config(), "hand-over");
-  if (!parsed.config) return nullptr;
-  const auto plan = root::make_plan(*parsed.config);
+  // ClusterState admits only a valid spec; a spec that does not plan is one the root could not
+  // have planned either, and leaves the leader with nothing to reconcile.
+  if (cluster_spec_problem(state_.hand_over().cluster())) return nullptr;
+  const config::ClusterConfig config = to_cluster_config(state_.hand_over().cluster());
+  const auto plan = root::make_plan(config);
   if (!std::holds_alternative<root::Plan>(plan)) return nullptr;
   Topology t;
-  t.cluster = parsed.config->name;
-  t.orchestrators = parsed.config->orchestrators;
-  t.replica_resources = parsed.config->orchestrator;
-  for (const auto& node : parsed.config->nodes) t.nodes.push_back(node.name);
+  t.cluster = config.name;
+  t.orchestrators = config.orchestrators;
+  t.replica_resources = config.orchestrator;
+  for (const auto& node : config.nodes) t.nodes.push_back(node.name);
   for (const auto& vm : std::get<root::Plan>(plan).vms) {
     t.node_of_vm[vm.name] = vm.node;
     v1::VmSpec spec;
@@ -572,6 +601,8 @@ const Orchestrator::DesiredByNode* Orchestrator::desired_by_node() {
     v1::ReplicaSpec spec;
     spec.set_vm(p.vm());
     *spec.mutable_container() = app_container(t->cluster, app->second, p.index());
+    if (config_.testing_place_an_app_replica_twice && &p == &*state_.app_placements().begin())
+      testing_duplicate_app_replica(desired, n->second, spec);
     desired[n->second].replicas.push_back(std::move(spec));
   }
   desired_ = std::move(desired);
@@ -579,6 +610,17 @@ const Orchestrator::DesiredByNode* Orchestrator::desired_by_node() {
   OMNI_ASSERT(!desired_->empty());
   OMNI_ASSERT(desired_revision_ == state_.desired_revision());
   return &*desired_;
+}
+
+void Orchestrator::testing_duplicate_app_replica(DesiredByNode& desired, const std::string& home,
+                                                 const v1::ReplicaSpec& replica) const {
+  for (auto& [node, want] : desired) {
+    if (node == home || want.vms.empty()) continue;
+    v1::ReplicaSpec copy = replica;
+    copy.set_vm(want.vms.front().name());
+    want.replicas.push_back(std::move(copy));
+    return;
+  }
 }
 
 void Orchestrator::notice_lost_members() {
@@ -662,6 +704,7 @@ void Orchestrator::reconcile_membership(Outputs& out) {
     command.set_retire_replica(number);
     return propose_membership(command, out);
   }
+  if (const auto stuck = stuck_learner()) return retire_stuck_learner(*stuck, out);
   if (voters != t->orchestrators || !raft.learners().empty()) return;
   if (!contains(raft.voters(), replacing_)) replacing_.clear();  // that replacement is done
   if (config_.testing_remove_a_running_member && voters > 1) {
@@ -681,6 +724,40 @@ void Orchestrator::reconcile_membership(Outputs& out) {
   }
   OMNI_ASSERT(membership_request_ == 0);
   OMNI_ASSERT(voters == t->orchestrators);
+}
+
+// A learner that has not caught up within learner_catch_up_within of this leader seeing it, or
+// that is lost for good. Without this, one replacement that cannot run holds back every other.
+std::optional<Address> Orchestrator::stuck_learner() {
+  const auto& learners = node_->raft().learners();
+  std::erase_if(learner_since_, [&](const auto& e) { return !contains(learners, e.first); });
+  for (const auto& learner : learners) {
+    const auto [since, first] = learner_since_.emplace(learner, now_);
+    if (lost_for_good(learner) || now_ - since->second > config_.learner_catch_up_within)
+      return learner;
+  }
+  OMNI_ASSERT(learner_since_.size() <= learners.size());
+  return std::nullopt;
+}
+
+// Its placement is retired (the next tick removes it from the configuration), and its node is
+// avoided by the next placements for a while.
+void Orchestrator::retire_stuck_learner(const Address& learner, Outputs& out) {
+  const std::uint32_t number = replica_number(learner);
+  if (number == 0) return;  // not one of ours: the step that removes unplaced members takes it
+  const Address director = director_of_member(learner);
+  if (!director.empty()) avoid_nodes_[director.substr(director.find(':') + 1)] = now_;
+  ++stuck_learners_;
+  v1::ClusterCommand command;
+  command.set_retire_replica(number);
+  propose_membership(command, out);
+  OMNI_ASSERT(stuck_learners_ > 0);
+}
+
+bool Orchestrator::avoided(const std::string& node) const {
+  const auto it = avoid_nodes_.find(node);
+  return it != avoid_nodes_.end() &&
+         now_ - it->second < config_.member_replace_after * kReplaceAnywayFactor;
 }
 
 // Lost for good: silent for member_replace_after while its node's Director is silent too (the
@@ -726,12 +803,13 @@ std::optional<v1::ReplicaSpec> Orchestrator::replacement_placement() {
       nodes_with_replica.insert(n->second);
   }
   std::string chosen;
-  for (const bool spread : {true, false}) {
+  // Spread over nodes, then pack; a node where a learner got stuck only as a last resort.
+  for (const auto& [spread, avoid] : {std::pair{true, true}, {false, true}, {false, false}}) {
     for (const auto& node : t->nodes) {
       const auto d = directors_.find(director::director_address(node));
       if (d == directors_.end() || now_ - d->second.last_heard > config_.director_lost_after)
         continue;
-      if (spread && nodes_with_replica.count(node)) continue;
+      if ((spread && nodes_with_replica.count(node)) || (avoid && avoided(node))) continue;
       for (const auto& vm : t->workers.at(node)) {
         const config::Resources room{vm.resources().cpu_millis() - used[vm.name()].cpu_millis,
                                      vm.resources().memory_bytes() - used[vm.name()].memory_bytes};
@@ -793,7 +871,7 @@ void Orchestrator::schedule_apps(Outputs& out) {
   ScheduleInput in;
   for (const auto& node : t->nodes) {
     const auto d = directors_.find(director::director_address(node));
-    if (d == directors_.end() || now_ - d->second.last_heard > config_.director_lost_after)
+    if (d == directors_.end() || now_ - d->second.last_heard > config_.apps_move_after)
       in.lost_nodes.insert(node);
     for (const auto& vm : t->workers.at(node))
       in.vms.push_back(
@@ -825,7 +903,8 @@ std::vector<AppView> Orchestrator::apps() const {
   for (const auto& [director, control] : directors_)
     running.insert(control.running_containers.begin(), control.running_containers.end());
   for (const auto& app : stored_apps()) {
-    AppView view{app.name(), app.replicas(), 0, 0, 0, {}};
+    AppView view{
+        app.name(), app.replicas(), 0, 0, 0, {}, app_container(topology_->cluster, app, 0)};
     for (const auto& p : state_.app_placements()) {
       if (p.app() != app.name()) continue;
       ++view.placed;
@@ -841,6 +920,48 @@ std::vector<AppView> Orchestrator::apps() const {
   return views;
 }
 
+// A replica without a leader that hears fewer voters than a quorum, for quorum_lost_after, says
+// so: which voters are silent, how many must come back, and that the plane will not guess its
+// way around it (electing without a majority could lose committed changes).
+PlaneView Orchestrator::plane() const {
+  const raft::Raft& raft = node_->raft();
+  if (is_leader()) return {"leading", {}, 0, {}};
+  if (!raft.leader().empty()) return {"following", {}, 0, {}};
+  PlaneView view{"electing", {}, 0, {}};
+  int answering = 0;
+  for (const auto& voter : raft.voters()) {
+    const auto heard = peer_heard_at_.find(voter);
+    if (voter == config_.self ||
+        (heard != peer_heard_at_.end() && now_ - heard->second <= config_.member_lost_after))
+      ++answering;
+    else
+      view.silent_members.push_back(voter);
+  }
+  const int needed = root::quorum_of(static_cast<int>(raft.voters().size())) - answering;
+  if (needed <= 0 || now_ - leader_known_at_ < config_.quorum_lost_after) return view;
+  view.state = "quorum lost";
+  view.members_needed = static_cast<std::uint32_t>(needed);
+  view.advice = "bring back at least " + std::to_string(needed) + " of " +
+                described_members(view.silent_members) +
+                ": power on or repair their nodes; their logs are on their disks and the plane "
+                "resumes by itself once a majority answers. It never elects a leader without a "
+                "majority, because that could lose committed changes.";
+  OMNI_ASSERT(view.members_needed >= 1);
+  OMNI_ASSERT(view.silent_members.size() >= view.members_needed);
+  return view;
+}
+
+// "orchestrator:2 (on worker-02), orchestrator:3 (on worker-03)"
+std::string Orchestrator::described_members(const std::vector<Address>& members) const {
+  std::string text;
+  for (const auto& m : members) {
+    const Address director = director_of_member(m);
+    text += (text.empty() ? "" : ", ") + m;
+    if (!director.empty()) text += " (on " + director.substr(director.find(':') + 1) + ")";
+  }
+  return text;
+}
+
 MembershipView Orchestrator::membership() const {
   MembershipView view;
   if (!is_leader()) return view;
@@ -850,6 +971,7 @@ MembershipView Orchestrator::membership() const {
   view.replacing = replacing_;
   view.problem = membership_problem_;
   view.replacements = replacements_;
+  view.stuck_learners = stuck_learners_;
   return view;
 }
 

@@ -29,24 +29,47 @@ struct OrchestratorConfig {
   // A Director silent this long is taken for lost with its VM: the leader has the node's
   // hypervisor create (or boot) the Director VM again, at most once per this interval.
   Duration director_lost_after = 30s;
+  // Echo each Director's newest report this often, renewing its app lease (DirectorConfig::
+  // app_lease); move the apps of a Director silent for apps_move_after, which must exceed that
+  // lease by more than any clock drift.
+  Duration lease_renew_interval = 2s;
+  Duration apps_move_after = 40s;
   // A member silent this long whose node's Director is silent too (the node is gone) is
   // replaced; one silent kReplaceAnywayFactor times as long is replaced wherever it is.
   Duration member_replace_after = 2min;
+  // A learner not caught up this long after it was added (its container never ran where it was
+  // placed, or cannot keep up there) gives its place back, and the replacement goes elsewhere.
+  Duration learner_catch_up_within = 5min;
+  // With no leader for this long and fewer voters answering than a quorum, a replica reports
+  // the plane's quorum as lost (status), with the members that must come back.
+  Duration quorum_lost_after = 1min;
   // TEST ONLY: once the plane is whole, the leader removes a running member, so the
   // simulator's membership_keeps_quorum checker can be shown to fire.
   bool testing_remove_a_running_member = false;
   // TEST ONLY: the scheduler places app replicas without regard to capacity.
   bool testing_scheduler_ignores_capacity = false;
+  // TEST ONLY: the first app replica is also wanted on a worker VM of another node, so the
+  // simulator's duplicate checker can be shown to fire.
+  bool testing_place_an_app_replica_twice = false;
+};
+
+// What one replica sees of the plane, for status: any replica can say the quorum is lost.
+struct PlaneView {
+  std::string state;                    // leading | following | electing | quorum lost
+  std::vector<Address> silent_members;  // voters not heard from for member_lost_after
+  std::uint32_t members_needed = 0;     // of them, how many must answer again for a quorum
+  std::string advice;                   // for a person, with the quorum lost
 };
 
 // The leader's view of the membership, for status and tests.
 struct MembershipView {
   std::vector<Address> voters;
   std::vector<Address> learners;
-  std::vector<Address> lost;       // silent members (member_lost_after)
-  std::string replacing;           // the member being replaced, if one is
-  std::string problem;             // why a replacement cannot go on, for a person
-  std::uint32_t replacements = 0;  // replacement replicas this leader placed
+  std::vector<Address> lost;         // silent members (member_lost_after)
+  std::string replacing;             // the member being replaced, if one is
+  std::string problem;               // why a replacement cannot go on, for a person
+  std::uint32_t replacements = 0;    // replacement replicas this leader placed
+  std::uint32_t stuck_learners = 0;  // learners this leader gave up on (learner_catch_up_within)
 };
 
 // What the leader knows of one Director, for status and tests.
@@ -70,7 +93,8 @@ struct AppView {
   std::uint32_t placed = 0;
   std::uint32_t running = 0;  // as the Directors last reported their containers
   std::uint32_t unschedulable_replicas = 0;
-  std::string unschedulable;  // why they have no place
+  std::string unschedulable;    // why they have no place
+  v1::ContainerSpec container;  // what each replica runs (its name is replica 0's)
 };
 
 class Orchestrator final : public Component {
@@ -88,6 +112,7 @@ class Orchestrator final : public Component {
   // Directors that acknowledged TakeControl at the current term (leader only).
   std::vector<Address> controlled_directors() const;
   std::uint32_t members_lost() const { return static_cast<std::uint32_t>(lost_.size()); }
+  PlaneView plane() const;
   // Every Director as this leader sees it (empty on a follower), ordered by address.
   std::vector<DirectorView> directors() const;
   MembershipView membership() const;
@@ -107,7 +132,9 @@ class Orchestrator final : public Component {
     std::set<std::uint64_t> unacked_seqs;
     bool desired_acked = false;
     std::string last_rejection;
-    Time last_heard{};        // the Director's last report
+    Time last_heard{};  // the Director's last report
+    std::uint64_t last_report_seq = 0;
+    Time next_lease_renewal{};
     Time next_vm_recovery{};  // no VM recovery for it before this
     std::uint32_t vm_recoveries = 0;
     std::set<std::string> running_containers;  // from its last report
@@ -141,6 +168,7 @@ class Orchestrator final : public Component {
   void begin_term();
   void reconcile_director(const Address& director, DirectorControl& control, Outputs& out);
   void control_director(const Address& director, Outputs& out);
+  void renew_lease(const Address& director, DirectorControl& control, Outputs& out);
   void send_desired(const Address& director, DirectorControl& control, Outputs& out);
   void recover_director_vm(const Address& director, DirectorControl& control, Outputs& out);
   struct NodeDesired {
@@ -161,12 +189,18 @@ class Orchestrator final : public Component {
   };
   const Topology* topology();
   const DesiredByNode* desired_by_node();
+  void testing_duplicate_app_replica(DesiredByNode& desired, const std::string& home,
+                                     const v1::ReplicaSpec& replica) const;
   void notice_lost_members();
+  std::optional<Address> stuck_learner();
+  void retire_stuck_learner(const Address& learner, Outputs& out);
+  bool avoided(const std::string& node) const;
   // Replacing members: one step per control tick, each decided from the committed state and
   // the Raft configuration alone, so a new leader picks up where the last one stopped.
   void reconcile_membership(Outputs& out);
   bool lost_for_good(const Address& member) const;
   Address director_of_member(const Address& member) const;
+  std::string described_members(const std::vector<Address>& members) const;
   std::optional<v1::ReplicaSpec> replacement_placement();
   void schedule_apps(Outputs& out);
   std::vector<v1::AppSpec> stored_apps() const;
@@ -198,8 +232,13 @@ class Orchestrator final : public Component {
   std::uint64_t membership_request_ = 0;     // the membership step in flight (request id), or 0
   std::string membership_problem_;
   Address replacing_;
+  std::map<Address, Time> learner_since_;    // when this leader first saw each learner
+  std::map<std::string, Time> avoid_nodes_;  // node -> when a learner got stuck there
   std::uint32_t replacements_ = 0;
-  std::uint64_t apps_request_ = 0;  // the placement decision in flight (request id), or 0
+  std::uint32_t stuck_learners_ = 0;
+  std::map<Address, Time> peer_heard_at_;  // Raft traffic from each member, as a follower sees it
+  Time leader_known_at_{};                 // the last step at which this replica knew a leader
+  std::uint64_t apps_request_ = 0;         // the placement decision in flight (request id), or 0
   std::map<std::string, Unschedulable> unschedulable_;  // by app
   std::uint64_t next_request_id_ = 1;
   std::uint64_t next_seq_ = 1;

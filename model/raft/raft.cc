@@ -29,6 +29,36 @@ v1::RaftConfState Raft::conf() const {
   return conf;
 }
 
+// What makes a message from a member one this replica cannot act on, or empty. A sound leader
+// never sends these; a buggy or damaged one must cost a dropped message, not every replica.
+std::string Raft::message_problem(const RaftMessage& m) {
+  constexpr Index kMaxIndex = Index{1} << 62;  // far beyond any log, and never overflows below
+  if (m.index() > kMaxIndex || m.commit() > kMaxIndex) return "an index past any log";
+  switch (m.type()) {
+    case v1::RAFT_MESSAGE_TYPE_APPEND: {
+      if (m.log_term() > m.term()) return "a previous entry from a later term";
+      if (static_cast<std::size_t>(m.entries_size()) > kMaxEntriesPerMessage)
+        return "more entries than one message may carry";
+      Index expected = m.index() + 1;
+      Term previous = m.log_term();  // a log's terms never go down
+      for (const v1::RaftEntry& entry : m.entries()) {
+        if (entry.index() != expected++) return "entries that are not contiguous";
+        if (entry.term() > m.term() || entry.term() < previous)
+          return "an entry whose term is out of order";
+        previous = entry.term();
+      }
+      return {};
+    }
+    case v1::RAFT_MESSAGE_TYPE_INSTALL_SNAPSHOT:
+      if (!m.has_snapshot() || m.snapshot().term() > m.term() || m.snapshot().index() == 0 ||
+          m.snapshot().index() > kMaxIndex)
+        return "a snapshot that cannot be installed";
+      return {};
+    default:
+      return {};
+  }
+}
+
 // Inputs --------------------------------------------------------------------------------------
 
 void Raft::tick(Time now, Outputs& out) {
@@ -56,6 +86,11 @@ void Raft::step(Time now, const NodeId& from, const RaftMessage& m, Outputs& out
                   m.type() != v1::RAFT_MESSAGE_TYPE_CLIENT_REPLY,
               "client traffic is handled by RaftNode");
   advance_clock(now);
+  if (!message_problem(m).empty()) {
+    ++malformed_messages_;  // a member's bytes are input too: dropped, never asserted on
+    flush(out);
+    return;
+  }
   const Term term_before = term_;
   if (m.term() > term_ && !accept_higher_term(from, m)) {
     flush(out);

@@ -101,6 +101,10 @@ class Raft {
   // Recovery dropped records and no leader has caught this replica up since: it refuses votes
   // and pre-votes and does not campaign (docs/raft.md, "Recovery after data loss"). Durable.
   bool recovering() const { return recovering_; }
+  // Messages from members dropped as malformed (message_problem), never asserted on.
+  std::uint64_t malformed_messages() const { return malformed_messages_; }
+  static constexpr std::size_t kMaxEntriesPerMessage = 1 << 20;
+  static std::string message_problem(const v1::RaftMessage& m);
   v1::RaftConfState conf() const;
 
  private:
@@ -205,6 +209,7 @@ class Raft {
   };
   std::deque<PendingRead> pending_reads_;
   std::uint64_t read_seq_ = 0;
+  std::uint64_t malformed_messages_ = 0;
   std::vector<ReadState> read_states_;
 
   // Durability and outputs.

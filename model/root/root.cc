@@ -6,16 +6,12 @@
 #include "model/core/sealed.h"
 #include "model/director/director.h"
 #include "model/orchestrator/apps.h"
+#include "model/orchestrator/cluster_spec.h"
 
 namespace omni::root {
 namespace {
 
-v1::Resources to_proto(const config::Resources& r) {
-  v1::Resources out;
-  out.set_cpu_millis(r.cpu_millis);
-  out.set_memory_bytes(r.memory_bytes);
-  return out;
-}
+using orchestrator::to_proto;
 
 std::optional<Phase> phase_named(std::string_view name) {
   for (Phase p : kPhases)
@@ -156,6 +152,15 @@ void Root::update_view(DirectorView& view, const v1::DirectorReport& r, Outputs&
   if (held.era == kRootEra && held.term > epoch_) {
     fail("another omni init (epoch " + std::to_string(held.term) + ") controls the Director on " +
              r.node() + "; this one stops",
+         out);
+    return;
+  }
+  // Two inits that drew the same epoch: the Director took whichever claimed first. Neither may
+  // act on only some Directors, so the one that lost any stops and says why.
+  if (held == FenceValue{kRootEra, epoch_} && r.controller() != config_.self &&
+      !config_.testing_ignore_other_roots) {
+    fail("another omni init (" + r.controller() + ", epoch " + std::to_string(epoch_) +
+             ") controls the Director on " + r.node() + "; this one stops",
          out);
     return;
   }
@@ -450,14 +455,15 @@ v1::DirectorCommand Root::fenced() const {
   OMNI_ASSERT(epoch_ > 0);
   v1::DirectorCommand c;
   *c.mutable_fence() = omni::to_proto(FenceValue{kRootEra, epoch_});
-  c.set_controller(kRootAddress);
+  c.set_controller(config_.self);
+  OMNI_ASSERT(!c.controller().empty());
   return c;
 }
 
 v1::HandOver Root::hand_over() const {
   v1::HandOver h;
   h.set_epoch(epoch_);
-  h.set_cluster_config(config_.cluster_yaml);
+  *h.mutable_cluster() = orchestrator::to_cluster_spec(config_.cluster);
   for (const auto& [node, view] : directors_) h.add_directors(director::director_address(node));
   for (const auto& [node, view] : directors_)
     for (const auto& spec : replica_specs(node)) *h.add_replicas() = spec;

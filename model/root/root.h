@@ -17,17 +17,20 @@
 
 namespace omni::root {
 
+inline const Address kRootAddress = "root";
+
 struct RootConfig {
+  Address self = kRootAddress;  // where Directors report: a claim is ours only if it names it
   config::ClusterConfig cluster;
-  std::string cluster_yaml;        // handed to the Orchestrators as the initial state
   Duration retry_interval = 1s;    // resend what has not been answered
   Duration phase_timeout = 10min;  // a phase that cannot finish in this time fails init
   std::string orchestrator_image = "omni/orchestrator";
   bool testing_act_after_teardown = false;  // test-only: a root that never leaves
+  // TEST ONLY: a Director held at this root's epoch by another root counts as claimed.
+  bool testing_ignore_other_roots = false;
 };
 
 inline const Address kProgressAddress = "progress";
-inline const Address kRootAddress = "root";
 
 class Root final : public Component {
  public:

@@ -343,6 +343,35 @@ void Infrastructure::stop_container_of(const Address& process, std::optional<Dur
   dirty_.insert(n->second);
 }
 
+void Infrastructure::on_process_exit(const Address& process) {
+  if (sim_.is_up(process)) return;  // restarted meanwhile: nothing stopped for good
+  const std::string vm_name = vm_of(process);
+  const auto n = vm_node_.find(vm_name);
+  if (vm_name.empty() || n == vm_node_.end()) return;  // the root: nothing supervises it
+  SimVm& vm = nodes_.at(n->second).vms.at(vm_name);
+  if (!vm.running) return;
+  for (auto& [name, c] : vm.containers)
+    if (c.process == process && c.running) {
+      c.running = false;
+      ++c.generation;
+      dirty_.insert(n->second);
+      return;
+    }
+  const bool is_vm_init = process == std::string(kDirectorPrefix) + n->second ||
+                          process == std::string(kAgentPrefix) + vm_name;
+  if (is_vm_init) stop_vm(vm_name);
+}
+
+std::string Infrastructure::vm_of(const Address& process) const {
+  if (const auto it = process_vm_.find(process); it != process_vm_.end()) return it->second;
+  const std::string node = after_prefix(process, kDirectorPrefix);
+  const auto n = nodes_.find(node);
+  if (node.empty() || n == nodes_.end()) return "";
+  for (const auto& [name, vm] : n->second.vms)
+    if (vm.role == "director") return name;
+  return "";
+}
+
 // Processes --------------------------------------------------------------------------------------
 
 void Infrastructure::start_process(const Address& address, ComponentFactory factory,
@@ -356,7 +385,10 @@ void Infrastructure::start_process(const Address& address, ComponentFactory fact
 }
 
 void Infrastructure::stop_process(const Address& address) {
-  if (registered_.count(address) && sim_.is_up(address)) sim_.crash(address);
+  if (!registered_.count(address) || !sim_.is_up(address)) return;
+  sim_.crash(address);
+  if (forget_orchestrator_disks_ && address.rfind("orchestrator:", 0) == 0)
+    sim_.testing_forget_disk(address);
 }
 
 Duration Infrastructure::draw(const DurationRange& range) {

@@ -73,6 +73,10 @@ class Infrastructure final : public DriverHandler {
   // with `hold_for`, the process itself comes back no earlier than that (a scenario's
   // `restart_after` on an Orchestrator).
   void stop_container_of(const Address& process, std::optional<Duration> hold_for = {});
+  // A process stopped by itself (fail-stop on a disk error): a container's main process takes
+  // its container down, which its Agent sees; a VM's Director or Agent is the guest's init,
+  // whose death takes the VM down, which its Director (or, for a Director VM, the leader) sees.
+  void on_process_exit(const Address& process);
 
   const std::map<std::string, SimNode>& nodes() const { return nodes_; }
   const SimVm* find_vm(const std::string& vm) const;
@@ -81,6 +85,8 @@ class Infrastructure final : public DriverHandler {
   // TEST ONLY: the hypervisors and container runtimes create what they are asked even past
   // capacity, so the over-commit checker judges the model's own decisions.
   void testing_accept_overcommit() { accept_overcommit_ = true; }
+  // TEST ONLY: an Orchestrator whose process stops loses its whole disk, synced or not.
+  void testing_forget_orchestrator_disks() { forget_orchestrator_disks_ = true; }
 
  private:
   void vm_call(const Address& caller, const DriverTicket& ticket, const VmOp& op, DriverHost& host);
@@ -91,6 +97,7 @@ class Infrastructure final : public DriverHandler {
   void start_container(const std::string& vm, const std::string& name, Duration after);
   void start_process(const Address& address, ComponentFactory factory, Duration after);
   void stop_process(const Address& address);
+  std::string vm_of(const Address& process) const;
   Duration draw(const DurationRange& range);
   static Duration answer_delay() { return 10ms; }
 
@@ -104,6 +111,7 @@ class Infrastructure final : public DriverHandler {
   std::map<Address, Time> held_down_until_;     // container processes a fault keeps down
   std::set<std::string> dirty_;
   bool accept_overcommit_ = false;
+  bool forget_orchestrator_disks_ = false;
 };
 
 }  // namespace omni::sim

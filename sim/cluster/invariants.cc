@@ -131,6 +131,8 @@ class InfrastructureChecks final : public Checker {
     for (const auto& [vm_name, vm] : node.vms) {
       used.cpu_millis += vm.resources.cpu_millis;
       used.memory_bytes += vm.resources.memory_bytes;
+      if (vm.running)
+        check_unique(context, vm_nodes_, "VM " + vm_name, node_name, vm_running(vm_name));
       check_vm(context, vm_name, vm);
     }
     if (used.cpu_millis > node.capacity.cpu_millis ||
@@ -143,24 +145,49 @@ class InfrastructureChecks final : public Checker {
     for (const auto& [name, c] : vm.containers) {
       used.cpu_millis += c.resources.cpu_millis;
       used.memory_bytes += c.resources.memory_bytes;
-      if (!c.running || c.process.empty()) continue;
-      const auto [it, first] = replica_vm_.emplace(c.process, vm_name);
-      if (!first && it->second != vm_name) {
-        const SimVm* other = infra_.find_vm(it->second);
-        const bool other_runs = other && other->running && other->containers.count(name) &&
-                                other->containers.at(name).running;
-        if (other_runs)
-          context.fail(c.process + " runs twice: in " + it->second + " and " + vm_name,
-                       {c.process});
-        it->second = vm_name;
-      }
+      if (!c.running || !vm.running) continue;
+      // One desired slot, one container: an app replica or an Orchestrator by its name, and an
+      // Orchestrator by the replica it runs as well.
+      check_unique(context, container_vms_, "container " + name, vm_name, container_running(name));
+      if (!c.process.empty())
+        check_unique(context, process_vms_, c.process, vm_name, container_running(name));
     }
     if (used.cpu_millis > vm.resources.cpu_millis || used.memory_bytes > vm.resources.memory_bytes)
       context.fail("VM " + vm_name + " is over-committed", {"agent:" + vm_name});
   }
 
+  using StillRuns = std::function<bool(const std::string& where)>;
+  StillRuns vm_running(const std::string& vm_name) const {
+    return [this, vm_name](const std::string& node) {
+      const auto& vms = infra_.nodes().at(node).vms;
+      const auto it = vms.find(vm_name);
+      return it != vms.end() && it->second.running;
+    };
+  }
+  StillRuns container_running(const std::string& name) const {
+    return [this, name](const std::string& vm_name) {
+      const SimVm* vm = infra_.find_vm(vm_name);
+      if (!vm || !vm->running) return false;
+      const auto c = vm->containers.find(name);
+      return c != vm->containers.end() && c->second.running;
+    };
+  }
+
+  // `what` now runs at `where`; where it ran last must not still run it.
+  static void check_unique(CheckContext& context, std::map<std::string, std::string>& last_seen,
+                           const std::string& what, const std::string& where,
+                           const StillRuns& still_runs) {
+    const auto [it, first] = last_seen.emplace(what, where);
+    if (first || it->second == where) return;
+    if (still_runs(it->second))
+      context.fail(what + " runs twice: in " + it->second + " and " + where, {});
+    it->second = where;
+  }
+
   Infrastructure& infra_;
-  std::map<Address, std::string> replica_vm_;
+  std::map<std::string, std::string> vm_nodes_;       // VM -> the node it last ran on
+  std::map<std::string, std::string> container_vms_;  // container -> the VM it last ran in
+  std::map<std::string, std::string> process_vms_;    // Orchestrator -> the VM it last ran in
 };
 
 // A membership change must never leave the plane closer to losing quorum than it was: the
@@ -211,6 +238,67 @@ class MembershipMargin final : public Checker {
   Simulation& sim_;
   std::uint64_t term_ = 0;
   std::vector<Address> voters_;
+};
+
+class SingleRoot final : public Checker {
+ public:
+  explicit SingleRoot(Simulation& sim) : sim_(sim) {}
+  std::string name() const override { return "single_root"; }
+  void check_safety(CheckContext& context) override {
+    const auto* d = stepped<director::Director>(sim_);
+    if (!d) return;
+    const Address self = *stepped_address(sim_);
+    const director::ExecutedCommand& executed = d->last_executed();
+    std::uint64_t& seen = executed_count_[self];
+    const bool new_command = executed.count != seen && executed.count > 0;
+    seen = executed.count;
+    if (!new_command || executed.fence.era != kRootEra || executed.claim_only) return;
+    if (!acting_ || acting_->fence < executed.fence) {
+      acting_ = Acting{executed.fence, executed.controller, self};
+      return;
+    }
+    if (executed.fence < acting_->fence || executed.controller != acting_->controller)
+      context.fail(self + " executed a command of " + executed.controller + " at " +
+                       to_string(executed.fence) + " while " + acting_->controller + " acts at " +
+                       to_string(acting_->fence) + " (seen on " + acting_->first_on + ")",
+                   {self, executed.controller, acting_->controller});
+  }
+
+ private:
+  struct Acting {
+    FenceValue fence;
+    Address controller;
+    Address first_on;
+  };
+  Simulation& sim_;
+  std::map<Address, std::uint64_t> executed_count_;
+  std::optional<Acting> acting_;
+};
+
+class CommittedKept final : public Checker {
+ public:
+  CommittedKept(Simulation& sim, const AppliedEntries& applied) : sim_(sim), applied_(applied) {}
+  std::string name() const override { return "committed_entries_kept"; }
+  void check_safety(CheckContext& context) override {
+    const auto* o = stepped<orchestrator::Orchestrator>(sim_);
+    if (!o || !o->is_leader()) return;
+    const auto committed = applied_.highest();
+    if (!committed) return;
+    const raft::RaftLog& log = o->node().raft().log();
+    if (committed->index <= log.snapshot_index()) return;  // held by the snapshot
+    const auto term = log.term_at(committed->index);
+    if (term && *term == committed->term) return;
+    const Address self = *stepped_address(sim_);
+    context.fail("leader " + self + " at term " + std::to_string(o->term()) +
+                     " lacks the committed entry " + std::to_string(committed->index) + " (term " +
+                     std::to_string(committed->term) + ", applied by " + committed->applied_by +
+                     "); its log ends at " + std::to_string(log.last_index()),
+                 {self, committed->applied_by});
+  }
+
+ private:
+  Simulation& sim_;
+  const AppliedEntries& applied_;
 };
 
 class RootLeaves final : public Checker {
@@ -269,6 +357,12 @@ void AppliedEntries::on_apply(const std::string& replica, std::uint64_t index, s
                           {replica, it->second.first});
 }
 
+std::optional<AppliedEntries::Committed> AppliedEntries::highest() const {
+  if (applied_.empty()) return std::nullopt;
+  const auto& [index, entry] = *applied_.rbegin();
+  return Committed{index, entry.term, entry.first};
+}
+
 std::unique_ptr<Checker> make_observer(Simulation& sim, RunState& state) {
   return std::make_unique<Observer>(sim, state);
 }
@@ -287,6 +381,14 @@ std::unique_ptr<Checker> make_bounded_queue(Simulation& sim, std::size_t limit) 
 
 std::unique_ptr<Checker> make_membership_margin(Simulation& sim) {
   return std::make_unique<MembershipMargin>(sim);
+}
+
+std::unique_ptr<Checker> make_single_root(Simulation& sim) {
+  return std::make_unique<SingleRoot>(sim);
+}
+
+std::unique_ptr<Checker> make_committed_kept(Simulation& sim, const AppliedEntries& applied) {
+  return std::make_unique<CommittedKept>(sim, applied);
 }
 
 std::unique_ptr<Checker> make_root_leaves(Simulation& sim, RunState& state) {

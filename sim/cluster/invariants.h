@@ -46,6 +46,12 @@ std::unique_ptr<Checker> make_membership_margin(Simulation& sim);
 // The root is gone soon after teardown; it never acts on after it.
 std::unique_ptr<Checker> make_root_leaves(Simulation& sim, RunState& state);
 
+// At most one root acts at a time, over all Directors: once a root's command beyond a claim is
+// executed anywhere, no other root (another controller at the same epoch, or any older epoch)
+// has one executed anywhere. Per-Director fencing alone does not give this: two roots could
+// each hold some of the Directors.
+std::unique_ptr<Checker> make_single_root(Simulation& sim);
+
 // The event queue stays below `limit`: growth without bound is a message storm.
 std::unique_ptr<Checker> make_bounded_queue(Simulation& sim, std::size_t limit);
 
@@ -56,6 +62,13 @@ class AppliedEntries {
   explicit AppliedEntries(Simulation& sim) : sim_(sim) {}
   void on_apply(const std::string& replica, std::uint64_t index, std::uint64_t term,
                 const std::string& data);
+  struct Committed {
+    std::uint64_t index = 0;
+    std::uint64_t term = 0;
+    std::string applied_by;
+  };
+  // The highest entry any replica applied: committed, so every later leader must hold it.
+  std::optional<Committed> highest() const;
 
  private:
   struct Applied {
@@ -66,5 +79,9 @@ class AppliedEntries {
   Simulation& sim_;
   std::map<std::uint64_t, Applied> applied_;
 };
+
+// Committed entries never disappear (leader completeness): every leader's log holds the highest
+// entry any replica applied, at the same term, or a snapshot past it.
+std::unique_ptr<Checker> make_committed_kept(Simulation& sim, const AppliedEntries& applied);
 
 }  // namespace omni::sim

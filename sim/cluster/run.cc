@@ -35,11 +35,15 @@ class ClusterRun {
     infra_ = std::make_unique<Infrastructure>(sim_, scenario_, factories());
     faults_ = std::make_unique<FaultRunner>(sim_, *infra_, scenario_, state_);
     if (options_.testing_infrastructure_accepts_overcommit) infra_->testing_accept_overcommit();
+    if (options_.testing_orchestrator_disks_forget) infra_->testing_forget_orchestrator_disks();
     state_.on_phase = [this](root::Phase p) { faults_->on_phase(p); };
     sim_.set_driver_handler(std::make_unique<DriverForwarder>(*infra_));
     sim_.set_location_resolver([this](const Address& a) { return infra_->location_of(a); });
+    sim_.set_exit_listener([this](const Address& a) { infra_->on_process_exit(a); });
     sim_.add_checker(make_observer(sim_, state_));
+    sim_.add_checker(make_committed_kept(sim_, applied_));
     sim_.add_checker(make_election_safety(sim_));
+    sim_.add_checker(make_single_root(sim_));
     sim_.add_checker(make_director_fencing(sim_));
     sim_.add_checker(make_infrastructure_checks(*infra_));
     sim_.add_checker(make_root_leaves(sim_, state_));
@@ -49,13 +53,16 @@ class ClusterRun {
   }
 
   RunResult run() {
-    sim_.add_process(root::kRootAddress, [this](Rng) {
+    const auto root = [this](const Address& self) {
       root::RootConfig c;
+      c.self = self;
+      c.testing_ignore_other_roots = options_.testing_roots_blind_to_each_other;
       c.cluster = scenario_.cluster;
-      c.cluster_yaml = scenario_.cluster_yaml;
       c.testing_act_after_teardown = options_.testing_root_acts_after_teardown;
-      return std::make_unique<root::Root>(c);
-    });
+      return [c](Rng) { return std::make_unique<root::Root>(c); };
+    };
+    sim_.add_process(root::kRootAddress, root(root::kRootAddress));
+    if (options_.testing_second_root) sim_.add_process("root-2", root("root-2"));
     if (has_app_faults()) {
       std::vector<Address> replicas;
       for (int r = 1; r <= scenario_.cluster.orchestrators; ++r)
@@ -127,6 +134,8 @@ class ClusterRun {
       if (!config) return {"", nullptr};
       config->testing_remove_a_running_member = options_.testing_leader_removes_a_running_member;
       config->testing_scheduler_ignores_capacity = options_.testing_model_ignores_capacity;
+      config->testing_place_an_app_replica_twice =
+          options_.testing_leader_duplicates_an_app_replica;
       const Address self = config->self;
       return {self, [this, c = *config](Rng rng) {
                 auto o = std::make_unique<orchestrator::Orchestrator>(c, rng);
@@ -147,7 +156,7 @@ class ClusterRun {
     const auto* o = leader.empty() || !sim_.is_up(leader)
                         ? nullptr
                         : dynamic_cast<const orchestrator::Orchestrator*>(sim_.component(leader));
-    if (!o || !o->is_leader()) return "no leader";
+    if (!o || !o->is_leader()) return "no leader" + quorum_lost_reports();
     for (const auto& node : scenario_.cluster.nodes) {
       if (!infra_->nodes().at(node.name).powered) continue;  // gone for good: nothing to ask
       const Address d = director::director_address(node.name);
@@ -175,18 +184,45 @@ class ClusterRun {
   // or reported unschedulable: the scheduler has nothing left to do.
   std::optional<std::string> apps_missing(const orchestrator::Orchestrator& o) const {
     const std::string& cluster = scenario_.cluster.name;
+    std::map<std::string, v1::ContainerSpec> wanted;
+    for (const auto& app : o.apps()) wanted[app.name] = app.container;
     for (const auto& p : o.state().app_placements()) {
       const SimVm* vm = infra_->find_vm(p.vm());
       const std::string name = orchestrator::app_container_name(cluster, p.app(), p.index());
       const auto c = vm ? vm->containers.find(name) : decltype(vm->containers.end()){};
       if (!vm || c == vm->containers.end() || !c->second.running)
         return "app replica " + name + " is not running on " + p.vm();
+      if (const auto spec = wanted.find(p.app());
+          spec != wanted.end() && !runs_spec(c->second, spec->second))
+        return "app replica " + name + " runs " + c->second.image + ", not the app's " +
+               spec->second.image() + " (or other args or resources)";
     }
     for (const auto& app : o.apps())
       if (app.placed + app.unschedulable_replicas != app.desired)
         return "app " + app.name + " has " + std::to_string(app.placed) + " of " +
                std::to_string(app.desired) + " replicas placed";
     return std::nullopt;
+  }
+
+  // What the live replicas that see the quorum lost say of it, as a person would read it.
+  std::string quorum_lost_reports() const {
+    std::string text;
+    for (std::size_t id = 0; id < sim_.addresses().size(); ++id) {
+      const auto* o = dynamic_cast<const orchestrator::Orchestrator*>(
+          sim_.component(static_cast<AddressId>(id)));
+      if (!o) continue;
+      const orchestrator::PlaneView plane = o->plane();
+      if (plane.state == "quorum lost")
+        text += "; " + sim_.address(id) + " reports the quorum lost: " + plane.advice;
+    }
+    return text;
+  }
+
+  static bool runs_spec(const SimContainer& c, const v1::ContainerSpec& spec) {
+    return c.image == spec.image() &&
+           std::equal(c.args.begin(), c.args.end(), spec.args().begin(), spec.args().end()) &&
+           c.resources.cpu_millis == spec.resources().cpu_millis() &&
+           c.resources.memory_bytes == spec.resources().memory_bytes();
   }
 
   // App containers running on powered nodes (any container that is not an Orchestrator).

@@ -24,6 +24,15 @@ struct RunOptions {
   // fire.
   bool testing_infrastructure_accepts_overcommit = false;
   bool testing_model_ignores_capacity = false;
+  // Orchestrators lose their whole disk when they stop (committed_entries_kept).
+  bool testing_orchestrator_disks_forget = false;
+  // A second root, "root-2", starts with the first, at the same epoch.
+  bool testing_second_root = false;
+  // Roots take a Director that another root holds at their epoch for their own, so each acts
+  // on the Directors it claimed first (single_root).
+  bool testing_roots_blind_to_each_other = false;
+  // The leader wants its first app replica on two nodes (no_overcommit_no_duplicates).
+  bool testing_leader_duplicates_an_app_replica = false;
 };
 
 struct PhaseSpan {

@@ -77,4 +77,11 @@ void SimDisk::clear_failures() {
   failures_sticky_ = false;
 }
 
+void SimDisk::testing_forget_everything() {
+  records_.clear();
+  shadow_.clear();
+  shadow_active_ = false;
+  durable_count_ = 0;
+}
+
 }  // namespace omni::sim

@@ -26,6 +26,8 @@ class SimDisk {
   // The next persist (or every persist, when sticky) fails with EIO until clear_failures().
   void fail_next_persist(bool sticky);
   void clear_failures();
+  // TEST ONLY: a disk that forgets even what was synced (for checkers that must fire).
+  void testing_forget_everything();
 
   // What a restart hands to Start{persisted}.
   const std::vector<std::string>& records() const { return records_; }

@@ -117,5 +117,46 @@ TEST(NotBlind, OverCommitCatchesASchedulerThatIgnoresCapacity) {
       << r.violation->message;
 }
 
+// A cold start where every Orchestrator comes back with an empty disk: the replicas elect a
+// leader that lacks what was committed before, which committed_entries_kept must catch.
+TEST(NotBlind, CommittedEntriesCatchesDisksThatForgetSyncedWrites) {
+  const Scenario s = testing::load_scenario("scenarios/cold-start.yaml");
+  EXPECT_TRUE(run_scenario(s, 1).passed);
+  const RunResult r = run_scenario(s, 1, RunOptions{.testing_orchestrator_disks_forget = true});
+  ASSERT_TRUE(r.violation.has_value());
+  EXPECT_EQ(r.violation->invariant, "committed_entries_kept");
+  EXPECT_NE(r.violation->message.find("lacks the committed entry"), std::string::npos)
+      << r.violation->message;
+}
+
+// Two roots at one epoch split the Directors between them (each Director takes the first to
+// claim it). Sound roots see the other's name in a Director's report and stop; roots blind to
+// each other each act on their share, which per-Director fencing cannot see and single_root
+// must.
+TEST(NotBlind, SingleRootCatchesTwoRootsActingAtOnce) {
+  const Scenario s = testing::load_scenario("scenarios/bootstrap.yaml");
+  const RunResult sound = run_scenario(s, 1, RunOptions{.testing_second_root = true});
+  ASSERT_TRUE(sound.violation.has_value()) << "two roots that split the Directors cannot finish";
+  EXPECT_EQ(sound.violation->invariant, "init_completes") << sound.violation->to_string();
+  EXPECT_NE(sound.violation->message.find("another omni init"), std::string::npos)
+      << sound.violation->message;
+  const RunResult r = run_scenario(
+      s, 1, RunOptions{.testing_second_root = true, .testing_roots_blind_to_each_other = true});
+  ASSERT_TRUE(r.violation.has_value());
+  EXPECT_EQ(r.violation->invariant, "single_root");
+  EXPECT_NE(r.violation->message.find("while"), std::string::npos) << r.violation->message;
+}
+
+// A leader that wants one app replica on two nodes: the duplicate checker names it.
+TEST(NotBlind, DuplicatesCatchesAnAppReplicaRunningTwice) {
+  const Scenario s = testing::load_scenario("scenarios/apps.yaml");
+  EXPECT_TRUE(run_scenario(s, 1).passed);
+  const RunResult r =
+      run_scenario(s, 1, RunOptions{.testing_leader_duplicates_an_app_replica = true});
+  ASSERT_TRUE(r.violation.has_value());
+  EXPECT_EQ(r.violation->invariant, "no_overcommit_no_duplicates");
+  EXPECT_NE(r.violation->message.find("runs twice"), std::string::npos) << r.violation->message;
+}
+
 }  // namespace
 }  // namespace omni::sim

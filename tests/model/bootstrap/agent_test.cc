@@ -159,6 +159,27 @@ TEST(Agent, RemovesUnwantedContainersRunningOrNot) {
   EXPECT_TRUE(h.removed().empty());
 }
 
+// A running container whose desired spec changed (here its memory) is removed and created again
+// from the new spec; one whose spec is the same is left alone.
+TEST(Agent, ReplacesARunningContainerWhoseSpecChanged) {
+  Harness h;
+  h.start();
+  h.listed(at_s(0), {});
+  h.step(Deliver{at_s(0), "director:n1", run(1, 1LL << 30)});
+  h.step(DriverDone{at_s(1), h.creates().at(0).op_id, DriverResult{}});
+  h.step(Deliver{at_s(2), "director:n1", run(2, 1LL << 30)});
+  EXPECT_TRUE(h.removed().empty()) << "the same spec under a new generation changes nothing";
+  h.step(Deliver{at_s(3), "director:n1", run(3, 2LL << 30)});
+  ASSERT_EQ(h.removed(), (std::vector<std::string>{"t-orchestrator-1"}));
+  EXPECT_EQ(h.agent.replacements(), 1u);
+  const auto remove = all_of_type<DriverCall>(h.out).back();
+  h.step(DriverDone{at_s(4), remove.op_id, DriverResult{}});
+  Time now = at_s(4);
+  while (h.creates().empty() && now < at_s(30)) h.step(Tick{now += 100ms});
+  ASSERT_EQ(h.creates().size(), 1u);
+  EXPECT_EQ(std::get<ContainerOp>(h.creates()[0].op).memory_bytes, 2LL << 30);
+}
+
 // A container that keeps dying is restarted after 500ms, 1s, 2s, ... never faster.
 TEST(Agent, RestartsACrashedContainerWithGrowingBackoff) {
   Harness h;

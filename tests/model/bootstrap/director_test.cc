@@ -37,6 +37,16 @@ v1::Envelope take_control(std::uint64_t term) {
   return e;
 }
 
+// What a restart would read: the records persisted, each replace starting afresh.
+std::vector<std::string> disk_of(const Outputs& out) {
+  std::vector<std::string> disk;
+  for (const auto& p : omni::testing::all_of_type<Persist>(out)) {
+    if (p.replace) disk.clear();
+    disk.push_back(p.record);
+  }
+  return disk;
+}
+
 v1::DirectorReport answer_to(const Outputs& out, const Address& to) {
   const auto sends = sends_to(out, to);
   EXPECT_EQ(sends.size(), 1u);
@@ -118,11 +128,7 @@ TEST(Director, RestartKeepsTheFence) {
   Outputs out;
   first.step(Start{at_s(0), {}}, out);
   first.step(Deliver{at_s(1), "orchestrator:1", take_control(5)}, out);
-  std::vector<std::string> disk;
-  for (const auto& p : omni::testing::all_of_type<Persist>(out)) {
-    if (p.replace) disk.clear();
-    disk.push_back(p.record);
-  }
+  const std::vector<std::string> disk = disk_of(out);
   Director second(config());
   out.clear();
   second.step(Start{at_s(2), disk}, out);
@@ -218,6 +224,107 @@ TEST(Director, TestOnlyStaleFenceKnobReallyAcceptsStaleTerms) {
   d.step(Deliver{at_s(2), "orchestrator:2", take_control(3)}, out);
   EXPECT_FALSE(answer_to(out, "orchestrator:2").rejected());
   EXPECT_EQ(d.last_executed().fence, (FenceValue{kClusterEra, 3}));
+}
+
+// The app lease. A Director under a cluster leader runs app containers only for app_lease after
+// a report the leader echoed back; then it stops them (Orchestrator replicas keep running) and
+// starts them again when a fresh echo arrives. Only its controller's echo of a report it sent
+// counts.
+std::vector<std::string> containers_sent(const Outputs& out, const Address& agent) {
+  std::vector<std::string> names;
+  for (const auto& s : sends_to(out, agent))
+    if (s.envelope.has_run_containers()) {
+      names.clear();
+      for (const auto& c : s.envelope.run_containers().containers()) names.push_back(c.name());
+    }
+  return names;
+}
+
+std::uint64_t newest_report_seq(const Outputs& out, const Address& to) {
+  std::uint64_t seq = 0;
+  for (const auto& s : sends_to(out, to))
+    if (s.envelope.has_director_report()) seq = s.envelope.director_report().report_seq();
+  return seq;
+}
+
+v1::Envelope controlled(std::uint64_t term, v1::DirectorCommand body) {
+  v1::Envelope e;
+  e.set_seq(11);
+  *e.mutable_director_command() = std::move(body);
+  e.mutable_director_command()->mutable_fence()->set_era(kClusterEra);
+  e.mutable_director_command()->mutable_fence()->set_term(term);
+  return e;
+}
+
+v1::Envelope echo(std::uint64_t report_seq) {
+  v1::Envelope e;
+  e.mutable_inspect()->set_lease_report_seq(report_seq);
+  return e;
+}
+
+TEST(Director, AppsRunOnlyWhileTheLeaderEchoesItsReports) {
+  const Address leader = "orchestrator:1";
+  const Address agent = "agent:t-n1-worker-1";
+  Director d(config());
+  Outputs out;
+  d.step(Start{at_s(0), {}}, out);
+  d.step(Deliver{at_s(1), leader, take_control(5)}, out);
+  v1::DirectorCommand workers;
+  auto* vm = workers.mutable_ensure_workers()->add_vms();
+  vm->set_name("t-n1-worker-1");
+  vm->mutable_resources()->set_cpu_millis(2000);
+  vm->mutable_resources()->set_memory_bytes(4LL << 30);
+  d.step(Deliver{at_s(1), leader, controlled(5, workers)}, out);
+  v1::DirectorCommand replicas;
+  for (const auto& [name, replica] :
+       std::vector<std::pair<std::string, int>>{{"t-orchestrator-2", 2}, {"t-web-1", 0}}) {
+    auto* r = replicas.mutable_ensure_replicas()->add_replicas();
+    r->set_vm("t-n1-worker-1");
+    r->mutable_container()->set_name(name);
+    r->mutable_container()->set_replica(replica);
+  }
+  d.step(Deliver{at_s(1), leader, controlled(5, replicas)}, out);
+  out.clear();
+  v1::Envelope hello;
+  hello.mutable_hello()->set_component(agent);
+  d.step(Deliver{at_s(2), agent, hello}, out);
+  EXPECT_EQ(containers_sent(out, agent), (std::vector<std::string>{"t-orchestrator-2", "t-web-1"}));
+
+  out.clear();
+  d.step(Tick{at_s(12)}, out);  // ten seconds since the start and no echo: the lease ran out
+  EXPECT_TRUE(d.apps_fenced());
+  EXPECT_EQ(containers_sent(out, agent), (std::vector<std::string>{"t-orchestrator-2"}));
+  const std::uint64_t fresh = newest_report_seq(out, leader);
+  ASSERT_NE(fresh, 0u) << "the periodic report carries a seq to echo";
+
+  out.clear();
+  d.step(Deliver{at_s(13), "orchestrator:2", echo(fresh)}, out);
+  EXPECT_TRUE(d.apps_fenced()) << "only the controller renews";
+  d.step(Deliver{at_s(13), leader, echo(fresh + 1000)}, out);
+  EXPECT_TRUE(d.apps_fenced()) << "an echo of a report never sent renews nothing";
+  d.step(Deliver{at_s(13), leader, echo(fresh)}, out);
+  EXPECT_FALSE(d.apps_fenced());
+  EXPECT_EQ(containers_sent(out, agent), (std::vector<std::string>{"t-orchestrator-2", "t-web-1"}));
+}
+
+// A restarted Director numbers its reports afresh from its start time, so the leader's echo of
+// a report the previous incarnation sent renews nothing.
+TEST(Director, AnEchoFromBeforeARestartDoesNotRenewTheLease) {
+  Director first(config());
+  Outputs out;
+  first.step(Start{at_s(0), {}}, out);
+  first.step(Deliver{at_s(1), "orchestrator:1", take_control(5)}, out);
+  const std::uint64_t old_seq = newest_report_seq(out, "orchestrator:1");
+  const std::vector<std::string> disk = disk_of(out);
+  Director second(config());
+  out.clear();
+  second.step(Start{at_s(3), disk}, out);
+  second.step(Deliver{at_s(4), "orchestrator:1", take_control(5)}, out);
+  const std::uint64_t new_seq = newest_report_seq(out, "orchestrator:1");
+  EXPECT_GT(new_seq, old_seq);
+  second.step(Deliver{at_s(20), "orchestrator:1", echo(old_seq)}, out);
+  second.step(Tick{at_s(20)}, out);
+  EXPECT_TRUE(second.apps_fenced());
 }
 
 }  // namespace

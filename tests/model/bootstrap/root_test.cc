@@ -16,12 +16,13 @@ using omni::testing::sends_to;
 
 RootConfig config() {
   RootConfig c;
-  c.cluster_yaml =
-      "cluster: {name: t}\nnodes:\n"
-      "  - {name: n1, resources: {cpu: 8, memory: 16Gi}}\n"
-      "  - {name: n2, resources: {cpu: 8, memory: 16Gi}}\n"
-      "  - {name: n3, resources: {cpu: 8, memory: 16Gi}}\n";
-  c.cluster = *config::parse_cluster_config(c.cluster_yaml, "t").config;
+  c.cluster = *config::parse_cluster_config(
+                   "cluster: {name: t}\nnodes:\n"
+                   "  - {name: n1, resources: {cpu: 8, memory: 16Gi}}\n"
+                   "  - {name: n2, resources: {cpu: 8, memory: 16Gi}}\n"
+                   "  - {name: n3, resources: {cpu: 8, memory: 16Gi}}\n",
+                   "t")
+                   .config;
   return c;
 }
 

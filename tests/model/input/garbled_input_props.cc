@@ -16,6 +16,7 @@
 #include "model/core/assert.h"
 #include "model/director/director.h"
 #include "model/director/fence.h"
+#include "model/orchestrator/cluster_spec.h"
 #include "model/orchestrator/orchestrator.h"
 #include "model/root/root.h"
 
@@ -137,7 +138,8 @@ std::vector<v1::Envelope> templates() {
   all.push_back(e);
   e.Clear();
   e.mutable_hand_over()->set_epoch(1);
-  e.mutable_hand_over()->set_cluster_config(kClusterYaml);
+  *e.mutable_hand_over()->mutable_cluster() =
+      orchestrator::to_cluster_spec(*config::parse_cluster_config(kClusterYaml, "garbled").config);
   e.mutable_hand_over()->add_directors("director:n1");
   all.push_back(e);
   e.Clear();
@@ -263,7 +265,6 @@ RC_GTEST_PROP(GarbledInputProps, AgentNeverAssertsAndItsGenerationNeverGoesDown,
 RC_GTEST_PROP(GarbledInputProps, RootNeverAssertsAndItsPhaseNeverGoesBack, ()) {
   root::RootConfig config;
   config.cluster = *config::parse_cluster_config(kClusterYaml, "garbled").config;
-  config.cluster_yaml = kClusterYaml;
   root::Root r(config);
   root::Phase phase = r.phase();
   feed_garbage(r, [&] {

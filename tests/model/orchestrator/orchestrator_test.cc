@@ -4,7 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+
+#include "model/config/parse.h"
 #include "model/director/fence.h"
+#include "model/orchestrator/cluster_spec.h"
 #include "tests/model/bootstrap/outputs.h"
 
 namespace omni::orchestrator {
@@ -62,9 +66,12 @@ v1::Envelope hand_over() {
   e.set_seq(41);
   auto* h = e.mutable_hand_over();
   h->set_epoch(1);
-  h->set_cluster_config(
-      "cluster: {name: t, orchestrators: 1}\nnodes:\n  - {name: n1, resources: {cpu: 8, memory: "
-      "16Gi}}\n");
+  *h->mutable_cluster() = to_cluster_spec(
+      *config::parse_cluster_config(
+           "cluster: {name: t, orchestrators: 1}\nnodes:\n  - {name: n1, resources: {cpu: 8, "
+           "memory: 16Gi}}\n",
+           "t")
+           .config);
   h->add_directors("director:n1");
   return e;
 }
@@ -383,6 +390,90 @@ TEST(ClusterStateReplicas, APlacementIsMadeOnceUnderTheNextNumberAndRetiredByNum
   EXPECT_EQ(restored.desired_revision(), state.desired_revision());
 }
 
+// The hand-over's nodes, planned VMs and members become store objects; replacements add and
+// retire members there too, each change under a new revision.
+TEST(ClusterStateObjects, NodesVmsAndMembersAreStoreObjectsTheLogKeepsCurrent) {
+  ClusterState state;
+  v1::ClusterCommand hand_over_command;
+  *hand_over_command.mutable_hand_over() = hand_over().hand_over();
+  auto* first = hand_over_command.mutable_hand_over()->add_replicas();
+  first->set_vm("t-n1-worker-1");
+  first->mutable_container()->set_replica(1);
+  state.apply(entry_of(hand_over_command));
+  ASSERT_TRUE(state.handed_over());
+  const v1::StoreObject* node = state.find("/nodes/n1");
+  ASSERT_NE(node, nullptr);
+  v1::NodeSpec node_spec;
+  ASSERT_TRUE(node_spec.ParseFromString(node->value()));
+  EXPECT_EQ(node_spec.resources().memory_bytes(), 16LL << 30);
+  ASSERT_EQ(state.list("/vms/").size(), 2u) << "the Director VM and one worker VM";
+  v1::VmObject vm;
+  ASSERT_TRUE(vm.ParseFromString(state.find("/vms/t-n1-worker-1")->value()));
+  EXPECT_EQ(vm.node(), "n1");
+  EXPECT_EQ(vm.role(), "worker");
+  ASSERT_NE(state.find("/members/1"), nullptr);
+
+  const std::uint64_t before = state.store_revision();
+  state.apply(entry_of(place(2, "t-n1-worker-1")));
+  ASSERT_NE(state.find("/members/2"), nullptr);
+  EXPECT_EQ(state.find("/members/2")->revision(), before + 1);
+  v1::ClusterCommand retire;
+  retire.set_retire_replica(1);
+  state.apply(entry_of(retire));
+  EXPECT_EQ(state.find("/members/1"), nullptr);
+  EXPECT_EQ(state.store_revision(), before + 2);
+}
+
+// The hand-over is typed input: a spec the config file could not have held is refused where it
+// is applied, so no replica ever plans from it.
+TEST(ClusterSpec, TheConfigRoundTripsAndBrokenSpecsAreRefusedWithAReason) {
+  const auto parsed = config::parse_cluster_config(
+      "cluster: {name: t, orchestrators: 1}\nnodes:\n"
+      "  - {name: n1, resources: {cpu: 8, memory: 16Gi}, worker_vms: 2}\n"
+      "  - {name: n2, resources: {cpu: 4, memory: 8Gi}, hypervisor: qemu:///system}\n",
+      "t");
+  ASSERT_TRUE(parsed.config.has_value());
+  config::ClusterConfig expected = *parsed.config;
+  expected.apps.clear();
+  const v1::ClusterSpec spec = to_cluster_spec(*parsed.config);
+  EXPECT_FALSE(cluster_spec_problem(spec).has_value());
+  EXPECT_EQ(to_cluster_config(spec), expected);
+
+  struct Case {
+    std::string what;
+    std::function<void(v1::ClusterSpec&)> edit;
+    std::string says;
+  };
+  const std::vector<Case> cases{
+      {"bad cluster name", [](auto& s) { s.set_name("T_1"); }, "cluster name"},
+      {"no Orchestrator", [](auto& s) { s.set_orchestrators(0); }, "orchestrators"},
+      {"eight Orchestrators", [](auto& s) { s.set_orchestrators(8); }, "orchestrators"},
+      {"no nodes", [](auto& s) { s.clear_nodes(); }, "1 to"},
+      {"a node twice", [](auto& s) { *s.add_nodes() = s.nodes(0); }, "appears twice"},
+      {"zero memory", [](auto& s) { s.mutable_nodes(1)->mutable_resources()->set_memory_bytes(0); },
+       "not positive"},
+      {"no worker VM", [](auto& s) { s.mutable_nodes(0)->set_worker_vms(0); }, "worker_vms"},
+      {"65 worker VMs", [](auto& s) { s.mutable_nodes(0)->set_worker_vms(65); }, "worker_vms"},
+      {"bad hypervisor", [](auto& s) { s.mutable_nodes(0)->set_hypervisor("ftp:"); }, "hypervisor"},
+      {"unknown role", [](auto& s) { s.mutable_nodes(0)->set_role("storage"); }, "role"},
+      {"no Director VM size", [](auto& s) { s.clear_director_vm(); }, "positive resources"},
+  };
+  for (const auto& c : cases) {
+    v1::ClusterSpec broken = spec;
+    c.edit(broken);
+    const auto problem = cluster_spec_problem(broken);
+    ASSERT_TRUE(problem.has_value()) << c.what;
+    EXPECT_NE(problem->find(c.says), std::string::npos) << c.what << ": " << *problem;
+    v1::ClusterCommand command;
+    command.mutable_hand_over()->add_directors("director:n1");
+    *command.mutable_hand_over()->mutable_cluster() = broken;
+    ClusterState state;
+    state.apply(entry_of(command));
+    EXPECT_FALSE(state.handed_over()) << c.what;
+    EXPECT_EQ(state.rejected_entries(), 1u) << c.what;
+  }
+}
+
 // A replacement knows no configuration until the leader reaches it: it takes Raft traffic
 // from any Orchestrator then, and still none from anyone else.
 TEST(Orchestrator, AJoiningReplicaTakesRaftFromOrchestratorsOnly) {
@@ -424,6 +515,48 @@ TEST(Orchestrator, ProposalsFromOthersAndRaftFromStrangersAreDropped) {
   EXPECT_TRUE(s.o.is_leader()) << "a stranger's higher term deposes nobody";
   EXPECT_EQ(s.o.state().applied_commands(), applied) << "nothing was proposed";
   EXPECT_TRUE(s.sent_to("admin").empty());
+}
+
+// A replica of three that hears neither of the others: "electing" at first, then, with no leader
+// for quorum_lost_after, "quorum lost" with the silent voters and how many must come back, in
+// the status any replica answers.
+TEST(Orchestrator, AReplicaThatCannotReachAMajorityReportsTheQuorumLost) {
+  Orchestrator o(*Orchestrator::from_args(
+                     {"--replica=1", "--members=orchestrator:1,orchestrator:2,orchestrator:3"}),
+                 Rng{5});
+  Outputs out;
+  Time now{};
+  o.step(Start{now, {}}, out);
+  const auto run_for = [&](Duration d) {
+    for (const Time end = now + d; now < end;) {
+      now += 10ms;
+      o.step(Tick{now}, out);
+    }
+  };
+  run_for(30s);
+  EXPECT_EQ(o.plane().state, "electing") << "not before quorum_lost_after";
+  run_for(40s);
+  const PlaneView plane = o.plane();
+  EXPECT_EQ(plane.state, "quorum lost");
+  EXPECT_EQ(plane.silent_members, (std::vector<Address>{"orchestrator:2", "orchestrator:3"}));
+  EXPECT_EQ(plane.members_needed, 1u);
+  EXPECT_NE(plane.advice.find("bring back at least 1 of orchestrator:2, orchestrator:3"),
+            std::string::npos)
+      << plane.advice;
+
+  v1::Envelope status;
+  status.set_seq(3);
+  status.mutable_status_request()->set_nonce(8);
+  out.clear();
+  o.step(Deliver{now, "client:1", status}, out);
+  const auto replies = sends_to(out, "client:1");
+  ASSERT_EQ(replies.size(), 1u);
+  const auto& r = replies[0].envelope.status_reply();
+  EXPECT_FALSE(r.is_leader());
+  EXPECT_EQ(r.plane(), "quorum lost");
+  EXPECT_EQ(r.members_needed(), 1u);
+  EXPECT_EQ(r.silent_members_size(), 2);
+  EXPECT_EQ(r.advice(), plane.advice);
 }
 
 }  // namespace

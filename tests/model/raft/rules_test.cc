@@ -149,7 +149,7 @@ TEST(RaftRules, Figure2AppendEntries) {
       {"lower term: answer with ours, change nothing",
        1,
        3,
-       2,
+       1,
        {{4, 1}},
        3,
        false,
@@ -181,6 +181,51 @@ TEST(RaftRules, Figure2AppendEntries) {
     EXPECT_EQ(raft.term(), c.term_after);
     EXPECT_TRUE(persists_precede_sends(out));
   }
+}
+
+// A member's message is input like any other: one no sound leader sends is dropped and counted
+// before it reaches a rule that assumes soundness, and changes nothing.
+TEST(RaftRules, MalformedMessagesFromMembersAreDroppedAndCounted) {
+  struct Case {
+    std::string name;
+    RaftMessage m;
+  };
+  const auto append = [](Index prev, Term prev_term, std::vector<std::pair<Index, Term>> entries) {
+    RaftMessage m = message(v1::RAFT_MESSAGE_TYPE_APPEND, 2);
+    m.set_index(prev);
+    m.set_log_term(prev_term);
+    m.set_commit(1);
+    for (auto [index, term] : entries) *m.add_entries() = entry_of(index, term);
+    return m;
+  };
+  RaftMessage no_snapshot = message(v1::RAFT_MESSAGE_TYPE_INSTALL_SNAPSHOT, 2);
+  RaftMessage future_snapshot = no_snapshot;
+  future_snapshot.mutable_snapshot()->set_index(9);
+  future_snapshot.mutable_snapshot()->set_term(3);
+  RaftMessage huge_commit = message(v1::RAFT_MESSAGE_TYPE_HEARTBEAT, 2);
+  huge_commit.set_commit(~Index{0});
+  const std::vector<Case> cases{
+      {"a gap between entries", append(3, 2, {{4, 2}, {6, 2}})},
+      {"an entry that does not follow the previous one", append(3, 2, {{5, 2}})},
+      {"an entry from a later term than the message", append(3, 2, {{4, 3}})},
+      {"terms that go down", append(3, 2, {{4, 2}, {5, 1}})},
+      {"a previous entry from a later term", append(3, 3, {})},
+      {"a snapshot message without a snapshot", no_snapshot},
+      {"a snapshot from a later term", future_snapshot},
+      {"an index past any log", huge_commit},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    EXPECT_FALSE(Raft::message_problem(c.m).empty());
+    Raft raft = make_raft("a", {1, 2}, 2);
+    Outputs out;
+    raft.step(t0, "b", c.m, out);
+    EXPECT_EQ(raft.malformed_messages(), 1u);
+    EXPECT_EQ(log_terms(raft), (std::vector<Term>{1, 2}));
+    EXPECT_EQ(raft.commit_index(), 1u);
+    EXPECT_TRUE(sends_of(out).empty()) << "nothing is answered";
+  }
+  EXPECT_TRUE(Raft::message_problem(append(3, 2, {{4, 2}, {5, 2}})).empty()) << "a sound append";
 }
 
 // Term update on a higher term, for every role ----------------------------------------------

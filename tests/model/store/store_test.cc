@@ -231,6 +231,20 @@ TEST(StorePlane, TheLeaderWritesThroughTheLogAndReadsByReadIndex) {
   EXPECT_EQ(p.ask(get("/apps/web")).objects(0).value(), "replicas: 5");
 }
 
+// Nodes, VMs and members are the cluster's own records: a client reads them and never writes.
+TEST(StorePlane, ClientsCannotWriteTheClustersOwnRecords) {
+  Plane p;
+  for (const std::string key : {"/nodes/n9", "/vms/t-n1-worker-1", "/members/1"}) {
+    const auto put_reply = p.ask(put(key, "x"));
+    EXPECT_EQ(put_reply.status(), v1::STORE_STATUS_INVALID) << key;
+    EXPECT_NE(put_reply.error().find("clients read it only"), std::string::npos) << key;
+    v1::StoreRequest remove;
+    remove.mutable_delete_()->set_key(key);
+    EXPECT_EQ(p.ask(remove).status(), v1::STORE_STATUS_INVALID) << key;
+  }
+  EXPECT_EQ(p.ask(put("/apps/web", "x")).status(), v1::STORE_STATUS_OK) << "apps are the clients'";
+}
+
 TEST(StorePlane, AFollowerAnswersNotLeaderWithItsHint) {
   Orchestrator follower{
       *Orchestrator::from_args({"--replica=2", "--members=orchestrator:1,orchestrator:2"}), Rng{3}};

@@ -38,6 +38,22 @@ std::optional<Time> first_start_after(const RunResult& r, const std::string& add
   return std::nullopt;
 }
 
+// A fault at an absolute time, or (relative) after the one before it.
+Fault fault_at(Duration at, decltype(Fault::what) what, bool relative = false) {
+  Fault f;
+  f.at = FaultTime{relative ? FaultTime::Kind::relative : FaultTime::Kind::absolute, at,
+                   root::Phase::preflight};
+  f.what = std::move(what);
+  return f;
+}
+
+// Each address the run saw, and the node (or root-host) it ran on.
+std::map<std::string, std::string> where_ran(const RunResult& r) {
+  std::map<std::string, std::string> where;
+  for (std::size_t i = 0; i < r.addresses.size(); ++i) where[r.addresses[i]] = r.locations[i];
+  return where;
+}
+
 Scenario with_orchestrator_crash(std::optional<Duration> restart_after) {
   Scenario s = testing::cluster_of(3, 3);
   Fault crash;
@@ -100,6 +116,86 @@ TEST(ClusterRun, ConvergenceWaitsForWorkerVmsAndTheirAgents) {
       << late.violation->message;
 }
 
+// The first injected disk error (fail-stop) of `address` at or after `after`, from the trace.
+std::optional<Time> first_persist_failure(const RunResult& r, const std::string& address) {
+  for (const auto& e : r.trace_events)
+    if (e.kind == EventKind::persist_fail && e.process < r.addresses.size() &&
+        r.addresses[e.process] == address)
+      return e.at;
+  return std::nullopt;
+}
+
+// A scripted `eio` makes the process stop on its next write, as a real host does on an fsync
+// error. What supervises it must see that: the Agent restarts an Orchestrator's container; a
+// Director or Agent is its VM's init, so its VM goes down and is booted again by whoever
+// supervises that VM. Before, the dead process's container or VM still counted as running, and
+// only the replacement of a member silent for 10 minutes healed it.
+TEST(ClusterRun, AProcessStoppedByADiskErrorIsBroughtBackByItsSupervisor) {
+  for (const auto& [target, address] : std::vector<std::pair<Target, std::string>>{
+           {{Target::Kind::orchestrator, "2"}, "orchestrator:2"},
+           {{Target::Kind::director, "n2"}, "director:n2"},
+           {{Target::Kind::agent, "t-n3-worker-1"}, "agent:t-n3-worker-1"}}) {
+    Scenario s = testing::cluster_of(3, 3);
+    Fault eio;
+    eio.at = FaultTime{FaultTime::Kind::phase, 0ns, root::Phase::done};  // while it still writes
+    eio.what = DiskFailFault{target, DiskFailMode::eio};
+    s.faults.push_back(eio);
+    Fault new_leader;  // an election and a new controller make every process write
+    new_leader.at = FaultTime{FaultTime::Kind::relative, 1s, root::Phase::preflight};
+    new_leader.what = CrashFault{Target{Target::Kind::leader, ""}};
+    s.faults.push_back(new_leader);
+    RunOptions options;
+    options.record_events = true;
+    const RunResult r = run_scenario(s, 1, options);
+    ASSERT_TRUE(r.passed) << address << ": " << describe(r);
+    const auto failed = first_persist_failure(r, address);
+    ASSERT_TRUE(failed.has_value()) << address << " never wrote after the fault";
+    const auto back = first_start_after(r, address, *failed);
+    ASSERT_TRUE(back.has_value()) << address << " never came back";
+    EXPECT_LT(*back, *failed + 2min) << address;
+  }
+}
+
+// A replacement that can never run must not hold back the next: n1 (with a replica) loses power
+// while n4 hears nothing (its Director's reports still reach the leader, so the leader places the
+// replacement there). The learner never answers; after learner_catch_up_within the leader gives
+// its place back and places another replica on n5, avoiding n4.
+TEST(ClusterRun, AStuckLearnerGivesItsPlaceToAnotherReplacement) {
+  Scenario s = testing::cluster_of(5, 3);
+  s.duration = 45min;
+  s.faults.push_back(fault_at(10min, PowerOffFault{"n1"}));
+  // Once a leader controls every Director again, whoever it is:
+  s.faults.push_back(fault_at(30s, IsolateFault{"n4", Direction::in}, true));
+  s.faults.push_back(fault_at(30min, HealFault{}));
+  s.expect.counters.push_back({"orchestrators", "==", 3});
+  RunOptions options;
+  options.record_events = true;
+  const RunResult r = run_scenario(s, 1, options);
+  ASSERT_TRUE(r.passed) << describe(r);
+  auto where = where_ran(r);
+  EXPECT_FALSE(first_start_after(r, "orchestrator:4", Time{}).has_value())
+      << "the first replacement, on the deaf node, never ran";
+  EXPECT_EQ(where["orchestrator:5"], "n5");
+  EXPECT_TRUE(first_start_after(r, "orchestrator:5", Time{} + 10min).has_value());
+}
+
+// Two of three nodes lose power for good: no majority is left, and nothing may be guessed around
+// that. The replica that is left says so plainly, with the members that must come back.
+TEST(ClusterRun, AMajorityLostForGoodIsReportedPlainly) {
+  Scenario s = testing::cluster_of(3, 3);
+  s.duration = 20min;
+  for (const std::string node : {"n2", "n3"})
+    s.faults.push_back(fault_at(10min, PowerOffFault{node}));
+  const RunResult r = run_scenario(s, 1);
+  ASSERT_TRUE(r.violation.has_value()) << describe(r);
+  EXPECT_EQ(r.violation->invariant, "converges");
+  const std::string& m = r.violation->message;
+  EXPECT_NE(m.find("orchestrator:1 reports the quorum lost: bring back at least 1 of "
+                   "orchestrator:2 (on n2), orchestrator:3 (on n3)"),
+            std::string::npos)
+      << m;
+}
+
 // Seven nodes, five Orchestrators on n1..n5, an app of seven replicas; n1 and n2 lose power for
 // good. Each lost member is replaced in turn (placed, caught up as a learner, promoted, then
 // removed), on the nodes that host no replica; the app's replicas there are placed again; the
@@ -112,19 +208,14 @@ TEST(ClusterRun, ASevenNodeClusterThatLosesTwoNodesForGoodEndsWithAllItsMembersA
   s.cluster = *config::parse_cluster_config(s.cluster_yaml, "inline").config;
   s.expect.apps_running_all = true;
   s.duration = 40min;
-  for (const std::string node : {"n1", "n2"}) {
-    Fault off;
-    off.at = FaultTime{FaultTime::Kind::absolute, 10min, root::Phase::preflight};
-    off.what = PowerOffFault{node};
-    s.faults.push_back(off);
-  }
+  for (const std::string node : {"n1", "n2"})
+    s.faults.push_back(fault_at(10min, PowerOffFault{node}));
   s.expect.counters.push_back({"orchestrators", "==", 5});
   RunOptions options;
   options.record_events = true;
   const RunResult r = run_scenario(s, 1, options);
   ASSERT_TRUE(r.passed) << describe(r);
-  std::map<std::string, std::string> where;
-  for (std::size_t i = 0; i < r.addresses.size(); ++i) where[r.addresses[i]] = r.locations[i];
+  auto where = where_ran(r);
   EXPECT_EQ(where["orchestrator:6"], "n6");
   EXPECT_EQ(where["orchestrator:7"], "n7");
   EXPECT_EQ(where.count("orchestrator:8"), 0u) << "one replacement per lost member";
