@@ -354,6 +354,9 @@ void Orchestrator::reply_status(const StatusWaiter& w, bool committed, Outputs& 
   for (const auto& m : plane.silent_members) r->add_silent_members(m);
   r->set_members_needed(plane.members_needed);
   r->set_advice(plane.advice);
+  for (const auto& view : directors())
+    for (const auto& c : view.failing_containers)
+      r->add_failing_containers(view.director.substr(view.director.find(':') + 1) + "/" + c);
   out.push_back(Send{w.to, std::move(e)});
 }
 

@@ -251,6 +251,17 @@ TEST(Orchestrator, ContainersAnAgentCannotKeepRunningAreReported) {
   add("t-web-3", false, 1);
   s.input(Deliver{s.now, "director:n1", report});
   EXPECT_EQ(s.o.directors().at(0).failing_containers, std::vector<std::string>{"t-web-1"});
+  v1::Envelope status;
+  status.mutable_status_request()->set_nonce(4);
+  s.out.clear();
+  s.input(Deliver{s.now, "client:1", status});
+  s.run_for(100ms);
+  const auto replies = s.sent_to("client:1");
+  ASSERT_EQ(replies.size(), 1u);
+  const auto& failing = replies[0].envelope.status_reply().failing_containers();
+  EXPECT_EQ(std::vector<std::string>(failing.begin(), failing.end()),
+            std::vector<std::string>{"n1/t-web-1"})
+      << "status says it too";
   s.input(Deliver{s.now, "director:n1", director_report(s.o.term())});
   EXPECT_TRUE(s.o.directors().at(0).failing_containers.empty()) << "as of the last report";
 }

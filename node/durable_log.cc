@@ -1,0 +1,226 @@
+#include "node/durable_log.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "model/core/assert.h"
+#include "model/core/sealed.h"
+
+namespace omni::node {
+namespace {
+
+void put_u32(std::string& out, std::uint32_t v) {
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+std::uint32_t get_u32(const std::string& in, std::size_t at) {
+  std::uint32_t v = 0;
+  for (int i = 0; i < 4; ++i)
+    v |= static_cast<std::uint32_t>(static_cast<unsigned char>(in[at + i])) << (8 * i);
+  return v;
+}
+
+LogError error_of(const std::string& call, const std::string& path) {
+  const int number = errno;
+  return {number, call + " " + path + ": " + std::strerror(number)};
+}
+
+// Writes all of `bytes`, retrying short writes and EINTR.
+bool write_all(int fd, const std::string& bytes) {
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+bool read_whole(int fd, std::string& out) {
+  char buffer[1 << 16];
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return false;
+    if (n == 0) return true;
+    out.append(buffer, static_cast<std::size_t>(n));
+  }
+}
+
+bool sync_dir(const std::string& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool ok = ::fsync(fd) == 0;
+  ::close(fd);
+  return ok;
+}
+
+// The frames of `bytes`, stopping at the first that is cut short or does not match.
+Replay replay_of(const std::string& bytes) {
+  Replay replay;
+  std::size_t at = 0;
+  while (at < bytes.size()) {
+    if (bytes.size() - at < 8) {
+      replay.problem = "a torn frame header at byte " + std::to_string(at);
+      break;
+    }
+    const std::uint32_t length = get_u32(bytes, at);
+    const std::uint32_t crc = get_u32(bytes, at + 4);
+    if (length > kMaxRecordBytes) {
+      replay.problem = "a frame of " + std::to_string(length) + " bytes at byte " +
+                       std::to_string(at) + ", more than any record";
+      break;
+    }
+    if (bytes.size() - at - 8 < length) {
+      replay.problem = "a torn frame at byte " + std::to_string(at);
+      break;
+    }
+    std::string payload = bytes.substr(at + 8, length);
+    if (crc32c(payload) != crc) {
+      replay.problem = "a frame whose checksum does not match at byte " + std::to_string(at);
+      break;
+    }
+    replay.records.push_back(std::move(payload));
+    at += 8 + length;
+  }
+  replay.valid_bytes = at;
+  replay.cut_bytes = bytes.size() - at;
+  OMNI_ASSERT(replay.valid_bytes + replay.cut_bytes == bytes.size());
+  OMNI_ASSERT(replay.problem.empty() == (replay.cut_bytes == 0));
+  return replay;
+}
+
+}  // namespace
+
+std::string frame_of(const std::string& record) {
+  OMNI_ASSERT(record.size() <= kMaxRecordBytes, "a component persists bounded records");
+  std::string frame;
+  frame.reserve(8 + record.size());
+  put_u32(frame, static_cast<std::uint32_t>(record.size()));
+  put_u32(frame, crc32c(record));
+  frame += record;
+  OMNI_ASSERT(frame.size() == 8 + record.size());
+  return frame;
+}
+
+std::optional<DurableLog> DurableLog::open(const std::string& dir, Replay& replay,
+                                           LogError& error) {
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    error = error_of("mkdir", dir);
+    return std::nullopt;
+  }
+  const std::string path = dir + "/log";
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    error = error_of("open", path);
+    return std::nullopt;
+  }
+  std::string bytes;
+  if (!read_whole(fd, bytes)) {
+    error = error_of("read", path);
+    ::close(fd);
+    return std::nullopt;
+  }
+  replay = replay_of(bytes);
+  // Cut what cannot be read, durably, before anything is appended after it.
+  if (replay.cut_bytes > 0 &&
+      (::ftruncate(fd, static_cast<off_t>(replay.valid_bytes)) != 0 || ::fdatasync(fd) != 0)) {
+    error = error_of("ftruncate", path);
+    ::close(fd);
+    return std::nullopt;
+  }
+  if (::lseek(fd, 0, SEEK_END) < 0) {
+    error = error_of("lseek", path);
+    ::close(fd);
+    return std::nullopt;
+  }
+  return DurableLog(dir, fd, replay.valid_bytes);
+}
+
+DurableLog::DurableLog(std::string dir, int fd, std::uint64_t size_bytes)
+    : dir_(std::move(dir)), path_(dir_ + "/log"), fd_(fd), size_bytes_(size_bytes) {
+  OMNI_ASSERT(fd_ >= 0);
+}
+
+DurableLog::DurableLog(DurableLog&& other) noexcept
+    : dir_(std::move(other.dir_)),
+      path_(std::move(other.path_)),
+      fd_(std::exchange(other.fd_, -1)),
+      size_bytes_(other.size_bytes_) {}
+
+DurableLog& DurableLog::operator=(DurableLog&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    dir_ = std::move(other.dir_);
+    path_ = std::move(other.path_);
+    fd_ = std::exchange(other.fd_, -1);
+    size_bytes_ = other.size_bytes_;
+  }
+  return *this;
+}
+
+DurableLog::~DurableLog() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+std::optional<LogError> DurableLog::persist(const std::string& record, bool sync, bool replace) {
+  OMNI_ASSERT(fd_ >= 0, "a log that failed is not used again");
+  if (record.size() > kMaxRecordBytes)
+    return LogError{EFBIG, "a record of " + std::to_string(record.size()) + " bytes for " + path_};
+  const std::string frame = frame_of(record);
+  auto failed = replace ? replace_with(frame) : append(frame, sync);
+  if (failed) {
+    ::close(fd_);
+    fd_ = -1;
+  }
+  return failed;
+}
+
+std::optional<LogError> DurableLog::append(const std::string& frame, bool sync) {
+  if (!write_all(fd_, frame)) {
+    LogError e = error_of("write", path_);
+    // A partial frame stays at the tail; the next open cuts it as torn.
+    return e;
+  }
+  if (sync && ::fdatasync(fd_) != 0) return error_of("fdatasync", path_);
+  size_bytes_ += frame.size();
+  return std::nullopt;
+}
+
+// The new file is complete and synced before it takes the log's name, and the rename is synced
+// through the directory: after a crash the log is either the old file or the new one.
+std::optional<LogError> DurableLog::replace_with(const std::string& frame) {
+  const std::string next = dir_ + "/log.next";
+  const int fd = ::open(next.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return error_of("open", next);
+  if (!write_all(fd, frame) || ::fsync(fd) != 0) {
+    LogError e = error_of("write", next);
+    ::close(fd);
+    ::unlink(next.c_str());
+    return e;
+  }
+  if (::rename(next.c_str(), path_.c_str()) != 0) {
+    LogError e = error_of("rename", next);
+    ::close(fd);
+    return e;
+  }
+  if (!sync_dir(dir_)) {
+    LogError e = error_of("fsync", dir_);
+    ::close(fd);
+    return e;
+  }
+  ::close(fd_);
+  fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (fd_ < 0) return error_of("open", path_);
+  ::close(fd);
+  size_bytes_ = frame.size();
+  return std::nullopt;
+}
+
+}  // namespace omni::node

@@ -1,0 +1,93 @@
+#pragma once
+// The real host of one component: the loop the simulator runs, on a real clock, disk and
+// network. One thread (whoever runs the io_context) steps the component and executes its
+// outputs in order, as Simulation::execute_outputs does:
+//
+//   Send       -> the transport (never blocks the loop; a peer that is down loses the message)
+//   Persist    -> the durable log; a synced record is on disk before any later output
+//   WakeAt     -> a steady timer; the earliest pending wake fires one Tick
+//   DriverCall -> a bounded worker pool; the answer comes back as a DriverDone input
+//   Exit       -> the loop stops stepping the component
+//
+// A failed persist (EIO, a full disk) stops the component on the spot (fail-stop), as the
+// simulator models it. Model time is the monotonic clock; no persisted record depends on it.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "model/core/step.h"
+#include "node/durable_log.h"
+
+namespace omni::node {
+
+// Where a host's Sends go. The mutual-TLS transport implements it; tests use a loopback.
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  virtual void send(const Address& from, const Address& to, const v1::Envelope& envelope) = 0;
+};
+
+// Runs one driver op to completion, on a worker thread (never on the loop).
+using DriverRunner = std::function<DriverResult(const DriverOp& op)>;
+
+struct HostCounters {
+  std::uint64_t steps = 0;
+  std::uint64_t sends = 0;
+  std::uint64_t persists = 0;
+  std::uint64_t driver_calls = 0;
+  std::uint64_t ticks = 0;
+};
+
+class Host {
+ public:
+  Host(boost::asio::io_context& io, Address self, std::unique_ptr<Component> component,
+       DurableLog log, std::vector<std::string> replayed, Transport& transport, DriverRunner driver,
+       std::size_t driver_workers = 4);
+  ~Host();
+  Host(const Host&) = delete;
+  Host& operator=(const Host&) = delete;
+
+  // Steps Start with the replayed records (on the loop).
+  void start();
+  // Thread-safe: the message is stepped on the loop, in arrival order.
+  void deliver(Address from, v1::Envelope envelope);
+
+  bool stopped() const { return stopped_; }
+  const std::optional<LogError>& failure() const { return failure_; }
+  const HostCounters& counters() const { return counters_; }
+  const Address& self() const { return self_; }
+
+ private:
+  void step(const Input& input);
+  void execute(const Outputs& outputs);
+  void persist(const Persist& p);
+  void wake_at(Time at);
+  void arm_timer();
+  void on_timer();
+  void call_driver(const DriverCall& call);
+  void stop();
+  Time now() const;
+
+  boost::asio::io_context& io_;
+  Address self_;
+  std::unique_ptr<Component> component_;
+  DurableLog log_;
+  std::vector<std::string> replayed_;
+  Transport& transport_;
+  DriverRunner driver_;
+  boost::asio::thread_pool workers_;
+  boost::asio::steady_timer timer_;
+  std::set<Time> wakes_;  // pending WakeAt instants, earliest first
+  std::optional<Time> armed_for_;
+  bool stopped_ = false;
+  std::optional<LogError> failure_;
+  HostCounters counters_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // for answers from workers
+};
+
+}  // namespace omni::node
