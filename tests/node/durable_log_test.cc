@@ -92,7 +92,8 @@ TEST(DurableLog, ATornTailIsCutAndReportedAndLaterAppendsStayReadable) {
     ASSERT_FALSE(log.persist("a", true, false));
     ASSERT_FALSE(log.persist("b", true, false));
   }
-  append_bytes(t.log_dir() + "/log", frame_of(std::string(20, 'c')).substr(0, 10));  // cut mid-write
+  append_bytes(t.log_dir() + "/log",
+               frame_of(std::string(20, 'c')).substr(0, 10));  // cut mid-write
   const auto before = fs::file_size(t.log_dir() + "/log");
   {
     Replay replay;
