@@ -25,27 +25,13 @@ TEST_P(ScenarioSweep, FiftySeedsPass) {
 }
 
 // Listed by hand so a new file is a deliberate addition; the test below keeps the list whole.
-const std::vector<std::string> kScenarios{"apps",
-                                          "apps-node-loss",
-                                          "apps-overcommit",
-                                          "apps-partition",
-                                          "apps-update",
-                                          "bootstrap",
-                                          "bootstrap-large",
-                                          "capacity-too-small",
-                                          "cold-start",
-                                          "cold-start-100",
-                                          "cold-start-apps",
-                                          "director-vm-loss",
-                                          "disk-errors",
-                                          "leader-crash",
-                                          "lossy-network",
-                                          "one-way-isolation",
-                                          "partition",
-                                          "replica-loss",
-                                          "root-crash-during-init",
-                                          "swarm",
-                                          "swarm-apps"};
+const std::vector<std::string> kScenarios{
+    "apps",        "apps-node-loss", "apps-overcommit",        "apps-partition",
+    "apps-update", "bootstrap",      "bootstrap-large",        "capacity-too-small",
+    "cold-start",  "cold-start-100", "cold-start-apps",        "director-vm-loss",
+    "disk-errors", "leader-crash",   "lossy-network",          "one-way-isolation",
+    "partition",   "replica-loss",   "root-crash-during-init", "swarm",
+    "swarm-apps"};
 
 INSTANTIATE_TEST_SUITE_P(Scenarios, ScenarioSweep, ::testing::ValuesIn(kScenarios),
                          [](const auto& param_info) {
