@@ -1,0 +1,38 @@
+#pragma once
+// The cluster's PKI, made with OpenSSL by the root's pki phase: one CA per cluster, one
+// certificate per component with its identity ("director:worker-01", "orchestrator:2",
+// "root:3", "admin") in the subject alternative name as the URI "omni:IDENTITY", and a client
+// certificate for the admin. Keys are EC P-256. A peer's identity is read from its verified
+// certificate, never from what it says in a message, so fencing cannot be spoofed.
+#include <chrono>
+#include <optional>
+#include <string>
+
+namespace omni::node {
+
+struct KeyPair {
+  std::string cert_pem;
+  std::string key_pem;  // PKCS#8, unencrypted: written 0600
+};
+
+struct Validity {
+  std::chrono::seconds not_before_offset{-300};  // from now: a little clock skew is tolerated
+  std::chrono::seconds lifetime{std::chrono::hours(24 * 365)};
+};
+
+// A self-signed CA for the cluster. Errors are OpenSSL's, for a person.
+std::optional<KeyPair> make_ca(const std::string& cluster, const Validity& validity,
+                               std::string& error);
+// A certificate for `identity`, signed by `ca`, usable as a TLS server and client.
+std::optional<KeyPair> issue(const KeyPair& ca, const std::string& identity,
+                             const Validity& validity, std::string& error);
+// The identity in a certificate's "omni:" URI, or nothing when it has none (or is not PEM).
+std::optional<std::string> identity_of(const std::string& cert_pem);
+// Empty when `cert_pem` chains to `ca_pem` and is valid now; OpenSSL's reason otherwise
+// ("certificate has expired", "unable to get local issuer certificate").
+std::string verify(const std::string& ca_pem, const std::string& cert_pem);
+
+// Writes DIR/NAME.crt (0644) and DIR/NAME.key (0600), creating DIR (0700). Empty on success.
+std::string write_key_pair(const std::string& dir, const std::string& name, const KeyPair& pair);
+
+}  // namespace omni::node
