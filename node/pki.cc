@@ -139,10 +139,17 @@ std::optional<KeyPair> issue(const KeyPair& ca, const std::string& identity,
                      "critical,digitalSignature,keyAgreement") ||
       !add_extension(cert.get(), ca_cert.get(), NID_ext_key_usage, "serverAuth,clientAuth") ||
       !add_extension(cert.get(), ca_cert.get(), NID_subject_alt_name,
-                     std::string("URI:") + kUriPrefix + identity) ||
+                     std::string("URI:") + kUriPrefix + identity + ",DNS:" + tls_name(identity)) ||
       X509_sign(cert.get(), ca_key.get(), EVP_sha256()) == 0)
     return failed(error, openssl_error("signing " + identity));
   return KeyPair{pem_of(cert.get()), pem_of(key.get())};
+}
+
+std::string tls_name(const std::string& identity) {
+  std::string name = identity;
+  for (char& c : name)
+    if (c == ':') c = '-';
+  return name + ".omni";
 }
 
 std::optional<std::string> identity_of(const std::string& cert_pem) {

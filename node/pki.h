@@ -26,6 +26,8 @@ std::optional<KeyPair> make_ca(const std::string& cluster, const Validity& valid
 // A certificate for `identity`, signed by `ca`, usable as a TLS server and client.
 std::optional<KeyPair> issue(const KeyPair& ca, const std::string& identity,
                              const Validity& validity, std::string& error);
+// The DNS name a certificate also carries, for TLS's host name check: "orchestrator-2.omni".
+std::string tls_name(const std::string& identity);
 // The identity in a certificate's "omni:" URI, or nothing when it has none (or is not PEM).
 std::optional<std::string> identity_of(const std::string& cert_pem);
 // Empty when `cert_pem` chains to `ca_pem` and is valid now; OpenSSL's reason otherwise

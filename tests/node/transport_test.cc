@@ -1,0 +1,160 @@
+// The transport on loopback: mutual TLS with the cluster's CA, the sender's identity taken from
+// its certificate, and a peer that is unknown, down or a stranger never blocks the sender.
+#include "node/transport.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace omni::node {
+namespace {
+
+KeyPair issued(const KeyPair& ca, const std::string& identity) {
+  std::string error;
+  auto pair = issue(ca, identity, {}, error);
+  if (!pair) throw std::runtime_error(error);
+  return *pair;
+}
+
+KeyPair new_ca(const std::string& cluster) {
+  std::string error;
+  auto ca = make_ca(cluster, {}, error);
+  if (!ca) throw std::runtime_error(error);
+  return *ca;
+}
+
+// What a transport received, with a wait.
+struct Inbox {
+  std::mutex mutex;
+  std::condition_variable arrived;
+  std::vector<std::pair<Address, v1::Envelope>> messages;
+  OnDeliver sink() {
+    return [this](Address from, v1::Envelope e) {
+      std::lock_guard lock(mutex);
+      messages.emplace_back(std::move(from), std::move(e));
+      arrived.notify_all();
+    };
+  }
+  bool wait_for(std::size_t count, std::chrono::seconds limit = std::chrono::seconds(10)) {
+    std::unique_lock lock(mutex);
+    return arrived.wait_for(lock, limit, [&] { return messages.size() >= count; });
+  }
+};
+
+v1::Envelope envelope(std::uint64_t seq) {
+  v1::Envelope e;
+  e.set_seq(seq);
+  return e;
+}
+
+std::string at(const GrpcTransport& t) {
+  return "127.0.0.1:" + std::to_string(t.port());
+}
+
+TEST(Transport, PeersDeliverInOrderAndTheSenderIsWhoItsCertificateSays) {
+  const KeyPair ca = new_ca("demo");
+  Inbox inbox_1;
+  Inbox inbox_2;
+  GrpcTransport one("127.0.0.1:0", ca.cert_pem, issued(ca, "orchestrator:1"), inbox_1.sink());
+  GrpcTransport two("127.0.0.1:0", ca.cert_pem, issued(ca, "orchestrator:2"), inbox_2.sink());
+  ASSERT_TRUE(one.listening() && two.listening());
+  one.add_peer("orchestrator:2", at(two));
+  two.add_peer("orchestrator:1", at(one));
+  for (std::uint64_t seq = 1; seq <= 20; ++seq)
+    one.send("orchestrator:1", "orchestrator:2", envelope(seq));
+  // The `from` a sender claims is not used: the certificate says who it is.
+  two.send("orchestrator:9", "orchestrator:1", envelope(99));
+  ASSERT_TRUE(inbox_2.wait_for(20));
+  ASSERT_TRUE(inbox_1.wait_for(1));
+  for (std::size_t i = 0; i < 20; ++i) {
+    EXPECT_EQ(inbox_2.messages[i].first, "orchestrator:1");
+    EXPECT_EQ(inbox_2.messages[i].second.seq(), i + 1) << "in order";
+  }
+  EXPECT_EQ(inbox_1.messages[0].first, "orchestrator:2");
+  // The answer reaches the sender just after the handler ran: give its count a moment.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (one.counters().sent.load() < 20 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(one.counters().sent.load(), 20u);
+  EXPECT_EQ(one.counters().failed.load(), 0u);
+}
+
+// A Director's certificate delivers as the Director, whatever its envelope carries: it cannot
+// pass for an Orchestrator.
+TEST(Transport, ADirectorCannotSendAsAnOrchestrator) {
+  const KeyPair ca = new_ca("demo");
+  Inbox inbox;
+  Inbox unused;
+  GrpcTransport leader("127.0.0.1:0", ca.cert_pem, issued(ca, "orchestrator:1"), inbox.sink());
+  GrpcTransport director("127.0.0.1:0", ca.cert_pem, issued(ca, "director:worker-01"),
+                         unused.sink());
+  director.add_peer("orchestrator:1", at(leader));
+  v1::Envelope forged;
+  forged.mutable_take_control()->set_controller("orchestrator:2");
+  director.send("orchestrator:2", "orchestrator:1", forged);
+  ASSERT_TRUE(inbox.wait_for(1));
+  EXPECT_EQ(inbox.messages[0].first, "director:worker-01");
+}
+
+// Another cluster's certificate gets nothing through, and the sender is told only by failing.
+TEST(Transport, AStrangerFromAnotherCaIsRefused) {
+  const KeyPair ca = new_ca("demo");
+  const KeyPair other = new_ca("other");
+  Inbox inbox;
+  Inbox unused;
+  GrpcTransport server("127.0.0.1:0", ca.cert_pem, issued(ca, "orchestrator:1"), inbox.sink());
+  GrpcTransport stranger("127.0.0.1:0", other.cert_pem, issued(other, "orchestrator:2"),
+                         unused.sink());
+  stranger.add_peer("orchestrator:1", at(server));
+  stranger.send("orchestrator:2", "orchestrator:1", envelope(1));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (stranger.counters().failed.load() == 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(stranger.counters().failed.load(), 1u);
+  EXPECT_FALSE(inbox.wait_for(1, std::chrono::seconds(1)));
+}
+
+// An expired certificate of the right cluster gets nothing through either.
+TEST(Transport, AnExpiredCertificateIsRefused) {
+  const KeyPair ca = new_ca("demo");
+  Inbox inbox;
+  Inbox unused;
+  GrpcTransport server("127.0.0.1:0", ca.cert_pem, issued(ca, "orchestrator:1"), inbox.sink());
+  Validity past;
+  past.not_before_offset = std::chrono::hours(-48);
+  past.lifetime = std::chrono::hours(24);
+  std::string error;
+  const auto expired = issue(ca, "orchestrator:2", past, error);
+  ASSERT_TRUE(expired.has_value()) << error;
+  GrpcTransport old("127.0.0.1:0", ca.cert_pem, *expired, unused.sink());
+  old.add_peer("orchestrator:1", at(server));
+  old.send("orchestrator:2", "orchestrator:1", envelope(1));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (old.counters().failed.load() == 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(old.counters().failed.load(), 1u);
+  EXPECT_FALSE(inbox.wait_for(1, std::chrono::seconds(1)));
+}
+
+// Sending never waits on the network: to a peer nobody listens for, to an unknown identity, or
+// past a full queue, send returns at once and the loss is counted.
+TEST(Transport, AnUnknownDownOrFullPeerNeverBlocksTheSender) {
+  const KeyPair ca = new_ca("demo");
+  Inbox unused;
+  GrpcTransport one("127.0.0.1:0", ca.cert_pem, issued(ca, "orchestrator:1"), unused.sink(), 4);
+  one.add_peer("orchestrator:2", "127.0.0.1:1");  // nothing listens on port 1
+  const auto start = std::chrono::steady_clock::now();
+  for (std::uint64_t seq = 1; seq <= 100; ++seq)
+    one.send("orchestrator:1", "orchestrator:2", envelope(seq));
+  one.send("orchestrator:1", "orchestrator:7", envelope(1));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(200));
+  EXPECT_EQ(one.counters().dropped_unknown_peer.load(), 1u);
+  EXPECT_GE(one.counters().dropped_queue_full.load(), 95u);
+}
+
+}  // namespace
+}  // namespace omni::node
