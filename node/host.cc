@@ -133,6 +133,7 @@ void Host::stop() {
   stopped_ = true;
   wakes_.clear();
   timer_.cancel();
+  if (on_stop_) boost::asio::post(io_, on_stop_);
   OMNI_ASSERT(stopped_ && wakes_.empty());
 }
 

@@ -57,6 +57,8 @@ class Host {
   // Thread-safe: the message is stepped on the loop, in arrival order.
   void deliver(Address from, v1::Envelope envelope);
 
+  // Called on the loop once the component stops (an Exit, or a failed persist).
+  void set_on_stop(std::function<void()> on_stop) { on_stop_ = std::move(on_stop); }
   bool stopped() const { return stopped_; }
   const std::optional<LogError>& failure() const { return failure_; }
   const HostCounters& counters() const { return counters_; }
@@ -87,6 +89,7 @@ class Host {
   bool stopped_ = false;
   std::optional<LogError> failure_;
   HostCounters counters_;
+  std::function<void()> on_stop_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // for answers from workers
 };
 

@@ -1,7 +1,8 @@
-// omni-node: the real host of one Omni component. For now it answers `version`, `report` (what
-// the machine it runs on offers, the line a freshly booted VM sends its host) and runs a
-// placeholder `serve --component NAME` that announces itself and waits for SIGTERM; later
-// issues put the event loop, transport and storage behind `serve`.
+// omni-node: the real host of one Omni component. `orchestrator --config FILE` runs an
+// Orchestrator replica on the host loop, its durable log and the mutual-TLS transport
+// (docs/node.md); `version`; `report` (what the machine it runs on offers, the line a freshly
+// booted VM sends its host); and the placeholder `serve --component NAME`, which announces
+// itself and waits for SIGTERM, for the roles whose real hosts are still to come.
 #include <signal.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -9,7 +10,11 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <string>
+
+#include "node/node_config.h"
+#include "node/serve.h"
 
 namespace {
 
@@ -19,7 +24,8 @@ int usage() {
   std::fprintf(stderr,
                "usage: omni-node version\n"
                "       omni-node report\n"
-               "       omni-node serve --component NAME\n");
+               "       omni-node serve --component NAME\n"
+               "       omni-node orchestrator --config FILE\n");
   return 2;
 }
 
@@ -73,6 +79,21 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (command == "report") return report();
+  if (command == "orchestrator") {
+    if (argc != 4 || std::strcmp(argv[2], "--config") != 0) return usage();
+    std::ifstream in(argv[3]);
+    if (!in) {
+      std::fprintf(stderr, "omni-node: cannot read %s\n", argv[3]);
+      return 2;
+    }
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto parsed = omni::node::parse_node_config(command, text, argv[3]);
+    if (const auto* error = std::get_if<std::string>(&parsed)) {
+      std::fprintf(stderr, "omni-node: %s\n", error->c_str());
+      return 2;
+    }
+    return omni::node::serve(std::get<omni::node::NodeConfig>(parsed));
+  }
   if (command == "serve") {
     std::string component;
     for (int i = 2; i < argc; ++i) {

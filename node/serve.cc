@@ -1,0 +1,124 @@
+#include "node/serve.h"
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <cstdio>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "model/orchestrator/orchestrator.h"
+#include "node/durable_log.h"
+#include "node/host.h"
+#include "node/transport.h"
+
+namespace omni::node {
+namespace {
+
+std::optional<std::string> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// One line per event, to stderr: what a person reading a journal needs.
+void log_line(const NodeConfig& c, const std::string& text) {
+  std::fprintf(stderr, "omni-node %s: %s\n", c.identity.c_str(), text.c_str());
+  std::fflush(stderr);
+}
+
+std::unique_ptr<Component> component_of(const NodeConfig& c, std::string& error) {
+  const auto config = orchestrator::Orchestrator::from_args(c.args);
+  if (!config) {
+    error = "args do not make an Orchestrator (need --replica=N and --members=... or --join)";
+    return nullptr;
+  }
+  if (config->self != c.identity) {
+    error = "args make " + config->self + ", but the identity is " + c.identity;
+    return nullptr;
+  }
+  std::random_device entropy;  // the model's randomness is seeded here, once, from the host
+  const std::uint64_t seed = (std::uint64_t{entropy()} << 32) | entropy();
+  return std::make_unique<orchestrator::Orchestrator>(*config, Rng{seed});
+}
+
+DriverResult no_driver(const DriverOp&) {
+  DriverResult r;
+  r.status = DriverStatus::unavailable;
+  r.message = "this omni-node has no driver";
+  return r;
+}
+
+}  // namespace
+
+int serve(const NodeConfig& c) {
+  const auto ca = read_file(c.ca_file);
+  const auto cert = read_file(c.cert_file);
+  const auto key = read_file(c.key_file);
+  if (!ca || !cert || !key) {
+    log_line(c, "cannot read the TLS files " + c.ca_file + ", " + c.cert_file + ", " + c.key_file);
+    return 2;
+  }
+  if (identity_of(*cert) != c.identity) {
+    log_line(c, "the certificate " + c.cert_file + " is not for " + c.identity);
+    return 2;
+  }
+  std::string error;
+  std::unique_ptr<Component> component = component_of(c, error);
+  if (!component) {
+    log_line(c, error);
+    return 2;
+  }
+  Replay replay;
+  LogError log_error;
+  auto log = DurableLog::open(c.state_dir, replay, log_error);
+  if (!log) {
+    log_line(c, "cannot open its log: " + log_error.message);
+    return 1;
+  }
+  if (!replay.problem.empty())
+    log_line(c, "log " + log->path() + ": cut " + std::to_string(replay.cut_bytes) +
+                    " bytes: " + replay.problem);
+  log_line(c, "replayed " + std::to_string(replay.records.size()) + " records");
+
+  boost::asio::io_context io;
+  std::atomic<Host*> host_ptr{nullptr};
+  // Deliveries hop onto the loop before they touch the host: the loop runs only while it lives.
+  GrpcTransport transport(c.listen, *ca, KeyPair{*cert, *key}, [&](Address from, v1::Envelope e) {
+    boost::asio::post(io, [&host_ptr, from = std::move(from), e = std::move(e)]() mutable {
+      if (Host* h = host_ptr.load()) h->deliver(std::move(from), std::move(e));
+    });
+  });
+  if (!transport.listening()) {
+    log_line(c, "cannot listen on " + c.listen);
+    return 2;
+  }
+  for (const auto& [identity, at] : c.peers) transport.add_peer(identity, at);
+  Host host(io, c.identity, std::move(component), std::move(*log), std::move(replay.records),
+            transport, no_driver);
+  int exit_code = 0;
+  host.set_on_stop([&] {
+    if (host.failure()) {
+      log_line(c, "stopped: " + host.failure()->message);
+      exit_code = 1;
+    }
+    io.stop();
+  });
+  host_ptr.store(&host);
+  boost::asio::signal_set signals(io, SIGTERM, SIGINT);
+  signals.async_wait([&](const boost::system::error_code&, int signal) {
+    log_line(c, "stopping on signal " + std::to_string(signal));
+    io.stop();
+  });
+  log_line(c, "listening on port " + std::to_string(transport.port()));
+  host.start();
+  io.run();
+  host_ptr.store(nullptr);
+  return exit_code;
+}
+
+}  // namespace omni::node

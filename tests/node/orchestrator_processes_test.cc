@@ -1,0 +1,228 @@
+// Real `omni-node orchestrator` processes on loopback, with the cluster's PKI: they elect a
+// leader and commit; a SIGKILLed leader is followed by another; a SIGSTOPped leader that comes
+// back is fenced by the newer term; every log is intact afterwards. An admin client asks them
+// for status over the same mutual-TLS wire.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "node/durable_log.h"
+#include "node/pki.h"
+#include "node/transport.h"
+
+namespace omni::node {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+KeyPair must(std::optional<KeyPair> pair, const std::string& error) {
+  if (!pair) throw std::runtime_error(error);
+  return *pair;
+}
+
+void must_write(const fs::path& dir, const std::string& name, const KeyPair& pair) {
+  const std::string error = write_key_pair(dir.string(), name, pair);
+  if (!error.empty()) throw std::runtime_error(error);
+}
+
+struct Status {
+  bool is_leader = false;
+  std::uint64_t term = 0;
+  bool quorum_healthy = false;
+};
+
+// N replicas, each an omni-node process, and an admin that asks them for status.
+class Cluster {
+ public:
+  explicit Cluster(int n) : n_(n) {
+    char pattern[] = "/tmp/omni-nodes-XXXXXX";
+    dir_ = ::mkdtemp(pattern);
+    std::string error;
+    ca_ = must(make_ca("t", {}, error), error);
+    must_write(dir_ / "pki", "ca", ca_);
+    std::string members = "--members=";
+    for (int r = 1; r <= n_; ++r) {
+      ports_[r] = free_port();
+      members += (r > 1 ? "," : "") + name(r);
+    }
+    admin_port_ = free_port();
+    admin_ = std::make_unique<GrpcTransport>(
+        "127.0.0.1:" + std::to_string(admin_port_), ca_.cert_pem,
+        must(issue(ca_, "admin", {}, error), error),
+        [this](Address from, v1::Envelope e) { on_reply(from, e); });
+    for (int r = 1; r <= n_; ++r) {
+      const std::string file = "replica-" + std::to_string(r);
+      must_write(dir_ / "pki", file, must(issue(ca_, name(r), {}, error), error));
+      std::ofstream config(dir_ / (file + ".yaml"));
+      config << "identity: " << name(r) << "\nargs: [orchestrator, --replica=" << r << ", \""
+             << members << "\"]\nstate_dir: " << (dir_ / file).string()
+             << "\nlisten: 127.0.0.1:" << ports_[r] << "\npeers:\n";
+      for (int p = 1; p <= n_; ++p)
+        if (p != r) config << "  " << name(p) << ": 127.0.0.1:" << ports_[p] << "\n";
+      config << "  admin: 127.0.0.1:" << admin_port_
+             << "\ntls: {ca: " << (dir_ / "pki/ca.crt").string()
+             << ", cert: " << (dir_ / "pki" / (file + ".crt")).string()
+             << ", key: " << (dir_ / "pki" / (file + ".key")).string() << "}\n";
+      admin_->add_peer(name(r), "127.0.0.1:" + std::to_string(ports_[r]));
+      start(r);
+    }
+  }
+  ~Cluster() {
+    for (auto& [r, pid] : pids_) stop(r, SIGKILL);
+    admin_.reset();
+    fs::remove_all(dir_);
+  }
+
+  static std::string name(int r) { return "orchestrator:" + std::to_string(r); }
+
+  void start(int r) {
+    const std::string file = "replica-" + std::to_string(r);
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      const std::string config = (dir_ / (file + ".yaml")).string();
+      const std::string log = (dir_ / (file + ".out")).string();
+      std::freopen(log.c_str(), "a", stderr);
+      ::execl(OMNI_NODE_BIN, "omni-node", "orchestrator", "--config", config.c_str(), nullptr);
+      ::_exit(127);
+    }
+    pids_[r] = pid;
+  }
+  // Stops replica r with `signal` and reaps it (SIGSTOP: only stops it).
+  void stop(int r, int signal) {
+    const auto it = pids_.find(r);
+    if (it == pids_.end()) return;
+    ::kill(it->second, signal);
+    if (signal == SIGSTOP) return;
+    if (signal == SIGCONT) return;
+    int status = 0;
+    ::waitpid(it->second, &status, 0);
+    pids_.erase(it);
+  }
+  bool running(int r) const { return pids_.count(r) > 0; }
+
+  // Asks every running replica; the answers that came within a second.
+  std::map<int, Status> status() {
+    {
+      std::lock_guard lock(mutex_);
+      replies_.clear();
+    }
+    ++nonce_;
+    for (int r = 1; r <= n_; ++r) {
+      v1::Envelope e;
+      e.set_seq(nonce_);
+      e.mutable_status_request()->set_nonce(nonce_);
+      admin_->send("admin", name(r), e);
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    std::lock_guard lock(mutex_);
+    return replies_;
+  }
+  // The replica that leads with a committed round trip, waiting up to `limit`.
+  std::optional<std::pair<int, std::uint64_t>> leader(std::chrono::seconds limit,
+                                                      std::uint64_t above_term = 0) {
+    for (const auto end = Clock::now() + limit; Clock::now() < end;)
+      for (const auto& [r, s] : status())
+        if (s.is_leader && s.quorum_healthy && s.term > above_term) return std::pair{r, s.term};
+    return std::nullopt;
+  }
+  std::string log_dir(int r) const { return (dir_ / ("replica-" + std::to_string(r))).string(); }
+  std::string output(int r) const {
+    std::ifstream in(dir_ / ("replica-" + std::to_string(r) + ".out"));
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  }
+
+ private:
+  void on_reply(const Address& from, const v1::Envelope& e) {
+    if (!e.has_status_reply() || e.status_reply().nonce() != nonce_) return;
+    const int r = std::stoi(from.substr(from.find(':') + 1));
+    std::lock_guard lock(mutex_);
+    replies_[r] = Status{e.status_reply().is_leader(), e.status_reply().term(),
+                         e.status_reply().quorum_healthy()};
+  }
+
+  int n_;
+  fs::path dir_;
+  KeyPair ca_;
+  std::map<int, int> ports_;
+  int admin_port_ = 0;
+  std::unique_ptr<GrpcTransport> admin_;
+  std::map<int, pid_t> pids_;
+  std::mutex mutex_;
+  std::map<int, Status> replies_;
+  std::atomic<std::uint64_t> nonce_{0};
+};
+
+void expect_logs_intact(const Cluster& c, int n) {
+  for (int r = 1; r <= n; ++r) {
+    Replay replay;
+    LogError error;
+    auto log = DurableLog::open(c.log_dir(r), replay, error);
+    ASSERT_TRUE(log.has_value()) << error.message;
+    EXPECT_EQ(replay.problem, "") << Cluster::name(r);
+    EXPECT_FALSE(replay.records.empty()) << Cluster::name(r) << " wrote its term and log";
+  }
+}
+
+TEST(OrchestratorProcesses, ThreeElectCommitAndFollowASigkilledLeader) {
+  Cluster c(3);
+  const auto first = c.leader(std::chrono::seconds(20));
+  ASSERT_TRUE(first.has_value()) << c.output(1);
+  const auto killed_at = Clock::now();
+  c.stop(first->first, SIGKILL);
+  const auto second = c.leader(std::chrono::seconds(20), first->second);
+  ASSERT_TRUE(second.has_value()) << "no new leader after the leader was killed";
+  EXPECT_NE(second->first, first->first);
+  EXPECT_LT(Clock::now() - killed_at, std::chrono::seconds(15));
+  for (int r = 1; r <= 3; ++r) c.stop(r, SIGTERM);
+  expect_logs_intact(c, 3);
+}
+
+TEST(OrchestratorProcesses, FiveFenceAStoppedLeaderThatComesBack) {
+  Cluster c(5);
+  const auto first = c.leader(std::chrono::seconds(20));
+  ASSERT_TRUE(first.has_value()) << c.output(1);
+  c.stop(first->first, SIGSTOP);
+  const auto second = c.leader(std::chrono::seconds(20), first->second);
+  ASSERT_TRUE(second.has_value()) << "no new leader while the old one was stopped";
+  c.stop(first->first, SIGCONT);
+  // The old leader hears the newer term and follows: only one leader answers with a commit.
+  std::map<int, Status> after;
+  for (const auto end = Clock::now() + std::chrono::seconds(10); Clock::now() < end;) {
+    after = c.status();
+    if (after.count(first->first) && !after[first->first].is_leader) break;
+  }
+  ASSERT_TRUE(after.count(first->first)) << "the resumed replica answers";
+  EXPECT_FALSE(after[first->first].is_leader);
+  EXPECT_GE(after[first->first].term, second->second);
+  int committed_leaders = 0;
+  for (const auto& [r, s] : after) committed_leaders += s.is_leader && s.quorum_healthy;
+  EXPECT_LE(committed_leaders, 1);
+  for (int r = 1; r <= 5; ++r) c.stop(r, SIGTERM);
+  expect_logs_intact(c, 5);
+}
+
+}  // namespace
+}  // namespace omni::node
