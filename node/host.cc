@@ -52,6 +52,7 @@ void Host::step(const Input& input) {
   component_->step(input, outputs);
   ++counters_.steps;
   execute(outputs);
+  if (after_step_) after_step_(*component_);
 }
 
 // In order, and nothing after a failed persist or an Exit: the simulator's rule.

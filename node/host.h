@@ -57,6 +57,10 @@ class Host {
   // Thread-safe: the message is stepped on the loop, in arrival order.
   void deliver(Address from, v1::Envelope envelope);
 
+  // Called on the loop after every step, with the component: what the host logs or exports.
+  void set_after_step(std::function<void(const Component&)> after) {
+    after_step_ = std::move(after);
+  }
   // Called on the loop once the component stops (an Exit, or a failed persist).
   void set_on_stop(std::function<void()> on_stop) { on_stop_ = std::move(on_stop); }
   bool stopped() const { return stopped_; }
@@ -90,6 +94,7 @@ class Host {
   std::optional<LogError> failure_;
   HostCounters counters_;
   std::function<void()> on_stop_;
+  std::function<void(const Component&)> after_step_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // for answers from workers
 };
 

@@ -32,6 +32,9 @@ struct Reader {
   }
 };
 
+std::variant<NodeConfig, std::string> read(const std::string& role, const YAML::Node& root,
+                                           const std::string& file);
+
 }  // namespace
 
 std::variant<NodeConfig, std::string> parse_node_config(const std::string& role,
@@ -44,6 +47,17 @@ std::variant<NodeConfig, std::string> parse_node_config(const std::string& role,
   } catch (const YAML::Exception& e) {
     return file + ":" + std::to_string(e.mark.line + 1) + ": not YAML: " + e.msg;
   }
+  try {
+    return read(role, root, file);
+  } catch (const YAML::Exception& e) {  // a shape yaml-cpp itself refuses to walk
+    return file + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg;
+  }
+}
+
+namespace {
+
+std::variant<NodeConfig, std::string> read(const std::string& role, const YAML::Node& root,
+                                           const std::string& file) {
   if (!root.IsMap()) return file + ": expected a map of " + std::to_string(kKeys.size()) + " keys";
   for (const auto& entry : root) {
     const std::string key = entry.first.IsScalar() ? entry.first.Scalar() : "?";
@@ -55,18 +69,24 @@ std::variant<NodeConfig, std::string> parse_node_config(const std::string& role,
   c.identity = in.text(root["identity"], "identity");
   c.state_dir = in.text(root["state_dir"], "state_dir");
   c.listen = in.text(root["listen"], "listen");
+  if (!in.error.empty()) return in.error;
   const YAML::Node tls = root["tls"];
-  if (in.error.empty() && (!tls || !tls.IsMap()))
-    return file + ": key `tls`: expected {ca, cert, key}";
+  if (!tls || !tls.IsMap()) return file + ": key `tls`: expected {ca, cert, key}";
+  for (const auto& entry : tls) {
+    const std::string key = entry.first.IsScalar() ? entry.first.Scalar() : "?";
+    if (key != "ca" && key != "cert" && key != "key")
+      return file + ": unknown key `tls." + key + "`";
+  }
   c.ca_file = in.text(tls["ca"], "tls.ca");
   c.cert_file = in.text(tls["cert"], "tls.cert");
   c.key_file = in.text(tls["key"], "tls.key");
+  if (!in.error.empty()) return in.error;
   const YAML::Node args = root["args"];
-  if (in.error.empty() && (!args || !args.IsSequence()))
-    return file + ": key `args`: expected a list of strings";
+  if (!args || !args.IsSequence()) return file + ": key `args`: expected a list of strings";
   for (const auto& arg : args) c.args.push_back(in.text(arg, "args"));
+  if (!in.error.empty()) return in.error;
   const YAML::Node peers = root["peers"];
-  if (in.error.empty() && (!peers || !peers.IsMap()))
+  if (!peers || !peers.IsMap())
     return file + ": key `peers`: expected a map of identity: host:port";
   for (const auto& peer : peers) {
     const std::string identity = in.text(peer.first, "peers");
@@ -81,4 +101,5 @@ std::variant<NodeConfig, std::string> parse_node_config(const std::string& role,
   return c;
 }
 
+}  // namespace
 }  // namespace omni::node

@@ -7,13 +7,16 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <vector>
 
 #include "node/node_config.h"
+#include "node/pki.h"
 #include "node/serve.h"
 
 namespace {
@@ -25,7 +28,8 @@ int usage() {
                "usage: omni-node version\n"
                "       omni-node report\n"
                "       omni-node serve --component NAME\n"
-               "       omni-node orchestrator --config FILE\n");
+               "       omni-node orchestrator --config FILE\n"
+               "       omni-node pki --cluster NAME --out DIR IDENTITY...\n");
   return 2;
 }
 
@@ -69,6 +73,45 @@ int serve(const std::string& component) {
   return 0;
 }
 
+// A new cluster CA in DIR/ca.{crt,key} and a certificate per identity in DIR/NAME.{crt,key},
+// NAME being the identity with ':' as '-' ("orchestrator-1"). For running replicas by hand; the
+// root's pki phase makes the same.
+int pki(int argc, char** argv) {
+  std::string cluster;
+  std::string out;
+  std::vector<std::string> identities;
+  for (int i = 2; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--cluster") == 0 && i + 1 < argc) {
+      cluster = argv[++i];
+    } else if (std::strcmp(argv[i], "--out") == 0 && i + 1 < argc) {
+      out = argv[++i];
+    } else {
+      identities.emplace_back(argv[i]);
+    }
+  }
+  if (cluster.empty() || out.empty() || identities.empty()) return usage();
+  std::string error;
+  const auto ca = omni::node::make_ca(cluster, {}, error);
+  if (!ca) {
+    std::fprintf(stderr, "omni-node: %s\n", error.c_str());
+    return 1;
+  }
+  error = omni::node::write_key_pair(out, "ca", *ca);
+  for (const auto& identity : identities) {
+    if (!error.empty()) break;
+    const auto pair = omni::node::issue(*ca, identity, {}, error);
+    std::string name = identity;
+    std::replace(name.begin(), name.end(), ':', '-');
+    if (pair) error = omni::node::write_key_pair(out, name, *pair);
+  }
+  if (!error.empty()) {
+    std::fprintf(stderr, "omni-node: %s\n", error.c_str());
+    return 1;
+  }
+  std::printf("wrote %s/ca.crt and %zu certificates\n", out.c_str(), identities.size());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -79,6 +122,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (command == "report") return report();
+  if (command == "pki") return pki(argc, argv);
   if (command == "orchestrator") {
     if (argc != 4 || std::strcmp(argv[2], "--config") != 0) return usage();
     std::ifstream in(argv[3]);

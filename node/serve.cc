@@ -108,6 +108,16 @@ int serve(const NodeConfig& c) {
     }
     io.stop();
   });
+  // One line when what a person watches changes: leader or follower, and the term.
+  std::pair<bool, std::uint64_t> seen{false, 0};
+  host.set_after_step([&](const Component& stepped) {
+    const auto& o = static_cast<const orchestrator::Orchestrator&>(stepped);
+    const std::pair now{o.is_leader(), o.term()};
+    if (now == seen) return;
+    seen = now;
+    log_line(
+        c, std::string(now.first ? "leads" : "follows") + " at term " + std::to_string(now.second));
+  });
   host_ptr.store(&host);
   boost::asio::signal_set signals(io, SIGTERM, SIGINT);
   signals.async_wait([&](const boost::system::error_code&, int signal) {
