@@ -122,6 +122,13 @@ class Cluster {
     pids_.erase(it);
   }
   bool running(int r) const { return pids_.count(r) > 0; }
+  // Still alive (not exited or killed by a crash), without waiting.
+  bool alive(int r) {
+    const auto it = pids_.find(r);
+    int status = 0;
+    return it != pids_.end() && ::waitpid(it->second, &status, WNOHANG) == 0;
+  }
+  int port(int r) const { return ports_.at(r); }
 
   // Asks every running replica; the answers that came within a second.
   std::map<int, Status> status() {
@@ -222,6 +229,43 @@ TEST(OrchestratorProcesses, FiveFenceAStoppedLeaderThatComesBack) {
   EXPECT_LE(committed_leaders, 1);
   for (int r = 1; r <= 5; ++r) c.stop(r, SIGTERM);
   expect_logs_intact(c, 5);
+}
+
+// Opens a TCP connection to 127.0.0.1:port, writes `bytes` and closes it.
+void throw_at(int port, const std::string& bytes) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0)
+    (void)!::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+  ::close(fd);
+}
+
+// Random bytes, truncated TLS records and an HTTP/2 preface followed by noise, on every
+// replica's listening socket: no replica crashes, and the plane still commits.
+TEST(OrchestratorProcesses, GarbageOnTheListeningSocketsNeverCrashesAReplica) {
+  Cluster c(3);
+  ASSERT_TRUE(c.leader(std::chrono::seconds(20)).has_value()) << c.output(1);
+  std::uint64_t state = 0x9e3779b97f4a7c15ULL;  // a fixed sequence: the same run every time
+  const auto next = [&state] {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return state;
+  };
+  const std::string tls_hello_prefix("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11);
+  const std::string http2_preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+  for (int r = 1; r <= 3; ++r)
+    for (int i = 0; i < 150; ++i) {
+      std::string noise(next() % 2048, '\0');
+      for (char& ch : noise) ch = static_cast<char>(next());
+      const std::string prefixes[] = {"", tls_hello_prefix, http2_preface};
+      throw_at(c.port(r), prefixes[i % 3] + noise);
+    }
+  for (int r = 1; r <= 3; ++r) EXPECT_TRUE(c.alive(r)) << Cluster::name(r) << c.output(r);
+  EXPECT_TRUE(c.leader(std::chrono::seconds(20)).has_value()) << "the plane still commits";
 }
 
 }  // namespace
