@@ -81,7 +81,11 @@ void Host::execute(const Outputs& outputs) {
 
 void Host::persist(const Persist& p) {
   ++counters_.persists;
-  if (auto failed = log_.persist(p.record, p.sync, p.replace)) {
+  const auto start = std::chrono::steady_clock::now();
+  auto failed = log_.persist(p.record, p.sync, p.replace);
+  counters_.persist_seconds +=
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (failed) {
     failure_ = std::move(failed);
     stop();  // fail-stop: what was synced stays; nothing after this output happens
   }
@@ -121,13 +125,19 @@ void Host::on_timer() {
 void Host::call_driver(const DriverCall& call) {
   ++counters_.driver_calls;
   // The work guard keeps the loop running while the worker has the op: its answer is work too.
-  boost::asio::post(workers_, [this, call, alive = alive_,
-                               work = boost::asio::make_work_guard(io_)] {
-    DriverResult result = driver_(call.op);
-    boost::asio::post(io_, [this, op_id = call.op_id, result = std::move(result), alive]() mutable {
-      if (*alive) step(DriverDone{now(), op_id, std::move(result)});
-    });
-  });
+  boost::asio::post(
+      workers_, [this, call, alive = alive_, work = boost::asio::make_work_guard(io_)] {
+        const auto start = std::chrono::steady_clock::now();
+        DriverResult result = driver_(call.op);
+        const double seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        boost::asio::post(
+            io_, [this, op_id = call.op_id, result = std::move(result), alive, seconds]() mutable {
+              if (!*alive) return;
+              counters_.driver_seconds += seconds;
+              step(DriverDone{now(), op_id, std::move(result)});
+            });
+      });
 }
 
 void Host::stop() {

@@ -41,6 +41,8 @@ struct HostCounters {
   std::uint64_t persists = 0;
   std::uint64_t driver_calls = 0;
   std::uint64_t ticks = 0;
+  double persist_seconds = 0;  // time spent in the log, syncs included
+  double driver_seconds = 0;   // time driver ops took on the workers
 };
 
 class Host {
@@ -67,6 +69,7 @@ class Host {
   const std::optional<LogError>& failure() const { return failure_; }
   const HostCounters& counters() const { return counters_; }
   const Address& self() const { return self_; }
+  const Component& component() const { return *component_; }
 
  private:
   void step(const Input& input);

@@ -8,7 +8,8 @@ namespace omni::node {
 namespace {
 
 const std::set<std::string> kRoles{"orchestrator"};
-const std::set<std::string> kKeys{"identity", "args", "state_dir", "listen", "peers", "tls"};
+const std::set<std::string> kKeys{"identity", "args", "state_dir", "listen",
+                                  "peers",    "tls",  "metrics"};
 
 bool is_host_port(const std::string& text) {
   const auto colon = text.rfind(':');
@@ -98,6 +99,12 @@ std::variant<NodeConfig, std::string> read(const std::string& role, const YAML::
   if (!in.error.empty()) return in.error;
   if (!is_host_port(c.listen))
     return file + ": key `listen`: expected host:port, got `" + c.listen + "`";
+  if (root["metrics"]) {
+    c.metrics = in.text(root["metrics"], "metrics");
+    if (!in.error.empty()) return in.error;
+    if (!is_host_port(c.metrics))
+      return file + ": key `metrics`: expected host:port, got `" + c.metrics + "`";
+  }
   return c;
 }
 

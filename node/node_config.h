@@ -7,9 +7,9 @@
 //   args: [orchestrator, --replica=1, "--members=orchestrator:1,orchestrator:2,orchestrator:3"]
 //   state_dir: /var/lib/omni/orchestrator-1
 //   listen: 127.0.0.1:7101
-//   peers: {orchestrator:2: 127.0.0.1:7102, orchestrator:3: 127.0.0.1:7103, admin: 127.0.0.1:7199}
-//   tls: {ca: /etc/omni/ca.crt, cert: /etc/omni/orchestrator-1.crt, key:
-//   /etc/omni/orchestrator-1.key}
+//   peers: {orchestrator:2: 127.0.0.1:7102, orchestrator:3: 127.0.0.1:7103}
+//   tls: {ca: /etc/omni/ca.crt, cert: /etc/omni/o1.crt, key: /etc/omni/o1.key}
+//   metrics: 127.0.0.1:9101      # optional: Prometheus GET /metrics
 #include <map>
 #include <string>
 #include <variant>
@@ -27,6 +27,7 @@ struct NodeConfig {
   std::string ca_file;
   std::string cert_file;
   std::string key_file;
+  std::string metrics;  // host:port for GET /metrics; empty: none
 };
 
 // The config, or the reason it is not one ("FILE: key `listen`: expected host:port").

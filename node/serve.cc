@@ -12,6 +12,7 @@
 #include "model/orchestrator/orchestrator.h"
 #include "node/durable_log.h"
 #include "node/host.h"
+#include "node/metrics.h"
 #include "node/transport.h"
 
 namespace omni::node {
@@ -51,6 +52,42 @@ DriverResult no_driver(const DriverOp&) {
   r.status = DriverStatus::unavailable;
   r.message = "this omni-node has no driver";
   return r;
+}
+
+// What a person watching the plane graphs: Raft's state, the loop's work, the wire's losses.
+std::string render_metrics(const NodeConfig& c, const Host& host, const GrpcTransport& transport) {
+  const auto& o = static_cast<const orchestrator::Orchestrator&>(host.component());
+  const HostCounters& h = host.counters();
+  const TransportCounters& t = transport.counters();
+  const auto d = [](std::uint64_t v) { return static_cast<double>(v); };
+  return exposition(
+      c.identity,
+      {
+          {"omni_raft_term", "gauge", "The Raft term this replica is in.", d(o.term())},
+          {"omni_raft_is_leader", "gauge", "1 while this replica leads.",
+           o.is_leader() ? 1.0 : 0.0},
+          {"omni_raft_commit_index", "gauge", "The highest log index known committed.",
+           d(o.node().raft().commit_index())},
+          {"omni_host_steps_total", "counter", "Inputs the component stepped.", d(h.steps)},
+          {"omni_host_persists_total", "counter", "Records written to the log.", d(h.persists)},
+          {"omni_host_persist_seconds_total", "counter", "Time spent writing and syncing the log.",
+           h.persist_seconds},
+          {"omni_host_driver_calls_total", "counter", "Driver operations started.",
+           d(h.driver_calls)},
+          {"omni_host_driver_seconds_total", "counter", "Time driver operations took.",
+           h.driver_seconds},
+          {"omni_messages_out_total", "counter", "Messages the component sent.", d(h.sends)},
+          {"omni_messages_delivered_total", "counter", "Messages a peer took.", d(t.sent.load())},
+          {"omni_messages_in_total", "counter", "Messages received from verified peers.",
+           d(t.received.load())},
+          {"omni_messages_failed_total", "counter", "Messages a peer did not take (down, refused).",
+           d(t.failed.load())},
+          {"omni_messages_dropped_total", "counter",
+           "Messages dropped before sending (unknown peer, full queue).",
+           d(t.dropped_unknown_peer.load() + t.dropped_queue_full.load())},
+          {"omni_connections_refused_total", "counter",
+           "Calls from peers without an identity of this cluster.", d(t.refused.load())},
+      });
 }
 
 }  // namespace
@@ -119,6 +156,15 @@ int serve(const NodeConfig& c) {
         c, std::string(now.first ? "leads" : "follows") + " at term " + std::to_string(now.second));
   });
   host_ptr.store(&host);
+  std::optional<MetricsServer> metrics;
+  if (!c.metrics.empty()) {
+    metrics.emplace(io, c.metrics, [&] { return render_metrics(c, host, transport); });
+    if (!metrics->listening()) {
+      log_line(c, "cannot serve metrics on " + c.metrics);
+      return 2;
+    }
+    log_line(c, "metrics on port " + std::to_string(metrics->port()));
+  }
   boost::asio::signal_set signals(io, SIGTERM, SIGINT);
   signals.async_wait([&](const boost::system::error_code&, int signal) {
     log_line(c, "stopping on signal " + std::to_string(signal));

@@ -46,6 +46,7 @@ TEST(NodeConfig, BadFilesSayWhatIsWrong) {
       {edited("tls: {ca: /etc/omni/ca.crt, ", "tls: {"), "key `tls.ca`"},
       {edited("args: [", "args: {a: ["), "not YAML"},
       {kGood + "colour: blue\n", "unknown key `colour`"},
+      {kGood + "metrics: nowhere\n", "key `metrics`: expected host:port"},
   };
   for (const auto& [text, says] : cases) {
     const auto parsed = parse_node_config("orchestrator", text, "o1.yaml");

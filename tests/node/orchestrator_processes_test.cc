@@ -66,6 +66,7 @@ class Cluster {
     std::string members = "--members=";
     for (int r = 1; r <= n_; ++r) {
       ports_[r] = free_port();
+      metrics_ports_[r] = free_port();
       members += (r > 1 ? "," : "") + name(r);
     }
     admin_port_ = free_port();
@@ -79,7 +80,8 @@ class Cluster {
       std::ofstream config(dir_ / (file + ".yaml"));
       config << "identity: " << name(r) << "\nargs: [orchestrator, --replica=" << r << ", \""
              << members << "\"]\nstate_dir: " << (dir_ / file).string()
-             << "\nlisten: 127.0.0.1:" << ports_[r] << "\npeers:\n";
+             << "\nlisten: 127.0.0.1:" << ports_[r] << "\nmetrics: 127.0.0.1:" << metrics_ports_[r]
+             << "\npeers:\n";
       for (int p = 1; p <= n_; ++p)
         if (p != r) config << "  " << name(p) << ": 127.0.0.1:" << ports_[p] << "\n";
       config << "  admin: 127.0.0.1:" << admin_port_
@@ -129,6 +131,24 @@ class Cluster {
     return it != pids_.end() && ::waitpid(it->second, &status, WNOHANG) == 0;
   }
   int port(int r) const { return ports_.at(r); }
+  // GET /metrics from replica r: the whole HTTP answer, or empty.
+  std::string scrape(int r, const std::string& target = "/metrics") const {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<std::uint16_t>(metrics_ports_.at(r)));
+    std::string answer;
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+      const std::string request = "GET " + target + " HTTP/1.1\r\nHost: x\r\n\r\n";
+      (void)!::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+      char buffer[4096];
+      for (ssize_t n; (n = ::recv(fd, buffer, sizeof buffer, 0)) > 0;)
+        answer.append(buffer, static_cast<std::size_t>(n));
+    }
+    ::close(fd);
+    return answer;
+  }
 
   // Asks every running replica; the answers that came within a second.
   std::map<int, Status> status() {
@@ -174,6 +194,7 @@ class Cluster {
   fs::path dir_;
   KeyPair ca_;
   std::map<int, int> ports_;
+  std::map<int, int> metrics_ports_;
   int admin_port_ = 0;
   std::unique_ptr<GrpcTransport> admin_;
   std::map<int, pid_t> pids_;
@@ -229,6 +250,37 @@ TEST(OrchestratorProcesses, FiveFenceAStoppedLeaderThatComesBack) {
   EXPECT_LE(committed_leaders, 1);
   for (int r = 1; r <= 5; ++r) c.stop(r, SIGTERM);
   expect_logs_intact(c, 5);
+}
+
+// The value of `name` in a Prometheus text answer, or -1.
+double sample(const std::string& text, const std::string& name) {
+  const auto at = text.find("\n" + name + "{");
+  if (at == std::string::npos) return -1;
+  const auto space = text.find("} ", at);
+  return std::stod(text.substr(space + 2));
+}
+
+// Every replica serves Prometheus metrics: one says it leads, all agree on the term, and each
+// has committed and written its log.
+TEST(OrchestratorProcesses, EveryReplicaServesItsMetrics) {
+  Cluster c(3);
+  const auto leader = c.leader(std::chrono::seconds(20));
+  ASSERT_TRUE(leader.has_value()) << c.output(1);
+  double leaders = 0;
+  for (int r = 1; r <= 3; ++r) {
+    const std::string text = c.scrape(r);
+    ASSERT_NE(text.find("200 OK"), std::string::npos) << text;
+    EXPECT_NE(text.find("# TYPE omni_raft_term gauge"), std::string::npos) << text;
+    EXPECT_NE(text.find("omni_raft_term{identity=\"" + Cluster::name(r) + "\"}"), std::string::npos)
+        << text;
+    leaders += sample(text, "omni_raft_is_leader");
+    EXPECT_GE(sample(text, "omni_raft_term"), static_cast<double>(leader->second));
+    EXPECT_GT(sample(text, "omni_raft_commit_index"), 0) << Cluster::name(r);
+    EXPECT_GT(sample(text, "omni_host_persists_total"), 0) << Cluster::name(r);
+    EXPECT_GT(sample(text, "omni_messages_in_total"), 0) << Cluster::name(r);
+  }
+  EXPECT_EQ(leaders, 1);
+  EXPECT_NE(c.scrape(1, "/nothing").find("404"), std::string::npos);
 }
 
 // Opens a TCP connection to 127.0.0.1:port, writes `bytes` and closes it.

@@ -1,0 +1,85 @@
+#include "node/metrics.h"
+
+#include <boost/asio/ip/address.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <cstdio>
+
+namespace omni::node {
+
+namespace http = boost::beast::http;
+using boost::asio::ip::tcp;
+
+std::string exposition(const std::string& identity, const std::vector<Metric>& metrics) {
+  std::string out;
+  for (const Metric& m : metrics) {
+    char value[64];
+    std::snprintf(value, sizeof value, "%.17g", m.value);
+    out += "# HELP " + m.name + " " + m.help + "\n# TYPE " + m.name + " " + m.type + "\n" + m.name +
+           "{identity=\"" + identity + "\"} " + value + "\n";
+  }
+  return out;
+}
+
+MetricsServer::MetricsServer(boost::asio::io_context& io, const std::string& host_port,
+                             std::function<std::string()> render)
+    : io_(io), acceptor_(io), render_(std::move(render)) {
+  const auto colon = host_port.rfind(':');
+  boost::system::error_code error;
+  const auto address = boost::asio::ip::make_address(host_port.substr(0, colon), error);
+  if (error || colon == std::string::npos) return;
+  const tcp::endpoint endpoint(address,
+                               static_cast<unsigned short>(std::stoi(host_port.substr(colon + 1))));
+  acceptor_.open(endpoint.protocol(), error);
+  if (!error) acceptor_.set_option(tcp::acceptor::reuse_address(true), error);
+  if (!error) acceptor_.bind(endpoint, error);
+  if (!error) acceptor_.listen(16, error);
+  listening_ = !error;
+  if (listening_) accept();
+}
+
+int MetricsServer::port() const {
+  boost::system::error_code error;
+  const auto endpoint = acceptor_.local_endpoint(error);
+  return error ? 0 : endpoint.port();
+}
+
+void MetricsServer::accept() {
+  acceptor_.async_accept([this](boost::system::error_code error, tcp::socket socket) {
+    if (error) return;  // closed: the host is stopping
+    serve(std::move(socket));
+    accept();
+  });
+}
+
+// A scrape is small and local: read the request, answer, close. A client that sends nothing
+// sensible gets a 400 and the connection closed, and the loop goes on.
+void MetricsServer::serve(tcp::socket socket) {
+  auto buffer = std::make_shared<boost::beast::flat_buffer>(8192);
+  auto request = std::make_shared<http::request<http::string_body>>();
+  auto stream = std::make_shared<tcp::socket>(std::move(socket));
+  http::async_read(
+      *stream, *buffer, *request,
+      [this, stream, buffer, request](boost::system::error_code error, std::size_t) {
+        auto response = std::make_shared<http::response<http::string_body>>();
+        response->version(11);
+        response->keep_alive(false);
+        if (error) {
+          response->result(http::status::bad_request);
+        } else if (request->method() != http::verb::get || request->target() != "/metrics") {
+          response->result(http::status::not_found);
+        } else {
+          response->result(http::status::ok);
+          response->set(http::field::content_type, "text/plain; version=0.0.4");
+          response->body() = render_();
+        }
+        response->prepare_payload();
+        http::async_write(*stream, *response,
+                          [stream, response](boost::system::error_code, std::size_t) {
+                            boost::system::error_code ignored;
+                            stream->shutdown(tcp::socket::shutdown_both, ignored);
+                          });
+      });
+}
+
+}  // namespace omni::node

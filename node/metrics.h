@@ -1,0 +1,42 @@
+#pragma once
+// Prometheus metrics over HTTP (Boost.Beast), served on the host's own loop so what it reads of
+// the component is never read while the component steps. GET /metrics answers the text
+// exposition format; anything else is 404. One connection at a time, one request each: a
+// scraper's load, bounded.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace omni::node {
+
+// One sample line set: "# HELP", "# TYPE" and the value, labelled with the identity.
+struct Metric {
+  std::string name;
+  std::string type;  // gauge | counter
+  std::string help;
+  double value = 0;
+};
+
+std::string exposition(const std::string& identity, const std::vector<Metric>& metrics);
+
+class MetricsServer {
+ public:
+  // Listens on host:port ("127.0.0.1:0" picks one); `render` makes the body for each scrape.
+  MetricsServer(boost::asio::io_context& io, const std::string& host_port,
+                std::function<std::string()> render);
+  bool listening() const { return listening_; }
+  int port() const;
+
+ private:
+  void accept();
+  void serve(boost::asio::ip::tcp::socket socket);
+
+  boost::asio::io_context& io_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  std::function<std::string()> render_;
+  bool listening_ = false;
+};
+
+}  // namespace omni::node
