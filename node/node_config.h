@@ -27,7 +27,8 @@ struct NodeConfig {
   std::string ca_file;
   std::string cert_file;
   std::string key_file;
-  std::string metrics;  // host:port for GET /metrics; empty: none
+  std::string metrics;    // host:port for GET /metrics; empty: none
+  bool log_json = false;  // --log-format json
 };
 
 // The config, or the reason it is not one ("FILE: key `listen`: expected host:port").

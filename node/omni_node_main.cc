@@ -28,7 +28,7 @@ int usage() {
                "usage: omni-node version\n"
                "       omni-node report\n"
                "       omni-node serve --component NAME\n"
-               "       omni-node orchestrator --config FILE\n"
+               "       omni-node orchestrator --config FILE [--log-format text|json]\n"
                "       omni-node pki --cluster NAME --out DIR IDENTITY...\n");
   return 2;
 }
@@ -124,7 +124,10 @@ int main(int argc, char** argv) {
   if (command == "report") return report();
   if (command == "pki") return pki(argc, argv);
   if (command == "orchestrator") {
-    if (argc != 4 || std::strcmp(argv[2], "--config") != 0) return usage();
+    const bool with_format =
+        argc == 6 && std::strcmp(argv[4], "--log-format") == 0 &&
+        (std::strcmp(argv[5], "text") == 0 || std::strcmp(argv[5], "json") == 0);
+    if ((argc != 4 && !with_format) || std::strcmp(argv[2], "--config") != 0) return usage();
     std::ifstream in(argv[3]);
     if (!in) {
       std::fprintf(stderr, "omni-node: cannot read %s\n", argv[3]);
@@ -136,7 +139,9 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "omni-node: %s\n", error->c_str());
       return 2;
     }
-    return omni::node::serve(std::get<omni::node::NodeConfig>(parsed));
+    auto config = std::get<omni::node::NodeConfig>(parsed);
+    config.log_json = with_format && std::strcmp(argv[5], "json") == 0;
+    return omni::node::serve(config);
   }
   if (command == "serve") {
     std::string component;

@@ -26,9 +26,31 @@ std::optional<std::string> read_file(const std::string& path) {
   return text.str();
 }
 
-// One line per event, to stderr: what a person reading a journal needs.
+std::string json_escaped(const std::string& text) {
+  std::string out;
+  for (const char ch : text) {
+    if (ch == '"' || ch == '\\') {
+      out += '\\';
+      out += ch;
+    } else if (static_cast<unsigned char>(ch) < 0x20) {
+      char code[8];
+      std::snprintf(code, sizeof code, "\\u%04x", ch);
+      out += code;
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
+// One line per event, to stderr: what a person reading a journal needs, or (--log-format json)
+// one JSON object a log pipeline can take apart.
 void log_line(const NodeConfig& c, const std::string& text) {
-  std::fprintf(stderr, "omni-node %s: %s\n", c.identity.c_str(), text.c_str());
+  if (c.log_json)
+    std::fprintf(stderr, "{\"identity\":\"%s\",\"event\":\"%s\"}\n",
+                 json_escaped(c.identity).c_str(), json_escaped(text).c_str());
+  else
+    std::fprintf(stderr, "omni-node %s: %s\n", c.identity.c_str(), text.c_str());
   std::fflush(stderr);
 }
 
