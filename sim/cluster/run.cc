@@ -136,6 +136,10 @@ class ClusterRun {
       config->testing_scheduler_ignores_capacity = options_.testing_model_ignores_capacity;
       config->testing_place_an_app_replica_twice =
           options_.testing_leader_duplicates_an_app_replica;
+      if (options_.testing_voters_grant_twice) {
+        config->raft.testing_grant_multiple_votes_per_term = true;
+        config->raft.pre_vote = false;
+      }
       const Address self = config->self;
       return {self, [this, c = *config](Rng rng) {
                 auto o = std::make_unique<orchestrator::Orchestrator>(c, rng);

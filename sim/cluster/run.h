@@ -33,6 +33,8 @@ struct RunOptions {
   bool testing_roots_blind_to_each_other = false;
   // The leader wants its first app replica on two nodes (no_overcommit_no_duplicates).
   bool testing_leader_duplicates_an_app_replica = false;
+  // Orchestrators' Raft grants more than one vote per term, without pre-vote (election_safety).
+  bool testing_voters_grant_twice = false;
 };
 
 struct PhaseSpan {

@@ -147,6 +147,58 @@ TEST(NotBlind, SingleRootCatchesTwoRootsActingAtOnce) {
   EXPECT_NE(r.violation->message.find("while"), std::string::npos) << r.violation->message;
 }
 
+// Orchestrators whose Raft grants a vote to every candidate: two leaders in one term, which
+// election_safety must name. Several seeds, since it takes concurrent candidates.
+TEST(NotBlind, ElectionSafetyCatchesTwoLeadersInOneTerm) {
+  const Scenario s = testing::load_scenario("scenarios/leader-crash.yaml");
+  std::optional<Violation> found;
+  for (std::uint64_t seed = 1; seed <= 40 && !found; ++seed) {
+    const RunResult r = run_scenario(s, seed, RunOptions{.testing_voters_grant_twice = true});
+    if (r.violation && r.violation->invariant == "election_safety") found = r.violation;
+  }
+  ASSERT_TRUE(found.has_value()) << "no two leaders in one term in 40 seeds";
+  EXPECT_NE(found->message.find("two leaders in term"), std::string::npos) << found->message;
+}
+
+// Two replicas that apply different entries at one index: state_machine_safety names both.
+TEST(NotBlind, StateMachineSafetyCatchesTwoEntriesAtOneIndex) {
+  Simulation sim(SimConfig{.seed = 1});
+  AppliedEntries applied(sim);
+  applied.on_apply("orchestrator:1", 7, 2, "place replica 4");
+  applied.on_apply("orchestrator:2", 7, 2, "place replica 4");
+  EXPECT_FALSE(sim.violation().has_value()) << "the same entry twice is fine";
+  applied.on_apply("orchestrator:3", 7, 3, "retire replica 1");
+  ASSERT_TRUE(sim.violation().has_value());
+  EXPECT_EQ(sim.violation()->invariant, "state_machine_safety");
+  EXPECT_NE(sim.violation()->message.find("orchestrator:3 applied a different entry at index 7"),
+            std::string::npos)
+      << sim.violation()->message;
+}
+
+// Answers every message with two: a storm, which bounded_event_queue stops.
+class Storm final : public Component {
+ public:
+  explicit Storm(Address peer) : peer_(std::move(peer)) {}
+  void step(const Input& input, Outputs& out) override {
+    if (std::holds_alternative<Start>(input) || std::holds_alternative<Deliver>(input))
+      for (int i = 0; i < 2; ++i) out.push_back(Send{peer_, v1::Envelope{}});
+  }
+
+ private:
+  Address peer_;
+};
+
+TEST(NotBlind, BoundedQueueCatchesAMessageStorm) {
+  Simulation sim(SimConfig{.seed = 1});
+  sim.add_process("a", [](Rng) { return std::make_unique<Storm>("b"); });
+  sim.add_process("b", [](Rng) { return std::make_unique<Storm>("a"); });
+  sim.add_checker(make_bounded_queue(sim, 10'000));
+  sim.run_for(10s);
+  ASSERT_TRUE(sim.violation().has_value());
+  EXPECT_EQ(sim.violation()->invariant, "bounded_event_queue");
+  EXPECT_NE(sim.violation()->message.find("a message storm"), std::string::npos);
+}
+
 // A leader that wants one app replica on two nodes: the duplicate checker names it.
 TEST(NotBlind, DuplicatesCatchesAnAppReplicaRunningTwice) {
   const Scenario s = testing::load_scenario("scenarios/apps.yaml");
