@@ -100,6 +100,17 @@ TEST(Transport, ADirectorCannotSendAsAnOrchestrator) {
   EXPECT_EQ(inbox.messages[0].first, "director:worker-01");
 }
 
+// `from` sends one message to `to`: the call fails and nothing arrives.
+void expect_refused(GrpcTransport& from, const GrpcTransport& to, Inbox& inbox) {
+  from.add_peer("orchestrator:1", at(to));
+  from.send("orchestrator:2", "orchestrator:1", envelope(1));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (from.counters().failed.load() == 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(from.counters().failed.load(), 1u);
+  EXPECT_FALSE(inbox.wait_for(1, std::chrono::seconds(1)));
+}
+
 // Another cluster's certificate gets nothing through, and the sender is told only by failing.
 TEST(Transport, AStrangerFromAnotherCaIsRefused) {
   const KeyPair ca = new_ca("demo");
@@ -109,13 +120,7 @@ TEST(Transport, AStrangerFromAnotherCaIsRefused) {
   GrpcTransport server("127.0.0.1:0", ca.cert_pem, issued(ca, "orchestrator:1"), inbox.sink());
   GrpcTransport stranger("127.0.0.1:0", other.cert_pem, issued(other, "orchestrator:2"),
                          unused.sink());
-  stranger.add_peer("orchestrator:1", at(server));
-  stranger.send("orchestrator:2", "orchestrator:1", envelope(1));
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (stranger.counters().failed.load() == 0 && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  EXPECT_EQ(stranger.counters().failed.load(), 1u);
-  EXPECT_FALSE(inbox.wait_for(1, std::chrono::seconds(1)));
+  expect_refused(stranger, server, inbox);
 }
 
 // An expired certificate of the right cluster gets nothing through either.
@@ -131,13 +136,7 @@ TEST(Transport, AnExpiredCertificateIsRefused) {
   const auto expired = issue(ca, "orchestrator:2", past, error);
   ASSERT_TRUE(expired.has_value()) << error;
   GrpcTransport old("127.0.0.1:0", ca.cert_pem, *expired, unused.sink());
-  old.add_peer("orchestrator:1", at(server));
-  old.send("orchestrator:2", "orchestrator:1", envelope(1));
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (old.counters().failed.load() == 0 && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  EXPECT_EQ(old.counters().failed.load(), 1u);
-  EXPECT_FALSE(inbox.wait_for(1, std::chrono::seconds(1)));
+  expect_refused(old, server, inbox);
 }
 
 // Sending never waits on the network: to a peer nobody listens for, to an unknown identity, or
