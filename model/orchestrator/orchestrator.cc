@@ -930,6 +930,8 @@ PlaneView Orchestrator::plane() const {
   const raft::Raft& raft = node_->raft();
   if (is_leader()) return {"leading", {}, 0, {}};
   if (!raft.leader().empty()) return {"following", {}, 0, {}};
+  if (raft.voters().empty())
+    return {"joining", {}, 0, {}};  // a replacement the leader has not reached
   PlaneView view{"electing", {}, 0, {}};
   int answering = 0;
   for (const auto& voter : raft.voters()) {

@@ -55,7 +55,7 @@ struct OrchestratorConfig {
 
 // What one replica sees of the plane, for status: any replica can say the quorum is lost.
 struct PlaneView {
-  std::string state;                    // leading | following | electing | quorum lost
+  std::string state;                    // leading | following | joining | electing | quorum lost
   std::vector<Address> silent_members;  // voters not heard from for member_lost_after
   std::uint32_t members_needed = 0;     // of them, how many must answer again for a quorum
   std::string advice;                   // for a person, with the quorum lost

@@ -570,5 +570,19 @@ TEST(Orchestrator, AReplicaThatCannotReachAMajorityReportsTheQuorumLost) {
   EXPECT_EQ(r.advice(), plane.advice);
 }
 
+// A replacement that no leader reaches knows no voters: it says it is joining, and never takes
+// itself for a plane that lost its quorum.
+TEST(Orchestrator, AJoinerNoLeaderReachesSaysItIsJoining) {
+  Orchestrator o(*Orchestrator::from_args({"--replica=6", "--join"}), Rng{5});
+  Outputs out;
+  Time now{};
+  o.step(Start{now, {}}, out);
+  for (const Time end = now + 3min; now < end;) {
+    now += 100ms;
+    o.step(Tick{now}, out);
+  }
+  EXPECT_EQ(o.plane().state, "joining");
+}
+
 }  // namespace
 }  // namespace omni::orchestrator
