@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/node/support.h"
+
 namespace omni::node {
 namespace {
 
@@ -27,13 +29,8 @@ bool under_ci() {
   return ci != nullptr && std::string(ci) == "true";
 }
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char pattern[] = "/tmp/omni-log-XXXXXX";
-    path = ::mkdtemp(pattern);
-  }
-  ~TempDir() { fs::remove_all(path); }
+// The log lives in DIR/state, a directory the log makes itself.
+struct TempDir : testing::TempDir {
   std::string log_dir() const { return (path / "state").string(); }
 };
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "sim/simulation.h"
+#include "tests/node/support.h"
 
 namespace omni::node {
 namespace {
@@ -77,14 +78,7 @@ std::optional<std::uint64_t> answer_to(const std::string& text) {
   return std::nullopt;
 }
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char pattern[] = "/tmp/omni-host-XXXXXX";
-    path = ::mkdtemp(pattern);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
+using testing::TempDir;
 
 // The loopback: what the host sends, in order, and a peer that answers "tick" with seq 2, then
 // "echo:2" with seq 3 (one at a time, so the simulator's network cannot reorder them).

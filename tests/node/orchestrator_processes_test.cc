@@ -19,6 +19,7 @@
 #include "node/durable_log.h"
 #include "node/pki.h"
 #include "node/transport.h"
+#include "tests/node/support.h"
 
 namespace omni::node {
 namespace {
@@ -38,10 +39,8 @@ int free_port() {
   return ntohs(addr.sin_port);
 }
 
-KeyPair must(std::optional<KeyPair> pair, const std::string& error) {
-  if (!pair) throw std::runtime_error(error);
-  return *pair;
-}
+using testing::issued;
+using testing::new_ca;
 
 void must_write(const fs::path& dir, const std::string& name, const KeyPair& pair) {
   const std::string error = write_key_pair(dir.string(), name, pair);
@@ -60,8 +59,7 @@ class Cluster {
   explicit Cluster(int n) : n_(n) {
     char pattern[] = "/tmp/omni-nodes-XXXXXX";
     dir_ = ::mkdtemp(pattern);
-    std::string error;
-    ca_ = must(make_ca("t", {}, error), error);
+    ca_ = new_ca("t");
     must_write(dir_ / "pki", "ca", ca_);
     std::string members = "--members=";
     for (int r = 1; r <= n_; ++r) {
@@ -71,12 +69,11 @@ class Cluster {
     }
     admin_port_ = free_port();
     admin_ = std::make_unique<GrpcTransport>(
-        "127.0.0.1:" + std::to_string(admin_port_), ca_.cert_pem,
-        must(issue(ca_, "admin", {}, error), error),
+        "127.0.0.1:" + std::to_string(admin_port_), ca_.cert_pem, issued(ca_, "admin"),
         [this](Address from, v1::Envelope e) { on_reply(from, e); });
     for (int r = 1; r <= n_; ++r) {
       const std::string file = "replica-" + std::to_string(r);
-      must_write(dir_ / "pki", file, must(issue(ca_, name(r), {}, error), error));
+      must_write(dir_ / "pki", file, issued(ca_, name(r)));
       std::ofstream config(dir_ / (file + ".yaml"));
       config << "identity: " << name(r) << "\nargs: [orchestrator, --replica=" << r << ", \""
              << members << "\"]\nstate_dir: " << (dir_ / file).string()
@@ -260,10 +257,9 @@ TEST(OrchestratorProcesses, FiveFenceAStoppedLeaderThatComesBack) {
 TEST(OrchestratorProcesses, AWrongCertificateStopsTheStartWithAJsonLogLine) {
   char pattern[] = "/tmp/omni-wrong-XXXXXX";
   const fs::path dir = ::mkdtemp(pattern);
-  std::string error;
-  const KeyPair ca = must(make_ca("t", {}, error), error);
+  const KeyPair ca = new_ca("t");
   must_write(dir, "ca", ca);
-  must_write(dir, "other", must(issue(ca, "orchestrator:2", {}, error), error));
+  must_write(dir, "other", issued(ca, "orchestrator:2"));
   std::ofstream(dir / "o1.yaml") << "identity: orchestrator:1\n"
                                     "args: [orchestrator, --replica=1, --members=orchestrator:1]\n"
                                     "state_dir: "

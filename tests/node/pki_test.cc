@@ -6,25 +6,16 @@
 
 #include <filesystem>
 
+#include "tests/node/support.h"
+
 namespace omni::node {
 namespace {
 
-KeyPair ca_or_die(const std::string& cluster) {
-  std::string error;
-  auto ca = make_ca(cluster, {}, error);
-  if (!ca) throw std::runtime_error(error);
-  return *ca;
-}
-
-KeyPair issued(const KeyPair& ca, const std::string& identity, Validity validity = {}) {
-  std::string error;
-  auto pair = issue(ca, identity, validity, error);
-  if (!pair) throw std::runtime_error(error);
-  return *pair;
-}
+using testing::issued;
+using testing::new_ca;
 
 TEST(Pki, EachComponentsIdentityIsInItsCertificate) {
-  const KeyPair ca = ca_or_die("demo");
+  const KeyPair ca = new_ca("demo");
   for (const std::string identity : {"director:worker-01", "orchestrator:2", "root:3", "admin",
                                      "agent:demo-worker-01-worker-1"}) {
     const KeyPair pair = issued(ca, identity);
@@ -36,8 +27,8 @@ TEST(Pki, EachComponentsIdentityIsInItsCertificate) {
 }
 
 TEST(Pki, ACertificateFromAnotherCaOrExpiredIsRefusedWithTheReason) {
-  const KeyPair ca = ca_or_die("demo");
-  const KeyPair other = ca_or_die("other");
+  const KeyPair ca = new_ca("demo");
+  const KeyPair other = new_ca("other");
   const KeyPair stranger = issued(other, "orchestrator:1");
   EXPECT_EQ(verify(ca.cert_pem, stranger.cert_pem), "unable to get local issuer certificate");
   Validity past;
@@ -51,7 +42,7 @@ TEST(Pki, ACertificateFromAnotherCaOrExpiredIsRefusedWithTheReason) {
 TEST(Pki, KeysAreWrittenReadableByTheOwnerOnly) {
   char pattern[] = "/tmp/omni-pki-XXXXXX";
   const std::string dir = std::string(::mkdtemp(pattern)) + "/pki";
-  const KeyPair ca = ca_or_die("demo");
+  const KeyPair ca = new_ca("demo");
   ASSERT_EQ(write_key_pair(dir, "ca", ca), "");
   struct stat key {};
   struct stat cert {};

@@ -10,22 +10,13 @@
 #include <thread>
 #include <vector>
 
+#include "tests/node/support.h"
+
 namespace omni::node {
 namespace {
 
-KeyPair issued(const KeyPair& ca, const std::string& identity) {
-  std::string error;
-  auto pair = issue(ca, identity, {}, error);
-  if (!pair) throw std::runtime_error(error);
-  return *pair;
-}
-
-KeyPair new_ca(const std::string& cluster) {
-  std::string error;
-  auto ca = make_ca(cluster, {}, error);
-  if (!ca) throw std::runtime_error(error);
-  return *ca;
-}
+using testing::issued;
+using testing::new_ca;
 
 // What a transport received, with a wait.
 struct Inbox {
@@ -132,10 +123,7 @@ TEST(Transport, AnExpiredCertificateIsRefused) {
   Validity past;
   past.not_before_offset = std::chrono::hours(-48);
   past.lifetime = std::chrono::hours(24);
-  std::string error;
-  const auto expired = issue(ca, "orchestrator:2", past, error);
-  ASSERT_TRUE(expired.has_value()) << error;
-  GrpcTransport old("127.0.0.1:0", ca.cert_pem, *expired, unused.sink());
+  GrpcTransport old("127.0.0.1:0", ca.cert_pem, issued(ca, "orchestrator:2", past), unused.sink());
   expect_refused(old, server, inbox);
 }
 

@@ -59,6 +59,16 @@ struct Single {
     }
   }
   std::vector<Send> sent_to(const Address& to) const { return sends_to(out, to); }
+  // Asks for status as `from` and lets it answer; the replies it sent to `from`.
+  std::vector<Send> ask_status(const Address& from, std::uint64_t seq, std::uint64_t nonce) {
+    v1::Envelope status;
+    status.set_seq(seq);
+    status.mutable_status_request()->set_nonce(nonce);
+    out.clear();
+    input(Deliver{now, from, status});
+    run_for(100ms);
+    return sent_to(from);
+  }
 };
 
 v1::Envelope hand_over() {
@@ -251,12 +261,7 @@ TEST(Orchestrator, ContainersAnAgentCannotKeepRunningAreReported) {
   add("t-web-3", false, 1);
   s.input(Deliver{s.now, "director:n1", report});
   EXPECT_EQ(s.o.directors().at(0).failing_containers, std::vector<std::string>{"t-web-1"});
-  v1::Envelope status;
-  status.mutable_status_request()->set_nonce(4);
-  s.out.clear();
-  s.input(Deliver{s.now, "client:1", status});
-  s.run_for(100ms);
-  const auto replies = s.sent_to("client:1");
+  const auto replies = s.ask_status("client:1", 0, 4);
   ASSERT_EQ(replies.size(), 1u);
   const auto& failing = replies[0].envelope.status_reply().failing_containers();
   EXPECT_EQ(std::vector<std::string>(failing.begin(), failing.end()),
@@ -272,13 +277,7 @@ TEST(Orchestrator, StatusIsAnsweredAfterACommittedRoundTrip) {
   s.run_for(1s);
   s.input(Deliver{s.now, "root", hand_over()});
   s.run_for(100ms);
-  v1::Envelope status;
-  status.set_seq(9);
-  status.mutable_status_request()->set_nonce(5);
-  s.out.clear();
-  s.input(Deliver{s.now, "root", status});
-  s.run_for(100ms);
-  const auto replies = s.sent_to("root");
+  const auto replies = s.ask_status("root", 9, 5);
   ASSERT_EQ(replies.size(), 1u);
   const auto& r = replies[0].envelope.status_reply();
   EXPECT_EQ(r.nonce(), 5u);
