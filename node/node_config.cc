@@ -7,9 +7,9 @@
 namespace omni::node {
 namespace {
 
-const std::set<std::string> kRoles{"orchestrator"};
-const std::set<std::string> kKeys{"identity", "args", "state_dir", "listen",
-                                  "peers",    "tls",  "metrics"};
+const std::set<std::string> kRoles{"orchestrator", "director", "agent"};
+const std::set<std::string> kKeys{"identity", "args",    "state_dir", "listen",    "peers",
+                                  "tls",      "metrics", "vms",       "containers"};
 
 bool is_host_port(const std::string& text) {
   const auto colon = text.rfind(':');
@@ -31,7 +31,134 @@ struct Reader {
     }
     return node.Scalar();
   }
+
+  // A map whose keys are all in `known`; false (with the error) when it is not one.
+  bool map_of(const YAML::Node& node, const std::string& key, const std::set<std::string>& known) {
+    if (!error.empty()) return false;
+    if (!node || !node.IsMap()) {
+      error = file + ": key `" + key + "`: expected a map";
+      return false;
+    }
+    for (const auto& entry : node) {
+      const std::string name = entry.first.IsScalar() ? entry.first.Scalar() : "?";
+      if (!known.count(name)) {
+        error = file + ": unknown key `" + key + "." + name + "`";
+        return false;
+      }
+    }
+    return true;
+  }
+
+  std::string optional_text(const YAML::Node& node, const std::string& key,
+                            const std::string& fallback) {
+    return node ? text(node, key) : fallback;
+  }
+
+  std::vector<std::string> texts(const YAML::Node& node, const std::string& key) {
+    std::vector<std::string> out;
+    if (!node) return out;
+    if (!node.IsSequence()) {
+      if (error.empty()) error = file + ": key `" + key + "`: expected a list of strings";
+      return out;
+    }
+    for (const auto& item : node) out.push_back(text(item, key));
+    return out;
+  }
+
+  bool flag(const YAML::Node& node, const std::string& key, bool fallback) {
+    if (!node) return fallback;
+    const std::string value = text(node, key);
+    if (value == "true") return true;
+    if (value == "false") return false;
+    if (error.empty()) error = file + ": key `" + key + "`: expected true or false";
+    return fallback;
+  }
+
+  int port(const YAML::Node& node, const std::string& key, int fallback) {
+    if (!node) return fallback;
+    const std::string value = text(node, key);
+    if (!error.empty()) return fallback;
+    if (value.size() > 5 || value.find_first_not_of("0123456789") != std::string::npos ||
+        std::stoi(value) < 1 || std::stoi(value) > 65535) {
+      error = file + ": key `" + key + "`: expected a port 1..65535, got `" + value + "`";
+      return fallback;
+    }
+    return std::stoi(value);
+  }
 };
+
+drivers::VmBoot read_boot(Reader& in, const YAML::Node& node, const std::string& key) {
+  drivers::VmBoot boot;
+  if (!in.map_of(node, key, {"init", "kernel", "initrd", "cmdline", "disk", "serial_log"}))
+    return boot;
+  boot.init_args = in.texts(node["init"], key + ".init");
+  boot.kernel_path = in.optional_text(node["kernel"], key + ".kernel", "");
+  boot.initrd_path = in.optional_text(node["initrd"], key + ".initrd", "");
+  boot.kernel_cmdline = in.optional_text(node["cmdline"], key + ".cmdline", "");
+  boot.disk_path = in.optional_text(node["disk"], key + ".disk", "");
+  boot.serial_log_path = in.optional_text(node["serial_log"], key + ".serial_log", "");
+  return boot;
+}
+
+std::optional<VmsConfig> read_vms(Reader& in, const YAML::Node& node) {
+  if (!in.map_of(node, "vms",
+                 {"provider", "uri", "state_dir", "id", "subnet", "cluster", "node", "agent_port",
+                  "autostart", "boot"}))
+    return std::nullopt;
+  VmsConfig v;
+  v.provider = in.text(node["provider"], "vms.provider");
+  if (in.error.empty() && v.provider != "local" && v.provider != "libvirt")
+    in.error =
+        in.file + ": key `vms.provider`: expected local or libvirt, got `" + v.provider + "`";
+  v.uri = in.optional_text(node["uri"], "vms.uri", "qemu:///system");
+  v.state_dir = in.optional_text(node["state_dir"], "vms.state_dir", "/var/lib/omni/local");
+  v.id = in.optional_text(node["id"], "vms.id", "0");
+  v.subnet = in.optional_text(node["subnet"], "vms.subnet", "10.213.0");
+  v.bridge.cluster = in.text(node["cluster"], "vms.cluster");
+  v.bridge.node = in.text(node["node"], "vms.node");
+  v.agent_port = in.port(node["agent_port"], "vms.agent_port", 7300);
+  v.bridge.autostart = in.flag(node["autostart"], "vms.autostart", true);
+  if (node["boot"] && in.map_of(node["boot"], "vms.boot", {"director", "worker"})) {
+    for (const auto& entry : node["boot"]) {
+      const std::string role = entry.first.Scalar();
+      v.bridge.boot[role] = read_boot(in, entry.second, "vms.boot." + role);
+    }
+  }
+  if (!in.error.empty()) return std::nullopt;
+  if (auto problem = vm_bridge_problem(v.bridge); !problem.empty()) {
+    in.error = in.file + ": key `vms`: " + problem;
+    return std::nullopt;
+  }
+  return v;
+}
+
+std::optional<ContainersConfig> read_containers(Reader& in, const YAML::Node& node) {
+  if (!in.map_of(node, "containers", {"runtime", "state_dir", "socket", "log_dir", "images"}))
+    return std::nullopt;
+  ContainersConfig c;
+  c.runtime = in.text(node["runtime"], "containers.runtime");
+  if (in.error.empty() && c.runtime != "process" && c.runtime != "containerd")
+    in.error = in.file + ": key `containers.runtime`: expected process or containerd, got `" +
+               c.runtime + "`";
+  c.state_dir = in.optional_text(node["state_dir"], "containers.state_dir", "");
+  if (in.error.empty() && c.runtime == "process" && c.state_dir.empty())
+    in.error = in.file + ": key `containers.state_dir`: the process runtime needs one";
+  c.socket = in.optional_text(node["socket"], "containers.socket", c.socket);
+  c.log_dir = in.optional_text(node["log_dir"], "containers.log_dir", c.log_dir);
+  if (node["images"]) {
+    if (!node["images"].IsMap()) {
+      if (in.error.empty())
+        in.error = in.file + ": key `containers.images`: expected a map of image: OCI tar";
+    } else {
+      for (const auto& entry : node["images"]) {
+        const std::string image = in.text(entry.first, "containers.images");
+        c.bridge.image_tars[image] = in.text(entry.second, "containers.images." + image);
+      }
+    }
+  }
+  if (!in.error.empty()) return std::nullopt;
+  return c;
+}
 
 std::variant<NodeConfig, std::string> read(const std::string& role, const YAML::Node& root,
                                            const std::string& file);
@@ -41,7 +168,8 @@ std::variant<NodeConfig, std::string> read(const std::string& role, const YAML::
 std::variant<NodeConfig, std::string> parse_node_config(const std::string& role,
                                                         const std::string& text,
                                                         const std::string& file) {
-  if (!kRoles.count(role)) return "unknown role `" + role + "`; omni-node serves orchestrator";
+  if (!kRoles.count(role))
+    return "unknown role `" + role + "`; omni-node serves orchestrator, director and agent";
   YAML::Node root;
   try {
     root = YAML::Load(text);
@@ -105,6 +233,21 @@ std::variant<NodeConfig, std::string> read(const std::string& role, const YAML::
     if (!is_host_port(c.metrics))
       return file + ": key `metrics`: expected host:port, got `" + c.metrics + "`";
   }
+  // What each role drives, and nothing it does not.
+  if (role == "director") {
+    if (!root["vms"]) return file + ": a director needs `vms` (how it reaches its hypervisor)";
+    c.vms = read_vms(in, root["vms"]);
+  } else if (root["vms"]) {
+    return file + ": key `vms`: only a director has VMs";
+  }
+  if (role == "agent") {
+    if (!root["containers"])
+      return file + ": an agent needs `containers` (how it reaches its container runtime)";
+    c.containers = read_containers(in, root["containers"]);
+  } else if (root["containers"]) {
+    return file + ": key `containers`: only an agent has containers";
+  }
+  if (!in.error.empty()) return in.error;
   return c;
 }
 

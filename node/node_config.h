@@ -10,15 +10,54 @@
 //   peers: {orchestrator:2: 127.0.0.1:7102, orchestrator:3: 127.0.0.1:7103}
 //   tls: {ca: /etc/omni/ca.crt, cert: /etc/omni/o1.crt, key: /etc/omni/o1.key}
 //   metrics: 127.0.0.1:9101      # optional: Prometheus GET /metrics
+//
+// A Director also says how it reaches its hypervisor, and an Agent its container runtime:
+//
+//   vms:                          # director
+//     provider: local             # or libvirt (with uri: qemu:///system)
+//     state_dir: /var/lib/omni/local
+//     id: "0"                     # local: tells providers on one machine apart
+//     subnet: 10.213.0            # local: sandboxes get .2 and up, the host .1
+//     cluster: prod               # the bridge's scope: this cluster's VMs, this node's
+//     node: host1
+//     agent_port: 7300            # where the Agent of every worker VM listens
+//     autostart: true
+//     boot:                       # per role; {vm}, {node}, {cluster} are replaced
+//       worker: {init: [omni-node, agent, --config, "/etc/omni/{vm}.yaml"]}
+//   containers:                   # agent
+//     runtime: process            # or containerd (with socket:, log_dir:)
+//     state_dir: /var/lib/omni/process
+//     images: {omni/orchestrator: /usr/lib/omni/omni-image.tar}
 #include <map>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
 
+#include "node/driver_bridge.h"
+
 namespace omni::node {
 
+struct VmsConfig {
+  std::string provider;   // local | libvirt
+  std::string uri;        // libvirt
+  std::string state_dir;  // local
+  std::string id = "0";   // local
+  std::string subnet = "10.213.0";
+  int agent_port = 7300;
+  VmBridgeConfig bridge;
+};
+
+struct ContainersConfig {
+  std::string runtime;    // process | containerd
+  std::string state_dir;  // process
+  std::string socket = "/run/containerd/containerd.sock";
+  std::string log_dir = "/var/log/omni/containers";
+  ContainerBridgeConfig bridge;
+};
+
 struct NodeConfig {
-  std::string role;  // orchestrator (root, director and agent come with their drivers)
+  std::string role;  // orchestrator, director, agent
   std::string identity;
   std::vector<std::string> args;  // the component's own arguments, as its container gets them
   std::string state_dir;
@@ -27,8 +66,10 @@ struct NodeConfig {
   std::string ca_file;
   std::string cert_file;
   std::string key_file;
-  std::string metrics;    // host:port for GET /metrics; empty: none
-  bool log_json = false;  // --log-format json
+  std::string metrics;                         // host:port for GET /metrics; empty: none
+  std::optional<VmsConfig> vms;                // a Director's
+  std::optional<ContainersConfig> containers;  // an Agent's
+  bool log_json = false;                       // --log-format json
 };
 
 // The config, or the reason it is not one ("FILE: key `listen`: expected host:port").

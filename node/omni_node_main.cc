@@ -1,8 +1,9 @@
-// omni-node: the real host of one Omni component. `orchestrator --config FILE` runs an
-// Orchestrator replica on the host loop, its durable log and the mutual-TLS transport
-// (docs/node.md); `version`; `report` (what the machine it runs on offers, the line a freshly
-// booted VM sends its host); and the placeholder `serve --component NAME`, which announces
-// itself and waits for SIGTERM, for the roles whose real hosts are still to come.
+// omni-node: the real host of one Omni component. `orchestrator|director|agent --config FILE`
+// runs that component on the host loop, its durable log, the mutual-TLS transport and (for a
+// Director or an Agent) its driver (docs/node.md); `version`; `report` (what the machine it runs on
+// offers, the line a freshly booted VM sends its host); and the placeholder `serve --component
+// NAME`, which announces itself and waits for SIGTERM, for the roles whose real hosts are still to
+// come.
 #include <signal.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -24,12 +25,13 @@ namespace {
 constexpr const char* k_version = "0.1.0";
 
 int usage() {
-  std::fprintf(stderr,
-               "usage: omni-node version\n"
-               "       omni-node report\n"
-               "       omni-node serve --component NAME\n"
-               "       omni-node orchestrator --config FILE [--log-format text|json]\n"
-               "       omni-node pki --cluster NAME --out DIR IDENTITY...\n");
+  std::fprintf(
+      stderr,
+      "usage: omni-node version\n"
+      "       omni-node report\n"
+      "       omni-node serve --component NAME\n"
+      "       omni-node orchestrator|director|agent --config FILE [--log-format text|json]\n"
+      "       omni-node pki --cluster NAME --out DIR IDENTITY...\n");
   return 2;
 }
 
@@ -123,7 +125,7 @@ int main(int argc, char** argv) {
   }
   if (command == "report") return report();
   if (command == "pki") return pki(argc, argv);
-  if (command == "orchestrator") {
+  if (command == "orchestrator" || command == "director" || command == "agent") {
     const bool with_format =
         argc == 6 && std::strcmp(argv[4], "--log-format") == 0 &&
         (std::strcmp(argv[5], "text") == 0 || std::strcmp(argv[5], "json") == 0);

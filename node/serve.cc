@@ -4,12 +4,24 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <random>
 #include <sstream>
 
+#include "drivers/container/containerd_driver.h"
+#include "drivers/container/process_runtime.h"
+#include "drivers/vm/libvirt_driver.h"
+#include "drivers/vm/local_provider.h"
+#include "model/agent/agent.h"
+#include "model/core/json.h"
+#include "model/director/director.h"
 #include "model/orchestrator/orchestrator.h"
+#include "node/components.h"
+#include "node/driver_bridge.h"
 #include "node/durable_log.h"
 #include "node/host.h"
 #include "node/metrics.h"
@@ -26,90 +38,196 @@ std::optional<std::string> read_file(const std::string& path) {
   return text.str();
 }
 
-std::string json_escaped(const std::string& text) {
-  std::string out;
-  for (const char ch : text) {
-    if (ch == '"' || ch == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (static_cast<unsigned char>(ch) < 0x20) {
-      char code[8];
-      std::snprintf(code, sizeof code, "\\u%04x", ch);
-      out += code;
-    } else {
-      out += ch;
-    }
-  }
-  return out;
-}
-
 // One line per event, to stderr: what a person reading a journal needs, or (--log-format json)
 // one JSON object a log pipeline can take apart.
 void log_line(const NodeConfig& c, const std::string& text) {
   if (c.log_json)
-    std::fprintf(stderr, "{\"identity\":\"%s\",\"event\":\"%s\"}\n",
-                 json_escaped(c.identity).c_str(), json_escaped(text).c_str());
+    std::fprintf(stderr, "{\"identity\":%s,\"event\":%s}\n", json_quote(c.identity).c_str(),
+                 json_quote(text).c_str());
   else
     std::fprintf(stderr, "omni-node %s: %s\n", c.identity.c_str(), text.c_str());
   std::fflush(stderr);
 }
 
+// A refused call is logged with its reason, once per caller and reason a minute: a peer that
+// retries every second must not flood the journal.
+class RefusalLog {
+ public:
+  explicit RefusalLog(const NodeConfig& c) : c_(c) {}
+  void refused(const std::string& claimed, const std::string& reason) {
+    const auto now = std::chrono::steady_clock::now();
+    {
+      std::lock_guard lock(mutex_);
+      auto& last = last_logged_[claimed + "\n" + reason];
+      if (last.time_since_epoch().count() != 0 && now - last < std::chrono::minutes(1)) return;
+      last = now;
+    }
+    log_line(c_, "refused a call from " +
+                     (claimed.empty() ? "a caller without an identity" : claimed) + ": " + reason);
+  }
+
+ private:
+  const NodeConfig& c_;
+  std::mutex mutex_;
+  std::map<std::string, std::chrono::steady_clock::time_point> last_logged_;
+};
+
 std::unique_ptr<Component> component_of(const NodeConfig& c, std::string& error) {
-  const auto config = orchestrator::Orchestrator::from_args(c.args);
-  if (!config) {
-    error = "args do not make an Orchestrator (need --replica=N and --members=... or --join)";
-    return nullptr;
-  }
-  if (config->self != c.identity) {
-    error = "args make " + config->self + ", but the identity is " + c.identity;
-    return nullptr;
-  }
   std::random_device entropy;  // the model's randomness is seeded here, once, from the host
   const std::uint64_t seed = (std::uint64_t{entropy()} << 32) | entropy();
-  return std::make_unique<orchestrator::Orchestrator>(*config, Rng{seed});
+  return make_component(c.role, c.args, c.identity, seed, error);
 }
 
-DriverResult no_driver(const DriverOp&) {
+// What a role drives: a Director its hypervisor, an Agent its container runtime.
+struct Drivers {
+  std::unique_ptr<drivers::VmDriver> vms;
+  drivers::LocalProvider* local = nullptr;  // vms, when it is the local provider
+  std::unique_ptr<drivers::ContainerDriver> containers;
+};
+
+std::unique_ptr<drivers::VmDriver> open_vms(const VmsConfig& v, drivers::LocalProvider*& local,
+                                            std::string& error) {
+  if (v.provider == "libvirt") {
+    drivers::LibvirtOptions options;
+    options.uri = v.uri;
+    auto connected = drivers::LibvirtDriver::connect(options);
+    if (!connected.ok()) error = connected.result.message;
+    return std::move(connected.value);
+  }
+  drivers::LocalOptions options;
+  options.id = v.id;
+  options.state_dir = v.state_dir;
+  options.subnet_prefix = v.subnet;
+  auto provider = std::make_unique<drivers::LocalProvider>(options);
+  local = provider.get();
+  return provider;
+}
+
+std::unique_ptr<drivers::ContainerDriver> open_containers(const ContainersConfig& c,
+                                                          std::string& error) {
+  if (c.runtime == "process") {
+    drivers::ProcessRuntimeOptions options;
+    options.state_dir = c.state_dir;
+    return std::make_unique<drivers::ProcessRuntime>(options);
+  }
+  drivers::ContainerdOptions options;
+  options.socket_path = c.socket;
+  options.log_dir = c.log_dir;
+  auto connected = drivers::ContainerdDriver::connect(options);
+  if (!connected.ok()) error = connected.result.message;
+  return std::move(connected.value);
+}
+
+std::optional<Drivers> open_drivers(const NodeConfig& c, std::string& error) {
+  Drivers d;
+  if (c.vms) d.vms = open_vms(*c.vms, d.local, error);
+  if (c.containers) d.containers = open_containers(*c.containers, error);
+  if (!error.empty()) return std::nullopt;
+  return d;
+}
+
+DriverResult no_driver(const std::string& what) {
   DriverResult r;
   r.status = DriverStatus::unavailable;
-  r.message = "this omni-node has no driver";
+  r.message = "this omni-node drives no " + what;
   return r;
 }
 
-// What a person watching the plane graphs: Raft's state, the loop's work, the wire's losses.
+// The Agents of a Director's worker VMs listen on their VM's address (the driver knows it) at
+// the plan's port: the peer book follows the VMs as they are made, with no discovery service.
+void learn_agent_addresses(drivers::VmDriver& vms, const VmsConfig& v, GrpcTransport& transport) {
+  for (const auto& [vm, address] : vm_addresses(vms, v.bridge))
+    transport.add_peer(director::agent_address(vm), address + ":" + std::to_string(v.agent_port));
+}
+
+// Runs on the host's workers: each op through its bridge.
+DriverRunner runner_of(const NodeConfig& c, Drivers& d, GrpcTransport& transport) {
+  return [&c, &d, &transport](const DriverOp& op) {
+    if (const auto* vm = std::get_if<VmOp>(&op)) {
+      if (!d.vms) return no_driver("VMs");
+      DriverResult result = execute_vm_op(*d.vms, *vm, c.vms->bridge);
+      if (vm->kind == VmOpKind::list || vm->kind == VmOpKind::create)
+        learn_agent_addresses(*d.vms, *c.vms, transport);
+      return result;
+    }
+    if (!d.containers) return no_driver("containers");
+    return execute_container_op(*d.containers, std::get<ContainerOp>(op), c.containers->bridge);
+  };
+}
+
+// What the role adds to the host's figures.
+std::vector<Metric> role_metrics(const Component& component) {
+  const auto d = [](std::uint64_t v) { return static_cast<double>(v); };
+  if (const auto* o = dynamic_cast<const orchestrator::Orchestrator*>(&component))
+    return {
+        {"omni_raft_term", "gauge", "The Raft term this replica is in.", d(o->term())},
+        {"omni_raft_is_leader", "gauge", "1 while this replica leads.", o->is_leader() ? 1.0 : 0.0},
+        {"omni_raft_commit_index", "gauge", "The highest log index known committed.",
+         d(o->node().raft().commit_index())}};
+  if (const auto* dir = dynamic_cast<const director::Director*>(&component))
+    return {{"omni_director_fence_term", "gauge", "The term of the fence this Director holds.",
+             d(dir->accepted().term)},
+            {"omni_director_vms_desired", "gauge", "Worker VMs its controller wants.",
+             d(dir->desired_vms().size())},
+            {"omni_director_vms_running", "gauge", "Worker VMs that run.",
+             d(dir->running_vms().size())}};
+  if (const auto* a = dynamic_cast<const agent::Agent*>(&component)) {
+    std::uint64_t running = 0;
+    for (const auto& [name, state] : a->containers()) running += state.running ? 1 : 0;
+    return {{"omni_agent_containers_desired", "gauge", "Containers its Director wants.",
+             d(a->desired().size())},
+            {"omni_agent_containers_running", "gauge", "Containers that run.", d(running)}};
+  }
+  return {};
+}
+
+// What a person watching a node graphs: the role's state, the loop's work, the wire's losses.
 std::string render_metrics(const NodeConfig& c, const Host& host, const GrpcTransport& transport) {
-  const auto& o = static_cast<const orchestrator::Orchestrator&>(host.component());
   const HostCounters& h = host.counters();
   const TransportCounters& t = transport.counters();
   const auto d = [](std::uint64_t v) { return static_cast<double>(v); };
-  return exposition(
-      c.identity,
-      {
-          {"omni_raft_term", "gauge", "The Raft term this replica is in.", d(o.term())},
-          {"omni_raft_is_leader", "gauge", "1 while this replica leads.",
-           o.is_leader() ? 1.0 : 0.0},
-          {"omni_raft_commit_index", "gauge", "The highest log index known committed.",
-           d(o.node().raft().commit_index())},
-          {"omni_host_steps_total", "counter", "Inputs the component stepped.", d(h.steps)},
-          {"omni_host_persists_total", "counter", "Records written to the log.", d(h.persists)},
-          {"omni_host_persist_seconds_total", "counter", "Time spent writing and syncing the log.",
-           h.persist_seconds},
-          {"omni_host_driver_calls_total", "counter", "Driver operations started.",
-           d(h.driver_calls)},
-          {"omni_host_driver_seconds_total", "counter", "Time driver operations took.",
-           h.driver_seconds},
-          {"omni_messages_out_total", "counter", "Messages the component sent.", d(h.sends)},
-          {"omni_messages_delivered_total", "counter", "Messages a peer took.", d(t.sent.load())},
-          {"omni_messages_in_total", "counter", "Messages received from verified peers.",
-           d(t.received.load())},
-          {"omni_messages_failed_total", "counter", "Messages a peer did not take (down, refused).",
-           d(t.failed.load())},
-          {"omni_messages_dropped_total", "counter",
-           "Messages dropped before sending (unknown peer, full queue).",
-           d(t.dropped_unknown_peer.load() + t.dropped_queue_full.load())},
-          {"omni_connections_refused_total", "counter",
-           "Calls from peers without an identity of this cluster.", d(t.refused.load())},
-      });
+  std::vector<Metric> metrics = role_metrics(host.component());
+  const std::vector<Metric> common{
+      {"omni_host_steps_total", "counter", "Inputs the component stepped.", d(h.steps)},
+      {"omni_host_persists_total", "counter", "Records written to the log.", d(h.persists)},
+      {"omni_host_persist_seconds_total", "counter", "Time spent writing and syncing the log.",
+       h.persist_seconds},
+      {"omni_host_driver_calls_total", "counter", "Driver operations started.", d(h.driver_calls)},
+      {"omni_host_driver_seconds_total", "counter", "Time driver operations took.",
+       h.driver_seconds},
+      {"omni_messages_out_total", "counter", "Messages the component sent.", d(h.sends)},
+      {"omni_messages_delivered_total", "counter", "Messages a peer took.", d(t.sent.load())},
+      {"omni_messages_in_total", "counter", "Messages received from verified peers.",
+       d(t.received.load())},
+      {"omni_messages_failed_total", "counter", "Messages a peer did not take (down, refused).",
+       d(t.failed.load())},
+      {"omni_messages_dropped_total", "counter",
+       "Messages dropped before sending (unknown peer, full queue).",
+       d(t.dropped_unknown_peer.load() + t.dropped_queue_full.load())},
+      {"omni_connections_refused_total", "counter",
+       "Calls from peers without a valid identity of this cluster.", d(t.refused.load())},
+  };
+  metrics.insert(metrics.end(), common.begin(), common.end());
+  return exposition(c.identity, metrics);
+}
+
+// One line when what a person watches changes: who leads, who controls, what runs.
+std::string summary_of(const Component& component) {
+  if (const auto* o = dynamic_cast<const orchestrator::Orchestrator*>(&component))
+    return std::string(o->is_leader() ? "leads" : "follows") + " at term " +
+           std::to_string(o->term());
+  if (const auto* dir = dynamic_cast<const director::Director*>(&component))
+    return "controlled by " + (dir->controller().empty() ? "nobody" : dir->controller()) +
+           " at era " + std::to_string(dir->accepted().era) + " term " +
+           std::to_string(dir->accepted().term) + "; " + std::to_string(dir->running_vms().size()) +
+           " of " + std::to_string(dir->desired_vms().size()) + " worker VMs run";
+  if (const auto* a = dynamic_cast<const agent::Agent*>(&component)) {
+    std::size_t running = 0;
+    for (const auto& [name, state] : a->containers()) running += state.running ? 1 : 0;
+    return std::to_string(running) + " of " + std::to_string(a->desired().size()) +
+           " containers run";
+  }
+  return {};
 }
 
 }  // namespace
@@ -144,21 +262,48 @@ int serve(const NodeConfig& c) {
                     " bytes: " + replay.problem);
   log_line(c, "replayed " + std::to_string(replay.records.size()) + " records");
 
+  std::string driver_error;
+  std::optional<Drivers> driven = open_drivers(c, driver_error);
+  if (!driven) {
+    log_line(c, "cannot reach its driver: " + driver_error);
+    return 1;
+  }
+  if (driven->local) {
+    log_line(c, std::string("VMs are local sandboxes under ") + c.vms->state_dir +
+                    (driven->local->isolated() ? ", each in its own network namespace"
+                                               : ": plain processes on loopback (not root)"));
+    if (const auto prepared = driven->local->prepare_network(); !drivers::is_ok(prepared)) {
+      log_line(c, "cannot make the sandboxes' network: " + prepared.message);
+      return 1;
+    }
+    const auto started = driven->local->start_autostart();
+    for (const auto& name : started.value) log_line(c, "autostarted sandbox " + name);
+    if (!started.ok()) log_line(c, "autostart: " + started.result.message);
+  }
+
   boost::asio::io_context io;
   std::atomic<Host*> host_ptr{nullptr};
   // Deliveries hop onto the loop before they touch the host: the loop runs only while it lives.
-  GrpcTransport transport(c.listen, *ca, KeyPair{*cert, *key}, [&](Address from, v1::Envelope e) {
-    boost::asio::post(io, [&host_ptr, from = std::move(from), e = std::move(e)]() mutable {
-      if (Host* h = host_ptr.load()) h->deliver(std::move(from), std::move(e));
-    });
-  });
+  RefusalLog refusals(c);
+  GrpcTransport transport(
+      c.listen, *ca, KeyPair{*cert, *key},
+      [&](Address from, v1::Envelope e) {
+        boost::asio::post(io, [&host_ptr, from = std::move(from), e = std::move(e)]() mutable {
+          if (Host* h = host_ptr.load()) h->deliver(std::move(from), std::move(e));
+        });
+      },
+      1024,
+      [&refusals](const std::string& claimed, const std::string& reason) {
+        refusals.refused(claimed, reason);
+      });
   if (!transport.listening()) {
     log_line(c, "cannot listen on " + c.listen);
     return 2;
   }
   for (const auto& [identity, at] : c.peers) transport.add_peer(identity, at);
+  if (driven->vms) learn_agent_addresses(*driven->vms, *c.vms, transport);
   Host host(io, c.identity, std::move(component), std::move(*log), std::move(replay.records),
-            transport, no_driver);
+            transport, runner_of(c, *driven, transport));
   int exit_code = 0;
   host.set_on_stop([&] {
     if (host.failure()) {
@@ -167,15 +312,12 @@ int serve(const NodeConfig& c) {
     }
     io.stop();
   });
-  // One line when what a person watches changes: leader or follower, and the term.
-  std::pair<bool, std::uint64_t> seen{false, 0};
+  std::string seen;
   host.set_after_step([&](const Component& stepped) {
-    const auto& o = static_cast<const orchestrator::Orchestrator&>(stepped);
-    const std::pair now{o.is_leader(), o.term()};
+    std::string now = summary_of(stepped);
     if (now == seen) return;
-    seen = now;
-    log_line(
-        c, std::string(now.first ? "leads" : "follows") + " at term " + std::to_string(now.second));
+    seen = std::move(now);
+    log_line(c, seen);
   });
   host_ptr.store(&host);
   std::optional<MetricsServer> metrics;

@@ -3,7 +3,10 @@
 //
 // - Who sent a message is who the peer's certificate says (node/pki.h), checked against the
 //   cluster's CA; a peer without a valid certificate of this cluster gets nothing through. The
-//   envelope has no field that could claim otherwise, so fencing cannot be spoofed.
+//   envelope has no field that could claim otherwise, so fencing cannot be spoofed. The TLS
+//   handshake proves the caller holds the certificate's key; the chain, the dates and the
+//   identity are checked here with OpenSSL (node/pki.h's verify), so a refusal can say why
+//   ("certificate has expired") instead of ending as a failed handshake nobody sees.
 // - Peers are found by a fixed book (identity -> host:port), from the plan: no discovery.
 // - Each peer has a bounded queue and one sender thread. A full queue, an unknown peer or a
 //   peer that does not answer costs the message (counted), never the caller's time: the model
@@ -38,21 +41,26 @@ struct TransportCounters {
 };
 
 using OnDeliver = std::function<void(Address from, v1::Envelope envelope)>;
+// A call refused for its certificate, with OpenSSL's reason and the identity it claimed (empty
+// when it claims none): what the node's log says (on a gRPC thread).
+using OnRefused = std::function<void(const std::string& claimed, const std::string& reason)>;
 
 class GrpcTransport final : public Transport {
  public:
   // Listens on `listen` ("127.0.0.1:0" picks a free port) as `own`'s identity; every envelope
   // a verified peer delivers goes to `on_deliver` (on a gRPC thread).
   GrpcTransport(const std::string& listen, std::string ca_pem, KeyPair own, OnDeliver on_deliver,
-                std::size_t queue_limit = 1024);
+                std::size_t queue_limit = 1024, OnRefused on_refused = {});
   ~GrpcTransport() override;
   GrpcTransport(const GrpcTransport&) = delete;
   GrpcTransport& operator=(const GrpcTransport&) = delete;
 
   bool listening() const { return port_ > 0; }
   int port() const { return port_; }
-  // Where `identity` listens. Set before the first send to it.
+  // Where `identity` listens. Set before the first send to it; setting it again (a VM that came
+  // back with another address) redirects what is queued and what follows.
   void add_peer(const Address& identity, const std::string& host_port);
+  bool has_peer(const Address& identity);
   void send(const Address& from, const Address& to, const v1::Envelope& envelope) override;
   const TransportCounters& counters() const { return counters_; }
 

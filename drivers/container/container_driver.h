@@ -70,8 +70,4 @@ class ContainerDriver {
 
 std::string validate_container_name(const std::string& name);
 
-// Runs one model ContainerOp (model/core/ops.h): the bridge node/ uses to answer a DriverCall.
-// import_image: op.image names the image, op.args[0] is the OCI layout tar.
-DriverResult execute_container_op(ContainerDriver& driver, const ContainerOp& op);
-
 }  // namespace omni::drivers

@@ -1,6 +1,7 @@
 #include "drivers/util/cgroup.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -170,6 +171,24 @@ DriverResult Cgroups::write_v1_limits(const std::string& memory_dir, const std::
 
 // rmdir(2), not a recursive removal: a cgroup's files go with its directory, and a cgroup that
 // still has processes must stay (EBUSY) rather than be half torn down.
+int Cgroups::kill_all(const std::string& group, const std::string& name) const {
+  int killed = 0;
+  for (int pass = 0; pass < 50; ++pass) {
+    int seen = 0;
+    for (const auto& dir : directories(group, name)) {
+      std::ifstream procs(dir + "/cgroup.procs");
+      for (pid_t pid = 0; procs >> pid;) {
+        if (pid <= 0) continue;
+        ++seen;
+        if (::kill(pid, SIGKILL) == 0) ++killed;
+      }
+    }
+    if (seen == 0) break;
+    ::usleep(20'000);  // let the kernel reap them before looking again
+  }
+  return killed;
+}
+
 void Cgroups::remove(const std::string& group, const std::string& name) {
   for (const auto& hierarchy : hierarchies()) {
     ::rmdir((hierarchy + "/" + group + "/" + name).c_str());

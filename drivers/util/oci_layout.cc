@@ -9,7 +9,6 @@
 #include <sstream>
 
 #include "drivers/util/subprocess.h"
-#include "model/core/json.h"
 
 namespace omni::drivers {
 namespace {
@@ -111,9 +110,13 @@ std::vector<std::string> chain_ids(const std::vector<std::string>& diff_ids) {
   return chain;
 }
 
-// The model's JSON quoting without the surrounding quotes, for building JSON by hand.
+// protobuf's JSON string quoting without the surrounding quotes, for building JSON by hand.
 std::string json_escape(const std::string& text) {
-  const std::string quoted = json_quote(text);
+  google::protobuf::Value value;
+  value.set_string_value(text);
+  std::string quoted;
+  if (!google::protobuf::util::MessageToJsonString(value, &quoted).ok() || quoted.size() < 2)
+    return {};
   return quoted.substr(1, quoted.size() - 2);
 }
 

@@ -1,12 +1,18 @@
 #pragma once
-// Errors as values for drivers: every call returns a DriverResult (model/core/ops.h), and calls
-// that also produce data return an Outcome carrying both.
+// Errors as values for drivers: every call returns a DriverResult, and calls that also produce
+// data return an Outcome carrying both. The drivers know nothing of the model (DESIGN's layout):
+// node/driver_bridge.h turns these into the model's DriverResult (model/core/ops.h).
 #include <string>
 #include <utility>
 
-#include "model/core/ops.h"
-
 namespace omni::drivers {
+
+enum class DriverStatus { ok, not_found, already_exists, no_capacity, unavailable, failed };
+
+struct DriverResult {
+  DriverStatus status = DriverStatus::ok;
+  std::string message;  // for a person: what failed and why
+};
 
 inline DriverResult error_result(DriverStatus status, std::string message) {
   DriverResult result;

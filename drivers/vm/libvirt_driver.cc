@@ -283,7 +283,27 @@ DriverResult LibvirtDriver::create(const VmSpec& spec) {
   if (auto admitted = admit(spec); !is_ok(admitted)) return admitted;
   Domain domain{virDomainDefineXML(connection_, domain_xml(spec).c_str())};
   if (!domain) return libvirt_error("cannot define domain " + name + " on " + options_.uri);
+  if (spec.autostart && virDomainSetAutostart(domain.get(), 1) < 0) {
+    DriverResult failed = libvirt_error("cannot mark domain " + name + " autostart");
+    virDomainUndefine(domain.get());
+    return failed;
+  }
   return ok_result();
+}
+
+std::string LibvirtDriver::domain_xml_of(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  if (!is_ok(ensure_connected())) return {};
+  Domain domain{virDomainLookupByName(connection_, name.c_str())};
+  if (!domain) {
+    virResetLastError();
+    return {};
+  }
+  char* xml = virDomainGetXMLDesc(domain.get(), 0);
+  std::string text = xml != nullptr ? xml : "";
+  std::free(xml);
+  virResetLastError();
+  return text;
 }
 
 DriverResult LibvirtDriver::start(const std::string& name) {
@@ -349,6 +369,9 @@ Outcome<VmInfo> LibvirtDriver::info_of(virDomainPtr domain) {
   if (info.state == VmState::stopped && virDomainIsPersistent(domain) == 1) {
     info.state = VmState::defined;
   }
+  int autostart = 0;
+  info.autostart = virDomainGetAutostart(domain, &autostart) == 0 && autostart == 1;
+  virResetLastError();
   if (info.memory_bytes == 0) info.memory_bytes = static_cast<std::int64_t>(raw.maxMem) * 1024;
   if (info.cpu_millis == 0) info.cpu_millis = static_cast<std::int64_t>(raw.nrVirtCpu) * 1000;
   return success(std::move(info));

@@ -52,6 +52,9 @@ class LibvirtDriver final : public VmDriver {
   const std::string& uri() const { return options_.uri; }
   // The domain XML create() defines, exposed for tests and for `omni` dry runs.
   std::string domain_xml(const VmSpec& spec) const;
+  // libvirt's XML of a defined domain as it keeps it (what `virsh dumpxml` prints); empty when
+  // there is no such domain or the host cannot be reached.
+  std::string domain_xml_of(const std::string& name);
 
  private:
   explicit LibvirtDriver(const LibvirtOptions& options);

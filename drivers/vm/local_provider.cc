@@ -73,7 +73,8 @@ std::string spec_text(const VmSpec& spec) {
                      "\nrole=" + spec.identity.role +
                      "\nslot=" + std::to_string(spec.identity.slot) +
                      "\ncpu_millis=" + std::to_string(spec.cpu_millis) +
-                     "\nmemory_bytes=" + std::to_string(spec.memory_bytes);
+                     "\nmemory_bytes=" + std::to_string(spec.memory_bytes) +
+                     "\nautostart=" + (spec.autostart ? "1" : "0");
   for (const auto& arg : spec.boot.init_args) text += "\ninit=" + escape_line(arg);
   for (const auto& [key, value] : spec.labels) text += "\nlabel." + key + "=" + escape_line(value);
   return text;
@@ -151,10 +152,30 @@ Outcome<VmInfo> LocalProvider::read_vm(const std::string& name) {
                    std::atoi(fields["slot"].c_str())};
   info.cpu_millis = std::atoll(fields["cpu_millis"].c_str());
   info.memory_bytes = std::atoll(fields["memory_bytes"].c_str());
+  info.autostart = fields["autostart"] == "1";
   info.address = read_text(dir + "/address");
   pid_t pid = static_cast<pid_t>(std::atoi(read_text(dir + "/pid").c_str()));
   info.state = process_alive(pid) ? VmState::running : VmState::defined;
   return success(std::move(info));
+}
+
+DriverResult LocalProvider::prepare_network() {
+  if (!isolated_) return ok_result();
+  std::lock_guard lock(mutex_);
+  return ensure_bridge();
+}
+
+Outcome<std::vector<std::string>> LocalProvider::start_autostart() {
+  auto listed = list();
+  if (!listed.ok()) return failure<std::vector<std::string>>(listed.result);
+  std::vector<std::string> started;
+  for (const auto& vm : listed.value) {
+    if (!vm.autostart || vm.state == VmState::running) continue;
+    if (DriverResult result = start(vm.name); !is_ok(result))
+      return failure<std::vector<std::string>>(result);
+    started.push_back(vm.name);
+  }
+  return success(std::move(started));
 }
 
 Outcome<std::vector<VmInfo>> LocalProvider::list() {
@@ -341,6 +362,9 @@ void LocalProvider::wait_for(const std::string& name, pid_t pid) {
     std::lock_guard lock(stop_mutex_);
     asked_to_stop = stopping_.erase(name) > 0;
   }
+  // A VM whose init ended runs nothing more: what the init started (an Agent's containers, in
+  // their own sessions) goes with it, as it would with a powered-off machine.
+  cgroups_.kill_all(cgroup_group(), name);
   const bool clean = asked_to_stop || (WIFEXITED(status) && WEXITSTATUS(status) == 0);
   std::string detail = "init pid " + std::to_string(pid);
   if (WIFEXITED(status)) detail += " exited with " + std::to_string(WEXITSTATUS(status));
@@ -379,6 +403,7 @@ DriverResult LocalProvider::destroy(const std::string& name) {
   stop(name, true);
   pid_t pid = static_cast<pid_t>(std::atoi(read_text(dir_of(name) + "/pid").c_str()));
   for (int i = 0; i < 100 && process_alive(pid); ++i) ::usleep(20000);  // not our child
+  cgroups_.kill_all(cgroup_group(), name);  // a restarted provider's init is not its child
   std::lock_guard lock(mutex_);
   remove_cgroup(name);
   remove_network(name);

@@ -51,6 +51,12 @@ class LocalProvider final : public VmDriver {
   Outcome<std::vector<VmInfo>> list() override;
   Outcome<VmInfo> inspect(const std::string& name) override;
   Outcome<HostCapacity> capacity() override;
+  // Makes the bridge (isolated only) before any sandbox needs it, so a host can listen on
+  // SUBNET.1 for what its sandboxes send. Idempotent.
+  DriverResult prepare_network();
+  // Starts every sandbox marked autostart that does not run: what a host calls once it is back
+  // from a power loss, as libvirtd does for its domains. Answers the names it started.
+  Outcome<std::vector<std::string>> start_autostart();
 
   std::vector<VmEvent> poll_events() override { return events_.poll(); }
   int event_fd() const override { return events_.fd(); }

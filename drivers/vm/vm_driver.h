@@ -42,6 +42,9 @@ struct VmSpec {
   std::int64_t cpu_millis = 1000;
   std::int64_t memory_bytes = 256ll << 20;
   VmBoot boot;
+  // Booted again by the hypervisor when its host comes back from a power loss (libvirt's
+  // autostart; the local provider records it and boots such sandboxes in start_autostart()).
+  bool autostart = false;
   std::map<std::string, std::string> labels;  // extra metadata, kept with the VM
 };
 
@@ -55,6 +58,7 @@ struct VmInfo {
   std::int64_t cpu_millis = 0;
   std::int64_t memory_bytes = 0;
   std::string address;  // local provider: the sandbox's IPv4 address; empty when unknown
+  bool autostart = false;
   std::map<std::string, std::string> labels;
 };
 
@@ -103,12 +107,5 @@ std::string vm_name(const VmIdentity& identity);
 bool parse_vm_name(const std::string& name, VmIdentity& identity);
 // The reason an identity cannot name a VM, or empty when it can.
 std::string validate_identity(const VmIdentity& identity);
-
-// Runs one model VmOp (model/core/ops.h) against a driver: the bridge node/ uses to answer a
-// DriverCall. It speaks the model's names (CLUSTER-NODE-director, CLUSTER-NODE-worker-N, as
-// model/root/plan.h makes them) both ways: an op's name and node give the identity, and `list`
-// answers model names. Ops may also name a VM by full metadata (cluster, node, role, slot).
-// `create` boots the VM, as the model expects of it.
-DriverResult execute_vm_op(VmDriver& driver, const VmOp& op);
 
 }  // namespace omni::drivers

@@ -8,6 +8,7 @@
 
 #include <filesystem>
 
+#include "node/driver_bridge.h"
 #include "tests/drivers/test_support.h"
 
 namespace omni::drivers {
@@ -195,40 +196,43 @@ TEST_F(ContainerdDriverTest, BadInputIsAClearErrorAndLeavesNothing) {
 // tells what exists and what runs, and a create after an exit replaces the container with the
 // op's (changed) args rather than restarting the old ones.
 TEST_F(ContainerdDriverTest, TheAgentsOpsRunThroughTheBridge) {
-  ASSERT_EQ(driver_->import_image("omni/omni-node:dev", OMNI_IMAGE_TAR).status, DriverStatus::ok);
+  ASSERT_EQ(driver_->import_image("omni/omni-node:dev", OMNI_IMAGE_TAR).status,
+            DriverStatus::ok);
   ContainerOp create{ContainerOpKind::create,
                      "orchestrator-1",
                      "omni/omni-node:dev",
                      {"serve", "--component", "orchestrator"},
                      500,
                      128ll << 20};
-  const DriverResult created = execute_container_op(*driver_, create);
-  ASSERT_EQ(created.status, DriverStatus::ok) << created.message << containerd_->log();
+  const omni::DriverResult created = node::execute_container_op(*driver_, create);
+  ASSERT_EQ(created.status, omni::DriverStatus::ok) << created.message << containerd_->log();
   EXPECT_NE(containerd_->ctr({"tasks", "ls"}).find("RUNNING"), std::string::npos);
 
-  ASSERT_EQ(execute_container_op(*driver_, {ContainerOpKind::kill, "orchestrator-1", "", {}, 0, 0})
-                .status,
-            DriverStatus::ok);
+  ASSERT_EQ(
+      node::execute_container_op(*driver_, {ContainerOpKind::kill, "orchestrator-1", "", {}, 0, 0})
+          .status,
+      omni::DriverStatus::ok);
   ContainerOp list{ContainerOpKind::list, "", "", {}, 0, 0};
-  ASSERT_TRUE(
-      testing::wait_until([&] { return execute_container_op(*driver_, list).running.empty(); }));
-  EXPECT_EQ(execute_container_op(*driver_, list).names, std::vector<std::string>{"orchestrator-1"});
+  ASSERT_TRUE(testing::wait_until(
+      [&] { return node::execute_container_op(*driver_, list).running.empty(); }));
+  EXPECT_EQ(node::execute_container_op(*driver_, list).names,
+            std::vector<std::string>{"orchestrator-1"});
 
   create.args = {"serve", "--component", "agent"};
-  const DriverResult replaced = execute_container_op(*driver_, create);
-  EXPECT_EQ(replaced.status, DriverStatus::already_exists) << replaced.message;
+  const omni::DriverResult replaced = node::execute_container_op(*driver_, create);
+  EXPECT_EQ(replaced.status, omni::DriverStatus::already_exists) << replaced.message;
   ASSERT_TRUE(testing::wait_until([&] {
     return testing::read_file(driver_->log_path("orchestrator-1"))
                .find("serving component agent") != std::string::npos;
   })) << testing::read_file(driver_->log_path("orchestrator-1"));
-  EXPECT_EQ(execute_container_op(*driver_, list).running,
+  EXPECT_EQ(node::execute_container_op(*driver_, list).running,
             std::vector<std::string>{"orchestrator-1"});
   EXPECT_NE(containerd_->ctr({"tasks", "ls"}).find("RUNNING"), std::string::npos);
 
-  ASSERT_EQ(
-      execute_container_op(*driver_, {ContainerOpKind::remove, "orchestrator-1", "", {}, 0, 0})
-          .status,
-      DriverStatus::ok);
+  ASSERT_EQ(node::execute_container_op(*driver_,
+                                       {ContainerOpKind::remove, "orchestrator-1", "", {}, 0, 0})
+                .status,
+            omni::DriverStatus::ok);
   EXPECT_EQ(containerd_->ctr({"containers", "ls", "-q"}), "");
   EXPECT_EQ(containerd_->ctr({"tasks", "ls", "-q"}), "");
 }

@@ -1,7 +1,7 @@
-// The two bridges between the model and the drivers, execute_vm_op and execute_container_op,
-// against real drivers: libvirt's in-process test driver for VMs, the process runtime with
-// Omni's own image for containers. Every op's effect is checked through what the driver itself
-// reports afterwards (inspect, list), not through the op's answer alone.
+// The two bridges between the model and the drivers (node/driver_bridge.h), execute_vm_op and
+// execute_container_op, against real drivers: libvirt's in-process test driver for VMs, the process
+// runtime with Omni's own image for containers. Every op's effect is checked through what the
+// driver itself reports afterwards (inspect, list), not through the op's answer alone.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -14,17 +14,21 @@
 #include "drivers/container/process_runtime.h"
 #include "drivers/vm/libvirt_driver.h"
 #include "model/root/plan.h"
+#include "node/driver_bridge.h"
 #include "tests/drivers/test_support.h"
 
 namespace omni {
 
 // Failures name the status and state instead of printing their bytes.
 void PrintTo(DriverStatus status, std::ostream* out) {
-  *out << drivers::status_name(status);
+  *out << node::model_status_name(status);
 }
 
 namespace drivers {
 
+void PrintTo(DriverStatus status, std::ostream* out) {
+  *out << status_name(status);
+}
 void PrintTo(VmState state, std::ostream* out) {
   *out << vm_state_name(state);
 }
@@ -34,6 +38,11 @@ void PrintTo(ContainerState state, std::ostream* out) {
 
 namespace {
 
+// The bridges answer in the model's terms.
+using DriverResult = omni::DriverResult;
+using DriverStatus = omni::DriverStatus;
+using node::execute_container_op;
+using node::execute_vm_op;
 using testing::TempDir;
 using Names = std::vector<std::string>;
 
@@ -83,7 +92,7 @@ class ExecuteVmOp : public ::testing::Test {
     for (const auto& name : listed_names()) driver_->destroy(name);
   }
 
-  DriverResult run(const VmOp& op) { return execute_vm_op(*driver_, op); }
+  DriverResult run(const VmOp& op) { return execute_vm_op(*driver_, op, scope_); }
 
   // What the driver itself lists, independent of the bridge's list.
   Names listed_names() {
@@ -106,6 +115,7 @@ class ExecuteVmOp : public ::testing::Test {
   }
 
   std::unique_ptr<LibvirtDriver> driver_;
+  node::VmBridgeConfig scope_{"prod", "", {}, false};
 };
 
 TEST_F(ExecuteVmOp, CreateFromMetadataDefinesAndBootsTheVmWithItsLabels) {
@@ -146,7 +156,7 @@ TEST_F(ExecuteVmOp, ListAnswersOmniVmsSortedAndWhichOfThemRun) {
 
   ASSERT_EQ(run(vm_op(VmOpKind::create, k_model_worker)).status, DriverStatus::ok);
   ASSERT_EQ(run(vm_op(VmOpKind::create, k_model_director)).status, DriverStatus::ok);
-  ASSERT_EQ(driver_->stop(k_director, /*force=*/true).status, DriverStatus::ok);
+  ASSERT_EQ(driver_->stop(k_director, /*force=*/true).status, drivers::DriverStatus::ok);
 
   auto listed = run(vm_op(VmOpKind::list, ""));
   ASSERT_EQ(listed.status, DriverStatus::ok) << listed.message;
@@ -170,14 +180,14 @@ TEST_F(ExecuteVmOp, StopStartAndDestroyActOnTheNamedVm) {
   // Destroy by metadata: the same VM as by name.
   auto destroyed = run(vm_op(VmOpKind::destroy, "", k_worker_metadata));
   ASSERT_EQ(destroyed.status, DriverStatus::ok) << destroyed.message;
-  EXPECT_EQ(driver_->inspect(k_worker).result.status, DriverStatus::not_found);
+  EXPECT_EQ(driver_->inspect(k_worker).result.status, drivers::DriverStatus::not_found);
   EXPECT_EQ(listed_names(), Names{k_director});
   EXPECT_EQ(run(vm_op(VmOpKind::list, "")).names, Names{k_model_director});
 }
 
 TEST_F(ExecuteVmOp, CreateOfAStoppedVmBootsItAndSaysItExists) {
   ASSERT_EQ(run(vm_op(VmOpKind::create, k_model_worker)).status, DriverStatus::ok);
-  ASSERT_EQ(driver_->stop(k_worker, /*force=*/true).status, DriverStatus::ok);
+  ASSERT_EQ(driver_->stop(k_worker, /*force=*/true).status, drivers::DriverStatus::ok);
   ASSERT_NE(state_of(k_worker), VmState::running);
 
   // A retried create (the Root's, after a start that failed) must leave the VM running.
@@ -256,6 +266,7 @@ TEST_F(ExecuteVmOp, OpsThatNameNoValidOmniVmFailWithTheReason) {
 TEST_F(ExecuteVmOp, TheModelsOwnOpsRunByTheModelsNames) {
   const std::string director = root::director_vm_name("my-prod", "worker-01");
   const std::string worker = root::worker_vm_name("my-prod", "worker-01", 2);
+  scope_.cluster = "my-prod";
   auto model_op = [](VmOpKind kind, const std::string& name,
                      std::map<std::string, std::string> metadata = {}) {
     VmOp op = vm_op(kind, name, std::move(metadata));
@@ -299,6 +310,94 @@ TEST_F(ExecuteVmOp, NameAndMetadataThatDisagreeTouchNeitherVm) {
   EXPECT_TRUE(contains(refused.message, "different VMs")) << refused.message;
   EXPECT_EQ(listed_names(), Names{k_worker});
   EXPECT_EQ(state_of(k_worker), VmState::running);
+}
+
+// Two Directors sharing one hypervisor (a libvirt host, or one local provider's state), and a
+// second cluster on it too: each bridge lists, stops and destroys only its own node's VMs.
+TEST_F(ExecuteVmOp, DirectorsSharingAHostNeverSeeOrTouchEachOthersVms) {
+  const node::VmBridgeConfig host1{"prod", "host1", {}, false};
+  const node::VmBridgeConfig host2{"prod", "host2", {}, false};
+  const node::VmBridgeConfig other{"other", "host1", {}, false};
+  const auto op = [](VmOpKind kind, const std::string& node, const std::string& name) {
+    VmOp made =
+        vm_op(kind, name,
+              kind == VmOpKind::create ? std::map<std::string, std::string>{{"role", "worker"}}
+                                       : std::map<std::string, std::string>{});
+    made.node = node;
+    return made;
+  };
+  ASSERT_EQ(
+      execute_vm_op(*driver_, op(VmOpKind::create, "host1", "prod-host1-worker-1"), host1).status,
+      DriverStatus::ok);
+  ASSERT_EQ(
+      execute_vm_op(*driver_, op(VmOpKind::create, "host2", "prod-host2-worker-1"), host2).status,
+      DriverStatus::ok);
+  ASSERT_EQ(
+      execute_vm_op(*driver_, op(VmOpKind::create, "host1", "other-host1-worker-1"), other).status,
+      DriverStatus::ok);
+  EXPECT_EQ(listed_names().size(), 3u);
+
+  EXPECT_EQ(execute_vm_op(*driver_, op(VmOpKind::list, "host1", ""), host1).names,
+            Names{"prod-host1-worker-1"});
+  EXPECT_EQ(execute_vm_op(*driver_, op(VmOpKind::list, "host2", ""), host2).names,
+            Names{"prod-host2-worker-1"});
+  EXPECT_EQ(execute_vm_op(*driver_, op(VmOpKind::list, "host1", ""), other).names,
+            Names{"other-host1-worker-1"});
+  // The root's bridge has no node: it sees its cluster on every node, and no other cluster.
+  EXPECT_EQ(execute_vm_op(*driver_, op(VmOpKind::list, "", ""), scope_).names,
+            (Names{"prod-host1-worker-1", "prod-host2-worker-1"}));
+
+  // host1's Director asking for host2's VM by its name and node is refused, and nothing moves.
+  for (const VmOpKind kind : {VmOpKind::destroy, VmOpKind::stop, VmOpKind::create}) {
+    const auto refused = execute_vm_op(*driver_, op(kind, "host2", "prod-host2-worker-1"), host1);
+    EXPECT_EQ(refused.status, DriverStatus::failed);
+    EXPECT_TRUE(contains(refused.message, "not on this host's 'host1'")) << refused.message;
+  }
+  const auto cross_cluster =
+      execute_vm_op(*driver_, op(VmOpKind::destroy, "host1", "other-host1-worker-1"), host1);
+  EXPECT_EQ(cross_cluster.status, DriverStatus::failed);
+  EXPECT_TRUE(contains(cross_cluster.message, "cluster 'other'")) << cross_cluster.message;
+  EXPECT_EQ(listed_names().size(), 3u);
+  EXPECT_EQ(state_of("omni-prod-host2-worker-1"), VmState::running);
+  EXPECT_EQ(state_of("omni-other-host1-worker-1"), VmState::running);
+}
+
+// What a VM boots is the host's: the bridge gives a create its role's boot data, and marks the
+// VM autostart so that it comes back after the host's power returns.
+TEST_F(ExecuteVmOp, CreateBootsTheRolesImageAndMarksTheVmAutostart) {
+  drivers::VmBoot worker_boot;
+  worker_boot.kernel_path = "/var/lib/omni/vmlinuz";
+  worker_boot.initrd_path = "/var/lib/omni/omni-initramfs.cpio.gz";
+  worker_boot.kernel_cmdline = "console=ttyS0 omni.vm={vm} omni.node={node}";
+  scope_.boot = {{"worker", worker_boot}};
+  scope_.autostart = true;
+  ASSERT_EQ(run(vm_op(VmOpKind::create, k_model_worker, {{"role", "worker"}})).status,
+            DriverStatus::ok);
+  const auto vm = driver_->inspect(k_worker);
+  ASSERT_TRUE(vm.ok()) << vm.result.message;
+  EXPECT_TRUE(vm.value.autostart);
+  const std::string xml = driver_->domain_xml_of(k_worker);
+  EXPECT_TRUE(contains(xml, "<kernel>/var/lib/omni/vmlinuz</kernel>")) << xml;
+  // One profile serves every worker: each finds its own name in what it boots.
+  EXPECT_TRUE(contains(xml, "<cmdline>console=ttyS0 omni.vm=" + k_model_worker +
+                                " omni.node=host1</cmdline>"))
+      << xml;
+
+  scope_.autostart = false;
+  ASSERT_EQ(run(vm_op(VmOpKind::create, k_model_director, {{"role", "director"}})).status,
+            DriverStatus::ok);
+  EXPECT_FALSE(driver_->inspect(k_director).value.autostart);
+  EXPECT_FALSE(contains(driver_->domain_xml_of(k_director), "<kernel>"));
+}
+
+// A bridge config that could reach the wrong VMs is refused before any op runs.
+TEST(VmBridgeConfig, AnInvalidScopeOrAnUnknownRoleIsAProblem) {
+  EXPECT_EQ(node::vm_bridge_problem({"prod", "host1", {}, true}), "");
+  EXPECT_EQ(node::vm_bridge_problem({"prod", "", {}, true}), "");
+  EXPECT_NE(node::vm_bridge_problem({"", "host1", {}, true}), "");
+  EXPECT_NE(node::vm_bridge_problem({"Prod!", "host1", {}, true}), "");
+  EXPECT_NE(node::vm_bridge_problem({"prod", "host_1/x", {}, true}), "");
+  EXPECT_TRUE(contains(node::vm_bridge_problem({"prod", "", {{"agent", {}}}, true}), "agent"));
 }
 
 TEST_F(ExecuteVmOp, AnUnknownKindIsRefused) {
@@ -432,7 +531,7 @@ TEST_F(ExecuteContainerOp, StopStartKillAndRemoveActOnTheNamedContainer) {
 
   auto removed = run(container_op(ContainerOpKind::remove, k_server));
   ASSERT_EQ(removed.status, DriverStatus::ok) << removed.message;
-  EXPECT_EQ(runtime_.inspect(k_server).result.status, DriverStatus::not_found);
+  EXPECT_EQ(runtime_.inspect(k_server).result.status, drivers::DriverStatus::not_found);
   EXPECT_EQ(container_count(), 0u);
 }
 
@@ -505,6 +604,27 @@ TEST_F(ExecuteContainerOp, BadNamesAreRefusedForEveryOpThatNamesAContainer) {
     }
   }
   EXPECT_EQ(container_count(), 0u);
+}
+
+// A fresh VM's runtime has no image: a create of one the host knows imports it first.
+TEST(ExecuteContainerOpImports, ACreateImportsAMissingImageTheHostKnows) {
+  TempDir dir("omni-ops");
+  ProcessRuntime runtime(runtime_options(dir));
+  const node::ContainerBridgeConfig config{{{k_image, OMNI_IMAGE_TAR}}};
+  const auto created = execute_container_op(
+      runtime, container_op(ContainerOpKind::create, k_server, k_serve_args), config);
+  ASSERT_EQ(created.status, DriverStatus::ok) << created.message;
+  EXPECT_EQ(runtime.list_images().value, Names{k_image});
+  EXPECT_EQ(runtime.inspect(k_server).value.state, ContainerState::running);
+
+  ContainerOp unknown = container_op(ContainerOpKind::create, "other");
+  unknown.image = "elsewhere/app:1";
+  EXPECT_EQ(execute_container_op(runtime, unknown, config).status, DriverStatus::not_found);
+  const node::ContainerBridgeConfig broken{{{"elsewhere/app:1", "/no/such/image.tar"}}};
+  const auto failed = execute_container_op(runtime, unknown, broken);
+  EXPECT_NE(failed.status, DriverStatus::ok);
+  EXPECT_TRUE(contains(failed.message, "/no/such/image.tar")) << failed.message;
+  EXPECT_EQ(runtime.remove(k_server).status, drivers::DriverStatus::ok);
 }
 
 TEST_F(ExecuteContainerOp, AnUnknownKindIsRefused) {

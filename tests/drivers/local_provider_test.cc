@@ -260,5 +260,33 @@ TEST(LocalProvider, ASandboxLargerThanTheNodeLeavesNothing) {
   EXPECT_EQ(testing::run({"ip", "netns", "list"}).find("omni-t-local"), std::string::npos);
 }
 
+// After a power loss every sandbox is gone but its state; start_autostart() boots exactly those
+// marked autostart, as libvirtd does for its domains, and a restarted provider finds them.
+TEST(LocalProvider, StartAutostartBootsTheMarkedSandboxesOnly) {
+  TempDir dir("omni-local");
+  std::vector<std::string> names;
+  {
+    LocalProvider provider(options_in(dir));
+    for (const int slot : {1, 2}) {
+      VmSpec spec = sandbox(slot);
+      spec.autostart = slot == 1;
+      ASSERT_EQ(provider.create(spec).status, DriverStatus::ok);
+      names.push_back(vm_name(spec.identity));
+      ASSERT_EQ(provider.start(names.back()).status, DriverStatus::ok);
+      ASSERT_EQ(provider.stop(names.back(), /*force=*/true).status, DriverStatus::ok);
+    }
+  }
+  LocalProvider restarted(options_in(dir));
+  EXPECT_TRUE(restarted.inspect(names[0]).value.autostart);
+  EXPECT_FALSE(restarted.inspect(names[1]).value.autostart);
+  const auto started = restarted.start_autostart();
+  ASSERT_TRUE(started.ok()) << started.result.message;
+  EXPECT_EQ(started.value, std::vector<std::string>{names[0]});
+  EXPECT_EQ(restarted.inspect(names[0]).value.state, VmState::running);
+  EXPECT_NE(restarted.inspect(names[1]).value.state, VmState::running);
+  EXPECT_TRUE(restarted.start_autostart().value.empty());  // running ones are left alone
+  for (const auto& name : names) EXPECT_EQ(restarted.destroy(name).status, DriverStatus::ok);
+}
+
 }  // namespace
 }  // namespace omni::drivers

@@ -5,6 +5,9 @@
 #include <rapidcheck.h>
 #include <rapidcheck/gtest.h>
 
+#include <tuple>
+#include <vector>
+
 namespace omni::node {
 namespace {
 
@@ -60,16 +63,108 @@ TEST(NodeConfig, BadFilesSayWhatIsWrong) {
   EXPECT_NE(std::get<std::string>(role).find("unknown role"), std::string::npos);
 }
 
+const std::string kDirector =
+    "identity: director:host1\n"
+    "args: [director, --node=host1, --own-vm=prod-host1-director, --cpu-millis=4000, "
+    "--memory-bytes=8589934592]\n"
+    "state_dir: /var/lib/omni/director\n"
+    "listen: 10.213.0.1:7201\n"
+    "peers: {root: 127.0.0.1:7000}\n"
+    "tls: {ca: /etc/omni/ca.crt, cert: /etc/omni/d.crt, key: /etc/omni/d.key}\n"
+    "vms:\n"
+    "  provider: local\n"
+    "  cluster: prod\n"
+    "  node: host1\n"
+    "  boot:\n"
+    "    worker: {init: [omni-node, agent, --config, \"/etc/omni/{vm}.yaml\"]}\n";
+
+const std::string kAgent =
+    "identity: agent:prod-host1-worker-1\n"
+    "args: [agent, --vm=prod-host1-worker-1, --director=director:host1, --cpu-millis=1000, "
+    "--memory-bytes=536870912]\n"
+    "state_dir: /var/lib/omni/agent\n"
+    "listen: 0.0.0.0:7300\n"
+    "peers: {director:host1: 10.213.0.1:7201}\n"
+    "tls: {ca: /etc/omni/ca.crt, cert: /etc/omni/a.crt, key: /etc/omni/a.key}\n"
+    "containers:\n"
+    "  runtime: process\n"
+    "  state_dir: /var/lib/omni/process\n"
+    "  images: {omni/orchestrator: /usr/lib/omni/omni-image.tar}\n";
+
+TEST(NodeConfig, ADirectorSaysHowItReachesItsHypervisorAndAnAgentItsRuntime) {
+  const auto director = parse_node_config("director", kDirector, "d.yaml");
+  ASSERT_TRUE(std::holds_alternative<NodeConfig>(director)) << std::get<std::string>(director);
+  const NodeConfig& d = std::get<NodeConfig>(director);
+  ASSERT_TRUE(d.vms.has_value());
+  EXPECT_EQ(d.vms->provider, "local");
+  EXPECT_EQ(d.vms->bridge.cluster, "prod");
+  EXPECT_EQ(d.vms->bridge.node, "host1");
+  EXPECT_TRUE(d.vms->bridge.autostart);
+  EXPECT_EQ(d.vms->agent_port, 7300);
+  EXPECT_EQ(d.vms->bridge.boot.at("worker").init_args.back(), "/etc/omni/{vm}.yaml");
+  EXPECT_FALSE(d.containers.has_value());
+
+  const auto agent = parse_node_config("agent", kAgent, "a.yaml");
+  ASSERT_TRUE(std::holds_alternative<NodeConfig>(agent)) << std::get<std::string>(agent);
+  const NodeConfig& a = std::get<NodeConfig>(agent);
+  ASSERT_TRUE(a.containers.has_value());
+  EXPECT_EQ(a.containers->runtime, "process");
+  EXPECT_EQ(a.containers->bridge.image_tars.at("omni/orchestrator"),
+            "/usr/lib/omni/omni-image.tar");
+}
+
+TEST(NodeConfig, ADriverSectionThatIsWrongOrMisplacedSaysSo) {
+  const auto edited = [](std::string text, const std::string& from, const std::string& to) {
+    text.replace(text.find(from), from.size(), to);
+    return text;
+  };
+  const std::vector<std::tuple<std::string, std::string, std::string>> cases{
+      {"director", edited(kDirector, "provider: local", "provider: vmware"),
+       "key `vms.provider`: expected local or libvirt"},
+      {"director", edited(kDirector, "  node: host1\n", ""), "key `vms.node`"},
+      {"director", edited(kDirector, "cluster: prod", "cluster: Prod!"), "key `vms`: cluster"},
+      {"director", edited(kDirector, "    worker:", "    agent:"), "unknown key `vms.boot.agent`"},
+      {"director", edited(kDirector, "worker: {init:", "worker: {initrd: x, ramdisk:"),
+       "unknown key `vms.boot.worker.ramdisk`"},
+      {"director", kDirector + "  agent_port: 99999\n", "key `vms.agent_port`"},
+      {"director", kDirector + "  autostart: maybe\n",
+       "key `vms.autostart`: expected true or false"},
+      {"director", kGood, "a director needs `vms`"},
+      {"orchestrator", kGood + "vms: {provider: local}\n", "only a director has VMs"},
+      {"agent", edited(kAgent, "runtime: process", "runtime: docker"),
+       "expected process or containerd"},
+      {"agent", edited(kAgent, "  state_dir: /var/lib/omni/process\n", ""),
+       "the process runtime needs one"},
+      {"agent", edited(kAgent, "images: {", "images: [{"), "not YAML"},
+      {"agent",
+       edited(kAgent,
+              "containers:\n  runtime: process\n  state_dir: /var/lib/omni/process\n  images: "
+              "{omni/orchestrator: /usr/lib/omni/omni-image.tar}\n",
+              ""),
+       "an agent needs `containers`"},
+      {"director", kDirector + "containers: {runtime: process}\n", "only an agent has containers"},
+  };
+  for (const auto& [role, text, says] : cases) {
+    const auto parsed = parse_node_config(role, text, "n.yaml");
+    ASSERT_TRUE(std::holds_alternative<std::string>(parsed)) << text;
+    EXPECT_NE(std::get<std::string>(parsed).find(says), std::string::npos)
+        << std::get<std::string>(parsed) << "\n--- for ---\n"
+        << text;
+  }
+}
+
 // Any bytes, and the good file with any span replaced by any bytes: an answer, never a throw.
 RC_GTEST_PROP(NodeConfigProps, AnyTextIsAConfigOrAReason, ()) {
   const std::string noise = *rc::gen::container<std::string>(
       rc::gen::elementOf(std::string("abc:{}[],-\"' \n\t\\!&*|>%@`#0123456789")));
-  const auto from = *rc::gen::inRange<std::size_t>(0, kGood.size());
-  const auto length = *rc::gen::inRange<std::size_t>(0, kGood.size() - from + 1);
-  std::string text = kGood;
+  const auto& [role, good] = *rc::gen::elementOf(std::vector<std::pair<std::string, std::string>>{
+      {"orchestrator", kGood}, {"director", kDirector}, {"agent", kAgent}});
+  const auto from = *rc::gen::inRange<std::size_t>(0, good.size());
+  const auto length = *rc::gen::inRange<std::size_t>(0, good.size() - from + 1);
+  std::string text = good;
   text.replace(from, length, noise);
   for (const std::string& t : {noise, text}) {
-    const auto parsed = parse_node_config("orchestrator", t, "fuzz.yaml");
+    const auto parsed = parse_node_config(role, t, "fuzz.yaml");
     if (const auto* error = std::get_if<std::string>(&parsed)) RC_ASSERT(!error->empty());
   }
 }

@@ -36,6 +36,22 @@ struct Inbox {
   }
 };
 
+// What a transport refused, and why.
+struct Refusals {
+  std::mutex mutex;
+  std::vector<std::pair<std::string, std::string>> seen;  // claimed identity, reason
+  OnRefused sink() {
+    return [this](const std::string& claimed, const std::string& reason) {
+      std::lock_guard lock(mutex);
+      seen.emplace_back(claimed, reason);
+    };
+  }
+  std::vector<std::pair<std::string, std::string>> all() {
+    std::lock_guard lock(mutex);
+    return seen;
+  }
+};
+
 v1::Envelope envelope(std::uint64_t seq) {
   v1::Envelope e;
   e.set_seq(seq);
@@ -114,17 +130,42 @@ TEST(Transport, AStrangerFromAnotherCaIsRefused) {
   expect_refused(stranger, server, inbox);
 }
 
-// An expired certificate of the right cluster gets nothing through either.
-TEST(Transport, AnExpiredCertificateIsRefused) {
+// A stranger that trusts this cluster's CA but holds another's certificate reaches the
+// server, which refuses it and says why.
+TEST(Transport, AStrangerThatTrustsTheCaIsRefusedWithItsReason) {
+  const KeyPair ca = new_ca("demo");
+  const KeyPair other = new_ca("other");
+  Inbox inbox;
+  Inbox unused;
+  Refusals refusals;
+  GrpcTransport server("127.0.0.1:0", ca.cert_pem, issued(ca, "orchestrator:1"), inbox.sink(), 1024,
+                       refusals.sink());
+  GrpcTransport stranger("127.0.0.1:0", ca.cert_pem, issued(other, "orchestrator:2"),
+                         unused.sink());
+  expect_refused(stranger, server, inbox);
+  ASSERT_EQ(refusals.all().size(), 1u);
+  EXPECT_EQ(refusals.all()[0].first, "orchestrator:2");
+  EXPECT_NE(refusals.all()[0].second.find("issuer"), std::string::npos) << refusals.all()[0].second;
+  EXPECT_EQ(server.counters().refused.load(), 1u);
+}
+
+// An expired certificate of the right cluster gets nothing through either, and the server's
+// side says so in words a person acts on.
+TEST(Transport, AnExpiredCertificateIsRefusedAndTheServerSaysItExpired) {
   const KeyPair ca = new_ca("demo");
   Inbox inbox;
   Inbox unused;
-  GrpcTransport server("127.0.0.1:0", ca.cert_pem, issued(ca, "orchestrator:1"), inbox.sink());
+  Refusals refusals;
+  GrpcTransport server("127.0.0.1:0", ca.cert_pem, issued(ca, "orchestrator:1"), inbox.sink(), 1024,
+                       refusals.sink());
   Validity past;
   past.not_before_offset = std::chrono::hours(-48);
   past.lifetime = std::chrono::hours(24);
   GrpcTransport old("127.0.0.1:0", ca.cert_pem, issued(ca, "orchestrator:2", past), unused.sink());
   expect_refused(old, server, inbox);
+  ASSERT_EQ(refusals.all().size(), 1u);
+  EXPECT_EQ(refusals.all()[0].first, "orchestrator:2");
+  EXPECT_EQ(refusals.all()[0].second, "certificate has expired");
 }
 
 // Sending never waits on the network: to a peer nobody listens for, to an unknown identity, or

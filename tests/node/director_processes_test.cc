@@ -1,0 +1,331 @@
+// A real `omni-node director` with the local VM provider: commanded over mutual TLS by this test
+// (acting as the root), it boots a worker VM (a sandbox in its own network namespace) whose
+// init is a real `omni-node agent`; the Agent reaches its Director, imports Omni's image and runs
+// the replica container it is given. A SIGKILLed Director comes back to the same VM: it finds it
+// by its scoped list and creates nothing twice. Everything is stopped by PID and destroyed.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "drivers/vm/local_provider.h"
+#include "model/director/fence.h"
+#include "node/pki.h"
+#include "node/transport.h"
+#include "tests/drivers/test_support.h"
+#include "tests/node/support.h"
+
+namespace omni::node {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using testing::issued;
+using testing::new_ca;
+
+const std::string k_worker = "t-host1-worker-1";
+const std::string k_container = "t-orchestrator-1";
+constexpr int k_director_port = 7201;
+constexpr int k_agent_port = 7300;
+
+int free_loopback_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+std::string slurp(const fs::path& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// The processes whose program lies under `dir` (a container runs its image's binary).
+std::vector<int> processes_running_from(const std::string& dir) {
+  std::vector<int> pids;
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(entry.path() / "cmdline");
+    std::string program;
+    std::getline(in, program, '\0');
+    if (program.rfind(dir, 0) == 0) pids.push_back(std::stoi(name));
+  }
+  return pids;
+}
+
+void must_write(const fs::path& dir, const std::string& name, const KeyPair& pair) {
+  const std::string error = write_key_pair(dir.string(), name, pair);
+  if (!error.empty()) throw std::runtime_error(error);
+}
+
+// The test's end of the wire: it is "root", the controller the Director says hello to.
+class FakeRoot {
+ public:
+  FakeRoot(const KeyPair& ca, int port)
+      : transport_("127.0.0.1:" + std::to_string(port), ca.cert_pem, issued(ca, "root"),
+                   [this](Address from, v1::Envelope e) { on_message(from, e); }) {
+    transport_.add_peer("director:host1",
+                        "10.214." + subnet() + ".1:" + std::to_string(k_director_port));
+  }
+
+  static std::string subnet() { return std::to_string(100 + ::getpid() % 100); }
+
+  void command(v1::DirectorCommand c) {
+    *c.mutable_fence() = to_proto(FenceValue{kRootEra, 1});
+    c.set_controller("root");
+    v1::Envelope e;
+    e.set_seq(++seq_);
+    *e.mutable_director_command() = std::move(c);
+    transport_.send("root", "director:host1", e);
+  }
+
+  // Waits for a report that satisfies `done`, resending `resend` every second (the root does).
+  template <class Done>
+  std::optional<v1::DirectorReport> wait_for(std::chrono::seconds limit, const Done& done,
+                                             const std::optional<v1::DirectorCommand>& resend) {
+    for (const auto end = Clock::now() + limit; Clock::now() < end;) {
+      if (resend) command(*resend);
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      std::lock_guard lock(mutex_);
+      if (last_ && done(*last_)) return last_;
+    }
+    return std::nullopt;
+  }
+  // Reports from before now no longer count.
+  void forget() {
+    std::lock_guard lock(mutex_);
+    last_.reset();
+  }
+  bool said_hello() {
+    std::lock_guard lock(mutex_);
+    return hellos_ > 0;
+  }
+
+ private:
+  void on_message(const Address& from, const v1::Envelope& e) {
+    if (from != "director:host1") return;
+    std::lock_guard lock(mutex_);
+    if (e.has_hello()) ++hellos_;
+    if (e.has_director_report()) last_ = e.director_report();
+  }
+
+  GrpcTransport transport_;
+  std::uint64_t seq_ = 0;
+  std::mutex mutex_;
+  int hellos_ = 0;
+  std::optional<v1::DirectorReport> last_;
+};
+
+bool vm_ready(const v1::DirectorReport& r) {
+  for (const auto& vm : r.vms())
+    if (vm.name() == k_worker && vm.running() && vm.agent_ready()) return true;
+  return false;
+}
+
+bool container_runs(const v1::DirectorReport& r) {
+  for (const auto& c : r.containers())
+    if (c.name() == k_container && c.vm() == k_worker && c.running()) return true;
+  return false;
+}
+
+class DirectorProcess : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    OMNI_REQUIRE(drivers::testing::is_root(), "worker VMs as sandboxes need root");
+    OMNI_REQUIRE(drivers::testing::have_program("ip"), "the local provider needs iproute2");
+    char pattern[] = "/tmp/omni-director-XXXXXX";
+    dir_ = ::mkdtemp(pattern);
+    ca_ = new_ca("t");
+    must_write(dir_ / "pki", "ca", ca_);
+    must_write(dir_ / "pki", "director", issued(ca_, "director:host1"));
+    must_write(dir_ / "pki", "agent", issued(ca_, "agent:" + k_worker));
+    root_port_ = free_loopback_port();
+    write_director_config();
+    write_agent_config();
+    root_.emplace(ca_, root_port_);
+    start_director();
+  }
+
+  void TearDown() override {
+    if (director_ > 0) stop_director();
+    // What the Director left: its sandboxes, destroyed through a provider of the same options.
+    if (!dir_.empty()) {
+      drivers::LocalProvider provider(local_options());
+      for (const auto& vm : provider.list().value) provider.destroy(vm.name);
+      // A create the SIGKILL cut short has a namespace but no state yet: destroy finds it by name.
+      provider.destroy("omni-t-host1-worker-1");
+      // The Director made the bridge before it listened, even if no sandbox was ever made.
+      if (fs::exists("/sys/class/net/" + provider.bridge_name()))
+        drivers::testing::run({"ip", "link", "del", provider.bridge_name()});
+      root_.reset();
+      fs::remove_all(dir_);
+    }
+  }
+
+  drivers::LocalOptions local_options() const {
+    drivers::LocalOptions options;
+    options.id = "d" + std::to_string(::getpid() % 100000);
+    options.state_dir = (dir_ / "local").string();
+    options.subnet_prefix = "10.214." + FakeRoot::subnet();
+    return options;
+  }
+
+  std::string tls(const std::string& name) const {
+    const fs::path pki = dir_ / "pki";
+    return "tls: {ca: " + (pki / "ca.crt").string() +
+           ", cert: " + (pki / (name + ".crt")).string() +
+           ", key: " + (pki / (name + ".key")).string() + "}\n";
+  }
+
+  void write_director_config() {
+    const auto local = local_options();
+    std::ofstream out(dir_ / "director.yaml");
+    out << "identity: director:host1\n"
+        << "args: [director, --node=host1, --own-vm=t-host1-director, --cpu-millis=2000, "
+           "--memory-bytes=2147483648]\n"
+        << "state_dir: " << (dir_ / "director-state").string() << "\n"
+        << "listen: " << local.subnet_prefix << ".1:" << k_director_port << "\n"
+        << "peers: {root: 127.0.0.1:" << root_port_ << "}\n"
+        << tls("director") << "vms:\n  provider: local\n  state_dir: " << local.state_dir
+        << "\n  id: " << local.id << "\n  subnet: " << local.subnet_prefix
+        << "\n  cluster: t\n  node: host1\n  agent_port: " << k_agent_port
+        << "\n  boot:\n    worker: {init: [" << OMNI_NODE_BIN << ", agent, --config, \""
+        << (dir_ / "{vm}.yaml").string() << "\"]}\n";
+  }
+
+  void write_agent_config() {
+    std::ofstream out(dir_ / (k_worker + ".yaml"));
+    out << "identity: agent:" << k_worker << "\n"
+        << "args: [agent, --vm=" << k_worker
+        << ", --director=director:host1, --cpu-millis=1000, --memory-bytes=536870912]\n"
+        << "state_dir: " << (dir_ / "agent-state").string() << "\n"
+        << "listen: 0.0.0.0:" << k_agent_port << "\n"
+        << "peers: {director:host1: " << local_options().subnet_prefix << ".1:" << k_director_port
+        << "}\n"
+        << tls("agent")
+        << "containers:\n  runtime: process\n  state_dir: " << (dir_ / "agent-containers").string()
+        << "\n  images: {omni/omni-node:dev: " << OMNI_IMAGE_TAR << "}\n";
+  }
+
+  void start_director() {
+    director_ = ::fork();
+    if (director_ == 0) {
+      const std::string config = (dir_ / "director.yaml").string();
+      const std::string log = (dir_ / "director.out").string();
+      std::freopen(log.c_str(), "a", stderr);
+      ::execl(OMNI_NODE_BIN, "omni-node", "director", "--config", config.c_str(), nullptr);
+      ::_exit(127);
+    }
+  }
+  void stop_director() {
+    ::kill(director_, SIGKILL);
+    int status = 0;
+    ::waitpid(director_, &status, 0);
+    director_ = 0;
+  }
+
+  static v1::DirectorCommand ensure_workers() {
+    v1::DirectorCommand c;
+    v1::VmSpec* vm = c.mutable_ensure_workers()->add_vms();
+    vm->set_name(k_worker);
+    vm->mutable_resources()->set_cpu_millis(1000);
+    vm->mutable_resources()->set_memory_bytes(512ll << 20);
+    return c;
+  }
+
+  static v1::DirectorCommand ensure_replicas() {
+    v1::DirectorCommand c;
+    v1::ReplicaSpec* replica = c.mutable_ensure_replicas()->add_replicas();
+    replica->set_vm(k_worker);
+    v1::ContainerSpec* container = replica->mutable_container();
+    container->set_name(k_container);
+    container->set_image("omni/omni-node:dev");
+    container->add_args("serve");
+    container->add_args("--component");
+    container->add_args("orchestrator");
+    container->mutable_resources()->set_cpu_millis(200);
+    container->mutable_resources()->set_memory_bytes(64ll << 20);
+    container->set_replica(1);
+    return c;
+  }
+
+  std::string outputs() const {
+    return "director:\n" + slurp(dir_ / "director.out") + "\nagent console:\n" +
+           slurp(dir_ / "local" / ("omni-t-host1-worker-1") / "console.log");
+  }
+
+  fs::path dir_;
+  KeyPair ca_;
+  int root_port_ = 0;
+  std::optional<FakeRoot> root_;
+  pid_t director_ = 0;
+};
+
+TEST_F(DirectorProcess, BootsAWorkerVmWhoseAgentRunsItsContainerAndComesBackToItAfterSigkill) {
+  // Claimed, the Director is controlled by the root; asked for a worker, it boots the sandbox,
+  // whose init is the Agent, which says hello to its Director.
+  v1::DirectorCommand claim;
+  claim.mutable_claim();
+  ASSERT_TRUE(root_->wait_for(
+      std::chrono::seconds(20),
+      [](const v1::DirectorReport& r) { return r.controller() == "root"; }, claim))
+      << outputs();
+  EXPECT_TRUE(root_->said_hello());
+  ASSERT_TRUE(root_->wait_for(std::chrono::seconds(60), vm_ready, ensure_workers())) << outputs();
+
+  // The replica's container: the Agent imports the image it lacks and runs it.
+  ASSERT_TRUE(root_->wait_for(std::chrono::seconds(60), container_runs, ensure_replicas()))
+      << outputs();
+  const fs::path container_log = dir_ / "agent-containers" / "containers" / k_container / "log";
+  EXPECT_NE(slurp(container_log).find("serving component orchestrator"), std::string::npos)
+      << slurp(container_log);
+  const std::string director_log = slurp(dir_ / "director.out");
+  EXPECT_NE(director_log.find("each in its own network namespace"), std::string::npos)
+      << director_log;
+  EXPECT_NE(director_log.find("controlled by root at era 0 term 1"), std::string::npos)
+      << director_log;
+
+  // SIGKILL: the restarted Director replays its checkpoint (still the root's), lists its VMs
+  // and finds the worker: one sandbox, the same one, still running its Agent.
+  drivers::LocalProvider provider(local_options());
+  const auto before = provider.list().value;
+  ASSERT_EQ(before.size(), 1u);
+  stop_director();
+  root_->forget();
+  start_director();
+  ASSERT_TRUE(root_->wait_for(
+      std::chrono::seconds(30),
+      [](const v1::DirectorReport& r) { return vm_ready(r) && container_runs(r); }, std::nullopt))
+      << outputs();
+  const auto after = provider.list().value;
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_EQ(after[0].name, before[0].name);
+  EXPECT_EQ(after[0].address, before[0].address);
+  EXPECT_EQ(after[0].state, drivers::VmState::running);
+  EXPECT_TRUE(after[0].autostart);
+  // Powered off, the worker VM takes its Agent's container with it: nothing of it runs on.
+  const std::string image_dir = (dir_ / "agent-containers" / "images").string();
+  ASSERT_EQ(processes_running_from(image_dir).size(), 1u);
+  stop_director();  // or it would boot its worker again
+  ASSERT_EQ(provider.destroy(after[0].name).status, drivers::DriverStatus::ok);
+  EXPECT_TRUE(processes_running_from(image_dir).empty()) << "a container outlived its VM";
+  if (std::getenv("OMNI_TEST_SHOW_LOGS")) std::fprintf(stderr, "%s\n", outputs().c_str());
+}
+
+}  // namespace
+}  // namespace omni::node
