@@ -196,8 +196,7 @@ TEST_F(ContainerdDriverTest, BadInputIsAClearErrorAndLeavesNothing) {
 // tells what exists and what runs, and a create after an exit replaces the container with the
 // op's (changed) args rather than restarting the old ones.
 TEST_F(ContainerdDriverTest, TheAgentsOpsRunThroughTheBridge) {
-  ASSERT_EQ(driver_->import_image("omni/omni-node:dev", OMNI_IMAGE_TAR).status,
-            DriverStatus::ok);
+  ASSERT_EQ(driver_->import_image("omni/omni-node:dev", OMNI_IMAGE_TAR).status, DriverStatus::ok);
   ContainerOp create{ContainerOpKind::create,
                      "orchestrator-1",
                      "omni/omni-node:dev",

@@ -379,8 +379,8 @@ TEST_F(ExecuteVmOp, CreateBootsTheRolesImageAndMarksTheVmAutostart) {
   const std::string xml = driver_->domain_xml_of(k_worker);
   EXPECT_TRUE(contains(xml, "<kernel>/var/lib/omni/vmlinuz</kernel>")) << xml;
   // One profile serves every worker: each finds its own name in what it boots.
-  EXPECT_TRUE(contains(xml, "<cmdline>console=ttyS0 omni.vm=" + k_model_worker +
-                                " omni.node=host1</cmdline>"))
+  EXPECT_TRUE(contains(
+      xml, "<cmdline>console=ttyS0 omni.vm=" + k_model_worker + " omni.node=host1</cmdline>"))
       << xml;
 
   scope_.autostart = false;
