@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <charconv>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string_view>
 
 #include "model/core/assert.h"
@@ -161,6 +164,27 @@ std::string with_names(std::string text, const VmIdentity& identity) {
   return text;
 }
 
+// Every regular file under FILES_DIR/VM/, with its mode: what the VM receives.
+std::vector<drivers::VmFile> files_of(const std::string& files_dir, const std::string& vm) {
+  namespace fs = std::filesystem;
+  std::vector<drivers::VmFile> files;
+  const fs::path root = fs::path(files_dir) / vm;
+  std::error_code error;
+  if (files_dir.empty() || !fs::is_directory(root, error)) return files;
+  for (auto it = fs::recursive_directory_iterator(root, error);
+       !error && it != fs::recursive_directory_iterator(); it.increment(error)) {
+    if (!it->is_regular_file(error)) continue;
+    std::ifstream in(it->path(), std::ios::binary);
+    std::ostringstream content;
+    content << in.rdbuf();
+    const auto mode = static_cast<unsigned>(fs::status(it->path(), error).permissions()) & 0777u;
+    files.push_back({fs::relative(it->path(), root, error).string(), content.str(), mode});
+  }
+  std::sort(files.begin(), files.end(),
+            [](const drivers::VmFile& a, const drivers::VmFile& b) { return a.path < b.path; });
+  return files;
+}
+
 drivers::VmBoot boot_of(drivers::VmBoot boot, const VmIdentity& identity) {
   for (auto& arg : boot.init_args) arg = with_names(arg, identity);
   for (std::string* text : {&boot.kernel_path, &boot.initrd_path, &boot.kernel_cmdline,
@@ -174,6 +198,7 @@ VmSpec spec_of(const VmOp& op, const VmIdentity& identity, const VmBridgeConfig&
   spec.identity = identity;
   if (const auto boot = config.boot.find(identity.role); boot != config.boot.end())
     spec.boot = boot_of(boot->second, identity);
+  spec.boot.files = files_of(config.files_dir, model_name_of(identity));
   spec.autostart = config.autostart;
   spec.cpu_millis = op.cpu_millis;
   spec.memory_bytes = op.memory_bytes;

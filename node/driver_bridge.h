@@ -23,6 +23,9 @@ struct VmBridgeConfig {
   std::string node;                             // empty: any node of the cluster
   std::map<std::string, drivers::VmBoot> boot;  // by role ("director", "worker")
   bool autostart = true;                        // VMs come back after the host reboots
+  // FILES_DIR/VM/ (the model's VM name) holds what that VM receives when it is created: its key
+  // and certificates (node/cluster_pki.h writes them). Empty: VMs receive nothing.
+  std::string files_dir;
 };
 
 // The reason `config` cannot scope a bridge, or empty.

@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <filesystem>
 #include <set>
 
 namespace omni::node {
@@ -22,6 +23,13 @@ bool is_host_port(const std::string& text) {
 struct Reader {
   const std::string& file;
   std::string error;
+
+  // A path in the file is relative to the file, so a VM's files can name each other.
+  std::string path(std::string value) const {
+    const auto dir = std::filesystem::path(file).parent_path();
+    if (value.empty() || value.front() == '/' || dir.empty()) return value;
+    return (dir / value).string();
+  }
 
   std::string text(const YAML::Node& node, const std::string& key) {
     if (!error.empty()) return {};
@@ -103,7 +111,7 @@ drivers::VmBoot read_boot(Reader& in, const YAML::Node& node, const std::string&
 std::optional<VmsConfig> read_vms(Reader& in, const YAML::Node& node) {
   if (!in.map_of(node, "vms",
                  {"provider", "uri", "state_dir", "id", "subnet", "cluster", "node", "agent_port",
-                  "autostart", "boot"}))
+                  "autostart", "boot", "files"}))
     return std::nullopt;
   VmsConfig v;
   v.provider = in.text(node["provider"], "vms.provider");
@@ -111,13 +119,15 @@ std::optional<VmsConfig> read_vms(Reader& in, const YAML::Node& node) {
     in.error =
         in.file + ": key `vms.provider`: expected local or libvirt, got `" + v.provider + "`";
   v.uri = in.optional_text(node["uri"], "vms.uri", "qemu:///system");
-  v.state_dir = in.optional_text(node["state_dir"], "vms.state_dir", "/var/lib/omni/local");
+  v.state_dir =
+      in.path(in.optional_text(node["state_dir"], "vms.state_dir", "/var/lib/omni/local"));
   v.id = in.optional_text(node["id"], "vms.id", "0");
   v.subnet = in.optional_text(node["subnet"], "vms.subnet", "10.213.0");
   v.bridge.cluster = in.text(node["cluster"], "vms.cluster");
   v.bridge.node = in.text(node["node"], "vms.node");
   v.agent_port = in.port(node["agent_port"], "vms.agent_port", 7300);
   v.bridge.autostart = in.flag(node["autostart"], "vms.autostart", true);
+  v.bridge.files_dir = in.path(in.optional_text(node["files"], "vms.files", ""));
   if (node["boot"] && in.map_of(node["boot"], "vms.boot", {"director", "worker"})) {
     for (const auto& entry : node["boot"]) {
       const std::string role = entry.first.Scalar();
@@ -140,7 +150,7 @@ std::optional<ContainersConfig> read_containers(Reader& in, const YAML::Node& no
   if (in.error.empty() && c.runtime != "process" && c.runtime != "containerd")
     in.error = in.file + ": key `containers.runtime`: expected process or containerd, got `" +
                c.runtime + "`";
-  c.state_dir = in.optional_text(node["state_dir"], "containers.state_dir", "");
+  c.state_dir = in.path(in.optional_text(node["state_dir"], "containers.state_dir", ""));
   if (in.error.empty() && c.runtime == "process" && c.state_dir.empty())
     in.error = in.file + ": key `containers.state_dir`: the process runtime needs one";
   c.socket = in.optional_text(node["socket"], "containers.socket", c.socket);
@@ -152,7 +162,7 @@ std::optional<ContainersConfig> read_containers(Reader& in, const YAML::Node& no
     } else {
       for (const auto& entry : node["images"]) {
         const std::string image = in.text(entry.first, "containers.images");
-        c.bridge.image_tars[image] = in.text(entry.second, "containers.images." + image);
+        c.bridge.image_tars[image] = in.path(in.text(entry.second, "containers.images." + image));
       }
     }
   }
@@ -196,7 +206,7 @@ std::variant<NodeConfig, std::string> read(const std::string& role, const YAML::
   c.role = role;
   Reader in{file, {}};
   c.identity = in.text(root["identity"], "identity");
-  c.state_dir = in.text(root["state_dir"], "state_dir");
+  c.state_dir = in.path(in.text(root["state_dir"], "state_dir"));
   c.listen = in.text(root["listen"], "listen");
   if (!in.error.empty()) return in.error;
   const YAML::Node tls = root["tls"];
@@ -206,9 +216,9 @@ std::variant<NodeConfig, std::string> read(const std::string& role, const YAML::
     if (key != "ca" && key != "cert" && key != "key")
       return file + ": unknown key `tls." + key + "`";
   }
-  c.ca_file = in.text(tls["ca"], "tls.ca");
-  c.cert_file = in.text(tls["cert"], "tls.cert");
-  c.key_file = in.text(tls["key"], "tls.key");
+  c.ca_file = in.path(in.text(tls["ca"], "tls.ca"));
+  c.cert_file = in.path(in.text(tls["cert"], "tls.cert"));
+  c.key_file = in.path(in.text(tls["key"], "tls.key"));
   if (!in.error.empty()) return in.error;
   const YAML::Node args = root["args"];
   if (!args || !args.IsSequence()) return file + ": key `args`: expected a list of strings";

@@ -1,7 +1,8 @@
 #pragma once
 // What `omni-node ROLE --config FILE` reads: who this process is, where it keeps its log, where
 // it listens, where its peers are, and its TLS files. Every key is checked; a bad file is an
-// error with the file, the key and what was expected, never a crash.
+// error with the file, the key and what was expected, never a crash. Relative paths in it are
+// relative to the file (a VM's config names its certificates next to it).
 //
 //   identity: orchestrator:1
 //   args: [orchestrator, --replica=1, "--members=orchestrator:1,orchestrator:2,orchestrator:3"]
@@ -22,6 +23,7 @@
 //     node: host1
 //     agent_port: 7300            # where the Agent of every worker VM listens
 //     autostart: true
+//     files: /var/lib/omni/pki/vms   # what each VM receives at create: FILES/VM/ (its key, certs)
 //     boot:                       # per role; {vm}, {node}, {cluster} are replaced
 //       worker: {init: [omni-node, agent, --config, "/etc/omni/{vm}.yaml"]}
 //   containers:                   # agent

@@ -14,8 +14,12 @@
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <variant>
 #include <vector>
 
+#include "model/config/parse.h"
+#include "model/root/plan.h"
+#include "node/cluster_pki.h"
 #include "node/node_config.h"
 #include "node/pki.h"
 #include "node/serve.h"
@@ -31,7 +35,8 @@ int usage() {
       "       omni-node report\n"
       "       omni-node serve --component NAME\n"
       "       omni-node orchestrator|director|agent --config FILE [--log-format text|json]\n"
-      "       omni-node pki --cluster NAME --out DIR IDENTITY...\n");
+      "       omni-node pki --cluster NAME --out DIR IDENTITY...\n"
+      "       omni-node pki --plan CLUSTER.yaml --out DIR\n");
   return 2;
 }
 
@@ -78,12 +83,42 @@ int serve(const std::string& component) {
 // A new cluster CA in DIR/ca.{crt,key} and a certificate per identity in DIR/NAME.{crt,key},
 // NAME being the identity with ':' as '-' ("orchestrator-1"). For running replicas by hand; the
 // root's pki phase makes the same.
+// The root's pki phase for a cluster config: every identity its plan names, laid out as each VM
+// receives them (node/cluster_pki.h).
+int plan_pki(const std::string& file, const std::string& out) {
+  std::ifstream in(file);
+  if (!in) {
+    std::fprintf(stderr, "omni-node: cannot read %s\n", file.c_str());
+    return 2;
+  }
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto parsed = omni::config::parse_cluster_config(text, file);
+  for (const auto& d : parsed.errors) std::fprintf(stderr, "%s\n", d.to_string().c_str());
+  if (!parsed.config) return 2;
+  const auto planned = omni::root::make_plan(*parsed.config);
+  if (const auto* problems = std::get_if<std::vector<omni::config::Diagnostic>>(&planned)) {
+    for (const auto& d : *problems) std::fprintf(stderr, "%s\n", d.to_string().c_str());
+    return 2;
+  }
+  const auto& plan = std::get<omni::root::Plan>(planned);
+  if (const std::string error = omni::node::write_cluster_pki(plan, out); !error.empty()) {
+    std::fprintf(stderr, "omni-node: %s\n", error.c_str());
+    return 1;
+  }
+  std::printf("wrote %s/ca.crt, root, admin and the files of %zu VMs under %s/vms\n", out.c_str(),
+              plan.vms.size(), out.c_str());
+  return 0;
+}
+
 int pki(int argc, char** argv) {
   std::string cluster;
   std::string out;
+  std::string plan;
   std::vector<std::string> identities;
   for (int i = 2; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--cluster") == 0 && i + 1 < argc) {
+    if (std::strcmp(argv[i], "--plan") == 0 && i + 1 < argc) {
+      plan = argv[++i];
+    } else if (std::strcmp(argv[i], "--cluster") == 0 && i + 1 < argc) {
       cluster = argv[++i];
     } else if (std::strcmp(argv[i], "--out") == 0 && i + 1 < argc) {
       out = argv[++i];
@@ -91,6 +126,8 @@ int pki(int argc, char** argv) {
       identities.emplace_back(argv[i]);
     }
   }
+  if (!plan.empty() && !out.empty() && cluster.empty() && identities.empty())
+    return plan_pki(plan, out);
   if (cluster.empty() || out.empty() || identities.empty()) return usage();
   std::string error;
   const auto ca = omni::node::make_ca(cluster, {}, error);

@@ -2,11 +2,18 @@
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
+#include <sys/stat.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <set>
 #include <thread>
+#include <vector>
 
+#include "drivers/util/cpio.h"
 #include "drivers/vm/libvirt_xml.h"
 
 namespace omni::drivers {
@@ -281,14 +288,66 @@ DriverResult LibvirtDriver::create(const VmSpec& spec) {
   }
   virResetLastError();
   if (auto admitted = admit(spec); !is_ok(admitted)) return admitted;
-  Domain domain{virDomainDefineXML(connection_, domain_xml(spec).c_str())};
-  if (!domain) return libvirt_error("cannot define domain " + name + " on " + options_.uri);
+  const Outcome<VmSpec> defined = with_files(spec, name);
+  if (!defined.ok()) return defined.result;
+  Domain domain{virDomainDefineXML(connection_, domain_xml(defined.value).c_str())};
+  if (!domain) {
+    std::remove(initrd_copy_of(name).c_str());
+    return libvirt_error("cannot define domain " + name + " on " + options_.uri);
+  }
   if (spec.autostart && virDomainSetAutostart(domain.get(), 1) < 0) {
     DriverResult failed = libvirt_error("cannot mark domain " + name + " autostart");
     virDomainUndefine(domain.get());
     return failed;
   }
   return ok_result();
+}
+
+std::string LibvirtDriver::initrd_copy_of(const std::string& name) const {
+  return options_.state_dir + "/" + name + ".initrd";
+}
+
+// The kernel unpacks every archive of an initramfs in order: the shared image, then this VM's
+// etc/omni/ with its key and certificates.
+Outcome<VmSpec> LibvirtDriver::with_files(const VmSpec& spec, const std::string& name) {
+  if (spec.boot.files.empty()) return success(spec);
+  for (const auto& file : spec.boot.files)
+    if (auto invalid = validate_vm_file(file); !invalid.empty())
+      return failure<VmSpec>(DriverStatus::failed, "VM " + name + ": " + invalid);
+  if (spec.boot.kernel_path.empty() || spec.boot.initrd_path.empty())
+    return failure<VmSpec>(DriverStatus::failed,
+                           "VM " + name +
+                               " has files, which need a kernel and an initramfs to "
+                               "append them to");
+  std::ifstream shared(spec.boot.initrd_path, std::ios::binary);
+  if (!shared)
+    return failure<VmSpec>(DriverStatus::not_found,
+                           "cannot read the initramfs " + spec.boot.initrd_path);
+  std::vector<ArchiveFile> entries{{"etc", "", 0755, true}, {"etc/omni", "", 0700, true}};
+  std::set<std::string> directories{"etc", "etc/omni"};
+  for (const auto& file : spec.boot.files) {
+    const std::string path = "etc/omni/" + file.path;
+    for (auto slash = path.find('/', 9); slash != std::string::npos;
+         slash = path.find('/', slash + 1))
+      if (directories.insert(path.substr(0, slash)).second)
+        entries.push_back({path.substr(0, slash), "", 0700, true});
+    entries.push_back({path, file.content, file.mode, false});
+  }
+  std::error_code ignored;
+  std::filesystem::create_directories(options_.state_dir, ignored);
+  const std::string copy = initrd_copy_of(name);
+  std::ofstream out(copy, std::ios::binary | std::ios::trunc);
+  out << shared.rdbuf();
+  // The kernel wants each archive 4-byte aligned; an uncompressed one may follow a gzip'd one.
+  for (auto at = out.tellp(); at % 4 != 0; at += 1) out.put('\0');
+  const std::string overlay = newc_archive(entries);
+  out.write(overlay.data(), static_cast<std::streamsize>(overlay.size()));
+  out.close();
+  ::chmod(copy.c_str(), 0600);
+  if (!out) return failure<VmSpec>(DriverStatus::failed, "cannot write the initramfs copy " + copy);
+  VmSpec defined = spec;
+  defined.boot.initrd_path = copy;
+  return success(std::move(defined));
 }
 
 std::string LibvirtDriver::domain_xml_of(const std::string& name) {
@@ -345,6 +404,7 @@ DriverResult LibvirtDriver::destroy(const std::string& name) {
       return libvirt_error("cannot undefine domain " + name + " on " + options_.uri);
     }
   }
+  std::remove(initrd_copy_of(name).c_str());  // its files (a key) go with it
   return ok_result();
 }
 

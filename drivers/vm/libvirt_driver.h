@@ -26,6 +26,9 @@ struct LibvirtOptions {
   // offers it, else qemu.
   std::string domain_type;
   std::string network;  // libvirt network for a virtio NIC; none when empty
+  // Where per-VM initramfs copies (the shared one with the VM's files appended) are written;
+  // the libvirt host must see this path too (a local URI, or a directory shared with it).
+  std::string state_dir = "/var/lib/omni/libvirt";
   int keepalive_interval_s = 5;
   int keepalive_count = 3;
 };
@@ -61,6 +64,9 @@ class LibvirtDriver final : public VmDriver {
   DriverResult open();
   void close();
   DriverResult ensure_connected();
+  // The spec to define: with the VM's files, its initrd is a copy with them appended.
+  Outcome<VmSpec> with_files(const VmSpec& spec, const std::string& name);
+  std::string initrd_copy_of(const std::string& name) const;
   Outcome<VmInfo> info_of(virDomainPtr domain);
   Outcome<std::vector<VmInfo>> list_locked();
   DriverResult admit(const VmSpec& spec);

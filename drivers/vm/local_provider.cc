@@ -1,5 +1,6 @@
 #include "drivers/vm/local_provider.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -7,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -87,6 +89,24 @@ std::vector<std::string> init_args_of(const std::string& dir) {
     if (line.rfind("init=", 0) == 0) args.push_back(unescape_line(line.substr(5)));
   }
   return args;
+}
+
+// A VM's own files, with their modes, under `dir` (0700): what a real VM finds in /etc/omni.
+DriverResult write_files(const std::string& dir, const std::vector<VmFile>& files) {
+  for (const auto& file : files) {
+    const fs::path path = fs::path(dir) / file.path;
+    std::error_code error;
+    fs::create_directories(path.parent_path(), error);
+    fs::permissions(dir, fs::perms::owner_all, error);
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, file.mode);
+    const bool written = fd >= 0 && ::write(fd, file.content.data(), file.content.size()) ==
+                                        static_cast<ssize_t>(file.content.size());
+    if (fd >= 0) ::close(fd);
+    if (!written)
+      return error_result(DriverStatus::failed,
+                          "cannot write " + path.string() + ": " + std::strerror(errno));
+  }
+  return ok_result();
 }
 
 HostCapacity machine_capacity() {
@@ -287,6 +307,9 @@ DriverResult LocalProvider::create(const VmSpec& spec) {
   if (fs::exists(dir_of(name)) || (isolated_ && fs::exists("/run/netns/" + name))) {
     return error_result(DriverStatus::already_exists, "sandbox " + name + " already exists");
   }
+  for (const auto& file : spec.boot.files)
+    if (auto invalid = validate_vm_file(file); !invalid.empty())
+      return error_result(DriverStatus::failed, "VM " + name + ": " + invalid);
   if (auto admitted = admit(spec); !is_ok(admitted)) return admitted;
   std::string address = allocate_address();
   if (address.empty()) {
@@ -301,6 +324,11 @@ DriverResult LocalProvider::create(const VmSpec& spec) {
   VmSpec recorded = spec;
   if (recorded.boot.init_args.empty()) recorded.boot.init_args = options_.default_init_args;
   write_text(dir_of(name) + "/address", address);
+  if (auto written = write_files(files_dir_of(name), spec.boot.files); !is_ok(written)) {
+    if (isolated_) remove_network(name);
+    fs::remove_all(dir_of(name), error);
+    return written;
+  }
   write_text(dir_of(name) + "/spec", spec_text(recorded));  // last: its presence means "exists"
   if (!isolated_) {
     return ok_result("not root: sandbox " + name +
@@ -331,7 +359,8 @@ DriverResult LocalProvider::start(const std::string& name) {
   SpawnOptions spawn;
   spawn.log_path = console_path(name);
   if (isolated_) spawn.netns_path = "/run/netns/" + name;
-  spawn.env = {"OMNI_VM_NAME=" + name, "OMNI_VM_ADDRESS=" + vm.value.address};
+  spawn.env = {"OMNI_VM_NAME=" + name, "OMNI_VM_ADDRESS=" + vm.value.address,
+               "OMNI_VM_FILES=" + files_dir_of(name)};
   const std::string note = limit_resources(name, vm.value, spawn);
   {
     std::lock_guard stop_lock(stop_mutex_);

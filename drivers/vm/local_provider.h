@@ -12,7 +12,7 @@
 //   netns   omni-CLUSTER-NODE-ROLE-SLOT
 //   veth    omv-HASH (host side; HASH: 8 hex of the VM name), eth0 inside
 //   cgroup  /sys/fs/cgroup/omni-local-ID/NAME (v1: under memory/ and cpu/)
-//   state   STATE_DIR/NAME/{spec,address,pid,console.log}
+//   state   STATE_DIR/NAME/{spec,address,pid,console.log,files/}
 #include <sys/types.h>
 
 #include <map>
@@ -69,6 +69,7 @@ class LocalProvider final : public VmDriver {
 
  private:
   std::string dir_of(const std::string& name) const { return options_.state_dir + "/" + name; }
+  std::string files_dir_of(const std::string& name) const { return dir_of(name) + "/files"; }
   Outcome<VmInfo> read_vm(const std::string& name);
   DriverResult admit(const VmSpec& spec);
   std::string allocate_address();

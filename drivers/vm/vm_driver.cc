@@ -66,6 +66,20 @@ const char* vm_event_kind_name(VmEventKind kind) {
   return "unknown";
 }
 
+std::string validate_vm_file(const VmFile& file) {
+  const std::string& p = file.path;
+  if (p.empty() || p.size() > 255 || p.front() == '/' || p.back() == '/')
+    return "file path '" + p + "' must be relative, 1 to 255 characters";
+  for (char c : p)
+    if (!is_name_char(c, true) && c != '/' && !(c >= 'A' && c <= 'Z'))
+      return "file path '" + p + "' may hold only letters, digits, '_', '.', '-' and '/'";
+  if (("/" + p + "/").find("/../") != std::string::npos ||
+      ("/" + p + "/").find("/./") != std::string::npos || p.find("//") != std::string::npos)
+    return "file path '" + p + "' must not hold '.', '..' or empty parts";
+  if ((file.mode & ~0777u) != 0) return "file " + p + ": mode must be within 0777";
+  return {};
+}
+
 std::string validate_identity(const VmIdentity& identity) {
   if (auto e = validate_part("cluster", identity.cluster, true); !e.empty()) return e;
   if (auto e = validate_part("node", identity.node, true); !e.empty()) return e;

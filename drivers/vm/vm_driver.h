@@ -26,6 +26,16 @@ struct VmIdentity {
   bool operator==(const VmIdentity&) const = default;
 };
 
+// A file a VM finds when it boots: its key and certificates, its node config.
+struct VmFile {
+  std::string path;  // relative, '/'-separated, no ".." ("pki/ca.crt")
+  std::string content;
+  unsigned mode = 0600;
+};
+
+// The reason `file` cannot be given to a VM, or empty.
+std::string validate_vm_file(const VmFile& file);
+
 // How to boot a VM. The local provider runs `init_args` inside the sandbox; libvirt boots
 // `kernel_path` + `initrd_path` (direct kernel boot) and/or `disk_path`.
 struct VmBoot {
@@ -35,6 +45,10 @@ struct VmBoot {
   std::string kernel_cmdline;
   std::string disk_path;
   std::string serial_log_path;  // libvirt: serial console to this file when set
+  // The VM's own files. The local provider writes them under the sandbox's state directory
+  // (0700; OMNI_VM_FILES names it to the init); libvirt appends them, under /etc/omni/, to a
+  // copy of the initramfs made for this VM (direct kernel boot only).
+  std::vector<VmFile> files;
 };
 
 struct VmSpec {

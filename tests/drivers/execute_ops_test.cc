@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <ostream>
@@ -115,7 +116,7 @@ class ExecuteVmOp : public ::testing::Test {
   }
 
   std::unique_ptr<LibvirtDriver> driver_;
-  node::VmBridgeConfig scope_{"prod", "", {}, false};
+  node::VmBridgeConfig scope_{"prod", "", {}, false, ""};
 };
 
 TEST_F(ExecuteVmOp, CreateFromMetadataDefinesAndBootsTheVmWithItsLabels) {
@@ -315,9 +316,9 @@ TEST_F(ExecuteVmOp, NameAndMetadataThatDisagreeTouchNeitherVm) {
 // Two Directors sharing one hypervisor (a libvirt host, or one local provider's state), and a
 // second cluster on it too: each bridge lists, stops and destroys only its own node's VMs.
 TEST_F(ExecuteVmOp, DirectorsSharingAHostNeverSeeOrTouchEachOthersVms) {
-  const node::VmBridgeConfig host1{"prod", "host1", {}, false};
-  const node::VmBridgeConfig host2{"prod", "host2", {}, false};
-  const node::VmBridgeConfig other{"other", "host1", {}, false};
+  const node::VmBridgeConfig host1{"prod", "host1", {}, false, ""};
+  const node::VmBridgeConfig host2{"prod", "host2", {}, false, ""};
+  const node::VmBridgeConfig other{"other", "host1", {}, false, ""};
   const auto op = [](VmOpKind kind, const std::string& node, const std::string& name) {
     VmOp made =
         vm_op(kind, name,
@@ -390,14 +391,110 @@ TEST_F(ExecuteVmOp, CreateBootsTheRolesImageAndMarksTheVmAutostart) {
   EXPECT_FALSE(contains(driver_->domain_xml_of(k_director), "<kernel>"));
 }
 
+// The entries of the newc archives in `bytes` from `offset` on: path -> (mode, content).
+std::map<std::string, std::pair<unsigned, std::string>> newc_entries(const std::string& bytes,
+                                                                     std::size_t offset) {
+  std::map<std::string, std::pair<unsigned, std::string>> entries;
+  const auto field = [&](std::size_t at, int index) {
+    return static_cast<unsigned>(std::stoul(bytes.substr(at + 6 + 8 * index, 8), nullptr, 16));
+  };
+  const auto aligned = [](std::size_t n) { return (n + 3) / 4 * 4; };
+  for (std::size_t at = offset; at + 110 <= bytes.size();) {
+    EXPECT_EQ(bytes.substr(at, 6), "070701") << "at " << at;
+    if (bytes.substr(at, 6) != "070701") break;
+    const unsigned mode = field(at, 1), size = field(at, 6), name_size = field(at, 11);
+    const std::string name = bytes.substr(at + 110, name_size - 1);
+    const std::size_t data = aligned(at + 110 + name_size);
+    if (name == "TRAILER!!!") break;
+    entries[name] = {mode, bytes.substr(data, size)};
+    at = aligned(data + size);
+  }
+  return entries;
+}
+
+// A VM receives its own files when it is created: with libvirt, appended (under etc/omni/) to a
+// copy of the shared initramfs made for it, which goes when the VM goes.
+TEST_F(ExecuteVmOp, CreateGivesTheVmItsFilesInItsOwnInitramfs) {
+  TempDir dir("omni-files");
+  testing::write_file(dir / "odd.cpio.gz", "odd-initramfs");  // 13 bytes: padded to 16
+  const std::filesystem::path files = dir / "files";
+  const std::filesystem::path own = files / k_model_worker;
+  std::filesystem::create_directories(own / "pki");
+  testing::write_file((own / "pki" / "agent.key").string(), "SECRET");
+  std::filesystem::permissions(
+      own / "pki" / "agent.key",
+      std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
+      std::filesystem::perm_options::replace);
+  testing::write_file((own / "agent.yaml").string(), "identity: x\n");
+  LibvirtOptions options;
+  options.uri = "test:///default";
+  options.state_dir = dir / "libvirt";
+  auto connected = LibvirtDriver::connect(options);
+  ASSERT_TRUE(connected.ok()) << connected.result.message;
+  auto& driver = *connected.value;
+  drivers::VmBoot boot;
+  boot.kernel_path = "/boot/vmlinuz";
+  boot.initrd_path = dir / "odd.cpio.gz";
+  scope_.boot = {{"worker", boot}};
+  scope_.files_dir = files.string();
+  const auto created =
+      execute_vm_op(driver, vm_op(VmOpKind::create, k_model_worker, {{"role", "worker"}}), scope_);
+  ASSERT_EQ(created.status, DriverStatus::ok) << created.message;
+
+  const std::string copy = dir / ("libvirt/" + k_worker + ".initrd");
+  EXPECT_TRUE(contains(driver.domain_xml_of(k_worker), "<initrd>" + copy + "</initrd>"))
+      << driver.domain_xml_of(k_worker);
+  const std::string bytes = testing::read_file(copy);
+  ASSERT_EQ(bytes.substr(0, 13), "odd-initramfs");
+  EXPECT_EQ(bytes.substr(13, 3), std::string(3, '\0')) << "the archive starts 4-byte aligned";
+  const auto entries = newc_entries(bytes, 16);
+  ASSERT_EQ(entries.count("etc/omni/pki/agent.key"), 1u);
+  EXPECT_EQ(entries.at("etc/omni/pki/agent.key").second, "SECRET");
+  EXPECT_EQ(entries.at("etc/omni/pki/agent.key").first, 0100600u);
+  EXPECT_EQ(entries.at("etc/omni/agent.yaml").second, "identity: x\n");
+  EXPECT_EQ(entries.at("etc/omni").first, 040700u);
+  EXPECT_EQ(entries.count("etc/omni/pki"), 1u);
+
+  // Another VM without files of its own boots the shared image; a destroyed VM leaves no copy.
+  ASSERT_EQ(execute_vm_op(driver, vm_op(VmOpKind::create, k_model_director, {{"role", "director"}}),
+                          scope_)
+                .status,
+            DriverStatus::ok);
+  ASSERT_EQ(execute_vm_op(driver, vm_op(VmOpKind::destroy, k_model_worker), scope_).status,
+            DriverStatus::ok);
+  EXPECT_FALSE(std::filesystem::exists(copy));
+  driver.destroy(k_director);
+}
+
+// Files without an initramfs to carry them, or with a path that climbs out, are refused.
+TEST_F(ExecuteVmOp, FilesAVmCannotReceiveAreRefusedAndDefineNothing) {
+  VmSpec spec;
+  spec.identity = {"prod", "host1", "worker", 1};
+  spec.cpu_millis = 1000;
+  spec.memory_bytes = 256ll << 20;
+  spec.boot.files = {{"pki/agent.key", "x", 0600}};
+  const auto no_initrd = driver_->create(spec);
+  EXPECT_EQ(no_initrd.status, drivers::DriverStatus::failed);
+  EXPECT_TRUE(contains(no_initrd.message, "need a kernel and an initramfs")) << no_initrd.message;
+  spec.boot.kernel_path = "/boot/vmlinuz";
+  spec.boot.initrd_path = "/boot/initrd";
+  for (const std::string path : {"../etc/shadow", "/etc/shadow", "a//b", "a/./b", ""}) {
+    spec.boot.files = {{path, "x", 0600}};
+    const auto refused = driver_->create(spec);
+    EXPECT_EQ(refused.status, drivers::DriverStatus::failed) << path;
+    EXPECT_TRUE(contains(refused.message, "file path")) << refused.message;
+  }
+  EXPECT_TRUE(listed_names().empty());
+}
+
 // A bridge config that could reach the wrong VMs is refused before any op runs.
 TEST(VmBridgeConfig, AnInvalidScopeOrAnUnknownRoleIsAProblem) {
-  EXPECT_EQ(node::vm_bridge_problem({"prod", "host1", {}, true}), "");
-  EXPECT_EQ(node::vm_bridge_problem({"prod", "", {}, true}), "");
-  EXPECT_NE(node::vm_bridge_problem({"", "host1", {}, true}), "");
-  EXPECT_NE(node::vm_bridge_problem({"Prod!", "host1", {}, true}), "");
-  EXPECT_NE(node::vm_bridge_problem({"prod", "host_1/x", {}, true}), "");
-  EXPECT_TRUE(contains(node::vm_bridge_problem({"prod", "", {{"agent", {}}}, true}), "agent"));
+  EXPECT_EQ(node::vm_bridge_problem({"prod", "host1", {}, true, ""}), "");
+  EXPECT_EQ(node::vm_bridge_problem({"prod", "", {}, true, ""}), "");
+  EXPECT_NE(node::vm_bridge_problem({"", "host1", {}, true, ""}), "");
+  EXPECT_NE(node::vm_bridge_problem({"Prod!", "host1", {}, true, ""}), "");
+  EXPECT_NE(node::vm_bridge_problem({"prod", "host_1/x", {}, true, ""}), "");
+  EXPECT_TRUE(contains(node::vm_bridge_problem({"prod", "", {{"agent", {}}}, true, ""}), "agent"));
 }
 
 TEST_F(ExecuteVmOp, AnUnknownKindIsRefused) {

@@ -1,8 +1,10 @@
-// A real `omni-node director` with the local VM provider: commanded over mutual TLS by this test
-// (acting as the root), it boots a worker VM (a sandbox in its own network namespace) whose
-// init is a real `omni-node agent`; the Agent reaches its Director, imports Omni's image and runs
-// the replica container it is given. A SIGKILLed Director comes back to the same VM: it finds it
-// by its scoped list and creates nothing twice. Everything is stopped by PID and destroyed.
+// A real `omni-node director` with the local VM provider, its certificates from the root's pki
+// phase: commanded over mutual TLS by this test (acting as the root), it boots a worker VM (a
+// sandbox in its own network namespace) that receives its own files (key, certificates, node
+// config) and whose init is a real `omni-node agent` reading them; the Agent reaches its Director,
+// imports Omni's image and runs the replica container it is given. A SIGKILLed Director comes back
+// to the same VM: it finds it by its scoped list and creates nothing twice. Everything is stopped
+// by PID and destroyed.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -18,7 +20,10 @@
 #include <thread>
 
 #include "drivers/vm/local_provider.h"
+#include "model/config/parse.h"
 #include "model/director/fence.h"
+#include "model/root/plan.h"
+#include "node/cluster_pki.h"
 #include "node/pki.h"
 #include "node/transport.h"
 #include "tests/drivers/test_support.h"
@@ -29,8 +34,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
-using testing::issued;
-using testing::new_ca;
 
 const std::string k_worker = "t-host1-worker-1";
 const std::string k_container = "t-orchestrator-1";
@@ -68,16 +71,12 @@ std::vector<int> processes_running_from(const std::string& dir) {
   return pids;
 }
 
-void must_write(const fs::path& dir, const std::string& name, const KeyPair& pair) {
-  const std::string error = write_key_pair(dir.string(), name, pair);
-  if (!error.empty()) throw std::runtime_error(error);
-}
-
 // The test's end of the wire: it is "root", the controller the Director says hello to.
 class FakeRoot {
  public:
-  FakeRoot(const KeyPair& ca, int port)
-      : transport_("127.0.0.1:" + std::to_string(port), ca.cert_pem, issued(ca, "root"),
+  FakeRoot(const fs::path& pki, int port)
+      : transport_("127.0.0.1:" + std::to_string(port), slurp(pki / "ca.crt"),
+                   KeyPair{slurp(pki / "root.crt"), slurp(pki / "root.key")},
                    [this](Address from, v1::Envelope e) { on_message(from, e); }) {
     transport_.add_peer("director:host1",
                         "10.214." + subnet() + ".1:" + std::to_string(k_director_port));
@@ -150,15 +149,28 @@ class DirectorProcess : public ::testing::Test {
     OMNI_REQUIRE(drivers::testing::have_program("ip"), "the local provider needs iproute2");
     char pattern[] = "/tmp/omni-director-XXXXXX";
     dir_ = ::mkdtemp(pattern);
-    ca_ = new_ca("t");
-    must_write(dir_ / "pki", "ca", ca_);
-    must_write(dir_ / "pki", "director", issued(ca_, "director:host1"));
-    must_write(dir_ / "pki", "agent", issued(ca_, "agent:" + k_worker));
+    // The root's pki phase for a one-node cluster: the Director's VM receives its own files and
+    // its worker's, which it hands to the worker VM when it creates it.
+    const auto parsed = config::parse_cluster_config(
+        "cluster: {name: t, orchestrators: 1}\n"
+        "nodes: [{name: host1, resources: {cpu: 4, memory: 8Gi}}]\n",
+        "t.yaml");
+    ASSERT_TRUE(parsed.config);
+    ASSERT_EQ(write_cluster_pki(std::get<root::Plan>(root::make_plan(*parsed.config)),
+                                (dir_ / "pki").string()),
+              "");
     root_port_ = free_loopback_port();
     write_director_config();
     write_agent_config();
-    root_.emplace(ca_, root_port_);
     start_director();
+    // Nothing is sent to SUBNET.1 before it is the Director's bridge: until then it would leave
+    // the machine.
+    const std::string bridge = "/sys/class/net/omb-" + local_options().id;
+    for (const auto end = Clock::now() + std::chrono::seconds(10);
+         !fs::exists(bridge) && Clock::now() < end;)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    ASSERT_TRUE(fs::exists(bridge)) << outputs();
+    root_.emplace(dir_ / "pki", root_port_);
   }
 
   void TearDown() override {
@@ -185,12 +197,8 @@ class DirectorProcess : public ::testing::Test {
     return options;
   }
 
-  std::string tls(const std::string& name) const {
-    const fs::path pki = dir_ / "pki";
-    return "tls: {ca: " + (pki / "ca.crt").string() +
-           ", cert: " + (pki / (name + ".crt")).string() +
-           ", key: " + (pki / (name + ".key")).string() + "}\n";
-  }
+  fs::path director_files() const { return dir_ / "pki" / "vms" / "t-host1-director"; }
+  fs::path worker_files() const { return director_files() / "vms" / k_worker; }
 
   void write_director_config() {
     const auto local = local_options();
@@ -201,15 +209,20 @@ class DirectorProcess : public ::testing::Test {
         << "state_dir: " << (dir_ / "director-state").string() << "\n"
         << "listen: " << local.subnet_prefix << ".1:" << k_director_port << "\n"
         << "peers: {root: 127.0.0.1:" << root_port_ << "}\n"
-        << tls("director") << "vms:\n  provider: local\n  state_dir: " << local.state_dir
-        << "\n  id: " << local.id << "\n  subnet: " << local.subnet_prefix
+        << "tls: {ca: " << (director_files() / "ca.crt").string()
+        << ", cert: " << (director_files() / "director-host1.crt").string()
+        << ", key: " << (director_files() / "director-host1.key").string() << "}\n"
+        << "vms:\n  provider: local\n  state_dir: " << local.state_dir << "\n  id: " << local.id
+        << "\n  subnet: " << local.subnet_prefix
         << "\n  cluster: t\n  node: host1\n  agent_port: " << k_agent_port
-        << "\n  boot:\n    worker: {init: [" << OMNI_NODE_BIN << ", agent, --config, \""
-        << (dir_ / "{vm}.yaml").string() << "\"]}\n";
+        << "\n  files: " << (director_files() / "vms").string()
+        << "\n  boot:\n    worker: {init: [sh, -c, 'exec " << OMNI_NODE_BIN
+        << " agent --config \"$OMNI_VM_FILES/agent.yaml\"']}\n";
   }
 
+  // Among the worker VM's own files: it names its key and certificates next to it.
   void write_agent_config() {
-    std::ofstream out(dir_ / (k_worker + ".yaml"));
+    std::ofstream out(worker_files() / "agent.yaml");
     out << "identity: agent:" << k_worker << "\n"
         << "args: [agent, --vm=" << k_worker
         << ", --director=director:host1, --cpu-millis=1000, --memory-bytes=536870912]\n"
@@ -217,7 +230,8 @@ class DirectorProcess : public ::testing::Test {
         << "listen: 0.0.0.0:" << k_agent_port << "\n"
         << "peers: {director:host1: " << local_options().subnet_prefix << ".1:" << k_director_port
         << "}\n"
-        << tls("agent")
+        << "tls: {ca: ca.crt, cert: agent-" << k_worker << ".crt, key: agent-" << k_worker
+        << ".key}\n"
         << "containers:\n  runtime: process\n  state_dir: " << (dir_ / "agent-containers").string()
         << "\n  images: {omni/omni-node:dev: " << OMNI_IMAGE_TAR << "}\n";
   }
@@ -270,7 +284,6 @@ class DirectorProcess : public ::testing::Test {
   }
 
   fs::path dir_;
-  KeyPair ca_;
   int root_port_ = 0;
   std::optional<FakeRoot> root_;
   pid_t director_ = 0;
@@ -287,13 +300,23 @@ TEST_F(DirectorProcess, BootsAWorkerVmWhoseAgentRunsItsContainerAndComesBackToIt
       << outputs();
   EXPECT_TRUE(root_->said_hello());
   ASSERT_TRUE(root_->wait_for(std::chrono::seconds(60), vm_ready, ensure_workers())) << outputs();
+  // The worker VM received its own key when it was created, readable by its owner only.
+  const fs::path received = dir_ / "local" / "omni-t-host1-worker-1" / "files";
+  EXPECT_EQ(slurp(received / ("agent-" + k_worker + ".key")),
+            slurp(worker_files() / ("agent-" + k_worker + ".key")));
+  EXPECT_EQ(fs::status(received / ("agent-" + k_worker + ".key")).permissions(),
+            fs::perms::owner_read | fs::perms::owner_write);
 
   // The replica's container: the Agent imports the image it lacks and runs it.
   ASSERT_TRUE(root_->wait_for(std::chrono::seconds(60), container_runs, ensure_replicas()))
       << outputs();
   const fs::path container_log = dir_ / "agent-containers" / "containers" / k_container / "log";
-  EXPECT_NE(slurp(container_log).find("serving component orchestrator"), std::string::npos)
-      << slurp(container_log);
+  // Running is reported once it started; its first line may come a moment later.
+  bool served = false;
+  for (const auto end = Clock::now() + std::chrono::seconds(10); !served && Clock::now() < end;
+       std::this_thread::sleep_for(std::chrono::milliseconds(50)))
+    served = slurp(container_log).find("serving component orchestrator") != std::string::npos;
+  EXPECT_TRUE(served) << slurp(container_log);
   const std::string director_log = slurp(dir_ / "director.out");
   EXPECT_NE(director_log.find("each in its own network namespace"), std::string::npos)
       << director_log;

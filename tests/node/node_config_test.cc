@@ -113,6 +113,28 @@ TEST(NodeConfig, ADirectorSaysHowItReachesItsHypervisorAndAnAgentItsRuntime) {
             "/usr/lib/omni/omni-image.tar");
 }
 
+// A VM's config names the key and certificates it received next to it.
+TEST(NodeConfig, RelativePathsAreRelativeToTheFile) {
+  const auto parsed = parse_node_config(
+      "agent",
+      "identity: agent:a\nargs: []\nstate_dir: state\nlisten: 0.0.0.0:7300\npeers: {}\n"
+      "tls: {ca: ca.crt, cert: pki/a.crt, key: /abs/a.key}\n"
+      "containers: {runtime: process, state_dir: run, images: {i: ../i.tar}}\n",
+      "/etc/omni/agent.yaml");
+  ASSERT_TRUE(std::holds_alternative<NodeConfig>(parsed)) << std::get<std::string>(parsed);
+  const NodeConfig& c = std::get<NodeConfig>(parsed);
+  EXPECT_EQ(c.state_dir, "/etc/omni/state");
+  EXPECT_EQ(c.ca_file, "/etc/omni/ca.crt");
+  EXPECT_EQ(c.cert_file, "/etc/omni/pki/a.crt");
+  EXPECT_EQ(c.key_file, "/abs/a.key");
+  EXPECT_EQ(c.containers->state_dir, "/etc/omni/run");
+  EXPECT_EQ(c.containers->bridge.image_tars.at("i"), "/etc/omni/../i.tar");
+  const auto director = parse_node_config("director", kDirector + "  files: pki/vms\n",
+                                          "/var/lib/omni/director.yaml");
+  ASSERT_TRUE(std::holds_alternative<NodeConfig>(director)) << std::get<std::string>(director);
+  EXPECT_EQ(std::get<NodeConfig>(director).vms->bridge.files_dir, "/var/lib/omni/pki/vms");
+}
+
 TEST(NodeConfig, ADriverSectionThatIsWrongOrMisplacedSaysSo) {
   const auto edited = [](std::string text, const std::string& from, const std::string& to) {
     text.replace(text.find(from), from.size(), to);
