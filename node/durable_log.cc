@@ -182,6 +182,15 @@ std::optional<LogError> DurableLog::persist(const std::string& record, bool sync
   return failed;
 }
 
+std::optional<LogError> DurableLog::sync() {
+  OMNI_ASSERT(fd_ >= 0, "a log that failed is not used again");
+  if (::fdatasync(fd_) == 0) return std::nullopt;
+  LogError e = error_of("fdatasync", path_);
+  ::close(fd_);
+  fd_ = -1;
+  return e;
+}
+
 std::optional<LogError> DurableLog::append(const std::string& frame, bool sync) {
   if (!write_all(fd_, frame)) {
     LogError e = error_of("write", path_);

@@ -48,6 +48,9 @@ class DurableLog {
   // Appends (or, with `replace`, replaces the log with) one record. nullopt when it is done
   // (and, with `sync`, durable); the error otherwise, after which the log must not be used.
   std::optional<LogError> persist(const std::string& record, bool sync, bool replace);
+  // fdatasync of what was appended without `sync`: the host appends a batch of records, then
+  // syncs once (group commit). The error otherwise, after which the log must not be used.
+  std::optional<LogError> sync();
 
   const std::string& path() const { return path_; }
   std::uint64_t size_bytes() const { return size_bytes_; }

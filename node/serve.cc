@@ -190,6 +190,8 @@ std::string render_metrics(const NodeConfig& c, const Host& host, const GrpcTran
   const std::vector<Metric> common{
       {"omni_host_steps_total", "counter", "Inputs the component stepped.", d(h.steps)},
       {"omni_host_persists_total", "counter", "Records written to the log.", d(h.persists)},
+      {"omni_host_syncs_total", "counter", "fdatasyncs of the log (one per batch of records).",
+       d(h.syncs)},
       {"omni_host_persist_seconds_total", "counter", "Time spent writing and syncing the log.",
        h.persist_seconds},
       {"omni_host_driver_calls_total", "counter", "Driver operations started.", d(h.driver_calls)},

@@ -11,7 +11,6 @@
 namespace omni::node {
 
 namespace {
-constexpr auto kDeliverDeadline = std::chrono::seconds(2);
 constexpr auto kBackoffMin = std::chrono::milliseconds(100);
 constexpr auto kBackoffMax = std::chrono::seconds(2);
 }  // namespace
@@ -29,21 +28,39 @@ class GrpcTransport::Service final : public v1::Peer::Service {
 
   grpc::Status Deliver(grpc::ServerContext* context, const v1::Envelope* envelope,
                        v1::Delivered*) override {
-    const auto auth = context->auth_context();
-    const auto pems = auth ? auth->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME)
-                           : std::vector<grpc::string_ref>{};
-    const auto identity =
-        pems.empty() ? std::nullopt : verified(std::string(pems[0].data(), pems[0].size()));
-    if (!identity) {
-      ++counters_.refused;
-      return {grpc::StatusCode::UNAUTHENTICATED, "no valid identity of this cluster"};
-    }
+    const auto identity = caller(*context);
+    if (!identity) return refused();
     ++counters_.received;
     on_deliver_(*identity, *envelope);
     return grpc::Status::OK;
   }
 
+  // The caller is verified once per stream: its certificate cannot change within a connection.
+  grpc::Status Stream(grpc::ServerContext* context, grpc::ServerReader<v1::Envelope>* reader,
+                      v1::Delivered*) override {
+    const auto identity = caller(*context);
+    if (!identity) return refused();
+    for (v1::Envelope envelope; reader->Read(&envelope);) {
+      ++counters_.received;
+      on_deliver_(*identity, std::move(envelope));
+      envelope.Clear();
+    }
+    return grpc::Status::OK;
+  }
+
  private:
+  std::optional<Address> caller(const grpc::ServerContext& context) {
+    const auto auth = context.auth_context();
+    const auto pems = auth ? auth->FindPropertyValues(GRPC_X509_PEM_CERT_PROPERTY_NAME)
+                           : std::vector<grpc::string_ref>{};
+    return pems.empty() ? std::nullopt : verified(std::string(pems[0].data(), pems[0].size()));
+  }
+
+  grpc::Status refused() {
+    ++counters_.refused;
+    return {grpc::StatusCode::UNAUTHENTICATED, "no valid identity of this cluster"};
+  }
+
   static constexpr std::size_t kVerifiedRemembered = 256;
   static constexpr auto kVerifiedFor = std::chrono::seconds(60);  // an expiry shows within it
 
@@ -83,6 +100,8 @@ struct GrpcTransport::Peer {
   std::condition_variable wake;
   std::deque<v1::Envelope> queue;
   bool stopping = false;
+  std::uint64_t moves = 0;                   // grows when the stub is replaced
+  grpc::ClientContext* streaming = nullptr;  // the open stream's, cancelled to stop the sender
   std::thread sender;
 };
 
@@ -112,12 +131,14 @@ GrpcTransport::~GrpcTransport() {
     for (auto& [identity, peer] : peers_) {
       std::lock_guard peer_lock(peer->mutex);
       peer->stopping = true;
+      if (peer->streaming) peer->streaming->TryCancel();  // a Write blocked on a stalled peer
       peer->wake.notify_all();
     }
   }
   for (auto& [identity, peer] : peers_)
     if (peer->sender.joinable()) peer->sender.join();
-  if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  // Inbound streams stay open while their senders live: cancelled after a short grace.
+  if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
 }
 
 // The peer's certificate must carry tls_name(identity): the channel checks the name it dialled.
@@ -136,6 +157,7 @@ void GrpcTransport::add_peer(const Address& identity, const std::string& host_po
     if (it->second->host_port != host_port) {
       it->second->host_port = host_port;
       it->second->stub = std::move(stub);
+      ++it->second->moves;
     }
     return;
   }
@@ -174,13 +196,56 @@ void GrpcTransport::send(const Address&, const Address& to, const v1::Envelope& 
   peer->wake.notify_one();
 }
 
-// One message at a time, in order; a failure drops it and backs off, so a peer that is down
-// costs a bounded queue and one thread, not the loop.
+// One stream per peer, in order, without waiting for each message to be taken; a failed write
+// drops the message, closes the stream and backs off before the next opens. A peer that is
+// down costs a bounded queue and one thread, never the loop.
+class GrpcTransport::Stream {
+ public:
+  explicit Stream(Peer& peer) : peer_(peer) {}
+  ~Stream() { close(); }
+
+  bool write(v1::Peer::Stub& stub, const v1::Envelope& envelope) {
+    if (!writer_) open(stub);
+    if (writer_->Write(envelope)) return true;
+    close();
+    return false;
+  }
+
+  void close() {
+    if (!writer_) return;
+    {
+      std::lock_guard lock(peer_.mutex);
+      peer_.streaming = nullptr;
+    }
+    context_->TryCancel();  // Finish must not wait on a peer that stopped reading
+    writer_->Finish();
+    writer_.reset();
+    context_.reset();
+  }
+
+ private:
+  void open(v1::Peer::Stub& stub) {
+    context_ = std::make_unique<grpc::ClientContext>();
+    writer_ = stub.Stream(context_.get(), &delivered_);
+    std::lock_guard lock(peer_.mutex);
+    peer_.streaming = context_.get();
+    if (peer_.stopping) context_->TryCancel();
+  }
+
+  Peer& peer_;
+  std::unique_ptr<grpc::ClientContext> context_;
+  std::unique_ptr<grpc::ClientWriter<v1::Envelope>> writer_;
+  v1::Delivered delivered_;
+};
+
 void GrpcTransport::run_sender(Peer& peer) {
   auto backoff = std::chrono::milliseconds(0);
+  Stream stream(peer);
+  std::uint64_t moves = 0;
   for (;;) {
     v1::Envelope envelope;
     std::shared_ptr<v1::Peer::Stub> stub;
+    bool moved = false;
     {
       std::unique_lock lock(peer.mutex);
       peer.wake.wait_for(lock, backoff, [&] { return peer.stopping; });
@@ -190,11 +255,11 @@ void GrpcTransport::run_sender(Peer& peer) {
       envelope = std::move(peer.queue.front());
       peer.queue.pop_front();
       stub = peer.stub;
+      moved = peer.moves != moves;
+      moves = peer.moves;
     }
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + kDeliverDeadline);
-    v1::Delivered delivered;
-    if (stub->Deliver(&context, envelope, &delivered).ok()) {
+    if (moved) stream.close();
+    if (stream.write(*stub, envelope)) {
       ++counters_.sent;
       backoff = std::chrono::milliseconds(0);
     } else {

@@ -8,9 +8,10 @@
 //   identity are checked here with OpenSSL (node/pki.h's verify), so a refusal can say why
 //   ("certificate has expired") instead of ending as a failed handshake nobody sees.
 // - Peers are found by a fixed book (identity -> host:port), from the plan: no discovery.
-// - Each peer has a bounded queue and one sender thread. A full queue, an unknown peer or a
-//   peer that does not answer costs the message (counted), never the caller's time: the model
-//   retries what matters.
+// - Each peer has a bounded queue and one sender thread, which writes to one gRPC stream to the
+//   peer, in order, without waiting for each message to be taken. A full queue, an unknown peer
+//   or a peer that does not answer costs the message (counted), never the caller's time: the
+//   model retries what matters.
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -32,7 +33,7 @@ class Server;
 namespace omni::node {
 
 struct TransportCounters {
-  std::atomic<std::uint64_t> sent{0};
+  std::atomic<std::uint64_t> sent{0};  // written to the peer's stream
   std::atomic<std::uint64_t> received{0};
   std::atomic<std::uint64_t> dropped_unknown_peer{0};
   std::atomic<std::uint64_t> dropped_queue_full{0};
@@ -66,6 +67,7 @@ class GrpcTransport final : public Transport {
 
  private:
   class Service;
+  class Stream;
   struct Peer;
   void run_sender(Peer& peer);
 

@@ -8,6 +8,7 @@
 #include <boost/asio/io_context.hpp>
 #include <filesystem>
 #include <mutex>
+#include <numeric>
 #include <string>
 #include <vector>
 
@@ -181,6 +182,63 @@ TEST(Host, ARestartIsHandedWhatWasPersisted) {
   const HostRun again = run_on_host(dir);
   ASSERT_FALSE(again.seen.empty());
   EXPECT_EQ(again.seen.front(), "start:started:0;driver;");
+}
+
+// Persists each message it is given (synced) and then acknowledges it.
+class Acknowledger final : public Component {
+ public:
+  void step(const Input& input, Outputs& out) override {
+    const auto* m = std::get_if<Deliver>(&input);
+    if (!m) return;
+    out.push_back(Persist{"got:" + std::to_string(m->envelope.seq()), true, false});
+    v1::Envelope ack;
+    ack.set_seq(m->envelope.seq());
+    out.push_back(Send{m->from, ack});
+  }
+};
+
+struct Recorder final : Transport {
+  std::vector<std::uint64_t> acked;
+  void send(const Address&, const Address&, const v1::Envelope& e) override {
+    acked.push_back(e.seq());
+  }
+};
+
+// Messages that wait together are stepped together and their records synced once (group
+// commit); every acknowledgement still follows its record, in order, and all of them are there
+// after a restart.
+TEST(Host, InputsThatWaitTogetherShareOneSync) {
+  TempDir t;
+  const std::string dir = (t.path / "state").string();
+  {
+    boost::asio::io_context io;
+    Replay replay;
+    LogError error;
+    auto log = DurableLog::open(dir, replay, error);
+    ASSERT_TRUE(log.has_value()) << error.message;
+    Recorder recorder;
+    Host host(io, "acker", std::make_unique<Acknowledger>(), std::move(*log), {}, recorder, answer,
+              1);
+    host.start();
+    for (std::uint64_t seq = 1; seq <= 100; ++seq) {
+      v1::Envelope e;
+      e.set_seq(seq);
+      host.deliver("peer", e);
+    }
+    io.run_for(std::chrono::milliseconds(500));
+    std::vector<std::uint64_t> expected(100);
+    std::iota(expected.begin(), expected.end(), 1);
+    EXPECT_EQ(recorder.acked, expected);
+    EXPECT_EQ(host.counters().persists, 100u);
+    EXPECT_EQ(host.counters().steps, 101u);
+    EXPECT_EQ(host.counters().syncs, 1u) << "one batch: the 100 waited together";
+  }
+  Replay replay;
+  LogError error;
+  ASSERT_TRUE(DurableLog::open(dir, replay, error).has_value());
+  ASSERT_EQ(replay.records.size(), 100u);
+  EXPECT_EQ(replay.records.front(), "got:1");
+  EXPECT_EQ(replay.records.back(), "got:100");
 }
 
 }  // namespace
