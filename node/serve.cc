@@ -58,6 +58,7 @@ class RefusalLog {
     const auto now = std::chrono::steady_clock::now();
     {
       std::lock_guard lock(mutex_);
+      if (last_logged_.size() >= 1024) last_logged_.clear();  // strangers choose what they claim
       auto& last = last_logged_[claimed + "\n" + reason];
       if (last.time_since_epoch().count() != 0 && now - last < std::chrono::minutes(1)) return;
       last = now;

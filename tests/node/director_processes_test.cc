@@ -40,18 +40,6 @@ const std::string k_container = "t-orchestrator-1";
 constexpr int k_director_port = 7201;
 constexpr int k_agent_port = 7300;
 
-int free_loopback_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
 std::string slurp(const fs::path& path) {
   std::ifstream in(path);
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -159,7 +147,7 @@ class DirectorProcess : public ::testing::Test {
     ASSERT_EQ(write_cluster_pki(std::get<root::Plan>(root::make_plan(*parsed.config)),
                                 (dir_ / "pki").string()),
               "");
-    root_port_ = free_loopback_port();
+    root_port_ = testing::free_port();
     write_director_config();
     write_agent_config();
     start_director();

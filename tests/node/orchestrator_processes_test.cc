@@ -27,18 +27,6 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
 using testing::issued;
 using testing::new_ca;
 
@@ -63,11 +51,11 @@ class Cluster {
     must_write(dir_ / "pki", "ca", ca_);
     std::string members = "--members=";
     for (int r = 1; r <= n_; ++r) {
-      ports_[r] = free_port();
-      metrics_ports_[r] = free_port();
+      ports_[r] = testing::free_port();
+      metrics_ports_[r] = testing::free_port();
       members += (r > 1 ? "," : "") + name(r);
     }
-    admin_port_ = free_port();
+    admin_port_ = testing::free_port();
     admin_ = std::make_unique<GrpcTransport>(
         "127.0.0.1:" + std::to_string(admin_port_), ca_.cert_pem, issued(ca_, "admin"),
         [this](Address from, v1::Envelope e) { on_reply(from, e); });
