@@ -13,6 +13,7 @@ namespace omni::node {
 namespace {
 constexpr auto kBackoffMin = std::chrono::milliseconds(100);
 constexpr auto kBackoffMax = std::chrono::seconds(2);
+constexpr auto kKeepalive = std::chrono::milliseconds(2000);
 }  // namespace
 
 // The identity comes from the caller's certificate, verified against the cluster's CA. A
@@ -119,6 +120,11 @@ GrpcTransport::GrpcTransport(const std::string& listen, std::string ca_pem, KeyP
   options.pem_root_certs = ca_pem_;
   options.pem_key_cert_pairs.push_back({own_.key_pem, own_.cert_pem});
   grpc::ServerBuilder builder;
+  // Peers ping as often as kKeepalive: that is expected, not abuse.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                             static_cast<int>(kKeepalive.count() / 2));
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
   builder.AddListeningPort(listen, grpc::SslServerCredentials(options), &port_);
   builder.RegisterService(service_.get());
   server_ = builder.BuildAndStart();
@@ -149,6 +155,12 @@ void GrpcTransport::add_peer(const Address& identity, const std::string& host_po
   options.pem_cert_chain = own_.cert_pem;
   grpc::ChannelArguments args;
   args.SetSslTargetNameOverride(tls_name(identity));
+  // A peer that stops answering (powered off, stopped) without closing its connection is given
+  // up within seconds: its kernel may keep taking bytes, so only unanswered pings tell.
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, static_cast<int>(kKeepalive.count()));
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, static_cast<int>(kKeepalive.count()));
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
   std::shared_ptr<v1::Peer::Stub> stub =
       v1::Peer::NewStub(grpc::CreateCustomChannel(host_port, grpc::SslCredentials(options), args));
   std::lock_guard lock(peers_mutex_);

@@ -116,6 +116,8 @@ class Cluster {
     return it != pids_.end() && ::waitpid(it->second, &status, WNOHANG) == 0;
   }
   int port(int r) const { return ports_.at(r); }
+  // Messages the admin could not hand to a replica's stream.
+  std::uint64_t admin_failed() const { return admin_->counters().failed.load(); }
   // GET /metrics from replica r: the whole HTTP answer, or empty.
   std::string scrape(int r, const std::string& target = "/metrics") const {
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -217,9 +219,16 @@ TEST(OrchestratorProcesses, FiveFenceAStoppedLeaderThatComesBack) {
   Cluster c(5);
   const auto first = c.leader(std::chrono::seconds(20));
   ASSERT_TRUE(first.has_value()) << c.output(1);
+  const std::uint64_t failed_before = c.admin_failed();
   c.stop(first->first, SIGSTOP);
   const auto second = c.leader(std::chrono::seconds(20), first->second);
   ASSERT_TRUE(second.has_value()) << "no new leader while the old one was stopped";
+  // Its kernel still takes bytes, but it answers no ping: the admin gives its stream up (and
+  // opens a new one later) instead of writing into it for as long as TCP would allow.
+  for (const auto end = Clock::now() + std::chrono::seconds(15);
+       c.admin_failed() == failed_before && Clock::now() < end;)
+    c.status();
+  EXPECT_GT(c.admin_failed(), failed_before) << "a stopped peer's stream was never given up";
   c.stop(first->first, SIGCONT);
   // The old leader hears the newer term and follows: only one leader answers with a commit.
   std::map<int, Status> after;
