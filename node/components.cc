@@ -110,6 +110,20 @@ std::unique_ptr<Component> make_agent(const std::vector<std::string>& args,
 
 }  // namespace
 
+std::string identity_of_args(const std::string& role, const std::vector<std::string>& args) {
+  const std::map<std::string, std::pair<std::string, std::string>> naming{
+      {"orchestrator", {"--replica=", "orchestrator:"}},
+      {"director", {"--node=", "director:"}},
+      {"agent", {"--vm=", "agent:"}}};
+  const auto it = naming.find(role);
+  if (it == naming.end()) return {};
+  const auto& [flag, prefix] = it->second;
+  for (const auto& arg : args)
+    if (arg.rfind(flag, 0) == 0 && arg.size() > flag.size())
+      return prefix + arg.substr(flag.size());
+  return {};
+}
+
 std::unique_ptr<Component> make_component(const std::string& role,
                                           const std::vector<std::string>& args,
                                           const std::string& identity, std::uint64_t seed,

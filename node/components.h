@@ -24,4 +24,8 @@ std::unique_ptr<Component> make_component(const std::string& role,
                                           const std::string& identity, std::uint64_t seed,
                                           std::string& error);
 
+// The identity args make ("orchestrator:2" from --replica=2, "director:NODE" from --node=,
+// "agent:VM" from --vm=), or empty when they name none.
+std::string identity_of_args(const std::string& role, const std::vector<std::string>& args);
+
 }  // namespace omni::node

@@ -243,11 +243,12 @@ Result create_and_start(VmDriver& driver, const VmSpec& spec) {
 
 // Containers --------------------------------------------------------------------------------
 
-ContainerSpec spec_of(const ContainerOp& op) {
+ContainerSpec spec_of(const ContainerOp& op, const ContainerBridgeConfig& config) {
   ContainerSpec spec;
   spec.name = op.name;
   spec.image = op.image;
   spec.args = op.args;
+  spec.env = config.env;
   spec.cpu_millis = op.cpu_millis;
   spec.memory_bytes = op.memory_bytes;
   return spec;
@@ -266,8 +267,9 @@ Result start_created(ContainerDriver& driver, const std::string& name, Result an
 // container as running once its create succeeds. A container of that name that does not run
 // is replaced by one of the op's spec (its args may have changed since) and started, and the
 // answer is already_exists, as the simulator's.
-Result create_and_start(ContainerDriver& driver, const ContainerOp& op) {
-  Result created = driver.create(spec_of(op));
+Result create_and_start(ContainerDriver& driver, const ContainerOp& op,
+                        const ContainerBridgeConfig& config) {
+  Result created = driver.create(spec_of(op, config));
   if (created.status == Status::ok) return start_created(driver, op.name, created);
   if (created.status != Status::already_exists) return created;
   auto existing = driver.inspect(op.name);
@@ -281,7 +283,7 @@ Result create_and_start(ContainerDriver& driver, const ContainerOp& op) {
     return error_result(removed.status,
                         "exited container " + op.name + " cannot be replaced: " + removed.message);
   }
-  Result replaced = driver.create(spec_of(op));
+  Result replaced = driver.create(spec_of(op, config));
   if (!is_ok(replaced)) return replaced;
   return start_created(
       driver, op.name,
@@ -452,7 +454,7 @@ DriverResult execute_container_op(ContainerDriver& driver, const ContainerOp& op
     case ContainerOpKind::create:
       if (Result imported = import_if_missing(driver, op, config); !is_ok(imported))
         return to_model(imported);
-      return to_model(create_and_start(driver, op));
+      return to_model(create_and_start(driver, op, config));
     case ContainerOpKind::start:
       return to_model(driver.start(op.name));
     case ContainerOpKind::stop:

@@ -43,6 +43,7 @@ std::vector<std::pair<std::string, std::string>> vm_addresses(drivers::VmDriver&
 // Where a host finds the images its containers may need (Omni's own, for Orchestrators).
 struct ContainerBridgeConfig {
   std::map<std::string, std::string> image_tars;  // image name -> OCI layout tar
+  std::vector<std::string> env;                   // KEY=VALUE given to every container
 };
 
 // Runs one ContainerOp. import_image: op.image names the image, op.args[0] is the OCI layout

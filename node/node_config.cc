@@ -220,9 +220,11 @@ std::variant<NodeConfig, std::string> read(const std::string& role, const YAML::
   c.cert_file = in.path(in.text(tls["cert"], "tls.cert"));
   c.key_file = in.path(in.text(tls["key"], "tls.key"));
   if (!in.error.empty()) return in.error;
+  // Optional: a component started with its args on the command line takes those.
   const YAML::Node args = root["args"];
-  if (!args || !args.IsSequence()) return file + ": key `args`: expected a list of strings";
-  for (const auto& arg : args) c.args.push_back(in.text(arg, "args"));
+  if (args && !args.IsSequence()) return file + ": key `args`: expected a list of strings";
+  if (args)
+    for (const auto& arg : args) c.args.push_back(in.text(arg, "args"));
   if (!in.error.empty()) return in.error;
   const YAML::Node peers = root["peers"];
   if (!peers || !peers.IsMap())

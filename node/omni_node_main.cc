@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -20,6 +21,7 @@
 #include "model/config/parse.h"
 #include "model/root/plan.h"
 #include "node/cluster_pki.h"
+#include "node/components.h"
 #include "node/node_config.h"
 #include "node/pki.h"
 #include "node/serve.h"
@@ -35,6 +37,8 @@ int usage() {
       "       omni-node report\n"
       "       omni-node serve --component NAME\n"
       "       omni-node orchestrator|director|agent --config FILE [--log-format text|json]\n"
+      "       omni-node orchestrator|director|agent COMPONENT-ARGS... (config from "
+      "$OMNI_VM_FILES)\n"
       "       omni-node pki --cluster NAME --out DIR IDENTITY...\n"
       "       omni-node pki --plan CLUSTER.yaml --out DIR\n");
   return 2;
@@ -151,6 +155,62 @@ int pki(int argc, char** argv) {
   return 0;
 }
 
+// `ROLE --config FILE`, or `ROLE COMPONENT-ARGS...` as a container or a VM starts it: the
+// config is then the VM's own file for that identity ($OMNI_VM_FILES/orchestrator-2.yaml), and
+// the arguments given replace the file's `args`.
+int run_component(const std::string& role, int argc, char** argv) {
+  std::string path;
+  bool json = false;
+  std::vector<std::string> args;
+  for (int i = 2; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--config" && i + 1 < argc) {
+      path = argv[++i];
+    } else if (arg == "--log-format" && i + 1 < argc &&
+               (std::strcmp(argv[i + 1], "text") == 0 || std::strcmp(argv[i + 1], "json") == 0)) {
+      json = std::strcmp(argv[++i], "json") == 0;
+    } else if (arg.rfind("--", 0) == 0) {
+      args.push_back(arg);
+    } else {
+      return usage();
+    }
+  }
+  if (path.empty() == args.empty()) return usage();
+  if (path.empty()) {
+    const char* files = std::getenv("OMNI_VM_FILES");
+    const std::string identity = omni::node::identity_of_args(role, args);
+    if (files == nullptr || identity.empty()) {
+      std::fprintf(stderr,
+                   "omni-node: without --config, the args must name the %s and "
+                   "OMNI_VM_FILES must say where this VM's files are\n",
+                   role.c_str());
+      return 2;
+    }
+    path = std::string(files) + "/" + omni::node::key_pair_name(identity) + ".yaml";
+  }
+  std::ifstream in(path);
+  if (!in) {
+    std::fprintf(stderr, "omni-node: cannot read %s\n", path.c_str());
+    return 2;
+  }
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto parsed = omni::node::parse_node_config(role, text, path);
+  if (const auto* error = std::get_if<std::string>(&parsed)) {
+    std::fprintf(stderr, "omni-node: %s\n", error->c_str());
+    return 2;
+  }
+  auto config = std::get<omni::node::NodeConfig>(parsed);
+  config.log_json = json;
+  if (!args.empty()) {
+    config.args = {role};
+    config.args.insert(config.args.end(), args.begin(), args.end());
+  }
+  // The containers an Agent runs find their VM's files as the VM does.
+  if (const char* files = std::getenv("OMNI_VM_FILES"); files && config.containers)
+    config.containers->bridge.env.push_back(std::string("OMNI_VM_FILES=") + files);
+  return omni::node::serve(config);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -162,26 +222,8 @@ int main(int argc, char** argv) {
   }
   if (command == "report") return report();
   if (command == "pki") return pki(argc, argv);
-  if (command == "orchestrator" || command == "director" || command == "agent") {
-    const bool with_format =
-        argc == 6 && std::strcmp(argv[4], "--log-format") == 0 &&
-        (std::strcmp(argv[5], "text") == 0 || std::strcmp(argv[5], "json") == 0);
-    if ((argc != 4 && !with_format) || std::strcmp(argv[2], "--config") != 0) return usage();
-    std::ifstream in(argv[3]);
-    if (!in) {
-      std::fprintf(stderr, "omni-node: cannot read %s\n", argv[3]);
-      return 2;
-    }
-    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    auto parsed = omni::node::parse_node_config(command, text, argv[3]);
-    if (const auto* error = std::get_if<std::string>(&parsed)) {
-      std::fprintf(stderr, "omni-node: %s\n", error->c_str());
-      return 2;
-    }
-    auto config = std::get<omni::node::NodeConfig>(parsed);
-    config.log_json = with_format && std::strcmp(argv[5], "json") == 0;
-    return omni::node::serve(config);
-  }
+  if (command == "orchestrator" || command == "director" || command == "agent")
+    return run_component(command, argc, argv);
   if (command == "serve") {
     std::string component;
     for (int i = 2; i < argc; ++i) {

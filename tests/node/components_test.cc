@@ -82,5 +82,16 @@ TEST(Components, BadArgsOrAnIdentityTheyDoNotMakeAreRefusedWithTheReason) {
   EXPECT_NE(refusal("toaster", {}, "toaster:1").find("no role `toaster`"), std::string::npos);
 }
 
+// A component started with its args finds its config by the identity they make.
+TEST(Components, ArgsNameTheIdentityWhoseConfigAVmHolds) {
+  EXPECT_EQ(identity_of_args("orchestrator", {"--replica=2", "--members=orchestrator:2"}),
+            "orchestrator:2");
+  EXPECT_EQ(identity_of_args("director", {"--own-vm=x", "--node=host-1"}), "director:host-1");
+  EXPECT_EQ(identity_of_args("agent", {"--vm=p-h-worker-1"}), "agent:p-h-worker-1");
+  EXPECT_EQ(identity_of_args("agent", {"--vm="}), "");
+  EXPECT_EQ(identity_of_args("orchestrator", {"--join"}), "");
+  EXPECT_EQ(identity_of_args("toaster", {"--replica=1"}), "");
+}
+
 }  // namespace
 }  // namespace omni::node

@@ -1,10 +1,11 @@
 // A real `omni-node director` with the local VM provider, its certificates from the root's pki
 // phase: commanded over mutual TLS by this test (acting as the root), it boots a worker VM (a
 // sandbox in its own network namespace) that receives its own files (key, certificates, node
-// config) and whose init is a real `omni-node agent` reading them; the Agent reaches its Director,
-// imports Omni's image and runs the replica container it is given. A SIGKILLed Director comes back
-// to the same VM: it finds it by its scoped list and creates nothing twice. Everything is stopped
-// by PID and destroyed.
+// configs) and whose init is a real `omni-node agent` reading them; the Agent reaches its
+// Director, imports Omni's image and runs the replica container it is given, a real Orchestrator
+// that finds its config among the same files and leads. A SIGKILLed Director comes back to the
+// same VM: it finds it by its scoped list and creates nothing twice. Everything is stopped by PID
+// and destroyed.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -39,6 +41,8 @@ const std::string k_worker = "t-host1-worker-1";
 const std::string k_container = "t-orchestrator-1";
 constexpr int k_director_port = 7201;
 constexpr int k_agent_port = 7300;
+constexpr int k_orchestrator_port = 7400;
+constexpr int k_admin_port = 7500;
 
 std::string slurp(const fs::path& path) {
   std::ifstream in(path);
@@ -150,6 +154,7 @@ class DirectorProcess : public ::testing::Test {
     root_port_ = testing::free_port();
     write_director_config();
     write_agent_config();
+    write_orchestrator_config();
     start_director();
     // Nothing is sent to SUBNET.1 before it is the Director's bridge: until then it would leave
     // the machine.
@@ -185,6 +190,33 @@ class DirectorProcess : public ::testing::Test {
     return options;
   }
 
+  // Asks orchestrator:1 for status as the admin, from the sandboxes' bridge, for up to 30 s.
+  bool admin_sees_a_leader(const std::string& worker_address) {
+    std::mutex mutex;
+    std::condition_variable answered;
+    bool leads = false;
+    GrpcTransport admin(
+        local_options().subnet_prefix + ".1:" + std::to_string(k_admin_port),
+        slurp(dir_ / "pki" / "ca.crt"),
+        KeyPair{slurp(dir_ / "pki" / "admin.crt"), slurp(dir_ / "pki" / "admin.key")},
+        [&](Address, v1::Envelope e) {
+          std::lock_guard lock(mutex);
+          leads = leads || (e.has_status_reply() && e.status_reply().is_leader() &&
+                            e.status_reply().quorum_healthy());
+          answered.notify_all();
+        });
+    admin.add_peer("orchestrator:1", worker_address + ":" + std::to_string(k_orchestrator_port));
+    for (std::uint64_t nonce = 1; nonce <= 30; ++nonce) {
+      v1::Envelope e;
+      e.set_seq(nonce);
+      e.mutable_status_request()->set_nonce(nonce);
+      admin.send("admin", "orchestrator:1", e);
+      std::unique_lock lock(mutex);
+      if (answered.wait_for(lock, std::chrono::seconds(1), [&] { return leads; })) return true;
+    }
+    return false;
+  }
+
   fs::path director_files() const { return dir_ / "pki" / "vms" / "t-host1-director"; }
   fs::path worker_files() const { return director_files() / "vms" / k_worker; }
 
@@ -206,6 +238,15 @@ class DirectorProcess : public ::testing::Test {
         << "\n  files: " << (director_files() / "vms").string()
         << "\n  boot:\n    worker: {init: [sh, -c, 'exec " << OMNI_NODE_BIN
         << " agent --config \"$OMNI_VM_FILES/agent.yaml\"']}\n";
+  }
+
+  // The replica's config, also among the worker VM's files; its args come from its container.
+  void write_orchestrator_config() {
+    std::ofstream out(worker_files() / "orchestrator-1.yaml");
+    out << "identity: orchestrator:1\nstate_dir: orchestrator-1\nlisten: 0.0.0.0:"
+        << k_orchestrator_port << "\npeers: {admin: " << local_options().subnet_prefix
+        << ".1:" << k_admin_port << "}\n"
+        << "tls: {ca: ca.crt, cert: orchestrator-1.crt, key: orchestrator-1.key}\n";
   }
 
   // Among the worker VM's own files: it names its key and certificates next to it.
@@ -257,9 +298,10 @@ class DirectorProcess : public ::testing::Test {
     v1::ContainerSpec* container = replica->mutable_container();
     container->set_name(k_container);
     container->set_image("omni/omni-node:dev");
-    container->add_args("serve");
-    container->add_args("--component");
+    // As the root asks for a replica: omni-node finds its config among its VM's files.
     container->add_args("orchestrator");
+    container->add_args("--replica=1");
+    container->add_args("--members=orchestrator:1");
     container->mutable_resources()->set_cpu_millis(200);
     container->mutable_resources()->set_memory_bytes(64ll << 20);
     container->set_replica(1);
@@ -298,13 +340,14 @@ TEST_F(DirectorProcess, BootsAWorkerVmWhoseAgentRunsItsContainerAndComesBackToIt
   // The replica's container: the Agent imports the image it lacks and runs it.
   ASSERT_TRUE(root_->wait_for(std::chrono::seconds(60), container_runs, ensure_replicas()))
       << outputs();
+  // It is a real Orchestrator replica, in the worker VM: alone, it leads and answers an admin
+  // after a committed round trip, over the same wire.
   const fs::path container_log = dir_ / "agent-containers" / "containers" / k_container / "log";
-  // Running is reported once it started; its first line may come a moment later.
-  bool served = false;
-  for (const auto end = Clock::now() + std::chrono::seconds(10); !served && Clock::now() < end;
-       std::this_thread::sleep_for(std::chrono::milliseconds(50)))
-    served = slurp(container_log).find("serving component orchestrator") != std::string::npos;
-  EXPECT_TRUE(served) << slurp(container_log);
+  drivers::LocalProvider sandboxes(local_options());
+  const std::string worker_address = sandboxes.inspect("omni-" + k_worker).value.address;
+  ASSERT_FALSE(worker_address.empty());
+  EXPECT_TRUE(admin_sees_a_leader(worker_address)) << slurp(container_log);
+  EXPECT_NE(slurp(container_log).find("leads at term"), std::string::npos) << slurp(container_log);
   const std::string director_log = slurp(dir_ / "director.out");
   EXPECT_NE(director_log.find("each in its own network namespace"), std::string::npos)
       << director_log;
