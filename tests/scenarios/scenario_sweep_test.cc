@@ -1,6 +1,12 @@
 // Every file in scenarios/ passes 50 seeds: its invariants hold and its `expect:` is met.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <map>
+#include <numeric>
+#include <ostream>
+#include <vector>
+
 #include "sim/cluster/run.h"
 #include "tests/scenarios/load.h"
 
@@ -9,16 +15,29 @@ namespace {
 
 constexpr std::uint64_t kSeeds = 50;
 
-class ScenarioSweep : public ::testing::TestWithParam<std::string> {};
+// A scenario and the seeds one ctest entry runs. The slowest scenario is split, so that its 50
+// seeds run beside the rest of the suite instead of alone at its end.
+struct Sweep {
+  std::string scenario;
+  std::uint64_t first_seed = 1;
+  std::uint64_t last_seed = kSeeds;
+};
+
+void PrintTo(const Sweep& sweep, std::ostream* out) {
+  *out << sweep.scenario << " seeds " << sweep.first_seed << ".." << sweep.last_seed;
+}
+
+class ScenarioSweep : public ::testing::TestWithParam<Sweep> {};
 
 TEST_P(ScenarioSweep, FiftySeedsPass) {
-  const Scenario scenario = testing::load_scenario("scenarios/" + GetParam() + ".yaml");
-  for (std::uint64_t seed = 1; seed <= kSeeds; ++seed) {
+  const Sweep& sweep = GetParam();
+  const Scenario scenario = testing::load_scenario("scenarios/" + sweep.scenario + ".yaml");
+  for (std::uint64_t seed = sweep.first_seed; seed <= sweep.last_seed; ++seed) {
     const RunResult r = run_scenario(scenario, seed);
     std::string why;
     if (r.violation) why = r.violation->to_string();
     for (const auto& f : r.expectation_failures) why += "\nexpectation: " + f;
-    ASSERT_TRUE(r.passed) << "replay: omni-sim run scenarios/" << GetParam() << ".yaml --seed "
+    ASSERT_TRUE(r.passed) << "replay: omni-sim run scenarios/" << sweep.scenario << ".yaml --seed "
                           << seed << " --trace trace.json\n"
                           << why;
   }
@@ -33,12 +52,49 @@ const std::vector<std::string> kScenarios{
     "partition",   "replica-loss",   "root-crash-during-init", "swarm",
     "swarm-apps"};
 
-INSTANTIATE_TEST_SUITE_P(Scenarios, ScenarioSweep, ::testing::ValuesIn(kScenarios),
+// The 1,000-node scenario takes minutes under the sanitizers: five entries of ten seeds, first.
+const std::map<std::string, std::uint64_t> kShards{{"bootstrap-large", 5}};
+
+std::vector<Sweep> sweeps() {
+  std::vector<Sweep> split;
+  std::vector<Sweep> whole;
+  for (const auto& scenario : kScenarios) {
+    const auto shards = kShards.count(scenario) ? kShards.at(scenario) : 1;
+    const std::uint64_t per_shard = kSeeds / shards;
+    for (std::uint64_t shard = 0; shard < shards; ++shard)
+      (shards > 1 ? split : whole)
+          .push_back({scenario, shard * per_shard + 1,
+                      shard + 1 == shards ? kSeeds : (shard + 1) * per_shard});
+  }
+  split.insert(split.end(), whole.begin(), whole.end());
+  return split;
+}
+
+INSTANTIATE_TEST_SUITE_P(Scenarios, ScenarioSweep, ::testing::ValuesIn(sweeps()),
                          [](const auto& param_info) {
-                           std::string name = param_info.param;
+                           const Sweep& sweep = param_info.param;
+                           std::string name = sweep.scenario;
                            std::replace(name.begin(), name.end(), '-', '_');
+                           if (sweep.first_seed != 1 || sweep.last_seed != kSeeds)
+                             name += "_seeds_" + std::to_string(sweep.first_seed) + "_" +
+                                     std::to_string(sweep.last_seed);
                            return name;
                          });
+
+// The shards of a split scenario cover its seeds once each.
+TEST(ScenarioSweep, ShardsCoverEverySeedOnce) {
+  std::map<std::string, std::vector<std::uint64_t>> seeds;
+  for (const auto& sweep : sweeps())
+    for (std::uint64_t seed = sweep.first_seed; seed <= sweep.last_seed; ++seed)
+      seeds[sweep.scenario].push_back(seed);
+  ASSERT_EQ(seeds.size(), kScenarios.size());
+  for (auto& [scenario, list] : seeds) {
+    std::sort(list.begin(), list.end());
+    std::vector<std::uint64_t> expected(kSeeds);
+    std::iota(expected.begin(), expected.end(), 1);
+    EXPECT_EQ(list, expected) << scenario;
+  }
+}
 
 TEST(ScenarioSweep, EveryScenarioFileIsSwept) {
   for (const auto& file : testing::scenario_files()) {
