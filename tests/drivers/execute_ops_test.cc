@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -707,17 +708,22 @@ TEST_F(ExecuteContainerOp, BadNamesAreRefusedForEveryOpThatNamesAContainer) {
 TEST(ExecuteContainerOpImports, ACreateImportsAMissingImageTheHostKnows) {
   TempDir dir("omni-ops");
   ProcessRuntime runtime(runtime_options(dir));
-  const node::ContainerBridgeConfig config{{{k_image, OMNI_IMAGE_TAR}}};
+  const node::ContainerBridgeConfig config{{{k_image, OMNI_IMAGE_TAR}}, {"OMNI_VM_FILES=/vm"}};
   const auto created = execute_container_op(
       runtime, container_op(ContainerOpKind::create, k_server, k_serve_args), config);
   ASSERT_EQ(created.status, DriverStatus::ok) << created.message;
   EXPECT_EQ(runtime.list_images().value, Names{k_image});
-  EXPECT_EQ(runtime.inspect(k_server).value.state, ContainerState::running);
+  const auto info = runtime.inspect(k_server).value;
+  EXPECT_EQ(info.state, ContainerState::running);
+  // Every container gets the host's env: here, where its VM's files are.
+  std::string environ = testing::read_file("/proc/" + std::to_string(info.pid) + "/environ");
+  std::replace(environ.begin(), environ.end(), '\0', '\n');
+  EXPECT_TRUE(contains(environ, "OMNI_VM_FILES=/vm\n")) << environ;
 
   ContainerOp unknown = container_op(ContainerOpKind::create, "other");
   unknown.image = "elsewhere/app:1";
   EXPECT_EQ(execute_container_op(runtime, unknown, config).status, DriverStatus::not_found);
-  const node::ContainerBridgeConfig broken{{{"elsewhere/app:1", "/no/such/image.tar"}}};
+  const node::ContainerBridgeConfig broken{{{"elsewhere/app:1", "/no/such/image.tar"}}, {}};
   const auto failed = execute_container_op(runtime, unknown, broken);
   EXPECT_NE(failed.status, DriverStatus::ok);
   EXPECT_TRUE(contains(failed.message, "/no/such/image.tar")) << failed.message;
