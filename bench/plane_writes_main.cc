@@ -174,10 +174,24 @@ class OmniClient {
     request->mutable_put()->set_value(value);
     transport_.send(identity_, leader_, e);
     std::unique_lock lock(mutex_);
-    if (!answered_.wait_for(lock, std::chrono::seconds(5), [&] { return reply_id_ == id; }))
+    if (!answered_.wait_for(lock, std::chrono::seconds(5), [&] { return reply_id_ == id; })) {
+      ++failures_["no answer within 5 s"];
       return false;
+    }
     if (status_ == omni::v1::STORE_STATUS_NOT_LEADER && !hint_.empty()) leader_ = hint_;
+    if (status_ != omni::v1::STORE_STATUS_OK)
+      ++failures_[omni::v1::StoreStatus_Name(status_) + (error_.empty() ? "" : ": " + error_)];
     return status_ == omni::v1::STORE_STATUS_OK;
+  }
+
+  // Why puts failed, and how often (since forget_failures).
+  std::map<std::string, int> failures() {
+    std::lock_guard lock(mutex_);
+    return failures_;
+  }
+  void forget_failures() {
+    std::lock_guard lock(mutex_);
+    failures_.clear();
   }
 
  private:
@@ -186,6 +200,7 @@ class OmniClient {
     std::lock_guard lock(mutex_);
     reply_id_ = e.store_reply().id();
     status_ = e.store_reply().status();
+    error_ = e.store_reply().error();
     hint_ = e.store_reply().leader_hint();
     answered_.notify_all();
   }
@@ -199,6 +214,8 @@ class OmniClient {
   std::uint64_t reply_id_ = 0;
   omni::v1::StoreStatus status_ = omni::v1::STORE_STATUS_UNSPECIFIED;
   std::string hint_;
+  std::string error_;
+  std::map<std::string, int> failures_;
 };
 
 Result run_omni(const Options& o, const fs::path& dir, const KeyPair& ca) {
@@ -244,10 +261,17 @@ Result run_omni(const Options& o, const fs::path& dir, const KeyPair& ca) {
     if (all) break;
     if (Clock::now() > deadline) throw std::runtime_error("the omni plane elected no leader");
   }
-  return drive("omni (3 omni-node, mTLS)", o, [&](int c, std::uint64_t n) {
+  for (auto& client : clients) client->forget_failures();  // finding the leader is not a failure
+  Result result = drive("omni (3 omni-node, mTLS)", o, [&](int c, std::uint64_t n) {
     return clients[static_cast<std::size_t>(c)]->put(
         "/bench/" + std::to_string(c) + "/" + std::to_string(n), value);
   });
+  std::map<std::string, int> failures;
+  for (auto& client : clients)
+    for (const auto& [why, count] : client->failures()) failures[why] += count;
+  for (const auto& [why, count] : failures)
+    std::fprintf(stderr, "omni: %d puts failed: %s\n", count, why.c_str());
+  return result;
 }
 
 // etcd --------------------------------------------------------------------------------------
