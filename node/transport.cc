@@ -149,6 +149,14 @@ GrpcTransport::~GrpcTransport() {
 
 // The peer's certificate must carry tls_name(identity): the channel checks the name it dialled.
 void GrpcTransport::add_peer(const Address& identity, const std::string& host_port) {
+  {
+    // A Director tells its Agents' addresses after every VM list: most of them are known.
+    std::lock_guard lock(peers_mutex_);
+    if (const auto it = peers_.find(identity); it != peers_.end()) {
+      std::lock_guard peer_lock(it->second->mutex);
+      if (it->second->host_port == host_port) return;
+    }
+  }
   grpc::SslCredentialsOptions options;
   options.pem_root_certs = ca_pem_;
   options.pem_private_key = own_.key_pem;
@@ -181,11 +189,6 @@ void GrpcTransport::add_peer(const Address& identity, const std::string& host_po
   peers_[identity] = std::move(peer);
   ref.sender = std::thread([this, &ref] { run_sender(ref); });
   OMNI_ASSERT(peers_.at(identity)->sender.joinable());
-}
-
-bool GrpcTransport::has_peer(const Address& identity) {
-  std::lock_guard lock(peers_mutex_);
-  return peers_.count(identity) > 0;
 }
 
 void GrpcTransport::send(const Address&, const Address& to, const v1::Envelope& envelope) {

@@ -61,7 +61,6 @@ class GrpcTransport final : public Transport {
   // Where `identity` listens. Set before the first send to it; setting it again (a VM that came
   // back with another address) redirects what is queued and what follows.
   void add_peer(const Address& identity, const std::string& host_port);
-  bool has_peer(const Address& identity);
   void send(const Address& from, const Address& to, const v1::Envelope& envelope) override;
   const TransportCounters& counters() const { return counters_; }
 
