@@ -13,7 +13,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Issues `identity` and writes it, with the CA's certificate, into `dir`.
+// Issues `identity` and writes its key pair into `dir`; the CA's certificate goes next to it.
 class Issuer {
  public:
   Issuer(KeyPair ca, Validity validity, fs::path root)
@@ -28,9 +28,7 @@ class Issuer {
     if (made) return "cannot make " + dir.string() + ": " + made.message();
     for (fs::path at = dir; at.has_relative_path() && at != root_; at = at.parent_path())
       fs::permissions(at, fs::perms::owner_all, fs::perm_options::replace, made);
-    if (error = write_key_pair(dir.string(), key_pair_name(identity), *pair); !error.empty())
-      return error;
-    return write_ca_cert(dir);
+    return write_key_pair(dir.string(), key_pair_name(identity), *pair);
   }
 
   std::string write_ca_cert(const fs::path& dir) const {
@@ -85,6 +83,7 @@ std::string write_cluster_pki(const root::Plan& plan, const std::string& dir,
     const fs::path at = vm_dir(dir, plan, vm);
     for (const auto& identity : by_vm.at(vm.name))
       if (error = issuer.into(at, identity); !error.empty()) return error;
+    if (error = issuer.write_ca_cert(at); !error.empty()) return error;
   }
   return {};
 }

@@ -381,21 +381,10 @@ DriverStatus model_status(drivers::DriverStatus status) {
 }
 
 const char* model_status_name(DriverStatus status) {
-  switch (status) {
-    case DriverStatus::ok:
-      return "ok";
-    case DriverStatus::not_found:
-      return "not_found";
-    case DriverStatus::already_exists:
-      return "already_exists";
-    case DriverStatus::no_capacity:
-      return "no_capacity";
-    case DriverStatus::unavailable:
-      return "unavailable";
-    case DriverStatus::failed:
-      break;
-  }
-  return "failed";
+  for (const Status named : {Status::ok, Status::not_found, Status::already_exists,
+                             Status::no_capacity, Status::unavailable})
+    if (model_status(named) == status) return drivers::status_name(named);
+  return drivers::status_name(Status::failed);
 }
 
 std::string vm_bridge_problem(const VmBridgeConfig& config) {

@@ -488,6 +488,14 @@ TEST_F(ExecuteVmOp, FilesAVmCannotReceiveAreRefusedAndDefineNothing) {
   EXPECT_TRUE(listed_names().empty());
 }
 
+// The model's statuses carry the drivers' names, each its own.
+TEST(VmBridgeConfig, ModelStatusesAreNamedAsTheDriversName) {
+  EXPECT_STREQ(node::model_status_name(DriverStatus::ok), "ok");
+  EXPECT_STREQ(node::model_status_name(DriverStatus::no_capacity), "no_capacity");
+  EXPECT_STREQ(node::model_status_name(DriverStatus::unavailable), "unavailable");
+  EXPECT_STREQ(node::model_status_name(DriverStatus::failed), "failed");
+}
+
 // A bridge config that could reach the wrong VMs is refused before any op runs.
 TEST(VmBridgeConfig, AnInvalidScopeOrAnUnknownRoleIsAProblem) {
   EXPECT_EQ(node::vm_bridge_problem({"prod", "host1", {}, true, ""}), "");
