@@ -4,6 +4,7 @@
 #include <variant>
 
 #include "cli/file_io.h"
+#include "cli/local_init.h"
 #include "cli/plan_output.h"
 #include "model/config/parse.h"
 #include "model/root/plan.h"
@@ -19,15 +20,33 @@ constexpr const char* kUsage =
     "\n"
     "Commands:\n"
     "  init      bootstrap a cluster from a config file (see omni init --help)\n"
+    "  reset     remove everything a cluster made on this machine (see omni reset --help)\n"
     "  version   print the version\n"
     "\n"
     "Exit codes: 0 ok, 1 failure, 2 bad input.\n";
 
 constexpr const char* kInitUsage =
-    "Usage: omni init -f FILE [--dry-run] [-o table|json|yaml]\n"
+    "Usage: omni init -f FILE [--dry-run] [-o table|json|yaml] [--state-dir DIR]\n"
     "\n"
     "Start a temporary root orchestrator that deploys a Director on every node, worker VMs\n"
     "with Agents, and the Orchestrators, hands control to them and removes itself.\n"
+    "\n"
+    "On the local provider every VM is a sandbox on this machine (its own network namespace\n"
+    "and cgroup; needs root). One line is printed per phase and step; -o json prints them as\n"
+    "JSON objects. Killed in any phase, the same command resumes where it stopped; a second\n"
+    "init of a cluster while one runs is refused. Afterwards the admin credentials are in\n"
+    "~/.omni/CLUSTER/ and the root's log in the state directory (root.log).\n"
+    "\n"
+    "Exit codes: 0 the cluster manages itself, 1 a phase failed (said with its reason),\n"
+    "2 bad input.\n"
+    "\n";
+
+constexpr const char* kResetUsage =
+    "Usage: omni reset --yes (-f FILE | --cluster NAME) [--state-dir DIR]\n"
+    "\n"
+    "Remove everything the cluster made on this machine: its sandboxes (and what runs in\n"
+    "them), network namespaces, veths, the bridge, cgroups, its state directory and the\n"
+    "credentials in ~/.omni/CLUSTER. Removing what is not there is not an error.\n"
     "\n";
 
 int bad_input(std::ostream& err, const std::string& message) {
@@ -66,7 +85,11 @@ int run_init(const std::vector<std::string>& args, std::ostream& out, std::ostre
   options.add_options()("help,h", "show this help")("file,f", po::value<std::string>(),
                                                     "cluster config (YAML)")(
       "dry-run", "validate and print the plan; create nothing")(
-      "output,o", po::value<std::string>()->default_value("table"), "table, json or yaml");
+      "output,o", po::value<std::string>()->default_value("table"), "table, json or yaml")(
+      "state-dir", po::value<std::string>(),
+      "where the cluster lives (default /var/lib/omni/NAME)")(
+      "omni-node", po::value<std::string>(), "the omni-node program (default: beside omni)")(
+      "image", po::value<std::string>(), "Omni's OCI image tar (default: beside omni)");
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(args).options(options).run(), vm);
@@ -87,9 +110,19 @@ int run_init(const std::vector<std::string>& args, std::ostream& out, std::ostre
   if (!loaded) return kExitBadInput;
   const auto& [config, plan] = *loaded;
   if (!vm.count("dry-run")) {
-    err << "omni: init: this build cannot create real clusters yet (omni-node and the drivers "
-           "are not wired up); run with --dry-run to see the plan, or omni-sim to simulate it\n";
-    return kExitFailure;
+    if (*format == OutputFormat::yaml)
+      return bad_input(err, "init: progress is printed as table or json");
+    const auto option = [&vm](const char* name) {
+      return vm.count(name) ? vm[name].as<std::string>() : std::string();
+    };
+    LocalInitOptions local;
+    local.config_file = vm["file"].as<std::string>();
+    local.site_dir = option("state-dir");
+    local.omni_node = option("omni-node");
+    local.image_tar = option("image");
+    local.json = *format == OutputFormat::json;
+    const auto text = read_text_file(local.config_file);
+    return init_local(local, std::get<std::string>(text), config, plan, out, err);
   }
   switch (*format) {
     case OutputFormat::table:
@@ -103,6 +136,44 @@ int run_init(const std::vector<std::string>& args, std::ostream& out, std::ostre
       break;
   }
   return kExitOk;
+}
+
+int run_reset(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  po::options_description options("Options");
+  options.add_options()("help,h", "show this help")("yes", "really remove it")(
+      "file,f", po::value<std::string>(), "the cluster's config (names the cluster)")(
+      "cluster", po::value<std::string>(), "the cluster's name")(
+      "state-dir", po::value<std::string>(),
+      "where the cluster lives (default /var/lib/omni/NAME)");
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args).options(options).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    return bad_input(err, std::string("reset: ") + e.what() + "; see omni reset --help");
+  }
+  if (vm.count("help")) {
+    out << kResetUsage << options;
+    return kExitOk;
+  }
+  if (vm.count("file") == vm.count("cluster"))
+    return bad_input(err, "reset: name the cluster with -f FILE or --cluster NAME (one of them)");
+  LocalResetOptions reset;
+  if (vm.count("file")) {
+    auto loaded = load_plan(vm["file"].as<std::string>(), err);
+    if (!loaded) return kExitBadInput;
+    reset.cluster = loaded->second.cluster;
+  } else {
+    reset.cluster = vm["cluster"].as<std::string>();
+    if (reset.cluster.empty() || reset.cluster.find_first_not_of(
+                                     "abcdefghijklmnopqrstuvwxyz0123456789-") != std::string::npos)
+      return bad_input(err, "reset: --cluster must be a cluster name ([a-z0-9-])");
+  }
+  if (!vm.count("yes"))
+    return bad_input(err, "reset: this removes cluster " + reset.cluster +
+                              " and everything it runs; say --yes to go on");
+  if (vm.count("state-dir")) reset.site_dir = vm["state-dir"].as<std::string>();
+  return reset_local(reset, out, err);
 }
 
 }  // namespace
@@ -123,6 +194,7 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     return kExitOk;
   }
   if (command == "init") return run_init(rest, out, err);
+  if (command == "reset") return run_reset(rest, out, err);
   return bad_input(err, "unknown command \"" + command + "\"; see omni --help");
 }
 

@@ -199,6 +199,8 @@ VmSpec spec_of(const VmOp& op, const VmIdentity& identity, const VmBridgeConfig&
   if (const auto boot = config.boot.find(identity.role); boot != config.boot.end())
     spec.boot = boot_of(boot->second, identity);
   spec.boot.files = files_of(config.files_dir, model_name_of(identity));
+  if (const auto at = config.addresses.find(model_name_of(identity)); at != config.addresses.end())
+    spec.address = at->second;
   spec.autostart = config.autostart;
   spec.cpu_millis = op.cpu_millis;
   spec.memory_bytes = op.memory_bytes;

@@ -26,6 +26,9 @@ struct VmBridgeConfig {
   // FILES_DIR/VM/ (the model's VM name) holds what that VM receives when it is created: its key
   // and certificates (node/cluster_pki.h writes them). Empty: VMs receive nothing.
   std::string files_dir;
+  // The address each VM is created with (model name -> IPv4), so that every peer's address
+  // follows from the plan; a VM not named gets the provider's choice.
+  std::map<std::string, std::string> addresses;
 };
 
 // The reason `config` cannot scope a bridge, or empty.

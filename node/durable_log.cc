@@ -1,6 +1,7 @@
 #include "node/durable_log.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -111,20 +112,43 @@ std::string frame_of(const std::string& record) {
 
 std::optional<DurableLog> DurableLog::open(const std::string& dir, Replay& replay,
                                            LogError& error) {
+  // Its parents too: a VM's first start finds an empty disk.
+  for (std::size_t slash = dir.find('/', 1); slash != std::string::npos;
+       slash = dir.find('/', slash + 1)) {
+    const std::string parent = dir.substr(0, slash);
+    if (::mkdir(parent.c_str(), 0700) != 0 && errno != EEXIST) {
+      error = error_of("mkdir", parent);
+      return std::nullopt;
+    }
+  }
   if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
     error = error_of("mkdir", dir);
+    return std::nullopt;
+  }
+  const std::string lock_path = dir + "/lock";
+  const int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd < 0) {
+    error = error_of("open", lock_path);
+    return std::nullopt;
+  }
+  if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    error = LogError{errno, "another process has the log in " + dir + " open (" + lock_path +
+                                " is locked): one identity runs once"};
+    ::close(lock_fd);
     return std::nullopt;
   }
   const std::string path = dir + "/log";
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) {
     error = error_of("open", path);
+    ::close(lock_fd);
     return std::nullopt;
   }
   std::string bytes;
   if (!read_whole(fd, bytes)) {
     error = error_of("read", path);
     ::close(fd);
+    ::close(lock_fd);
     return std::nullopt;
   }
   replay = replay_of(bytes);
@@ -133,33 +157,43 @@ std::optional<DurableLog> DurableLog::open(const std::string& dir, Replay& repla
       (::ftruncate(fd, static_cast<off_t>(replay.valid_bytes)) != 0 || ::fdatasync(fd) != 0)) {
     error = error_of("ftruncate", path);
     ::close(fd);
+    ::close(lock_fd);
     return std::nullopt;
   }
   if (::lseek(fd, 0, SEEK_END) < 0) {
     error = error_of("lseek", path);
     ::close(fd);
+    ::close(lock_fd);
     return std::nullopt;
   }
-  return DurableLog(dir, fd, replay.valid_bytes);
+  return DurableLog(dir, fd, lock_fd, replay.valid_bytes);
 }
 
-DurableLog::DurableLog(std::string dir, int fd, std::uint64_t size_bytes)
-    : dir_(std::move(dir)), path_(dir_ + "/log"), fd_(fd), size_bytes_(size_bytes) {
+DurableLog::DurableLog(std::string dir, int fd, int lock_fd, std::uint64_t size_bytes)
+    : dir_(std::move(dir)),
+      path_(dir_ + "/log"),
+      fd_(fd),
+      lock_fd_(lock_fd),
+      size_bytes_(size_bytes) {
   OMNI_ASSERT(fd_ >= 0);
+  OMNI_ASSERT(lock_fd_ >= 0);
 }
 
 DurableLog::DurableLog(DurableLog&& other) noexcept
     : dir_(std::move(other.dir_)),
       path_(std::move(other.path_)),
       fd_(std::exchange(other.fd_, -1)),
+      lock_fd_(std::exchange(other.lock_fd_, -1)),
       size_bytes_(other.size_bytes_) {}
 
 DurableLog& DurableLog::operator=(DurableLog&& other) noexcept {
   if (this != &other) {
     if (fd_ >= 0) ::close(fd_);
+    if (lock_fd_ >= 0) ::close(lock_fd_);
     dir_ = std::move(other.dir_);
     path_ = std::move(other.path_);
     fd_ = std::exchange(other.fd_, -1);
+    lock_fd_ = std::exchange(other.lock_fd_, -1);
     size_bytes_ = other.size_bytes_;
   }
   return *this;
@@ -167,6 +201,7 @@ DurableLog& DurableLog::operator=(DurableLog&& other) noexcept {
 
 DurableLog::~DurableLog() {
   if (fd_ >= 0) ::close(fd_);
+  if (lock_fd_ >= 0) ::close(lock_fd_);
 }
 
 std::optional<LogError> DurableLog::persist(const std::string& record, bool sync, bool replace) {

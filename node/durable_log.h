@@ -37,7 +37,8 @@ struct LogError {
 class DurableLog {
  public:
   // Opens (creating) DIR/log, replays it and cuts what cannot be read. A directory or file that
-  // cannot be opened is an error.
+  // cannot be opened is an error, and so is a log another process has open (DIR/lock): two
+  // processes of one identity would interleave their records.
   static std::optional<DurableLog> open(const std::string& dir, Replay& replay, LogError& error);
   DurableLog(DurableLog&& other) noexcept;
   DurableLog& operator=(DurableLog&& other) noexcept;
@@ -56,13 +57,14 @@ class DurableLog {
   std::uint64_t size_bytes() const { return size_bytes_; }
 
  private:
-  DurableLog(std::string dir, int fd, std::uint64_t size_bytes);
+  DurableLog(std::string dir, int fd, int lock_fd, std::uint64_t size_bytes);
   std::optional<LogError> append(const std::string& frame, bool sync);
   std::optional<LogError> replace_with(const std::string& frame);
 
   std::string dir_;
   std::string path_;
   int fd_ = -1;
+  int lock_fd_ = -1;  // flocked for as long as this log is open
   std::uint64_t size_bytes_ = 0;
 };
 

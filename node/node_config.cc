@@ -2,15 +2,16 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <set>
 
 namespace omni::node {
 namespace {
 
-const std::set<std::string> kRoles{"orchestrator", "director", "agent"};
-const std::set<std::string> kKeys{"identity", "args",    "state_dir", "listen",    "peers",
-                                  "tls",      "metrics", "vms",       "containers"};
+const std::set<std::string> kRoles{"root", "orchestrator", "director", "agent"};
+const std::set<std::string> kKeys{"identity", "args", "state_dir",  "listen",  "peers", "tls",
+                                  "metrics",  "vms",  "containers", "cluster", "image"};
 
 bool is_host_port(const std::string& text) {
   const auto colon = text.rfind(':');
@@ -82,6 +83,17 @@ struct Reader {
     return fallback;
   }
 
+  std::int64_t positive(const YAML::Node& node, const std::string& key) {
+    const std::string value = text(node, key);
+    if (!error.empty()) return 0;
+    if (value.size() > 18 || value.find_first_not_of("0123456789") != std::string::npos ||
+        std::stoll(value) <= 0) {
+      error = file + ": key `" + key + "`: expected a positive whole number, got `" + value + "`";
+      return 0;
+    }
+    return std::stoll(value);
+  }
+
   int port(const YAML::Node& node, const std::string& key, int fallback) {
     if (!node) return fallback;
     const std::string value = text(node, key);
@@ -108,10 +120,47 @@ drivers::VmBoot read_boot(Reader& in, const YAML::Node& node, const std::string&
   return boot;
 }
 
-std::optional<VmsConfig> read_vms(Reader& in, const YAML::Node& node) {
+bool is_ipv4(const std::string& text) {
+  int parts = 0;
+  std::size_t at = 0;
+  while (at <= text.size()) {
+    const auto dot = std::min(text.find('.', at), text.size());
+    const std::string part = text.substr(at, dot - at);
+    if (part.empty() || part.size() > 3 ||
+        part.find_first_not_of("0123456789") != std::string::npos || std::stoi(part) > 255)
+      return false;
+    ++parts;
+    at = dot + 1;
+  }
+  return parts == 4;
+}
+
+void read_addresses(Reader& in, const YAML::Node& node, VmBridgeConfig& bridge) {
+  if (!node) return;
+  if (!node.IsMap()) {
+    if (in.error.empty()) in.error = in.file + ": key `vms.addresses`: expected a map of VM: IPv4";
+    return;
+  }
+  for (const auto& entry : node) {
+    const std::string vm = in.text(entry.first, "vms.addresses");
+    const std::string address = in.text(entry.second, "vms.addresses." + vm);
+    if (in.error.empty() && !is_ipv4(address))
+      in.error = in.file + ": key `vms.addresses." + vm + "`: expected an IPv4 address, got `" +
+                 address + "`";
+    bridge.addresses[vm] = address;
+  }
+}
+
+drivers::HostCapacity read_capacity(Reader& in, const YAML::Node& node) {
+  if (!node || !in.map_of(node, "vms.capacity", {"cpu_millis", "memory_bytes"})) return {};
+  return {in.positive(node["cpu_millis"], "vms.capacity.cpu_millis"),
+          in.positive(node["memory_bytes"], "vms.capacity.memory_bytes")};
+}
+
+std::optional<VmsConfig> read_vms(Reader& in, const YAML::Node& node, bool root) {
   if (!in.map_of(node, "vms",
                  {"provider", "uri", "state_dir", "id", "subnet", "cluster", "node", "agent_port",
-                  "autostart", "boot", "files"}))
+                  "autostart", "boot", "files", "addresses", "capacity"}))
     return std::nullopt;
   VmsConfig v;
   v.provider = in.text(node["provider"], "vms.provider");
@@ -124,7 +173,12 @@ std::optional<VmsConfig> read_vms(Reader& in, const YAML::Node& node) {
   v.id = in.optional_text(node["id"], "vms.id", "0");
   v.subnet = in.optional_text(node["subnet"], "vms.subnet", "10.213.0");
   v.bridge.cluster = in.text(node["cluster"], "vms.cluster");
-  v.bridge.node = in.text(node["node"], "vms.node");
+  // The root reaches every node's hypervisor; a Director only its own node's.
+  if (root && node["node"] && in.error.empty())
+    in.error = in.file + ": key `vms.node`: the root's VMs belong to every node; name none";
+  if (!root) v.bridge.node = in.text(node["node"], "vms.node");
+  read_addresses(in, node["addresses"], v.bridge);
+  v.capacity = read_capacity(in, node["capacity"]);
   v.agent_port = in.port(node["agent_port"], "vms.agent_port", 7300);
   v.bridge.autostart = in.flag(node["autostart"], "vms.autostart", true);
   v.bridge.files_dir = in.path(in.optional_text(node["files"], "vms.files", ""));
@@ -179,7 +233,7 @@ std::variant<NodeConfig, std::string> parse_node_config(const std::string& role,
                                                         const std::string& text,
                                                         const std::string& file) {
   if (!kRoles.count(role))
-    return "unknown role `" + role + "`; omni-node serves orchestrator, director and agent";
+    return "unknown role `" + role + "`; omni-node serves root, orchestrator, director and agent";
   YAML::Node root;
   try {
     root = YAML::Load(text);
@@ -246,11 +300,19 @@ std::variant<NodeConfig, std::string> read(const std::string& role, const YAML::
       return file + ": key `metrics`: expected host:port, got `" + c.metrics + "`";
   }
   // What each role drives, and nothing it does not.
-  if (role == "director") {
-    if (!root["vms"]) return file + ": a director needs `vms` (how it reaches its hypervisor)";
-    c.vms = read_vms(in, root["vms"]);
+  if (role == "director" || role == "root") {
+    if (!root["vms"]) return file + ": a " + role + " needs `vms` (how it reaches its hypervisor)";
+    c.vms = read_vms(in, root["vms"], role == "root");
   } else if (root["vms"]) {
-    return file + ": key `vms`: only a director has VMs";
+    return file + ": key `vms`: only a director or the root has VMs";
+  }
+  if (role == "root") {
+    if (!root["cluster"])
+      return file + ": the root needs `cluster` (the cluster config it creates)";
+    c.cluster_file = in.path(in.text(root["cluster"], "cluster"));
+    c.orchestrator_image = in.optional_text(root["image"], "image", "omni/omni-node:dev");
+  } else if (root["cluster"] || root["image"]) {
+    return file + ": keys `cluster` and `image` are the root's";
   }
   if (role == "agent") {
     if (!root["containers"])

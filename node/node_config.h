@@ -26,10 +26,18 @@
 //     files: /var/lib/omni/pki/vms   # what each VM receives at create: FILES/VM/ (its key, certs)
 //     boot:                       # per role; {vm}, {node}, {cluster} are replaced
 //       worker: {init: [omni-node, agent, --config, "/etc/omni/{vm}.yaml"]}
+//     addresses: {prod-host1-worker-1: 10.213.0.12}   # local: each VM's, from the plan
+//     capacity: {cpu_millis: 4000, memory_bytes: 8589934592}   # local: the node's
 //   containers:                   # agent
 //     runtime: process            # or containerd (with socket:, log_dir:)
 //     state_dir: /var/lib/omni/process
 //     images: {omni/orchestrator: /usr/lib/omni/omni-image.tar}
+//
+// The root has `vms` without a node (it creates every node's Director VM) and names the cluster
+// config it creates and the image of its Orchestrators:
+//
+//   cluster: /var/lib/omni/prod/cluster.yaml
+//   image: omni/omni-node:dev
 #include <map>
 #include <optional>
 #include <string>
@@ -47,6 +55,7 @@ struct VmsConfig {
   std::string id = "0";   // local
   std::string subnet = "10.213.0";
   int agent_port = 7300;
+  drivers::HostCapacity capacity;  // local: the node's; zero: this machine's
   VmBridgeConfig bridge;
 };
 
@@ -71,7 +80,10 @@ struct NodeConfig {
   std::string metrics;                         // host:port for GET /metrics; empty: none
   std::optional<VmsConfig> vms;                // a Director's
   std::optional<ContainersConfig> containers;  // an Agent's
+  std::string cluster_file;                    // the root's: the cluster config it creates
+  std::string orchestrator_image;              // the root's: the image its replicas run
   bool log_json = false;                       // --log-format json
+  std::string log_path;                        // empty: stderr (omni init: the site's root.log)
 };
 
 // The config, or the reason it is not one ("FILE: key `listen`: expected host:port").

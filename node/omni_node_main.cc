@@ -1,5 +1,5 @@
-// omni-node: the real host of one Omni component. `orchestrator|director|agent --config FILE`
-// runs that component on the host loop, its durable log, the mutual-TLS transport and (for a
+// omni-node: the real host of one Omni component. `root|orchestrator|director|agent --config
+// FILE` runs that component on the host loop, its durable log, the mutual-TLS transport and (for a
 // Director or an Agent) its driver (docs/node.md); `version`; `report` (what the machine it runs on
 // offers, the line a freshly booted VM sends its host); and the placeholder `serve --component
 // NAME`, which announces itself and waits for SIGTERM, for the roles whose real hosts are still to
@@ -36,7 +36,7 @@ int usage() {
       "usage: omni-node version\n"
       "       omni-node report\n"
       "       omni-node serve --component NAME\n"
-      "       omni-node orchestrator|director|agent --config FILE [--log-format text|json]\n"
+      "       omni-node root|orchestrator|director|agent --config FILE [--log-format text|json]\n"
       "       omni-node orchestrator|director|agent COMPONENT-ARGS... (config from "
       "$OMNI_VM_FILES)\n"
       "       omni-node pki --cluster NAME --out DIR IDENTITY...\n"
@@ -222,7 +222,7 @@ int main(int argc, char** argv) {
   }
   if (command == "report") return report();
   if (command == "pki") return pki(argc, argv);
-  if (command == "orchestrator" || command == "director" || command == "agent")
+  if (command == "orchestrator" || command == "director" || command == "agent" || command == "root")
     return run_component(command, argc, argv);
   if (command == "serve") {
     std::string component;

@@ -17,9 +17,11 @@
 #include "drivers/vm/libvirt_driver.h"
 #include "drivers/vm/local_provider.h"
 #include "model/agent/agent.h"
+#include "model/config/parse.h"
 #include "model/core/json.h"
 #include "model/director/director.h"
 #include "model/orchestrator/orchestrator.h"
+#include "model/root/root.h"
 #include "node/components.h"
 #include "node/driver_bridge.h"
 #include "node/durable_log.h"
@@ -41,12 +43,17 @@ std::optional<std::string> read_file(const std::string& path) {
 // One line per event, to stderr: what a person reading a journal needs, or (--log-format json)
 // one JSON object a log pipeline can take apart.
 void log_line(const NodeConfig& c, const std::string& text) {
+  std::FILE* to = c.log_path.empty() ? stderr : std::fopen(c.log_path.c_str(), "a");
+  if (to == nullptr) to = stderr;
   if (c.log_json)
-    std::fprintf(stderr, "{\"identity\":%s,\"event\":%s}\n", json_quote(c.identity).c_str(),
+    std::fprintf(to, "{\"identity\":%s,\"event\":%s}\n", json_quote(c.identity).c_str(),
                  json_quote(text).c_str());
   else
-    std::fprintf(stderr, "omni-node %s: %s\n", c.identity.c_str(), text.c_str());
-  std::fflush(stderr);
+    std::fprintf(to, "omni-node %s: %s\n", c.identity.c_str(), text.c_str());
+  if (to == stderr)
+    std::fflush(stderr);
+  else
+    std::fclose(to);
 }
 
 // A refused call is logged with its reason, once per caller and reason a minute: a peer that
@@ -73,11 +80,52 @@ class RefusalLog {
   std::map<std::string, std::chrono::steady_clock::time_point> last_logged_;
 };
 
+// The root creates the cluster its config file describes; the file was checked before (omni
+// init) but is read again here, so a bad one is an error, never a crash.
+std::unique_ptr<Component> root_of(const NodeConfig& c, std::string& error) {
+  const auto text = read_file(c.cluster_file);
+  if (!text) {
+    error = "cannot read the cluster config " + c.cluster_file;
+    return nullptr;
+  }
+  auto parsed = config::parse_cluster_config(*text, c.cluster_file);
+  if (!parsed.config) {
+    error = parsed.errors.empty() ? "bad cluster config" : parsed.errors.front().to_string();
+    return nullptr;
+  }
+  if (const auto planned = root::make_plan(*parsed.config);
+      std::holds_alternative<std::vector<config::Diagnostic>>(planned)) {
+    error = std::get<std::vector<config::Diagnostic>>(planned).front().to_string();
+    return nullptr;
+  }
+  root::RootConfig rc;
+  rc.self = c.identity;
+  rc.cluster = std::move(*parsed.config);
+  rc.orchestrator_image = c.orchestrator_image;
+  return std::make_unique<root::Root>(std::move(rc));
+}
+
 std::unique_ptr<Component> component_of(const NodeConfig& c, std::string& error) {
+  if (c.role == "root") return root_of(c, error);
   std::random_device entropy;  // the model's randomness is seeded here, once, from the host
   const std::uint64_t seed = (std::uint64_t{entropy()} << 32) | entropy();
   return make_component(c.role, c.args, c.identity, seed, error);
 }
+
+// The root's progress goes to a person, not to a peer; everything else to the wire.
+class ProgressTap final : public Transport {
+ public:
+  ProgressTap(Transport& wire, std::function<void(const v1::Progress&)> on_progress)
+      : wire_(wire), on_progress_(std::move(on_progress)) {}
+  void send(const Address& from, const Address& to, const v1::Envelope& envelope) override {
+    if (to != root::kProgressAddress) return wire_.send(from, to, envelope);
+    if (envelope.has_progress()) on_progress_(envelope.progress());
+  }
+
+ private:
+  Transport& wire_;
+  std::function<void(const v1::Progress&)> on_progress_;
+};
 
 // What a role drives: a Director its hypervisor, an Agent its container runtime.
 struct Drivers {
@@ -99,6 +147,7 @@ std::unique_ptr<drivers::VmDriver> open_vms(const VmsConfig& v, drivers::LocalPr
   options.id = v.id;
   options.state_dir = v.state_dir;
   options.subnet_prefix = v.subnet;
+  if (v.capacity.cpu_millis > 0) options.capacity = v.capacity;
   auto provider = std::make_unique<drivers::LocalProvider>(options);
   local = provider.get();
   return provider;
@@ -220,6 +269,9 @@ std::string summary_of(const Component& component) {
   if (const auto* o = dynamic_cast<const orchestrator::Orchestrator*>(&component))
     return std::string(o->is_leader() ? "leads" : "follows") + " at term " +
            std::to_string(o->term());
+  if (const auto* r = dynamic_cast<const root::Root*>(&component))
+    return std::string("phase ") + std::string(root::phase_name(r->phase())) +
+           (r->failed() ? " (failed: " + r->failure() + ")" : "");
   if (const auto* dir = dynamic_cast<const director::Director*>(&component))
     return "controlled by " + (dir->controller().empty() ? "nobody" : dir->controller()) +
            " at era " + std::to_string(dir->accepted().era) + " term " +
@@ -236,7 +288,7 @@ std::string summary_of(const Component& component) {
 
 }  // namespace
 
-int serve(const NodeConfig& c) {
+int serve(const NodeConfig& c, const ServeHooks& hooks) {
   const auto ca = read_file(c.ca_file);
   const auto cert = read_file(c.cert_file);
   const auto key = read_file(c.key_file);
@@ -280,9 +332,13 @@ int serve(const NodeConfig& c) {
       log_line(c, "cannot make the sandboxes' network: " + prepared.message);
       return 1;
     }
-    const auto started = driven->local->start_autostart();
-    for (const auto& name : started.value) log_line(c, "autostarted sandbox " + name);
-    if (!started.ok()) log_line(c, "autostart: " + started.result.message);
+    // A Director brings back its own node's workers after a power loss; the root starts none.
+    if (c.role == "director") {
+      const auto started =
+          driven->local->start_autostart(c.vms->bridge.cluster, c.vms->bridge.node);
+      for (const auto& name : started.value) log_line(c, "autostarted sandbox " + name);
+      if (!started.ok()) log_line(c, "autostart: " + started.result.message);
+    }
   }
 
   boost::asio::io_context io;
@@ -306,14 +362,20 @@ int serve(const NodeConfig& c) {
   }
   for (const auto& [identity, at] : c.peers) transport.add_peer(identity, at);
   if (driven->vms) learn_agent_addresses(*driven->vms, *c.vms, transport);
-  Host host(io, c.identity, std::move(component), std::move(*log), std::move(replay.records),
-            transport, runner_of(c, *driven, transport));
+  ProgressTap wire(
+      transport, hooks.on_progress ? hooks.on_progress : [&c](const v1::Progress& p) {
+        log_line(c, "[" + p.phase() + "] " + p.detail());
+      });
+  Host host(io, c.identity, std::move(component), std::move(*log), std::move(replay.records), wire,
+            runner_of(c, *driven, transport));
   int exit_code = 0;
   host.set_on_stop([&] {
     if (host.failure()) {
       log_line(c, "stopped: " + host.failure()->message);
       exit_code = 1;
     }
+    if (const auto* r = dynamic_cast<const root::Root*>(&host.component()); r && r->failed())
+      exit_code = 1;
     io.stop();
   });
   std::string seen;
@@ -336,6 +398,7 @@ int serve(const NodeConfig& c) {
   boost::asio::signal_set signals(io, SIGTERM, SIGINT);
   signals.async_wait([&](const boost::system::error_code&, int signal) {
     log_line(c, "stopping on signal " + std::to_string(signal));
+    if (c.role == "root") exit_code = 1;  // a root stopped before its Exit did not finish
     io.stop();
   });
   log_line(c, "listening on port " + std::to_string(transport.port()));

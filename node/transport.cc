@@ -125,6 +125,8 @@ GrpcTransport::GrpcTransport(const std::string& listen, std::string ca_pem, KeyP
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
                              static_cast<int>(kKeepalive.count() / 2));
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+  // A second process on the same address is refused, not given half the connections.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddListeningPort(listen, grpc::SslServerCredentials(options), &port_);
   builder.RegisterService(service_.get());
   server_ = builder.BuildAndStart();

@@ -2,12 +2,14 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -119,11 +121,32 @@ HostCapacity machine_capacity() {
 
 }  // namespace
 
+LocalProvider::StateLock::StateLock(const std::string& path) : path_(path) {}
+
+LocalProvider::StateLock::~StateLock() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void LocalProvider::StateLock::lock() {
+  mutex_.lock();
+  if (depth_++ > 0) return;
+  if (fd_ < 0) fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  // Without the file (a read-only state directory) changes still fail on their own.
+  while (fd_ >= 0 && ::flock(fd_, LOCK_EX) != 0 && errno == EINTR) {
+  }
+}
+
+void LocalProvider::StateLock::unlock() {
+  if (--depth_ == 0 && fd_ >= 0) ::flock(fd_, LOCK_UN);
+  mutex_.unlock();
+}
+
 LocalProvider::LocalProvider(LocalOptions options)
     : options_(std::move(options)), isolated_(::geteuid() == 0), cgroups_(options_.cgroup_root) {
   if (options_.capacity.cpu_millis == 0) options_.capacity = machine_capacity();
   std::error_code ignored;
   fs::create_directories(options_.state_dir, ignored);
+  state_lock_ = std::make_unique<StateLock>(options_.state_dir + "/.lock");
 }
 
 LocalProvider::~LocalProvider() {
@@ -185,12 +208,16 @@ DriverResult LocalProvider::prepare_network() {
   return ensure_bridge();
 }
 
-Outcome<std::vector<std::string>> LocalProvider::start_autostart() {
+Outcome<std::vector<std::string>> LocalProvider::start_autostart(const std::string& cluster,
+                                                                 const std::string& node) {
   auto listed = list();
   if (!listed.ok()) return failure<std::vector<std::string>>(listed.result);
   std::vector<std::string> started;
   for (const auto& vm : listed.value) {
     if (!vm.autostart || vm.state == VmState::running) continue;
+    if ((!cluster.empty() && vm.identity.cluster != cluster) ||
+        (!node.empty() && vm.identity.node != node))
+      continue;
     if (DriverResult result = start(vm.name); !is_ok(result))
       return failure<std::vector<std::string>>(result);
     started.push_back(vm.name);
@@ -220,6 +247,8 @@ Outcome<VmInfo> LocalProvider::inspect(const std::string& name) {
 DriverResult LocalProvider::admit(const VmSpec& spec) {
   HostCapacity used;
   for (const auto& vm : list().value) {
+    if (vm.identity.cluster != spec.identity.cluster || vm.identity.node != spec.identity.node)
+      continue;
     used.cpu_millis += vm.cpu_millis;
     used.memory_bytes += vm.memory_bytes;
   }
@@ -242,42 +271,82 @@ DriverResult LocalProvider::admit(const VmSpec& spec) {
   return ok_result();
 }
 
-std::string LocalProvider::allocate_address() {
-  if (!isolated_) return "127.0.0.1";
+// The spec's address when it asks for one (inside the subnet, not another sandbox's), or the
+// lowest free one.
+Outcome<std::string> LocalProvider::address_for(const VmSpec& spec) {
+  if (!isolated_) return success(std::string("127.0.0.1"));
   std::set<std::string> taken;
   for (const auto& vm : list().value) taken.insert(vm.address);
+  const std::string subnet = options_.subnet_prefix + ".0/24";
+  if (!spec.address.empty()) {
+    const std::string prefix = options_.subnet_prefix + ".";
+    const std::string host =
+        spec.address.rfind(prefix, 0) == 0 ? spec.address.substr(prefix.size()) : std::string();
+    const int number =
+        host.empty() || host.size() > 3 || host.find_first_not_of("0123456789") != std::string::npos
+            ? 0
+            : std::atoi(host.c_str());
+    if (number < 2 || number > 254)
+      return failure<std::string>(
+          DriverStatus::failed,
+          "address " + spec.address + " is not a sandbox address of " + subnet + " (.2 to .254)");
+    if (taken.count(spec.address))
+      return failure<std::string>(DriverStatus::failed,
+                                  "address " + spec.address + " belongs to another sandbox");
+    return success(spec.address);
+  }
   for (int host = 2; host <= 254; ++host) {
     std::string address = options_.subnet_prefix + "." + std::to_string(host);
-    if (taken.count(address) == 0) return address;
+    if (taken.count(address) == 0) return success(std::move(address));
   }
-  return {};
+  return failure<std::string>(DriverStatus::no_capacity, "no free address in " + subnet);
+}
+
+DriverResult LocalProvider::ensure_host_handle() {
+  if (fs::exists("/run/netns/" + host_handle())) return ok_result();
+  if (std::getenv("OMNI_VM_NAME") != nullptr)
+    return error_result(DriverStatus::unavailable,
+                        "the machine's network namespace handle /run/netns/" + host_handle() +
+                            " is missing, and a provider inside a sandbox cannot make it (run "
+                            "omni-node boot on the machine)");
+  return ip({"netns", "attach", host_handle(), std::to_string(::getpid())});
+}
+
+// `ip` in the machine's network namespace, wherever this provider runs.
+DriverResult LocalProvider::on_host(std::vector<std::string> args) {
+  if (auto r = ensure_host_handle(); !is_ok(r)) return r;
+  args.insert(args.begin(), {"-n", host_handle()});
+  return ip(args);
 }
 
 DriverResult LocalProvider::ensure_bridge() {
   std::string bridge = bridge_name();
+  if (auto r = ensure_host_handle(); !is_ok(r)) return r;
   if (fs::exists("/sys/class/net/" + bridge)) return ok_result();
-  if (auto r = ip({"link", "add", bridge, "type", "bridge"}); !is_ok(r)) return r;
-  if (auto r = ip({"addr", "add", options_.subnet_prefix + ".1/24", "dev", bridge}); !is_ok(r)) {
-    ip({"link", "del", bridge});
+  if (auto r = on_host({"link", "add", bridge, "type", "bridge"}); !is_ok(r)) return r;
+  if (auto r = on_host({"addr", "add", options_.subnet_prefix + ".1/24", "dev", bridge});
+      !is_ok(r)) {
+    on_host({"link", "del", bridge});
     return r;
   }
-  return ip({"link", "set", bridge, "up"});
+  return on_host({"link", "set", bridge, "up"});
 }
 
 DriverResult LocalProvider::make_network(const std::string& name, const std::string& address) {
   std::string ns = name, veth = veth_name(name), peer = veth + "p";
   if (auto r = ensure_bridge(); !is_ok(r)) return r;
+  const std::string host = host_handle();
   std::vector<std::vector<std::string>> steps = {
       {"netns", "add", ns},
-      {"link", "add", veth, "type", "veth", "peer", "name", peer},
-      {"link", "set", peer, "netns", ns},
+      {"-n", host, "link", "add", veth, "type", "veth", "peer", "name", peer},
+      {"-n", host, "link", "set", peer, "netns", ns},
       {"-n", ns, "link", "set", peer, "name", "eth0"},
       {"-n", ns, "addr", "add", address + "/24", "dev", "eth0"},
       {"-n", ns, "link", "set", "eth0", "up"},
       {"-n", ns, "link", "set", "lo", "up"},
       {"-n", ns, "route", "add", "default", "via", options_.subnet_prefix + ".1"},
-      {"link", "set", veth, "master", bridge_name()},
-      {"link", "set", veth, "up"},
+      {"-n", host, "link", "set", veth, "master", bridge_name()},
+      {"-n", host, "link", "set", veth, "up"},
   };
   for (const auto& step : steps) {
     if (auto r = ip(step); !is_ok(r)) {
@@ -293,29 +362,32 @@ DriverResult LocalProvider::make_network(const std::string& name, const std::str
 void LocalProvider::remove_network(const std::string& name) {
   if (!isolated_) return;
   std::string veth = veth_name(name);
-  if (fs::exists("/sys/class/net/" + veth)) ip({"link", "del", veth});
-  if (fs::exists("/sys/class/net/" + veth + "p")) ip({"link", "del", veth + "p"});
+  if (fs::exists("/sys/class/net/" + veth)) on_host({"link", "del", veth});
+  if (fs::exists("/sys/class/net/" + veth + "p")) on_host({"link", "del", veth + "p"});
   if (fs::exists("/run/netns/" + name)) ip({"netns", "del", name});
 }
 
 DriverResult LocalProvider::create(const VmSpec& spec) {
+  std::lock_guard across_processes(*state_lock_);
   if (auto invalid = validate_identity(spec.identity); !invalid.empty()) {
     return error_result(DriverStatus::failed, "invalid VM identity: " + invalid);
   }
   std::lock_guard lock(mutex_);
   std::string name = vm_name(spec.identity);
-  if (fs::exists(dir_of(name)) || (isolated_ && fs::exists("/run/netns/" + name))) {
+  if (fs::exists(dir_of(name) + "/spec"))
     return error_result(DriverStatus::already_exists, "sandbox " + name + " already exists");
-  }
+  // No spec: a create cut short (its process killed) left this; under the state lock nobody
+  // else is making it, so it is taken down and made again.
+  if (isolated_) remove_network(name);
+  std::error_code ignored;
+  fs::remove_all(dir_of(name), ignored);
   for (const auto& file : spec.boot.files)
     if (auto invalid = validate_vm_file(file); !invalid.empty())
       return error_result(DriverStatus::failed, "VM " + name + ": " + invalid);
   if (auto admitted = admit(spec); !is_ok(admitted)) return admitted;
-  std::string address = allocate_address();
-  if (address.empty()) {
-    return error_result(DriverStatus::no_capacity,
-                        "no free address in " + options_.subnet_prefix + ".0/24");
-  }
+  auto allocated = address_for(spec);
+  if (!allocated.ok()) return allocated.result;
+  const std::string& address = allocated.value;
   if (isolated_) {
     if (auto made = make_network(name, address); !is_ok(made)) return made;
   }
@@ -352,6 +424,7 @@ void LocalProvider::remove_cgroup(const std::string& name) {
 }
 
 DriverResult LocalProvider::start(const std::string& name) {
+  std::lock_guard across_processes(*state_lock_);
   std::lock_guard lock(mutex_);
   auto vm = read_vm(name);
   if (!vm.ok()) return vm.result;
@@ -402,6 +475,7 @@ void LocalProvider::wait_for(const std::string& name, pid_t pid) {
 }
 
 DriverResult LocalProvider::stop(const std::string& name, bool force) {
+  std::lock_guard across_processes(*state_lock_);
   std::thread waiter;
   {
     std::lock_guard lock(mutex_);
@@ -426,6 +500,7 @@ DriverResult LocalProvider::stop(const std::string& name, bool force) {
 }
 
 DriverResult LocalProvider::destroy(const std::string& name) {
+  std::lock_guard across_processes(*state_lock_);
   if (!fs::exists(dir_of(name) + "/spec") && !fs::exists("/run/netns/" + name)) {
     return error_result(DriverStatus::not_found, "no sandbox " + name);
   }
@@ -445,8 +520,12 @@ DriverResult LocalProvider::destroy(const std::string& name) {
     if (parse_vm_name(entry.path().filename().string(), ignored)) last = false;
   }
   if (last && isolated_ && fs::exists("/sys/class/net/" + bridge_name())) {
-    ip({"link", "del", bridge_name()});
+    on_host({"link", "del", bridge_name()});
   }
+  // The handle goes with the bridge (only from outside a sandbox: one inside cannot remake it).
+  if (last && isolated_ && std::getenv("OMNI_VM_NAME") == nullptr &&
+      fs::exists("/run/netns/" + host_handle()))
+    ip({"netns", "del", host_handle()});
   return ok_result();
 }
 

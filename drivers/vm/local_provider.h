@@ -5,10 +5,19 @@
 // capacity and, where a cgroup hierarchy (v2, or v1's cpu and memory) can take them, enforced
 // with a cgroup per sandbox that its init joins before exec.
 //
+// A provider may run inside one of its own sandboxes (a Director in its sandbox creates the
+// worker sandboxes beside it): every link it makes on the machine's side goes through the handle
+// omh-ID, which a provider outside any sandbox makes for its own namespace. A provider in a
+// sandbox ($OMNI_VM_NAME set) never makes it: it would name the sandbox's namespace instead.
+//
+// Admission counts the sandboxes of the spec's cluster and node: several nodes of a cluster may
+// share one machine, each within its own capacity.
+//
 // Without root there are no namespaces: a sandbox is a plain process on loopback, and create()
 // says so in its message. Every name is deterministic and prefixed, so destroy() removes exactly
 // what create() made:
 //   bridge  omb-ID             (ID: LocalOptions::id, up to 8 characters)
+//   handle  /run/netns/omh-ID  (the machine's own network namespace, where the bridge lives)
 //   netns   omni-CLUSTER-NODE-ROLE-SLOT
 //   veth    omv-HASH (host side; HASH: 8 hex of the VM name), eth0 inside
 //   cgroup  /sys/fs/cgroup/omni-local-ID/NAME (v1: under memory/ and cpu/)
@@ -16,6 +25,7 @@
 #include <sys/types.h>
 
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
@@ -54,9 +64,11 @@ class LocalProvider final : public VmDriver {
   // Makes the bridge (isolated only) before any sandbox needs it, so a host can listen on
   // SUBNET.1 for what its sandboxes send. Idempotent.
   DriverResult prepare_network();
-  // Starts every sandbox marked autostart that does not run: what a host calls once it is back
-  // from a power loss, as libvirtd does for its domains. Answers the names it started.
-  Outcome<std::vector<std::string>> start_autostart();
+  // Starts every sandbox marked autostart that does not run, of `cluster` and `node` (empty:
+  // any): what a host calls once it is back from a power loss, as libvirtd does for its domains.
+  // A Director starts its own node's only. Answers the names it started.
+  Outcome<std::vector<std::string>> start_autostart(const std::string& cluster = {},
+                                                    const std::string& node = {});
 
   std::vector<VmEvent> poll_events() override { return events_.poll(); }
   int event_fd() const override { return events_.fd(); }
@@ -64,6 +76,7 @@ class LocalProvider final : public VmDriver {
   bool isolated() const { return isolated_; }  // false: plain processes on loopback
   CgroupVersion cgroup_version() const { return cgroups_.version(); }
   std::string bridge_name() const { return "omb-" + options_.id; }
+  std::string host_handle() const { return "omh-" + options_.id; }
   static std::string veth_name(const std::string& vm_name);
   std::string console_path(const std::string& name) const;
 
@@ -72,8 +85,10 @@ class LocalProvider final : public VmDriver {
   std::string files_dir_of(const std::string& name) const { return dir_of(name) + "/files"; }
   Outcome<VmInfo> read_vm(const std::string& name);
   DriverResult admit(const VmSpec& spec);
-  std::string allocate_address();
+  Outcome<std::string> address_for(const VmSpec& spec);
+  DriverResult ensure_host_handle();
   DriverResult ensure_bridge();
+  DriverResult on_host(std::vector<std::string> args);
   DriverResult make_network(const std::string& name, const std::string& address);
   void remove_network(const std::string& name);
   std::string cgroup_group() const { return "omni-local-" + options_.id; }
@@ -81,8 +96,26 @@ class LocalProvider final : public VmDriver {
   void remove_cgroup(const std::string& name);
   void wait_for(const std::string& name, pid_t pid);
 
+  // Several providers share a state directory (the root's and every Director's on a machine):
+  // what changes a sandbox holds this lock, so two of them never start one sandbox twice.
+  // Recursive within the process (destroy stops first); taken before mutex_.
+  class StateLock {
+   public:
+    explicit StateLock(const std::string& path);
+    ~StateLock();
+    void lock();
+    void unlock();
+
+   private:
+    std::string path_;
+    int fd_ = -1;
+    std::recursive_mutex mutex_;
+    int depth_ = 0;
+  };
+
   LocalOptions options_;
   bool isolated_;
+  std::unique_ptr<StateLock> state_lock_;
   Cgroups cgroups_;
   std::mutex mutex_;
   std::mutex stop_mutex_;  // waiters take it while mutex_ is held by a stop joining them

@@ -60,6 +60,9 @@ struct VmSpec {
   // autostart; the local provider records it and boots such sandboxes in start_autostart()).
   bool autostart = false;
   std::map<std::string, std::string> labels;  // extra metadata, kept with the VM
+  // The IPv4 address the VM must have, so a cluster's addresses follow from its plan; empty:
+  // the provider's choice. The local provider honours it; libvirt VMs take theirs from DHCP.
+  std::string address;
 };
 
 enum class VmState { defined, running, paused, stopped, crashed, unknown };

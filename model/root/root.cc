@@ -129,7 +129,16 @@ void Root::on_driver_done(const DriverDone& done, Outputs& out) {
   if (!ok && done.result.status == DriverStatus::no_capacity)
     fail("no room for the Director VM on " + node + ": " + done.result.message, out);
   else if (!ok)
-    reason_ = node + ": " + done.result.message;  // retried; reported if the phase times out
+    note_retry(node + ": " + done.result.message, out);
+}
+
+// Retried until the phase times out; a person sees each new reason once, not every retry.
+void Root::note_retry(const std::string& reason, Outputs& out) {
+  OMNI_ASSERT(!reason.empty());
+  if (reason == reason_) return;
+  reason_ = reason;
+  progress("retrying: " + reason_, false, false, out);
+  OMNI_ASSERT(reason_ == reason);
 }
 
 void Root::on_director_report(const Address& from, const v1::DirectorReport& r, Outputs& out) {
@@ -298,7 +307,7 @@ void Root::step_preflight(Outputs& out) {
 }
 
 void Root::step_directors(Outputs& out) {
-  if (all(&DirectorView::claimed)) {
+  if (all(&DirectorView::claimed, "Directors up and claimed", out)) {
     enter(Phase::workers, out);
     return;
   }
@@ -325,7 +334,7 @@ void Root::step_directors(Outputs& out) {
 }
 
 void Root::step_workers(Outputs& out) {
-  if (all(&DirectorView::workers_ready)) {
+  if (all(&DirectorView::workers_ready, "nodes with their worker VMs and Agents up", out)) {
     enter(Phase::orchestrators, out);
     return;
   }
@@ -339,7 +348,7 @@ void Root::step_workers(Outputs& out) {
 }
 
 void Root::step_orchestrators(Outputs& out) {
-  if (all(&DirectorView::replicas_ready)) {
+  if (all(&DirectorView::replicas_ready, "nodes with their Orchestrator replicas running", out)) {
     enter(Phase::reg, out);
     return;
   }
@@ -367,7 +376,8 @@ void Root::step_register(Outputs& out) {
 }
 
 void Root::step_takeover_and_verify(Outputs& out) {
-  if (phase_ == Phase::verify && verified_by_leader_ && all(&DirectorView::controlled_by_cluster)) {
+  if (phase_ == Phase::verify && verified_by_leader_ &&
+      all(&DirectorView::controlled_by_cluster, "Directors controlled by the cluster", out)) {
     enter(Phase::teardown, out);
     return;
   }
@@ -409,6 +419,7 @@ void Root::enter(Phase next, Outputs& out) {
   phase_ = next;
   phase_started_ = now_;
   views_changed_ = true;  // the new phase's condition may hold already
+  reported_ready_ = 0;
   sent_once_ = false;
   reason_.clear();
   persist(out);
@@ -515,11 +526,20 @@ std::vector<Address> Root::members() const {
 
 // Whether every Director's view has `field`. Scanning thousands of views on every message
 // would make a large init quadratic, so the scan runs only after a view changed.
-bool Root::all(bool DirectorView::*field) {
+// Whether every Director's view has `field`; a person sees the count each time it grows
+// ("2/3 Directors up and claimed"), as kubeadm prints its steps.
+bool Root::all(bool DirectorView::*field, const char* counted, Outputs& out) {
   if (!views_changed_) return false;
   views_changed_ = false;
-  return std::all_of(directors_.begin(), directors_.end(),
-                     [&](const auto& d) { return d.second.*field; });
+  const auto ready = static_cast<std::size_t>(std::count_if(
+      directors_.begin(), directors_.end(), [&](const auto& d) { return d.second.*field; }));
+  OMNI_ASSERT(ready <= directors_.size());
+  if (ready > reported_ready_) {
+    reported_ready_ = ready;
+    progress(std::to_string(ready) + "/" + std::to_string(directors_.size()) + " " + counted, false,
+             false, out);
+  }
+  return ready == directors_.size();
 }
 
 bool Root::retry_due() {

@@ -79,6 +79,7 @@ class Root final : public Component {
 
   void enter(Phase next, Outputs& out);
   void fail(const std::string& reason, Outputs& out);
+  void note_retry(const std::string& reason, Outputs& out);
   void progress(const std::string& detail, bool failed, bool done, Outputs& out);
   void persist(Outputs& out) const;
   void command(const std::string& node, v1::DirectorCommand command, Outputs& out);
@@ -88,7 +89,7 @@ class Root final : public Component {
   const std::vector<v1::ReplicaSpec>& replica_specs(const std::string& node) const;
   void index_plan();
   std::vector<Address> members() const;
-  bool all(bool DirectorView::*field);
+  bool all(bool DirectorView::*field, const char* counted, Outputs& out);
   void update_view(DirectorView& view, const v1::DirectorReport& r, Outputs& out);
   bool retry_due();
 
@@ -109,6 +110,7 @@ class Root final : public Component {
   std::map<std::uint64_t, std::string> pending_ops_;  // op id -> node
   std::set<std::string> nodes_pending_;               // nodes with an op in pending_ops_
   bool views_changed_ = true;                         // a DirectorView changed since all()
+  std::size_t reported_ready_ = 0;                    // the count all() last showed a person
   std::uint64_t next_op_id_ = 1;
   std::uint64_t next_seq_ = 1;
   std::size_t orchestrator_target_ = 0;  // whom to ask next, round robin over members

@@ -90,11 +90,54 @@ TEST(LocalProvider, TwoSandboxesReachEachOtherAndTeardownLeavesNothing) {
   }
   EXPECT_TRUE(provider.list().value.empty());
   EXPECT_EQ(testing::run({"ip", "netns", "list"}).find("omni-t-local"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists("/run/netns/" + provider.host_handle()));
   std::string links = testing::run({"ip", "-o", "link"});
   EXPECT_EQ(links.find(bridge), std::string::npos) << links;
   EXPECT_EQ(links.find("omv-"), std::string::npos) << links;
   EXPECT_EQ(testing::run({"pgrep", "-f", "sleep infinity", "-P", std::to_string(::getpid())}), "");
   EXPECT_EQ(provider.destroy("omni-t-local-worker-1").status, DriverStatus::not_found);
+}
+
+TEST(LocalProvider, ASandboxGetsTheAddressItsSpecAsksForAndOnlyAValidOne) {
+  OMNI_REQUIRE(testing::is_root(), "network namespaces need root");
+  TempDir dir("omni-local");
+  LocalProvider provider(options_in(dir));
+  VmSpec first = sandbox(1);
+  first.address = "10.213.77.40";
+  ASSERT_EQ(provider.create(first).status, DriverStatus::ok);
+  EXPECT_EQ(provider.inspect("omni-t-local-worker-1").value.address, "10.213.77.40");
+  EXPECT_NE(
+      testing::run({"ip", "-n", "omni-t-local-worker-1", "-o", "addr"}).find("10.213.77.40/24"),
+      std::string::npos);
+  for (const std::string wrong : {"10.213.77.40", "10.213.78.5", "10.213.77.1", "10.213.77.255",
+                                  "10.213.77.x", "10.213.77.0005"}) {
+    VmSpec second = sandbox(2);
+    second.address = wrong;
+    const auto refused = provider.create(second);
+    EXPECT_EQ(refused.status, DriverStatus::failed) << wrong;
+    EXPECT_NE(refused.message.find(wrong), std::string::npos) << refused.message;
+    EXPECT_EQ(provider.inspect("omni-t-local-worker-2").result.status, DriverStatus::not_found);
+  }
+  EXPECT_EQ(testing::run({"ip", "netns", "list"}).find("omni-t-local-worker-2"), std::string::npos);
+  ASSERT_EQ(provider.destroy("omni-t-local-worker-1").status, DriverStatus::ok);
+}
+
+TEST(LocalProvider, EachNodeIsAdmittedAgainstItsOwnCapacity) {
+  TempDir dir("omni-local");
+  auto options = options_in(dir);
+  options.capacity = {1000, 256ll << 20};
+  LocalProvider provider(options);
+  VmSpec one = sandbox(1);
+  one.memory_bytes = 200ll << 20;
+  ASSERT_EQ(provider.create(one).status, DriverStatus::ok);
+  VmSpec same_node = sandbox(2);
+  same_node.memory_bytes = 200ll << 20;
+  EXPECT_EQ(provider.create(same_node).status, DriverStatus::no_capacity);
+  VmSpec other_node = same_node;
+  other_node.identity.node = "other";
+  EXPECT_EQ(provider.create(other_node).status, DriverStatus::ok);
+  for (const auto& vm : provider.list().value)
+    EXPECT_EQ(provider.destroy(vm.name).status, DriverStatus::ok);
 }
 
 // One line of the sandbox's state directory, without its newline.
@@ -258,6 +301,7 @@ TEST(LocalProvider, ASandboxLargerThanTheNodeLeavesNothing) {
   EXPECT_NE(refused.message.find("not enough CPU"), std::string::npos) << refused.message;
   EXPECT_TRUE(provider.list().value.empty());
   EXPECT_EQ(testing::run({"ip", "netns", "list"}).find("omni-t-local"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists("/run/netns/" + provider.host_handle()));
 }
 
 // After a power loss every sandbox is gone but its state; start_autostart() boots exactly those

@@ -177,6 +177,8 @@ class DirectorProcess : public ::testing::Test {
       // The Director made the bridge before it listened, even if no sandbox was ever made.
       if (fs::exists("/sys/class/net/" + provider.bridge_name()))
         drivers::testing::run({"ip", "link", "del", provider.bridge_name()});
+      if (fs::exists("/run/netns/" + provider.host_handle()))
+        drivers::testing::run({"ip", "netns", "del", provider.host_handle()});
       root_.reset();
       fs::remove_all(dir_);
     }

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -65,6 +66,28 @@ TEST(DurableLog, RecordsComeBackInOrder) {
             (std::vector<std::string>{"one", "", std::string(100'000, 'x')}));
   EXPECT_EQ(fs::status(t.log_dir() + "/log").permissions() & fs::perms::all,
             fs::perms::owner_read | fs::perms::owner_write);
+}
+
+// Two processes of one identity (a sandbox started twice) would interleave their records: the
+// second open is refused with the reason, and the first keeps its log.
+TEST(DurableLog, ALogOpenElsewhereIsRefusedUntilItIsClosed) {
+  TempDir t;
+  Replay replay;
+  std::optional<DurableLog> first = open_log(t.log_dir(), replay);
+  ASSERT_FALSE(first->persist("mine", true, false));
+  const pid_t child = ::fork();
+  if (child == 0) {
+    Replay again;
+    LogError error;
+    const bool refused = !DurableLog::open(t.log_dir(), again, error) &&
+                         error.message.find("another process") != std::string::npos;
+    ::_exit(refused ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the second open was not refused";
+  first.reset();
+  EXPECT_EQ(replayed(t.log_dir()), std::vector<std::string>{"mine"});
 }
 
 TEST(DurableLog, ReplaceLeavesOnlyTheNewRecordAndAppendsFollowIt) {

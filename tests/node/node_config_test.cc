@@ -152,7 +152,7 @@ TEST(NodeConfig, ADriverSectionThatIsWrongOrMisplacedSaysSo) {
       {"director", kDirector + "  autostart: maybe\n",
        "key `vms.autostart`: expected true or false"},
       {"director", kGood, "a director needs `vms`"},
-      {"orchestrator", kGood + "vms: {provider: local}\n", "only a director has VMs"},
+      {"orchestrator", kGood + "vms: {provider: local}\n", "only a director or the root has VMs"},
       {"agent", edited(kAgent, "runtime: process", "runtime: docker"),
        "expected process or containerd"},
       {"agent", edited(kAgent, "  state_dir: /var/lib/omni/process\n", ""),

@@ -90,6 +90,16 @@ TEST(Transport, PeersDeliverInOrderAndTheSenderIsWhoItsCertificateSays) {
   EXPECT_EQ(one.counters().failed.load(), 0u);
 }
 
+// A second process of one identity must not get half of the first one's connections.
+TEST(Transport, ASecondListenerOnATakenAddressIsRefused) {
+  const KeyPair ca = new_ca("demo");
+  Inbox inbox;
+  GrpcTransport first("127.0.0.1:0", ca.cert_pem, issued(ca, "director:a"), inbox.sink());
+  ASSERT_TRUE(first.listening());
+  GrpcTransport second(at(first), ca.cert_pem, issued(ca, "director:a"), inbox.sink());
+  EXPECT_FALSE(second.listening());
+}
+
 // A Director's certificate delivers as the Director, whatever its envelope carries: it cannot
 // pass for an Orchestrator.
 TEST(Transport, ADirectorCannotSendAsAnOrchestrator) {

@@ -1,0 +1,366 @@
+#include "cli/local_init.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <variant>
+
+#include "cli/app.h"
+#include "drivers/util/subprocess.h"
+#include "drivers/vm/local_provider.h"
+#include "model/core/json.h"
+#include "node/local_site.h"
+#include "node/node_config.h"
+#include "node/serve.h"
+
+namespace omni::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+fs::path own_directory() {
+  std::error_code error;
+  const fs::path self = fs::read_symlink("/proc/self/exe", error);
+  return error ? fs::path(".") : self.parent_path();
+}
+
+// The first of `candidates` that exists (beside this program, in a build tree, installed).
+std::string first_existing(const std::vector<fs::path>& candidates) {
+  for (const auto& path : candidates) {
+    std::error_code error;
+    if (fs::is_regular_file(path, error)) return fs::weakly_canonical(path, error).string();
+  }
+  return {};
+}
+
+std::string find_omni_node() {
+  const fs::path here = own_directory();
+  return first_existing({here / "omni-node", here / ".." / "node" / "omni-node",
+                         "/usr/local/bin/omni-node", "/usr/bin/omni-node"});
+}
+
+std::string find_image_tar() {
+  const fs::path here = own_directory();
+  return first_existing({here / "omni-image.tar", here / ".." / "omni-image.tar",
+                         "/usr/local/lib/omni/omni-image.tar", "/usr/lib/omni/omni-image.tar"});
+}
+
+std::string home_of(const std::string& given) {
+  if (!given.empty()) return given;
+  const char* home = std::getenv("HOME");
+  return home != nullptr && *home != '\0' ? home : "/root";
+}
+
+// Held for as long as this process initializes (or resets) the cluster; the kernel lets go of
+// it when the process ends, however it ends.
+class SiteLock {
+ public:
+  explicit SiteLock(const std::string& dir) {
+    std::error_code ignored;
+    fs::create_directories(dir, ignored);
+    path_ = dir + "/init.lock";
+    fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    held_ = fd_ >= 0 && ::flock(fd_, LOCK_EX | LOCK_NB) == 0;
+    // Who holds it, for the message a second init prints; the lock itself is the flock.
+    const std::string pid = std::to_string(::getpid()) + "\n";
+    if (held_ && ::ftruncate(fd_, 0) == 0) {
+      [[maybe_unused]] const auto written = ::pwrite(fd_, pid.data(), pid.size(), 0);
+    }
+  }
+  ~SiteLock() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  SiteLock(const SiteLock&) = delete;
+  SiteLock& operator=(const SiteLock&) = delete;
+  bool held() const { return held_; }
+  std::string holder() const {
+    std::ifstream in(path_);
+    std::string pid;
+    in >> pid;
+    return pid;
+  }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  bool held_ = false;
+};
+
+// kubeadm's way: one line per phase and step, a phase's time when it ends.
+class ProgressPrinter {
+ public:
+  ProgressPrinter(std::ostream& out, bool json) : out_(out), json_(json) {}
+
+  void print(const v1::Progress& p) {
+    const auto now = Clock::now();
+    if (p.phase() != phase_) {
+      if (!phase_.empty() && !json_) out_ << "[" << phase_ << "] done (" << seconds(now) << ")\n";
+      phase_ = p.phase();
+      phase_started_ = now;
+    }
+    last_ = p;
+    if (json_) {
+      out_ << "{\"phase\":" << json_quote(p.phase()) << ",\"detail\":" << json_quote(p.detail())
+           << ",\"failed\":" << (p.failed() ? "true" : "false")
+           << ",\"done\":" << (p.done() ? "true" : "false")
+           << ",\"seconds\":" << std::chrono::duration<double>(now - started_).count() << "}\n";
+    } else if (!p.detail().empty()) {
+      out_ << "[" << p.phase() << "] " << (p.failed() ? "FAILED: " : "") << p.detail() << "\n";
+    }
+    out_.flush();
+  }
+
+  const v1::Progress& last() const { return last_; }
+  std::string total() const { return seconds(Clock::now(), started_); }
+
+ private:
+  std::string seconds(Clock::time_point now) const { return seconds(now, phase_started_); }
+  static std::string seconds(Clock::time_point now, Clock::time_point since) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.1f s", std::chrono::duration<double>(now - since).count());
+    return text;
+  }
+
+  std::ostream& out_;
+  bool json_;
+  std::string phase_;
+  Clock::time_point started_ = Clock::now();
+  Clock::time_point phase_started_ = started_;
+  v1::Progress last_;
+};
+
+std::string copy_file(const fs::path& from, const fs::path& to, fs::perms perms) {
+  std::error_code error;
+  fs::copy_file(from, to, fs::copy_options::overwrite_existing, error);
+  if (!error) fs::permissions(to, perms, error);
+  return error ? "cannot copy " + from.string() + " to " + to.string() + ": " + error.message()
+               : std::string();
+}
+
+// ~/.omni/CLUSTER: what `omni status` and a person need to reach the cluster as its admin.
+std::string write_credentials(const node::LocalSite& site, const root::Plan& plan,
+                              const std::string& home) {
+  const fs::path dir = fs::path(home) / ".omni" / plan.cluster;
+  std::error_code error;
+  fs::create_directories(dir, error);
+  fs::permissions(dir, fs::perms::owner_all, error);
+  const fs::path pki = fs::path(site.dir) / "pki";
+  const auto owner_rw = fs::perms::owner_read | fs::perms::owner_write;
+  std::string problem = copy_file(pki / "ca.crt", dir / "ca.crt",
+                                  owner_rw | fs::perms::group_read | fs::perms::others_read);
+  if (problem.empty())
+    problem = copy_file(pki / "admin.crt", dir / "admin.crt",
+                        owner_rw | fs::perms::group_read | fs::perms::others_read);
+  if (problem.empty()) problem = copy_file(pki / "admin.key", dir / "admin.key", owner_rw);
+  if (!problem.empty()) return problem;
+  const auto book = node::peer_book(plan, site.subnet);
+  std::ofstream out(dir / "endpoints.yaml", std::ios::trunc);
+  out << "cluster: " << plan.cluster << "\nsite: " << site.dir
+      << "\nadmin_listen: " << book.at("admin") << "\norchestrators:\n";
+  for (const auto& replica : plan.replicas) {
+    const std::string identity = "orchestrator:" + std::to_string(replica.replica);
+    out << "  " << identity << ": " << book.at(identity) << "\n";
+  }
+  return out.flush() ? std::string() : "cannot write " + (dir / "endpoints.yaml").string();
+}
+
+// The site a previous init chose (its subnet and id stay), or a new one.
+std::string prepare_site(const LocalInitOptions& options, const root::Plan& plan,
+                         node::LocalSite& site) {
+  const std::string dir =
+      options.site_dir.empty() ? default_site_dir(plan.cluster) : options.site_dir;
+  if (fs::exists(dir + "/site.yaml")) {
+    if (std::string problem = node::read_local_site(dir, site); !problem.empty()) return problem;
+  } else {
+    site = node::site_in(fs::absolute(dir).lexically_normal().string());
+  }
+  site.dir = fs::absolute(dir).lexically_normal().string();
+  site.omni_node = options.omni_node.empty() ? find_omni_node() : options.omni_node;
+  site.image_tar = options.image_tar.empty() ? find_image_tar() : options.image_tar;
+  if (site.image.empty()) site.image = "omni/omni-node:dev";
+  if (site.runtime.empty()) site.runtime = "process";
+  if (site.omni_node.empty() || !fs::exists(site.omni_node))
+    return "cannot find omni-node (beside omni, or in /usr/local/bin); say where with --omni-node";
+  if (site.image_tar.empty() || !fs::exists(site.image_tar))
+    return "cannot find Omni's image omni-image.tar (beside omni, or in /usr/local/lib/omni); say "
+           "where with --image";
+  return {};
+}
+
+std::string only_local_nodes(const config::ClusterConfig& config) {
+  for (const auto& node : config.nodes)
+    if (node.hypervisor != "local")
+      return node.where.file + ":" + std::to_string(node.where.line) + ": node " + node.name +
+             ": hypervisor " + node.hypervisor +
+             ": this build creates clusters on the local provider only; real VMs under libvirt "
+             "are not wired up yet";
+  return {};
+}
+
+// The cluster's sandboxes (name -> role): those with state, and the network namespaces of
+// creates that were cut short before they wrote any.
+std::map<std::string, std::string> sandboxes_of(drivers::LocalProvider& provider,
+                                                const std::string& cluster) {
+  std::map<std::string, std::string> found;
+  for (const auto& vm : provider.list().value)
+    if (vm.identity.cluster == cluster) found[vm.name] = vm.identity.role;
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator("/run/netns", error)) {
+    drivers::VmIdentity identity;
+    const std::string name = entry.path().filename().string();
+    if (drivers::parse_vm_name(name, identity) && identity.cluster == cluster)
+      found.emplace(name, identity.role);
+  }
+  return found;
+}
+
+}  // namespace
+
+std::string default_site_dir(const std::string& cluster) {
+  return "/var/lib/omni/" + cluster;
+}
+
+int init_local(const LocalInitOptions& options, const std::string& config_text,
+               const config::ClusterConfig& config, const root::Plan& plan, std::ostream& out,
+               std::ostream& err) {
+  if (std::string problem = only_local_nodes(config); !problem.empty()) {
+    err << "omni: init: " << problem << "\n";
+    return kExitFailure;
+  }
+  if (::geteuid() != 0) {
+    err << "omni: init: the local provider needs root: each VM is a sandbox with its own network "
+           "namespace and cgroup (run it with sudo)\n";
+    return kExitFailure;
+  }
+  node::LocalSite site;
+  if (std::string problem = prepare_site(options, plan, site); !problem.empty()) {
+    err << "omni: init: " << problem << "\n";
+    return kExitFailure;
+  }
+  SiteLock lock(site.dir);
+  if (!lock.held()) {
+    err << "omni: init: another omni init or reset of cluster " << plan.cluster
+        << " is running (pid " << lock.holder()
+        << "); wait for it, or stop it and run this again\n";
+    return kExitFailure;
+  }
+  if (std::string problem = node::write_local_site(site, config_text, config, plan);
+      !problem.empty()) {
+    err << "omni: init: " << problem << "\n";
+    return kExitFailure;
+  }
+  auto parsed = node::parse_node_config(
+      "root",
+      [&] {
+        std::ifstream in(site.dir + "/root.yaml");
+        std::stringstream text;
+        text << in.rdbuf();
+        return text.str();
+      }(),
+      site.dir + "/root.yaml");
+  if (const auto* problem = std::get_if<std::string>(&parsed)) {
+    err << "omni: init: " << *problem << "\n";
+    return kExitFailure;
+  }
+  auto root_config = std::get<node::NodeConfig>(std::move(parsed));
+  root_config.log_path = site.dir + "/root.log";
+  if (!options.json)
+    out << "[init] cluster " << plan.cluster << ": " << plan.vms.size() << " VMs and "
+        << plan.replicas.size() << " Orchestrators as local sandboxes on " << site.subnet
+        << ".0/24 (bridge omb-" << site.id << "), state in " << site.dir << "\n";
+  ProgressPrinter printer(out, options.json);
+  const int code = node::serve(
+      root_config, node::ServeHooks{[&printer](const v1::Progress& p) { printer.print(p); }});
+  if (code != 0) {
+    const v1::Progress& last = printer.last();
+    err << "omni: init failed in phase " << (last.phase().empty() ? "preflight" : last.phase())
+        << ": "
+        << (last.failed() ? last.detail() : "the root stopped (see " + root_config.log_path + ")")
+        << "\n  the root's log: " << root_config.log_path
+        << "\n  run the same omni init again to resume, or omni reset --yes --cluster "
+        << plan.cluster << " to remove what was made\n";
+    return kExitFailure;
+  }
+  if (std::string problem = write_credentials(site, plan, home_of(options.home));
+      !problem.empty()) {
+    err << "omni: init: the cluster runs, but " << problem << "\n";
+    return kExitFailure;
+  }
+  if (!options.json)
+    out << "[init] cluster " << plan.cluster << " manages itself (" << printer.total()
+        << "); admin credentials in " << home_of(options.home) << "/.omni/" << plan.cluster << "\n";
+  return kExitOk;
+}
+
+int reset_local(const LocalResetOptions& options, std::ostream& out, std::ostream& err) {
+  const std::string dir =
+      options.site_dir.empty() ? default_site_dir(options.cluster) : options.site_dir;
+  const fs::path credentials = fs::path(home_of(options.home)) / ".omni" / options.cluster;
+  std::error_code error;
+  if (!fs::exists(dir + "/site.yaml")) {
+    fs::remove_all(credentials, error);
+    out << "cluster " << options.cluster << ": nothing on this machine (no " << dir
+        << "/site.yaml)\n";
+    return kExitOk;
+  }
+  node::LocalSite site;
+  if (std::string problem = node::read_local_site(dir, site); !problem.empty()) {
+    err << "omni: reset: " << problem << "\n";
+    return kExitFailure;
+  }
+  SiteLock lock(dir);
+  if (!lock.held()) {
+    err << "omni: reset: an omni init of cluster " << options.cluster << " is running (pid "
+        << lock.holder() << "); stop it first\n";
+    return kExitFailure;
+  }
+  drivers::LocalOptions local;
+  local.id = site.id;
+  local.state_dir = dir + "/local";
+  local.subnet_prefix = site.subnet;
+  drivers::LocalProvider provider(local);
+  // Directors first: a Director left running would make again the workers removed before it.
+  std::vector<std::string> order;
+  for (const auto& [name, role] : sandboxes_of(provider, options.cluster))
+    if (role == "director") order.push_back(name);
+  for (const auto& [name, role] : sandboxes_of(provider, options.cluster))
+    if (role != "director") order.push_back(name);
+  int failures = 0;
+  for (const auto& name : order) {
+    const auto destroyed = provider.destroy(name);
+    if (drivers::is_ok(destroyed)) {
+      out << "removed sandbox " << name << "\n";
+    } else if (destroyed.status != drivers::DriverStatus::not_found) {
+      err << "omni: reset: sandbox " << name << ": " << destroyed.message << "\n";
+      ++failures;
+    }
+  }
+  if (failures > 0) {
+    err << "omni: reset: " << failures << " sandboxes could not be removed; " << dir
+        << " is kept so that reset can be run again\n";
+    return kExitFailure;
+  }
+  // The last destroy removes them; a site whose sandboxes were all gone already still has them.
+  const std::string bridge = provider.bridge_name(), handle = provider.host_handle();
+  if (fs::exists("/sys/class/net/" + bridge))
+    drivers::run_command({"ip", "link", "del", bridge}, std::chrono::seconds(10));
+  if (fs::exists("/run/netns/" + handle))
+    drivers::run_command({"ip", "netns", "del", handle}, std::chrono::seconds(10));
+  fs::remove_all(dir, error);
+  fs::remove_all(credentials, error);
+  out << "cluster " << options.cluster << " is gone from this machine: " << order.size()
+      << " sandboxes, the bridge omb-" << site.id << ", " << dir << " and " << credentials.string()
+      << "\n";
+  return kExitOk;
+}
+
+}  // namespace omni::cli

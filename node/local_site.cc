@@ -1,0 +1,336 @@
+#include "node/local_site.h"
+
+#include <sys/stat.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "model/core/assert.h"
+#include "model/director/director.h"
+#include "node/cluster_pki.h"
+
+namespace omni::node {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::uint32_t fnv1a(const std::string& text) {
+  std::uint32_t hash = 2166136261u;  // stable across runs and machines
+  for (unsigned char c : text) hash = (hash ^ c) * 16777619u;
+  return hash;
+}
+
+std::string at(const std::string& host, int port) {
+  return host + ":" + std::to_string(port);
+}
+
+// Written whole or not at all: a SIGKILLed init leaves the old file or the new one.
+std::string write_atomically(const fs::path& path, const std::string& text, mode_t mode = 0644) {
+  const fs::path temporary = path.string() + ".new";
+  {
+    std::ofstream out(temporary, std::ios::trunc);
+    out << text;
+    if (!out.flush()) return "cannot write " + temporary.string();
+  }
+  ::chmod(temporary.c_str(), mode);
+  std::error_code error;
+  fs::rename(temporary, path, error);
+  if (error) return "cannot write " + path.string() + ": " + error.message();
+  return {};
+}
+
+// What every node config has: who it is, where its log is, where it listens, who its peers are.
+void emit_common(YAML::Emitter& out, const std::string& identity, const std::string& state_dir,
+                 const std::string& listen, const std::map<std::string, std::string>& peers,
+                 const std::string& tls_dir) {
+  const std::string name = key_pair_name(identity);
+  out << YAML::Key << "identity" << YAML::Value << identity;
+  out << YAML::Key << "state_dir" << YAML::Value << state_dir;
+  out << YAML::Key << "listen" << YAML::Value << listen;
+  out << YAML::Key << "peers" << YAML::Value << YAML::BeginMap;
+  for (const auto& [peer, address] : peers) out << YAML::Key << peer << YAML::Value << address;
+  out << YAML::EndMap;
+  out << YAML::Key << "tls" << YAML::Value << YAML::Flow << YAML::BeginMap;
+  out << YAML::Key << "ca" << YAML::Value << tls_dir + "ca.crt";
+  out << YAML::Key << "cert" << YAML::Value << tls_dir + name + ".crt";
+  out << YAML::Key << "key" << YAML::Value << tls_dir + name + ".key";
+  out << YAML::EndMap;
+}
+
+void emit_list(YAML::Emitter& out, const std::string& key, const std::vector<std::string>& items) {
+  out << YAML::Key << key << YAML::Value << YAML::Flow << YAML::BeginSeq;
+  for (const auto& item : items) out << item;
+  out << YAML::EndSeq;
+}
+
+// A sandbox's init: omni-node with the config among the files its VM received.
+std::vector<std::string> boot_init(const LocalSite& site, const std::string& role,
+                                   const std::string& config_name) {
+  return {"sh", "-c",
+          "exec '" + site.omni_node + "' " + role + " --config \"$OMNI_VM_FILES/" + config_name +
+              ".yaml\""};
+}
+
+// The `vms:` of the root (every node's Director VMs) or of one node's Director (its workers).
+void emit_vms(YAML::Emitter& out, const LocalSite& site, const root::Plan& plan,
+              const std::string& node, const config::Resources& capacity,
+              const std::string& files_dir, const std::map<std::string, std::string>& addresses) {
+  out << YAML::Key << "vms" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "provider" << YAML::Value << "local";
+  out << YAML::Key << "state_dir" << YAML::Value << site.dir + "/local";
+  out << YAML::Key << "id" << YAML::Value << site.id;
+  out << YAML::Key << "subnet" << YAML::Value << site.subnet;
+  out << YAML::Key << "cluster" << YAML::Value << plan.cluster;
+  if (!node.empty()) out << YAML::Key << "node" << YAML::Value << node;
+  out << YAML::Key << "agent_port" << YAML::Value << kAgentPort;
+  out << YAML::Key << "files" << YAML::Value << files_dir;
+  out << YAML::Key << "capacity" << YAML::Value << YAML::Flow << YAML::BeginMap;
+  out << YAML::Key << "cpu_millis" << YAML::Value << capacity.cpu_millis;
+  out << YAML::Key << "memory_bytes" << YAML::Value << capacity.memory_bytes;
+  out << YAML::EndMap;
+  out << YAML::Key << "addresses" << YAML::Value << YAML::BeginMap;
+  for (const auto& vm : plan.vms) {
+    const bool ours = node.empty() ? vm.role == root::VmRole::director
+                                   : vm.node == node && vm.role == root::VmRole::worker;
+    if (ours) out << YAML::Key << vm.name << YAML::Value << addresses.at(vm.name);
+  }
+  out << YAML::EndMap;
+  const std::string role = node.empty() ? "director" : "worker";
+  out << YAML::Key << "boot" << YAML::Value << YAML::BeginMap << YAML::Key << role << YAML::Value
+      << YAML::BeginMap;
+  emit_list(out, "init",
+            boot_init(site, node.empty() ? "director" : "agent",
+                      node.empty() ? "director-{node}" : "agent-{vm}"));
+  out << YAML::EndMap << YAML::EndMap;
+  out << YAML::EndMap;
+}
+
+config::Resources largest_node(const config::ClusterConfig& config) {
+  config::Resources largest;
+  for (const auto& node : config.nodes) {
+    largest.cpu_millis = std::max(largest.cpu_millis, node.resources.cpu_millis);
+    largest.memory_bytes = std::max(largest.memory_bytes, node.resources.memory_bytes);
+  }
+  return largest;
+}
+
+std::string root_yaml(const LocalSite& site, const config::ClusterConfig& config,
+                      const root::Plan& plan, const std::map<std::string, std::string>& book,
+                      const std::map<std::string, std::string>& addresses) {
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  emit_common(out, "root", site.dir + "/root", at(site.subnet + ".1", kRootPort), book,
+              site.dir + "/pki/");
+  out << YAML::Key << "cluster" << YAML::Value << site.dir + "/cluster.yaml";
+  out << YAML::Key << "image" << YAML::Value << site.image;
+  emit_vms(out, site, plan, "", largest_node(config), site.dir + "/pki/vms", addresses);
+  out << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+std::string director_yaml(const LocalSite& site, const config::ClusterConfig& config,
+                          const root::Plan& plan, const config::NodeConfig& node,
+                          const std::map<std::string, std::string>& book,
+                          const std::map<std::string, std::string>& addresses) {
+  const std::string own_vm = root::director_vm_name(plan.cluster, node.name);
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  emit_common(out, director::director_address(node.name), "../disk/director",
+              at(addresses.at(own_vm), kDirectorPort), book, "");
+  emit_list(out, "args",
+            {"director", "--node=" + node.name, "--own-vm=" + own_vm,
+             "--cpu-millis=" + std::to_string(node.resources.cpu_millis),
+             "--memory-bytes=" + std::to_string(node.resources.memory_bytes),
+             "--director-vm-cpu-millis=" + std::to_string(config.director_vm.cpu_millis),
+             "--director-vm-memory-bytes=" + std::to_string(config.director_vm.memory_bytes)});
+  emit_vms(out, site, plan, node.name, node.resources, "vms", addresses);
+  out << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+std::string agent_yaml(const LocalSite& site, const root::PlannedVm& vm,
+                       const std::map<std::string, std::string>& book) {
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  emit_common(out, director::agent_address(vm.name), "../disk/agent", at("0.0.0.0", kAgentPort),
+              book, "");
+  emit_list(out, "args",
+            {"agent", "--vm=" + vm.name, "--director=" + director::director_address(vm.node),
+             "--cpu-millis=" + std::to_string(vm.resources.cpu_millis),
+             "--memory-bytes=" + std::to_string(vm.resources.memory_bytes)});
+  out << YAML::Key << "containers" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "runtime" << YAML::Value << site.runtime;
+  if (site.runtime == "process") {
+    out << YAML::Key << "state_dir" << YAML::Value << "../disk/containers";
+  } else {
+    out << YAML::Key << "socket" << YAML::Value << site.containerd_socket;
+    out << YAML::Key << "log_dir" << YAML::Value << "../disk/container-logs";
+  }
+  out << YAML::Key << "images" << YAML::Value << YAML::BeginMap << YAML::Key << site.image
+      << YAML::Value << site.image_tar << YAML::EndMap;
+  out << YAML::EndMap;
+  out << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+// A replica's config; its args come from its container (the root's replica_args).
+std::string orchestrator_yaml(const root::PlannedReplica& replica,
+                              const std::map<std::string, std::string>& book) {
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  emit_common(out, "orchestrator:" + std::to_string(replica.replica),
+              "../disk/orchestrator-" + std::to_string(replica.replica),
+              at("0.0.0.0", kOrchestratorPortBase + replica.replica), book, "");
+  out << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+fs::path files_of(const LocalSite& site, const root::Plan& plan, const root::PlannedVm& vm) {
+  const fs::path vms = fs::path(site.dir) / "pki" / "vms";
+  if (vm.role == root::VmRole::director) return vms / vm.name;
+  return vms / root::director_vm_name(plan.cluster, vm.node) / "vms" / vm.name;
+}
+
+std::string write_node_configs(const LocalSite& site, const config::ClusterConfig& config,
+                               const root::Plan& plan) {
+  const auto addresses = planned_addresses(plan, site.subnet);
+  const auto book = peer_book(plan, site.subnet);
+  std::string error = write_atomically(fs::path(site.dir) / "root.yaml",
+                                       root_yaml(site, config, plan, book, addresses));
+  for (const auto& node : config.nodes) {
+    if (!error.empty()) return error;
+    const fs::path dir =
+        fs::path(site.dir) / "pki" / "vms" / root::director_vm_name(plan.cluster, node.name);
+    error = write_atomically(dir / (key_pair_name(director::director_address(node.name)) + ".yaml"),
+                             director_yaml(site, config, plan, node, book, addresses), 0600);
+  }
+  for (const auto& vm : plan.vms) {
+    if (!error.empty() || vm.role != root::VmRole::worker) continue;
+    error = write_atomically(
+        files_of(site, plan, vm) / (key_pair_name(director::agent_address(vm.name)) + ".yaml"),
+        agent_yaml(site, vm, book), 0600);
+  }
+  for (const auto& replica : plan.replicas) {
+    if (!error.empty()) break;
+    const auto vm = std::find_if(plan.vms.begin(), plan.vms.end(),
+                                 [&](const root::PlannedVm& v) { return v.name == replica.vm; });
+    OMNI_ASSERT(vm != plan.vms.end(), "a replica is placed in a planned VM");
+    error = write_atomically(
+        files_of(site, plan, *vm) / ("orchestrator-" + std::to_string(replica.replica) + ".yaml"),
+        orchestrator_yaml(replica, book), 0600);
+  }
+  return error;
+}
+
+std::string site_yaml(const LocalSite& site) {
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  out << YAML::Key << "id" << YAML::Value << site.id;
+  out << YAML::Key << "subnet" << YAML::Value << site.subnet;
+  out << YAML::Key << "omni_node" << YAML::Value << site.omni_node;
+  out << YAML::Key << "image_tar" << YAML::Value << site.image_tar;
+  out << YAML::Key << "image" << YAML::Value << site.image;
+  out << YAML::Key << "runtime" << YAML::Value << site.runtime;
+  out << YAML::Key << "containerd_socket" << YAML::Value << site.containerd_socket;
+  out << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+}  // namespace
+
+LocalSite site_in(const std::string& dir) {
+  const std::uint32_t hash = fnv1a(dir);
+  char id[16];
+  std::snprintf(id, sizeof id, "c%07x", hash & 0xfffffffu);
+  LocalSite site;
+  site.dir = dir;
+  site.id = id;
+  site.subnet = "10.215." + std::to_string(hash % 254 + 1);
+  return site;
+}
+
+std::map<std::string, std::string> planned_addresses(const root::Plan& plan,
+                                                     const std::string& subnet) {
+  std::map<std::string, std::string> addresses;
+  if (plan.vms.size() > static_cast<std::size_t>(254 - kFirstVmHost + 1)) return addresses;
+  int host = kFirstVmHost;
+  for (const auto& vm : plan.vms) addresses[vm.name] = subnet + "." + std::to_string(host++);
+  OMNI_ASSERT(addresses.size() == plan.vms.size(), "VM names are unique");
+  return addresses;
+}
+
+std::map<std::string, std::string> peer_book(const root::Plan& plan, const std::string& subnet) {
+  const auto addresses = planned_addresses(plan, subnet);
+  std::map<std::string, std::string> book;
+  if (addresses.empty()) return book;
+  book["root"] = at(subnet + ".1", kRootPort);
+  book["admin"] = at(subnet + ".1", kAdminPort);
+  for (const auto& vm : plan.vms) {
+    if (vm.role == root::VmRole::director)
+      book[director::director_address(vm.node)] = at(addresses.at(vm.name), kDirectorPort);
+    else
+      book[director::agent_address(vm.name)] = at(addresses.at(vm.name), kAgentPort);
+  }
+  for (const auto& replica : plan.replicas)
+    book["orchestrator:" + std::to_string(replica.replica)] =
+        at(addresses.at(replica.vm), kOrchestratorPortBase + replica.replica);
+  OMNI_ASSERT(book.size() == plan.vms.size() + plan.replicas.size() + 2, "identities are unique");
+  return book;
+}
+
+std::string write_local_site(const LocalSite& site, const std::string& cluster_yaml,
+                             const config::ClusterConfig& config, const root::Plan& plan) {
+  if (planned_addresses(plan, site.subnet).empty())
+    return "a local cluster holds at most " + std::to_string(254 - kFirstVmHost + 1) +
+           " VMs; this plan has " + std::to_string(plan.vms.size());
+  if (site.omni_node.find('\'') != std::string::npos)
+    return "the path of omni-node must not contain a quote: " + site.omni_node;
+  std::error_code ignored;
+  fs::create_directories(site.dir, ignored);
+  ::chmod(site.dir.c_str(), 0700);
+  std::string error = write_atomically(fs::path(site.dir) / "site.yaml", site_yaml(site));
+  if (error.empty()) error = write_atomically(fs::path(site.dir) / "cluster.yaml", cluster_yaml);
+  // Made whole beside, then renamed: a resumed init keeps a CA it finds, never half of one.
+  const fs::path pki = fs::path(site.dir) / "pki";
+  if (error.empty() && !fs::exists(pki)) {
+    const fs::path fresh = site.dir + "/pki.new";
+    fs::remove_all(fresh, ignored);
+    error = write_cluster_pki(plan, fresh.string());
+    if (error.empty()) fs::rename(fresh, pki, ignored);
+    if (error.empty() && ignored)
+      error = "cannot rename " + fresh.string() + ": " + ignored.message();
+  }
+  if (error.empty()) error = write_node_configs(site, config, plan);
+  return error;
+}
+
+std::string read_local_site(const std::string& dir, LocalSite& site) {
+  const std::string file = dir + "/site.yaml";
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(file);
+  } catch (const YAML::Exception& e) {
+    return "cannot read " + file + ": " + e.msg;
+  }
+  const auto text = [&](const char* key) {
+    const YAML::Node node = root[key];
+    return node && node.IsScalar() ? node.Scalar() : std::string();
+  };
+  if (!root.IsMap() || text("id").empty() || text("subnet").empty())
+    return file + " is not an Omni site (it needs id and subnet)";
+  site.dir = dir;
+  site.id = text("id");
+  site.subnet = text("subnet");
+  site.omni_node = text("omni_node");
+  site.image_tar = text("image_tar");
+  site.image = text("image");
+  site.runtime = text("runtime");
+  site.containerd_socket = text("containerd_socket");
+  return {};
+}
+
+}  // namespace omni::node

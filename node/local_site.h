@@ -1,0 +1,60 @@
+#pragma once
+// Where a cluster on the `local` provider lives on this machine, and how its processes find each
+// other: `omni init` writes the site before the root starts, and every process of the cluster
+// reads its own part of it. Addresses follow from the plan (no discovery service): the bridge
+// is SUBNET.1, where the root and the admin listen; the plan's VMs get SUBNET.10 and up, in
+// plan order; each role listens on its own port.
+//
+//   SITE/site.yaml        id, subnet and programs: a resumed init and reset use the same
+//   SITE/cluster.yaml     the cluster config being created
+//   SITE/root.yaml        the root's node config; SITE/root/ its log
+//   SITE/pki/             the pki phase (node/cluster_pki.h) and, beside each VM's keys, the
+//                         node configs of what runs in it (director-NODE.yaml, agent-VM.yaml,
+//                         orchestrator-N.yaml)
+//   SITE/local/           the local provider's sandboxes; each VM's own data in NAME/disk/
+#include <map>
+#include <string>
+
+#include "model/config/cluster_config.h"
+#include "model/root/plan.h"
+
+namespace omni::node {
+
+inline constexpr int kRootPort = 7100;
+inline constexpr int kDirectorPort = 7200;
+inline constexpr int kAgentPort = 7300;
+inline constexpr int kOrchestratorPortBase = 7400;  // replica N listens on 7400 + N
+inline constexpr int kAdminPort = 7500;
+inline constexpr int kFirstVmHost = 10;  // SUBNET.10: the plan's first VM
+
+struct LocalSite {
+  std::string dir;        // absolute
+  std::string id;         // the provider's id: bridge omb-ID
+  std::string subnet;     // A.B.C
+  std::string omni_node;  // the program every sandbox and container runs
+  std::string image_tar;  // Omni's OCI image (the Orchestrators' containers)
+  std::string image = "omni/omni-node:dev";
+  std::string runtime = "process";  // the Agents' container runtime: process | containerd
+  std::string containerd_socket;    // containerd: the runtime's socket
+};
+
+// A site in DIR with the id and subnet that DIR's name hashes to (10.215.1 .. 10.215.254).
+LocalSite site_in(const std::string& dir);
+
+// Each planned VM's address (model name -> IPv4), or empty when the subnet cannot hold them.
+std::map<std::string, std::string> planned_addresses(const root::Plan& plan,
+                                                     const std::string& subnet);
+
+// Where every identity of the cluster listens (identity -> host:port): what each process is
+// told of its peers.
+std::map<std::string, std::string> peer_book(const root::Plan& plan, const std::string& subnet);
+
+// Writes the site: the config, the pki (kept when it exists: a resumed init keeps its CA), and
+// every node config. Empty on success, else what failed.
+std::string write_local_site(const LocalSite& site, const std::string& cluster_yaml,
+                             const config::ClusterConfig& config, const root::Plan& plan);
+
+// Reads SITE/site.yaml, or says why it cannot.
+std::string read_local_site(const std::string& dir, LocalSite& site);
+
+}  // namespace omni::node

@@ -1,0 +1,315 @@
+// The real `omni init` on the local provider, end to end, as a user runs it: a three-node
+// cluster made of sandboxes on this machine (a Director sandbox per node, a worker sandbox with
+// its Agent, the Orchestrators as containers), handed over and left by its root; checked with
+// what the kernel says (processes, their network namespaces), then asked for its leader as the
+// admin; `omni reset` leaves nothing. Killed in any phase, init resumes and makes nothing twice.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "node/transport.h"
+#include "tests/drivers/test_support.h"
+
+namespace omni::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using drivers::testing::read_file;
+using drivers::testing::TempDir;
+using Clock = std::chrono::steady_clock;
+
+// A live (not zombie) process: its pid and command line, NULs as spaces.
+struct Process {
+  int pid = 0;
+  std::string cmdline;
+};
+
+std::vector<Process> live_processes() {
+  std::vector<Process> out;
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    const std::string status = read_file(entry.path() / "status");
+    if (status.find("\nState:\tZ") != std::string::npos) continue;
+    std::string cmdline = read_file(entry.path() / "cmdline");
+    for (char& c : cmdline)
+      if (c == '\0') c = ' ';
+    if (!cmdline.empty()) out.push_back({std::stoi(name), cmdline});
+  }
+  return out;
+}
+
+// The live processes whose command line holds every one of `parts`.
+std::vector<Process> processes_with(const std::vector<std::string>& parts) {
+  std::vector<Process> out;
+  for (auto& p : live_processes()) {
+    bool all = true;
+    for (const auto& part : parts) all = all && p.cmdline.find(part) != std::string::npos;
+    if (all) out.push_back(p);
+  }
+  return out;
+}
+
+// The value of `key: value` in a small YAML file of ours, or empty.
+std::string value_of(const std::string& text, const std::string& key) {
+  const auto at = text.find(key + ": ");
+  if (at == std::string::npos) return {};
+  const auto from = at + key.size() + 2;
+  return text.substr(from, text.find('\n', from) - from);
+}
+
+ino_t netns_of(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
+}
+
+class InitLocal : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    OMNI_REQUIRE(drivers::testing::is_root(), "the local provider's sandboxes need root");
+    OMNI_REQUIRE(drivers::testing::have_program("ip"), "the local provider needs iproute2");
+    // The example, under a name of this test's own: its sandboxes cannot be anyone else's.
+    cluster_ = "e" + std::to_string(::getpid() % 100000);
+    std::string config = read_file(OMNI_SOURCE_DIR "/examples/cluster-local.yaml");
+    config.replace(config.find("name: local"), 11, "name: " + cluster_);
+    drivers::testing::write_file(dir_ / "cluster.yaml", config);
+    fs::create_directories(dir_ / "home");
+  }
+
+  void TearDown() override {
+    if (!cluster_.empty())
+      run_omni({"reset", "--yes", "--cluster", cluster_, "--state-dir", site()});
+  }
+
+  std::string site() const { return dir_ / "site"; }
+  std::string home() const { return dir_ / "home"; }
+  std::string credentials() const { return home() + "/.omni/" + cluster_; }
+
+  pid_t start_omni(const std::vector<std::string>& args, const std::string& log) const {
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+      ::setenv("HOME", home().c_str(), 1);
+      std::vector<char*> argv{const_cast<char*>(OMNI_BINARY)};
+      for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+      argv.push_back(nullptr);
+      ::execv(OMNI_BINARY, argv.data());
+      ::_exit(127);
+    }
+    return pid;
+  }
+
+  // Runs omni to its end (bounded: 180 s) and answers its exit code; its output in `output`.
+  int run_omni(const std::vector<std::string>& args, std::string* output = nullptr) const {
+    const std::string log = dir_ / "omni.out";
+    const pid_t pid = start_omni(args, log);
+    int status = 0;
+    const auto end = Clock::now() + std::chrono::seconds(180);
+    while (::waitpid(pid, &status, WNOHANG) == 0) {
+      if (Clock::now() > end) {
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, &status, 0);
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    if (output) *output = read_file(log);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
+  int init(std::string* output = nullptr) const {
+    return run_omni({"init", "-f", dir_ / "cluster.yaml", "--state-dir", site()}, output);
+  }
+
+  // What runs of the cluster: omni-node processes whose config lies in this site.
+  std::map<std::string, std::vector<Process>> components() const {
+    std::map<std::string, std::vector<Process>> by_role;
+    for (const auto& p : processes_with({"omni-node "})) {
+      if (p.cmdline.find(site()) == std::string::npos) continue;
+      const auto role = p.cmdline.substr(p.cmdline.find("omni-node ") + 10);
+      by_role[role.substr(0, role.find(' '))].push_back(p);
+    }
+    return by_role;
+  }
+
+  std::string subnet() const { return value_of(read_file(site() + "/site.yaml"), "subnet"); }
+  std::string provider_id() const { return value_of(read_file(site() + "/site.yaml"), "id"); }
+
+  // Asks each Orchestrator for status as the admin until one says it leads a healthy quorum.
+  bool admin_finds_a_healthy_leader() const {
+    std::mutex mutex;
+    std::condition_variable answered;
+    bool healthy = false;
+    node::GrpcTransport admin(subnet() + ".1:7500", read_file(credentials() + "/ca.crt"),
+                              node::KeyPair{read_file(credentials() + "/admin.crt"),
+                                            read_file(credentials() + "/admin.key")},
+                              [&](Address, v1::Envelope e) {
+                                std::lock_guard lock(mutex);
+                                healthy = healthy ||
+                                          (e.has_status_reply() && e.status_reply().is_leader() &&
+                                           e.status_reply().quorum_healthy() &&
+                                           e.status_reply().handed_over());
+                                answered.notify_all();
+                              });
+    const std::string endpoints = read_file(credentials() + "/endpoints.yaml");
+    std::vector<std::string> members;
+    for (int replica = 1; replica <= 3; ++replica) {
+      const std::string identity = "orchestrator:" + std::to_string(replica);
+      const std::string address = value_of(endpoints, identity);
+      if (address.empty()) continue;
+      admin.add_peer(identity, address);
+      members.push_back(identity);
+    }
+    if (members.size() != 3) return false;
+    for (std::uint64_t nonce = 1; nonce <= 30; ++nonce) {
+      v1::Envelope e;
+      e.set_seq(nonce);
+      e.mutable_status_request()->set_nonce(nonce);
+      admin.send("admin", members[nonce % members.size()], e);
+      std::unique_lock lock(mutex);
+      if (answered.wait_for(lock, std::chrono::seconds(1), [&] { return healthy; })) return true;
+    }
+    return false;
+  }
+
+  TempDir dir_{"omni-init-local"};
+  std::string cluster_;
+};
+
+TEST_F(InitLocal, MakesASelfManagingClusterThatResetRemovesWhole) {
+  std::string output;
+  ASSERT_EQ(init(&output), 0) << output << read_file(site() + "/root.log");
+  for (const char* says :
+       {"[directors] 3/3 Directors up and claimed",
+        "[workers] 3/3 nodes with their worker VMs and Agents up",
+        "[orchestrators] 3/3 nodes with their Orchestrator replicas running",
+        "[done] the cluster manages itself; the root is gone", "manages itself ("})
+    EXPECT_NE(output.find(says), std::string::npos) << says << "\n" << output;
+
+  // Per node a Director in its own sandbox, per worker VM an Agent in its own; the replicas in
+  // their worker's network namespace; no root left.
+  auto running = components();
+  ASSERT_EQ(running["director"].size(), 3u) << output;
+  ASSERT_EQ(running["agent"].size(), 3u);
+  ASSERT_EQ(running["orchestrator"].size(), 3u);
+  const ino_t host_netns = netns_of("/proc/self/ns/net");
+  for (int n = 1; n <= 3; ++n) {
+    const std::string node = "node-" + std::to_string(n);
+    const auto director =
+        processes_with({"director --config", site(), "/director-" + node + ".yaml"});
+    ASSERT_EQ(director.size(), 1u) << node;
+    const ino_t sandbox = netns_of("/run/netns/omni-" + cluster_ + "-" + node + "-director-0");
+    EXPECT_NE(sandbox, 0u);
+    EXPECT_NE(sandbox, host_netns);
+    EXPECT_EQ(netns_of("/proc/" + std::to_string(director[0].pid) + "/ns/net"), sandbox) << node;
+    const auto agent =
+        processes_with({"agent --config", site(), "/agent-" + cluster_ + "-" + node});
+    ASSERT_EQ(agent.size(), 1u) << node;
+    EXPECT_EQ(netns_of("/proc/" + std::to_string(agent[0].pid) + "/ns/net"),
+              netns_of("/run/netns/omni-" + cluster_ + "-" + node + "-worker-1"));
+  }
+  for (const auto& replica : running["orchestrator"]) {
+    const ino_t ns = netns_of("/proc/" + std::to_string(replica.pid) + "/ns/net");
+    EXPECT_NE(ns, host_netns) << replica.cmdline;
+  }
+  EXPECT_TRUE(processes_with({"omni-node root"}).empty());
+  EXPECT_TRUE(processes_with({"omni init"}).empty());
+
+  // The admin's credentials, its key private; with them, the cluster answers with a leader.
+  EXPECT_EQ(fs::status(credentials() + "/admin.key").permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
+  EXPECT_TRUE(fs::exists(credentials() + "/ca.crt"));
+  ASSERT_TRUE(admin_finds_a_healthy_leader());
+
+  // Again: the cluster is there, nothing changes.
+  std::vector<int> before;
+  for (const auto& p : running["director"]) before.push_back(p.pid);
+  EXPECT_EQ(init(&output), 0) << output;
+  EXPECT_NE(output.find("already initialized"), std::string::npos) << output;
+  std::vector<int> after;
+  auto still = components();
+  for (const auto& p : still["director"]) after.push_back(p.pid);
+  EXPECT_EQ(after, before);
+
+  // While one init (or reset) holds the cluster, another is refused and says by whom.
+  {
+    const int fd = ::open((site() + "/init.lock").c_str(), O_RDWR);
+    ASSERT_EQ(::flock(fd, LOCK_EX | LOCK_NB), 0);
+    EXPECT_EQ(init(&output), 1);
+    EXPECT_NE(output.find("another omni init or reset of cluster " + cluster_ + " is running"),
+              std::string::npos)
+        << output;
+    ::close(fd);
+  }
+
+  // Reset: nothing of the cluster is left — processes, namespaces, links, cgroups, files.
+  const std::string id = provider_id();
+  ASSERT_EQ(run_omni({"reset", "--yes", "--cluster", cluster_, "--state-dir", site()}, &output), 0)
+      << output;
+  EXPECT_TRUE(components().empty());
+  EXPECT_TRUE(processes_with({site()}).empty());
+  for (const auto& entry : fs::directory_iterator("/run/netns"))
+    EXPECT_EQ(entry.path().filename().string().find("omni-" + cluster_ + "-"), std::string::npos);
+  EXPECT_FALSE(fs::exists("/run/netns/omh-" + id));
+  const std::string links = drivers::testing::run({"ip", "-o", "link"});
+  EXPECT_EQ(links.find("omb-" + id), std::string::npos) << links;
+  for (const char* hierarchy : {"/sys/fs/cgroup", "/sys/fs/cgroup/memory", "/sys/fs/cgroup/cpu"})
+    EXPECT_FALSE(fs::exists(std::string(hierarchy) + "/omni-local-" + id)) << hierarchy;
+  EXPECT_FALSE(fs::exists(site()));
+  EXPECT_FALSE(fs::exists(credentials()));
+  // And again: there is nothing to remove, which is fine.
+  EXPECT_EQ(run_omni({"reset", "--yes", "--cluster", cluster_, "--state-dir", site()}, &output), 0);
+  EXPECT_NE(output.find("nothing on this machine"), std::string::npos) << output;
+}
+
+TEST_F(InitLocal, KilledInEveryPhaseItResumesAndMakesNothingTwice) {
+  const std::vector<std::string> phases{"directors", "workers",  "orchestrators",
+                                        "register",  "takeover", "verify"};
+  for (std::size_t i = 0; i < phases.size(); ++i) {
+    const std::string& phase = phases[i];
+    const std::string log = dir_ / "killed.out";
+    const pid_t pid =
+        start_omni({"init", "-f", dir_ / "cluster.yaml", "--state-dir", site(), "-o", "json"}, log);
+    // This phase, or a later one the last run had already reached before its kill landed.
+    const bool reached = drivers::testing::wait_until(
+        [&] {
+          const std::string text = read_file(log);
+          for (std::size_t j = i; j < phases.size(); ++j)
+            if (text.find("\"phase\":\"" + phases[j] + "\"") != std::string::npos) return true;
+          return false;
+        },
+        std::chrono::seconds(60));
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    ASSERT_TRUE(reached) << phase << "\n" << read_file(log);
+  }
+  std::string output;
+  ASSERT_EQ(init(&output), 0) << output << read_file(site() + "/root.log");
+  EXPECT_NE(output.find("resuming"), std::string::npos) << output;
+  auto running = components();
+  EXPECT_EQ(running["director"].size(), 3u);
+  EXPECT_EQ(running["agent"].size(), 3u);
+  EXPECT_EQ(running["orchestrator"].size(), 3u);
+  std::size_t sandboxes = 0;
+  for (const auto& entry : fs::directory_iterator(site() + "/local"))
+    sandboxes += entry.is_directory() ? 1 : 0;
+  EXPECT_EQ(sandboxes, 6u);
+  EXPECT_TRUE(admin_finds_a_healthy_leader());
+}
+
+}  // namespace
+}  // namespace omni::cli
