@@ -3,6 +3,7 @@
 #include <boost/program_options.hpp>
 #include <variant>
 
+#include "cli/cluster_commands.h"
 #include "cli/file_io.h"
 #include "cli/local_init.h"
 #include "cli/plan_output.h"
@@ -20,6 +21,10 @@ constexpr const char* kUsage =
     "\n"
     "Commands:\n"
     "  init      bootstrap a cluster from a config file (see omni init --help)\n"
+    "  status    the cluster's health, as its leader sees it\n"
+    "  get       nodes, containers, orchestrators or apps\n"
+    "  apply     create or change apps from a file (apply -f APPS.yaml)\n"
+    "  delete    delete an app (delete app NAME)\n"
     "  reset     remove everything a cluster made on this machine (see omni reset --help)\n"
     "  version   print the version\n"
     "\n"
@@ -195,6 +200,10 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   }
   if (command == "init") return run_init(rest, out, err);
   if (command == "reset") return run_reset(rest, out, err);
+  if (command == "status") return run_status(rest, out, err);
+  if (command == "get") return run_get(rest, out, err);
+  if (command == "apply") return run_apply(rest, out, err);
+  if (command == "delete") return run_delete(rest, out, err);
   return bad_input(err, "unknown command \"" + command + "\"; see omni --help");
 }
 

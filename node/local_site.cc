@@ -28,6 +28,15 @@ std::string at(const std::string& host, int port) {
   return host + ":" + std::to_string(port);
 }
 
+config::Resources largest_node(const config::ClusterConfig& config) {
+  config::Resources largest;
+  for (const auto& node : config.nodes) {
+    largest.cpu_millis = std::max(largest.cpu_millis, node.resources.cpu_millis);
+    largest.memory_bytes = std::max(largest.memory_bytes, node.resources.memory_bytes);
+  }
+  return largest;
+}
+
 // Written whole or not at all: a SIGKILLed init leaves the old file or the new one.
 std::string write_atomically(const fs::path& path, const std::string& text, mode_t mode = 0644) {
   const fs::path temporary = path.string() + ".new";
@@ -109,15 +118,6 @@ void emit_vms(YAML::Emitter& out, const LocalSite& site, const root::Plan& plan,
   out << YAML::EndMap;
 }
 
-config::Resources largest_node(const config::ClusterConfig& config) {
-  config::Resources largest;
-  for (const auto& node : config.nodes) {
-    largest.cpu_millis = std::max(largest.cpu_millis, node.resources.cpu_millis);
-    largest.memory_bytes = std::max(largest.memory_bytes, node.resources.memory_bytes);
-  }
-  return largest;
-}
-
 std::string root_yaml(const LocalSite& site, const config::ClusterConfig& config,
                       const root::Plan& plan, const std::map<std::string, std::string>& book,
                       const std::map<std::string, std::string>& addresses) {
@@ -177,14 +177,18 @@ std::string agent_yaml(const LocalSite& site, const root::PlannedVm& vm,
   return std::string(out.c_str()) + "\n";
 }
 
-// A replica's config; its args come from its container (the root's replica_args).
-std::string orchestrator_yaml(const root::PlannedReplica& replica,
-                              const std::map<std::string, std::string>& book) {
+// A replica's config; its args come from its container (the root's replica_args). Its leader
+// brings back a Director whose VM is lost, as the root made it: the same VMs section.
+std::string orchestrator_yaml(const LocalSite& site, const config::ClusterConfig& config,
+                              const root::Plan& plan, const root::PlannedReplica& replica,
+                              const std::map<std::string, std::string>& book,
+                              const std::map<std::string, std::string>& addresses) {
   YAML::Emitter out;
   out << YAML::BeginMap;
   emit_common(out, "orchestrator:" + std::to_string(replica.replica),
               "../disk/orchestrator-" + std::to_string(replica.replica),
               at("0.0.0.0", kOrchestratorPortBase + replica.replica), book, "");
+  emit_vms(out, site, plan, "", largest_node(config), site.dir + "/pki/vms", addresses);
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
 }
@@ -221,7 +225,7 @@ std::string write_node_configs(const LocalSite& site, const config::ClusterConfi
     OMNI_ASSERT(vm != plan.vms.end(), "a replica is placed in a planned VM");
     error = write_atomically(
         files_of(site, plan, *vm) / ("orchestrator-" + std::to_string(replica.replica) + ".yaml"),
-        orchestrator_yaml(replica, book), 0600);
+        orchestrator_yaml(site, config, plan, replica, book, addresses), 0600);
   }
   return error;
 }

@@ -22,8 +22,8 @@ std::string exposition(const std::string& identity, const std::vector<Metric>& m
 }
 
 MetricsServer::MetricsServer(boost::asio::io_context& io, const std::string& host_port,
-                             std::function<std::string()> render)
-    : io_(io), acceptor_(io), render_(std::move(render)) {
+                             std::function<std::string()> render, std::string path)
+    : io_(io), acceptor_(io), render_(std::move(render)), path_(std::move(path)) {
   const auto colon = host_port.rfind(':');
   boost::system::error_code error;
   const auto address = boost::asio::ip::make_address(host_port.substr(0, colon), error);
@@ -66,7 +66,7 @@ void MetricsServer::serve(tcp::socket socket) {
         response->keep_alive(false);
         if (error) {
           response->result(http::status::bad_request);
-        } else if (request->method() != http::verb::get || request->target() != "/metrics") {
+        } else if (request->method() != http::verb::get || request->target() != path_) {
           response->result(http::status::not_found);
         } else {
           response->result(http::status::ok);

@@ -23,9 +23,10 @@ std::string exposition(const std::string& identity, const std::vector<Metric>& m
 
 class MetricsServer {
  public:
-  // Listens on host:port ("127.0.0.1:0" picks one); `render` makes the body for each scrape.
+  // Listens on host:port ("127.0.0.1:0" picks one); `render` makes the body for each GET of
+  // `path` (a demo app serves "/" the same way).
   MetricsServer(boost::asio::io_context& io, const std::string& host_port,
-                std::function<std::string()> render);
+                std::function<std::string()> render, std::string path = "/metrics");
   bool listening() const { return listening_; }
   int port() const;
 
@@ -36,6 +37,7 @@ class MetricsServer {
   boost::asio::io_context& io_;
   boost::asio::ip::tcp::acceptor acceptor_;
   std::function<std::string()> render_;
+  std::string path_;
   bool listening_ = false;
 };
 

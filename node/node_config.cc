@@ -175,7 +175,7 @@ std::optional<VmsConfig> read_vms(Reader& in, const YAML::Node& node, bool root)
   v.bridge.cluster = in.text(node["cluster"], "vms.cluster");
   // The root reaches every node's hypervisor; a Director only its own node's.
   if (root && node["node"] && in.error.empty())
-    in.error = in.file + ": key `vms.node`: the root's VMs belong to every node; name none";
+    in.error = in.file + ": key `vms.node`: these VMs belong to every node; name none";
   if (!root) v.bridge.node = in.text(node["node"], "vms.node");
   read_addresses(in, node["addresses"], v.bridge);
   v.capacity = read_capacity(in, node["capacity"]);
@@ -300,11 +300,14 @@ std::variant<NodeConfig, std::string> read(const std::string& role, const YAML::
       return file + ": key `metrics`: expected host:port, got `" + c.metrics + "`";
   }
   // What each role drives, and nothing it does not.
+  // An Orchestrator may have every node's (no node), to bring back a Director's lost VM.
   if (role == "director" || role == "root") {
     if (!root["vms"]) return file + ": a " + role + " needs `vms` (how it reaches its hypervisor)";
     c.vms = read_vms(in, root["vms"], role == "root");
+  } else if (role == "orchestrator" && root["vms"]) {
+    c.vms = read_vms(in, root["vms"], true);
   } else if (root["vms"]) {
-    return file + ": key `vms`: only a director or the root has VMs";
+    return file + ": key `vms`: only a director, an orchestrator or the root has VMs";
   }
   if (role == "root") {
     if (!root["cluster"])

@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -22,6 +24,7 @@
 #include "model/root/plan.h"
 #include "node/cluster_pki.h"
 #include "node/components.h"
+#include "node/metrics.h"
 #include "node/node_config.h"
 #include "node/pki.h"
 #include "node/serve.h"
@@ -35,6 +38,7 @@ int usage() {
       stderr,
       "usage: omni-node version\n"
       "       omni-node report\n"
+      "       omni-node demo-web [--port N]\n"
       "       omni-node serve --component NAME\n"
       "       omni-node root|orchestrator|director|agent --config FILE [--log-format text|json]\n"
       "       omni-node orchestrator|director|agent COMPONENT-ARGS... (config from "
@@ -65,6 +69,35 @@ int report() {
               k_version, sysconf(_SC_NPROCESSORS_ONLN), memory_total_bytes(), uts.release,
               uts.machine);
   std::fflush(stdout);
+  return 0;
+}
+
+// A tiny web app in Omni's own image, for trying apps out (examples/apps.yaml): GET / answers
+// which VM it runs in. Runs until SIGTERM or SIGINT.
+int demo_web(int argc, char** argv) {
+  std::string port = "8080";
+  for (int i = 2; i + 1 < argc; ++i)
+    if (std::strcmp(argv[i], "--port") == 0) port = argv[++i];
+  if (port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string::npos) {
+    std::fprintf(stderr, "omni-node demo-web: --port must be a port number\n");
+    return 2;
+  }
+  const char* vm = std::getenv("OMNI_VM_NAME");
+  const std::string greeting =
+      std::string("hello from omni demo-web on ") + (vm ? vm : "this machine") + "\n";
+  boost::asio::io_context io;
+  omni::node::MetricsServer web(
+      io, "0.0.0.0:" + port, [greeting] { return greeting; }, "/");
+  if (!web.listening()) {
+    std::fprintf(stderr, "omni-node demo-web: cannot listen on port %s\n", port.c_str());
+    return 1;
+  }
+  boost::asio::signal_set signals(io, SIGTERM, SIGINT);
+  signals.async_wait([&](const boost::system::error_code&, int) { io.stop(); });
+  std::printf("omni-node demo-web listening on port %s\n", port.c_str());
+  std::fflush(stdout);
+  io.run();
   return 0;
 }
 
@@ -205,9 +238,11 @@ int run_component(const std::string& role, int argc, char** argv) {
     config.args = {role};
     config.args.insert(config.args.end(), args.begin(), args.end());
   }
-  // The containers an Agent runs find their VM's files as the VM does.
-  if (const char* files = std::getenv("OMNI_VM_FILES"); files && config.containers)
-    config.containers->bridge.env.push_back(std::string("OMNI_VM_FILES=") + files);
+  // The containers an Agent runs find their VM's files as the VM does, and know they run in a
+  // VM: a local provider there never takes the VM's network namespace for the machine's.
+  for (const char* name : {"OMNI_VM_FILES", "OMNI_VM_NAME"})
+    if (const char* value = std::getenv(name); value && config.containers)
+      config.containers->bridge.env.push_back(std::string(name) + "=" + value);
   return omni::node::serve(config);
 }
 
@@ -221,6 +256,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (command == "report") return report();
+  if (command == "demo-web") return demo_web(argc, argv);
   if (command == "pki") return pki(argc, argv);
   if (command == "orchestrator" || command == "director" || command == "agent" || command == "root")
     return run_component(command, argc, argv);

@@ -171,6 +171,11 @@ void GrpcTransport::add_peer(const Address& identity, const std::string& host_po
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, static_cast<int>(kKeepalive.count()));
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  // A peer that comes back (a restarted replica, the next `omni` command on the admin's
+  // address) is reached within a second, not after gRPC's default backoff of up to two minutes.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 200);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   std::shared_ptr<v1::Peer::Stub> stub =
       v1::Peer::NewStub(grpc::CreateCustomChannel(host_port, grpc::SslCredentials(options), args));
   std::lock_guard lock(peers_mutex_);

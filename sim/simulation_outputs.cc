@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "model/core/assert.h"
+#include "model/root/root.h"
 #include "sim/simulation.h"
 
 namespace omni::sim {
@@ -38,6 +39,12 @@ void Simulation::execute_outputs(AddressId id) {
 
 void Simulation::do_send(AddressId id, const Send& send) {
   OMNI_ASSERT(!send.to.empty(), "a Send needs a destination");
+  // Progress is for a person, as a real host prints it: in the trace, never on the network, so
+  // what a person is told cannot change the schedule.
+  if (send.to == root::kProgressAddress) {
+    record(EventKind::send, id, id, static_cast<std::uint64_t>(send.envelope.body_case()));
+    return;
+  }
   const AddressId to = intern(send.to);
   const std::uint64_t slot = messages_.acquire();
   InFlight& message = messages_[slot];

@@ -47,6 +47,15 @@ void Agent::on_start(const Start& start, Outputs& out) {
     generation_ = checkpoint.generation();
     desired_.assign(checkpoint.containers().begin(), checkpoint.containers().end());
   }
+  // Back from a crash or a power loss, the Agent brings back on its own only the Orchestrator
+  // replicas (the cluster needs them before anyone can command it). Its apps wait for its
+  // Director: while the Agent was down they may have moved elsewhere, and only a Director that
+  // holds a live lease may run them (model/director/director.h, the app lease).
+  const auto before = desired_.size();
+  std::erase_if(desired_, [](const v1::ContainerSpec& c) { return c.replica() == 0; });
+  OMNI_ASSERT(desired_.size() <= before);
+  OMNI_ASSERT(std::all_of(desired_.begin(), desired_.end(),
+                          [](const v1::ContainerSpec& c) { return c.replica() != 0; }));
   v1::Envelope hello;
   hello.mutable_hello()->set_component("agent:" + config_.vm);
   out.push_back(Send{config_.director, hello});

@@ -77,6 +77,23 @@ class ConfigParser {
     return result;
   }
 
+  // `apps:` alone, as `omni apply -f` takes it: the nodes are the cluster's already.
+  ConfigResult parse_apps_only(const YAML::Node& root) {
+    ClusterConfig config;
+    config.nodes.clear();
+    if (!root.IsMap() || !root["apps"]) {
+      in_.error(root, "an apps file is a map with an \"apps:\" list");
+    } else if (in_.expect_map(root, "the apps file", {"apps"})) {
+      parse_apps(root["apps"], config);
+    }
+    ConfigResult result;
+    result.errors = in_.take_errors();
+    if (result.errors.empty()) result.config = std::move(config);
+    OMNI_ASSERT(result.config.has_value() != !result.errors.empty());
+    OMNI_ASSERT(!result.config || result.config->nodes.empty());
+    return result;
+  }
+
  private:
   // A misspelled key already has its message; "missing" errors that follow from it are noise.
   void parse_top(const YAML::Node& root, ClusterConfig& config, bool keys_ok) {
@@ -442,6 +459,15 @@ std::optional<Diagnostic> check_utf8(std::string_view text, const std::string& f
     i += length;
   }
   return std::nullopt;
+}
+
+ConfigResult parse_apps_file(std::string_view text, const std::string& file) {
+  if (auto bad = check_utf8(text, file)) return ConfigResult{std::nullopt, {*bad}};
+  try {
+    return ConfigParser(file).parse_apps_only(YAML::Load(std::string(text)));
+  } catch (const YAML::Exception& e) {
+    return ConfigResult{std::nullopt, {diagnostic_from(e, file)}};
+  }
 }
 
 ConfigResult parse_cluster_config(const YAML::Node& root, const std::string& file) {

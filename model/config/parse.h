@@ -30,6 +30,9 @@ inline constexpr std::size_t kMaxDiagnostics = 20;
 // `file` names the source in messages only.
 ConfigResult parse_cluster_config(std::string_view text, const std::string& file);
 
+// An `apps:` file (`omni apply -f`): the result's config has the apps and no nodes.
+ConfigResult parse_apps_file(std::string_view text, const std::string& file);
+
 // The rules the parser applies, for typed input that never was YAML (a hand-over).
 bool is_valid_name(std::string_view name);       // a DNS label: names become host names
 bool is_valid_hypervisor(std::string_view uri);  // "local" or a libvirt URI

@@ -206,7 +206,7 @@ void Orchestrator::on_hand_over(const Address& from, std::uint64_t seq, const v1
 // health it no longer has.
 void Orchestrator::on_status_request(const Address& from, std::uint64_t seq,
                                      const v1::StatusRequest& s, Outputs& out) {
-  const StatusWaiter waiter{from, seq, s.nonce()};
+  const StatusWaiter waiter{from, seq, s.nonce(), s.describe()};
   if (!is_leader()) {
     reply_status(waiter, false, out);
     return;
@@ -357,7 +357,34 @@ void Orchestrator::reply_status(const StatusWaiter& w, bool committed, Outputs& 
   for (const auto& view : directors())
     for (const auto& c : view.failing_containers)
       r->add_failing_containers(view.director.substr(view.director.find(':') + 1) + "/" + c);
+  if (w.describe && is_leader()) describe_cluster(*r);
   out.push_back(Send{w.to, std::move(e)});
+}
+
+// What a person asks the leader for (`omni status`, `omni get`): voters, Directors, apps.
+void Orchestrator::describe_cluster(v1::StatusReply& r) const {
+  OMNI_ASSERT(is_leader());
+  for (const auto& voter : membership().voters) r.add_voters(voter);
+  for (const auto& view : directors()) {
+    auto* d = r.add_directors();
+    d->set_director(view.director);
+    d->set_controller_term(view.controlled ? term() : 0);
+    d->set_desired_acked(view.desired_acked);
+    d->set_last_rejection(view.last_rejection);
+    const auto control = directors_.find(view.director);
+    if (control != directors_.end())
+      for (const auto& c : control->second.running_containers) d->add_running_containers(c);
+  }
+  for (const auto& app : apps()) {
+    auto* a = r.add_apps();
+    a->set_name(app.name);
+    a->set_desired(app.desired);
+    a->set_placed(app.placed);
+    a->set_running(app.running);
+    a->set_unschedulable(app.unschedulable);
+    a->set_image(app.container.image());
+  }
+  OMNI_ASSERT(r.directors_size() == static_cast<int>(directors().size()));
 }
 
 // Every report says whether the Director is still ours and answers at most one command. A

@@ -144,6 +144,7 @@ class Orchestrator final : public Component {
     Address to;
     std::uint64_t seq = 0;
     std::uint64_t nonce = 0;
+    bool describe = false;
   };
   struct StoreWaiter {
     Address to;
@@ -209,6 +210,7 @@ class Orchestrator final : public Component {
   void propose(const v1::ClusterCommand& command, std::uint64_t request_id, Outputs& out);
   void request(v1::RaftClientRequestType type, std::string data, const Address& node,
                std::uint64_t request_id, Outputs& out);
+  void describe_cluster(v1::StatusReply& r) const;
   void reply_status(const StatusWaiter& w, bool committed, Outputs& out);
   v1::Fence fence() const;
 

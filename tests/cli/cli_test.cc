@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -137,10 +138,29 @@ TEST(OmniCli, BadFlagsAreBadInput) {
   }
 }
 
-TEST(OmniCli, InitWithoutDryRunFailsClearly) {
-  const CommandRun run = omni("init -f examples/cluster-3node.yaml");
+// A real init of what this build cannot make yet (libvirt nodes) fails before it makes
+// anything, saying which node and why. (Real local inits: init_local_test.)
+TEST(OmniCli, InitOfLibvirtNodesFailsClearlyAndMakesNothing) {
+  const CommandRun run =
+      omni("init -f tests/cli/data/libvirt-node.yaml --state-dir /nonexistent/omni-site");
   EXPECT_EQ(run.exit_code, 1);
-  EXPECT_NE(run.err.find("--dry-run"), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("libvirt-node.yaml:3: node n1: hypervisor test:///default"),
+            std::string::npos)
+      << run.err;
+  EXPECT_NE(run.err.find("local provider only"), std::string::npos) << run.err;
+  EXPECT_FALSE(std::filesystem::exists("/nonexistent/omni-site"));
+}
+
+TEST(OmniCli, ClusterCommandsWithoutCredentialsSayWhereTheyLooked) {
+  const CommandRun run = omni("status --cluster nowhere");
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_NE(run.err.find("no credentials for cluster nowhere"), std::string::npos) << run.err;
+  EXPECT_EQ(omni("get volumes").exit_code, 2);
+  EXPECT_EQ(omni("apply").exit_code, 2);
+  EXPECT_EQ(omni("delete app Bad_Name").exit_code, 2);
+  EXPECT_EQ(omni("reset --cluster x").exit_code, 2);  // without --yes
+  EXPECT_EQ(omni("reset --yes").exit_code, 2);        // without a cluster
+  EXPECT_EQ(omni("status -o xml").exit_code, 2);
 }
 
 }  // namespace

@@ -19,6 +19,7 @@
 #include <mutex>
 #include <thread>
 
+#include "node/pki.h"
 #include "node/transport.h"
 #include "tests/drivers/test_support.h"
 
@@ -235,6 +236,48 @@ TEST_F(InitLocal, MakesASelfManagingClusterThatResetRemovesWhole) {
   EXPECT_TRUE(fs::exists(credentials() + "/ca.crt"));
   ASSERT_TRUE(admin_finds_a_healthy_leader());
 
+  // The user's commands, through the leader with those credentials.
+  ASSERT_EQ(run_omni({"status"}, &output), 0) << output;
+  EXPECT_NE(output.find("cluster " + cluster_ + ": healthy"), std::string::npos) << output;
+  ASSERT_EQ(run_omni({"status", "-o", "json"}, &output), 0) << output;
+  for (const std::string says : {"\"healthy\":true", "\"leader\":\"orchestrator:", "\"term\":",
+                                 "{\"name\":\"orchestrator:1\",\"healthy\":true}",
+                                 "{\"node\":\"node-3\",\"controller_term\":"})
+    EXPECT_NE(output.find(says), std::string::npos) << says << "\n" << output;
+  ASSERT_EQ(run_omni({"apply", "-f", OMNI_SOURCE_DIR "/examples/apps.yaml"}, &output), 0) << output;
+  EXPECT_NE(output.find("app web configured"), std::string::npos) << output;
+  EXPECT_TRUE(drivers::testing::wait_until(
+      [&] {
+        return run_omni({"get", "apps", "-o", "json"}, &output) == 0 &&
+               output.find("\"running\":3") != std::string::npos;
+      },
+      std::chrono::seconds(90)))
+      << output;
+  // Each replica answers on its worker VM's port, one per node (spread: nodes).
+  for (int n = 1; n <= 3; ++n) {
+    const std::string worker = "omni-" + cluster_ + "-node-" + std::to_string(n) + "-worker-1";
+    std::string address = read_file(site() + "/local/" + worker + "/address");
+    address.erase(address.find_last_not_of(" \n") + 1);
+    const std::string answer =
+        drivers::testing::run({"python3", "-c",
+                               "import urllib.request; print(urllib.request.urlopen('http://" +
+                                   address + ":8080/', timeout=5).read().decode(), end='')"});
+    EXPECT_EQ(answer, "hello from omni demo-web on " + worker + "\n") << address;
+  }
+  EXPECT_EQ(run_omni({"status"}, &output), 0) << output;
+  EXPECT_NE(output.find("web"), std::string::npos) << output;
+  ASSERT_EQ(run_omni({"delete", "app", "web"}, &output), 0) << output;
+  EXPECT_TRUE(drivers::testing::wait_until(
+      [&] {
+        return run_omni({"get", "containers"}, &output) == 0 &&
+               output.find("-web-") == std::string::npos;
+      },
+      std::chrono::seconds(60)))
+      << output;
+  EXPECT_EQ(run_omni({"delete", "app", "web"}, &output), 1);
+  EXPECT_NE(output.find("has no app web"), std::string::npos) << output;
+  EXPECT_EQ(run_omni({"get", "volumes"}, &output), 2);
+
   // Again: the cluster is there, nothing changes.
   std::vector<int> before;
   for (const auto& p : running["director"]) before.push_back(p.pid);
@@ -274,6 +317,74 @@ TEST_F(InitLocal, MakesASelfManagingClusterThatResetRemovesWhole) {
   // And again: there is nothing to remove, which is fine.
   EXPECT_EQ(run_omni({"reset", "--yes", "--cluster", cluster_, "--state-dir", site()}, &output), 0);
   EXPECT_NE(output.find("nothing on this machine"), std::string::npos) << output;
+}
+
+// The root is an omni-node role like the others: `omni-node root --config SITE/root.yaml` alone
+// finishes an init that `omni init` wrote the site for (here, killed in its first phase).
+TEST_F(InitLocal, OmniNodeRootAloneFinishesTheInit) {
+  const std::string log = dir_ / "killed.out";
+  const pid_t pid =
+      start_omni({"init", "-f", dir_ / "cluster.yaml", "--state-dir", site(), "-o", "json"}, log);
+  ASSERT_TRUE(drivers::testing::wait_until(
+      [&] { return read_file(log).find("\"phase\":\"directors\"") != std::string::npos; },
+      std::chrono::seconds(60)))
+      << read_file(log);
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+
+  const pid_t root = ::fork();
+  if (root == 0) {
+    const std::string out = dir_ / "root.out";
+    const int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, 2);
+    const std::string config = site() + "/root.yaml";
+    ::execl(OMNI_NODE_BIN, "omni-node", "root", "--config", config.c_str(), nullptr);
+    ::_exit(127);
+  }
+  int status = 0;
+  ASSERT_TRUE(drivers::testing::wait_until(
+      [&] { return ::waitpid(root, &status, WNOHANG) == root; }, std::chrono::seconds(120)))
+      << read_file(dir_ / "root.out");
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << read_file(dir_ / "root.out");
+  const std::string said = read_file(dir_ / "root.out");
+  EXPECT_NE(said.find("[done] the cluster manages itself"), std::string::npos) << said;
+  auto running = components();
+  EXPECT_EQ(running["director"].size(), 3u);
+  EXPECT_EQ(running["orchestrator"].size(), 3u);
+}
+
+// A root whose cluster config is missing, bad or cannot be planned says so and exits 2; it
+// creates nothing.
+TEST(OmniNodeRoot, ABadClusterConfigIsAClearErrorAndMakesNothing) {
+  TempDir dir("omni-root-config");
+  std::string error;
+  const auto ca = node::make_ca("t", {}, error);
+  ASSERT_TRUE(ca) << error;
+  const auto root = node::issue(*ca, "root", {}, error);
+  ASSERT_TRUE(root) << error;
+  ASSERT_EQ(node::write_key_pair(dir.path(), "ca", *ca), "");
+  ASSERT_EQ(node::write_key_pair(dir.path(), "root", *root), "");
+  drivers::testing::write_file(
+      dir / "root.yaml",
+      "identity: root\nstate_dir: state\nlisten: 127.0.0.1:0\npeers: {}\n"
+      "tls: {ca: ca.crt, cert: root.crt, key: root.key}\n"
+      "cluster: cluster.yaml\nvms: {provider: local, cluster: t, state_dir: local}\n");
+  const std::vector<std::pair<std::string, std::string>> cases{
+      {"", "cannot read the cluster config"},
+      {"nodes: [{name: a, resources: {cpu: 2, memory: lots}}]\n", "cluster.yaml:1:"},
+      {"nodes: [{name: a, resources: {cpu: 1, memory: 1Gi}}]\n", "cluster.yaml:1:"},
+  };
+  for (const auto& [cluster, says] : cases) {
+    fs::remove(dir / "cluster.yaml");
+    if (!cluster.empty()) drivers::testing::write_file(dir / "cluster.yaml", cluster);
+    int code = 0;
+    const std::string output =
+        drivers::testing::run({OMNI_NODE_BIN, "root", "--config", dir / "root.yaml"}, &code);
+    EXPECT_EQ(code, 2) << output;
+    EXPECT_NE(output.find(says), std::string::npos) << output;
+    EXPECT_FALSE(fs::exists(dir / "local"));
+    EXPECT_FALSE(fs::exists(dir / "state"));
+  }
 }
 
 TEST_F(InitLocal, KilledInEveryPhaseItResumesAndMakesNothingTwice) {

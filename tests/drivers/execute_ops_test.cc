@@ -15,6 +15,7 @@
 
 #include "drivers/container/process_runtime.h"
 #include "drivers/vm/libvirt_driver.h"
+#include "drivers/vm/local_provider.h"
 #include "model/root/plan.h"
 #include "node/driver_bridge.h"
 #include "tests/drivers/test_support.h"
@@ -117,7 +118,7 @@ class ExecuteVmOp : public ::testing::Test {
   }
 
   std::unique_ptr<LibvirtDriver> driver_;
-  node::VmBridgeConfig scope_{"prod", "", {}, false, ""};
+  node::VmBridgeConfig scope_{"prod", "", {}, false, "", {}};
 };
 
 TEST_F(ExecuteVmOp, CreateFromMetadataDefinesAndBootsTheVmWithItsLabels) {
@@ -317,9 +318,9 @@ TEST_F(ExecuteVmOp, NameAndMetadataThatDisagreeTouchNeitherVm) {
 // Two Directors sharing one hypervisor (a libvirt host, or one local provider's state), and a
 // second cluster on it too: each bridge lists, stops and destroys only its own node's VMs.
 TEST_F(ExecuteVmOp, DirectorsSharingAHostNeverSeeOrTouchEachOthersVms) {
-  const node::VmBridgeConfig host1{"prod", "host1", {}, false, ""};
-  const node::VmBridgeConfig host2{"prod", "host2", {}, false, ""};
-  const node::VmBridgeConfig other{"other", "host1", {}, false, ""};
+  const node::VmBridgeConfig host1{"prod", "host1", {}, false, "", {}};
+  const node::VmBridgeConfig host2{"prod", "host2", {}, false, "", {}};
+  const node::VmBridgeConfig other{"other", "host1", {}, false, "", {}};
   const auto op = [](VmOpKind kind, const std::string& node, const std::string& name) {
     VmOp made =
         vm_op(kind, name,
@@ -496,14 +497,42 @@ TEST(VmBridgeConfig, ModelStatusesAreNamedAsTheDriversName) {
   EXPECT_STREQ(node::model_status_name(DriverStatus::failed), "failed");
 }
 
+// Addresses follow from the plan: the bridge creates each VM with the address the host was
+// told, so its peers know where it listens before it exists.
+TEST(ExecuteVmOpLocal, ACreateGivesTheVmItsPlannedAddress) {
+  OMNI_REQUIRE(drivers::testing::is_root(), "sandboxes with their own addresses need root");
+  drivers::testing::TempDir dir("omni-bridge-address");
+  drivers::LocalOptions options;
+  options.id = "a" + std::to_string(::getpid() % 100000);
+  options.state_dir = dir / "state";
+  options.subnet_prefix = "10.213.79";
+  options.capacity = {4000, 1ll << 30};
+  drivers::LocalProvider provider(options);
+  node::VmBridgeConfig scope{"prod", "host1", {},
+                             true,   "",      {{"prod-host1-worker-2", "10.213.79.42"}}};
+  VmOp create{VmOpKind::create, "host1", "prod-host1-worker-2", 100, 64ll << 20, {}};
+  ASSERT_EQ(node::execute_vm_op(provider, create, scope).status, DriverStatus::ok);
+  EXPECT_EQ(provider.inspect("omni-prod-host1-worker-2").value.address, "10.213.79.42");
+  EXPECT_EQ(
+      node::vm_addresses(provider, scope),
+      (std::vector<std::pair<std::string, std::string>>{{"prod-host1-worker-2", "10.213.79.42"}}));
+  // A VM the host was told nothing of gets the provider's choice.
+  create.name = "prod-host1-worker-1";
+  ASSERT_EQ(node::execute_vm_op(provider, create, scope).status, DriverStatus::ok);
+  EXPECT_EQ(provider.inspect("omni-prod-host1-worker-1").value.address, "10.213.79.2");
+  for (const auto& vm : provider.list().value)
+    EXPECT_TRUE(drivers::is_ok(provider.destroy(vm.name)));
+}
+
 // A bridge config that could reach the wrong VMs is refused before any op runs.
 TEST(VmBridgeConfig, AnInvalidScopeOrAnUnknownRoleIsAProblem) {
-  EXPECT_EQ(node::vm_bridge_problem({"prod", "host1", {}, true, ""}), "");
-  EXPECT_EQ(node::vm_bridge_problem({"prod", "", {}, true, ""}), "");
-  EXPECT_NE(node::vm_bridge_problem({"", "host1", {}, true, ""}), "");
-  EXPECT_NE(node::vm_bridge_problem({"Prod!", "host1", {}, true, ""}), "");
-  EXPECT_NE(node::vm_bridge_problem({"prod", "host_1/x", {}, true, ""}), "");
-  EXPECT_TRUE(contains(node::vm_bridge_problem({"prod", "", {{"agent", {}}}, true, ""}), "agent"));
+  EXPECT_EQ(node::vm_bridge_problem({"prod", "host1", {}, true, "", {}}), "");
+  EXPECT_EQ(node::vm_bridge_problem({"prod", "", {}, true, "", {}}), "");
+  EXPECT_NE(node::vm_bridge_problem({"", "host1", {}, true, "", {}}), "");
+  EXPECT_NE(node::vm_bridge_problem({"Prod!", "host1", {}, true, "", {}}), "");
+  EXPECT_NE(node::vm_bridge_problem({"prod", "host_1/x", {}, true, "", {}}), "");
+  EXPECT_TRUE(
+      contains(node::vm_bridge_problem({"prod", "", {{"agent", {}}}, true, "", {}}), "agent"));
 }
 
 TEST_F(ExecuteVmOp, AnUnknownKindIsRefused) {

@@ -135,6 +135,33 @@ TEST(NodeConfig, RelativePathsAreRelativeToTheFile) {
   EXPECT_EQ(std::get<NodeConfig>(director).vms->bridge.files_dir, "/var/lib/omni/pki/vms");
 }
 
+const std::string kRoot =
+    "identity: root\n"
+    "state_dir: /var/lib/omni/prod/root\n"
+    "listen: 10.215.3.1:7100\n"
+    "peers: {director:host1: 10.215.3.10:7200}\n"
+    "tls: {ca: pki/ca.crt, cert: pki/root.crt, key: pki/root.key}\n"
+    "cluster: cluster.yaml\n"
+    "vms:\n"
+    "  provider: local\n"
+    "  cluster: prod\n"
+    "  addresses: {prod-host1-director: 10.215.3.10}\n"
+    "  capacity: {cpu_millis: 4000, memory_bytes: 8589934592}\n";
+
+TEST(NodeConfig, TheRootNamesItsClusterAndReachesEveryNodesVms) {
+  const auto parsed = parse_node_config("root", kRoot, "/var/lib/omni/prod/root.yaml");
+  ASSERT_TRUE(std::holds_alternative<NodeConfig>(parsed)) << std::get<std::string>(parsed);
+  const NodeConfig& r = std::get<NodeConfig>(parsed);
+  EXPECT_EQ(r.cluster_file, "/var/lib/omni/prod/cluster.yaml");
+  EXPECT_EQ(r.orchestrator_image, "omni/omni-node:dev");
+  EXPECT_EQ(r.ca_file, "/var/lib/omni/prod/pki/ca.crt");
+  ASSERT_TRUE(r.vms.has_value());
+  EXPECT_EQ(r.vms->bridge.node, "");
+  EXPECT_EQ(r.vms->bridge.addresses.at("prod-host1-director"), "10.215.3.10");
+  EXPECT_EQ(r.vms->capacity.cpu_millis, 4000);
+  EXPECT_EQ(r.vms->capacity.memory_bytes, 8589934592);
+}
+
 TEST(NodeConfig, ADriverSectionThatIsWrongOrMisplacedSaysSo) {
   const auto edited = [](std::string text, const std::string& from, const std::string& to) {
     text.replace(text.find(from), from.size(), to);
@@ -152,7 +179,10 @@ TEST(NodeConfig, ADriverSectionThatIsWrongOrMisplacedSaysSo) {
       {"director", kDirector + "  autostart: maybe\n",
        "key `vms.autostart`: expected true or false"},
       {"director", kGood, "a director needs `vms`"},
-      {"orchestrator", kGood + "vms: {provider: local}\n", "only a director or the root has VMs"},
+      {"agent", kAgent + "vms: {provider: local}\n",
+       "only a director, an orchestrator or the root has VMs"},
+      {"orchestrator", kGood + "vms: {provider: local, cluster: prod, node: host1}\n",
+       "these VMs belong to every node"},
       {"agent", edited(kAgent, "runtime: process", "runtime: docker"),
        "expected process or containerd"},
       {"agent", edited(kAgent, "  state_dir: /var/lib/omni/process\n", ""),
@@ -165,6 +195,14 @@ TEST(NodeConfig, ADriverSectionThatIsWrongOrMisplacedSaysSo) {
               ""),
        "an agent needs `containers`"},
       {"director", kDirector + "containers: {runtime: process}\n", "only an agent has containers"},
+      {"root", edited(kRoot, "cluster: cluster.yaml\n", ""), "the root needs `cluster`"},
+      {"root", kRoot + "  node: host1\n", "these VMs belong to every node"},
+      {"director", kDirector + "cluster: c.yaml\n", "keys `cluster` and `image` are the root's"},
+      {"root", edited(kRoot, "10.215.3.10}", "10.215.3.300}"),
+       "key `vms.addresses.prod-host1-director`: expected an IPv4 address"},
+      {"root", edited(kRoot, "cpu_millis: 4000", "cpu_millis: -4"),
+       "key `vms.capacity.cpu_millis`: expected a positive whole number"},
+      {"root", edited(kRoot, "cpu_millis: 4000", "cpus: 4"), "unknown key `vms.capacity.cpus`"},
   };
   for (const auto& [role, text, says] : cases) {
     const auto parsed = parse_node_config(role, text, "n.yaml");
@@ -180,7 +218,7 @@ RC_GTEST_PROP(NodeConfigProps, AnyTextIsAConfigOrAReason, ()) {
   const std::string noise = *rc::gen::container<std::string>(
       rc::gen::elementOf(std::string("abc:{}[],-\"' \n\t\\!&*|>%@`#0123456789")));
   const auto& [role, good] = *rc::gen::elementOf(std::vector<std::pair<std::string, std::string>>{
-      {"orchestrator", kGood}, {"director", kDirector}, {"agent", kAgent}});
+      {"orchestrator", kGood}, {"director", kDirector}, {"agent", kAgent}, {"root", kRoot}});
   const auto from = *rc::gen::inRange<std::size_t>(0, good.size());
   const auto length = *rc::gen::inRange<std::size_t>(0, good.size() - from + 1);
   std::string text = good;

@@ -1,0 +1,179 @@
+#include "cli/admin.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "node/transport.h"
+
+namespace omni::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+std::optional<std::string> slurp(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// The one cluster under HOME/.omni, or why there is not exactly one.
+std::string only_cluster(const fs::path& omni_dir, std::string& cluster) {
+  std::vector<std::string> found;
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(omni_dir, error))
+    if (fs::exists(entry.path() / "endpoints.yaml")) found.push_back(entry.path().filename());
+  if (found.size() == 1) {
+    cluster = found.front();
+    return {};
+  }
+  if (found.empty())
+    return "no cluster credentials in " + omni_dir.string() + " (omni init writes them there)";
+  std::string names;
+  for (const auto& name : found) names += (names.empty() ? "" : ", ") + name;
+  return "several clusters in " + omni_dir.string() + " (" + names + "); say which with --cluster";
+}
+
+}  // namespace
+
+std::string load_credentials(const std::string& home, const std::string& cluster,
+                             Credentials& out) {
+  const fs::path omni_dir = fs::path(home) / ".omni";
+  out.cluster = cluster;
+  if (out.cluster.empty())
+    if (std::string problem = only_cluster(omni_dir, out.cluster); !problem.empty()) return problem;
+  const fs::path dir = omni_dir / out.cluster;
+  out.dir = dir.string();
+  const auto ca = slurp(dir / "ca.crt");
+  const auto cert = slurp(dir / "admin.crt");
+  const auto key = slurp(dir / "admin.key");
+  if (!ca || !cert || !key)
+    return "no credentials for cluster " + out.cluster + " in " + out.dir +
+           " (ca.crt, admin.crt, admin.key; omni init writes them)";
+  out.ca_pem = *ca;
+  out.cert_pem = *cert;
+  out.key_pem = *key;
+  try {
+    const YAML::Node endpoints = YAML::LoadFile((dir / "endpoints.yaml").string());
+    out.admin_listen = endpoints["admin_listen"].as<std::string>("");
+    if (const YAML::Node members = endpoints["orchestrators"]; members && members.IsMap())
+      for (const auto& member : members)
+        out.orchestrators.emplace_back(member.first.as<std::string>(),
+                                       member.second.as<std::string>());
+  } catch (const YAML::Exception& e) {
+    return (dir / "endpoints.yaml").string() + ": " + e.msg;
+  }
+  if (out.admin_listen.empty() || out.orchestrators.empty())
+    return (dir / "endpoints.yaml").string() + " names no admin_listen or no orchestrators";
+  return {};
+}
+
+AdminClient::AdminClient(const Credentials& credentials) : credentials_(credentials) {
+  // Answers come back to a fixed address: another omni command may hold it for a moment.
+  const auto end = Clock::now() + std::chrono::seconds(5);
+  do {
+    transport_ = std::make_unique<node::GrpcTransport>(
+        credentials.admin_listen, credentials.ca_pem,
+        node::KeyPair{credentials.cert_pem, credentials.key_pem}, [this](Address, v1::Envelope e) {
+          std::lock_guard lock(mutex_);
+          inbox_.push_back(std::move(e));
+          arrived_.notify_all();
+        });
+    if (transport_->listening()) break;
+    transport_.reset();
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  } while (Clock::now() < end);
+  if (!transport_) {
+    problem_ = "cannot listen on " + credentials.admin_listen +
+               " for the cluster's answers (another omni command uses it, or the cluster's "
+               "bridge is gone)";
+    return;
+  }
+  for (const auto& [identity, at] : credentials.orchestrators) transport_->add_peer(identity, at);
+}
+
+AdminClient::~AdminClient() = default;
+
+std::string AdminClient::next_target(const std::string& hint) {
+  for (const auto& [identity, at] : credentials_.orchestrators)
+    if (identity == hint) return hint;
+  return credentials_.orchestrators[round_robin_++ % credentials_.orchestrators.size()].first;
+}
+
+std::optional<v1::Envelope> AdminClient::ask(const std::string& to, v1::Envelope request,
+                                             std::chrono::milliseconds wait) {
+  const std::uint64_t seq = next_seq_++;
+  request.set_seq(seq);
+  {
+    std::lock_guard lock(mutex_);
+    inbox_.clear();
+  }
+  transport_->send("admin", to, request);
+  std::unique_lock lock(mutex_);
+  const auto end = Clock::now() + wait;
+  while (true) {
+    for (auto& e : inbox_)
+      if (e.seq() == seq) return std::move(e);
+    if (arrived_.wait_until(lock, end) == std::cv_status::timeout) return std::nullopt;
+  }
+}
+
+std::optional<v1::StatusReply> AdminClient::status(std::chrono::milliseconds timeout) {
+  if (!transport_) return std::nullopt;
+  std::optional<v1::StatusReply> last;
+  std::string hint;
+  const auto end = Clock::now() + timeout;
+  for (std::uint64_t nonce = 1; Clock::now() < end; ++nonce) {
+    v1::Envelope request;
+    request.mutable_status_request()->set_nonce(nonce);
+    request.mutable_status_request()->set_describe(true);
+    auto answer = ask(next_target(hint), request, std::chrono::milliseconds(700));
+    hint.clear();
+    if (!answer || !answer->has_status_reply()) continue;
+    last = answer->status_reply();
+    if (last->is_leader()) return last;
+    hint = last->leader_hint();
+  }
+  return last;
+}
+
+std::optional<v1::StoreReply> AdminClient::store(v1::StoreRequest request,
+                                                 std::chrono::milliseconds timeout,
+                                                 int* unanswered) {
+  if (unanswered) *unanswered = 0;
+  if (!transport_) return std::nullopt;
+  // The answers come back over the replicas' own connections to this address, which they make
+  // again for each new command: a status round first opens them (and finds the leader), so the
+  // write that follows is answered rather than lost and retried (a retried delete could find
+  // its own effect).
+  const auto leader = status(timeout);
+  std::string hint = leader && leader->is_leader() ? leader->leader_hint() : std::string();
+  const auto end = Clock::now() + timeout;
+  for (std::uint64_t id = 1; Clock::now() < end; ++id) {
+    request.set_id(id);
+    v1::Envelope envelope;
+    *envelope.mutable_store_request() = request;
+    auto answer = ask(next_target(hint), envelope, std::chrono::milliseconds(1500));
+    hint.clear();
+    if (!answer || !answer->has_store_reply()) {
+      if (unanswered) ++*unanswered;
+      continue;
+    }
+    const v1::StoreReply& reply = answer->store_reply();
+    if (reply.status() == v1::STORE_STATUS_NOT_LEADER ||
+        reply.status() == v1::STORE_STATUS_UNAVAILABLE) {
+      hint = reply.leader_hint();
+      continue;
+    }
+    return reply;
+  }
+  return std::nullopt;
+}
+
+}  // namespace omni::cli

@@ -1,0 +1,440 @@
+#include "cli/cluster_commands.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <boost/program_options.hpp>
+#include <cstdlib>
+#include <iomanip>
+#include <set>
+#include <variant>
+
+#include "cli/admin.h"
+#include "cli/app.h"
+#include "cli/file_io.h"
+#include "model/config/parse.h"
+#include "model/core/json.h"
+#include "model/orchestrator/apps.h"
+
+namespace omni::cli {
+namespace po = boost::program_options;
+namespace {
+
+constexpr auto kAskFor = std::chrono::seconds(10);
+
+// What a command prints, typed, so that -o json and -o yaml say the same thing.
+struct Record;
+using Value = std::variant<std::string, std::int64_t, bool, std::vector<Record>>;
+struct Record {
+  std::vector<std::pair<std::string, Value>> fields;
+  Record& add(std::string key, Value value) {
+    fields.emplace_back(std::move(key), std::move(value));
+    return *this;
+  }
+};
+
+void write_json(std::ostream& out, const Value& value);
+
+void write_json(std::ostream& out, const Record& record) {
+  out << "{";
+  for (std::size_t i = 0; i < record.fields.size(); ++i) {
+    out << (i ? "," : "") << json_quote(record.fields[i].first) << ":";
+    write_json(out, record.fields[i].second);
+  }
+  out << "}";
+}
+
+void write_json(std::ostream& out, const Value& value) {
+  if (const auto* text = std::get_if<std::string>(&value)) out << json_quote(*text);
+  if (const auto* number = std::get_if<std::int64_t>(&value)) out << *number;
+  if (const auto* flag = std::get_if<bool>(&value)) out << (*flag ? "true" : "false");
+  if (const auto* list = std::get_if<std::vector<Record>>(&value)) {
+    out << "[";
+    for (std::size_t i = 0; i < list->size(); ++i) {
+      out << (i ? "," : "");
+      write_json(out, (*list)[i]);
+    }
+    out << "]";
+  }
+}
+
+void write_yaml(YAML::Emitter& out, const Record& record) {
+  out << YAML::BeginMap;
+  for (const auto& [key, value] : record.fields) {
+    out << YAML::Key << key << YAML::Value;
+    if (const auto* text = std::get_if<std::string>(&value)) out << *text;
+    if (const auto* number = std::get_if<std::int64_t>(&value)) out << *number;
+    if (const auto* flag = std::get_if<bool>(&value)) out << *flag;
+    if (const auto* list = std::get_if<std::vector<Record>>(&value)) {
+      out << YAML::BeginSeq;
+      for (const auto& item : *list) write_yaml(out, item);
+      out << YAML::EndSeq;
+    }
+  }
+  out << YAML::EndMap;
+}
+
+// Columns padded to their widest cell, as kubectl prints them.
+void write_table(std::ostream& out, const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::size_t> widths;
+  for (const auto& row : rows)
+    for (std::size_t c = 0; c < row.size(); ++c) {
+      if (widths.size() <= c) widths.push_back(0);
+      widths[c] = std::max(widths[c], row[c].size());
+    }
+  for (const auto& row : rows) {
+    for (std::size_t c = 0; c < row.size(); ++c)
+      out << (c + 1 < row.size()
+                  ? std::string(row[c]) + std::string(widths[c] - row[c].size() + 3, ' ')
+                  : row[c]);
+    out << "\n";
+  }
+}
+
+// Options every cluster command takes, parsed with the command's own.
+struct Common {
+  std::string cluster;
+  std::string format = "table";
+  std::vector<std::string> positional;
+  std::string file;
+};
+
+std::optional<int> parse_common(const std::string& command, const char* usage,
+                                const std::vector<std::string>& args, bool takes_file,
+                                Common& common, std::ostream& out, std::ostream& err) {
+  po::options_description options("Options");
+  options.add_options()("help,h", "show this help")(
+      "cluster", po::value<std::string>(), "the cluster (default: the only one in ~/.omni)")(
+      "output,o", po::value<std::string>()->default_value("table"), "table, json or yaml");
+  if (takes_file) options.add_options()("file,f", po::value<std::string>(), "the apps file");
+  po::options_description hidden;
+  hidden.add_options()("words", po::value<std::vector<std::string>>(), "");
+  po::options_description all;
+  all.add(options).add(hidden);
+  po::positional_options_description words;
+  words.add("words", -1);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args).options(all).positional(words).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    err << "omni: " << command << ": " << e.what() << "; see omni " << command << " --help\n";
+    return kExitBadInput;
+  }
+  if (vm.count("help")) {
+    out << usage << options;
+    return kExitOk;
+  }
+  if (vm.count("cluster")) common.cluster = vm["cluster"].as<std::string>();
+  common.format = vm["output"].as<std::string>();
+  if (common.format != "table" && common.format != "json" && common.format != "yaml") {
+    err << "omni: " << command << ": unknown output format \"" << common.format
+        << "\"; use table, json or yaml\n";
+    return kExitBadInput;
+  }
+  if (vm.count("words")) common.positional = vm["words"].as<std::vector<std::string>>();
+  if (takes_file && vm.count("file")) common.file = vm["file"].as<std::string>();
+  return std::nullopt;
+}
+
+std::string home() {
+  const char* home = std::getenv("HOME");
+  return home != nullptr && *home != '\0' ? home : "/root";
+}
+
+// The leader's described status, or the exit code and message when there is none.
+struct Connection {
+  Credentials credentials;
+  std::unique_ptr<AdminClient> client;
+};
+
+std::optional<int> connect(const std::string& command, const Common& common, Connection& c,
+                           std::ostream& err) {
+  if (std::string problem = load_credentials(home(), common.cluster, c.credentials);
+      !problem.empty()) {
+    err << "omni: " << command << ": " << problem << "\n";
+    return kExitFailure;
+  }
+  c.client = std::make_unique<AdminClient>(c.credentials);
+  if (!c.client->problem().empty()) {
+    err << "omni: " << command << ": " << c.client->problem() << "\n";
+    return kExitFailure;
+  }
+  return std::nullopt;
+}
+
+std::string node_of(const std::string& director) {
+  return director.substr(director.find(':') + 1);
+}
+
+struct Health {
+  bool healthy = false;
+  std::vector<std::string> problems;  // for a person, when not healthy
+};
+
+Health health_of(const v1::StatusReply& r) {
+  Health h;
+  if (!r.is_leader()) h.problems.push_back("no leader answered (" + r.plane() + ")");
+  if (r.is_leader() && !r.quorum_healthy()) h.problems.push_back("the leader has no quorum");
+  if (!r.handed_over()) h.problems.push_back("the cluster was not handed over yet");
+  for (const auto& m : r.silent_members()) h.problems.push_back(m + " is silent");
+  for (const auto& d : r.directors())
+    if (d.controller_term() != r.term())
+      h.problems.push_back(d.director() + " is not controlled by the leader");
+  for (const auto& a : r.apps())
+    if (a.running() < a.desired())
+      h.problems.push_back("app " + a.name() + ": " + std::to_string(a.running()) + " of " +
+                           std::to_string(a.desired()) + " replicas run");
+  for (const auto& c : r.failing_containers()) h.problems.push_back(c + " keeps failing");
+  h.healthy = h.problems.empty();
+  return h;
+}
+
+Record status_record(const Credentials& c, const v1::StatusReply& r, const Health& h) {
+  const std::set<std::string> silent(r.silent_members().begin(), r.silent_members().end());
+  std::vector<Record> members, directors, apps, problems;
+  for (const auto& voter : r.voters())
+    members.push_back(Record().add("name", voter).add("healthy", silent.count(voter) == 0));
+  for (const auto& d : r.directors())
+    directors.push_back(Record()
+                            .add("node", node_of(d.director()))
+                            .add("controller_term", static_cast<std::int64_t>(d.controller_term()))
+                            .add("desired_acked", d.desired_acked()));
+  for (const auto& a : r.apps())
+    apps.push_back(Record()
+                       .add("name", a.name())
+                       .add("desired", static_cast<std::int64_t>(a.desired()))
+                       .add("running", static_cast<std::int64_t>(a.running())));
+  for (const auto& p : h.problems) problems.push_back(Record().add("problem", p));
+  return Record()
+      .add("cluster", c.cluster)
+      .add("healthy", h.healthy)
+      .add("leader", std::string(r.is_leader() ? r.leader_hint() : ""))
+      .add("term", static_cast<std::int64_t>(r.term()))
+      .add("plane", r.plane())
+      .add("members", members)
+      .add("directors", directors)
+      .add("apps", apps)
+      .add("problems", problems);
+}
+
+void print_record(std::ostream& out, const std::string& format, const Record& record) {
+  if (format == "json") {
+    write_json(out, record);
+    out << "\n";
+  } else {
+    YAML::Emitter yaml;
+    write_yaml(yaml, record);
+    out << yaml.c_str() << "\n";
+  }
+}
+
+void print_status_table(std::ostream& out, const Credentials& c, const v1::StatusReply& r,
+                        const Health& h) {
+  out << "cluster " << c.cluster << ": " << (h.healthy ? "healthy" : "DEGRADED") << "\n";
+  out << "leader  " << (r.is_leader() ? r.leader_hint() : "none") << " at term " << r.term() << " ("
+      << r.plane() << ")\n\n";
+  const std::set<std::string> silent(r.silent_members().begin(), r.silent_members().end());
+  std::vector<std::vector<std::string>> rows{{"MEMBER", "HEALTHY"}};
+  for (const auto& v : r.voters()) rows.push_back({v, silent.count(v) ? "no" : "yes"});
+  write_table(out, rows);
+  out << "\n";
+  rows = {{"NODE", "CONTROLLED AT TERM", "CONTAINERS"}};
+  for (const auto& d : r.directors())
+    rows.push_back({node_of(d.director()), std::to_string(d.controller_term()),
+                    std::to_string(d.running_containers_size())});
+  write_table(out, rows);
+  if (r.apps_size() > 0) {
+    out << "\n";
+    rows = {{"APP", "DESIRED", "RUNNING"}};
+    for (const auto& a : r.apps())
+      rows.push_back({a.name(), std::to_string(a.desired()), std::to_string(a.running())});
+    write_table(out, rows);
+  }
+  for (const auto& p : h.problems) out << "\n! " << p;
+  if (!h.problems.empty()) out << "\n";
+  if (!r.advice().empty()) out << "advice: " << r.advice() << "\n";
+}
+
+constexpr const char* kStatusUsage =
+    "Usage: omni status [--cluster NAME] [-o table|json|yaml]\n"
+    "\n"
+    "Ask the cluster's leader (as the admin, with ~/.omni/CLUSTER) for the plane, its members,\n"
+    "the Directors it controls and the apps. Exit 0 healthy, 1 degraded or unreachable.\n\n";
+
+constexpr const char* kGetUsage =
+    "Usage: omni get nodes|containers|orchestrators|apps [--cluster NAME] [-o table|json|yaml]\n\n";
+
+constexpr const char* kApplyUsage =
+    "Usage: omni apply -f APPS.yaml [--cluster NAME]\n"
+    "\n"
+    "Create or change the apps of the file (its `apps:` list, as in a cluster config); the\n"
+    "leader places their replicas and heals them. Exit 0 when every app was stored.\n\n";
+
+constexpr const char* kDeleteUsage = "Usage: omni delete app NAME [--cluster NAME]\n\n";
+
+std::optional<v1::StatusReply> leader_status(const std::string& command, Connection& c,
+                                             std::ostream& err) {
+  auto reply = c.client->status(kAskFor);
+  if (!reply)
+    err << "omni: " << command << ": no Orchestrator of cluster " << c.credentials.cluster
+        << " answered within " << kAskFor.count() << " s\n";
+  return reply;
+}
+
+}  // namespace
+
+int run_status(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  Common common;
+  if (auto done = parse_common("status", kStatusUsage, args, false, common, out, err)) return *done;
+  if (!common.positional.empty()) {
+    err << "omni: status: unexpected argument \"" << common.positional.front() << "\"\n";
+    return kExitBadInput;
+  }
+  Connection c;
+  if (auto failed = connect("status", common, c, err)) return *failed;
+  const auto reply = leader_status("status", c, err);
+  if (!reply) return kExitFailure;
+  const Health h = health_of(*reply);
+  if (common.format == "table")
+    print_status_table(out, c.credentials, *reply, h);
+  else
+    print_record(out, common.format, status_record(c.credentials, *reply, h));
+  return h.healthy ? kExitOk : kExitFailure;
+}
+
+int run_get(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  Common common;
+  if (auto done = parse_common("get", kGetUsage, args, false, common, out, err)) return *done;
+  const std::set<std::string> kinds{"nodes", "containers", "orchestrators", "apps"};
+  if (common.positional.size() != 1 || !kinds.count(common.positional.front())) {
+    err << "omni: get: say what to get: nodes, containers, orchestrators or apps\n";
+    return kExitBadInput;
+  }
+  const std::string kind = common.positional.front();
+  Connection c;
+  if (auto failed = connect("get", common, c, err)) return *failed;
+  const auto r = leader_status("get", c, err);
+  if (!r) return kExitFailure;
+  if (!r->is_leader()) {
+    err << "omni: get: no leader (" << r->plane() << ")\n";
+    return kExitFailure;
+  }
+  const std::set<std::string> silent(r->silent_members().begin(), r->silent_members().end());
+  std::vector<std::vector<std::string>> rows;
+  std::vector<Record> items;
+  if (kind == "nodes") {
+    rows.push_back({"NODE", "CONTROLLED", "DESIRED STATE", "CONTAINERS"});
+    for (const auto& d : r->directors()) {
+      const bool controlled = d.controller_term() == r->term();
+      rows.push_back({node_of(d.director()), controlled ? "yes" : "no",
+                      d.desired_acked() ? "acknowledged" : "pending",
+                      std::to_string(d.running_containers_size())});
+      items.push_back(Record()
+                          .add("name", node_of(d.director()))
+                          .add("controlled", controlled)
+                          .add("desired_acked", d.desired_acked())
+                          .add("last_rejection", d.last_rejection()));
+    }
+  } else if (kind == "containers") {
+    rows.push_back({"NODE", "CONTAINER"});
+    for (const auto& d : r->directors())
+      for (const auto& name : d.running_containers()) {
+        rows.push_back({node_of(d.director()), name});
+        items.push_back(Record().add("node", node_of(d.director())).add("name", name));
+      }
+  } else if (kind == "orchestrators") {
+    rows.push_back({"NAME", "ROLE", "HEALTHY"});
+    for (const auto& v : r->voters()) {
+      const bool leads = v == r->leader_hint();
+      rows.push_back({v, leads ? "leader" : "follower", silent.count(v) ? "no" : "yes"});
+      items.push_back(
+          Record().add("name", v).add("leader", leads).add("healthy", silent.count(v) == 0));
+    }
+  } else {
+    rows.push_back({"APP", "IMAGE", "DESIRED", "PLACED", "RUNNING", "UNSCHEDULABLE"});
+    for (const auto& a : r->apps()) {
+      rows.push_back({a.name(), a.image(), std::to_string(a.desired()), std::to_string(a.placed()),
+                      std::to_string(a.running()), a.unschedulable()});
+      items.push_back(Record()
+                          .add("name", a.name())
+                          .add("image", a.image())
+                          .add("desired", static_cast<std::int64_t>(a.desired()))
+                          .add("placed", static_cast<std::int64_t>(a.placed()))
+                          .add("running", static_cast<std::int64_t>(a.running()))
+                          .add("unschedulable", a.unschedulable()));
+    }
+  }
+  if (common.format == "table")
+    write_table(out, rows);
+  else
+    print_record(out, common.format, Record().add(kind, items));
+  return kExitOk;
+}
+
+int run_apply(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  Common common;
+  if (auto done = parse_common("apply", kApplyUsage, args, true, common, out, err)) return *done;
+  if (common.file.empty()) {
+    err << "omni: apply: missing -f APPS.yaml\n";
+    return kExitBadInput;
+  }
+  const auto text = read_text_file(common.file);
+  if (const auto* d = std::get_if<config::Diagnostic>(&text)) {
+    err << d->to_string() << "\n";
+    return kExitBadInput;
+  }
+  const auto parsed = config::parse_apps_file(std::get<std::string>(text), common.file);
+  for (const auto& d : parsed.errors) err << d.to_string() << "\n";
+  if (!parsed.config) return kExitBadInput;
+  Connection c;
+  if (auto failed = connect("apply", common, c, err)) return *failed;
+  int failures = 0;
+  for (const auto& app : parsed.config->apps) {
+    v1::StoreRequest put;
+    put.mutable_put()->set_key(orchestrator::app_key(app.name));
+    put.mutable_put()->set_value(orchestrator::to_app_spec(app).SerializeAsString());
+    const auto reply = c.client->store(put, kAskFor);
+    if (reply && reply->status() == v1::STORE_STATUS_OK) {
+      out << "app " << app.name << " configured (revision " << reply->revision() << ")\n";
+      continue;
+    }
+    ++failures;
+    err << "omni: apply: app " << app.name << ": "
+        << (reply ? reply->error().empty() ? v1::StoreStatus_Name(reply->status()) : reply->error()
+                  : "no leader answered within " + std::to_string(kAskFor.count()) + " s")
+        << "\n";
+  }
+  return failures == 0 ? kExitOk : kExitFailure;
+}
+
+int run_delete(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  Common common;
+  if (auto done = parse_common("delete", kDeleteUsage, args, false, common, out, err)) return *done;
+  if (common.positional.size() != 2 || common.positional[0] != "app" ||
+      !config::is_valid_name(common.positional[1])) {
+    err << "omni: delete: say `omni delete app NAME`\n";
+    return kExitBadInput;
+  }
+  const std::string name = common.positional[1];
+  Connection c;
+  if (auto failed = connect("delete", common, c, err)) return *failed;
+  v1::StoreRequest remove;
+  remove.mutable_delete_()->set_key(orchestrator::app_key(name));
+  int unanswered = 0;
+  const auto reply = c.client->store(remove, kAskFor, &unanswered);
+  // Not found after an attempt that got no answer: that attempt deleted it.
+  if (reply && (reply->status() == v1::STORE_STATUS_OK ||
+                (reply->status() == v1::STORE_STATUS_NOT_FOUND && unanswered > 0))) {
+    out << "app " << name << " deleted\n";
+    return kExitOk;
+  }
+  if (reply && reply->status() == v1::STORE_STATUS_NOT_FOUND) {
+    err << "omni: delete: cluster " << c.credentials.cluster << " has no app " << name << "\n";
+    return kExitFailure;
+  }
+  err << "omni: delete: app " << name << ": "
+      << (reply ? reply->error() : std::string("no leader answered")) << "\n";
+  return kExitFailure;
+}
+
+}  // namespace omni::cli

@@ -1,0 +1,165 @@
+// The local site: every address follows from the plan, every process's config is written where
+// its VM receives it, parses for its role, names the certificate of its identity, and a second
+// write (a resumed init) keeps the cluster's CA.
+#include "node/local_site.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "model/config/parse.h"
+#include "node/cluster_pki.h"
+#include "node/node_config.h"
+#include "node/pki.h"
+#include "tests/node/support.h"
+
+namespace omni::node {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string slurp(const fs::path& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+const std::string kCluster =
+    "cluster: {name: prod, orchestrators: 3}\n"
+    "nodes:\n"
+    "  - {name: a, resources: {cpu: 2, memory: 4Gi}}\n"
+    "  - {name: b, resources: {cpu: 2, memory: 4Gi}}\n"
+    "  - {name: c, resources: {cpu: 4, memory: 8Gi}, worker_vms: 2}\n";
+
+struct Planned {
+  config::ClusterConfig config;
+  root::Plan plan;
+};
+
+Planned planned(const std::string& text) {
+  auto parsed = config::parse_cluster_config(text, "c.yaml");
+  if (!parsed.config) throw std::runtime_error(parsed.errors.front().to_string());
+  auto plan = root::make_plan(*parsed.config);
+  return {*parsed.config, std::get<root::Plan>(plan)};
+}
+
+TEST(LocalSite, AddressesFollowThePlanAndEveryIdentityHasItsOwnPlace) {
+  const auto [config, plan] = planned(kCluster);
+  const auto addresses = planned_addresses(plan, "10.215.9");
+  ASSERT_EQ(addresses.size(), plan.vms.size());
+  int host = kFirstVmHost;
+  for (const auto& vm : plan.vms)
+    EXPECT_EQ(addresses.at(vm.name), "10.215.9." + std::to_string(host++)) << vm.name;
+  const auto book = peer_book(plan, "10.215.9");
+  EXPECT_EQ(book.at("root"), "10.215.9.1:7100");
+  EXPECT_EQ(book.at("admin"), "10.215.9.1:7500");
+  EXPECT_EQ(book.at("director:a"), addresses.at("prod-a-director") + ":7200");
+  EXPECT_EQ(book.at("agent:prod-c-worker-2"), addresses.at("prod-c-worker-2") + ":7300");
+  for (const auto& replica : plan.replicas)
+    EXPECT_EQ(book.at("orchestrator:" + std::to_string(replica.replica)),
+              addresses.at(replica.vm) + ":" + std::to_string(7400 + replica.replica));
+  std::set<std::string> endpoints;
+  for (const auto& [identity, at] : book) endpoints.insert(at);
+  EXPECT_EQ(endpoints.size(), book.size()) << "no two identities listen in one place";
+}
+
+TEST(LocalSite, APlanLargerThanTheSubnetIsRefused) {
+  std::string text = "cluster: {name: big, orchestrators: 3}\nnodes:\n";
+  for (int n = 0; n < 130; ++n)
+    text += "  - {name: n" + std::to_string(n) + ", resources: {cpu: 2, memory: 4Gi}}\n";
+  const auto [config, plan] = planned(text);
+  EXPECT_TRUE(planned_addresses(plan, "10.215.9").empty());
+  EXPECT_TRUE(peer_book(plan, "10.215.9").empty());
+  testing::TempDir dir;
+  LocalSite site = site_in((dir.path / "site").string());
+  site.omni_node = "/usr/bin/omni-node";
+  EXPECT_NE(write_local_site(site, text, config, plan).find("at most 245 VMs"), std::string::npos);
+}
+
+TEST(LocalSite, ASitesIdAndSubnetComeFromItsDirectory) {
+  const LocalSite one = site_in("/var/lib/omni/prod");
+  EXPECT_EQ(one.id, site_in("/var/lib/omni/prod").id);
+  EXPECT_EQ(one.subnet, site_in("/var/lib/omni/prod").subnet);
+  EXPECT_NE(one.id, site_in("/var/lib/omni/test").id);
+  EXPECT_LE(one.id.size(), 8u);
+  EXPECT_EQ(one.id.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789"), std::string::npos);
+  EXPECT_EQ(one.subnet.rfind("10.215.", 0), 0u);
+}
+
+TEST(LocalSite, EveryConfigParsesForItsRoleAndNamesItsOwnCertificate) {
+  const auto [config, plan] = planned(kCluster);
+  testing::TempDir dir;
+  LocalSite site = site_in((dir.path / "site").string());
+  site.omni_node = "/usr/local/bin/omni-node";
+  site.image_tar = "/usr/local/lib/omni/omni-image.tar";
+  ASSERT_EQ(write_local_site(site, kCluster, config, plan), "");
+  const fs::path root = site.dir;
+
+  struct Expected {
+    std::string role;
+    fs::path file;
+    std::string identity;
+  };
+  std::vector<Expected> expected{{"root", root / "root.yaml", "root"}};
+  for (const auto& vm : plan.vms) {
+    const fs::path director_files = root / "pki/vms" / root::director_vm_name("prod", vm.node);
+    if (vm.role == root::VmRole::director)
+      expected.push_back(
+          {"director", director_files / ("director-" + vm.node + ".yaml"), "director:" + vm.node});
+    else
+      expected.push_back({"agent",
+                          director_files / "vms" / vm.name / ("agent-" + vm.name + ".yaml"),
+                          "agent:" + vm.name});
+  }
+  for (const auto& replica : plan.replicas)
+    expected.push_back(
+        {"orchestrator",
+         root / "pki/vms" / root::director_vm_name("prod", replica.node) / "vms" / replica.vm /
+             ("orchestrator-" + std::to_string(replica.replica) + ".yaml"),
+         "orchestrator:" + std::to_string(replica.replica)});
+  for (const auto& e : expected) {
+    const auto parsed = parse_node_config(e.role, slurp(e.file), e.file.string());
+    ASSERT_TRUE(std::holds_alternative<NodeConfig>(parsed)) << std::get<std::string>(parsed);
+    const NodeConfig& c = std::get<NodeConfig>(parsed);
+    EXPECT_EQ(c.identity, e.identity);
+    EXPECT_EQ(identity_of(slurp(c.cert_file)), e.identity) << c.cert_file;
+    EXPECT_TRUE(fs::exists(c.key_file));
+    EXPECT_EQ(c.peers, peer_book(plan, site.subnet)) << e.file;
+  }
+
+  const auto director = std::get<NodeConfig>(
+      parse_node_config("director", slurp(expected[1].file), expected[1].file.string()));
+  EXPECT_EQ(director.vms->bridge.node, "a");
+  EXPECT_EQ(director.vms->bridge.addresses,
+            (std::map<std::string, std::string>{
+                {"prod-a-worker-1", planned_addresses(plan, site.subnet).at("prod-a-worker-1")}}));
+  EXPECT_EQ(director.vms->capacity.cpu_millis, 2000);
+  EXPECT_EQ(director.vms->state_dir, site.dir + "/local");
+  EXPECT_EQ(director.listen, planned_addresses(plan, site.subnet).at("prod-a-director") + ":7200");
+  const auto root_config =
+      std::get<NodeConfig>(parse_node_config("root", slurp(root / "root.yaml"), "root.yaml"));
+  EXPECT_EQ(root_config.vms->bridge.node, "");
+  EXPECT_EQ(root_config.vms->bridge.addresses.size(), 3u);
+  EXPECT_EQ(root_config.listen, site.subnet + ".1:7100");
+  EXPECT_EQ(root_config.cluster_file, site.dir + "/cluster.yaml");
+  EXPECT_EQ(slurp(root_config.cluster_file), kCluster);
+
+  // A resumed init writes the site again and keeps the CA it made first.
+  const std::string ca = slurp(root / "pki/ca.crt");
+  ASSERT_EQ(write_local_site(site, kCluster, config, plan), "");
+  EXPECT_EQ(slurp(root / "pki/ca.crt"), ca);
+  LocalSite read;
+  ASSERT_EQ(read_local_site(site.dir, read), "");
+  EXPECT_EQ(read.id, site.id);
+  EXPECT_EQ(read.subnet, site.subnet);
+  EXPECT_EQ(read.omni_node, site.omni_node);
+  EXPECT_EQ(read.image_tar, site.image_tar);
+  EXPECT_NE(read_local_site((dir.path / "nowhere").string(), read), "");
+}
+
+}  // namespace
+}  // namespace omni::node
