@@ -19,6 +19,7 @@
 #include <mutex>
 #include <thread>
 
+#include "drivers/vm/local_provider.h"
 #include "node/pki.h"
 #include "node/transport.h"
 #include "tests/drivers/test_support.h"
@@ -317,6 +318,68 @@ TEST_F(InitLocal, MakesASelfManagingClusterThatResetRemovesWhole) {
   // And again: there is nothing to remove, which is fine.
   EXPECT_EQ(run_omni({"reset", "--yes", "--cluster", cluster_, "--state-dir", site()}, &output), 0);
   EXPECT_NE(output.find("nothing on this machine"), std::string::npos) << output;
+}
+
+// The closed loop, for real: what kills a piece of the cluster is undone by the cluster — the
+// Agent restarts a killed leader's container (and a new leader is elected meanwhile), a
+// Director makes a destroyed worker VM again, and the leader boots a Director whose VM died.
+TEST_F(InitLocal, TheClusterHealsWhatIsKilled) {
+  std::string output;
+  ASSERT_EQ(init(&output), 0) << output << read_file(site() + "/root.log");
+  ASSERT_EQ(run_omni({"status", "-o", "json"}, &output), 0) << output;
+  const std::string says_leader = "\"leader\":\"orchestrator:";
+  const auto at = output.find(says_leader);
+  ASSERT_NE(at, std::string::npos) << output;
+  const auto from = at + says_leader.size();
+  const std::string replica = output.substr(from, output.find('"', from) - from);
+  const auto killed = processes_with({"--replica=" + replica, site()});
+  ASSERT_EQ(killed.size(), 1u) << replica;
+  const auto started = Clock::now();
+  ::kill(killed[0].pid, SIGKILL);
+  // Healthy again with a leader, and the replica back in a new process.
+  ASSERT_TRUE(drivers::testing::wait_until(
+      [&] {
+        const auto back = processes_with({"--replica=" + replica, site()});
+        return back.size() == 1 && back[0].pid != killed[0].pid &&
+               run_omni({"status"}, &output) == 0;
+      },
+      std::chrono::seconds(90)))
+      << output;
+  const double healed_s = std::chrono::duration<double>(Clock::now() - started).count();
+  std::printf("leader's container killed: healthy again in %.1f s\n", healed_s);
+
+  // A worker VM destroyed under its Director: the Director makes it again, its Agent runs the
+  // replica again, and the cluster is healthy.
+  drivers::LocalOptions local;
+  local.id = provider_id();
+  local.state_dir = site() + "/local";
+  local.subnet_prefix = subnet();
+  drivers::LocalProvider provider(local);
+  const std::string worker = "omni-" + cluster_ + "-node-2-worker-1";
+  ASSERT_TRUE(drivers::is_ok(provider.destroy(worker)));
+  ASSERT_TRUE(drivers::testing::wait_until(
+      [&] {
+        return provider.inspect(worker).ok() &&
+               provider.inspect(worker).value.state == drivers::VmState::running &&
+               processes_with({"agent --config", site(), "/agent-" + cluster_ + "-node-2"})
+                       .size() == 1 &&
+               run_omni({"status"}, &output) == 0;
+      },
+      std::chrono::seconds(120)))
+      << output;
+
+  // A Director whose VM's init died: the leader has the hypervisor boot it again.
+  const auto director = processes_with({"director --config", site(), "/director-node-3.yaml"});
+  ASSERT_EQ(director.size(), 1u);
+  ::kill(director[0].pid, SIGKILL);
+  ASSERT_TRUE(drivers::testing::wait_until(
+      [&] {
+        const auto back = processes_with({"director --config", site(), "/director-node-3.yaml"});
+        return back.size() == 1 && back[0].pid != director[0].pid &&
+               run_omni({"status"}, &output) == 0;
+      },
+      std::chrono::seconds(120)))
+      << output;
 }
 
 // The root is an omni-node role like the others: `omni-node root --config SITE/root.yaml` alone

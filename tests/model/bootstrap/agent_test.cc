@@ -212,3 +212,45 @@ TEST(Agent, RestartsACrashedContainerWithGrowingBackoff) {
 
 }  // namespace
 }  // namespace omni::agent
+
+namespace omni::agent {
+namespace {
+
+// Back from a power loss with its checkpoint, the Agent brings back its Orchestrator replica on
+// its own, but not its app: the app may have moved while it was down, and waits for its
+// Director (who holds the app lease) to ask for it again.
+TEST(Agent, AfterARestartOnlyTheReplicasComeBackOnTheirOwn) {
+  Harness first;
+  first.start();
+  first.listed(at_s(0), {});
+  v1::Envelope both = run(1, 1LL << 30);
+  auto* app = both.mutable_run_containers()->add_containers();
+  app->set_name("t-web-1");
+  app->set_image("omni/demo-web");
+  app->mutable_resources()->set_cpu_millis(100);
+  app->mutable_resources()->set_memory_bytes(64LL << 20);
+  first.step(Deliver{at_s(1), "director:n1", both});
+  const auto persisted = all_of_type<Persist>(first.out);
+  ASSERT_EQ(persisted.size(), 1u);
+  ASSERT_EQ(first.creates().size(), 2u);
+
+  Harness again;
+  again.step(Start{at_s(100), {persisted.front().record}});
+  again.listed(at_s(100), {}, {"t-orchestrator-1", "t-web-1"});
+  std::vector<std::string> created;
+  for (const auto& c : again.creates()) created.push_back(std::get<ContainerOp>(c.op).name);
+  EXPECT_EQ(created, std::vector<std::string>{"t-orchestrator-1"});
+  EXPECT_EQ(again.removed(), std::vector<std::string>{"t-web-1"});
+  std::uint64_t remove_op = 0;
+  for (const auto& c : all_of_type<DriverCall>(again.out))
+    if (std::get<ContainerOp>(c.op).kind == ContainerOpKind::remove) remove_op = c.op_id;
+  again.step(DriverDone{at_s(100), remove_op, DriverResult{}});
+  // Its Director asks for both again (same generation: its lease is live): the app runs again.
+  again.step(Deliver{at_s(101), "director:n1", both});
+  created.clear();
+  for (const auto& c : again.creates()) created.push_back(std::get<ContainerOp>(c.op).name);
+  EXPECT_EQ(created, std::vector<std::string>{"t-web-1"});
+}
+
+}  // namespace
+}  // namespace omni::agent
