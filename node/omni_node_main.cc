@@ -20,10 +20,12 @@
 #include <variant>
 #include <vector>
 
+#include "drivers/vm/local_provider.h"
 #include "model/config/parse.h"
 #include "model/root/plan.h"
 #include "node/cluster_pki.h"
 #include "node/components.h"
+#include "node/local_site.h"
 #include "node/metrics.h"
 #include "node/node_config.h"
 #include "node/pki.h"
@@ -39,6 +41,7 @@ int usage() {
       "usage: omni-node version\n"
       "       omni-node report\n"
       "       omni-node demo-web [--port N]\n"
+      "       omni-node boot --site DIR (at power-on: start the sandboxes marked autostart)\n"
       "       omni-node serve --component NAME\n"
       "       omni-node root|orchestrator|director|agent --config FILE [--log-format text|json]\n"
       "       omni-node orchestrator|director|agent COMPONENT-ARGS... (config from "
@@ -98,6 +101,39 @@ int demo_web(int argc, char** argv) {
   std::printf("omni-node demo-web listening on port %s\n", port.c_str());
   std::fflush(stdout);
   io.run();
+  return 0;
+}
+
+// What a machine's init system runs at power-on (`omni-node boot --site DIR`): the machine's
+// network for the site's sandboxes, then every sandbox marked autostart, and nothing else; the
+// cluster does the rest.
+int boot(int argc, char** argv) {
+  std::string dir;
+  for (int i = 2; i + 1 < argc; ++i)
+    if (std::strcmp(argv[i], "--site") == 0) dir = argv[++i];
+  if (dir.empty()) return usage();
+  omni::node::LocalSite site;
+  if (const std::string problem = omni::node::read_local_site(dir, site); !problem.empty()) {
+    std::fprintf(stderr, "omni-node boot: %s\n", problem.c_str());
+    return 2;
+  }
+  omni::drivers::LocalOptions options;
+  options.id = site.id;
+  options.state_dir = dir + "/local";
+  options.subnet_prefix = site.subnet;
+  omni::drivers::LocalProvider provider(options);
+  if (const auto prepared = provider.prepare_network(); !omni::drivers::is_ok(prepared)) {
+    std::fprintf(stderr, "omni-node boot: cannot make the sandboxes' network: %s\n",
+                 prepared.message.c_str());
+    return 1;
+  }
+  const auto started = provider.start_autostart();
+  for (const auto& name : started.value) std::printf("omni-node boot: started %s\n", name.c_str());
+  if (!started.ok()) {
+    std::fprintf(stderr, "omni-node boot: %s\n", started.result.message.c_str());
+    return 1;
+  }
+  std::printf("omni-node boot: %zu sandboxes started\n", started.value.size());
   return 0;
 }
 
@@ -257,6 +293,7 @@ int main(int argc, char** argv) {
   }
   if (command == "report") return report();
   if (command == "demo-web") return demo_web(argc, argv);
+  if (command == "boot") return boot(argc, argv);
   if (command == "pki") return pki(argc, argv);
   if (command == "orchestrator" || command == "director" || command == "agent" || command == "root")
     return run_component(command, argc, argv);

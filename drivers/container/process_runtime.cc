@@ -63,6 +63,9 @@ std::string ProcessRuntime::log_path(const std::string& name) const {
 
 DriverResult ProcessRuntime::import_image(const std::string& image, const std::string& tar_path) {
   if (image.empty()) return error_result(DriverStatus::failed, "an image needs a name");
+  // One import at a time: two creates that both find the image missing import it together,
+  // and would share (and tear down) one staging directory.
+  std::lock_guard importing(import_mutex_);
   std::string dir = options_.state_dir + "/images/" + image_dir_name(image);
   std::string staging = dir + ".importing";
   std::error_code ignored;
@@ -78,7 +81,13 @@ DriverResult ProcessRuntime::import_image(const std::string& image, const std::s
   }
   std::lock_guard lock(mutex_);
   fs::remove_all(dir, ignored);
-  fs::rename(staging, dir, ignored);
+  std::error_code renamed;
+  fs::rename(staging, dir, renamed);
+  if (renamed) {
+    images_.erase(image);
+    return error_result(DriverStatus::failed,
+                        "cannot put image " + image + " in place: " + renamed.message());
+  }
   fs::remove_all(dir + "/layout", ignored);
   layout.value.dir.clear();
   images_[image] = Image{dir + "/rootfs", std::move(layout.value)};

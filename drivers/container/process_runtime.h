@@ -55,6 +55,7 @@ class ProcessRuntime final : public ContainerDriver {
     int exit_code = -1;
     std::thread waiter;
   };
+  std::mutex import_mutex_;  // taken before mutex_
   void wait_for(const std::string& name, pid_t pid);
   ContainerInfo info_of(const std::string& name, const Container& container) const;
   std::vector<std::string> command_of(const Container& container, const Image& image) const;

@@ -155,7 +155,12 @@ LocalProvider::~LocalProvider() {
     std::lock_guard lock(mutex_);
     waiters.swap(waiters_);
   }
-  // Sandboxes outlive the provider (a restarted provider finds them); only threads end here.
+  // Sandboxes outlive the provider (a restarted provider finds them); only threads end here,
+  // and none of them touches this provider from now on.
+  {
+    std::lock_guard lock(lifetime_->mutex);
+    lifetime_->alive = false;
+  }
   for (auto& [name, thread] : waiters) thread.detach();
 }
 
@@ -429,6 +434,10 @@ DriverResult LocalProvider::start(const std::string& name) {
   auto vm = read_vm(name);
   if (!vm.ok()) return vm.result;
   if (vm.value.state == VmState::running) return ok_result("already running");
+  // After a power loss /run is empty: the sandbox's namespace and links are made again, with
+  // its address, before its init starts.
+  if (isolated_ && !fs::exists("/run/netns/" + name))
+    if (auto made = make_network(name, vm.value.address); !is_ok(made)) return made;
   SpawnOptions spawn;
   spawn.log_path = console_path(name);
   if (isolated_) spawn.netns_path = "/run/netns/" + name;
@@ -448,17 +457,20 @@ DriverResult LocalProvider::start(const std::string& name) {
   write_text(dir_of(name) + "/pid", std::to_string(pid));
   auto& waiter = waiters_[name];
   if (waiter.joinable()) waiter.detach();
-  waiter = std::thread([this, name, pid] { wait_for(name, pid); });
+  waiter = std::thread([this, lifetime = lifetime_, name, pid] {
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    std::lock_guard alive(lifetime->mutex);
+    if (lifetime->alive) on_init_ended(name, pid, status);
+  });
   events_.push(VmEvent{VmEventKind::started, name, "init pid " + std::to_string(pid)});
   return ok_result(note);
 }
 
 // An init that ends without a stop() is a crash unless it exited 0: a SIGKILL nobody asked
 // for is, typically, the kernel's OOM killer enforcing the sandbox's memory limit.
-void LocalProvider::wait_for(const std::string& name, pid_t pid) {
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
+void LocalProvider::on_init_ended(const std::string& name, pid_t pid, int status) {
   bool asked_to_stop = false;
   {
     std::lock_guard lock(stop_mutex_);

@@ -94,7 +94,7 @@ class LocalProvider final : public VmDriver {
   std::string cgroup_group() const { return "omni-local-" + options_.id; }
   std::string limit_resources(const std::string& name, const VmInfo& vm, SpawnOptions& spawn);
   void remove_cgroup(const std::string& name);
-  void wait_for(const std::string& name, pid_t pid);
+  void on_init_ended(const std::string& name, pid_t pid, int status);
 
   // Several providers share a state directory (the root's and every Director's on a machine):
   // what changes a sandbox holds this lock, so two of them never start one sandbox twice.
@@ -121,6 +121,13 @@ class LocalProvider final : public VmDriver {
   std::mutex stop_mutex_;  // waiters take it while mutex_ is held by a stop joining them
   std::set<std::string> stopping_;
   std::map<std::string, std::thread> waiters_;
+  // Waiters outlive the provider (they are detached when it goes): one touches the provider only
+  // while it holds this guard's mutex and finds the provider alive.
+  struct Lifetime {
+    std::mutex mutex;
+    bool alive = true;
+  };
+  std::shared_ptr<Lifetime> lifetime_ = std::make_shared<Lifetime>();
   EventQueue<VmEvent> events_;
 };
 

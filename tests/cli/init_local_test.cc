@@ -382,6 +382,48 @@ TEST_F(InitLocal, TheClusterHealsWhatIsKilled) {
       << output;
 }
 
+// A power loss: every process of the cluster killed and /run emptied (namespaces, links, the
+// bridge gone), the disks kept. `omni-node boot` — what the machine's init system runs at
+// power-on, starting the sandboxes marked autostart and nothing else — and the cluster comes
+// back by itself: healthy, its app running again.
+TEST_F(InitLocal, AfterAPowerLossBootAloneBringsTheClusterBack) {
+  std::string output;
+  ASSERT_EQ(init(&output), 0) << output << read_file(site() + "/root.log");
+  ASSERT_EQ(run_omni({"apply", "-f", OMNI_SOURCE_DIR "/examples/apps.yaml"}, &output), 0) << output;
+  const auto three_running = [&] {
+    return run_omni({"get", "apps", "-o", "json"}, &output) == 0 &&
+           output.find("\"running\":3") != std::string::npos;
+  };
+  ASSERT_TRUE(drivers::testing::wait_until(three_running, std::chrono::seconds(90))) << output;
+
+  for (const auto& p : processes_with({site()})) ::kill(p.pid, SIGKILL);
+  ASSERT_TRUE(drivers::testing::wait_until([&] { return processes_with({site()}).empty(); }));
+  const std::string id = provider_id();
+  for (const auto& entry : fs::directory_iterator("/run/netns")) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("omni-" + cluster_ + "-", 0) == 0 || name == "omh-" + id)
+      drivers::testing::run({"ip", "netns", "del", name});
+  }
+  drivers::testing::run({"ip", "link", "del", "omb-" + id});
+  ASSERT_FALSE(fs::exists("/sys/class/net/omb-" + id));
+
+  const auto powered = Clock::now();
+  int code = 0;
+  output = drivers::testing::run({OMNI_NODE_BIN, "boot", "--site", site()}, &code);
+  ASSERT_EQ(code, 0) << output;
+  EXPECT_NE(output.find("6 sandboxes started"), std::string::npos) << output;
+  ASSERT_TRUE(drivers::testing::wait_until(
+      [&] { return run_omni({"status"}, &output) == 0 && three_running(); },
+      std::chrono::seconds(180)))
+      << output;
+  std::printf("power loss: healthy with its app again %.1f s after omni-node boot\n",
+              std::chrono::duration<double>(Clock::now() - powered).count());
+  auto running = components();
+  EXPECT_EQ(running["director"].size(), 3u);
+  EXPECT_EQ(running["agent"].size(), 3u);
+  EXPECT_EQ(running["orchestrator"].size(), 3u);
+}
+
 // The root is an omni-node role like the others: `omni-node root --config SITE/root.yaml` alone
 // finishes an init that `omni init` wrote the site for (here, killed in its first phase).
 TEST_F(InitLocal, OmniNodeRootAloneFinishesTheInit) {

@@ -2,6 +2,8 @@
 #include "drivers/container/process_runtime.h"
 
 #include <gtest/gtest.h>
+
+#include <thread>
 #include <signal.h>
 
 #include "tests/drivers/test_support.h"
@@ -70,6 +72,28 @@ TEST(ProcessRuntime, RunsOmniNodeFromItsImageAndReportsExits) {
   ASSERT_EQ(runtime.remove("orchestrator-1").status, DriverStatus::ok);
   ASSERT_EQ(runtime.remove("version").status, DriverStatus::ok);
   EXPECT_TRUE(runtime.list().value.empty());
+}
+
+// Two creates that find the image missing import it at once (an Agent back from a power loss
+// starts its replica and an app of the same image together): both imports succeed and the image
+// is whole afterwards.
+TEST(ProcessRuntime, ConcurrentImportsOfOneImageLeaveItWhole) {
+  TempDir dir("omni-process");
+  ProcessRuntimeOptions options;
+  options.state_dir = dir / "state";
+  ProcessRuntime runtime(options);
+  DriverResult first, second;
+  std::thread other([&] { second = runtime.import_image("omni:dev", OMNI_IMAGE_TAR); });
+  first = runtime.import_image("omni:dev", OMNI_IMAGE_TAR);
+  other.join();
+  EXPECT_EQ(first.status, DriverStatus::ok) << first.message;
+  EXPECT_EQ(second.status, DriverStatus::ok) << second.message;
+  ASSERT_EQ(runtime.create(container("version", "omni:dev")).status, DriverStatus::ok);
+  ASSERT_EQ(runtime.start("version").status, DriverStatus::ok);
+  int code = -1;
+  ASSERT_TRUE(wait_exit(runtime, "version", code));
+  EXPECT_EQ(code, 0) << testing::read_file(runtime.log_path("version"));
+  ASSERT_EQ(runtime.remove("version").status, DriverStatus::ok);
 }
 
 TEST(ProcessRuntime, BadInputIsAClearError) {
