@@ -2,9 +2,9 @@
 #include "drivers/container/process_runtime.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <thread>
-#include <signal.h>
 
 #include "tests/drivers/test_support.h"
 
