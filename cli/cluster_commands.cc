@@ -14,6 +14,7 @@
 #include "model/config/parse.h"
 #include "model/core/json.h"
 #include "model/orchestrator/apps.h"
+#include "model/root/plan.h"
 
 namespace omni::cli {
 namespace po = boost::program_options;
@@ -262,7 +263,8 @@ constexpr const char* kStatusUsage =
     "the Directors it controls and the apps. Exit 0 healthy, 1 degraded or unreachable.\n\n";
 
 constexpr const char* kGetUsage =
-    "Usage: omni get nodes|containers|orchestrators|apps [--cluster NAME] [-o table|json|yaml]\n\n";
+    "Usage: omni get nodes|vms|containers|orchestrators|apps [--cluster NAME]\n"
+    "       [-o table|json|yaml]\n\n";
 
 constexpr const char* kApplyUsage =
     "Usage: omni apply -f APPS.yaml [--cluster NAME]\n"
@@ -305,9 +307,9 @@ int run_status(const std::vector<std::string>& args, std::ostream& out, std::ost
 int run_get(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   Common common;
   if (auto done = parse_common("get", kGetUsage, args, false, common, out, err)) return *done;
-  const std::set<std::string> kinds{"nodes", "containers", "orchestrators", "apps"};
+  const std::set<std::string> kinds{"nodes", "vms", "containers", "orchestrators", "apps"};
   if (common.positional.size() != 1 || !kinds.count(common.positional.front())) {
-    err << "omni: get: say what to get: nodes, containers, orchestrators or apps\n";
+    err << "omni: get: say what to get: nodes, vms, containers, orchestrators or apps\n";
     return kExitBadInput;
   }
   const std::string kind = common.positional.front();
@@ -334,6 +336,30 @@ int run_get(const std::vector<std::string>& args, std::ostream& out, std::ostrea
                           .add("controlled", controlled)
                           .add("desired_acked", d.desired_acked())
                           .add("last_rejection", d.last_rejection()));
+    }
+  } else if (kind == "vms") {
+    // The Director VM answers when its Director is controlled; worker VMs as Directors report.
+    rows.push_back({"VM", "NODE", "ROLE", "RUNNING", "AGENT"});
+    for (const auto& d : r->directors()) {
+      const std::string node = node_of(d.director());
+      const bool up = d.controller_term() == r->term();
+      const std::string own_vm = root::director_vm_name(c.credentials.cluster, node);
+      rows.push_back({own_vm, node, "director", up ? "yes" : "unknown", "-"});
+      items.push_back(Record()
+                          .add("name", own_vm)
+                          .add("node", node)
+                          .add("role", std::string("director"))
+                          .add("running", up));
+      for (const auto& vm : d.vms()) {
+        rows.push_back({vm.name(), node, "worker", vm.running() ? "yes" : "no",
+                        vm.agent_ready() ? "ready" : "not ready"});
+        items.push_back(Record()
+                            .add("name", vm.name())
+                            .add("node", node)
+                            .add("role", std::string("worker"))
+                            .add("running", vm.running())
+                            .add("agent_ready", vm.agent_ready()));
+      }
     }
   } else if (kind == "containers") {
     rows.push_back({"NODE", "CONTAINER"});

@@ -372,8 +372,10 @@ void Orchestrator::describe_cluster(v1::StatusReply& r) const {
     d->set_desired_acked(view.desired_acked);
     d->set_last_rejection(view.last_rejection);
     const auto control = directors_.find(view.director);
-    if (control != directors_.end())
+    if (control != directors_.end()) {
       for (const auto& c : control->second.running_containers) d->add_running_containers(c);
+      for (const auto& vm : control->second.vms) *d->add_vms() = vm;
+    }
   }
   for (const auto& app : apps()) {
     auto* a = r.add_apps();
@@ -399,6 +401,7 @@ void Orchestrator::on_director_report(const Address& from, std::uint64_t,
   if (r.report_seq() != 0) control.last_report_seq = r.report_seq();
   control.running_containers.clear();
   control.failing_containers.clear();
+  control.vms.assign(r.vms().begin(), r.vms().end());
   for (const auto& c : r.containers()) {
     if (c.running()) control.running_containers.insert(c.name());
     if (!c.running() && c.restarts() >= kFailingAfterRestarts)

@@ -139,6 +139,7 @@ class Orchestrator final : public Component {
     std::uint32_t vm_recoveries = 0;
     std::set<std::string> running_containers;  // from its last report
     std::set<std::string> failing_containers;  // from its last report
+    std::vector<v1::VmStatus> vms;             // its worker VMs, from its last report
   };
   struct StatusWaiter {
     Address to;

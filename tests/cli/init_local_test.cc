@@ -278,6 +278,16 @@ TEST_F(InitLocal, MakesASelfManagingClusterThatResetRemovesWhole) {
   EXPECT_EQ(run_omni({"delete", "app", "web"}, &output), 1);
   EXPECT_NE(output.find("has no app web"), std::string::npos) << output;
   EXPECT_EQ(run_omni({"get", "volumes"}, &output), 2);
+  ASSERT_EQ(run_omni({"get", "vms", "-o", "json"}, &output), 0) << output;
+  for (int n = 1; n <= 3; ++n) {
+    const std::string node = "node-" + std::to_string(n);
+    EXPECT_NE(output.find("{\"name\":\"" + cluster_ + "-" + node + "-worker-1\",\"node\":\"" +
+                          node + "\",\"role\":\"worker\",\"running\":true,\"agent_ready\":true}"),
+              std::string::npos)
+        << output;
+    EXPECT_NE(output.find("{\"name\":\"" + cluster_ + "-" + node + "-director\""),
+              std::string::npos);
+  }
 
   // Again: the cluster is there, nothing changes.
   std::vector<int> before;
@@ -349,7 +359,15 @@ TEST_F(InitLocal, TheClusterHealsWhatIsKilled) {
   std::printf("leader's container killed: healthy again in %.1f s\n", healed_s);
 
   // A worker VM destroyed under its Director: the Director makes it again, its Agent runs the
-  // replica again, and the cluster is healthy.
+  // replica and the app again, and the cluster is healthy; the app answers from the new VM.
+  ASSERT_EQ(run_omni({"apply", "-f", OMNI_SOURCE_DIR "/examples/apps.yaml"}, &output), 0) << output;
+  ASSERT_TRUE(drivers::testing::wait_until(
+      [&] {
+        return run_omni({"get", "apps", "-o", "json"}, &output) == 0 &&
+               output.find("\"running\":3") != std::string::npos;
+      },
+      std::chrono::seconds(90)))
+      << output;
   drivers::LocalOptions local;
   local.id = provider_id();
   local.state_dir = site() + "/local";
@@ -367,6 +385,19 @@ TEST_F(InitLocal, TheClusterHealsWhatIsKilled) {
       },
       std::chrono::seconds(120)))
       << output;
+  std::string address = read_file(site() + "/local/" + worker + "/address");
+  address.erase(address.find_last_not_of(" \n") + 1);
+  std::string answer;
+  EXPECT_TRUE(drivers::testing::wait_until(
+      [&] {
+        answer =
+            drivers::testing::run({"python3", "-c",
+                                   "import urllib.request; print(urllib.request.urlopen('http://" +
+                                       address + ":8080/', timeout=2).read().decode(), end='')"});
+        return answer == "hello from omni demo-web on " + worker + "\n";
+      },
+      std::chrono::seconds(60)))
+      << answer;
 
   // A Director whose VM's init died: the leader has the hypervisor boot it again.
   const auto director = processes_with({"director --config", site(), "/director-node-3.yaml"});
