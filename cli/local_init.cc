@@ -287,7 +287,9 @@ int init_local(const LocalInitOptions& options, const std::string& config_text,
         << (last.failed() ? last.detail() : "the root stopped (see " + root_config.log_path + ")")
         << "\n  the root's log: " << root_config.log_path
         << "\n  run the same omni init again to resume, or omni reset --yes --cluster "
-        << plan.cluster << " to remove what was made\n";
+        << plan.cluster
+        << (site.dir == default_site_dir(plan.cluster) ? "" : " --state-dir " + site.dir)
+        << " to remove what was made\n";
     return kExitFailure;
   }
   if (std::string problem = write_credentials(site, plan, home_of(options.home));
