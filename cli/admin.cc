@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -41,6 +42,12 @@ std::string only_cluster(const fs::path& omni_dir, std::string& cluster) {
 }
 
 }  // namespace
+
+std::string home_dir(const std::string& given) {
+  if (!given.empty()) return given;
+  const char* home = std::getenv("HOME");
+  return home != nullptr && *home != '\0' ? home : "/root";
+}
 
 std::string load_credentials(const std::string& home, const std::string& cluster,
                              Credentials& out) {

@@ -27,6 +27,9 @@ struct Credentials {
   std::vector<std::pair<std::string, std::string>> orchestrators;  // identity, host:port
 };
 
+// `given`, or $HOME (or /root when it is unset): where ~/.omni is.
+std::string home_dir(const std::string& given = {});
+
 // `cluster` empty: the only cluster under HOME/.omni. Empty on success, else what is wrong.
 std::string load_credentials(const std::string& home, const std::string& cluster, Credentials& out);
 

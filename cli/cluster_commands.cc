@@ -137,11 +137,6 @@ std::optional<int> parse_common(const std::string& command, const char* usage,
   return std::nullopt;
 }
 
-std::string home() {
-  const char* home = std::getenv("HOME");
-  return home != nullptr && *home != '\0' ? home : "/root";
-}
-
 // The leader's described status, or the exit code and message when there is none.
 struct Connection {
   Credentials credentials;
@@ -150,7 +145,7 @@ struct Connection {
 
 std::optional<int> connect(const std::string& command, const Common& common, Connection& c,
                            std::ostream& err) {
-  if (std::string problem = load_credentials(home(), common.cluster, c.credentials);
+  if (std::string problem = load_credentials(home_dir(), common.cluster, c.credentials);
       !problem.empty()) {
     err << "omni: " << command << ": " << problem << "\n";
     return kExitFailure;

@@ -10,10 +10,11 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <sstream>
 #include <variant>
 
+#include "cli/admin.h"
 #include "cli/app.h"
+#include "cli/file_io.h"
 #include "drivers/util/subprocess.h"
 #include "drivers/vm/local_provider.h"
 #include "model/core/json.h"
@@ -52,12 +53,6 @@ std::string find_image_tar() {
   const fs::path here = own_directory();
   return first_existing({here / "omni-image.tar", here / ".." / "omni-image.tar",
                          "/usr/local/lib/omni/omni-image.tar", "/usr/lib/omni/omni-image.tar"});
-}
-
-std::string home_of(const std::string& given) {
-  if (!given.empty()) return given;
-  const char* home = std::getenv("HOME");
-  return home != nullptr && *home != '\0' ? home : "/root";
 }
 
 // Held for as long as this process initializes (or resets) the cluster; the kernel lets go of
@@ -186,7 +181,7 @@ std::string prepare_site(const LocalInitOptions& options, const root::Plan& plan
   site.dir = fs::absolute(dir).lexically_normal().string();
   site.omni_node = options.omni_node.empty() ? find_omni_node() : options.omni_node;
   site.image_tar = options.image_tar.empty() ? find_image_tar() : options.image_tar;
-  if (site.image.empty()) site.image = "omni/omni-node:dev";
+  if (site.image.empty()) site.image = node::kOmniImage;
   if (site.runtime.empty()) site.runtime = "process";
   if (site.omni_node.empty() || !fs::exists(site.omni_node))
     return "cannot find omni-node (beside omni, or in /usr/local/bin); say where with --omni-node";
@@ -258,15 +253,13 @@ int init_local(const LocalInitOptions& options, const std::string& config_text,
     err << "omni: init: " << problem << "\n";
     return kExitFailure;
   }
-  auto parsed = node::parse_node_config(
-      "root",
-      [&] {
-        std::ifstream in(site.dir + "/root.yaml");
-        std::stringstream text;
-        text << in.rdbuf();
-        return text.str();
-      }(),
-      site.dir + "/root.yaml");
+  const auto root_yaml = read_text_file(site.dir + "/root.yaml");
+  if (const auto* unreadable = std::get_if<config::Diagnostic>(&root_yaml)) {
+    err << "omni: init: " << unreadable->to_string() << "\n";
+    return kExitFailure;
+  }
+  auto parsed =
+      node::parse_node_config("root", std::get<std::string>(root_yaml), site.dir + "/root.yaml");
   if (const auto* problem = std::get_if<std::string>(&parsed)) {
     err << "omni: init: " << *problem << "\n";
     return kExitFailure;
@@ -292,21 +285,22 @@ int init_local(const LocalInitOptions& options, const std::string& config_text,
         << " to remove what was made\n";
     return kExitFailure;
   }
-  if (std::string problem = write_credentials(site, plan, home_of(options.home));
+  if (std::string problem = write_credentials(site, plan, home_dir(options.home));
       !problem.empty()) {
     err << "omni: init: the cluster runs, but " << problem << "\n";
     return kExitFailure;
   }
   if (!options.json)
     out << "[init] cluster " << plan.cluster << " manages itself (" << printer.total()
-        << "); admin credentials in " << home_of(options.home) << "/.omni/" << plan.cluster << "\n";
+        << "); admin credentials in " << home_dir(options.home) << "/.omni/" << plan.cluster
+        << "\n";
   return kExitOk;
 }
 
 int reset_local(const LocalResetOptions& options, std::ostream& out, std::ostream& err) {
   const std::string dir =
       options.site_dir.empty() ? default_site_dir(options.cluster) : options.site_dir;
-  const fs::path credentials = fs::path(home_of(options.home)) / ".omni" / options.cluster;
+  const fs::path credentials = fs::path(home_dir(options.home)) / ".omni" / options.cluster;
   std::error_code error;
   if (!fs::exists(dir + "/site.yaml")) {
     fs::remove_all(credentials, error);
@@ -332,9 +326,10 @@ int reset_local(const LocalResetOptions& options, std::ostream& out, std::ostrea
   drivers::LocalProvider provider(local);
   // Directors first: a Director left running would make again the workers removed before it.
   std::vector<std::string> order;
-  for (const auto& [name, role] : sandboxes_of(provider, options.cluster))
+  const auto sandboxes = sandboxes_of(provider, options.cluster);
+  for (const auto& [name, role] : sandboxes)
     if (role == "director") order.push_back(name);
-  for (const auto& [name, role] : sandboxes_of(provider, options.cluster))
+  for (const auto& [name, role] : sandboxes)
     if (role != "director") order.push_back(name);
   int failures = 0;
   for (const auto& name : order) {

@@ -27,13 +27,15 @@ inline constexpr int kOrchestratorPortBase = 7400;  // replica N listens on 7400
 inline constexpr int kAdminPort = 7500;
 inline constexpr int kFirstVmHost = 10;  // SUBNET.10: the plan's first VM
 
+inline constexpr const char* kOmniImage = "omni/omni-node:dev";  // what omni-image.tar holds
+
 struct LocalSite {
   std::string dir;        // absolute
   std::string id;         // the provider's id: bridge omb-ID
   std::string subnet;     // A.B.C
   std::string omni_node;  // the program every sandbox and container runs
   std::string image_tar;  // Omni's OCI image (the Orchestrators' containers)
-  std::string image = "omni/omni-node:dev";
+  std::string image = kOmniImage;
   std::string runtime = "process";  // the Agents' container runtime: process | containerd
   std::string containerd_socket;    // containerd: the runtime's socket
 };

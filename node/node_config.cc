@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <set>
 
+#include "node/local_site.h"
+
 namespace omni::node {
 namespace {
 
@@ -313,7 +315,7 @@ std::variant<NodeConfig, std::string> read(const std::string& role, const YAML::
     if (!root["cluster"])
       return file + ": the root needs `cluster` (the cluster config it creates)";
     c.cluster_file = in.path(in.text(root["cluster"], "cluster"));
-    c.orchestrator_image = in.optional_text(root["image"], "image", "omni/omni-node:dev");
+    c.orchestrator_image = in.optional_text(root["image"], "image", kOmniImage);
   } else if (root["cluster"] || root["image"]) {
     return file + ": keys `cluster` and `image` are the root's";
   }
