@@ -261,8 +261,9 @@ void Simulation::on_start(const Event& event) {
   process.up = true;
   ++counters_.starts;
   record(EventKind::start, event.process, 0, process.incarnation);
-  const Input input{
-      Start{.now = process.clock.local_at(now_), .persisted = process.disk.records()}};
+  Start start{.now = process.clock.local_at(now_), .persisted = process.disk.records()};
+  trace_.add_records(start.persisted);
+  const Input input{std::move(start)};
   step_component(event.process, input);
 }
 
@@ -341,6 +342,7 @@ void Simulation::on_driver_done(const Event& event) {
   Process& process = processes_[id];
   if (process.up && process.incarnation == pending.ticket.incarnation) {
     record(EventKind::driver_done, id, 0, pending.ticket.op_id);
+    trace_.add_result(pending.result);
     const Input input{DriverDone{.now = process.clock.local_at(now_),
                                  .op_id = pending.ticket.op_id,
                                  .result = std::move(pending.result)}};

@@ -100,6 +100,9 @@ class Simulation final : private DriverHost {
   const NetworkConfig& network() const { return network_; }
   // Maps addresses to locations; faults below name locations (default: the address).
   void set_location_resolver(LocationResolver resolver);
+  // Resolves `address`'s location again (a process starting on a machine the resolver now
+  // knows); until then it keeps the one it had when first named.
+  void relocate(const Address& address);
   void partition(const std::vector<std::vector<std::string>>& location_groups);
   void cut(const std::string& from_location, const std::string& to_location);
   void uncut(const std::string& from_location, const std::string& to_location);

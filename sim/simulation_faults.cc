@@ -45,6 +45,12 @@ void Simulation::set_location_resolver(LocationResolver resolver) {
   OMNI_ASSERT(processes_.size() == book_.size());
 }
 
+void Simulation::relocate(const Address& address) {
+  intern(address);
+  book_.relocate(address);
+  OMNI_ASSERT(processes_.size() == book_.size());
+}
+
 void Simulation::partition(const std::vector<std::vector<std::string>>& location_groups) {
   std::vector<std::vector<LocationId>> groups;
   std::uint64_t detail = 0;

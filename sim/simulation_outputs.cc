@@ -95,6 +95,7 @@ bool Simulation::do_persist(AddressId id, const Persist& persist) {
   ++counters_.persists;
   record(EventKind::persist, id, 0,
          (persist.record.size() << 2) | (persist.sync ? 1U : 0U) | (persist.replace ? 2U : 0U));
+  trace_.add_bytes(persist.record);
   return true;
 }
 
@@ -121,6 +122,7 @@ void Simulation::do_driver_call(AddressId id, const DriverCall& call) {
   OMNI_ASSERT(driver_ != nullptr);
   ++counters_.driver_calls;
   record(EventKind::driver_call, id, 0, call.op_id);
+  trace_.add_op(call.op);
   const DriverTicket ticket{
       .process = id, .incarnation = processes_[id].incarnation, .op_id = call.op_id};
   driver_->call(book_.address_of(id), ticket, call.op, *this);

@@ -95,4 +95,43 @@ void Trace::add(const TraceEvent& event) {
   OMNI_ASSERT(!record_events_ || events_.size() == event_count_);
 }
 
+void Trace::add_op(const DriverOp& op) {
+  hash_.mix(op.index());
+  if (const auto* vm = std::get_if<VmOp>(&op)) {
+    hash_.mix(static_cast<std::uint64_t>(vm->kind));
+    hash_.mix_bytes(vm->node);
+    hash_.mix_bytes(vm->name);
+    hash_.mix(static_cast<std::uint64_t>(vm->cpu_millis));
+    hash_.mix(static_cast<std::uint64_t>(vm->memory_bytes));
+    hash_.mix(vm->metadata.size());
+    for (const auto& [key, value] : vm->metadata) {  // a std::map: in key order, every time
+      hash_.mix_bytes(key);
+      hash_.mix_bytes(value);
+    }
+  } else {
+    const auto& container = std::get<ContainerOp>(op);
+    hash_.mix(static_cast<std::uint64_t>(container.kind));
+    hash_.mix_bytes(container.name);
+    hash_.mix_bytes(container.image);
+    hash_.mix(container.args.size());
+    for (const auto& arg : container.args) hash_.mix_bytes(arg);
+    hash_.mix(static_cast<std::uint64_t>(container.cpu_millis));
+    hash_.mix(static_cast<std::uint64_t>(container.memory_bytes));
+  }
+}
+
+void Trace::add_result(const DriverResult& result) {
+  hash_.mix(static_cast<std::uint64_t>(result.status));
+  hash_.mix_bytes(result.message);
+  hash_.mix(result.names.size());
+  for (const auto& name : result.names) hash_.mix_bytes(name);
+  hash_.mix(result.running.size());
+  for (const auto& name : result.running) hash_.mix_bytes(name);
+}
+
+void Trace::add_records(const std::vector<std::string>& records) {
+  hash_.mix(records.size());
+  for (const auto& record : records) hash_.mix_bytes(record);
+}
+
 }  // namespace omni::sim

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "model/core/ops.h"
 #include "model/core/time.h"
 
 namespace omni::sim {
@@ -68,6 +69,12 @@ class Trace {
   void add(const TraceEvent& event);
   // Extra bytes that identify the event (a message's wire bytes, a record).
   void add_bytes(std::string_view bytes) { hash_.mix_bytes(bytes); }
+  // What a driver was asked and what it answered, field by field, so that a change in either
+  // (another VM name, a different error) changes the hash even when the events around it do not.
+  void add_op(const DriverOp& op);
+  void add_result(const DriverResult& result);
+  // The records a process was started with: what its disk kept through crashes and faults.
+  void add_records(const std::vector<std::string>& records);
 
   std::uint64_t hash() const { return hash_.value(); }
   std::uint64_t event_count() const { return event_count_; }

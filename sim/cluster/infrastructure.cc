@@ -376,6 +376,9 @@ std::string Infrastructure::vm_of(const Address& process) const {
 
 void Infrastructure::start_process(const Address& address, ComponentFactory factory,
                                    Duration after) {
+  // A peer may have named this process before it ran anywhere (a replica sends to the others
+  // as soon as it starts): from now on the network sees it where it runs.
+  sim_.relocate(address);
   if (registered_.count(address) == 0) {
     registered_[address] = "";
     sim_.add_process(address, std::move(factory), after);

@@ -281,14 +281,16 @@ class CommittedKept final : public Checker {
   std::string name() const override { return "committed_entries_kept"; }
   void check_safety(CheckContext& context) override {
     const auto* o = stepped<orchestrator::Orchestrator>(sim_);
-    if (!o || !o->is_leader()) return;
+    if (!o) return;
+    const Address self = *stepped_address(sim_);
+    terms_[self] = o->term();
+    if (!o->is_leader() || o->term() < newest_running_term()) return;  // deposed, not yet told
     const auto committed = applied_.highest();
     if (!committed) return;
     const raft::RaftLog& log = o->node().raft().log();
     if (committed->index <= log.snapshot_index()) return;  // held by the snapshot
     const auto term = log.term_at(committed->index);
     if (term && *term == committed->term) return;
-    const Address self = *stepped_address(sim_);
     context.fail("leader " + self + " at term " + std::to_string(o->term()) +
                      " lacks the committed entry " + std::to_string(committed->index) + " (term " +
                      std::to_string(committed->term) + ", applied by " + committed->applied_by +
@@ -297,8 +299,20 @@ class CommittedKept final : public Checker {
   }
 
  private:
+  // Raft asks completeness of the leaders of later terms; a leader that another running replica
+  // has already outgrown is stale (until check-quorum or a message deposes it) and may lack what
+  // the newer leader committed. Replicas that restarted with a forgotten disk start low again,
+  // which is why this looks at running replicas and not at the newest term ever seen.
+  std::uint64_t newest_running_term() const {
+    std::uint64_t newest = 0;
+    for (const auto& [address, term] : terms_)
+      if (sim_.is_up(address)) newest = std::max(newest, term);
+    return newest;
+  }
+
   Simulation& sim_;
   const AppliedEntries& applied_;
+  std::map<Address, std::uint64_t> terms_;  // each replica's term when it last stepped
 };
 
 class RootLeaves final : public Checker {

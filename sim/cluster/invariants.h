@@ -81,7 +81,8 @@ class AppliedEntries {
 };
 
 // Committed entries never disappear (leader completeness): every leader's log holds the highest
-// entry any replica applied, at the same term, or a snapshot past it.
+// entry any replica applied, at the same term, or a snapshot past it — every leader that no
+// running replica has outgrown: a deposed leader that has not heard so yet may lack it.
 std::unique_ptr<Checker> make_committed_kept(Simulation& sim, const AppliedEntries& applied);
 
 }  // namespace omni::sim

@@ -53,6 +53,13 @@ void AddressBook::set_resolver(LocationResolver resolver) {
   OMNI_ASSERT(addresses_.size() == location_of_.size());
 }
 
+void AddressBook::relocate(const Address& address) {
+  const AddressId id = intern(address);
+  location_of_[id] = intern_location(resolve(address));
+  OMNI_ASSERT(addresses_.size() == location_of_.size());
+  OMNI_ASSERT(location_of_[id] < location_names_.size());
+}
+
 std::string AddressBook::resolve(const Address& address) const {
   OMNI_ASSERT(!address.empty(), "an address needs a name");
   if (!resolver_) return address;

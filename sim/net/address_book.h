@@ -35,6 +35,9 @@ class AddressBook {
 
   // Replaces the address -> location mapping and re-resolves every known address.
   void set_resolver(LocationResolver resolver);
+  // Asks the resolver again where `address` is: a process that starts on a machine may have
+  // been named (and so interned) by a peer before it existed anywhere.
+  void relocate(const Address& address);
 
  private:
   std::string resolve(const Address& address) const;

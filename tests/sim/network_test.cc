@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "sim/simulation.h"
@@ -180,6 +181,28 @@ TEST(Network, PartitionsActOnLocationsThroughTheResolver) {
   sim.run_for(1s);
   EXPECT_TRUE(arrivals.empty());
   EXPECT_EQ(sim.counters().messages_delivered, 3U);  // within node-1
+}
+
+// A process named before it ran anywhere (a replica sends to its peers as soon as it starts)
+// sits at the location the resolver gave then; relocate() moves it to where it runs, so a
+// partition of machines cuts it too. Missing this once let every node partition of the
+// simulated cluster leave the Orchestrators connected to each other.
+TEST(Network, ARelocatedProcessIsPartitionedWhereItNowRuns) {
+  std::map<Address, std::string> runs_on;
+  Simulation sim(SimConfig{});
+  sim.set_location_resolver([&runs_on](const Address& address) {
+    const auto it = runs_on.find(address);
+    return it == runs_on.end() ? std::string("nowhere-yet") : it->second;
+  });
+  runs_on["a"] = "node-1";
+  sim.add_process("a", burst_sender("b", 1));
+  sim.run_for(1ms);  // a names b before b runs anywhere
+  sim.partition({{"node-1"}, {"node-2"}});
+  runs_on["b"] = "node-2";
+  EXPECT_FALSE(sim.link_blocked("a", "b")) << "b keeps the location it was named at";
+  sim.relocate("b");
+  EXPECT_TRUE(sim.link_blocked("a", "b"));
+  EXPECT_TRUE(sim.link_blocked("b", "a"));
 }
 
 TEST(Network, UnparseableBytesAreCountedAndDropped) {

@@ -92,6 +92,33 @@ TEST(Simulation, DefaultDriverAnswersUnavailable) {
   EXPECT_EQ(sim.counters().driver_calls, 1U);
 }
 
+// One process that persists `record` and asks the driver for `vm` when it first starts, then is
+// restarted: the run's hash, which must tell apart runs that differ only in those bytes.
+std::uint64_t hash_of_run(const std::string& record, const std::string& vm) {
+  Simulation sim(SimConfig{});
+  sim.add_process("p", testing::lambda_factory([=](const Input& input, Outputs& out) {
+                    const auto* start = std::get_if<Start>(&input);
+                    if (!start || !start->persisted.empty()) return;
+                    out.push_back(Persist{.record = record});
+                    VmOp op;
+                    op.name = vm;
+                    out.push_back(DriverCall{.op_id = 1, .op = op});
+                  }));
+  sim.run_for(1s);
+  sim.restart("p");
+  sim.run_for(1s);
+  return sim.trace_hash();
+}
+
+// Same events, same sizes, other bytes: the hash covers what was persisted, what a driver was
+// asked and (through the restart) what a process was started with.
+TEST(Simulation, TheTraceHashCoversRecordsAndDriverOpsNotOnlyEvents) {
+  const std::uint64_t base = hash_of_run("term:1", "vm-1");
+  EXPECT_EQ(hash_of_run("term:1", "vm-1"), base);
+  EXPECT_NE(hash_of_run("term:2", "vm-1"), base) << "a persisted record of the same size";
+  EXPECT_NE(hash_of_run("term:1", "vm-2"), base) << "a driver op for another VM";
+}
+
 TEST(Simulation, ExitStopsTheProcessAndIgnoresLaterOutputs) {
   Simulation sim(SimConfig{});
   sim.add_process("p", testing::lambda_factory([](const Input&, Outputs& out) {
