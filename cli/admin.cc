@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <thread>
 
@@ -82,6 +83,8 @@ std::string load_credentials(const std::string& home, const std::string& cluster
 }
 
 AdminClient::AdminClient(const Credentials& credentials) : credentials_(credentials) {
+  std::random_device entropy;
+  next_store_id_ = (std::uint64_t{entropy()} << 32 | entropy()) >> 1;  // far from wrapping
   // Answers come back to a fixed address: another omni command may hold it for a moment.
   const auto end = Clock::now() + std::chrono::seconds(5);
   do {
@@ -162,7 +165,8 @@ std::optional<v1::StoreReply> AdminClient::store(v1::StoreRequest request,
   const auto leader = status(timeout);
   std::string hint = leader && leader->is_leader() ? leader->leader_hint() : std::string();
   const auto end = Clock::now() + timeout;
-  for (std::uint64_t id = 1; Clock::now() < end; ++id) {
+  while (Clock::now() < end) {
+    const std::uint64_t id = next_store_id_++;
     request.set_id(id);
     v1::Envelope envelope;
     *envelope.mutable_store_request() = request;

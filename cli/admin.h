@@ -63,6 +63,9 @@ class AdminClient {
   std::condition_variable arrived_;
   std::deque<v1::Envelope> inbox_;
   std::uint64_t next_seq_ = 1;
+  // Store request ids start at random: the replicas ignore an id they saw from "admin" lately
+  // (a duplicate delivery), and every omni command is a new admin.
+  std::uint64_t next_store_id_ = 0;
   std::size_t round_robin_ = 0;
 };
 

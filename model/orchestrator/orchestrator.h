@@ -5,6 +5,7 @@
 // brings back lost Director VMs, replaces lost members one membership change at a time, and
 // answers the root's hand-over and status requests.
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <set>
@@ -51,6 +52,10 @@ struct OrchestratorConfig {
   // TEST ONLY: the first app replica is also wanted on a worker VM of another node, so the
   // simulator's duplicate checker can be shown to fire.
   bool testing_place_an_app_replica_twice = false;
+  // TEST ONLY: a leader answers store reads from its own state, without confirming through a
+  // read index that it still leads, so the simulator's linearizability check can be shown to
+  // fire on the stale reads of a deposed leader.
+  bool testing_reads_skip_read_index = false;
 };
 
 // What one replica sees of the plane, for status: any replica can say the quorum is lost.
@@ -153,6 +158,11 @@ class Orchestrator final : public Component {
     v1::StoreRequest request;
   };
   static constexpr std::size_t kMaxStoreWaiters = 1024;
+  // A store request is identified by its sender and its id; one seen again among the last
+  // kRememberedStoreRequests is a duplicate delivery and is ignored, so a network that
+  // duplicates messages never makes a write apply twice or answer twice with different results.
+  static constexpr std::size_t kRememberedStoreRequests = 4096;
+  bool seen_before(const Address& from, std::uint64_t id);
 
   bool admits_raft_message(const Address& from, const v1::RaftMessage& m) const;
   void step_raft(const Input& input, Outputs& out);
@@ -227,7 +237,9 @@ class Orchestrator final : public Component {
       hand_over_waiters_;                                 // request -> (from, seq)
   std::map<std::uint64_t, StatusWaiter> status_waiters_;  // request id -> waiter
   std::map<std::uint64_t, StoreWaiter> store_waiters_;    // request id -> waiter
-  std::map<std::uint64_t, Address> vm_ops_;               // driver op id -> Director
+  std::set<std::pair<Address, std::uint64_t>> recent_store_requests_;
+  std::deque<std::pair<Address, std::uint64_t>> recent_store_order_;  // oldest first
+  std::map<std::uint64_t, Address> vm_ops_;                           // driver op id -> Director
   std::optional<Topology> topology_;         // derived from the handed-over config, cached
   std::optional<DesiredByNode> desired_;     // derived from the replicated state, cached
   std::uint64_t desired_revision_ = 0;       // the state's revision desired_ was derived from

@@ -58,8 +58,9 @@ std::string init_text(const RunResult& result) {
 void print_seed_text(std::ostream& out, const RunResult& result, const std::string& file) {
   out << "seed " << result.seed << "  " << (result.passed ? "ok  " : "FAIL") << "  init "
       << init_text(result) << "  events " << result.events << "  messages " << result.messages
-      << "  leader_changes " << result.leader_changes << "  hash " << hash_text(result.trace_hash)
-      << "\n";
+      << "  leader_changes " << result.leader_changes;
+  if (result.client_ops > 0) out << "  client_ops " << result.client_ops;
+  out << "  hash " << hash_text(result.trace_hash) << "\n";
   if (const auto& v = result.violation) {
     out << "  violation: invariant '" << v->invariant << "' at " << since_start(v->at) << "\n"
         << "    components: " << processes_text(*v) << "\n"
@@ -83,7 +84,7 @@ void print_seed_json(std::ostream& out, const RunResult& result, const std::stri
       << ",\"root_phase\":" << json_quote(root::phase_name(result.root_phase))
       << ",\"init_failure\":" << json_quote(result.init_failure) << ",\"events\":" << result.events
       << ",\"messages\":" << result.messages << ",\"leader_changes\":" << result.leader_changes
-      << ",\"converged_in\":"
+      << ",\"client_ops\":" << result.client_ops << ",\"converged_in\":"
       << (result.converged_in ? json_quote(format_duration(*result.converged_in)) : "null")
       << ",\"converged_in_ns\":"
       << (result.converged_in ? std::to_string(result.converged_in->count()) : "null")

@@ -7,6 +7,7 @@
 #include "sim/cli/file_io.h"
 #include "sim/cli/seed_report.h"
 #include "sim/cli/seed_runner.h"
+#include "sim/lincheck/history.h"
 #include "sim/report/chrome_trace.h"
 #include "sim/report/mermaid.h"
 #include "sim/scenario/parse.h"
@@ -17,7 +18,7 @@ namespace {
 
 constexpr const char* kUsage =
     "Usage: omni-sim [--help] run FILE [--seed N | --seeds A..B] [--jobs J] [--json]\n"
-    "                [--trace OUT.json] [--mermaid OUT.md]\n"
+    "                [--trace OUT.json] [--mermaid OUT.md] [--history OUT.jsonl]\n"
     "\n"
     "Run a scenario (format: docs/scenarios.md) in the deterministic simulator, once per seed, and "
     "check\n"
@@ -29,10 +30,12 @@ constexpr const char* kUsage =
 
 constexpr const char* kRunUsage =
     "Usage: omni-sim run FILE [--seed N | --seeds A..B] [--jobs J] [--json]\n"
-    "                [--trace OUT.json] [--mermaid OUT.md]\n"
+    "                [--trace OUT.json] [--mermaid OUT.md] [--history OUT.jsonl]\n"
     "\n"
-    "Without --seed or --seeds the scenario's own seed (default 1) runs. --trace and --mermaid\n"
-    "describe the first seed: it is run again with every event recorded.\n"
+    "Without --seed or --seeds the scenario's own seed (default 1) runs. --trace, --mermaid and\n"
+    "--history describe the first seed: it is run again with every event recorded. --history\n"
+    "writes what the scenario's clients did (docs/histories.md); every seed's history is checked\n"
+    "for linearizability whether or not it is written.\n"
     "\n";
 
 struct RunArgs {
@@ -42,6 +45,7 @@ struct RunArgs {
   bool json = false;
   std::optional<std::string> trace_path;
   std::optional<std::string> mermaid_path;
+  std::optional<std::string> history_path;
 };
 
 int bad_input(std::ostream& err, const std::string& message) {
@@ -86,8 +90,10 @@ po::options_description run_options() {
       "trace", po::value<std::string>(),
       "write the first seed's Chrome trace JSON (Perfetto) here")(
       "mermaid", po::value<std::string>(),
-      "write the first seed as a mermaid sequence diagram here")("file", po::value<std::string>(),
-                                                                 "the scenario (YAML)");
+      "write the first seed as a mermaid sequence diagram here")(
+      "history", po::value<std::string>(),
+      "write the first seed's client history (JSON lines, docs/histories.md) here")(
+      "file", po::value<std::string>(), "the scenario (YAML)");
   return options;
 }
 
@@ -117,6 +123,7 @@ std::variant<RunArgs, std::string> read_flags(const po::variables_map& vm) {
   args.json = vm.count("json") > 0;
   if (vm.count("trace")) args.trace_path = vm["trace"].as<std::string>();
   if (vm.count("mermaid")) args.mermaid_path = vm["mermaid"].as<std::string>();
+  if (vm.count("history")) args.history_path = vm["history"].as<std::string>();
   return args;
 }
 
@@ -143,15 +150,23 @@ bool open_output(const std::optional<std::string>& path, std::ofstream& file, st
   return false;
 }
 
-// --trace / --mermaid: the first seed again, every event kept. False when the rerun does not
-// reproduce the first run's hash (the simulation is not deterministic: a bug).
+// --trace / --mermaid / --history: the first seed again, every event kept. False when the rerun
+// does not reproduce the first run's hash (the simulation is not deterministic: a bug).
+struct ReportFiles {
+  std::ofstream trace;
+  std::ofstream mermaid;
+  std::ofstream history;
+};
+
 bool write_reports(const Scenario& scenario, const RunArgs& args, std::uint64_t first_hash,
-                   std::ofstream& trace, std::ofstream& mermaid, const Runner& runner,
-                   std::ostream& err) {
+                   ReportFiles& files, const Runner& runner, std::ostream& err) {
   const std::uint64_t seed = args.seeds.front();
   RunOptions options;
-  options.record_events = true;
+  options.record_events = args.trace_path || args.mermaid_path;
+  options.record_history = args.history_path.has_value();
   const RunResult recorded = runner(scenario, seed, options);
+  std::ofstream& trace = files.trace;
+  std::ofstream& mermaid = files.mermaid;
   if (args.trace_path) {
     write_chrome_trace(recorded, trace);
     err << "omni-sim: wrote the trace of seed " << seed << " to " << *args.trace_path
@@ -160,6 +175,13 @@ bool write_reports(const Scenario& scenario, const RunArgs& args, std::uint64_t 
   if (args.mermaid_path) {
     write_mermaid(recorded, mermaid);
     err << "omni-sim: wrote the diagram of seed " << seed << " to " << *args.mermaid_path << "\n";
+  }
+  if (args.history_path) {
+    for (const auto& event : recorded.history)
+      files.history << lincheck::to_json_line(event) << '\n';
+    files.history.flush();
+    err << "omni-sim: wrote the client history of seed " << seed << " (" << recorded.history.size()
+        << " events) to " << *args.history_path << "\n";
   }
   if (recorded.trace_hash == first_hash) return true;
   err << "omni-sim: seed " << seed << " gave trace hash " << hash_text(recorded.trace_hash)
@@ -190,9 +212,13 @@ int run_command(const std::vector<std::string>& argv, std::ostream& out, std::os
   const auto scenario = load_scenario(args.file, err);
   if (!scenario) return kExitBadInput;
   if (args.seeds.empty()) args.seeds = {scenario->seed};
-  std::ofstream trace;
-  std::ofstream mermaid;
-  if (!open_output(args.trace_path, trace, err) || !open_output(args.mermaid_path, mermaid, err))
+  if (args.history_path && !scenario->clients)
+    return bad_input(err, "--history: " + args.file +
+                              " has no \"clients:\" block, so there is no history to write");
+  ReportFiles files;
+  if (!open_output(args.trace_path, files.trace, err) ||
+      !open_output(args.mermaid_path, files.mermaid, err) ||
+      !open_output(args.history_path, files.history, err))
     return kExitBadInput;
   std::uint64_t passed = 0;
   std::uint64_t failed = 0;
@@ -206,8 +232,8 @@ int run_command(const std::vector<std::string>& argv, std::ostream& out, std::os
       print_seed_text(out, result, args.file);
     out.flush();
   });
-  if ((args.trace_path || args.mermaid_path) &&
-      !write_reports(*scenario, args, first_hash, trace, mermaid, runner, err))
+  if ((args.trace_path || args.mermaid_path || args.history_path) &&
+      !write_reports(*scenario, args, first_hash, files, runner, err))
     failed += 1;
   if (args.json)
     out << "{\"passed\":" << passed << ",\"failed\":" << failed << "}\n";

@@ -13,6 +13,8 @@
 #include "sim/cluster/faults.h"
 #include "sim/cluster/infrastructure.h"
 #include "sim/cluster/invariants.h"
+#include "sim/cluster/store_client.h"
+#include "sim/lincheck/lincheck.h"
 
 namespace omni::sim {
 namespace {
@@ -64,9 +66,7 @@ class ClusterRun {
     sim_.add_process(root::kRootAddress, root(root::kRootAddress));
     if (options_.testing_second_root) sim_.add_process("root-2", root("root-2"));
     if (has_app_faults()) {
-      std::vector<Address> replicas;
-      for (int r = 1; r <= scenario_.cluster.orchestrators; ++r)
-        replicas.push_back("orchestrator:" + std::to_string(r));
+      std::vector<Address> replicas = orchestrator_addresses();
       sim_.add_process(std::string(kAdminAddress),
                        [replicas](Rng) { return std::make_unique<AdminClient>(replicas); });
     }
@@ -78,10 +78,12 @@ class ClusterRun {
                               "the run used its whole event budget: a livelock or a storm", {});
         break;
       }
+      start_clients();
       observe_convergence();
       if (may_stop()) break;
     }
     if (!sim_.violation()) check_liveness();
+    if (!sim_.violation()) check_history();
     return result();
   }
 
@@ -98,6 +100,39 @@ class ClusterRun {
    private:
     Infrastructure& infra_;
   };
+
+  std::vector<Address> orchestrator_addresses() const {
+    std::vector<Address> replicas;
+    for (int r = 1; r <= scenario_.cluster.orchestrators; ++r)
+      replicas.push_back("orchestrator:" + std::to_string(r));
+    return replicas;
+  }
+
+  // The clients use the plane, so they start once the root has handed it over.
+  void start_clients() {
+    if (!scenario_.clients || clients_started_ || !state_.init_done_at) return;
+    clients_started_ = true;
+    const ClientsSpec& spec = *scenario_.clients;
+    for (int i = 0; i < spec.count; ++i) {
+      sim_.add_process(std::string(kClientPrefix) + std::to_string(i + 1),
+                       [this, i, replicas = orchestrator_addresses(), spec](Rng rng) {
+                         return std::make_unique<StoreClient>(i, replicas, spec, rng, history_);
+                       });
+    }
+    OMNI_ASSERT(clients_started_ && history_.events.empty());
+  }
+
+  void check_history() {
+    if (!scenario_.clients || !scenario_.expect.linearizable) return;
+    const lincheck::Verdict verdict = lincheck::check_history(history_.events);
+    if (verdict.exhausted) {
+      sim_.report_violation("linearizable",
+                            "the clients' history was too hard to check: " + verdict.report, {});
+    } else if (!verdict.linearizable) {
+      sim_.report_violation("linearizable",
+                            "what the clients saw is not linearizable: " + verdict.report, {});
+    }
+  }
 
   bool has_app_faults() const {
     return std::any_of(scenario_.faults.begin(), scenario_.faults.end(), [](const Fault& f) {
@@ -136,6 +171,10 @@ class ClusterRun {
       config->testing_scheduler_ignores_capacity = options_.testing_model_ignores_capacity;
       config->testing_place_an_app_replica_twice =
           options_.testing_leader_duplicates_an_app_replica;
+      if (options_.testing_leaders_read_locally) {
+        config->testing_reads_skip_read_index = true;
+        config->raft.check_quorum = false;
+      }
       if (options_.testing_voters_grant_twice) {
         config->raft.testing_grant_multiple_votes_per_term = true;
         config->raft.pre_vote = false;
@@ -394,6 +433,10 @@ class ClusterRun {
     if (const auto quiet = faults_->quiet_since(); quiet && converged_at_)
       r.converged_in = *converged_at_ - *quiet;
     r.phases = state_.phases;
+    r.client_ops = static_cast<std::uint64_t>(std::count_if(
+        history_.events.begin(), history_.events.end(),
+        [](const lincheck::Event& e) { return e.type == lincheck::EventType::invoke; }));
+    if (options_.record_history) r.history = std::move(history_.events);
     if (!r.phases.empty() && r.phases.back().end < r.end) r.phases.back().end = r.end;
     if (options_.record_events) {
       r.trace_events = sim_.trace().events();
@@ -413,6 +456,8 @@ class ClusterRun {
   std::unique_ptr<Infrastructure> infra_;
   std::unique_ptr<FaultRunner> faults_;
   std::optional<Time> converged_at_;
+  HistorySink history_;
+  bool clients_started_ = false;
 };
 
 }  // namespace

@@ -7,13 +7,15 @@
 
 #include "model/root/plan.h"
 #include "sim/checker.h"
+#include "sim/lincheck/history.h"
 #include "sim/scenario/scenario.h"
 #include "sim/trace.h"
 
 namespace omni::sim {
 
 struct RunOptions {
-  bool record_events = false;  // keep every event, for --trace and --mermaid
+  bool record_events = false;   // keep every event, for --trace and --mermaid
+  bool record_history = false;  // keep the clients' history in the result, for --history
   // Test-only broken components that the checkers must catch.
   bool testing_director_accepts_stale_fence = false;
   bool testing_root_acts_after_teardown = false;
@@ -35,6 +37,9 @@ struct RunOptions {
   bool testing_leader_duplicates_an_app_replica = false;
   // Orchestrators' Raft grants more than one vote per term, without pre-vote (election_safety).
   bool testing_voters_grant_twice = false;
+  // Leaders answer store reads without a read index and never step down for want of a quorum:
+  // a deposed leader serves stale reads (linearizable).
+  bool testing_leaders_read_locally = false;
 };
 
 struct PhaseSpan {
@@ -66,6 +71,10 @@ struct RunResult {
   std::vector<std::string> addresses;  // by address id
   std::vector<std::string> locations;  // by address id: the node (or "root-host") it ran on
   std::vector<PhaseSpan> phases;
+  // With `clients:`: how many operations they invoked, and with RunOptions::record_history
+  // the history itself.
+  std::uint64_t client_ops = 0;
+  std::vector<lincheck::Event> history;
 };
 
 RunResult run_scenario(const Scenario& scenario, std::uint64_t seed,

@@ -15,13 +15,13 @@ namespace omni::sim {
 namespace detail {
 namespace {
 
-const std::vector<std::string> kTopKeys{"name",     "description", "cluster",       "seed",
-                                        "duration", "network",     "timing",        "faults",
-                                        "swarm",    "expect",      "infrastructure"};
+const std::vector<std::string> kTopKeys{"name",     "description", "cluster",        "seed",
+                                        "duration", "network",     "timing",         "faults",
+                                        "swarm",    "expect",      "infrastructure", "clients"};
 const std::vector<std::string> kNetworkKeys{"latency", "drop", "duplicate", "reorder"};
 const std::vector<std::string> kTimingKeys{"vm_boot", "container_start"};
-const std::vector<std::string> kExpectKeys{"init", "fail_phase", "init_within", "converge_within",
-                                           "apps_running"};
+const std::vector<std::string> kExpectKeys{
+    "init", "fail_phase", "init_within", "converge_within", "apps_running", "linearizable"};
 const std::vector<std::string> kResourceKeys{"cpu", "memory"};
 const std::vector<std::string> kComparisons{">=", "<=", "==", "!=", ">", "<"};
 constexpr std::int64_t kMaxSeed = 999'999'999'999'999'999;
@@ -102,7 +102,13 @@ void ScenarioParser::parse_top(const YAML::Node& root, Scenario& scenario, bool 
     parse_infrastructure(infrastructure, scenario);
   if (const YAML::Node faults = root["faults"]) parse_faults(faults, scenario);
   if (const YAML::Node swarm = root["swarm"]) parse_swarm(swarm, scenario);
+  if (const YAML::Node clients = root["clients"]) parse_clients(clients, scenario);
   if (const YAML::Node expect = root["expect"]) parse_expect(expect, scenario.expect);
+  if (const YAML::Node expect = root["expect"];
+      expect && expect.IsMap() && expect["linearizable"] && !scenario.clients)
+    in_.error(expect["linearizable"],
+              "linearizable needs a \"clients:\" block: without "
+              "clients there is no history to check");
 }
 
 void ScenarioParser::parse_cluster(const YAML::Node& node, Scenario& scenario) {
@@ -214,6 +220,12 @@ void ScenarioParser::parse_expect(const YAML::Node& node, Expectations& expect) 
       expect.converge_within = duration(value, "converge_within");
     } else if (name == "apps_running") {
       parse_apps_running(value, expect);
+    } else if (name == "linearizable") {
+      auto text = in_.scalar(value, "linearizable");
+      if (text && *text != "true" && *text != "false")
+        in_.error(value, "linearizable must be true or false, got \"" + *text + "\"");
+      else if (text)
+        expect.linearizable = *text == "true";
     } else {
       parse_counter(key, value, expect);
     }

@@ -91,6 +91,18 @@ struct Swarm {
 inline const std::vector<std::string> kRunCounters{"leader_changes", "crashes", "messages",
                                                    "orchestrators"};
 
+// `clients:` — users of the plane's resource store during the run: each reads, writes and
+// compare-and-sets registers shared by all of them, and every operation is recorded in a history
+// (docs/histories.md) that is checked for linearizability.
+enum class ClientOp { read, write, cas };
+struct ClientsSpec {
+  int count = 0;
+  int keys = 1;
+  std::vector<ClientOp> ops{ClientOp::read, ClientOp::write, ClientOp::cas};
+  double ops_per_s = 10;  // per client
+  Duration timeout = 2s;  // then the op is `info` and the client goes on as a new process
+};
+
 struct CounterExpectation {
   std::string counter;  // one of kRunCounters
   std::string op;       // >= <= == > < !=
@@ -106,6 +118,8 @@ struct Expectations {
   // `apps_running: all` (every desired app replica runs at the end) or a number.
   bool apps_running_all = false;
   std::optional<std::int64_t> apps_running;
+  // With `clients:`: check the history (the default); `linearizable: false` records it only.
+  bool linearizable = true;
 };
 
 struct NetworkSpec {
@@ -132,6 +146,7 @@ struct Scenario {
   TimingSpec timing;
   std::vector<Fault> faults;
   std::optional<Swarm> swarm;
+  std::optional<ClientsSpec> clients;
   Expectations expect;
   // `infrastructure: {NODE: {cpu: .., memory: ..}}`: what the simulated hypervisor really has
   // when it differs from the config (a node smaller than declared). Optional.

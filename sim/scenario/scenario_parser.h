@@ -31,6 +31,10 @@ class ScenarioParser {
   void parse_counter(const YAML::Node& key, const YAML::Node& value, Expectations& expect);
   void parse_apps_running(const YAML::Node& value, Expectations& expect);
   void parse_infrastructure(const YAML::Node& node, Scenario& scenario);
+  // parse_clients.cc
+  void parse_clients(const YAML::Node& node, Scenario& scenario);
+  std::optional<std::vector<ClientOp>> client_ops(const YAML::Node& node);
+  std::optional<double> client_rate(const YAML::Node& node);
   std::optional<Duration> duration(const YAML::Node& node, const std::string& what);
   std::optional<DurationRange> range(const YAML::Node& node, const std::string& what);
   std::optional<root::Phase> phase(const YAML::Node& node, const std::string& what);

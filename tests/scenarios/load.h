@@ -8,20 +8,37 @@
 
 namespace omni::sim::testing {
 
-inline Scenario load_scenario(const std::string& path) {
-  const FileReader read =
+// A std::function, as the parser takes it. The result is built in place: GCC 12 at -O3 warns
+// (maybe-uninitialized) about a Diagnostic returned straight into the variant.
+inline const FileReader& read_file() {
+  static const FileReader read =
       [](const std::string& p) -> std::variant<std::string, config::Diagnostic> {
+    std::variant<std::string, config::Diagnostic> result;
     std::ifstream in(p);
-    if (!in) return config::Diagnostic{{p, 1, 1}, "cannot read"};
+    if (!in) {
+      result.emplace<config::Diagnostic>().where = {p, 1, 1};
+      std::get<config::Diagnostic>(result).message = "cannot read";
+      return result;
+    }
     std::ostringstream text;
     text << in.rdbuf();
-    return text.str();
+    result = text.str();
+    return result;
   };
-  auto text = read(path);
-  auto parsed = parse_scenario(std::get<std::string>(text), path, read);
+  return read;
+}
+
+// A scenario written in a test, read as if it were scenarios/inline.yaml.
+inline Scenario parse_scenario_text(const std::string& text,
+                                    const std::string& path = "scenarios/inline.yaml") {
+  auto parsed = parse_scenario(text, path, read_file());
   if (auto* errors = std::get_if<std::vector<config::Diagnostic>>(&parsed))
     throw std::runtime_error(errors->front().to_string());
   return std::get<Scenario>(std::move(parsed));
+}
+
+inline Scenario load_scenario(const std::string& path) {
+  return parse_scenario_text(std::get<std::string>(read_file()(path)), path);
 }
 
 inline std::vector<std::string> scenario_files() {

@@ -1,7 +1,13 @@
-// Every file in scenarios/ passes 50 seeds: its invariants hold and its `expect:` is met.
+// Every file in scenarios/ passes 50 seeds: its invariants hold and its `expect:` is met. The
+// sanitizer build runs 5 of them (its runs are twenty times slower); CI runs all 50 in the
+// Release build beside it. A window of swarm seeds that moves with the clock explores seeds no
+// run has tried before, and prints itself, so that a failure found there can be replayed.
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <iostream>
 #include <map>
 #include <numeric>
 #include <ostream>
@@ -13,7 +19,10 @@
 namespace omni::sim {
 namespace {
 
-constexpr std::uint64_t kSeeds = 50;
+#ifndef OMNI_SWEEP_SEEDS
+#define OMNI_SWEEP_SEEDS 50
+#endif
+constexpr std::uint64_t kSeeds = OMNI_SWEEP_SEEDS;
 
 // A scenario and the seeds one ctest entry runs. The slowest scenario is split, so that its 50
 // seeds run beside the rest of the suite instead of alone at its end.
@@ -29,7 +38,7 @@ void PrintTo(const Sweep& sweep, std::ostream* out) {
 
 class ScenarioSweep : public ::testing::TestWithParam<Sweep> {};
 
-TEST_P(ScenarioSweep, FiftySeedsPass) {
+TEST_P(ScenarioSweep, EverySeedPasses) {
   const Sweep& sweep = GetParam();
   const Scenario scenario = testing::load_scenario("scenarios/" + sweep.scenario + ".yaml");
   for (std::uint64_t seed = sweep.first_seed; seed <= sweep.last_seed; ++seed) {
@@ -44,13 +53,28 @@ TEST_P(ScenarioSweep, FiftySeedsPass) {
 }
 
 // Listed by hand so a new file is a deliberate addition; the test below keeps the list whole.
-const std::vector<std::string> kScenarios{
-    "apps",        "apps-node-loss", "apps-overcommit",        "apps-partition",
-    "apps-update", "bootstrap",      "bootstrap-large",        "capacity-too-small",
-    "cold-start",  "cold-start-100", "cold-start-apps",        "director-vm-loss",
-    "disk-errors", "leader-crash",   "lossy-network",          "one-way-isolation",
-    "partition",   "replica-loss",   "root-crash-during-init", "swarm",
-    "swarm-apps"};
+const std::vector<std::string> kScenarios{"apps",
+                                          "apps-node-loss",
+                                          "apps-overcommit",
+                                          "apps-partition",
+                                          "apps-update",
+                                          "bootstrap",
+                                          "bootstrap-large",
+                                          "capacity-too-small",
+                                          "cold-start",
+                                          "cold-start-100",
+                                          "cold-start-apps",
+                                          "director-vm-loss",
+                                          "clients",
+                                          "disk-errors",
+                                          "leader-crash",
+                                          "lossy-network",
+                                          "one-way-isolation",
+                                          "partition",
+                                          "replica-loss",
+                                          "root-crash-during-init",
+                                          "swarm",
+                                          "swarm-apps"};
 
 // The 1,000-node scenario takes minutes under the sanitizers: five entries of ten seeds, first.
 const std::map<std::string, std::uint64_t> kShards{{"bootstrap-large", 5}};
@@ -93,6 +117,33 @@ TEST(ScenarioSweep, ShardsCoverEverySeedOnce) {
     std::vector<std::uint64_t> expected(kSeeds);
     std::iota(expected.begin(), expected.end(), 1);
     EXPECT_EQ(list, expected) << scenario;
+  }
+}
+
+// Seeds beyond the fixed ones, a different window every minute: OMNI_SWARM_WINDOW=FIRST replays
+// one. The window is printed whether or not it passes.
+TEST(ScenarioSweep, AMovingWindowOfSwarmSeedsPasses) {
+  constexpr std::uint64_t kWindow = 4 * kSeeds;
+  std::uint64_t first = 0;
+  if (const char* pinned = std::getenv("OMNI_SWARM_WINDOW")) {
+    first = std::strtoull(pinned, nullptr, 10);
+  } else {
+    const auto minutes = std::chrono::duration_cast<std::chrono::minutes>(
+        std::chrono::system_clock::now().time_since_epoch());
+    first = 1'000 + static_cast<std::uint64_t>(minutes.count()) % 1'000'000 * kWindow;
+  }
+  std::cout << "swarm seeds " << first << ".." << first + kWindow - 1
+            << " (replay this window with OMNI_SWARM_WINDOW=" << first << ")\n";
+  for (const char* name : {"swarm", "clients"}) {
+    const Scenario scenario = testing::load_scenario(std::string("scenarios/") + name + ".yaml");
+    for (std::uint64_t seed = first; seed < first + kWindow / 2; ++seed) {
+      const RunResult r = run_scenario(scenario, seed);
+      ASSERT_TRUE(r.passed) << "replay: omni-sim run scenarios/" << name << ".yaml --seed " << seed
+                            << " --trace trace.json\n"
+                            << (r.violation ? r.violation->to_string() : "")
+                            << (r.expectation_failures.empty() ? ""
+                                                               : r.expectation_failures.front());
+    }
   }
 }
 

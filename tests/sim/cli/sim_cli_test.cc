@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "sim/lincheck/history.h"
 #include "tests/sim/cli/fake_runs.h"
 
 namespace omni::sim::cli {
@@ -55,6 +56,8 @@ TEST(SimCli, BadInputExitsTwo) {
       {{"run", "tests/data/scenarios/bad/unknown-target.yaml"},
        "tests/data/scenarios/bad/unknown-target.yaml:5:12: unknown target"},
       {{"run", kScenario, "--trace", "no/such/dir/t.json"}, "cannot write \"no/such/dir/t.json\""},
+      {{"run", kScenario, "--history", "h.jsonl"},
+       "scenarios/bootstrap.yaml has no \"clients:\" block, so there is no history to write"},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(::testing::Message() << c.args.size() << " args: " << c.message_part);
@@ -145,6 +148,50 @@ TEST(SimCli, TraceAndMermaidDescribeTheFirstSeed) {
   std::getline(m, first_line);
   EXPECT_EQ(first_line, "sequenceDiagram");
   EXPECT_NE(o.err.find("ui.perfetto.dev"), std::string::npos);
+}
+
+// --history writes the first seed's client history, rerun with record_history, in the format
+// omni-lincheck reads.
+TEST(SimCli, HistoryIsTheFirstSeedsClientHistory) {
+  const auto path = std::filesystem::temp_directory_path() / "omni_sim_cli_history.jsonl";
+  std::vector<RunOptions> asked;
+  std::ostringstream out;
+  std::ostringstream err;
+  const int code = run_sim_cli(
+      {"run", "scenarios/clients.yaml", "--seeds", "4..5", "--history", path.string()}, out, err,
+      [&](const Scenario& scenario, std::uint64_t seed, const RunOptions& options) {
+        EXPECT_TRUE(scenario.clients.has_value());
+        asked.push_back(options);
+        RunResult r = testing::fake_run(seed, options.record_events);
+        r.passed = true;
+        r.violation.reset();
+        r.expectation_failures.clear();
+        lincheck::Event invoke;
+        invoke.f = lincheck::Function::write;
+        invoke.key = "/registers/0";
+        invoke.value = static_cast<std::int64_t>(seed);
+        invoke.time_ns = 10;
+        lincheck::Event ok = invoke;
+        ok.type = lincheck::EventType::ok;
+        ok.time_ns = 20;
+        if (options.record_history) r.history = {invoke, ok};
+        return r;
+      });
+  EXPECT_EQ(code, kExitOk) << err.str();
+  ASSERT_EQ(asked.size(), 3u) << "two seeds, then the first again with its history kept";
+  EXPECT_FALSE(asked[0].record_history);
+  EXPECT_TRUE(asked[2].record_history);
+  EXPECT_FALSE(asked[2].record_events) << "a history alone needs no event trace";
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  const lincheck::ParseResult parsed = lincheck::parse_history(text.str(), path.string());
+  ASSERT_EQ(parsed.error, "");
+  ASSERT_EQ(parsed.events.size(), 2u);
+  EXPECT_EQ(std::get<std::int64_t>(parsed.events[0].value), 4) << "the first seed's history";
+  EXPECT_NE(err.str().find("wrote the client history of seed 4 (2 events)"), std::string::npos)
+      << err.str();
+  std::filesystem::remove(path);
 }
 
 }  // namespace

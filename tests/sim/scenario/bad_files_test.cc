@@ -39,7 +39,8 @@ const std::vector<BadFile> kBadFiles{
     {"expect-counter-typo.yaml", 4, 3, "did you mean \"leader_changes\"?"},
     {"expect-unknown-counter.yaml", 4, 3,
      "unknown key \"replicas_replaced\" in expect; expect takes init, fail_phase, init_within, "
-     "converge_within, apps_running, leader_changes, crashes, messages, orchestrators"},
+     "converge_within, apps_running, linearizable, leader_changes, crashes, messages, "
+     "orchestrators"},
     {"apply-new-app-without-image.yaml", 5, 12, "apply of a new app \"web\" needs an \"image:\""},
     {"delete-unknown-app.yaml", 7, 17, "unknown app \"wbe\"; did you mean \"web\"?"},
     {"apps-running-bad.yaml", 4, 17, "apps_running (all or a number)"},
@@ -54,6 +55,12 @@ const std::vector<BadFile> kBadFiles{
     {"disk-fail-bad-mode.yaml", 5, 47, "lose_unsynced, corrupt or eio, got \"melt\""},
     {"seed-negative.yaml", 3, 7, "seed must be a whole number from 0"},
     {"vm-boot-half-range.yaml", 4, 12, "vm_boot: invalid duration \"\""},
+    {"clients-without-count.yaml", 4, 3, "clients needs \"count:\""},
+    {"clients-count-zero.yaml", 4, 10, "clients count"},
+    {"clients-bad-rate.yaml", 5, 9,
+     "clients rate must be operations per client and time, like 20/s"},
+    {"clients-unknown-op.yaml", 5, 15, "unknown clients op \"wirte\"; use read, write and cas"},
+    {"linearizable-without-clients.yaml", 4, 17, "linearizable needs a \"clients:\" block"},
 };
 
 TEST(ScenarioBadFiles, EveryBadFileGetsOneLocatedError) {

@@ -51,8 +51,15 @@ faults:
 swarm:
   until: 10m
   kinds: [partition, crash]
+clients:
+  count: 5
+  keys: 3
+  ops: [read, cas]
+  rate: 90/m
+  timeout: 3s
 expect:
   init: complete
+  linearizable: false
   init_within: 5m
   converge_within: 2m
   leader_changes: ">= 1"
@@ -118,6 +125,13 @@ TEST(ScenarioParse, EveryKeyOfTheFormat) {
   EXPECT_EQ(s.expect.counters[0].value, 1);
   EXPECT_EQ(s.expect.counters[1].op, "==");
   EXPECT_EQ(s.expect.counters[1].value, 100);
+  ASSERT_TRUE(s.clients.has_value());
+  EXPECT_EQ(s.clients->count, 5);
+  EXPECT_EQ(s.clients->keys, 3);
+  EXPECT_EQ(s.clients->ops, (std::vector<ClientOp>{ClientOp::read, ClientOp::cas}));
+  EXPECT_DOUBLE_EQ(s.clients->ops_per_s, 1.5);
+  EXPECT_EQ(s.clients->timeout, 3s);
+  EXPECT_FALSE(s.expect.linearizable);
 }
 
 TEST(ScenarioParse, DefaultsOfAMinimalScenario) {
