@@ -52,3 +52,14 @@ function(omni_test target)
 endfunction()
 
 include(GoogleTest)
+
+# Generated code (protoc's output) is compiled for a quick build in the test presets: the test
+# suite exercises it but does not test it, and with ASan at -O2 the containerd API alone cost
+# minutes of CI. Plain builds (release) compile it like everything else.
+option(OMNI_QUICK_GENERATED_CODE "Compile generated code at -O0, without debug info or sanitizers" OFF)
+function(omni_generated_code_flags)
+  if(OMNI_QUICK_GENERATED_CODE)
+    set_source_files_properties(${ARGN}
+      PROPERTIES COMPILE_OPTIONS "-O0;-g0;-fno-sanitize=all")
+  endif()
+endfunction()

@@ -3,7 +3,9 @@
 //   size, so a property that hangs or dies can still be replayed with the RC_PARAMS it printed;
 // - each test has a time budget (OMNI_TEST_BUDGET_S, set by ctest to half the ctest timeout):
 //   a test over budget is stopped with its name and the seed, instead of being killed silently
-//   by ctest's timeout.
+//   by ctest's timeout;
+// - the processes a test starts (omni, omni-node) inherit LeakSanitizer suppressions for leaks
+//   that are not ours (tests/lsan.supp says which and why).
 #include <gtest/gtest.h>
 #include <rapidcheck.h>
 #include <rapidcheck/detail/Configuration.h>
@@ -127,6 +129,7 @@ class BudgetWatchdog : public ::testing::EmptyTestEventListener {
 
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
+  ::setenv("LSAN_OPTIONS", "suppressions=" OMNI_LSAN_SUPPRESSIONS, 0);
   const std::string params = completed_rc_params();
   ::setenv("RC_PARAMS", params.c_str(), 1);
   try {
