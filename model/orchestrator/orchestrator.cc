@@ -267,16 +267,15 @@ void Orchestrator::on_store_request(const Address& from, std::uint64_t seq,
   } else if (store_waiters_.size() >= kMaxStoreWaiters) {
     reply.set_status(v1::STORE_STATUS_UNAVAILABLE);
     reply.set_error("too many requests in flight");
+  } else if ((r.has_get() || r.has_list()) && config_.testing_reads_skip_read_index) {
+    v1::RaftClientReply served_locally;
+    served_locally.set_status(v1::RAFT_CLIENT_STATUS_OK);
+    answer_store(StoreWaiter{from, seq, r}, served_locally, out);
+    return;
   } else {
     const std::uint64_t id = next_request_id_++;
     store_waiters_[id] = StoreWaiter{from, seq, r};
-    if ((r.has_get() || r.has_list()) && config_.testing_reads_skip_read_index) {
-      v1::RaftClientReply served;
-      served.set_status(v1::RAFT_CLIENT_STATUS_OK);
-      const StoreWaiter waiter = store_waiters_[id];
-      store_waiters_.erase(id);
-      answer_store(waiter, served, out);
-    } else if (r.has_get() || r.has_list()) {
+    if (r.has_get() || r.has_list()) {
       request(v1::RAFT_CLIENT_REQUEST_TYPE_READ_INDEX, {}, {}, id, out);
     } else {
       v1::ClusterCommand command;
