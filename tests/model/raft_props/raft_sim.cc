@@ -24,6 +24,7 @@ std::string ListMachine::snapshot() const {
 }
 
 void ListMachine::restore(const std::string& snapshot) {
+  if (restores_) ++*restores_;
   v1::RaftConfState decoded;
   OMNI_ASSERT(decoded.ParseFromString(snapshot), "a snapshot this machine wrote");
   applied_.clear();
@@ -60,6 +61,7 @@ void History::on_apply(const NodeId& node, const v1::RaftEntry& entry) {
 Replica::Replica(NodeId id, std::vector<NodeId> voters, RaftConfig config, Rng rng,
                  History* history)
     : node_(std::move(id), std::move(voters), config, rng, &machine_), history_(history) {
+  machine_.count_restores_in(&history->snapshot_restores);
   node_.set_apply_observer([history](const NodeId& node, const v1::RaftEntry& entry) {
     history->on_apply(node, entry);
   });
@@ -233,6 +235,7 @@ RunResult run_schedule(const RaftSimOptions& options, const Schedule& schedule) 
   }
   result.acks = history.acks.size();
   result.recovering_starts = history.recovering_starts;
+  result.snapshot_restores = history.snapshot_restores;
   return result;
 }
 

@@ -33,9 +33,12 @@ class ListMachine : public StateMachine {
   void restore(const std::string& snapshot) override;
   const Applied* find(Index index) const;  // null when not applied here
   const std::vector<Applied>& applied() const { return applied_; }
+  // Counts every restore (a snapshot installed from the leader, or read back at a restart).
+  void count_restores_in(std::size_t* restores) { restores_ = restores; }
 
  private:
   std::vector<Applied> applied_;  // by increasing index
+  std::size_t* restores_ = nullptr;
 };
 
 // What every checker shares: facts observed over the whole run, across restarts.
@@ -60,6 +63,7 @@ struct History {
   std::optional<Time> liveness_ack_at;             // the first OK for such a request
   bool proposals_stopped = false;     // set before the end checks, so followers catch up
   std::size_t recovering_starts = 0;  // restarts whose recovery dropped records (or still was)
+  std::size_t snapshot_restores = 0;  // state machines rebuilt from a snapshot
 
   void on_apply(const NodeId& node, const v1::RaftEntry& entry);
 };
@@ -120,6 +124,7 @@ struct RunResult {
   std::uint64_t events = 0;
   std::size_t acks = 0;
   std::size_t recovering_starts = 0;            // restarts that came back recovering (data loss)
+  std::size_t snapshot_restores = 0;            // state machines rebuilt from a snapshot
   std::optional<Duration> liveness_after_heal;  // heal -> first OK of a request sent after it
   std::optional<Duration> leader_after_heal;    // heal -> a leader heard by a majority
 };
