@@ -327,7 +327,7 @@ DriverResult LocalProvider::on_host(std::vector<std::string> args) {
 DriverResult LocalProvider::ensure_bridge() {
   std::string bridge = bridge_name();
   if (auto r = ensure_host_handle(); !is_ok(r)) return r;
-  if (fs::exists("/sys/class/net/" + bridge)) return ok_result();
+  if (host_has_link(bridge)) return ok_result();
   if (auto r = on_host({"link", "add", bridge, "type", "bridge"}); !is_ok(r)) return r;
   if (auto r = on_host({"addr", "add", options_.subnet_prefix + ".1/24", "dev", bridge});
       !is_ok(r)) {
@@ -337,9 +337,28 @@ DriverResult LocalProvider::ensure_bridge() {
   return on_host({"link", "set", bridge, "up"});
 }
 
+// Asked of the machine's namespace, not this process's: a provider inside a sandbox sees its own
+// /sys/class/net. Without the machine's handle this process is on the machine (a provider in a
+// sandbox cannot run without it), and asking must not attach one.
+bool LocalProvider::host_has_link(const std::string& link) {
+  if (!fs::exists("/run/netns/" + host_handle())) return fs::exists("/sys/class/net/" + link);
+  return is_ok(ip({"-n", host_handle(), "link", "show", link}));
+}
+
+// A sandbox's links are named after it, so one found on the machine is a leftover of the same
+// sandbox: its namespace was deleted while a process still held it, or the kernel has not yet
+// finished tearing it down (namespace cleanup is asynchronous, so right after a power loss is
+// emulated by deleting namespaces the links may still be there).
+void LocalProvider::remove_host_links(const std::string& name) {
+  const std::string veth = veth_name(name);
+  for (const std::string& link : {veth, veth + "p"})
+    if (host_has_link(link)) on_host({"link", "del", link});
+}
+
 DriverResult LocalProvider::make_network(const std::string& name, const std::string& address) {
   std::string ns = name, veth = veth_name(name), peer = veth + "p";
   if (auto r = ensure_bridge(); !is_ok(r)) return r;
+  remove_host_links(name);
   const std::string host = host_handle();
   std::vector<std::vector<std::string>> steps = {
       {"netns", "add", ns},
@@ -366,9 +385,7 @@ DriverResult LocalProvider::make_network(const std::string& name, const std::str
 // covers a failure half-way through create. The bridge goes with the last sandbox.
 void LocalProvider::remove_network(const std::string& name) {
   if (!isolated_) return;
-  std::string veth = veth_name(name);
-  if (fs::exists("/sys/class/net/" + veth)) on_host({"link", "del", veth});
-  if (fs::exists("/sys/class/net/" + veth + "p")) on_host({"link", "del", veth + "p"});
+  remove_host_links(name);
   if (fs::exists("/run/netns/" + name)) ip({"netns", "del", name});
 }
 

@@ -91,6 +91,8 @@ class LocalProvider final : public VmDriver {
   DriverResult on_host(std::vector<std::string> args);
   DriverResult make_network(const std::string& name, const std::string& address);
   void remove_network(const std::string& name);
+  bool host_has_link(const std::string& link);
+  void remove_host_links(const std::string& name);
   std::string cgroup_group() const { return "omni-local-" + options_.id; }
   std::string limit_resources(const std::string& name, const VmInfo& vm, SpawnOptions& spawn);
   void remove_cgroup(const std::string& name);

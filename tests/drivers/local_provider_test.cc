@@ -122,6 +122,32 @@ TEST(LocalProvider, ASandboxGetsTheAddressItsSpecAsksForAndOnlyAValidOne) {
   ASSERT_EQ(provider.destroy("omni-t-local-worker-1").status, DriverStatus::ok);
 }
 
+// A sandbox's namespace deleted while its links stay on the machine (a process still held the
+// namespace, or the kernel had not finished tearing it down): its next start makes them anew.
+TEST(LocalProvider, LinksLeftOnTheMachineByASandboxDoNotStopItsStart) {
+  OMNI_REQUIRE(testing::is_root(), "network namespaces need root");
+  TempDir dir("omni-local");
+  LocalProvider provider(options_in(dir));
+  const std::string name = "omni-t-local-worker-1";
+  ASSERT_EQ(provider.create(sandbox(1)).status, DriverStatus::ok);
+  const std::string veth = LocalProvider::veth_name(name);
+  testing::run({"ip", "netns", "del", name});
+  ASSERT_TRUE(
+      testing::wait_until([&] { return !std::filesystem::exists("/sys/class/net/" + veth); }));
+  int code = 1;
+  testing::run({"ip", "link", "add", veth, "type", "veth", "peer", "name", veth + "p"}, &code);
+  ASSERT_EQ(code, 0);
+
+  const auto started = provider.start(name);
+  EXPECT_EQ(started.status, DriverStatus::ok) << started.message;
+  EXPECT_EQ(provider.inspect(name).value.state, VmState::running);
+  EXPECT_NE(testing::run({"ip", "-n", name, "-o", "addr"}).find("10.213.77.2/24"),
+            std::string::npos);
+  ASSERT_EQ(provider.destroy(name).status, DriverStatus::ok);
+  const std::string links = testing::run({"ip", "-o", "link"});
+  EXPECT_EQ(links.find(veth), std::string::npos) << links;
+}
+
 TEST(LocalProvider, EachNodeIsAdmittedAgainstItsOwnCapacity) {
   TempDir dir("omni-local");
   auto options = options_in(dir);
