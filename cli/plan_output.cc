@@ -130,7 +130,8 @@ void print_plan_json(std::ostream& out, const root::Plan& plan) {
 
 namespace {
 
-void emit_resources(YAML::Emitter& y, const config::Resources& r) {
+// Unlike config::emit_resources, zero is allowed: a node may have nothing left over.
+void emit_plan_resources(YAML::Emitter& y, const config::Resources& r) {
   y << YAML::BeginMap << YAML::Key << "cpu" << YAML::Value << cpu_text(r.cpu_millis) << YAML::Key
     << "memory" << YAML::Value << memory_text(r.memory_bytes) << YAML::EndMap;
 }
@@ -155,7 +156,7 @@ void print_plan_yaml(std::ostream& out, const root::Plan& plan,
     y << YAML::BeginMap << YAML::Key << "name" << YAML::Value << vm.name << YAML::Key << "node"
       << YAML::Value << vm.node << YAML::Key << "role" << YAML::Value
       << std::string(role_name(vm.role)) << YAML::Key << "resources" << YAML::Value;
-    emit_resources(y, vm.resources);
+    emit_plan_resources(y, vm.resources);
     y << YAML::EndMap;
   }
   y << YAML::EndSeq << YAML::Key << "orchestrators" << YAML::Value << YAML::BeginSeq;
@@ -163,16 +164,16 @@ void print_plan_yaml(std::ostream& out, const root::Plan& plan,
     y << YAML::BeginMap << YAML::Key << "name" << YAML::Value << r.name << YAML::Key << "node"
       << YAML::Value << r.node << YAML::Key << "vm" << YAML::Value << r.vm << YAML::Key
       << "resources" << YAML::Value;
-    emit_resources(y, r.resources);
+    emit_plan_resources(y, r.resources);
     y << YAML::EndMap;
   }
   y << YAML::EndSeq << YAML::Key << "capacity" << YAML::Value << YAML::BeginSeq;
   for (const auto& c : plan.capacity) {
     y << YAML::BeginMap << YAML::Key << "node" << YAML::Value << c.node << YAML::Key
       << "unallocated" << YAML::Value;
-    emit_resources(y, c.unallocated);
+    emit_plan_resources(y, c.unallocated);
     y << YAML::Key << "free_for_apps" << YAML::Value;
-    emit_resources(y, c.app_free);
+    emit_plan_resources(y, c.app_free);
     y << YAML::EndMap;
   }
   y << YAML::EndSeq << YAML::EndMap << YAML::EndMap;

@@ -6,6 +6,11 @@
 #include "model/core/assert.h"
 
 namespace omni::sim {
+namespace {
+
+constexpr std::uint64_t kSwarmStreamKey = 0x5377'6172'6d5f'7331ULL;  // "Swarm_s1"
+
+}  // namespace
 
 Simulation::Simulation(SimConfig config)
     : config_(std::move(config)),
@@ -14,6 +19,7 @@ Simulation::Simulation(SimConfig config)
       fault_rng_(net_rng_.fork()),
       driver_rng_(net_rng_.fork()),
       spawn_rng_(net_rng_.fork()),
+      swarm_rng_(config_.seed ^ kSwarmStreamKey),
       driver_(std::make_unique<UnavailableDriver>()),
       trace_(config_.record_events) {
   network_.validate();

@@ -151,6 +151,9 @@ class Simulation final : private DriverHost {
   const std::optional<Violation>& violation() const { return violation_; }
   // For fault schedules drawn from the seed; independent of the network's draws.
   Rng& fault_rng() { return fault_rng_; }
+  // For the swarm's draws only, keyed on the seed and drawing from no other stream: a run whose
+  // swarm faults are replayed as scripted faults (omni-sim shrink) keeps every other draw.
+  Rng& swarm_rng() { return swarm_rng_; }
   const AddressBook& addresses() const { return book_; }
   std::size_t queued_events() const { return queue_.size(); }
   // The process stepped by the event just processed, if any: lets checkers look only at what
@@ -217,6 +220,7 @@ class Simulation final : private DriverHost {
   Rng fault_rng_;
   Rng driver_rng_;
   Rng spawn_rng_;
+  Rng swarm_rng_;
   EventQueue queue_;
   AddressBook book_;
   LinkFaults links_;

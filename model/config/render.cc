@@ -6,7 +6,6 @@
 #include "model/core/assert.h"
 
 namespace omni::config {
-namespace {
 
 void emit_resources(YAML::Emitter& out, const Resources& r) {
   OMNI_ASSERT(r.cpu_millis > 0 && r.memory_bytes > 0);
@@ -14,7 +13,10 @@ void emit_resources(YAML::Emitter& out, const Resources& r) {
   out << YAML::Key << "cpu" << YAML::Value << format_cpu_millis(r.cpu_millis);
   out << YAML::Key << "memory" << YAML::Value << format_memory_bytes(r.memory_bytes);
   out << YAML::EndMap;
+  OMNI_ASSERT(out.good(), out.GetLastError());
 }
+
+namespace {
 
 void emit_app(YAML::Emitter& out, const AppConfig& app) {
   out << YAML::BeginMap;

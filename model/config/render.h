@@ -13,5 +13,6 @@ namespace omni::config {
 // config.
 std::string render_yaml(const ClusterConfig& config);
 void emit_config(YAML::Emitter& out, const ClusterConfig& config);
+void emit_resources(YAML::Emitter& out, const Resources& resources);  // {cpu, memory}
 
 }  // namespace omni::config

@@ -11,6 +11,8 @@
 #include "sim/report/chrome_trace.h"
 #include "sim/report/mermaid.h"
 #include "sim/scenario/parse.h"
+#include "sim/scenario/write.h"
+#include "sim/shrink/shrink.h"
 
 namespace omni::sim::cli {
 namespace po = boost::program_options;
@@ -19,6 +21,7 @@ namespace {
 constexpr const char* kUsage =
     "Usage: omni-sim [--help] run FILE [--seed N | --seeds A..B] [--jobs J] [--json]\n"
     "                [--trace OUT.json] [--mermaid OUT.md] [--history OUT.jsonl]\n"
+    "       omni-sim shrink FILE [--seed N] [-o OUT.yaml]\n"
     "\n"
     "Run a scenario (format: docs/scenarios.md) in the deterministic simulator, once per seed, and "
     "check\n"
@@ -26,7 +29,25 @@ constexpr const char* kUsage =
     "time, events, messages, leader changes, trace hash. The same file, seed and build give the\n"
     "same trace hash every time. A failed seed prints the command that replays it.\n"
     "\n"
+    "shrink reduces the faults of a failing seed to a minimal set that still fails, and writes\n"
+    "it as a scenario that replays the failure.\n"
+    "\n"
     "Exit codes: 0 every seed passed, 1 some seed failed, 2 bad input.\n";
+
+constexpr const char* kShrinkUsage =
+    "Usage: omni-sim shrink FILE [--seed N] [-o OUT.yaml]\n"
+    "\n"
+    "Runs seed N of the scenario (without --seed, the scenario's own), which must fail, and\n"
+    "replays the faults it fired (scripted and drawn by the swarm) as a script. Delta debugging\n"
+    "then takes faults away for as long as the run still fails the same way (the same invariant,\n"
+    "or an unmet expectation), until no single fault can go: first a swarm fault together with\n"
+    "the heal that undoes it, then fault by fault. The minimal set is written as a scenario\n"
+    "without a swarm (the cluster inline, the seed pinned), which is read back and run once more\n"
+    "to show it replays.\n"
+    "\n"
+    "Exit codes: 0 shrunk and written, 1 nothing to shrink (the seed passes, or its faults do not\n"
+    "fail as a script) or the written file did not replay, 2 bad input.\n"
+    "\n";
 
 constexpr const char* kRunUsage =
     "Usage: omni-sim run FILE [--seed N | --seeds A..B] [--jobs J] [--json]\n"
@@ -242,6 +263,98 @@ int run_command(const std::vector<std::string>& argv, std::ostream& out, std::os
   return failed == 0 ? kExitOk : kExitFailure;
 }
 
+po::options_description shrink_options() {
+  po::options_description options("Options");
+  options.add_options()("help,h", "show this help")("seed", po::value<std::string>(),
+                                                    "the failing seed (default: the scenario's)")(
+      "output,o", po::value<std::string>(),
+      "where to write the minimal scenario (default: NAME-seed-N-shrunk.yaml here)")(
+      "file", po::value<std::string>(), "the scenario (YAML)");
+  return options;
+}
+
+// The written file, read back and run: it must fail as the shrunk run did, with its hash.
+bool replays(const std::string& path, const ShrinkResult& shrunk, const Runner& runner,
+             std::ostream& out, std::ostream& err) {
+  const auto reread = load_scenario(path, err);
+  if (!reread) {
+    err << "omni-sim: the file just written does not read back as a scenario (a bug)\n";
+    return false;
+  }
+  const RunResult again = runner(*reread, reread->seed, RunOptions{});
+  if (failure_signature(again) != shrunk.signature ||
+      again.trace_hash != shrunk.minimal_run.trace_hash) {
+    err << "omni-sim: " << path << " does not replay the shrunk run: it gives "
+        << (again.passed ? std::string("a pass") : failure_signature(again)) << " with trace hash "
+        << hash_text(again.trace_hash) << ", not " << hash_text(shrunk.minimal_run.trace_hash)
+        << " (a bug)\n";
+    return false;
+  }
+  out << "replays: omni-sim run " << path << "  (" << shrunk.signature << ", trace hash "
+      << hash_text(again.trace_hash) << ")\n";
+  return true;
+}
+
+int shrink_command(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err,
+                   const Runner& runner) {
+  const po::options_description options = shrink_options();
+  po::positional_options_description positional;
+  positional.add("file", 1);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argv).options(options).positional(positional).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    return bad_input(err, std::string("shrink: ") + e.what() + "; see omni-sim shrink --help");
+  }
+  if (vm.count("help")) {
+    out << kShrinkUsage << options;
+    return kExitOk;
+  }
+  if (!vm.count("file")) return bad_input(err, "shrink: missing FILE (the scenario)");
+  const std::string file = vm["file"].as<std::string>();
+  std::optional<std::uint64_t> seed;
+  if (vm.count("seed")) {
+    seed = parse_seed(vm["seed"].as<std::string>());
+    if (!seed)
+      return bad_input(err, "--seed must be a whole number from 0, got \"" +
+                                vm["seed"].as<std::string>() + "\"");
+  }
+  const auto scenario = load_scenario(file, err);
+  if (!scenario) return kExitBadInput;
+  if (!seed) seed = scenario->seed;
+  const std::string path = vm.count("output")
+                               ? vm["output"].as<std::string>()
+                               : scenario->name + "-seed-" + std::to_string(*seed) + "-shrunk.yaml";
+  std::ofstream written;
+  if (!open_output(path, written, err)) return kExitBadInput;
+  const ShrinkResult shrunk =
+      shrink_run(*scenario, *seed, runner, RunOptions{}, [&](const std::string& line) {
+        out << "shrink: " << line << "\n" << std::flush;
+      });
+  if (shrunk.refused) {
+    written.close();
+    std::remove(path.c_str());
+    err << "omni-sim: " << *shrunk.refused << "\n";
+    return kExitFailure;
+  }
+  Scenario minimal = *shrunk.minimal;
+  minimal.name = scenario->name + "-seed-" + std::to_string(*seed) + "-shrunk";
+  minimal.description = "Written by omni-sim shrink from " + file + ", seed " +
+                        std::to_string(*seed) + ": " + std::to_string(shrunk.faults_kept) +
+                        " of the " + std::to_string(shrunk.faults_fired) +
+                        " faults that fired still make it fail with " + shrunk.signature + ".";
+  written << write_scenario_yaml(minimal);
+  written.close();
+  out << "shrink: " << shrunk.faults_kept << " of " << shrunk.faults_fired << " faults still fail ("
+      << shrunk.runs << " runs); wrote " << path << "\n";
+  if (shrunk.minimal_run.violation)
+    out << "  " << shrunk.minimal_run.violation->to_string() << "\n";
+  for (const auto& failure : shrunk.minimal_run.expectation_failures)
+    out << "  expectation not met: " << failure << "\n";
+  return replays(path, shrunk, runner, out, err) ? kExitOk : kExitFailure;
+}
+
 }  // namespace
 
 int run_sim_cli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
@@ -256,6 +369,7 @@ int run_sim_cli(const std::vector<std::string>& args, std::ostream& out, std::os
     return kExitOk;
   }
   if (command == "run") return run_command({args.begin() + 1, args.end()}, out, err, runner);
+  if (command == "shrink") return shrink_command({args.begin() + 1, args.end()}, out, err, runner);
   return bad_input(err, "unknown command \"" + command + "\"; see omni-sim --help");
 }
 

@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "sim/cluster/infrastructure.h"
 #include "sim/cluster/invariants.h"
@@ -21,6 +22,8 @@ class FaultRunner {
   void on_phase(root::Phase phase);
   // When every fault has fired and healed (restarts included); nullopt while any is pending.
   std::optional<Time> quiet_since() const;
+  // Every fault that fired so far, scripted and swarm-drawn, in the order they fired.
+  const std::vector<FiredFault>& fired() const { return fired_; }
 
  private:
   void arm_next();
@@ -30,6 +33,8 @@ class FaultRunner {
   void restore_network();
   void plan_swarm();
   void swarm_fault(const std::string& kind, Duration heal_after);
+  bool draw_swarm_fault(const std::string& kind, Duration heal_after, Fault& fault);
+  std::size_t record(const Fault& fault, bool swarm, std::optional<std::size_t> unit = {});
   Address resolve(const Target& target) const;
   Address leader() const;
   AdminClient& admin();
@@ -43,6 +48,8 @@ class FaultRunner {
   Time previous_at_{};
   std::optional<root::Phase> waiting_for_;
   Time quiet_from_{};
+  std::vector<FiredFault> fired_;
+  std::size_t units_ = 0;
 };
 
 }  // namespace omni::sim

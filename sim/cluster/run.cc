@@ -433,6 +433,7 @@ class ClusterRun {
     if (const auto quiet = faults_->quiet_since(); quiet && converged_at_)
       r.converged_in = *converged_at_ - *quiet;
     r.phases = state_.phases;
+    r.faults_fired = faults_->fired();
     r.client_ops = static_cast<std::uint64_t>(std::count_if(
         history_.events.begin(), history_.events.end(),
         [](const lincheck::Event& e) { return e.type == lincheck::EventType::invoke; }));

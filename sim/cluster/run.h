@@ -75,6 +75,8 @@ struct RunResult {
   // the history itself.
   std::uint64_t client_ops = 0;
   std::vector<lincheck::Event> history;
+  // What faults fired, in order, as a script that replays them (omni-sim shrink).
+  std::vector<FiredFault> faults_fired;
 };
 
 RunResult run_scenario(const Scenario& scenario, std::uint64_t seed,

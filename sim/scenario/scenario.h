@@ -79,6 +79,15 @@ struct Fault {
   std::optional<Duration> restart_after;  // crash, power_off
 };
 
+// A fault as it fired in a run, for replaying the run's faults as a script (omni-sim shrink):
+// `at` is the time it fired, or the phase it waited for; a swarm fault is the scripted fault it
+// amounts to. Faults of one `unit` belong together: a swarm fault and the fault that undoes it.
+struct FiredFault {
+  Fault fault;
+  std::size_t unit = 0;
+  bool swarm = false;  // drawn by the swarm, not in the scenario's `faults:`
+};
+
 struct Swarm {
   Duration until{};
   std::vector<std::string>

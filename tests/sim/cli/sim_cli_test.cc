@@ -58,6 +58,11 @@ TEST(SimCli, BadInputExitsTwo) {
       {{"run", kScenario, "--trace", "no/such/dir/t.json"}, "cannot write \"no/such/dir/t.json\""},
       {{"run", kScenario, "--history", "h.jsonl"},
        "scenarios/bootstrap.yaml has no \"clients:\" block, so there is no history to write"},
+      {{"shrink"}, "shrink: missing FILE"},
+      {{"shrink", kScenario, "--seed", "x"}, "--seed must be a whole number"},
+      {{"shrink", kScenario, "--seeds", "1..2"}, "unrecognised option"},
+      {{"shrink", "no/such/file.yaml"}, "cannot read the file: no such file"},
+      {{"shrink", kScenario, "-o", "no/such/dir/s.yaml"}, "cannot write \"no/such/dir/s.yaml\""},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(::testing::Message() << c.args.size() << " args: " << c.message_part);
@@ -75,6 +80,9 @@ TEST(SimCli, HelpExitsZero) {
   const Outcome o = run({"run", "--help"});
   EXPECT_EQ(o.code, kExitOk);
   EXPECT_NE(o.out.find("--seeds"), std::string::npos);
+  const Outcome shrink = run({"shrink", "--help"});
+  EXPECT_EQ(shrink.code, kExitOk);
+  EXPECT_NE(shrink.out.find("Delta debugging"), std::string::npos) << shrink.out;
 }
 
 TEST(SimCli, OneLinePerSeedAndASummary) {
