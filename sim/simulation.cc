@@ -109,6 +109,10 @@ bool Simulation::is_up(const Address& address) const {
          processes_[static_cast<std::size_t>(id)].up;
 }
 
+bool Simulation::is_up(AddressId id) const {
+  return id < processes_.size() && processes_[id].registered && processes_[id].up;
+}
+
 Component* Simulation::component(const Address& address) const {
   if (!is_up(address)) return nullptr;
   return process_of(address).component.get();
@@ -121,6 +125,11 @@ Component* Simulation::component(std::size_t id) const {
 
 std::uint64_t Simulation::incarnation(const Address& address) const {
   return process_of(address).incarnation;
+}
+
+std::uint64_t Simulation::incarnation(AddressId id) const {
+  OMNI_ASSERT(id < processes_.size(), "unknown address id");
+  return processes_[id].incarnation;
 }
 
 const SimDisk& Simulation::disk(const Address& address) const {
@@ -149,7 +158,9 @@ void Simulation::after(Duration delay, Action action) {
 void Simulation::add_checker(std::unique_ptr<Checker> checker) {
   OMNI_ASSERT(checker != nullptr);
   OMNI_ASSERT(!checker->name().empty(), "a checker needs a name");
+  checker_names_.push_back(checker->name());
   checkers_.push_back(std::move(checker));
+  OMNI_ASSERT(checker_names_.size() == checkers_.size());
 }
 
 void Simulation::set_exit_listener(ExitListener listener) {
@@ -201,11 +212,11 @@ RunStatus Simulation::run_until(Time deadline) {
 }
 
 void Simulation::run_safety_checks() {
-  for (const auto& checker : checkers_) {
-    const std::string name = checker->name();
+  for (std::size_t i = 0; i < checkers_.size(); ++i) {
+    const std::string& name = checker_names_[i];
     CheckContext context(*this, name);
     try {
-      checker->check_safety(context);
+      checkers_[i]->check_safety(context);
     } catch (const std::exception& error) {
       report_violation(name, error.what(), {});
     }

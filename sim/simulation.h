@@ -88,8 +88,10 @@ class Simulation final : private DriverHost {
   // Crashes the process if it is up, then starts a fresh component after `after`.
   void restart(const Address& address, Duration after = 0ns);
   bool is_up(const Address& address) const;
+  bool is_up(AddressId id) const;
   Component* component(const Address& address) const;  // null when down
   std::uint64_t incarnation(const Address& address) const;
+  std::uint64_t incarnation(AddressId id) const;
   const SimDisk& disk(const Address& address) const;
   std::size_t process_count() const { return book_.size(); }
   const Address& address(std::size_t id) const { return book_.address_of(id); }
@@ -231,7 +233,8 @@ class Simulation final : private DriverHost {
   std::unique_ptr<DriverHandler> driver_;
   ExitListener exit_listener_;
   std::vector<std::unique_ptr<Checker>> checkers_;
-  Outputs outputs_;  // scratch: the outputs of the step being executed
+  std::vector<std::string> checker_names_;  // asked once: the checks run after every event
+  Outputs outputs_;                         // scratch: the outputs of the step being executed
   Input deliver_input_{Deliver{}};
   Input tick_input_{Tick{}};
   Trace trace_;

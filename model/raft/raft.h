@@ -166,6 +166,7 @@ class Raft {
   void emit_wake(Outputs& out);
   std::optional<Time> next_deadline() const;
   v1::RaftHardState hard_state() const;
+  bool nothing_to_persist() const;
   bool recover(const std::vector<std::string>& persisted);
   bool replay(const v1::RaftRecord& record);
   void bootstrap();
@@ -214,7 +215,8 @@ class Raft {
 
   // Durability and outputs.
   v1::RaftHardState persisted_hard_state_;
-  Index unstable_from_ = 1;  // entries at or after this index are not yet persisted
+  mutable std::vector<Time> heard_scratch_;  // quorum_expires_at's buffer; no state
+  Index unstable_from_ = 1;                  // entries at or after this index are not yet persisted
   bool replace_pending_ = false;
   std::optional<v1::RaftSnapshot> snapshot_to_restore_;
   std::vector<v1::RaftMessage> outbox_;

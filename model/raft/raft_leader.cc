@@ -143,9 +143,11 @@ bool Raft::quorum_active() const {
 }
 
 // The time at which the leader stops having heard a quorum within election_timeout_min.
+// Asked at every flush of a leader: the times go to a buffer kept for it, not a new vector.
 Time Raft::quorum_expires_at() const {
   OMNI_ASSERT(role_ == Role::leader);
-  std::vector<Time> heard;
+  std::vector<Time>& heard = heard_scratch_;
+  heard.clear();
   for (const NodeId& voter : voters_) {
     if (voter == id_) {
       heard.push_back(Time::max() - config_.election_timeout_min);
@@ -156,8 +158,10 @@ Time Raft::quorum_expires_at() const {
     }
   }
   if (heard.empty()) return Time::max() - config_.election_timeout_min;  // removed
-  std::sort(heard.begin(), heard.end(), std::greater<>());
-  return heard[quorum_of(heard.size()) - 1] + config_.election_timeout_min;
+  // The quorum-th most recent: a partial sort is enough.
+  const auto nth = heard.begin() + static_cast<std::ptrdiff_t>(quorum_of(heard.size()) - 1);
+  std::nth_element(heard.begin(), nth, heard.end(), std::greater<>());
+  return *nth + config_.election_timeout_min;
 }
 
 // Replication ----------------------------------------------------------------------------------

@@ -189,7 +189,17 @@ void Raft::flush(Outputs& out) {
   OMNI_ASSERT(unstable_from_ == log_.last_index() + 1, "every entry is persisted");
 }
 
+// Most flushes (a heartbeat and its answer) have nothing to persist; they are told apart here
+// without building the protobuf record.
+bool Raft::nothing_to_persist() const {
+  const v1::RaftHardState& persisted = persisted_hard_state_;
+  return !replace_pending_ && unstable_from_ > log_.last_index() && term_ == persisted.term() &&
+         commit_ == persisted.commit() && recovering_ == persisted.recovering() &&
+         vote_ == persisted.vote();
+}
+
 void Raft::emit_persist(Outputs& out) {
+  if (nothing_to_persist()) return;
   const v1::RaftHardState hard = hard_state();
   OMNI_ASSERT(hard.term() >= persisted_hard_state_.term(), "persisted terms never decrease");
   v1::RaftRecord record;

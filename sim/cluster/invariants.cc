@@ -10,16 +10,38 @@
 namespace omni::sim {
 namespace {
 
+// The component the last event stepped, if it is a T. Whether an address holds a T is learned
+// once per incarnation: a dynamic_cast in every checker after every event was a tenth of a
+// swarm run.
 template <typename T>
-T* stepped(Simulation& sim) {
-  const auto id = sim.stepped_in_last_event();
-  if (!id) return nullptr;
-  return dynamic_cast<T*>(sim.component(*id));
-}
+class SteppedAs {
+ public:
+  T* operator()(Simulation& sim) {
+    const auto id = sim.stepped_in_last_event();
+    if (!id) return nullptr;
+    Component* component = sim.component(*id);
+    if (component == nullptr) return nullptr;
+    if (*id >= known_.size()) known_.resize(*id + 1);
+    Known& known = known_[*id];
+    const std::uint64_t incarnation = sim.incarnation(*id);
+    if (!known.valid || known.incarnation != incarnation)
+      known = Known{true, incarnation, dynamic_cast<T*>(component) != nullptr};
+    OMNI_ASSERT(known.valid && known.incarnation == incarnation);
+    return known.is_t ? static_cast<T*>(component) : nullptr;
+  }
 
-std::optional<Address> stepped_address(Simulation& sim) {
+ private:
+  struct Known {
+    bool valid = false;
+    std::uint64_t incarnation = 0;
+    bool is_t = false;
+  };
+  std::vector<Known> known_;  // by address id
+};
+
+const Address& stepped_address(Simulation& sim) {
   const auto id = sim.stepped_in_last_event();
-  if (!id) return std::nullopt;
+  OMNI_ASSERT(id.has_value(), "asked only after a component stepped");
   return sim.address(*id);
 }
 
@@ -29,9 +51,8 @@ class Observer final : public Checker {
   std::string name() const override { return "observer"; }
 
   void check_safety(CheckContext& context) override {
-    if (auto* root = stepped<root::Root>(sim_)) observe_root(*root, context.now());
-    if (auto* o = stepped<orchestrator::Orchestrator>(sim_))
-      observe_leader(*o, *stepped_address(sim_));
+    if (auto* root = stepped_root_(sim_)) observe_root(*root, context.now());
+    if (auto* o = stepped_orchestrator_(sim_)) observe_leader(*o, stepped_address(sim_));
   }
 
  private:
@@ -58,6 +79,8 @@ class Observer final : public Checker {
 
   Simulation& sim_;
   RunState& state_;
+  SteppedAs<root::Root> stepped_root_;
+  SteppedAs<orchestrator::Orchestrator> stepped_orchestrator_;
 };
 
 class ElectionSafety final : public Checker {
@@ -65,9 +88,9 @@ class ElectionSafety final : public Checker {
   explicit ElectionSafety(Simulation& sim) : sim_(sim) {}
   std::string name() const override { return "election_safety"; }
   void check_safety(CheckContext& context) override {
-    const auto* o = stepped<orchestrator::Orchestrator>(sim_);
+    const auto* o = stepped_orchestrator_(sim_);
     if (!o || !o->is_leader()) return;
-    const Address self = *stepped_address(sim_);
+    const Address& self = stepped_address(sim_);
     const auto [it, first] = leaders_.emplace(o->term(), self);
     if (!first && it->second != self)
       context.fail(
@@ -78,6 +101,7 @@ class ElectionSafety final : public Checker {
  private:
   Simulation& sim_;
   std::map<std::uint64_t, Address> leaders_;
+  SteppedAs<orchestrator::Orchestrator> stepped_orchestrator_;
 };
 
 class DirectorFencing final : public Checker {
@@ -85,9 +109,9 @@ class DirectorFencing final : public Checker {
   explicit DirectorFencing(Simulation& sim) : sim_(sim) {}
   std::string name() const override { return "director_fencing"; }
   void check_safety(CheckContext& context) override {
-    const auto* d = stepped<director::Director>(sim_);
+    const auto* d = stepped_director_(sim_);
     if (!d) return;
-    const Address self = *stepped_address(sim_);
+    const Address& self = stepped_address(sim_);
     Seen& seen = seen_[self];
     if (d->accepted() < seen.highest)
       context.fail(
@@ -114,6 +138,7 @@ class DirectorFencing final : public Checker {
   };
   Simulation& sim_;
   std::map<Address, Seen> seen_;
+  SteppedAs<director::Director> stepped_director_;
 };
 
 class InfrastructureChecks final : public Checker {
@@ -199,7 +224,7 @@ class MembershipMargin final : public Checker {
   explicit MembershipMargin(Simulation& sim) : sim_(sim) {}
   std::string name() const override { return "membership_keeps_quorum"; }
   void check_safety(CheckContext& context) override {
-    const auto* o = stepped<orchestrator::Orchestrator>(sim_);
+    const auto* o = stepped_orchestrator_(sim_);
     if (!o || !o->is_leader()) return;
     const auto& voters = o->node().raft().voters();
     if (term_ == o->term() && voters == voters_) return;
@@ -211,7 +236,7 @@ class MembershipMargin final : public Checker {
                          std::to_string(after) + " running voters beyond quorum, " +
                          std::to_string(before) + " before (" + joined(voters_) + " -> " +
                          joined(voters) + ")",
-                     {*stepped_address(sim_)});
+                     {stepped_address(sim_)});
     }
     term_ = o->term();
     voters_ = voters;
@@ -238,6 +263,7 @@ class MembershipMargin final : public Checker {
   Simulation& sim_;
   std::uint64_t term_ = 0;
   std::vector<Address> voters_;
+  SteppedAs<orchestrator::Orchestrator> stepped_orchestrator_;
 };
 
 class SingleRoot final : public Checker {
@@ -245,9 +271,9 @@ class SingleRoot final : public Checker {
   explicit SingleRoot(Simulation& sim) : sim_(sim) {}
   std::string name() const override { return "single_root"; }
   void check_safety(CheckContext& context) override {
-    const auto* d = stepped<director::Director>(sim_);
+    const auto* d = stepped_director_(sim_);
     if (!d) return;
-    const Address self = *stepped_address(sim_);
+    const Address& self = stepped_address(sim_);
     const director::ExecutedCommand& executed = d->last_executed();
     std::uint64_t& seen = executed_count_[self];
     const bool new_command = executed.count != seen && executed.count > 0;
@@ -273,6 +299,7 @@ class SingleRoot final : public Checker {
   Simulation& sim_;
   std::map<Address, std::uint64_t> executed_count_;
   std::optional<Acting> acting_;
+  SteppedAs<director::Director> stepped_director_;
 };
 
 class CommittedKept final : public Checker {
@@ -280,11 +307,13 @@ class CommittedKept final : public Checker {
   CommittedKept(Simulation& sim, const AppliedEntries& applied) : sim_(sim), applied_(applied) {}
   std::string name() const override { return "committed_entries_kept"; }
   void check_safety(CheckContext& context) override {
-    const auto* o = stepped<orchestrator::Orchestrator>(sim_);
+    const auto* o = stepped_orchestrator_(sim_);
     if (!o) return;
-    const Address self = *stepped_address(sim_);
-    terms_[self] = o->term();
+    const AddressId id = *sim_.stepped_in_last_event();
+    if (id >= terms_.size()) terms_.resize(id + 1);
+    terms_[id] = o->term();
     if (!o->is_leader() || o->term() < newest_running_term()) return;  // deposed, not yet told
+    const Address& self = stepped_address(sim_);
     const auto committed = applied_.highest();
     if (!committed) return;
     const raft::RaftLog& log = o->node().raft().log();
@@ -305,14 +334,16 @@ class CommittedKept final : public Checker {
   // which is why this looks at running replicas and not at the newest term ever seen.
   std::uint64_t newest_running_term() const {
     std::uint64_t newest = 0;
-    for (const auto& [address, term] : terms_)
-      if (sim_.is_up(address)) newest = std::max(newest, term);
+    for (AddressId id = 0; id < terms_.size(); ++id)
+      if (terms_[id] && sim_.is_up(id)) newest = std::max(newest, *terms_[id]);
     return newest;
   }
 
   Simulation& sim_;
   const AppliedEntries& applied_;
-  std::map<Address, std::uint64_t> terms_;  // each replica's term when it last stepped
+  // By address id, each replica's term when it last stepped (ids: this runs after every event).
+  std::vector<std::optional<std::uint64_t>> terms_;
+  SteppedAs<orchestrator::Orchestrator> stepped_orchestrator_;
 };
 
 class RootLeaves final : public Checker {
