@@ -65,7 +65,9 @@ class Observer final : public Checker {
     if (!state_.phases.empty()) state_.phases.back().end = now;
     state_.root_phase = root.phase();
     state_.phases.push_back(PhaseSpan{root.phase(), now, now});
-    if (root.phase() == root::Phase::teardown) state_.teardown_at = now;
+    // A root usually enters teardown and leaves it for done within one step, so it is seen
+    // first at done: teardown began then at the latest.
+    if (root.phase() >= root::Phase::teardown && !state_.teardown_at) state_.teardown_at = now;
     if (root.phase() == root::Phase::done) state_.init_done_at = now;
     if (state_.on_phase) state_.on_phase(root.phase());
   }
