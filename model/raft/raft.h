@@ -167,6 +167,8 @@ class Raft {
   std::optional<Time> next_deadline() const;
   v1::RaftHardState hard_state() const;
   bool nothing_to_persist() const;
+  static v1::RaftRecord hard_state_copy(const v1::RaftHardState& hard);
+  void recall_promises(const std::vector<std::string>& persisted, std::size_t from);
   bool recover(const std::vector<std::string>& persisted);
   bool replay(const v1::RaftRecord& record);
   void bootstrap();

@@ -61,18 +61,39 @@ void Raft::bootstrap() {
 // Returns whether every record was good.
 bool Raft::recover(const std::vector<std::string>& persisted) {
   OMNI_ASSERT(log_.last_index() == 0 && term_ == 0);
-  bool all_good = true;
-  for (const std::string& bytes : persisted) {
-    const std::optional<v1::RaftRecord> record = decode_record(bytes);
-    if (!record.has_value() || !replay(*record)) {
-      all_good = false;
-      break;
-    }
+  std::size_t good = 0;
+  while (good < persisted.size()) {
+    const std::optional<v1::RaftRecord> record = decode_record(persisted[good]);
+    if (!record.has_value() || !replay(*record)) break;
+    ++good;
   }
+  const bool all_good = good == persisted.size();
+  if (!all_good) recall_promises(persisted, good + 1);
   persisted_hard_state_ = hard_state();
   unstable_from_ = log_.last_index() + 1;
   OMNI_ASSERT(unstable_from_ > log_.snapshot_index());
   return all_good;
+}
+
+// The log after a bad record cannot be trusted to follow on from the good prefix, but every
+// record that passes its checksum was written by us, in order, with terms that only grow: the
+// highest term among them, and the vote in it, are promises made and kept even if the entries
+// beside them are dropped.
+void Raft::recall_promises(const std::vector<std::string>& persisted, std::size_t from) {
+  const Term term_before = term_;
+  for (std::size_t i = from; i < persisted.size(); ++i) {
+    const std::optional<v1::RaftRecord> record = decode_record(persisted[i]);
+    if (!record.has_value() || !record->has_hard_state()) continue;
+    const v1::RaftHardState& hard = record->hard_state();
+    if (hard.term() > term_) {
+      term_ = hard.term();
+      vote_ = hard.vote();
+    } else if (hard.term() == term_ && vote_.empty()) {
+      vote_ = hard.vote();
+    }
+  }
+  OMNI_ASSERT(term_ >= term_before, "promises only add");
+  OMNI_ASSERT(log_.last_term() <= std::max(term_, Term{1}));
 }
 
 bool Raft::replay(const v1::RaftRecord& record) {
@@ -221,10 +242,22 @@ void Raft::emit_persist(Outputs& out) {
     if (hard_changed) *record.mutable_hard_state() = hard;
     if (!hard_changed && record.entries_size() == 0) return;
   }
+  const bool promise_written = replace_pending_ || hard.term() != persisted_hard_state_.term() ||
+                               hard.vote() != persisted_hard_state_.vote();
   out.push_back(Persist{encode_record(record), true, replace_pending_});
+  // A term and a vote are promises to other replicas; a second record holds them too, so that
+  // one corrupted record cannot make this replica vote twice in a term (recover() reads them
+  // from any good record). Rare: once per term, and after a rewrite.
+  if (promise_written) out.push_back(Persist{encode_record(hard_state_copy(hard)), true, false});
   replace_pending_ = false;
   persisted_hard_state_ = hard;
   unstable_from_ = log_.last_index() + 1;
+}
+
+v1::RaftRecord Raft::hard_state_copy(const v1::RaftHardState& hard) {
+  v1::RaftRecord copy;
+  *copy.mutable_hard_state() = hard;
+  return copy;
 }
 
 // GCC 12 at -O3 inlines the vector's reallocation into this push_back and then reports the

@@ -109,8 +109,10 @@ TEST(RaftRecovery, StopsAtTheFirstBadRecordAndRewritesTheGoodPrefix) {
     Raft raft("b", {"a", "b", "c"}, test_config(), Rng(5));
     Outputs out;
     ASSERT_NO_THROW(raft.start(t0, records, out));
-    EXPECT_EQ(raft.term(), expected.term());
-    EXPECT_EQ(raft.vote(), expected.vote());
+    // The term and vote are promises, written twice: the good records after the bad one keep
+    // them (AVoteSurvivesTheCorruptionOfAnyOneRecord).
+    EXPECT_EQ(raft.term(), history.term);
+    EXPECT_EQ(raft.vote(), history.vote);
     EXPECT_EQ(raft.log().last_index(), expected.log().last_index());
     EXPECT_EQ(raft.commit_index(), expected.commit_index());
     ASSERT_FALSE(out.empty());
@@ -131,8 +133,10 @@ TEST(RaftRecovery, CompactionReplacesTheLogAndRestartRestoresTheSnapshot) {
   raft.step(now, "b", ack, out);
   ASSERT_EQ(raft.commit_index(), raft.log().last_index());
   raft.mark_applied(5, out);
+  const std::size_t before_compaction = out.size();
   raft.compact("state-at-5", out);
-  const auto* replace = std::get_if<Persist>(&out.back());
+  ASSERT_EQ(out.size(), before_compaction + 2) << "the new log head and a copy of the hard state";
+  const auto* replace = std::get_if<Persist>(&out[before_compaction]);
   ASSERT_TRUE(replace != nullptr && replace->replace);
   raft.mark_applied(raft.commit_index(), out);
 
@@ -292,7 +296,7 @@ TEST(RaftRecovery, ALossyRecoveryRefusesVotesAndPreVotesAndDoesNotCampaign) {
     EXPECT_TRUE(rewritten->recovering()) << "the flag is in the rewritten good prefix";
     if (c.first_record) {
       EXPECT_EQ(raft.log().last_index(), 0u) << "blank, not re-bootstrapped";
-      EXPECT_EQ(raft.term(), 0u);
+      EXPECT_EQ(raft.term(), history.term) << "the term, a promise, is read from later records";
     }
 
     Outputs out;
@@ -432,6 +436,53 @@ TEST(RaftRecovery, TheRecoveringFlagSurvivesRestarts) {
     ahead.set_log_term(4);
     third->raft.step(t0, "c", ahead, third_vote);
     EXPECT_TRUE(granted(third_vote, v1::RAFT_MESSAGE_TYPE_VOTE_RESPONSE));
+  }
+}
+
+// docs/raft.md's first recovery gap, the exact interleaving: b votes for c in term 5; a record
+// of b's is corrupted; b restarts; a, a stale leader of term 3, catches b up; then a campaigns in
+// term 5. Had b forgotten its vote it would grant a's, and c and a could both win term 5 with
+// b's vote. Each vote is written twice and recovery reads the hard state of every good record,
+// past a bad one, so one corrupted record cannot take the vote away.
+TEST(RaftRecovery, AVoteSurvivesTheCorruptionOfAnyOneRecord) {
+  const History history = follower_history();
+  const std::unique_ptr<Restarted> voter = restart(history.records);
+  Outputs vote_out;
+  voter->raft.step(t0, "c", vote_request(v1::RAFT_MESSAGE_TYPE_VOTE, 5), vote_out);
+  ASSERT_TRUE(granted(vote_out, v1::RAFT_MESSAGE_TYPE_VOTE_RESPONSE));
+  const std::vector<std::string> disk = disk_after(voter->disk, vote_out);
+  const std::size_t vote_record = voter->disk.size();  // the first record the vote step wrote
+  ASSERT_LT(vote_record, disk.size());
+  struct Corrupted {
+    const char* name;
+    std::size_t record;
+  };
+  const std::vector<Corrupted> cases = {{"the vote's record", vote_record},
+                                        {"the last record", disk.size() - 1},
+                                        {"the first record", 0}};
+  for (const Corrupted& c : cases) {
+    SCOPED_TRACE(c.name);
+    std::vector<std::string> damaged_disk = disk;
+    damaged_disk[c.record].back() = static_cast<char>(damaged_disk[c.record].back() ^ 0x5a);
+    const std::unique_ptr<Restarted> r = restart(damaged_disk);
+    EXPECT_EQ(r->raft.term(), 5u);
+    EXPECT_EQ(r->raft.vote(), "c");
+    Outputs out;
+    r->raft.step(t0, "a", append_from_leader(r->raft, 4, 4), out);  // a stale leader, term 3
+    v1::RaftMessage second = message(v1::RAFT_MESSAGE_TYPE_VOTE, 5);
+    second.set_index(4);
+    second.set_log_term(3);
+    out.clear();
+    r->raft.step(t0 + std::chrono::seconds(1), "a", second, out);
+    EXPECT_FALSE(granted(out, v1::RAFT_MESSAGE_TYPE_VOTE_RESPONSE)) << "b voted for c in term 5";
+    // Rewritten, the vote is still there twice: a second corruption of one record, after a
+    // restart, leaves it too.
+    const std::vector<std::string> rewritten = disk_after(damaged_disk, r->out);
+    for (std::size_t i = 0; i < rewritten.size(); ++i) {
+      std::vector<std::string> again = rewritten;
+      again[i].back() = static_cast<char>(again[i].back() ^ 0x5a);
+      EXPECT_EQ(restart(again)->raft.vote(), "c") << "record " << i << " of the rewrite";
+    }
   }
 }
 
