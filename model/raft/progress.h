@@ -25,6 +25,9 @@ struct Progress {
   Time last_heard_at{};              // check-quorum: last message from this peer in our term
   std::uint64_t read_seq_acked = 0;  // read-index: highest heartbeat round acknowledged
   bool recovering = false;  // its last message said it lost records and is not caught up yet
+  // The highest append_seq echoed by a `recovering` answer: answers without the flag to appends
+  // up to it were sent before the loss (Raft::answers_before_loss).
+  std::uint64_t recovering_since_seq = 0;
 
   bool paused(std::size_t max_inflight) const {
     switch (state) {

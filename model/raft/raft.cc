@@ -164,6 +164,7 @@ void Raft::step_leader(const NodeId& from, const RaftMessage& m) {
   OMNI_ASSERT(m.term() == term_ || m.type() == v1::RAFT_MESSAGE_TYPE_PRE_VOTE_RESPONSE);
   auto it = progress_.find(from);
   if (it == progress_.end()) return;  // not (or no longer) a member
+  if (m.term() == term_ && answers_before_loss(it->second, m)) return;
   if (m.term() == term_) {
     // A recovering peer is alive but may have forgotten what it promised: it does not keep us
     // in power (check-quorum), and its acknowledgments count for nothing until it is caught up.
@@ -180,6 +181,24 @@ void Raft::step_leader(const NodeId& from, const RaftMessage& m) {
     default:
       break;  // another leader in our term is impossible unless votes were doubled
   }
+}
+
+// An answer to one of our appends that the peer sent before it lost records, arriving after
+// one it sent as `recovering`: it may acknowledge entries the peer no longer holds (a reordered
+// or delayed message). Answers echo the append they answer, and appends are numbered in order,
+// so anything answering an append at or before the first `recovering` answer's is that old.
+bool Raft::answers_before_loss(Progress& progress, const v1::RaftMessage& m) {
+  OMNI_ASSERT(role_ == Role::leader && m.term() == term_);
+  if (m.type() != v1::RAFT_MESSAGE_TYPE_APPEND_RESPONSE) return false;
+  if (m.append_seq() > append_seq_) return true;  // answers no append of ours: not believed
+  if (m.recovering()) {
+    progress.recovering_since_seq = std::max(progress.recovering_since_seq, m.append_seq());
+    return false;
+  }
+  const bool before =
+      progress.recovering_since_seq > 0 && m.append_seq() <= progress.recovering_since_seq;
+  OMNI_ASSERT(progress.recovering_since_seq <= append_seq_, "echoes of our own appends only");
+  return before;
 }
 
 // Terms and elections --------------------------------------------------------------------------
@@ -392,6 +411,7 @@ void Raft::handle_append(const NodeId& from, const RaftMessage& m) {
   reset_election_deadline();
   RaftMessage answer;
   answer.set_type(v1::RAFT_MESSAGE_TYPE_APPEND_RESPONSE);
+  answer.set_append_seq(m.append_seq());
   if (m.index() < commit_) {
     answer.set_index(commit_);  // already committed here: tell the leader where we are
   } else if (!log_.matches(m.index(), m.log_term())) {
@@ -450,6 +470,7 @@ void Raft::handle_snapshot(const NodeId& from, const RaftMessage& m) {
   const v1::RaftSnapshot& snapshot = m.snapshot();
   RaftMessage answer;
   answer.set_type(v1::RAFT_MESSAGE_TYPE_APPEND_RESPONSE);
+  answer.set_append_seq(m.append_seq());
   if (snapshot.index() <= commit_) {
     answer.set_index(commit_);  // stale: we are already past it
   } else if (log_.matches(snapshot.index(), snapshot.term())) {

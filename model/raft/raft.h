@@ -167,6 +167,7 @@ class Raft {
   std::optional<Time> next_deadline() const;
   v1::RaftHardState hard_state() const;
   bool nothing_to_persist() const;
+  bool answers_before_loss(Progress& progress, const v1::RaftMessage& m);
   static v1::RaftRecord hard_state_copy(const v1::RaftHardState& hard);
   void recall_promises(const std::vector<std::string>& persisted, std::size_t from);
   bool recover(const std::vector<std::string>& persisted);
@@ -217,6 +218,7 @@ class Raft {
 
   // Durability and outputs.
   v1::RaftHardState persisted_hard_state_;
+  std::uint64_t append_seq_ = 0;  // leader: APPENDs and INSTALL_SNAPSHOTs sent (Progress)
   mutable std::vector<Time> heard_scratch_;  // quorum_expires_at's buffer; no state
   Index unstable_from_ = 1;                  // entries at or after this index are not yet persisted
   bool replace_pending_ = false;

@@ -208,6 +208,7 @@ bool Raft::maybe_send_append(const NodeId& peer, bool send_if_empty) {
   }
   if (progress.state == ProgressState::probe) progress.probe_sent = true;
   OMNI_ASSERT(progress.inflight.size() <= config_.max_inflight_appends, "bounded inflight");
+  m.set_append_seq(++append_seq_);
   send(peer, std::move(m));
   return true;
 }
@@ -222,6 +223,7 @@ void Raft::send_snapshot(const NodeId& peer, Progress& progress) {
   RaftMessage m;
   m.set_type(v1::RAFT_MESSAGE_TYPE_INSTALL_SNAPSHOT);
   *m.mutable_snapshot() = *snapshot_;
+  m.set_append_seq(++append_seq_);
   send(peer, std::move(m));
 }
 

@@ -519,6 +519,70 @@ TEST(RaftRecovery, ALeaderDoesNotCountARecoveringFollower) {
   }
 }
 
+// docs/raft.md's second recovery gap, the exact interleaving: b acknowledges the leader's
+// entries, the acknowledgment is delayed, b loses records, restarts and answers a later append
+// as `recovering` with a success at index 1; then the old acknowledgment arrives. Taken, it
+// would give b back a match it no longer holds, counted towards commit. Answers echo the
+// append they answer (`append_seq`), and the leader ignores those sent before the loss.
+TEST(RaftRecovery, AnAcknowledgmentFromBeforeALossArrivingAfterItIsIgnored) {
+  Raft raft = make_raft("a", {}, 1);
+  Time now = t0;
+  elect(raft, now);
+  Outputs out;
+  // b answers a heartbeat, so the leader probes it; the probe's ack puts b in replicate state,
+  // where each proposal is an append to it.
+  raft.step(now, "b", message(v1::RAFT_MESSAGE_TYPE_HEARTBEAT_RESPONSE, raft.term()), out);
+  const auto to_b = [](const Outputs& outputs) {
+    std::vector<v1::RaftMessage> appends;
+    for (const auto& [to, m] : sends_of(outputs))
+      if (to == "b" && m.type() == v1::RAFT_MESSAGE_TYPE_APPEND) appends.push_back(m);
+    return appends;
+  };
+  ASSERT_FALSE(to_b(out).empty());
+  v1::RaftMessage first_ack = message(v1::RAFT_MESSAGE_TYPE_APPEND_RESPONSE, raft.term());
+  first_ack.set_index(raft.log().last_index());
+  first_ack.set_append_seq(to_b(out).back().append_seq());
+  raft.step(now, "b", first_ack, out);
+  out.clear();
+  raft.propose(now, "q", out);
+  ASSERT_FALSE(to_b(out).empty());
+  const v1::RaftMessage before_loss = to_b(out).back();
+  const Index last = raft.log().last_index();
+  const Index commit_before = raft.commit_index();
+  ASSERT_LT(commit_before, last);
+  v1::RaftMessage stale_ack = message(v1::RAFT_MESSAGE_TYPE_APPEND_RESPONSE, raft.term());
+  stale_ack.set_index(last);
+  stale_ack.set_append_seq(before_loss.append_seq());
+
+  out.clear();
+  raft.propose(now, "r", out);
+  ASSERT_FALSE(to_b(out).empty());
+  v1::RaftMessage recovering = message(v1::RAFT_MESSAGE_TYPE_APPEND_RESPONSE, raft.term());
+  recovering.set_index(1);
+  recovering.set_recovering(true);
+  recovering.set_append_seq(to_b(out).back().append_seq());
+  raft.step(now, "b", recovering, out);
+  ASSERT_EQ(raft.progress().at("b").match, 1u);
+
+  raft.step(now, "b", stale_ack, out);
+  EXPECT_EQ(raft.progress().at("b").match, 1u) << "the match from before the loss stays gone";
+  EXPECT_TRUE(raft.progress().at("b").recovering);
+  EXPECT_EQ(raft.commit_index(), commit_before) << "nothing is committed on a lost copy";
+
+  // An answer to a later append, caught up, counts again.
+  out.clear();
+  raft.tick(now + std::chrono::milliseconds(60), out);  // a heartbeat, answered
+  v1::RaftMessage heartbeat_answer = message(v1::RAFT_MESSAGE_TYPE_HEARTBEAT_RESPONSE, raft.term());
+  raft.step(now + std::chrono::milliseconds(60), "b", heartbeat_answer, out);
+  ASSERT_FALSE(to_b(out).empty()) << "the leader probes b again";
+  v1::RaftMessage caught_up = message(v1::RAFT_MESSAGE_TYPE_APPEND_RESPONSE, raft.term());
+  caught_up.set_index(raft.log().last_index());
+  caught_up.set_append_seq(to_b(out).back().append_seq());
+  raft.step(now + std::chrono::milliseconds(60), "b", caught_up, out);
+  EXPECT_EQ(raft.progress().at("b").match, raft.log().last_index());
+  EXPECT_EQ(raft.commit_index(), raft.log().last_index());
+}
+
 // Durability ordering: in each case the output batch persists before it sends, and persists
 // at all when the Send depends on new durable state.
 struct OrderingCase {
