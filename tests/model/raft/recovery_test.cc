@@ -584,7 +584,8 @@ TEST(RaftRecovery, AnAcknowledgmentFromBeforeALossArrivingAfterItIsIgnored) {
 }
 
 // Durability ordering: in each case the output batch persists before it sends, and persists
-// at all when the Send depends on new durable state.
+// at all when the Send depends on new durable state, with a sync: an unsynced write may still be
+// lost after the Send that reveals it.
 struct OrderingCase {
   const char* name;
   std::function<Outputs()> run;
@@ -647,6 +648,11 @@ TEST(RaftRecovery, PersistPrecedesEverySendThatDependsOnIt) {
     ASSERT_FALSE(sends_of_type(out, c.dependent).empty());
     EXPECT_TRUE(has_persist(out));
     EXPECT_TRUE(persists_precede_sends(out));
+    const Persist* last = nullptr;  // a synced write makes every write before it durable too
+    for (const auto& output : out)
+      if (const auto* persist = std::get_if<Persist>(&output)) last = persist;
+    ASSERT_NE(last, nullptr);
+    EXPECT_TRUE(last->sync) << "the batch's last write is synced before its Sends go out";
   }
 }
 
