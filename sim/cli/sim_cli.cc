@@ -211,22 +211,28 @@ bool write_reports(const Scenario& scenario, const RunArgs& args, std::uint64_t 
   return false;
 }
 
-int run_command(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err,
-                const Runner& runner) {
-  const po::options_description options = run_options();
+// A command's flags, FILE positional, into `vm`; an exit code when the command is done already
+// (--help, or flags that do not parse).
+std::optional<int> parse_command(const std::vector<std::string>& argv, const std::string& command,
+                                 const po::options_description& options, const char* usage,
+                                 po::variables_map& vm, std::ostream& out, std::ostream& err) {
   po::positional_options_description positional;
   positional.add("file", 1);
-  po::variables_map vm;
   try {
     po::store(po::command_line_parser(argv).options(options).positional(positional).run(), vm);
     po::notify(vm);
   } catch (const po::error& e) {
-    return bad_input(err, std::string("run: ") + e.what() + "; see omni-sim run --help");
+    return bad_input(err, command + ": " + e.what() + "; see omni-sim " + command + " --help");
   }
-  if (vm.count("help")) {
-    out << kRunUsage << options;
-    return kExitOk;
-  }
+  if (!vm.count("help")) return std::nullopt;
+  out << usage << options;
+  return kExitOk;
+}
+
+int run_command(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err,
+                const Runner& runner) {
+  po::variables_map vm;
+  if (auto done = parse_command(argv, "run", run_options(), kRunUsage, vm, out, err)) return *done;
   auto flags = read_flags(vm);
   if (auto* message = std::get_if<std::string>(&flags)) return bad_input(err, *message);
   RunArgs args = std::get<RunArgs>(std::move(flags));
@@ -297,20 +303,9 @@ bool replays(const std::string& path, const ShrinkResult& shrunk, const Runner& 
 
 int shrink_command(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err,
                    const Runner& runner) {
-  const po::options_description options = shrink_options();
-  po::positional_options_description positional;
-  positional.add("file", 1);
   po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argv).options(options).positional(positional).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    return bad_input(err, std::string("shrink: ") + e.what() + "; see omni-sim shrink --help");
-  }
-  if (vm.count("help")) {
-    out << kShrinkUsage << options;
-    return kExitOk;
-  }
+  if (auto done = parse_command(argv, "shrink", shrink_options(), kShrinkUsage, vm, out, err))
+    return *done;
   if (!vm.count("file")) return bad_input(err, "shrink: missing FILE (the scenario)");
   const std::string file = vm["file"].as<std::string>();
   std::optional<std::uint64_t> seed;

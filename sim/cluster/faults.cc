@@ -6,6 +6,7 @@
 #include "model/orchestrator/orchestrator.h"
 #include "model/root/root.h"
 #include "sim/cluster/admin_client.h"
+#include "sim/scenario/write.h"
 
 namespace omni::sim {
 namespace {
@@ -178,23 +179,10 @@ void FaultRunner::restore_network() {
 }
 
 Address FaultRunner::resolve(const Target& target) const {
-  switch (target.kind) {
-    case Target::Kind::leader:
-      return leader();
-    case Target::Kind::root:
-      return root::kRootAddress;
-    case Target::Kind::orchestrator:
-      return "orchestrator:" + target.name;
-    case Target::Kind::director:
-      return "director:" + target.name;
-    case Target::Kind::agent:
-      return "agent:" + target.name;
-    case Target::Kind::vm:
-      return "vm:" + target.name;
-    case Target::Kind::node:
-      return "node:" + target.name;
-  }
-  return "";
+  if (target.kind == Target::Kind::leader) return leader();
+  const Address address = target_text(target);
+  OMNI_ASSERT(target.kind != Target::Kind::root || address == root::kRootAddress);
+  return address;
 }
 
 AdminClient& FaultRunner::admin() {

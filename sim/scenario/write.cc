@@ -22,27 +22,6 @@ std::string range_text(const DurationRange& range) {
   return exact_duration_text(range.min) + ".." + exact_duration_text(range.max);
 }
 
-std::string target_text(const Target& target) {
-  switch (target.kind) {
-    case Target::Kind::leader:
-      return "leader";
-    case Target::Kind::root:
-      return "root";
-    case Target::Kind::orchestrator:
-      return "orchestrator:" + target.name;
-    case Target::Kind::director:
-      return "director:" + target.name;
-    case Target::Kind::agent:
-      return "agent:" + target.name;
-    case Target::Kind::vm:
-      return "vm:" + target.name;
-    case Target::Kind::node:
-      return "node:" + target.name;
-  }
-  OMNI_ASSERT(false, "every target kind has a spelling");
-  return "";
-}
-
 std::string at_text(const FaultTime& at) {
   switch (at.kind) {
     case FaultTime::Kind::absolute:
@@ -223,6 +202,27 @@ void emit_expect(YAML::Emitter& out, const Scenario& scenario) {
 }
 
 }  // namespace
+
+std::string target_text(const Target& target) {
+  switch (target.kind) {
+    case Target::Kind::leader:
+      return "leader";
+    case Target::Kind::root:
+      return "root";
+    case Target::Kind::orchestrator:
+      return "orchestrator:" + target.name;
+    case Target::Kind::director:
+      return "director:" + target.name;
+    case Target::Kind::agent:
+      return "agent:" + target.name;
+    case Target::Kind::vm:
+      return "vm:" + target.name;
+    case Target::Kind::node:
+      return "node:" + target.name;
+  }
+  OMNI_ASSERT(false, "every target kind has a spelling");
+  return "";
+}
 
 std::string exact_duration_text(Duration duration) {
   OMNI_ASSERT(duration.count() >= 0, "scenario durations are not negative");

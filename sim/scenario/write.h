@@ -10,6 +10,10 @@ namespace omni::sim {
 
 std::string write_scenario_yaml(const Scenario& scenario);
 
+// A target as scenarios spell it: leader, root, orchestrator:N, director:NODE, agent:VM, vm:VM,
+// node:NODE. Apart from `leader`, that is also the address of what it names.
+std::string target_text(const Target& target);
+
 // A duration that parse_duration reads back exactly: "90s", "1.5s", "12.000000001s".
 std::string exact_duration_text(Duration duration);
 
