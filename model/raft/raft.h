@@ -39,6 +39,10 @@ struct RaftConfig {
   // TEST ONLY. Grants a vote to every up-to-date candidate, even after voting in the same term,
   // so a test can build a deliberately unsafe Raft that the simulator's checkers must catch.
   bool testing_grant_multiple_votes_per_term = false;
+  // TEST ONLY. A leader puts each new proposal in place of its last entry when that entry is of
+  // its term and not committed: the same index and term now name other data, and the leader's
+  // log is no longer append-only. The Raft property checkers must catch both.
+  bool testing_leader_overwrites_its_last_entry = false;
 };
 
 enum class RequestStatus { ok, not_leader, rejected };

@@ -32,6 +32,11 @@ RequestResult Raft::propose(Time now, std::string data, Outputs& out) {
   } else if (log_.last_index() - commit_ >= config_.max_uncommitted_entries) {
     result = rejected("too many uncommitted entries");
   } else {
+    if (config_.testing_leader_overwrites_its_last_entry && log_.last_index() > commit_ &&
+        log_.last_term() == term_) {
+      log_.truncate_from(log_.last_index());
+      unstable_from_ = std::min(unstable_from_, log_.last_index() + 1);
+    }
     v1::RaftEntry entry;
     entry.set_term(term_);
     entry.set_index(log_.last_index() + 1);

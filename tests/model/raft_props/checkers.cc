@@ -40,7 +40,8 @@ std::string LogRegistry::check(const NodeId& node, const RaftLog& log) {
     const Index index = first + k;
     OMNI_ASSERT(entry.index() == index);
     const bool cached = index >= cache.first && index - cache.first < cache.terms.size() &&
-                        cache.terms[index - cache.first] == entry.term();
+                        cache.terms[index - cache.first] == entry.term() &&
+                        cache.data[index - cache.first] == entry.data();
     if (cached) continue;
     const Term previous_term = k == 0 ? log.snapshot_term() : entries[k - 1].term();
     Seen now{static_cast<int>(entry.type()), entry.data(), previous_term, node};
@@ -61,7 +62,41 @@ std::string LogRegistry::check(const NodeId& node, const RaftLog& log) {
   }
   cache.first = first;
   cache.terms.clear();
-  for (const v1::RaftEntry& entry : entries) cache.terms.push_back(entry.term());
+  cache.data.clear();
+  for (const v1::RaftEntry& entry : entries) {
+    cache.terms.push_back(entry.term());
+    cache.data.push_back(entry.data());
+  }
+  return error;
+}
+
+std::string LeaderLog::check(Term term, bool leading, const RaftLog& log) {
+  if (!leading || term != term_) {
+    term_ = leading ? term : 0;
+    entries_.clear();
+    first_ = log.first_index();
+  }
+  std::string error;
+  if (leading) {
+    // What compaction took is no longer in the log; everything after it must be unchanged.
+    for (Index index = std::max(first_, log.first_index());
+         index < first_ + entries_.size() && error.empty(); ++index) {
+      const auto& [was_term, was_data] = entries_[index - first_];
+      if (index > log.last_index()) {
+        error = "the leader of term " + std::to_string(term) + " deleted its entry " +
+                describe(index, was_term, was_data) + ": its log ends at " +
+                std::to_string(log.last_index());
+      } else if (log.at(index).term() != was_term || log.at(index).data() != was_data) {
+        error = "the leader of term " + std::to_string(term) + " overwrote its entry " +
+                describe(index, was_term, was_data) + " with " +
+                describe(index, log.at(index).term(), log.at(index).data());
+      }
+    }
+    first_ = log.first_index();
+    entries_.clear();
+    for (const v1::RaftEntry& entry : log.entries())
+      entries_.emplace_back(entry.term(), entry.data());
+  }
   return error;
 }
 
@@ -121,6 +156,15 @@ void LogMatchingChecker::check_safety(sim::CheckContext& context) {
   if (replica == nullptr) return;
   const std::string error = registry_.check(replica->raft().id(), replica->raft().log());
   if (!error.empty()) context.fail(error, {replica->raft().id()});
+}
+
+void LeaderAppendOnlyChecker::check_safety(sim::CheckContext& context) {
+  const Replica* replica = stepped_replica(sim_, servers_);
+  if (replica == nullptr) return;
+  const Raft& raft = replica->raft();
+  const std::string error =
+      leaders_[raft.id()].check(raft.term(), raft.role() == Role::leader, raft.log());
+  if (!error.empty()) context.fail(raft.id() + ": " + error, {raft.id()});
 }
 
 void LeaderCompletenessChecker::check_safety(sim::CheckContext& context) {

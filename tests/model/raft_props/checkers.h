@@ -40,9 +40,12 @@ class LogRegistry {
     Term previous_term = 0;
     NodeId node;
   };
+  // What each entry was at the last check. Data too: an entry rewritten with the same term and
+  // other data must be looked at again, not skipped as already seen.
   struct Cache {
     Index first = 1;
     std::vector<Term> terms;
+    std::vector<std::string> data;
   };
   struct KeyHash {
     std::size_t operator()(const std::pair<Index, Term>& key) const {
@@ -51,6 +54,20 @@ class LogRegistry {
   };
   std::unordered_map<std::pair<Index, Term>, Seen, KeyHash> seen_;
   std::map<NodeId, Cache> caches_;
+};
+
+// Leader append-only (Raft figure 3): a leader never overwrites or deletes entries in its log
+// while it leads; it only appends (and compacts applied entries into a snapshot, which is not a
+// deletion of what the log says). Fed a leader's log after each of its steps in one term.
+class LeaderLog {
+ public:
+  // "" when fine, else why not. A new term, or not leading, starts over.
+  std::string check(Term term, bool leading, const RaftLog& log);
+
+ private:
+  Term term_ = 0;
+  Index first_ = 1;
+  std::vector<std::pair<Term, std::string>> entries_;  // from first_
 };
 
 // Leader completeness: a leader of term T holds every entry committed before it was elected.
@@ -89,6 +106,19 @@ class LogMatchingChecker : public sim::Checker {
   const sim::Simulation* sim_;
   std::size_t servers_;
   LogRegistry registry_;
+};
+
+class LeaderAppendOnlyChecker : public sim::Checker {
+ public:
+  LeaderAppendOnlyChecker(const sim::Simulation* sim, std::size_t servers)
+      : sim_(sim), servers_(servers) {}
+  std::string name() const override { return "leader append-only"; }
+  void check_safety(sim::CheckContext& context) override;
+
+ private:
+  const sim::Simulation* sim_;
+  std::size_t servers_;
+  std::map<NodeId, LeaderLog> leaders_;
 };
 
 class LeaderCompletenessChecker : public sim::Checker {

@@ -123,6 +123,33 @@ TEST(RaftNotBlind, ElectionSafetyFiresWhenVotersGrantTwicePerTerm) {
               static_cast<unsigned long long>(found_at), found.c_str());
 }
 
+// A leader that writes each proposal over its last uncommitted entry: the leader append-only
+// checker fires, and with it switched off, log matching does (the same index and term name two
+// data), which it could not while its cache skipped entries whose term had not changed.
+std::string first_violation_of_an_overwriting_leader(bool check_leader_append_only) {
+  constexpr std::uint64_t kSchedulesMax = 50;
+  RaftSimOptions options = options_for(3);
+  options.raft.testing_leader_overwrites_its_last_entry = true;
+  options.check_leader_append_only = check_leader_append_only;
+  for (std::uint64_t seed = 1; seed <= kSchedulesMax; ++seed) {
+    const RunResult result = run_schedule(options, busy_schedule(seed, 3));
+    if (result.violation.has_value()) {
+      std::printf("schedule %llu: %s\n", static_cast<unsigned long long>(seed),
+                  result.violation->to_string().c_str());
+      return result.violation->invariant;
+    }
+  }
+  return "";
+}
+
+TEST(RaftNotBlind, LeaderAppendOnlyFiresWhenALeaderOverwritesItsLog) {
+  EXPECT_EQ(first_violation_of_an_overwriting_leader(true), "leader append-only");
+}
+
+TEST(RaftNotBlind, LogMatchingFiresWhenAnEntryIsRewrittenWithTheSameTerm) {
+  EXPECT_EQ(first_violation_of_an_overwriting_leader(false), "log matching");
+}
+
 // Formerly RaftKnownLimits.OneCorruptedDiskCanBreakLeaderCompleteness. Before recovery after
 // data loss made a replica non-voting until caught up, schedule 1,000,054 (simulation seed
 // 8568660339881390339, only r1's disk corrupted) elected r4 in term 5 without the committed
@@ -210,6 +237,37 @@ TEST(RaftCheckers, LogMatchingFailsOnDifferentDataOrPrefix) {
     LogRegistry registry;
     EXPECT_EQ(registry.check("r1", c.a), "") << c.what;
     EXPECT_EQ(!registry.check("r2", c.b).empty(), c.fails) << c.what;
+  }
+}
+
+// The same replica's log checked again after an entry was rewritten in place with the same
+// term: the cache must not skip it because its term did not change.
+TEST(RaftCheckers, LogMatchingSeesAnEntryRewrittenWithTheSameTerm) {
+  LogRegistry registry;
+  EXPECT_EQ(registry.check("r1", log_of({{1, "x"}, {2, "y"}})), "");
+  EXPECT_NE(registry.check("r1", log_of({{1, "x"}, {2, "q"}})), "");
+}
+
+TEST(RaftCheckers, LeaderAppendOnlyFailsOnAnOverwriteOrADeletion) {
+  const RaftLog before = log_of({{1, "x"}, {2, "y"}});
+  struct Case {
+    const char* what;
+    Term term;
+    bool leading;
+    RaftLog after;
+    bool fails;
+  };
+  const std::vector<Case> cases = {
+      {"appended", 2, true, log_of({{1, "x"}, {2, "y"}, {2, "z"}}), false},
+      {"overwritten, same term", 2, true, log_of({{1, "x"}, {2, "q"}}), true},
+      {"deleted", 2, true, log_of({{1, "x"}}), true},
+      {"a new term starts over", 3, true, log_of({{1, "x"}}), false},
+      {"a follower may truncate", 2, false, log_of({{1, "x"}}), false},
+  };
+  for (const Case& c : cases) {
+    LeaderLog leader;
+    EXPECT_EQ(leader.check(2, true, before), "") << c.what;
+    EXPECT_EQ(!leader.check(c.term, c.leading, c.after).empty(), c.fails) << c.what;
   }
 }
 

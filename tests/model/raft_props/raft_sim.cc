@@ -147,6 +147,8 @@ void add_cluster(sim::Simulation& sim, const RaftSimOptions& options, History* h
     return std::make_unique<Client>(rng, voters, period, history);
   });
   sim.add_checker(std::make_unique<ElectionSafetyChecker>(&sim, options.servers));
+  if (options.check_leader_append_only)
+    sim.add_checker(std::make_unique<LeaderAppendOnlyChecker>(&sim, options.servers));
   sim.add_checker(std::make_unique<LogMatchingChecker>(&sim, options.servers));
   sim.add_checker(std::make_unique<LeaderCompletenessChecker>(&sim, options.servers, history));
   sim.add_checker(std::make_unique<StateMachineSafetyChecker>(history));

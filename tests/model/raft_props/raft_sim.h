@@ -116,6 +116,9 @@ struct RaftSimOptions {
   Duration settle =
       std::chrono::milliseconds(500);  // after the liveness commit, before the end checks
   bool record_events = false;
+  // The leader append-only checker runs before log matching and fires first on a leader that
+  // rewrites its log; off, a test shows that log matching alone sees the rewrite too.
+  bool check_leader_append_only = true;
 };
 
 struct RunResult {
