@@ -43,6 +43,9 @@ struct RaftConfig {
   // its term and not committed: the same index and term now name other data, and the leader's
   // log is no longer append-only. The Raft property checkers must catch both.
   bool testing_leader_overwrites_its_last_entry = false;
+  // TEST ONLY. A leader answers read-index requests without waiting for a quorum to confirm its
+  // heartbeat round: a deposed leader serves reads from a stale commit index.
+  bool testing_read_index_without_quorum = false;
 };
 
 enum class RequestStatus { ok, not_leader, rejected };

@@ -186,6 +186,10 @@ void StateMachineSafetyChecker::check_safety(sim::CheckContext& context) {
   }
 }
 
+void LinearizableReadsChecker::check_safety(sim::CheckContext& context) {
+  if (!history_->stale_read.empty()) context.fail(history_->stale_read);
+}
+
 void DurabilityAndLivenessChecker::check_liveness(sim::CheckContext& context) {
   if (!history_->liveness_ack_at.has_value()) {
     context.fail("no proposal sent after every fault healed was committed within " +

@@ -145,6 +145,18 @@ class StateMachineSafetyChecker : public sim::Checker {
   const History* history_;
 };
 
+// A read-index read sees every write acknowledged before it was sent: its read index is at
+// least that write's index (the client compares them as the answers come; this reports it).
+class LinearizableReadsChecker : public sim::Checker {
+ public:
+  explicit LinearizableReadsChecker(const History* history) : history_(history) {}
+  std::string name() const override { return "linearizable reads"; }
+  void check_safety(sim::CheckContext& context) override;
+
+ private:
+  const History* history_;
+};
+
 // End of run: acknowledged entries kept on a majority, and liveness after the heal.
 class DurabilityAndLivenessChecker : public sim::Checker {
  public:

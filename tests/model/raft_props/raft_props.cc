@@ -150,6 +150,38 @@ TEST(RaftNotBlind, LogMatchingFiresWhenAnEntryIsRewrittenWithTheSameTerm) {
   EXPECT_EQ(first_violation_of_an_overwriting_leader(false), "log matching");
 }
 
+// Leaders that answer read-index requests without a quorum round, and do not step down for
+// want of one: a deposed leader's reads miss writes its successor acknowledged.
+TEST(RaftNotBlind, LinearizableReadsFiresWhenReadsSkipTheQuorumRound) {
+  constexpr std::uint64_t kSchedulesMax = 200;
+  RaftSimOptions options = options_for(5);
+  options.raft.testing_read_index_without_quorum = true;
+  options.raft.check_quorum = false;
+  std::string found;
+  for (std::uint64_t seed = 1; seed <= kSchedulesMax && found.empty(); ++seed) {
+    const RunResult result = run_schedule(options, busy_schedule(seed, 5));
+    if (result.violation.has_value() && result.violation->invariant == "linearizable reads")
+      found = "schedule " + std::to_string(seed) + ": " + result.violation->to_string();
+  }
+  ASSERT_FALSE(found.empty()) << "no stale read in " << kSchedulesMax << " schedules";
+  std::printf("%s\n", found.c_str());
+}
+
+// The schedules exercise read-index and leadership transfer, not only proposals.
+TEST(RaftProps, SchedulesReadThroughReadIndexAndTransferLeadership) {
+  std::size_t reads = 0;
+  std::size_t transfers = 0;
+  for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+    const RunResult result = run_schedule(options_for(3), busy_schedule(seed, 3));
+    ASSERT_FALSE(result.violation.has_value()) << result.violation->to_string();
+    reads += result.reads;
+    transfers += result.transfers;
+  }
+  EXPECT_GT(reads, 40u);
+  EXPECT_GT(transfers, 5u);
+  std::printf("20 schedules: %zu reads, %zu transfers\n", reads, transfers);
+}
+
 // Formerly RaftKnownLimits.OneCorruptedDiskCanBreakLeaderCompleteness. Before recovery after
 // data loss made a replica non-voting until caught up, schedule 1,000,054 (simulation seed
 // 8568660339881390339, only r1's disk corrupted) elected r4 in term 5 without the committed

@@ -88,35 +88,69 @@ void Client::step(const Input& input, Outputs& out) {
     const v1::RaftClientReply& reply = m.client_reply();
     auto it = inflight_.find(reply.request_id());
     if (it == inflight_.end()) return;  // forgotten, or a duplicate
-    if (reply.status() == v1::RAFT_CLIENT_STATUS_OK) {
-      history_->acks.push_back({reply.index(), reply.term(), it->second, reply.request_id()});
-      if (reply.request_id() >= history_->liveness_request_id &&
-          !history_->liveness_ack_at.has_value()) {
-        history_->liveness_ack_at = deliver->now;  // the client's clock is never skewed
-      }
-    }
+    if (reply.status() == v1::RAFT_CLIENT_STATUS_OK) on_ok(reply, it->second, deliver->now);
     inflight_.erase(it);
     on_reply(reply, out);
     return;
   }
   if (std::holds_alternative<Start>(input) || std::holds_alternative<Tick>(input)) {
-    if (std::holds_alternative<Tick>(input) && !history_->proposals_stopped) propose(out);
+    if (std::holds_alternative<Tick>(input) && !history_->proposals_stopped) send_request(out);
     out.push_back(WakeAt{now_of(input) + rng_.between(period_ / 2, period_ * 3 / 2)});
   }
 }
 
-void Client::propose(Outputs& out) {
-  const NodeId to = leader_hint_.empty() ? replicas_[rng_.below(replicas_.size())] : leader_hint_;
+void Client::on_ok(const v1::RaftClientReply& reply, const Request& request, Time now) {
+  switch (request.type) {
+    case v1::RAFT_CLIENT_REQUEST_TYPE_PROPOSE:
+      history_->acks.push_back({reply.index(), reply.term(), request.data, reply.request_id()});
+      highest_acked_ = std::max(highest_acked_, reply.index());
+      if (reply.request_id() >= history_->liveness_request_id &&
+          !history_->liveness_ack_at.has_value()) {
+        history_->liveness_ack_at = now;  // the client's clock is never skewed
+      }
+      break;
+    case v1::RAFT_CLIENT_REQUEST_TYPE_READ_INDEX:
+      ++history_->reads;
+      if (reply.index() < request.acked_before && history_->stale_read.empty()) {
+        history_->stale_read = "read " + std::to_string(reply.request_id()) + " got read index " +
+                               std::to_string(reply.index()) + " (term " +
+                               std::to_string(reply.term()) + ") but the write at index " +
+                               std::to_string(request.acked_before) +
+                               " was acknowledged before the read was sent";
+      }
+      break;
+    default:
+      ++history_->transfers;
+      break;
+  }
+}
+
+void Client::send_request(Outputs& out) {
+  NodeId to = leader_hint_.empty() ? replicas_[rng_.below(replicas_.size())] : leader_hint_;
   const std::uint64_t request_id = next_request_id_++;
-  const std::string data = "c" + std::to_string(request_id);
-  while (inflight_.size() >= kInflightMax) inflight_.erase(inflight_.begin());
-  inflight_[request_id] = data;
+  const std::uint64_t draw = rng_.below(20);
+  // Reads go to any replica, as a client spreading its reads would: whichever believes it leads
+  // answers, so a deposed leader that still believes it is asked too.
+  if (draw < 5) to = replicas_[rng_.below(replicas_.size())];
+  Request request;
   v1::Envelope envelope;
   v1::RaftMessage* m = envelope.mutable_raft();
   m->set_type(v1::RAFT_MESSAGE_TYPE_CLIENT_REQUEST);
-  m->mutable_client_request()->set_request_id(request_id);
-  m->mutable_client_request()->set_type(v1::RAFT_CLIENT_REQUEST_TYPE_PROPOSE);
-  m->mutable_client_request()->set_data(data);
+  v1::RaftClientRequest* r = m->mutable_client_request();
+  r->set_request_id(request_id);
+  if (draw < 5) {
+    request.type = v1::RAFT_CLIENT_REQUEST_TYPE_READ_INDEX;
+    request.acked_before = highest_acked_;
+  } else if (draw == 5) {
+    request.type = v1::RAFT_CLIENT_REQUEST_TYPE_TRANSFER_LEADERSHIP;
+    r->set_node(replicas_[rng_.below(replicas_.size())]);
+  } else {
+    request.data = "c" + std::to_string(request_id);
+    r->set_data(request.data);
+  }
+  r->set_type(request.type);
+  while (inflight_.size() >= kInflightMax) inflight_.erase(inflight_.begin());
+  inflight_[request_id] = std::move(request);
   out.push_back(Send{to, std::move(envelope)});
   OMNI_ASSERT(inflight_.size() <= kInflightMax);
 }
@@ -152,6 +186,7 @@ void add_cluster(sim::Simulation& sim, const RaftSimOptions& options, History* h
   sim.add_checker(std::make_unique<LogMatchingChecker>(&sim, options.servers));
   sim.add_checker(std::make_unique<LeaderCompletenessChecker>(&sim, options.servers, history));
   sim.add_checker(std::make_unique<StateMachineSafetyChecker>(history));
+  sim.add_checker(std::make_unique<LinearizableReadsChecker>(history));
 }
 
 const Replica* replica_of(const sim::Simulation& sim, std::size_t index) {
@@ -238,6 +273,8 @@ RunResult run_schedule(const RaftSimOptions& options, const Schedule& schedule) 
   result.acks = history.acks.size();
   result.recovering_starts = history.recovering_starts;
   result.snapshot_restores = history.snapshot_restores;
+  result.reads = history.reads;
+  result.transfers = history.transfers;
   return result;
 }
 

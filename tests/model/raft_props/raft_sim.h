@@ -64,6 +64,11 @@ struct History {
   bool proposals_stopped = false;     // set before the end checks, so followers catch up
   std::size_t recovering_starts = 0;  // restarts whose recovery dropped records (or still was)
   std::size_t snapshot_restores = 0;  // state machines rebuilt from a snapshot
+  // Read-index reads: the client's reads answered OK, and the first that missed a write
+  // acknowledged before the read was sent (its read index below that write's index).
+  std::size_t reads = 0;
+  std::string stale_read;
+  std::size_t transfers = 0;  // leadership transfers the client asked for and a leader accepted
 
   void on_apply(const NodeId& node, const v1::RaftEntry& entry);
 };
@@ -83,9 +88,12 @@ class Replica : public Component {
   History* history_;
 };
 
-// Proposes "c<request id>" every `period` to the replica it believes leads (a random one when
-// it has no hint), follows NOT_LEADER hints, and records OK replies. At most `kInflightMax`
-// requests are remembered; older ones are forgotten (their replies are then ignored).
+// Every `period`, proposes "c<request id>" (most often), reads through read-index (one time in
+// four, to a random replica) or asks for a leadership transfer to a random replica (one in
+// twenty), sent to the replica it believes leads (a random one when it has no hint); follows
+// NOT_LEADER hints and
+// records OK replies. At most `kInflightMax` requests are remembered; older ones are forgotten
+// (their replies are then ignored).
 class Client : public Component {
  public:
   static constexpr std::size_t kInflightMax = 64;
@@ -94,8 +102,14 @@ class Client : public Component {
   std::uint64_t next_request_id() const { return next_request_id_; }
 
  private:
-  void propose(Outputs& out);
+  struct Request {
+    v1::RaftClientRequestType type = v1::RAFT_CLIENT_REQUEST_TYPE_PROPOSE;
+    std::string data;        // propose
+    Index acked_before = 0;  // read: the highest index acknowledged when it was sent
+  };
+  void send_request(Outputs& out);
   void on_reply(const v1::RaftClientReply& reply, Outputs& out);
+  void on_ok(const v1::RaftClientReply& reply, const Request& request, Time now);
 
   Rng rng_;
   std::vector<NodeId> replicas_;
@@ -103,7 +117,8 @@ class Client : public Component {
   History* history_;
   NodeId leader_hint_;
   std::uint64_t next_request_id_ = 1;
-  std::map<std::uint64_t, std::string> inflight_;  // request id -> data
+  std::map<std::uint64_t, Request> inflight_;  // by request id
+  Index highest_acked_ = 0;
 };
 
 struct RaftSimOptions {
@@ -128,6 +143,8 @@ struct RunResult {
   std::size_t acks = 0;
   std::size_t recovering_starts = 0;            // restarts that came back recovering (data loss)
   std::size_t snapshot_restores = 0;            // state machines rebuilt from a snapshot
+  std::size_t reads = 0;                        // read-index reads answered OK
+  std::size_t transfers = 0;                    // leadership transfers a leader accepted
   std::optional<Duration> liveness_after_heal;  // heal -> first OK of a request sent after it
   std::optional<Duration> leader_after_heal;    // heal -> a leader heard by a majority
 };
