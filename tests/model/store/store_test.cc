@@ -6,6 +6,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "model/orchestrator/cluster_state.h"
 #include "model/orchestrator/orchestrator.h"
@@ -243,6 +244,33 @@ TEST(StorePlane, ClientsCannotWriteTheClustersOwnRecords) {
     EXPECT_EQ(p.ask(remove).status(), v1::STORE_STATUS_INVALID) << key;
   }
   EXPECT_EQ(p.ask(put("/apps/web", "x")).status(), v1::STORE_STATUS_OK) << "apps are the clients'";
+}
+
+// A network may deliver a request twice. The copy is dropped, so a compare-and-set is applied
+// and answered once, never answered CONFLICT by its own duplicate (docs/store.md).
+TEST(StorePlane, ARequestDeliveredTwiceIsAppliedAndAnsweredOnce) {
+  Plane p;
+  const std::uint64_t revision = p.ask(put("/apps/web", "replicas: 3", 0u)).revision();
+  v1::StoreRequest cas = put("/apps/web", "replicas: 5", revision);
+  cas.set_id(p.next_id++);
+  v1::Envelope e;
+  *e.mutable_store_request() = cas;
+  const std::uint64_t dropped = p.o.dropped_messages();
+  p.out.clear();
+  p.o.step(Deliver{p.now, "client:1", e}, p.out);
+  p.o.step(Deliver{p.now, "client:1", e}, p.out);
+  p.run_for(100ms);
+  std::vector<v1::StoreReply> answers;
+  for (const auto& send : omni::testing::sends_to(p.out, "client:1"))
+    if (send.envelope.has_store_reply() && send.envelope.store_reply().id() == cas.id())
+      answers.push_back(send.envelope.store_reply());
+  ASSERT_EQ(answers.size(), 1u) << "one answer, not one per copy";
+  EXPECT_EQ(answers[0].status(), v1::STORE_STATUS_OK) << answers[0].error();
+  EXPECT_EQ(p.o.dropped_messages(), dropped + 1);
+  const auto read = p.ask(get("/apps/web"));
+  ASSERT_EQ(read.objects_size(), 1);
+  EXPECT_EQ(read.objects(0).value(), "replicas: 5");
+  EXPECT_EQ(read.objects(0).revision(), answers[0].revision()) << "written once";
 }
 
 TEST(StorePlane, AFollowerAnswersNotLeaderWithItsHint) {
