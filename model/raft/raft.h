@@ -225,7 +225,7 @@ class Raft {
 
   // Durability and outputs.
   v1::RaftHardState persisted_hard_state_;
-  std::uint64_t append_seq_ = 0;  // leader: APPENDs and INSTALL_SNAPSHOTs sent (Progress)
+  std::uint64_t append_seq_ = 0;             // leader: APPENDs and INSTALL_SNAPSHOTs sent, numbered
   mutable std::vector<Time> heard_scratch_;  // quorum_expires_at's buffer; no state
   Index unstable_from_ = 1;                  // entries at or after this index are not yet persisted
   bool replace_pending_ = false;
