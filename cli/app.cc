@@ -94,7 +94,9 @@ int run_init(const std::vector<std::string>& args, std::ostream& out, std::ostre
       "state-dir", po::value<std::string>(),
       "where the cluster lives (default /var/lib/omni/NAME)")(
       "omni-node", po::value<std::string>(), "the omni-node program (default: beside omni)")(
-      "image", po::value<std::string>(), "Omni's OCI image tar (default: beside omni)");
+      "image", po::value<std::string>(), "Omni's OCI image tar (default: beside omni)")(
+      "container-runtime", po::value<std::string>()->default_value("auto"),
+      "how Agents run containers: containerd, process, or auto (containerd when installed)");
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(args).options(options).run(), vm);
@@ -125,6 +127,11 @@ int run_init(const std::vector<std::string>& args, std::ostream& out, std::ostre
     local.site_dir = option("state-dir");
     local.omni_node = option("omni-node");
     local.image_tar = option("image");
+    local.container_runtime = option("container-runtime");
+    if (local.container_runtime != "auto" && local.container_runtime != "containerd" &&
+        local.container_runtime != "process")
+      return bad_input(err, "init: unknown container runtime \"" + local.container_runtime +
+                                "\"; use containerd, process or auto");
     local.json = *format == OutputFormat::json;
     const auto text = read_text_file(local.config_file);
     return init_local(local, std::get<std::string>(text), config, plan, out, err);

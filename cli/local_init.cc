@@ -10,11 +10,14 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <sstream>
 #include <variant>
 
 #include "cli/admin.h"
 #include "cli/app.h"
 #include "cli/file_io.h"
+#include "drivers/container/containerd_daemon.h"
+#include "drivers/container/containerd_driver.h"
 #include "drivers/util/subprocess.h"
 #include "drivers/vm/local_provider.h"
 #include "model/core/json.h"
@@ -177,18 +180,86 @@ std::string prepare_site(const LocalInitOptions& options, const root::Plan& plan
     if (std::string problem = node::read_local_site(dir, site); !problem.empty()) return problem;
   } else {
     site = node::site_in(fs::absolute(dir).lexically_normal().string());
+    site.runtime.clear();  // a new site's: prepare_container_runtime chooses it
   }
   site.dir = fs::absolute(dir).lexically_normal().string();
   site.omni_node = options.omni_node.empty() ? find_omni_node() : options.omni_node;
   site.image_tar = options.image_tar.empty() ? find_image_tar() : options.image_tar;
   if (site.image.empty()) site.image = node::kOmniImage;
-  if (site.runtime.empty()) site.runtime = "process";
   if (site.omni_node.empty() || !fs::exists(site.omni_node))
     return "cannot find omni-node (beside omni, or in /usr/local/bin); say where with --omni-node";
   if (site.image_tar.empty() || !fs::exists(site.image_tar))
     return "cannot find Omni's image omni-image.tar (beside omni, or in /usr/local/lib/omni); say "
            "where with --image";
   return {};
+}
+
+bool installed(const std::string& program) {
+  const char* path = std::getenv("PATH");
+  std::stringstream dirs(path != nullptr ? path : "/usr/sbin:/usr/bin:/sbin:/bin");
+  for (std::string dir; std::getline(dirs, dir, ':');)
+    if (!dir.empty() && ::access((dir + "/" + program).c_str(), X_OK) == 0) return true;
+  return false;
+}
+
+// A new site's container runtime (LocalInitOptions::container_runtime): containerd, the
+// machine's when one answers, else Omni's own; plain processes when containerd is not installed
+// or not wanted. Empty, or why it cannot.
+std::string choose_container_runtime(const std::string& wanted, node::LocalSite& site,
+                                     std::string& said) {
+  const bool containerd =
+      wanted == "containerd" || (wanted == "auto" && installed("containerd") && installed("runc"));
+  if (!containerd) {
+    site.runtime = "process";
+    said = wanted == "process" ? "the Agents run containers as plain processes"
+                               : "containerd is not installed: the Agents run containers as plain "
+                                 "processes (apt install containerd runc to use containerd)";
+    return {};
+  }
+  site.runtime = "containerd";
+  if (drivers::containerd_answers(drivers::kSystemContainerdSocket)) {
+    site.containerd = "system";
+    site.containerd_socket = drivers::kSystemContainerdSocket;
+  } else {
+    site.containerd = "own";
+    site.containerd_socket = drivers::OwnContainerd{node::own_containerd_dir(site)}.socket();
+  }
+  return {};
+}
+
+// The containerd the site chose, answering: the machine's, or Omni's own, started when it does
+// not run. Empty, or why it cannot.
+std::string ready_containerd(const node::LocalSite& site, std::string& said) {
+  if (site.containerd == "system") {
+    if (!drivers::containerd_answers(site.containerd_socket))
+      return "this machine's containerd at " + site.containerd_socket +
+             " does not answer; start it (systemctl start containerd) and run omni init again";
+    said = "using this machine's containerd at " + site.containerd_socket + ", namespace omni";
+    return {};
+  }
+  std::string error;
+  const pid_t pid =
+      drivers::start_own_containerd(site.omni_node, node::own_containerd_dir(site), error);
+  if (pid < 0) return "cannot start Omni's own containerd: " + error;
+  said = (pid > 0 ? "no containerd runs on this machine: started Omni's own (supervisor pid " +
+                        std::to_string(pid) + "), socket "
+                  : "Omni's own containerd runs, socket ") +
+         site.containerd_socket + "; omni reset stops it";
+  return {};
+}
+
+// The Agents' container runtime, ready. A resumed init keeps the first init's choice.
+std::string prepare_container_runtime(const std::string& wanted, node::LocalSite& site,
+                                      std::string& said) {
+  if (site.runtime.empty()) {
+    if (std::string problem = choose_container_runtime(wanted, site, said); !problem.empty())
+      return problem;
+  } else if (wanted != "auto" && wanted != site.runtime) {
+    return "this cluster's Agents run containers with " + site.runtime +
+           " (its first init chose it); an init cannot change it to " + wanted;
+  }
+  if (site.runtime != "containerd") return {};
+  return ready_containerd(site, said);
 }
 
 std::string only_local_nodes(const config::ClusterConfig& config) {
@@ -216,6 +287,45 @@ std::map<std::string, std::string> sandboxes_of(drivers::LocalProvider& provider
       found.emplace(name, identity.role);
   }
   return found;
+}
+
+// What the cluster put in containerd: its containers (their ids begin with its sandboxes' names)
+// and, from the machine's containerd, Omni's image once no container uses it. Omni's own
+// containerd is stopped; its directory goes with the site. Empty, or why it cannot.
+std::string remove_from_containerd(const node::LocalSite& site, const std::string& cluster,
+                                   std::ostream& out) {
+  if (site.runtime != "containerd") return {};
+  drivers::ContainerdOptions options;
+  options.socket_path = site.containerd_socket;
+  options.log_dir = site.dir + "/local";  // the containers' logs are in their VMs' disks
+  auto connected = drivers::ContainerdDriver::connect(options);
+  if (connected.ok()) {
+    auto& containerd = *connected.value;
+    const std::string prefix = "omni-" + cluster + "-";
+    int removed = 0;
+    bool image_in_use = false;
+    for (const auto& container : containerd.list().value) {
+      if (container.name.rfind(prefix, 0) != 0) {
+        image_in_use = image_in_use || container.image == site.image;
+        continue;
+      }
+      if (const auto gone = containerd.remove(container.name); !drivers::is_ok(gone))
+        return "cannot remove container " + container.name + " from containerd: " + gone.message;
+      ++removed;
+    }
+    if (removed > 0) out << "removed " << removed << " containers from containerd\n";
+    if (site.containerd == "system" && !image_in_use &&
+        drivers::is_ok(containerd.remove_image(site.image)))
+      out << "removed image " << site.image << " from containerd\n";
+  } else if (site.containerd == "system") {
+    return "this machine's containerd does not answer (" + connected.result.message +
+           "); the cluster's containers in it are left: run omni reset again once it answers";
+  }
+  if (site.containerd == "own") {
+    const pid_t pid = drivers::stop_own_containerd(node::own_containerd_dir(site));
+    if (pid > 0) out << "stopped Omni's own containerd (supervisor pid " << pid << ")\n";
+  }
+  return {};
 }
 
 }  // namespace
@@ -248,6 +358,13 @@ int init_local(const LocalInitOptions& options, const std::string& config_text,
         << "); wait for it, or stop it and run this again\n";
     return kExitFailure;
   }
+  std::string runtime_said;
+  if (std::string problem =
+          prepare_container_runtime(options.container_runtime, site, runtime_said);
+      !problem.empty()) {
+    err << "omni: init: " << problem << "\n";
+    return kExitFailure;
+  }
   if (std::string problem = node::write_local_site(site, config_text, config, plan);
       !problem.empty()) {
     err << "omni: init: " << problem << "\n";
@@ -271,6 +388,12 @@ int init_local(const LocalInitOptions& options, const std::string& config_text,
         << plan.replicas.size() << " Orchestrators as local sandboxes on " << site.subnet
         << ".0/24 (bridge omb-" << site.id << "), state in " << site.dir << "\n";
   ProgressPrinter printer(out, options.json);
+  if (!runtime_said.empty()) {
+    v1::Progress containers;
+    containers.set_phase("containers");
+    containers.set_detail(runtime_said);
+    printer.print(containers);
+  }
   const int code = node::serve(
       root_config, node::ServeHooks{[&printer](const v1::Progress& p) { printer.print(p); }});
   if (code != 0) {
@@ -344,6 +467,10 @@ int reset_local(const LocalResetOptions& options, std::ostream& out, std::ostrea
   if (failures > 0) {
     err << "omni: reset: " << failures << " sandboxes could not be removed; " << dir
         << " is kept so that reset can be run again\n";
+    return kExitFailure;
+  }
+  if (std::string problem = remove_from_containerd(site, options.cluster, out); !problem.empty()) {
+    err << "omni: reset: " << problem << "; " << dir << " is kept so that reset can be run again\n";
     return kExitFailure;
   }
   // The last destroy removes them; a site whose sandboxes were all gone already still has them.

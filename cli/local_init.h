@@ -16,7 +16,10 @@ struct LocalInitOptions {
   std::string omni_node;    // empty: found beside this program
   std::string image_tar;    // empty: found beside this program
   std::string home;         // where ~/.omni is; empty: $HOME
-  bool json = false;        // progress as one JSON object per line
+  // How the Agents run containers: containerd (the machine's when one answers, else Omni's own),
+  // process, or auto: containerd when it is installed. A resumed init keeps the first's choice.
+  std::string container_runtime = "auto";
+  bool json = false;  // progress as one JSON object per line
 };
 
 // 0: the cluster runs and manages itself (or already did); 1: a phase failed, said with its

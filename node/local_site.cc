@@ -169,6 +169,9 @@ std::string agent_yaml(const LocalSite& site, const root::PlannedVm& vm,
   } else {
     out << YAML::Key << "socket" << YAML::Value << site.containerd_socket;
     out << YAML::Key << "log_dir" << YAML::Value << "../disk/container-logs";
+    // The local provider's hypervisor is this machine: the Orchestrator that brings a
+    // Director's sandbox back needs it from its container.
+    emit_list(out, "host_access", {"orchestrator"});
   }
   out << YAML::Key << "images" << YAML::Value << YAML::BeginMap << YAML::Key << site.image
       << YAML::Value << site.image_tar << YAML::EndMap;
@@ -240,6 +243,7 @@ std::string site_yaml(const LocalSite& site) {
   out << YAML::Key << "image" << YAML::Value << site.image;
   out << YAML::Key << "runtime" << YAML::Value << site.runtime;
   out << YAML::Key << "containerd_socket" << YAML::Value << site.containerd_socket;
+  out << YAML::Key << "containerd" << YAML::Value << site.containerd;
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
 }
@@ -334,6 +338,9 @@ std::string read_local_site(const std::string& dir, LocalSite& site) {
   site.image = text("image");
   site.runtime = text("runtime");
   site.containerd_socket = text("containerd_socket");
+  site.containerd = text("containerd");
+  if (site.containerd != "" && site.containerd != "system" && site.containerd != "own")
+    return file + ": containerd: expected system or own, got `" + site.containerd + "`";
   return {};
 }
 

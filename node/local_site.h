@@ -12,6 +12,7 @@
 //                         node configs of what runs in it (director-NODE.yaml, agent-VM.yaml,
 //                         orchestrator-N.yaml)
 //   SITE/local/           the local provider's sandboxes; each VM's own data in NAME/disk/
+//   SITE/containerd/      Omni's own containerd, on a machine that runs none
 #include <map>
 #include <string>
 
@@ -38,7 +39,16 @@ struct LocalSite {
   std::string image = kOmniImage;
   std::string runtime = "process";  // the Agents' container runtime: process | containerd
   std::string containerd_socket;    // containerd: the runtime's socket
+  // containerd: the machine's own ("system") or Omni's, under SITE/containerd ("own"), which
+  // omni init and omni-node boot start and omni reset stops
+  // (drivers/container/containerd_daemon.h).
+  std::string containerd;
 };
+
+// Where Omni's own containerd keeps everything, when the site has one.
+inline std::string own_containerd_dir(const LocalSite& site) {
+  return site.dir + "/containerd";
+}
 
 // A site in DIR with the id and subnet that DIR's name hashes to (10.215.1 .. 10.215.254).
 LocalSite site_in(const std::string& dir);

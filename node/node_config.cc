@@ -199,7 +199,8 @@ std::optional<VmsConfig> read_vms(Reader& in, const YAML::Node& node, bool root)
 }
 
 std::optional<ContainersConfig> read_containers(Reader& in, const YAML::Node& node) {
-  if (!in.map_of(node, "containers", {"runtime", "state_dir", "socket", "log_dir", "images"}))
+  if (!in.map_of(node, "containers",
+                 {"runtime", "state_dir", "socket", "log_dir", "images", "scope", "host_access"}))
     return std::nullopt;
   ContainersConfig c;
   c.runtime = in.text(node["runtime"], "containers.runtime");
@@ -211,6 +212,10 @@ std::optional<ContainersConfig> read_containers(Reader& in, const YAML::Node& no
     in.error = in.file + ": key `containers.state_dir`: the process runtime needs one";
   c.socket = in.optional_text(node["socket"], "containers.socket", c.socket);
   c.log_dir = in.optional_text(node["log_dir"], "containers.log_dir", c.log_dir);
+  c.scope = in.optional_text(node["scope"], "containers.scope", "");
+  c.host_access = in.texts(node["host_access"], "containers.host_access");
+  if (in.error.empty() && c.runtime != "containerd" && (node["scope"] || node["host_access"]))
+    in.error = in.file + ": keys `containers.scope` and `containers.host_access` are containerd's";
   if (node["images"]) {
     if (!node["images"].IsMap()) {
       if (in.error.empty())

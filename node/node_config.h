@@ -29,7 +29,7 @@
 //     addresses: {prod-host1-worker-1: 10.213.0.12}   # local: each VM's, from the plan
 //     capacity: {cpu_millis: 4000, memory_bytes: 8589934592}   # local: the node's
 //   containers:                   # agent
-//     runtime: process            # or containerd (with socket:, log_dir:)
+//     runtime: process            # or containerd (with socket:, log_dir:, scope:, host_access:)
 //     state_dir: /var/lib/omni/process
 //     images: {omni/orchestrator: /usr/lib/omni/omni-image.tar}
 //
@@ -64,6 +64,11 @@ struct ContainersConfig {
   std::string state_dir;  // process
   std::string socket = "/run/containerd/containerd.sock";
   std::string log_dir = "/var/log/omni/containers";
+  // containerd: the Agent's share of a containerd that several Agents use (default: the VM's
+  // name, $OMNI_VM_NAME, when a sandbox runs it), and the commands whose containers get the
+  // machine (drivers/container/containerd_driver.h).
+  std::string scope;
+  std::vector<std::string> host_access;
   ContainerBridgeConfig bridge;
 };
 

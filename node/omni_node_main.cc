@@ -4,6 +4,8 @@
 // offers, the line a freshly booted VM sends its host); and the placeholder `serve --component
 // NAME`, which announces itself and waits for SIGTERM, for the roles whose real hosts are still to
 // come.
+#include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -11,6 +13,7 @@
 #include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -20,6 +23,7 @@
 #include <variant>
 #include <vector>
 
+#include "drivers/container/containerd_daemon.h"
 #include "drivers/vm/local_provider.h"
 #include "model/config/parse.h"
 #include "model/root/plan.h"
@@ -42,6 +46,7 @@ int usage() {
       "       omni-node report\n"
       "       omni-node demo-web [--port N]\n"
       "       omni-node boot --site DIR (at power-on: start the sandboxes marked autostart)\n"
+      "       omni-node containerd --dir DIR (run Omni's own containerd, and again when it ends)\n"
       "       omni-node serve --component NAME\n"
       "       omni-node root|orchestrator|director|agent --config FILE [--log-format text|json]\n"
       "       omni-node orchestrator|director|agent COMPONENT-ARGS... (config from "
@@ -116,6 +121,17 @@ int boot(int argc, char** argv) {
   if (const std::string problem = omni::node::read_local_site(dir, site); !problem.empty()) {
     std::fprintf(stderr, "omni-node boot: %s\n", problem.c_str());
     return 2;
+  }
+  if (site.containerd == "own") {
+    std::string error;
+    const pid_t pid = omni::drivers::start_own_containerd(
+        site.omni_node, omni::node::own_containerd_dir(site), error);
+    if (pid < 0) {
+      std::fprintf(stderr, "omni-node boot: cannot start Omni's containerd: %s\n", error.c_str());
+      return 1;
+    }
+    if (pid > 0)
+      std::printf("omni-node boot: started Omni's containerd (supervisor pid %d)\n", pid);
   }
   omni::drivers::LocalOptions options;
   options.id = site.id;
@@ -282,9 +298,31 @@ int run_component(const std::string& role, int argc, char** argv) {
   return omni::node::serve(config);
 }
 
+// A host-access container (drivers/container/oci_spec.h) starts omni-node from Omni's image and
+// names the machine's mount namespace: the process moves there before it makes any thread (setns
+// refuses a threaded process), so that it sees the machine's files, /run/netns and cgroups as a
+// process on the machine does, and what it starts (a sandbox's init, `ip`) runs from there.
+// Answers 0, or 1 with the reason printed.
+int enter_mount_namespace() {
+  const char* path = std::getenv("OMNI_ENTER_MOUNT_NS");
+  if (path == nullptr || *path == '\0') return 0;
+  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || ::setns(fd, CLONE_NEWNS) != 0) {
+    std::fprintf(stderr, "omni-node: cannot enter the mount namespace %s: %s\n", path,
+                 std::strerror(errno));
+    if (fd >= 0) ::close(fd);
+    return 1;
+  }
+  ::close(fd);
+  ::unsetenv("OMNI_ENTER_MOUNT_NS");
+  if (::chdir("/") != 0) return 1;
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (enter_mount_namespace() != 0) return 1;
   if (argc < 2) return usage();
   std::string command = argv[1];
   if (command == "version") {
@@ -294,6 +332,10 @@ int main(int argc, char** argv) {
   if (command == "report") return report();
   if (command == "demo-web") return demo_web(argc, argv);
   if (command == "boot") return boot(argc, argv);
+  if (command == "containerd") {
+    if (argc != 4 || std::strcmp(argv[2], "--dir") != 0 || argv[3][0] != '/') return usage();
+    return omni::drivers::supervise_containerd(argv[3]);
+  }
   if (command == "pki") return pki(argc, argv);
   if (command == "orchestrator" || command == "director" || command == "agent" || command == "root")
     return run_component(command, argc, argv);

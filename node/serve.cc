@@ -6,6 +6,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -163,6 +164,16 @@ std::unique_ptr<drivers::ContainerDriver> open_containers(const ContainersConfig
   drivers::ContainerdOptions options;
   options.socket_path = c.socket;
   options.log_dir = c.log_dir;
+  options.host_access_commands = c.host_access;
+  // In a local sandbox the containerd is the machine's: the sandbox's init is told where the
+  // sandbox is (drivers/vm/local_provider.h), and its containers go there.
+  const auto env = [](const char* name) {
+    const char* value = std::getenv(name);
+    return std::string(value ? value : "");
+  };
+  options.scope = c.scope.empty() ? env("OMNI_VM_NAME") : c.scope;
+  options.network_namespace_path = env("OMNI_VM_NETNS");
+  options.cgroup_parent = env("OMNI_VM_CGROUP");
   auto connected = drivers::ContainerdDriver::connect(options);
   if (!connected.ok()) error = connected.result.message;
   return std::move(connected.value);

@@ -2,6 +2,7 @@
 #include "drivers/container/containerd_driver.h"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -111,13 +112,40 @@ Outcome<std::unique_ptr<ContainerdDriver>> ContainerdDriver::connect(
   // Resume watching tasks that run from before a restart, so their exits are reported.
   auto listed = driver->list();
   for (const auto& container : listed.value) {
-    if (container.state == ContainerState::running) driver->watch(container.name);
+    if (container.state == ContainerState::running) driver->watch(driver->id_of(container.name));
   }
   return success(std::move(driver));
 }
 
 std::string ContainerdDriver::log_path(const std::string& name) const {
-  return options_.log_dir + "/" + name + ".log";
+  return options_.log_dir + "/" + id_of(name) + ".log";
+}
+
+std::string ContainerdDriver::id_of(const std::string& name) const {
+  return options_.scope.empty() ? name : options_.scope + "." + name;
+}
+
+std::string ContainerdDriver::name_of(const std::string& id) const {
+  if (options_.scope.empty()) return id;
+  const std::string prefix = options_.scope + ".";
+  return id.rfind(prefix, 0) == 0 ? id.substr(prefix.size()) : std::string();
+}
+
+OciPlacement ContainerdDriver::placement_of(const ContainerSpec& spec,
+                                            const std::string& id) const {
+  OciPlacement placement;
+  placement.cgroups_path =
+      options_.cgroup_parent.empty() ? "/omni/" + id : "/" + options_.cgroup_parent + "/omni-" + id;
+  placement.limits = options_.cgroup_parent.empty();
+  placement.network_namespace_path = options_.network_namespace_path;
+  const auto& commands = options_.host_access_commands;
+  placement.host_access = !spec.args.empty() && std::find(commands.begin(), commands.end(),
+                                                          spec.args.front()) != commands.end();
+  // The driver's own: an Agent runs on the machine, and the process it starts in the container
+  // enters it while the Agent waits for the start. The machine's init may not be open to it:
+  // /proc/1/ns needs every capability init holds.
+  placement.machine_mount_namespace_path = "/proc/" + std::to_string(::getpid()) + "/ns/mnt";
+  return placement;
 }
 
 DriverResult ContainerdDriver::remove_snapshot(const std::string& key) {
@@ -135,10 +163,11 @@ DriverResult ContainerdDriver::create(const ContainerSpec& spec) {
   if (auto invalid = validate_container_name(spec.name); !invalid.empty()) {
     return error_result(DriverStatus::failed, invalid);
   }
+  const std::string id = id_of(spec.name);
   auto containers = cd::containers::Containers::NewStub(channel_);
   {
     cd::containers::GetContainerRequest get;
-    get.set_id(spec.name);
+    get.set_id(id);
     cd::containers::GetContainerResponse got;
     if (containers->Get(context().get(), get, &got).ok()) {
       return error_result(DriverStatus::already_exists,
@@ -163,7 +192,10 @@ DriverResult ContainerdDriver::create(const ContainerSpec& spec) {
   // garbage collection that an earlier remove scheduled could take it; a lease holds it.
   auto lease = create_lease("create");
   if (!lease.ok()) return lease.result;
-  DriverResult result = create_leased(spec, process, image.value, lease.value);
+  ContainerSpec scoped = spec;
+  scoped.name = id;
+  if (!options_.scope.empty()) scoped.labels["omni.scope"] = options_.scope;
+  DriverResult result = create_leased(scoped, process, image.value, lease.value);
   delete_lease(lease.value);
   return result;
 }
@@ -187,7 +219,8 @@ DriverResult ContainerdDriver::create_leased(const ContainerSpec& spec, const Pr
   container->mutable_labels()->insert(spec.labels.begin(), spec.labels.end());
   container->mutable_runtime()->set_name(options_.runtime);
   container->mutable_spec()->set_type_url(k_spec_type_url);
-  container->mutable_spec()->set_value(oci_runtime_spec_json(spec, process));
+  container->mutable_spec()->set_value(
+      oci_runtime_spec_json(spec, process, placement_of(spec, spec.name)));
   container->set_snapshotter(options_.snapshotter);
   container->set_snapshot_key(spec.name);
   cd::containers::CreateContainerResponse created;
@@ -201,42 +234,43 @@ DriverResult ContainerdDriver::create_leased(const ContainerSpec& spec, const Pr
 }
 
 DriverResult ContainerdDriver::start(const std::string& name) {
+  const std::string id = id_of(name);
   auto tasks = cd::tasks::Tasks::NewStub(channel_);
-  delete_task(name);  // a stopped task from an earlier run
+  delete_task(id);  // a stopped task from an earlier run
   cd::snapshots::MountsRequest mounts_request;
   mounts_request.set_snapshotter(options_.snapshotter);
-  mounts_request.set_key(name);
+  mounts_request.set_key(id);
   cd::snapshots::MountsResponse mounts;
   auto status =
       cd::snapshots::Snapshots::NewStub(channel_)->Mounts(context().get(), mounts_request, &mounts);
   if (!status.ok()) return error_of(status, "no container " + name);
 
   cd::tasks::CreateTaskRequest create;
-  create.set_container_id(name);
+  create.set_container_id(id);
   *create.mutable_rootfs() = mounts.mounts();
   create.set_stdout("file://" + log_path(name));
   create.set_stderr("file://" + log_path(name));
   cd::tasks::CreateTaskResponse created;
   status = tasks->Create(context().get(), create, &created);
   if (!status.ok()) return error_of(status, "cannot create the task of " + name);
-  watch(name);
+  watch(id);
   cd::tasks::StartRequest start;
-  start.set_container_id(name);
+  start.set_container_id(id);
   cd::tasks::StartResponse started;
   status = tasks->Start(context().get(), start, &started);
   if (!status.ok()) {
     auto error = error_of(status, "cannot start " + name);
-    stop_watching(name);
-    delete_task(name);
+    stop_watching(id);
+    delete_task(id);
     return error;
   }
   return ok_result();
 }
 
 // One thread per running task blocks in Tasks.Wait; its answer is the exit event.
-void ContainerdDriver::watch(const std::string& name) {
+void ContainerdDriver::watch(const std::string& id) {
   std::lock_guard lock(watches_mutex_);
-  auto& slot = watches_[name];
+  auto& slot = watches_[id];
   if (slot && slot->thread.joinable()) {
     slot->context->TryCancel();
     slot->thread.join();
@@ -245,9 +279,10 @@ void ContainerdDriver::watch(const std::string& name) {
   slot->context = context();
   slot->context->set_deadline(std::chrono::system_clock::time_point::max());
   grpc::ClientContext* ctx = slot->context.get();
-  slot->thread = std::thread([this, name, ctx] {
+  slot->thread = std::thread([this, id, ctx] {
+    const std::string name = name_of(id);
     cd::tasks::WaitRequest request;
-    request.set_container_id(name);
+    request.set_container_id(id);
     cd::tasks::WaitResponse response;
     auto status = cd::tasks::Tasks::NewStub(channel_)->Wait(ctx, request, &response);
     if (status.error_code() == grpc::StatusCode::CANCELLED) return;
@@ -259,11 +294,11 @@ void ContainerdDriver::watch(const std::string& name) {
   });
 }
 
-void ContainerdDriver::stop_watching(const std::string& name) {
+void ContainerdDriver::stop_watching(const std::string& id) {
   std::unique_ptr<Watch> watch;
   {
     std::lock_guard lock(watches_mutex_);
-    auto it = watches_.find(name);
+    auto it = watches_.find(id);
     if (it == watches_.end()) return;
     watch = std::move(it->second);
     watches_.erase(it);
@@ -274,7 +309,7 @@ void ContainerdDriver::stop_watching(const std::string& name) {
 
 DriverResult ContainerdDriver::kill(const std::string& name, int signal) {
   cd::tasks::KillRequest request;
-  request.set_container_id(name);
+  request.set_container_id(id_of(name));
   request.set_signal(static_cast<std::uint32_t>(signal));
   request.set_all(true);
   google::protobuf::Empty empty;
@@ -283,13 +318,13 @@ DriverResult ContainerdDriver::kill(const std::string& name, int signal) {
   return ok_result();
 }
 
-DriverResult ContainerdDriver::delete_task(const std::string& name) {
+DriverResult ContainerdDriver::delete_task(const std::string& id) {
   cd::tasks::DeleteTaskRequest request;
-  request.set_container_id(name);
+  request.set_container_id(id);
   cd::tasks::DeleteResponse response;
   auto status = cd::tasks::Tasks::NewStub(channel_)->Delete(context().get(), request, &response);
   if (status.ok() || status.error_code() == grpc::StatusCode::NOT_FOUND) return ok_result();
-  return error_of(status, "cannot delete the task of " + name);
+  return error_of(status, "cannot delete the task of " + id);
 }
 
 DriverResult ContainerdDriver::remove(const std::string& name) {
@@ -305,15 +340,16 @@ DriverResult ContainerdDriver::remove(const std::string& name) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   }
-  if (auto deleted = delete_task(name); !is_ok(deleted)) return deleted;
-  stop_watching(name);
+  const std::string id = id_of(name);
+  if (auto deleted = delete_task(id); !is_ok(deleted)) return deleted;
+  stop_watching(id);
   cd::containers::DeleteContainerRequest request;
-  request.set_id(name);
+  request.set_id(id);
   google::protobuf::Empty empty;
   auto status =
       cd::containers::Containers::NewStub(channel_)->Delete(context().get(), request, &empty);
   if (!status.ok()) return error_of(status, "cannot delete container " + name);
-  if (auto removed = remove_snapshot(name); !is_ok(removed)) return removed;
+  if (auto removed = remove_snapshot(id); !is_ok(removed)) return removed;
   std::error_code ignored;
   std::filesystem::remove(log_path(name), ignored);
   return ok_result();
@@ -328,7 +364,8 @@ Outcome<std::vector<ContainerInfo>> ContainerdDriver::list() {
     return failure<std::vector<ContainerInfo>>(error_of(status, "cannot list containers"));
   std::vector<ContainerInfo> out;
   for (const auto& container : response.containers()) {
-    auto info = inspect(container.id());
+    if (name_of(container.id()).empty()) continue;  // another scope's
+    auto info = inspect_id(container.id());
     if (info.ok()) out.push_back(std::move(info.value));
   }
   std::sort(out.begin(), out.end(),
@@ -337,8 +374,13 @@ Outcome<std::vector<ContainerInfo>> ContainerdDriver::list() {
 }
 
 Outcome<ContainerInfo> ContainerdDriver::inspect(const std::string& name) {
+  return inspect_id(id_of(name));
+}
+
+Outcome<ContainerInfo> ContainerdDriver::inspect_id(const std::string& id) {
+  const std::string name = name_of(id);
   cd::containers::GetContainerRequest get;
-  get.set_id(name);
+  get.set_id(id);
   cd::containers::GetContainerResponse got;
   auto status = cd::containers::Containers::NewStub(channel_)->Get(context().get(), get, &got);
   if (!status.ok()) return failure<ContainerInfo>(error_of(status, "container " + name));
@@ -348,7 +390,7 @@ Outcome<ContainerInfo> ContainerdDriver::inspect(const std::string& name) {
   info.labels.insert(got.container().labels().begin(), got.container().labels().end());
   info.state = ContainerState::created;
   cd::tasks::GetRequest task_request;
-  task_request.set_container_id(name);
+  task_request.set_container_id(id);
   cd::tasks::GetResponse task;
   status = cd::tasks::Tasks::NewStub(channel_)->Get(context().get(), task_request, &task);
   if (status.ok()) {

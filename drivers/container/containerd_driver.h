@@ -13,6 +13,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "drivers/container/container_driver.h"
 #include "drivers/container/oci_spec.h"
@@ -34,6 +35,18 @@ struct ContainerdOptions {
   std::string runtime = "io.containerd.runc.v2";
   std::string log_dir = "/var/log/omni/containers";  // CONTAINER.log, written by the shim
   std::chrono::milliseconds call_timeout = std::chrono::seconds(30);
+  // Several Agents may share one containerd (the local provider's sandboxes share the
+  // machine's): each sees and touches only its scope's containers, whose containerd ids are
+  // SCOPE.NAME. Empty: every container of the namespace is this driver's.
+  std::string scope;
+  // The VM's place on the machine when containerd runs outside the VM (local sandboxes):
+  // containers join its network namespace and nest under its cgroup (relative to the cgroup
+  // root), so that what ends the VM ends them. Empty: containerd's own, as inside a real VM.
+  std::string network_namespace_path;
+  std::string cgroup_parent;
+  // Containers whose command (first argument) is one of these get the machine (OciPlacement):
+  // the Orchestrator, under the local provider, whose hypervisor is this machine.
+  std::vector<std::string> host_access_commands;
 };
 
 class ContainerdDriver final : public ContainerDriver {
@@ -46,6 +59,8 @@ class ContainerdDriver final : public ContainerDriver {
 
   DriverResult import_image(const std::string& image, const std::string& oci_tar_path) override;
   Outcome<std::vector<std::string>> list_images() override;
+  // not_found when there is no such image. Containers made from it keep their root filesystems.
+  DriverResult remove_image(const std::string& image);
   DriverResult create(const ContainerSpec& spec) override;
   DriverResult start(const std::string& name) override;
   DriverResult kill(const std::string& name, int signal) override;
@@ -57,6 +72,9 @@ class ContainerdDriver final : public ContainerDriver {
   int event_fd() const override { return events_.fd(); }
 
   std::string log_path(const std::string& name) const;
+  // The containerd id of a container of this driver's scope, and back ("" when not its scope).
+  std::string id_of(const std::string& name) const;
+  std::string name_of(const std::string& id) const;
   const std::string& version() const { return version_; }
 
  private:
@@ -75,7 +93,9 @@ class ContainerdDriver final : public ContainerDriver {
   Outcome<std::string> create_lease(const std::string& purpose);
   void delete_lease(const std::string& lease);
 
-  // containers and tasks
+  // containers and tasks; by containerd id
+  OciPlacement placement_of(const ContainerSpec& spec, const std::string& id) const;
+  Outcome<ContainerInfo> inspect_id(const std::string& id);
   DriverResult delete_task(const std::string& name);
   DriverResult remove_snapshot(const std::string& key);
   DriverResult create_leased(const ContainerSpec& spec, const ProcessSpec& process,

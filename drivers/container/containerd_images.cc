@@ -255,4 +255,14 @@ Outcome<OciImage> ContainerdDriver::image_config(const std::string& name) {
   return success(std::move(image));
 }
 
+DriverResult ContainerdDriver::remove_image(const std::string& image) {
+  cd::images::DeleteImageRequest request;
+  request.set_name(image);
+  request.set_sync(true);  // its content and snapshots are collected before the answer
+  google::protobuf::Empty empty;
+  auto status = cd::images::Images::NewStub(channel_)->Delete(context().get(), request, &empty);
+  if (status.ok()) return ok_result();
+  return error_of(status, "cannot remove image " + image);
+}
+
 }  // namespace omni::drivers

@@ -1,5 +1,9 @@
 #include "drivers/container/oci_spec.h"
 
+#include <cstdint>
+#include <fstream>
+#include <iterator>
+
 #include "drivers/util/oci_layout.h"
 
 namespace omni::drivers {
@@ -27,6 +31,61 @@ const std::vector<std::string>& default_capabilities() {
   return caps;
 }
 
+// The capabilities in this process's bounding set, by their bit (Linux 6.1 knows 41): a
+// host-access container may do what root on the machine may, and no more, since runc fails to
+// start a container asking for one the machine withholds.
+std::vector<std::string> machine_capabilities() {
+  static const char* const names[] = {"CHOWN",
+                                      "DAC_OVERRIDE",
+                                      "DAC_READ_SEARCH",
+                                      "FOWNER",
+                                      "FSETID",
+                                      "KILL",
+                                      "SETGID",
+                                      "SETUID",
+                                      "SETPCAP",
+                                      "LINUX_IMMUTABLE",
+                                      "NET_BIND_SERVICE",
+                                      "NET_BROADCAST",
+                                      "NET_ADMIN",
+                                      "NET_RAW",
+                                      "IPC_LOCK",
+                                      "IPC_OWNER",
+                                      "SYS_MODULE",
+                                      "SYS_RAWIO",
+                                      "SYS_CHROOT",
+                                      "SYS_PTRACE",
+                                      "SYS_PACCT",
+                                      "SYS_ADMIN",
+                                      "SYS_BOOT",
+                                      "SYS_NICE",
+                                      "SYS_RESOURCE",
+                                      "SYS_TIME",
+                                      "SYS_TTY_CONFIG",
+                                      "MKNOD",
+                                      "LEASE",
+                                      "AUDIT_WRITE",
+                                      "AUDIT_CONTROL",
+                                      "SETFCAP",
+                                      "MAC_OVERRIDE",
+                                      "MAC_ADMIN",
+                                      "SYSLOG",
+                                      "WAKE_ALARM",
+                                      "BLOCK_SUSPEND",
+                                      "AUDIT_READ",
+                                      "PERFMON",
+                                      "BPF",
+                                      "CHECKPOINT_RESTORE"};
+  std::uint64_t bounding = 0;
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("CapBnd:", 0) == 0) bounding = std::stoull(line.substr(7), nullptr, 16);
+  std::vector<std::string> caps;
+  for (std::size_t bit = 0; bit < std::size(names); ++bit)
+    if ((bounding >> bit) & 1u) caps.push_back(std::string("CAP_") + names[bit]);
+  return caps;
+}
+
 std::string mounts_json() {
   return R"([
  {"destination":"/proc","type":"proc","source":"proc","options":["nosuid","noexec","nodev"]},
@@ -39,8 +98,11 @@ std::string mounts_json() {
  {"destination":"/etc/hosts","type":"bind","source":"/etc/hosts","options":["rbind","ro"]}])";
 }
 
-std::string resources_json(const ContainerSpec& spec) {
-  std::string out = "{\"devices\":[{\"allow\":false,\"access\":\"rwm\"}]";
+std::string resources_json(const ContainerSpec& spec, const OciPlacement& placement) {
+  std::string out = "{\"devices\":[{\"allow\":";
+  out += placement.host_access ? "true" : "false";
+  out += ",\"access\":\"rwm\"}]";
+  if (!placement.limits) return out + "}";
   if (spec.memory_bytes > 0) {
     out += ",\"memory\":{\"limit\":" + std::to_string(spec.memory_bytes) + "}";
   }
@@ -52,31 +114,49 @@ std::string resources_json(const ContainerSpec& spec) {
   return out + "}";
 }
 
-std::string namespaces_json(const ContainerSpec& spec) {
-  std::string out = R"([{"type":"pid"},{"type":"ipc"},{"type":"uts"},{"type":"mount"})";
-  if (!spec.host_network) out += R"(,{"type":"network"})";
+std::string namespaces_json(const ContainerSpec& spec, const OciPlacement& placement) {
+  std::string out = R"([{"type":"ipc"},{"type":"uts"},{"type":"mount"})";
+  if (!placement.host_access) out += R"(,{"type":"pid"})";
+  if (!spec.host_network) {
+    out += R"(,{"type":"network"})";
+  } else if (!placement.network_namespace_path.empty()) {
+    out += R"(,{"type":"network","path":")";
+    out += json_escape(placement.network_namespace_path);
+    out += "\"}";
+  }
   return out + "]";
+}
+
+std::vector<std::string> env_of(const ProcessSpec& process, const OciPlacement& placement) {
+  std::vector<std::string> env = process.env;
+  if (placement.host_access)
+    env.push_back("OMNI_ENTER_MOUNT_NS=" + placement.machine_mount_namespace_path);
+  return env;
 }
 
 }  // namespace
 
-std::string oci_runtime_spec_json(const ContainerSpec& spec, const ProcessSpec& process) {
-  std::string caps = json_strings(default_capabilities());
+std::string oci_runtime_spec_json(const ContainerSpec& spec, const ProcessSpec& process,
+                                  const OciPlacement& placement) {
+  const std::string caps =
+      json_strings(placement.host_access ? machine_capabilities() : default_capabilities());
   std::string json = "{\"ociVersion\":\"1.0.2\",";
   json += "\"process\":{\"terminal\":false,\"user\":{\"uid\":0,\"gid\":0},";
-  json += "\"args\":" + json_strings(process.args) + ",\"env\":" + json_strings(process.env) + ",";
+  json += "\"args\":" + json_strings(process.args) +
+          ",\"env\":" + json_strings(env_of(process, placement)) + ",";
   json += "\"cwd\":\"" + json_escape(process.cwd.empty() ? "/" : process.cwd) + "\",";
   json += "\"capabilities\":{\"bounding\":" + caps + ",\"effective\":" + caps +
           ",\"permitted\":" + caps + "},";
-  json +=
-      R"("rlimits":[{"type":"RLIMIT_NOFILE","hard":1024,"soft":1024}],"noNewPrivileges":true},)";
+  json += R"("rlimits":[{"type":"RLIMIT_NOFILE","hard":1024,"soft":1024}],"noNewPrivileges":)";
+  json += placement.host_access ? "false}," : "true},";
   json += R"("root":{"path":"rootfs","readonly":false},)";
   json += "\"hostname\":\"" + json_escape(spec.name) + "\",";
   json += "\"mounts\":" + mounts_json() + ",";
-  json += "\"linux\":{\"resources\":" + resources_json(spec) + ",";
-  json += "\"cgroupsPath\":\"/omni/" + json_escape(spec.name) + "\",";
-  json += "\"namespaces\":" + namespaces_json(spec) + ",";
-  json += R"("maskedPaths":["/proc/kcore","/proc/keys","/proc/timer_list","/sys/firmware"],)";
+  json += "\"linux\":{\"resources\":" + resources_json(spec, placement) + ",";
+  json += "\"cgroupsPath\":\"" + json_escape(placement.cgroups_path) + "\",";
+  json += "\"namespaces\":" + namespaces_json(spec, placement);
+  if (placement.host_access) return json + "}}";
+  json += R"(,"maskedPaths":["/proc/kcore","/proc/keys","/proc/timer_list","/sys/firmware"],)";
   json +=
       R"("readonlyPaths":["/proc/bus","/proc/fs","/proc/irq","/proc/sys","/proc/sysrq-trigger"]}})";
   return json;

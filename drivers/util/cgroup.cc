@@ -69,6 +69,36 @@ DriverResult make_directory(const std::string& dir) {
   return ok_result();
 }
 
+// Every directory at and below each of DIRS, deepest first: what a VM's containers make under
+// its cgroup (containerd nests them there) goes with the VM.
+std::vector<std::string> subtree_of(const std::vector<std::string>& dirs) {
+  std::vector<std::string> found;
+  for (const auto& dir : dirs) {
+    std::error_code error;
+    if (!fs::is_directory(dir, error)) continue;
+    for (fs::recursive_directory_iterator it(dir, error), end; !error && it != end;
+         it.increment(error)) {
+      if (it->is_directory(error) && !it->is_symlink(error)) found.push_back(it->path().string());
+    }
+    found.push_back(dir);
+  }
+  std::sort(found.begin(), found.end(), [](const std::string& a, const std::string& b) {
+    return a.size() > b.size() || (a.size() == b.size() && a < b);  // children first
+  });
+  return found;
+}
+
+// v1: the hierarchies a container runtime also makes cgroups in (pids, devices, freezer...),
+// beside the cpu and memory ones Omni limits with.
+std::vector<std::string> every_v1_hierarchy(const std::string& root) {
+  std::vector<std::string> found;
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(root, error))
+    if (!entry.is_symlink(error) && fs::exists(entry.path() / "cgroup.procs", error))
+      found.push_back(entry.path().string());
+  return found;
+}
+
 }  // namespace
 
 const char* cgroup_version_name(CgroupVersion version) {
@@ -175,7 +205,7 @@ int Cgroups::kill_all(const std::string& group, const std::string& name) const {
   int killed = 0;
   for (int pass = 0; pass < 50; ++pass) {
     int seen = 0;
-    for (const auto& dir : directories(group, name)) {
+    for (const auto& dir : subtree_of(directories(group, name))) {
       std::ifstream procs(dir + "/cgroup.procs");
       for (pid_t pid = 0; procs >> pid;) {
         if (pid <= 0) continue;
@@ -190,10 +220,12 @@ int Cgroups::kill_all(const std::string& group, const std::string& name) const {
 }
 
 void Cgroups::remove(const std::string& group, const std::string& name) {
-  for (const auto& hierarchy : hierarchies()) {
-    ::rmdir((hierarchy + "/" + group + "/" + name).c_str());
+  const auto all = version_ == CgroupVersion::v1 ? every_v1_hierarchy(root_) : hierarchies();
+  std::vector<std::string> dirs;
+  for (const auto& hierarchy : all) dirs.push_back(hierarchy + "/" + group + "/" + name);
+  for (const auto& dir : subtree_of(dirs)) ::rmdir(dir.c_str());
+  for (const auto& hierarchy : all)
     ::rmdir((hierarchy + "/" + group).c_str());  // fails, harmlessly, while others remain
-  }
 }
 
 }  // namespace omni::drivers

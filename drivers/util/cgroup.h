@@ -32,10 +32,12 @@ class Cgroups {
   // a process joins it through — writing "0" moves the writer — or why it could not.
   Outcome<std::vector<std::string>> create(const std::string& group, const std::string& name,
                                            const CgroupLimits& limits);
-  // SIGKILLs every process in GROUP/NAME until none is left (a fork racing the kill is caught
-  // on the next pass): what powering a VM off does to what ran inside it. Answers how many.
+  // SIGKILLs every process in GROUP/NAME and the cgroups below it until none is left (a fork racing
+  // the kill is caught on the next pass): what powering a VM off does to what ran inside it.
+  // Answers how many.
   int kill_all(const std::string& group, const std::string& name) const;
-  // Removes GROUP/NAME, whose processes must have ended, and GROUP once nothing is left in it.
+  // Removes GROUP/NAME and the cgroups below it, whose processes must have ended, and GROUP once
+  // nothing is left in it.
   void remove(const std::string& group, const std::string& name);
   // GROUP/NAME in every hierarchy that limits it: one directory on v2, two on v1.
   std::vector<std::string> directories(const std::string& group, const std::string& name) const;

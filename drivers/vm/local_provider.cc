@@ -438,6 +438,8 @@ std::string LocalProvider::limit_resources(const std::string& name, const VmInfo
   auto made = cgroups_.create(cgroup_group(), name, {vm.cpu_millis, vm.memory_bytes});
   if (!made.ok()) return "limits of " + name + " are not enforced: " + made.result.message;
   spawn.cgroup_procs_files = std::move(made.value);
+  // A containerd outside the sandbox nests the sandbox's containers here, in every hierarchy.
+  spawn.env.push_back("OMNI_VM_CGROUP=" + cgroup_group() + "/" + name);
   return {};
 }
 
@@ -460,6 +462,7 @@ DriverResult LocalProvider::start(const std::string& name) {
   if (isolated_) spawn.netns_path = "/run/netns/" + name;
   spawn.env = {"OMNI_VM_NAME=" + name, "OMNI_VM_ADDRESS=" + vm.value.address,
                "OMNI_VM_FILES=" + files_dir_of(name)};
+  if (isolated_) spawn.env.push_back("OMNI_VM_NETNS=/run/netns/" + name);
   const std::string note = limit_resources(name, vm.value, spawn);
   {
     std::lock_guard stop_lock(stop_mutex_);

@@ -22,6 +22,10 @@
 //   veth    omv-HASH (host side; HASH: 8 hex of the VM name), eth0 inside
 //   cgroup  /sys/fs/cgroup/omni-local-ID/NAME (v1: under memory/ and cpu/)
 //   state   STATE_DIR/NAME/{spec,address,pid,console.log,files/}
+// The init's environment says where it is: OMNI_VM_NAME, OMNI_VM_ADDRESS, OMNI_VM_FILES (the
+// files it was created with) and, for a containerd on the machine that runs its containers,
+// OMNI_VM_NETNS (isolated) and OMNI_VM_CGROUP (GROUP/NAME below each hierarchy's root, when the
+// sandbox has a cgroup).
 #include <sys/types.h>
 
 #include <map>

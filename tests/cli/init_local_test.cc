@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "drivers/vm/local_provider.h"
+#include "node/local_site.h"
 #include "node/pki.h"
 #include "node/transport.h"
 #include "tests/drivers/test_support.h"
@@ -32,11 +33,19 @@ using drivers::testing::read_file;
 using drivers::testing::TempDir;
 using Clock = std::chrono::steady_clock;
 
-// A live (not zombie) process: its pid and command line, NULs as spaces.
+// A live (not zombie) process: its pid, command line and environment, NULs as spaces. A
+// container's command names no path of the site; its environment does (OMNI_VM_FILES).
 struct Process {
   int pid = 0;
   std::string cmdline;
+  std::string environ;
 };
+
+std::string spaced(std::string text) {
+  for (char& c : text)
+    if (c == '\0') c = ' ';
+  return text;
+}
 
 std::vector<Process> live_processes() {
   std::vector<Process> out;
@@ -45,20 +54,20 @@ std::vector<Process> live_processes() {
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
     const std::string status = read_file(entry.path() / "status");
     if (status.find("\nState:\tZ") != std::string::npos) continue;
-    std::string cmdline = read_file(entry.path() / "cmdline");
-    for (char& c : cmdline)
-      if (c == '\0') c = ' ';
-    if (!cmdline.empty()) out.push_back({std::stoi(name), cmdline});
+    const std::string cmdline = spaced(read_file(entry.path() / "cmdline"));
+    if (!cmdline.empty())
+      out.push_back({std::stoi(name), cmdline, spaced(read_file(entry.path() / "environ"))});
   }
   return out;
 }
 
-// The live processes whose command line holds every one of `parts`.
+// The live processes whose command line and environment hold every one of `parts`.
 std::vector<Process> processes_with(const std::vector<std::string>& parts) {
   std::vector<Process> out;
   for (auto& p : live_processes()) {
+    const std::string text = p.cmdline + "\n" + p.environ;
     bool all = true;
-    for (const auto& part : parts) all = all && p.cmdline.find(part) != std::string::npos;
+    for (const auto& part : parts) all = all && text.find(part) != std::string::npos;
     if (all) out.push_back(p);
   }
   return out;
@@ -82,6 +91,9 @@ class InitLocal : public ::testing::Test {
   void SetUp() override {
     OMNI_REQUIRE(drivers::testing::is_root(), "the local provider's sandboxes need root");
     OMNI_REQUIRE(drivers::testing::have_program("ip"), "the local provider needs iproute2");
+    OMNI_REQUIRE(
+        drivers::testing::have_program("containerd") && drivers::testing::have_program("runc"),
+        "the Agents run their containers in containerd, with runc");
     // The example, under a name of this test's own: its sandboxes cannot be anyone else's.
     cluster_ = "e" + std::to_string(::getpid() % 100000);
     std::string config = read_file(OMNI_SOURCE_DIR "/examples/cluster-local.yaml");
@@ -140,8 +152,7 @@ class InitLocal : public ::testing::Test {
   // What runs of the cluster: omni-node processes whose config lies in this site.
   std::map<std::string, std::vector<Process>> components() const {
     std::map<std::string, std::vector<Process>> by_role;
-    for (const auto& p : processes_with({"omni-node "})) {
-      if (p.cmdline.find(site()) == std::string::npos) continue;
+    for (const auto& p : processes_with({"omni-node ", site()})) {
       const auto role = p.cmdline.substr(p.cmdline.find("omni-node ") + 10);
       by_role[role.substr(0, role.find(' '))].push_back(p);
     }
@@ -227,6 +238,32 @@ TEST_F(InitLocal, MakesASelfManagingClusterThatResetRemovesWhole) {
   for (const auto& replica : running["orchestrator"]) {
     const ino_t ns = netns_of("/proc/" + std::to_string(replica.pid) + "/ns/net");
     EXPECT_NE(ns, host_netns) << replica.cmdline;
+  }
+  // containerd runs them (Omni's own, as none runs on the test's machine), in namespace omni
+  // from Omni's image, each in its worker sandbox's network and below its cgroup.
+  EXPECT_NE(output.find("[containers] no containerd runs on this machine: started Omni's own"),
+            std::string::npos)
+      << output;
+  const auto ctr = [&](std::vector<std::string> args) {
+    args.insert(args.begin(),
+                {"ctr", "--address", site() + "/containerd/containerd.sock", "-n", "omni"});
+    return drivers::testing::run(args);
+  };
+  const std::string containers = ctr({"containers", "ls"});
+  const std::string id = provider_id();
+  for (int n = 1; n <= 3; ++n) {
+    const std::string worker = "omni-" + cluster_ + "-node-" + std::to_string(n) + "-worker-1";
+    EXPECT_NE(containers.find(worker + "." + cluster_ + "-orchestrator-"), std::string::npos)
+        << containers;
+    EXPECT_NE(containers.find(node::kOmniImage), std::string::npos) << containers;
+  }
+  EXPECT_NE(ctr({"images", "ls", "-q"}).find(node::kOmniImage), std::string::npos);
+  for (const auto& replica : running["orchestrator"]) {
+    const std::string cgroup = read_file("/proc/" + std::to_string(replica.pid) + "/cgroup");
+    EXPECT_NE(cgroup.find("/omni-local-" + id + "/omni-" + cluster_ + "-node-"), std::string::npos)
+        << cgroup;
+    EXPECT_EQ(replica.cmdline.rfind("/usr/local/bin/omni-node orchestrator", 0), 0u)
+        << replica.cmdline;
   }
   // The root holds its log's lock for as long as it runs, wherever it runs: it is free.
   {
@@ -315,8 +352,9 @@ TEST_F(InitLocal, MakesASelfManagingClusterThatResetRemovesWhole) {
     ::close(fd);
   }
 
-  // Reset: nothing of the cluster is left — processes, namespaces, links, cgroups, files.
-  const std::string id = provider_id();
+  // Reset: nothing of the cluster is left — processes, containers, namespaces, links, cgroups,
+  // files.
+  std::error_code error;
   ASSERT_EQ(run_omni({"reset", "--yes", "--cluster", cluster_, "--state-dir", site()}, &output), 0)
       << output;
   EXPECT_TRUE(components().empty());
@@ -326,8 +364,15 @@ TEST_F(InitLocal, MakesASelfManagingClusterThatResetRemovesWhole) {
   EXPECT_FALSE(fs::exists("/run/netns/omh-" + id));
   const std::string links = drivers::testing::run({"ip", "-o", "link"});
   EXPECT_EQ(links.find("omb-" + id), std::string::npos) << links;
-  for (const char* hierarchy : {"/sys/fs/cgroup", "/sys/fs/cgroup/memory", "/sys/fs/cgroup/cpu"})
-    EXPECT_FALSE(fs::exists(std::string(hierarchy) + "/omni-local-" + id)) << hierarchy;
+  EXPECT_NE(output.find("stopped Omni's own containerd"), std::string::npos) << output;
+  EXPECT_FALSE(fs::exists("/sys/fs/cgroup/omni-local-" + id));
+  for (const auto& hierarchy : fs::directory_iterator("/sys/fs/cgroup"))
+    EXPECT_FALSE(fs::exists(hierarchy.path() / ("omni-local-" + id))) << hierarchy.path();
+  std::string runc_state;
+  for (const auto& entry : fs::directory_iterator("/run/containerd/runc/omni", error))
+    if (entry.path().filename().string().find("omni-" + cluster_ + "-") == 0)
+      runc_state += entry.path().string() + " ";
+  EXPECT_EQ(runc_state, "");
   EXPECT_FALSE(fs::exists(site()));
   EXPECT_FALSE(fs::exists(credentials()));
   // And again: there is nothing to remove, which is fine.

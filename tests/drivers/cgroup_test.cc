@@ -4,6 +4,9 @@
 #include "drivers/util/cgroup.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <filesystem>
 
@@ -125,6 +128,30 @@ TEST(Cgroups, AWriteThatFailsNamesTheFile) {
   auto made = cgroups.create("g", "vm1", {1000, 1 << 30});
   EXPECT_EQ(made.result.status, DriverStatus::failed);
   EXPECT_NE(made.result.message.find("memory.max"), std::string::npos) << made.result.message;
+}
+
+// containerd nests a VM's containers below the VM's cgroup: killing the VM's processes reaches
+// them (the imitation's cgroup.procs keeps the pid, as a zombie's would be listed, so the kill
+// runs every pass and the test looks at the process, not the count).
+TEST(Cgroups, KillAllReachesTheCgroupsBelowTheGroup) {
+  TempDir root("omni-cgroup-v2");
+  touch_v2_tree(root.path());
+  touch_v2_group(root.path(), "g", "vm1");
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::pause();
+    ::_exit(0);
+  }
+  std::filesystem::create_directories(root / "g/vm1/omni-container");
+  write_file(root / "g/vm1/omni-container/cgroup.procs", std::to_string(child) + "\n");
+  touch_v2_group(root.path(), "g", "vm2");
+  Cgroups cgroups(root.path());
+  EXPECT_GE(cgroups.kill_all("g", "vm1"), 1);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status;
+  EXPECT_EQ(cgroups.kill_all("g", "vm2"), 0);  // a sibling is not below
 }
 
 }  // namespace

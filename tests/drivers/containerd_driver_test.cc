@@ -5,9 +5,12 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 
+#include "drivers/container/containerd_daemon.h"
+#include "drivers/util/cgroup.h"
 #include "node/driver_bridge.h"
 #include "tests/drivers/test_support.h"
 
@@ -20,14 +23,19 @@ using testing::TempDir;
 class Containerd {
  public:
   Containerd() : dir_("omni-containerd") {
-    testing::write_file(dir_ / "config.toml", config());
+    // Garbage collection after every change: a snapshot that nothing holds is gone before the
+    // next call, so a driver that leaves one unheld fails here every time, not once in twenty.
+    testing::write_file(dir_ / "config.toml", containerd_config_toml(dir_.path(), true));
     daemon_ = std::make_unique<Daemon>(
         std::vector<std::string>{"containerd", "--config", dir_ / "config.toml"},
         dir_ / "containerd.log");
     ready_ = testing::wait_until([&] { return std::filesystem::exists(socket()); },
                                  std::chrono::seconds(20));
   }
-  ~Containerd() { daemon_->stop(); }
+  ~Containerd() {
+    daemon_->stop();
+    stop_shims(socket());  // a test that failed half-way may leave a container running
+  }
   bool ready() const { return ready_; }
   std::string socket() const { return dir_ / "containerd.sock"; }
   std::string log() const { return testing::read_file(dir_ / "containerd.log"); }
@@ -44,35 +52,6 @@ class Containerd {
   }
 
  private:
-  std::string config() const {
-    return "version = 2\n"
-           "root = \"" +
-           (dir_ / "root") +
-           "\"\n"
-           "state = \"" +
-           (dir_ / "state") +
-           "\"\n"
-           "disabled_plugins = [\"io.containerd.grpc.v1.cri\", "
-           "\"io.containerd.snapshotter.v1.aufs\","
-           " \"io.containerd.snapshotter.v1.btrfs\", \"io.containerd.snapshotter.v1.zfs\","
-           " \"io.containerd.snapshotter.v1.devmapper\", "
-           "\"io.containerd.tracing.processor.v1.otlp\"]\n"
-           "[grpc]\n  address = \"" +
-           socket() +
-           "\"\n"
-           "[ttrpc]\n  address = \"" +
-           socket() +
-           ".ttrpc\"\n"
-           "[debug]\n  level = \"debug\"\n  address = \"" +
-           (dir_ / "debug.sock") +
-           "\"\n"
-           // Garbage collection after every change, at once: a snapshot that nothing holds
-           // is gone before the next call, so a driver that leaves one unheld fails here
-           // every time, not once in twenty runs under load.
-           "[plugins.\"io.containerd.gc.v1.scheduler\"]\n"
-           "  pause_threshold = 0.5\n  deletion_threshold = 1\n  mutation_threshold = 1\n"
-           "  schedule_delay = \"0s\"\n  startup_delay = \"0s\"\n";
-  }
   TempDir dir_;
   std::unique_ptr<Daemon> daemon_;
   bool ready_ = false;
@@ -250,6 +229,116 @@ TEST_F(ContainerdDriverTest, ARecreateRightAfterARemoveKeepsItsRootFilesystem) {
   }
   EXPECT_EQ(containerd_->ctr({"containers", "ls", "-q"}), "");
   EXPECT_EQ(containerd_->ctr({"leases", "ls", "-q"}), "");
+}
+
+// Agents of several local sandboxes share the machine's containerd: each sees, and can touch,
+// only its own scope's containers, though their names are the same.
+TEST_F(ContainerdDriverTest, AgentsSharingAContainerdSeeOnlyTheirOwnContainers) {
+  ASSERT_EQ(driver_->import_image("omni:dev", OMNI_IMAGE_TAR).status, DriverStatus::ok);
+  std::vector<std::unique_ptr<ContainerdDriver>> agents;
+  const std::string pid = std::to_string(::getpid());
+  for (const std::string& scope : {"vm-a" + pid, "vm-b" + pid}) {
+    ContainerdOptions options = containerd_->options();
+    options.scope = scope;
+    auto connected = ContainerdDriver::connect(options);
+    ASSERT_TRUE(connected.ok()) << connected.result.message;
+    agents.push_back(std::move(connected.value));
+  }
+  for (auto& agent : agents) {
+    ASSERT_EQ(agent->create(container("web", "omni:dev", {"serve", "--component", "web"})).status,
+              DriverStatus::ok);
+    ASSERT_EQ(agent->start("web").status, DriverStatus::ok) << containerd_->log();
+  }
+  const auto ids = containerd_->ctr({"containers", "ls", "-q"});
+  EXPECT_NE(ids.find("vm-a" + pid + ".web"), std::string::npos) << ids;
+  EXPECT_NE(ids.find("vm-b" + pid + ".web"), std::string::npos) << ids;
+  ASSERT_EQ(agents[0]->list().value.size(), 1u);
+  EXPECT_EQ(agents[0]->list().value[0].name, "web");
+  EXPECT_EQ(agents[0]->list().value[0].labels.at("omni.scope"), "vm-a" + pid);
+
+  ASSERT_EQ(agents[0]->kill("web", SIGKILL).status, DriverStatus::ok);
+  int code = -1;
+  ASSERT_TRUE(wait_exit(*agents[0], "web", code));
+  EXPECT_EQ(code, 128 + SIGKILL);
+  EXPECT_EQ(agents[1]->inspect("web").value.state, ContainerState::running);
+  EXPECT_TRUE(agents[1]->poll_events().empty());
+  ASSERT_EQ(agents[0]->remove("web").status, DriverStatus::ok);
+  EXPECT_EQ(agents[0]->inspect("web").result.status, DriverStatus::not_found);
+  EXPECT_EQ(agents[1]->list().value.size(), 1u);
+  ASSERT_EQ(agents[1]->remove("web").status, DriverStatus::ok);
+}
+
+std::string namespace_of(int pid, const char* kind) {
+  std::error_code error;
+  return std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/ns/" + std::string(kind),
+                                       error)
+      .string();
+}
+
+// A containerd on the machine runs a local sandbox's containers in the sandbox: its network
+// namespace and, below its cgroup, without limits of their own. A host-access container (the
+// Orchestrator, which drives the local provider) shares the machine's processes and, once
+// omni-node starts, its mount namespace.
+TEST_F(ContainerdDriverTest,
+       AContainerRunsInTheNetworkAndCgroupItIsGivenAndHostAccessGetsTheMachine) {
+  ASSERT_EQ(driver_->import_image("omni:dev", OMNI_IMAGE_TAR).status, DriverStatus::ok);
+  const std::string netns = "omni-test-" + std::to_string(::getpid());
+  ASSERT_EQ(testing::run({"ip", "netns", "add", netns}), "");
+  testing::run({"ip", "-n", netns, "link", "set", "lo", "up"});
+  const std::string group = "omni-test-" + std::to_string(::getpid());
+  Cgroups cgroups;
+  ASSERT_TRUE(cgroups.create(group, "vm", {}).ok());
+  const std::string parent = group + "/vm";
+  ContainerdOptions options = containerd_->options();
+  options.scope = "vm" + std::to_string(::getpid());
+  options.network_namespace_path = "/run/netns/" + netns;
+  options.cgroup_parent = parent;
+  options.host_access_commands = {"serve"};
+  auto connected = ContainerdDriver::connect(options);
+  ASSERT_TRUE(connected.ok()) << connected.result.message;
+  auto& agent = *connected.value;
+
+  ASSERT_EQ(agent.create(container("web", "omni:dev", {"demo-web", "--port", "8089"})).status,
+            DriverStatus::ok);
+  const DriverResult web_started = agent.start("web");
+  ASSERT_EQ(web_started.status, DriverStatus::ok) << web_started.message;
+  std::string answer;
+  EXPECT_TRUE(testing::wait_until([&] {
+    answer = testing::run({"ip", "netns", "exec", netns, "python3", "-c",
+                           "import urllib.request; print(urllib.request.urlopen("
+                           "'http://127.0.0.1:8089/', timeout=2).read().decode(), end='')"});
+    return answer.find("hello from omni demo-web") != std::string::npos;
+  })) << answer
+      << testing::read_file(agent.log_path("web"));
+  const int web = agent.inspect("web").value.pid;
+  EXPECT_NE(namespace_of(web, "net"), namespace_of(::getpid(), "net"));
+  EXPECT_NE(namespace_of(web, "pid"), namespace_of(::getpid(), "pid"));
+  EXPECT_NE(testing::read_file("/proc/" + std::to_string(web) + "/cgroup")
+                .find(":/" + parent + "/omni-" + options.scope + ".web\n"),
+            std::string::npos)
+      << testing::read_file("/proc/" + std::to_string(web) + "/cgroup");
+
+  ASSERT_EQ(agent.create(container("host", "omni:dev", {"serve", "--component", "host"})).status,
+            DriverStatus::ok);
+  const DriverResult host_started = agent.start("host");
+  ASSERT_EQ(host_started.status, DriverStatus::ok) << host_started.message;
+  ASSERT_TRUE(testing::wait_until([&] {
+    return testing::read_file(agent.log_path("host")).find("serving component host") !=
+           std::string::npos;
+  })) << testing::read_file(agent.log_path("host"));
+  const int host = agent.inspect("host").value.pid;
+  EXPECT_EQ(namespace_of(host, "mnt"), namespace_of(::getpid(), "mnt"))
+      << testing::read_file("/proc/" + std::to_string(host) + "/environ")
+      << testing::read_file(agent.log_path("host"));
+  EXPECT_EQ(namespace_of(host, "pid"), namespace_of(::getpid(), "pid"));
+  EXPECT_NE(namespace_of(host, "net"), namespace_of(::getpid(), "net"));
+
+  ASSERT_EQ(agent.remove("web").status, DriverStatus::ok);
+  ASSERT_EQ(agent.remove("host").status, DriverStatus::ok);
+  testing::run({"ip", "netns", "del", netns});
+  const auto dirs = cgroups.directories(group, "vm");
+  cgroups.remove(group, "vm");
+  for (const auto& dir : dirs) EXPECT_FALSE(std::filesystem::exists(dir)) << dir;
 }
 
 TEST(ContainerdDriver, MissingSocketIsUnavailable) {
