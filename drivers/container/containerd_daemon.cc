@@ -114,22 +114,6 @@ std::vector<pid_t> shims_of(const std::string& socket) {
   return pids;
 }
 
-// Mounts under DIR (a task's root filesystem, when its shim was killed rather than asked to end),
-// deepest first: what stands between a stopped containerd and the removal of its directory.
-void unmount_below(const std::string& dir) {
-  std::ifstream mounts("/proc/self/mounts");
-  std::vector<std::string> points;
-  for (std::string line; std::getline(mounts, line);) {
-    std::istringstream fields(line);
-    std::string source, point;
-    fields >> source >> point;
-    if (point.rfind(dir + "/", 0) == 0) points.push_back(point);
-  }
-  std::sort(points.begin(), points.end(),
-            [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
-  for (const auto& point : points) ::umount2(point.c_str(), MNT_DETACH);
-}
-
 }  // namespace
 
 std::string containerd_config_toml(const std::string& dir, const bool gc_at_once) {
@@ -223,6 +207,20 @@ pid_t start_own_containerd(const std::string& omni_node, const std::string& dir,
   error = "containerd did not answer on " + own.socket() +
           " within 30 s; its log ends: " + tail_of(own.log_path(), 400);
   return -1;
+}
+
+void unmount_below(const std::string& dir) {
+  std::ifstream mounts("/proc/self/mounts");
+  std::vector<std::string> points;
+  for (std::string line; std::getline(mounts, line);) {
+    std::istringstream fields(line);
+    std::string source, point;
+    fields >> source >> point;
+    if (point.rfind(dir + "/", 0) == 0) points.push_back(point);
+  }
+  std::sort(points.begin(), points.end(),
+            [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+  for (const auto& point : points) ::umount2(point.c_str(), MNT_DETACH);
 }
 
 void stop_shims(const std::string& socket) {

@@ -44,6 +44,11 @@ pid_t start_own_containerd(const std::string& omni_node, const std::string& dir,
 // containerd by design, and with it the container it runs).
 void stop_shims(const std::string& socket);
 
+// Unmounts, deepest first, what is mounted below DIR: a task's root filesystem stays mounted
+// when its shim was killed rather than asked to end, and stands between a stopped containerd
+// and the removal of its directory.
+void unmount_below(const std::string& dir);
+
 // Stops DIR's supervisor, and with it its containerd, by the pid it recorded, then any shim of
 // that containerd still running (by the pids that name its socket), and unmounts what is left
 // mounted under DIR. The supervisor's pid, 0 when none ran.

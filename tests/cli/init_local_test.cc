@@ -493,6 +493,7 @@ TEST_F(InitLocal, AfterAPowerLossBootAloneBringsTheClusterBack) {
   output = drivers::testing::run({OMNI_NODE_BIN, "boot", "--site", site()}, &code);
   ASSERT_EQ(code, 0) << output;
   EXPECT_NE(output.find("6 sandboxes started"), std::string::npos) << output;
+  EXPECT_NE(output.find("started Omni's containerd"), std::string::npos) << output;
   ASSERT_TRUE(drivers::testing::wait_until(
       [&] { return run_omni({"status"}, &output) == 0 && three_running(); },
       std::chrono::seconds(180)))

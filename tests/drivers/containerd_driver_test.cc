@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <functional>
 
 #include "drivers/container/containerd_daemon.h"
 #include "drivers/util/cgroup.h"
@@ -35,6 +36,7 @@ class Containerd {
   ~Containerd() {
     daemon_->stop();
     stop_shims(socket());  // a test that failed half-way may leave a container running
+    unmount_below(dir_.path());
   }
   bool ready() const { return ready_; }
   std::string socket() const { return dir_ / "containerd.sock"; }
@@ -284,10 +286,15 @@ TEST_F(ContainerdDriverTest,
   ASSERT_EQ(driver_->import_image("omni:dev", OMNI_IMAGE_TAR).status, DriverStatus::ok);
   const std::string netns = "omni-test-" + std::to_string(::getpid());
   ASSERT_EQ(testing::run({"ip", "netns", "add", netns}), "");
+  struct Remove {
+    std::function<void()> what;
+    ~Remove() { what(); }
+  } remove_netns{[&] { testing::run({"ip", "netns", "del", netns}); }};
   testing::run({"ip", "-n", netns, "link", "set", "lo", "up"});
   const std::string group = "omni-test-" + std::to_string(::getpid());
   Cgroups cgroups;
   ASSERT_TRUE(cgroups.create(group, "vm", {}).ok());
+  Remove remove_cgroup{[&] { cgroups.remove(group, "vm"); }};
   const std::string parent = group + "/vm";
   ContainerdOptions options = containerd_->options();
   options.scope = "vm" + std::to_string(::getpid());
@@ -335,7 +342,6 @@ TEST_F(ContainerdDriverTest,
 
   ASSERT_EQ(agent.remove("web").status, DriverStatus::ok);
   ASSERT_EQ(agent.remove("host").status, DriverStatus::ok);
-  testing::run({"ip", "netns", "del", netns});
   const auto dirs = cgroups.directories(group, "vm");
   cgroups.remove(group, "vm");
   for (const auto& dir : dirs) EXPECT_FALSE(std::filesystem::exists(dir)) << dir;
