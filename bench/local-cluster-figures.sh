@@ -27,6 +27,16 @@ healthy_within() {
   echo "not healthy within 60 s" >&2
   return 1
 }
+# The cluster's processes: those whose command line or environment names the site (a
+# container's command does not; its environment does, in OMNI_VM_FILES).
+site_pids() {
+  for dir in /proc/[0-9]*; do
+    if grep -qaF -- "$site" "$dir/cmdline" "$dir/environ" 2>/dev/null; then
+      grep -qaF -- "$1" "$dir/cmdline" 2>/dev/null && echo "${dir#/proc/}"
+    fi
+  done
+  return 0
+}
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 
 init_s=() failover_s=() cold_s=()
@@ -38,8 +48,7 @@ for run in $(seq "$runs"); do
   healthy_within
 
   replica=$("$omni" status -o json | sed -n 's/.*"leader":"orchestrator:\([0-9]*\)".*/\1/p')
-  pid=$(pgrep -f -- "--replica=$replica --" | while read -r p; do
-    grep -q "$site" "/proc/$p/cmdline" 2>/dev/null && echo "$p"; done | head -1)
+  pid=$(site_pids "--replica=$replica " | head -1)
   t=$(now)
   kill -9 "$pid"
   sleep 0.2
@@ -47,7 +56,7 @@ for run in $(seq "$runs"); do
   failover_s+=("$(since "$t")")
 
   id=$(sed -n 's/^id: //p' "$site/site.yaml")
-  pgrep -f -- "$site" | xargs -r kill -9
+  site_pids "" | xargs -r kill -9
   sleep 0.5
   for ns in $(ip netns list | awk '{print $1}' | grep -E "^omni-local-|^omh-$id$"); do
     ip netns del "$ns"

@@ -37,7 +37,10 @@ constexpr const char* kInitUsage =
     "with Agents, and the Orchestrators, hands control to them and removes itself.\n"
     "\n"
     "On the local provider every VM is a sandbox on this machine (its own network namespace\n"
-    "and cgroup; needs root). One line is printed per phase and step; -o json prints them as\n"
+    "and cgroup; needs root). The Agents run containers in containerd, namespace omni: this\n"
+    "machine's when one answers on /run/containerd/containerd.sock, else Omni's own, which\n"
+    "init starts (and says so) and reset stops. One line is printed per phase and step; -o json\n"
+    "prints them as\n"
     "JSON objects. Killed in any phase, the same command resumes where it stopped; a second\n"
     "init of a cluster while one runs is refused. Afterwards the admin credentials are in\n"
     "~/.omni/CLUSTER/ and the root's log in the state directory (root.log).\n"
@@ -50,8 +53,10 @@ constexpr const char* kResetUsage =
     "Usage: omni reset --yes (-f FILE | --cluster NAME) [--state-dir DIR]\n"
     "\n"
     "Remove everything the cluster made on this machine: its sandboxes (and what runs in\n"
-    "them), network namespaces, veths, the bridge, cgroups, its state directory and the\n"
-    "credentials in ~/.omni/CLUSTER. Removing what is not there is not an error.\n"
+    "them), its containers in containerd (and Omni's image, from a containerd of the machine's\n"
+    "once nothing uses it), Omni's own containerd, network namespaces, veths, the bridge,\n"
+    "cgroups, its state directory and the credentials in ~/.omni/CLUSTER. Removing what is not\n"
+    "there is not an error.\n"
     "\n";
 
 int bad_input(std::ostream& err, const std::string& message) {

@@ -121,6 +121,22 @@ std::vector<std::string> Cgroups::hierarchies() const {
   return {};
 }
 
+std::vector<std::string> Cgroups::other_v1_roots() const {
+  std::vector<std::string> roots;
+  if (version_ != CgroupVersion::v1) return roots;
+  const auto limited = hierarchies();
+  for (const auto& hierarchy : every_v1_hierarchy(root_)) {
+    std::error_code error;
+    const auto canonical = fs::canonical(hierarchy, error).string();
+    bool is_limited = false;
+    for (const auto& l : limited)
+      is_limited = is_limited || fs::canonical(l, error).string() == canonical;
+    if (!is_limited) roots.push_back(hierarchy + "/cgroup.procs");
+  }
+  std::sort(roots.begin(), roots.end());
+  return roots;
+}
+
 std::vector<std::string> Cgroups::directories(const std::string& group,
                                               const std::string& name) const {
   std::vector<std::string> dirs;

@@ -39,6 +39,10 @@ class Cgroups {
   // Removes GROUP/NAME and the cgroups below it, whose processes must have ended, and GROUP once
   // nothing is left in it.
   void remove(const std::string& group, const std::string& name);
+  // v1: the cgroup.procs of the root of every hierarchy besides cpu and memory (pids, devices,
+  // freezer...), which a process leaves its parent's cgroups through. Empty on v2, where
+  // joining GROUP/NAME leaves them all.
+  std::vector<std::string> other_v1_roots() const;
   // GROUP/NAME in every hierarchy that limits it: one directory on v2, two on v1.
   std::vector<std::string> directories(const std::string& group, const std::string& name) const;
 

@@ -55,10 +55,12 @@ const char* step_name(ChildStep step) {
 // In the child after fork: only async-signal-safe calls until exec. `report_fd` is the write
 // end of a close-on-exec pipe: a successful exec closes it without a word.
 [[noreturn]] void exec_child(const std::vector<char*>& argv, char** envp, int out_fd, int netns_fd,
-                             const std::vector<int>& cgroup_fds, bool new_session, int report_fd) {
+                             const std::vector<int>& leave_fds, const std::vector<int>& cgroup_fds,
+                             bool new_session, int report_fd) {
   if (new_session) ::setsid();
   if (netns_fd >= 0 && ::setns(netns_fd, CLONE_NEWNET) != 0)
     fail_child(report_fd, ChildStep::network_namespace, 126);
+  for (int fd : leave_fds) [[maybe_unused]] const auto moved = ::write(fd, "0", 1);  // if it can
   for (int fd : cgroup_fds)
     if (::write(fd, "0", 1) != 1) fail_child(report_fd, ChildStep::cgroup, 125);  // 0: itself
   int null_fd = ::open("/dev/null", O_RDONLY);
@@ -122,7 +124,7 @@ CommandResult run_command(const std::vector<std::string>& argv, std::chrono::mil
   auto args = c_argv(argv);
   const std::vector<int> no_cgroups;
   pid_t pid = ::fork();
-  if (pid == 0) exec_child(args, environ, pipe_fds[1], -1, no_cgroups, false, -1);
+  if (pid == 0) exec_child(args, environ, pipe_fds[1], -1, no_cgroups, no_cgroups, false, -1);
   ::close(pipe_fds[1]);
   if (pid < 0) {
     ::close(pipe_fds[0]);
@@ -183,12 +185,16 @@ pid_t spawn_process(const std::vector<std::string>& argv, const SpawnOptions& op
       return -1;
     }
   }
-  std::vector<int> cgroup_fds;
+  std::vector<int> cgroup_fds, leave_fds;
   auto close_all = [&] {
     ::close(out_fd);
     if (netns_fd >= 0) ::close(netns_fd);
     for (int fd : cgroup_fds) ::close(fd);
+    for (int fd : leave_fds) ::close(fd);
   };
+  for (const auto& procs : options.leave_cgroup_procs_files)
+    if (const int fd = ::open(procs.c_str(), O_WRONLY | O_CLOEXEC); fd >= 0)
+      leave_fds.push_back(fd);
   for (const auto& procs : options.cgroup_procs_files) {
     const int fd = ::open(procs.c_str(), O_WRONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -212,7 +218,8 @@ pid_t spawn_process(const std::vector<std::string>& argv, const SpawnOptions& op
   pid_t pid = ::fork();
   if (pid == 0) {
     ::close(report[0]);
-    exec_child(args, envp.data(), out_fd, netns_fd, cgroup_fds, options.new_session, report[1]);
+    exec_child(args, envp.data(), out_fd, netns_fd, leave_fds, cgroup_fds, options.new_session,
+               report[1]);
   }
   ::close(report[1]);
   close_all();

@@ -29,6 +29,10 @@ struct SpawnOptions {
   // cgroup.procs files the child joins before exec, so its limits hold from its first
   // instruction (a parent moving it afterwards would race its first allocations).
   std::vector<std::string> cgroup_procs_files;
+  // cgroup.procs files the child joins, if it can, before those: on cgroup v1, the roots of the
+  // hierarchies the others do not cover, so that no cgroup of its parent's (a container's, which
+  // runc kills whole when the container goes) keeps a hold on it.
+  std::vector<std::string> leave_cgroup_procs_files;
 };
 
 // Starts argv in the background and returns its pid once it has exec'd, so it is already in

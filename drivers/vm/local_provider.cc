@@ -438,6 +438,9 @@ std::string LocalProvider::limit_resources(const std::string& name, const VmInfo
   auto made = cgroups_.create(cgroup_group(), name, {vm.cpu_millis, vm.memory_bytes});
   if (!made.ok()) return "limits of " + name + " are not enforced: " + made.result.message;
   spawn.cgroup_procs_files = std::move(made.value);
+  // A sandbox started from a container (the leader's, bringing a Director back) must not stay
+  // in the container's other cgroups: runc kills what is in them when the container goes.
+  spawn.leave_cgroup_procs_files = cgroups_.other_v1_roots();
   // A containerd outside the sandbox nests the sandbox's containers here, in every hierarchy.
   spawn.env.push_back("OMNI_VM_CGROUP=" + cgroup_group() + "/" + name);
   return {};

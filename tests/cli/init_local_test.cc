@@ -461,6 +461,28 @@ TEST_F(InitLocal, TheClusterHealsWhatIsKilled) {
       },
       std::chrono::seconds(120)))
       << output;
+
+  // That Director was started from the leader's container, which shares the machine's processes:
+  // when the container goes (runc kills what is left in its cgroups), the Director stays.
+  const auto brought_back = processes_with({"director --config", site(), "/director-node-3.yaml"});
+  ASSERT_EQ(brought_back.size(), 1u);
+  ASSERT_EQ(run_omni({"status", "-o", "json"}, &output), 0) << output;
+  const auto leader_at = output.find(says_leader) + says_leader.size();
+  const std::string leader = output.substr(leader_at, output.find('"', leader_at) - leader_at);
+  const auto leader_process = processes_with({"--replica=" + leader, site()});
+  ASSERT_EQ(leader_process.size(), 1u) << leader;
+  ::kill(leader_process[0].pid, SIGKILL);
+  ASSERT_TRUE(drivers::testing::wait_until(
+      [&] {
+        const auto back = processes_with({"--replica=" + leader, site()});
+        return back.size() == 1 && back[0].pid != leader_process[0].pid &&
+               run_omni({"status"}, &output) == 0;
+      },
+      std::chrono::seconds(90)))
+      << output;
+  const auto director_now = processes_with({"director --config", site(), "/director-node-3.yaml"});
+  ASSERT_EQ(director_now.size(), 1u);
+  EXPECT_EQ(director_now[0].pid, brought_back[0].pid);
 }
 
 // A power loss: every process of the cluster killed and /run emptied (namespaces, links, the

@@ -98,6 +98,25 @@ TEST(Cgroups, V1WritesOneDirectoryPerController) {
       (std::vector<std::string>{root / "memory/omni-local-x/vm1", root / "cpu/omni-local-x/vm1"}));
 }
 
+// A sandbox's init leaves, through the roots of the other v1 hierarchies, the cgroups of the
+// container that started it; v2 has one hierarchy, which the sandbox's own cgroup covers.
+TEST(Cgroups, V1NamesTheRootsOfTheHierarchiesItDoesNotLimitWith) {
+  TempDir root("omni-cgroup-v1");
+  touch_v1_tree(root.path());
+  for (const char* h : {"memory", "cpu", "pids", "devices"}) {
+    std::filesystem::create_directories(root / h);
+    write_file(root / (std::string(h) + "/cgroup.procs"), "");
+  }
+  std::filesystem::create_symlink(root / "cpu", root / "cpuacct");
+  Cgroups v1(root.path());
+  ASSERT_EQ(v1.version(), CgroupVersion::v1);
+  EXPECT_EQ(v1.other_v1_roots(),
+            (std::vector<std::string>{root / "devices/cgroup.procs", root / "pids/cgroup.procs"}));
+  TempDir v2_root("omni-cgroup-v2");
+  touch_v2_tree(v2_root.path());
+  EXPECT_TRUE(Cgroups(v2_root.path()).other_v1_roots().empty());
+}
+
 TEST(Cgroups, NoHierarchyOrABadNameIsAClearErrorAndMakesNothing) {
   TempDir root("omni-cgroup-none");
   Cgroups none(root.path());
