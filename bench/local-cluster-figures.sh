@@ -32,7 +32,7 @@ healthy_within() {
 site_pids() {
   for dir in /proc/[0-9]*; do
     if grep -qaF -- "$site" "$dir/cmdline" "$dir/environ" 2>/dev/null; then
-      grep -qaF -- "$1" "$dir/cmdline" 2>/dev/null && echo "${dir#/proc/}"
+      tr '\0' ' ' <"$dir/cmdline" 2>/dev/null | grep -qF -- "$1" && echo "${dir#/proc/}"
     fi
   done
   return 0

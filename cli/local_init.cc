@@ -4,6 +4,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -101,9 +102,11 @@ class ProgressPrinter {
   void print(const v1::Progress& p) {
     const auto now = Clock::now();
     if (p.phase() != phase_) {
-      if (!phase_.empty() && !json_) out_ << "[" << phase_ << "] done (" << seconds(now) << ")\n";
+      if (!phase_.empty()) {
+        if (!json_) out_ << "[" << phase_ << "] done (" << seconds(now) << ")\n";
+        phase_started_ = now;  // the first phase's time runs from the printer's start
+      }
       phase_ = p.phase();
-      phase_started_ = now;
     }
     last_ = p;
     if (json_) {
@@ -248,6 +251,22 @@ std::string ready_containerd(const node::LocalSite& site, std::string& said) {
   return {};
 }
 
+// Omni's image in the containerd, imported once here rather than by every Agent at the same
+// moment (each would write the whole image). Empty, or why it cannot.
+std::string import_omni_image(const node::LocalSite& site) {
+  drivers::ContainerdOptions options;
+  options.socket_path = site.containerd_socket;
+  options.log_dir = site.dir + "/local";
+  auto connected = drivers::ContainerdDriver::connect(options);
+  if (!connected.ok()) return connected.result.message;
+  const auto images = connected.value->list_images();
+  if (images.ok() && std::find(images.value.begin(), images.value.end(), site.image) !=
+                         images.value.end())
+    return {};
+  const auto imported = connected.value->import_image(site.image, site.image_tar);
+  return drivers::is_ok(imported) ? std::string() : imported.message;
+}
+
 // The Agents' container runtime, ready. A resumed init keeps the first init's choice.
 std::string prepare_container_runtime(const std::string& wanted, node::LocalSite& site,
                                       std::string& said) {
@@ -259,7 +278,11 @@ std::string prepare_container_runtime(const std::string& wanted, node::LocalSite
            " (its first init chose it); an init cannot change it to " + wanted;
   }
   if (site.runtime != "containerd") return {};
-  return ready_containerd(site, said);
+  if (std::string problem = ready_containerd(site, said); !problem.empty()) return problem;
+  if (std::string problem = import_omni_image(site); !problem.empty())
+    return "cannot import Omni's image " + site.image_tar + " into containerd: " + problem;
+  said += "; Omni's image " + site.image + " is in it";
+  return {};
 }
 
 std::string only_local_nodes(const config::ClusterConfig& config) {
@@ -358,12 +381,23 @@ int init_local(const LocalInitOptions& options, const std::string& config_text,
         << "); wait for it, or stop it and run this again\n";
     return kExitFailure;
   }
+  if (!options.json)
+    out << "[init] cluster " << plan.cluster << ": " << plan.vms.size() << " VMs and "
+        << plan.replicas.size() << " Orchestrators as local sandboxes on " << site.subnet
+        << ".0/24 (bridge omb-" << site.id << "), state in " << site.dir << "\n";
+  ProgressPrinter printer(out, options.json);
   std::string runtime_said;
   if (std::string problem =
           prepare_container_runtime(options.container_runtime, site, runtime_said);
       !problem.empty()) {
     err << "omni: init: " << problem << "\n";
     return kExitFailure;
+  }
+  if (!runtime_said.empty()) {
+    v1::Progress containers;
+    containers.set_phase("containers");
+    containers.set_detail(runtime_said);
+    printer.print(containers);
   }
   if (std::string problem = node::write_local_site(site, config_text, config, plan);
       !problem.empty()) {
@@ -383,17 +417,6 @@ int init_local(const LocalInitOptions& options, const std::string& config_text,
   }
   auto root_config = std::get<node::NodeConfig>(std::move(parsed));
   root_config.log_path = site.dir + "/root.log";
-  if (!options.json)
-    out << "[init] cluster " << plan.cluster << ": " << plan.vms.size() << " VMs and "
-        << plan.replicas.size() << " Orchestrators as local sandboxes on " << site.subnet
-        << ".0/24 (bridge omb-" << site.id << "), state in " << site.dir << "\n";
-  ProgressPrinter printer(out, options.json);
-  if (!runtime_said.empty()) {
-    v1::Progress containers;
-    containers.set_phase("containers");
-    containers.set_detail(runtime_said);
-    printer.print(containers);
-  }
   const int code = node::serve(
       root_config, node::ServeHooks{[&printer](const v1::Progress& p) { printer.print(p); }});
   if (code != 0) {
