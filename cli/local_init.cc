@@ -210,9 +210,11 @@ bool installed(const std::string& program) {
 // or not wanted. Empty, or why it cannot.
 std::string choose_container_runtime(const std::string& wanted, node::LocalSite& site,
                                      std::string& said) {
-  const bool containerd =
-      wanted == "containerd" || (wanted == "auto" && installed("containerd") && installed("runc"));
-  if (!containerd) {
+  const bool installed_both = installed("containerd") && installed("runc");
+  if (wanted == "containerd" && !installed_both)
+    return "--container-runtime containerd: containerd and runc must be installed (apt install "
+           "containerd runc)";
+  if (wanted == "process" || !installed_both) {
     site.runtime = "process";
     said = wanted == "process" ? "the Agents run containers as plain processes"
                                : "containerd is not installed: the Agents run containers as plain "
@@ -260,8 +262,8 @@ std::string import_omni_image(const node::LocalSite& site) {
   auto connected = drivers::ContainerdDriver::connect(options);
   if (!connected.ok()) return connected.result.message;
   const auto images = connected.value->list_images();
-  if (images.ok() && std::find(images.value.begin(), images.value.end(), site.image) !=
-                         images.value.end())
+  if (images.ok() &&
+      std::find(images.value.begin(), images.value.end(), site.image) != images.value.end())
     return {};
   const auto imported = connected.value->import_image(site.image, site.image_tar);
   return drivers::is_ok(imported) ? std::string() : imported.message;

@@ -82,14 +82,21 @@ std::string command_line(pid_t pid) {
   return text;
 }
 
-// Waits up to `timeout` for a process that is not our child to end.
+// A zombie has ended: only its parent's wait is left.
+bool running(pid_t pid) {
+  return process_alive(pid) &&
+         read_all("/proc/" + std::to_string(pid) + "/status").find("\nState:\tZ") ==
+             std::string::npos;
+}
+
+// Waits up to `timeout` for a process that need not be our child to end.
 bool ended_within(pid_t pid, std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
   while (Clock::now() < deadline) {
-    if (!process_alive(pid)) return true;
+    if (!running(pid)) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  return !process_alive(pid);
+  return !running(pid);
 }
 
 void kill_and_wait(pid_t pid) {
@@ -165,6 +172,10 @@ int supervise_containerd(const std::string& dir) {
   for (int s : {SIGTERM, SIGINT, SIGCHLD}) sigaddset(&signals, s);
   ::sigprocmask(SIG_BLOCK, &signals, nullptr);
   pid_t child = start_containerd(own);
+  if (child < 0) {  // not even once (not installed): trying every second would not help
+    fs::remove(own.supervisor_pid_path(), error);
+    return 1;
+  }
   for (;;) {
     siginfo_t info{};
     const timespec a_second{1, 0};
@@ -204,8 +215,12 @@ pid_t start_own_containerd(const std::string& omni_node, const std::string& dir,
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
+  // A supervisor whose containerd cannot start would try again every second, for nothing.
+  ::kill(pid, SIGTERM);
+  reaped_within(pid, std::chrono::seconds(15));
   error = "containerd did not answer on " + own.socket() +
-          " within 30 s; its log ends: " + tail_of(own.log_path(), 400);
+          " within 30 s; the supervisor's log: " + tail_of(own.supervisor_log_path(), 300) +
+          "; containerd's log ends: " + tail_of(own.log_path(), 300);
   return -1;
 }
 

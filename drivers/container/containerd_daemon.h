@@ -31,7 +31,8 @@ bool containerd_answers(const std::string& socket);
 
 // `omni-node containerd --dir DIR`: runs containerd with DIR's config, starting it again a second
 // after it ends, until SIGTERM or SIGINT; then stops it (SIGTERM, SIGKILL after 10 s) and returns
-// 0. Returns 1, with the reason on stderr, when another supervisor holds DIR.
+// 0. Returns 1, with the reason on stderr, when another supervisor holds DIR or containerd
+// cannot be started at all (not installed).
 int supervise_containerd(const std::string& dir);
 
 // Starts `OMNI_NODE containerd --dir DIR` in its own session unless a containerd answers on DIR's

@@ -129,6 +129,8 @@ TEST(OmniCli, BadFlagsAreBadInput) {
       {"init --dry-run -f examples/cluster-3node.yaml -o xml", "unknown output format \"xml\""},
       {"init --bogus", "bogus"},
       {"init -f", "-f"},
+      {"init -f examples/cluster-local.yaml --container-runtime docker",
+       "unknown container runtime \"docker\"; use containerd, process or auto"},
   };
   for (const auto& [args, message] : cases) {
     SCOPED_TRACE(args);

@@ -341,6 +341,17 @@ TEST_F(InitLocal, MakesASelfManagingClusterThatResetRemovesWhole) {
   for (const auto& p : still["director"]) after.push_back(p.pid);
   EXPECT_EQ(after, before);
 
+  // The container runtime is the first init's; another is refused, and changes nothing.
+  EXPECT_EQ(run_omni({"init", "-f", dir_ / "cluster.yaml", "--state-dir", site(),
+                      "--container-runtime", "process"},
+                     &output),
+            1);
+  EXPECT_NE(output.find("run containers with containerd (its first init chose it); an init "
+                        "cannot change it to process"),
+            std::string::npos)
+      << output;
+  EXPECT_NE(read_file(site() + "/site.yaml").find("runtime: containerd"), std::string::npos);
+
   // While one init (or reset) holds the cluster, another is refused and says by whom.
   {
     const int fd = ::open((site() + "/init.lock").c_str(), O_RDWR);

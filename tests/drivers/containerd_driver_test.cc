@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <filesystem>
 #include <functional>
@@ -345,6 +346,77 @@ TEST_F(ContainerdDriverTest,
   const auto dirs = cgroups.directories(group, "vm");
   cgroups.remove(group, "vm");
   for (const auto& dir : dirs) EXPECT_FALSE(std::filesystem::exists(dir)) << dir;
+}
+
+// The pids of the processes whose command line holds `part`.
+std::vector<pid_t> pids_running(const std::string& part) {
+  std::vector<pid_t> pids;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string command = testing::read_file(entry.path() / "cmdline");
+    for (char& c : command)
+      if (c == '\0') c = ' ';
+    if (command.find(part) != std::string::npos &&
+        testing::read_file(entry.path() / "status").find("\nState:\tZ") == std::string::npos)
+      pids.push_back(static_cast<pid_t>(std::stol(name)));
+  }
+  return pids;
+}
+
+// Omni's own containerd, on a machine that runs none: its supervisor starts it, starts it again
+// when it dies, refuses a second supervisor of the same directory, and stops it on SIGTERM.
+TEST(OwnContainerd, ItsSupervisorStartsItAgainWhenItDiesAndStopsItWhenAsked) {
+  OMNI_REQUIRE(testing::is_root(), "containerd needs root");
+  OMNI_REQUIRE(testing::have_program("containerd"), "containerd is not installed");
+  TempDir dir("omni-own-containerd");
+  const OwnContainerd own{dir.path()};
+  std::string error;
+  const pid_t supervisor = start_own_containerd(OMNI_NODE_BIN, dir.path(), error);
+  ASSERT_GT(supervisor, 0) << error;
+  EXPECT_TRUE(containerd_answers(own.socket()));
+  EXPECT_EQ(start_own_containerd(OMNI_NODE_BIN, dir.path(), error), 0) << "it answers already";
+  int code = 0;
+  const std::string second =
+      testing::run({OMNI_NODE_BIN, "containerd", "--dir", dir.path()}, &code);
+  EXPECT_EQ(code, 1);
+  EXPECT_NE(second.find("another supervisor runs the containerd of " + dir.path()),
+            std::string::npos)
+      << second;
+
+  const auto first = pids_running("containerd --config " + own.config_path());
+  ASSERT_EQ(first.size(), 1u);
+  ::kill(first[0], SIGKILL);
+  ASSERT_TRUE(testing::wait_until(
+      [&] {
+        const auto now = pids_running("containerd --config " + own.config_path());
+        return now.size() == 1 && now[0] != first[0] && containerd_answers(own.socket());
+      },
+      std::chrono::seconds(30)))
+      << testing::read_file(own.supervisor_log_path());
+
+  EXPECT_EQ(stop_own_containerd(dir.path()), supervisor);
+  EXPECT_TRUE(pids_running("containerd --dir " + dir.path()).empty());
+  EXPECT_TRUE(pids_running("containerd --config " + own.config_path()).empty());
+  EXPECT_FALSE(containerd_answers(own.socket()));
+  EXPECT_EQ(stop_own_containerd(dir.path()), 0) << "nothing runs: nothing to stop";
+  ::waitpid(supervisor, nullptr, 0);  // our child: reaped
+}
+
+// A containerd that cannot start: the error says why, and no supervisor is left trying.
+TEST(OwnContainerd, AContainerdThatCannotStartIsAClearErrorAndLeavesNoSupervisor) {
+  OMNI_REQUIRE(testing::is_root(), "the supervisor writes its directory");
+  TempDir dir("omni-own-containerd");
+  // An empty PATH: the supervisor cannot find containerd.
+  const char* path = std::getenv("PATH");
+  const std::string saved = path ? path : "";
+  ::setenv("PATH", "/nonexistent", 1);
+  std::string error;
+  const pid_t supervisor = start_own_containerd(OMNI_NODE_BIN, dir.path(), error);
+  ::setenv("PATH", saved.c_str(), 1);
+  EXPECT_EQ(supervisor, -1);
+  EXPECT_NE(error.find("cannot start containerd"), std::string::npos) << error;
+  EXPECT_TRUE(pids_running("containerd --dir " + dir.path()).empty());
 }
 
 TEST(ContainerdDriver, MissingSocketIsUnavailable) {
