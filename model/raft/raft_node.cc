@@ -135,9 +135,12 @@ void RaftNode::restore_snapshot(Outputs& out) {
 }
 
 void RaftNode::apply_committed(Outputs& out) {
-  // Bounded: each round applies at least one entry, and commit does not move meanwhile.
-  const Index rounds_max = raft_.commit_index() - raft_.applied_index();
-  for (Index round = 0; round < rounds_max; ++round) {
+  // Bounded: each round applies at least one entry, and the commit never passes the log's end.
+  // It may move meanwhile: applying a configuration can let a leader's smaller or different
+  // quorum commit more (found by the membership schedules, raft_props).
+  const Index rounds_max = raft_.log().last_index() - raft_.applied_index();
+  for (Index round = 0; round < rounds_max && raft_.applied_index() < raft_.commit_index();
+       ++round) {
     const std::vector<v1::RaftEntry> entries = raft_.entries_to_apply();
     if (entries.empty()) break;
     for (const v1::RaftEntry& entry : entries) {

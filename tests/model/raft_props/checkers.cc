@@ -127,8 +127,8 @@ std::string leader_completeness_error(const std::map<Index, History::EntryId>& c
 }
 
 std::string lost_ack_error(const std::vector<History::Ack>& acks,
-                           const std::vector<const ListMachine*>& machines) {
-  const std::size_t majority = machines.size() / 2 + 1;
+                           const std::vector<const ListMachine*>& machines, std::size_t voters) {
+  const std::size_t majority = (voters > 0 ? voters : machines.size()) / 2 + 1;
   for (const History::Ack& ack : acks) {
     std::size_t holders = 0;
     for (const ListMachine* machine : machines) {
@@ -208,7 +208,7 @@ void DurabilityAndLivenessChecker::check_liveness(sim::CheckContext& context) {
     const auto* replica = dynamic_cast<const Replica*>(context.component(i));
     machines.push_back(replica == nullptr ? nullptr : &replica->machine());
   }
-  const std::string error = lost_ack_error(history_->acks, machines);
+  const std::string error = lost_ack_error(history_->acks, machines, voters_);
   if (!error.empty()) context.fail(error);
 }
 

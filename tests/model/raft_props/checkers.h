@@ -77,9 +77,10 @@ std::string leader_completeness_error(const std::map<Index, History::EntryId>& c
                                       const RaftLog& log);
 
 // No acknowledged entry is lost: every entry acknowledged OK to the client is applied, with the
-// same term and data, on a majority of the replicas (checked at the end, everyone up).
+// same term and data, on a majority of the replicas (checked at the end, everyone up): of
+// `voters` when given, else of the machines.
 std::string lost_ack_error(const std::vector<History::Ack>& acks,
-                           const std::vector<const ListMachine*>& machines);
+                           const std::vector<const ListMachine*>& machines, std::size_t voters = 0);
 
 // The checkers, in the order they run after every event.
 class ElectionSafetyChecker : public sim::Checker {
@@ -157,18 +158,25 @@ class LinearizableReadsChecker : public sim::Checker {
   const History* history_;
 };
 
-// End of run: acknowledged entries kept on a majority, and liveness after the heal.
+// End of run: acknowledged entries kept on a majority, and liveness after the heal. `servers`
+// processes are looked at; the majority is of `voters`, the cluster's size (a spare that joins
+// and a voter that leaves keep it).
 class DurabilityAndLivenessChecker : public sim::Checker {
  public:
-  DurabilityAndLivenessChecker(std::size_t servers, const History* history, Duration bound,
-                               Time healed_at)
-      : servers_(servers), history_(history), bound_(bound), healed_at_(healed_at) {}
+  DurabilityAndLivenessChecker(std::size_t servers, std::size_t voters, const History* history,
+                               Duration bound, Time healed_at)
+      : servers_(servers),
+        voters_(voters),
+        history_(history),
+        bound_(bound),
+        healed_at_(healed_at) {}
   std::string name() const override { return "no acknowledged entry lost / liveness"; }
   void check_liveness(sim::CheckContext& context) override;
   void set_healed_at(Time at) { healed_at_ = at; }
 
  private:
   std::size_t servers_;
+  std::size_t voters_;
   const History* history_;
   Duration bound_;
   Time healed_at_;

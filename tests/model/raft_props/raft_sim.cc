@@ -76,9 +76,31 @@ void Replica::step(const Input& input, Outputs& out) {
 
 // Client ------------------------------------------------------------------------------------
 
-Client::Client(Rng rng, std::vector<NodeId> replicas, Duration period, History* history)
+Client::Client(Rng rng, std::vector<NodeId> replicas, std::vector<NodeId> spares, Duration period,
+               History* history)
     : rng_(rng), replicas_(std::move(replicas)), period_(period), history_(history) {
   OMNI_ASSERT(!replicas_.empty() && period_ > 0ns);
+  voters_ = replicas_;
+  if (!spares.empty()) spare_ = spares.front();
+  replicas_.insert(replicas_.end(), spares.begin(), spares.end());
+  OMNI_ASSERT(replicas_.size() == voters_.size() + spares.size());
+}
+
+bool Client::next_membership_step(Request& request, v1::RaftClientRequest& r) {
+  if (spare_.empty() || membership_step_ >= 3) return false;
+  if (membership_step_ == 0) {
+    request.type = v1::RAFT_CLIENT_REQUEST_TYPE_ADD_LEARNER;
+    request.node = spare_;
+  } else if (membership_step_ == 1) {
+    request.type = v1::RAFT_CLIENT_REQUEST_TYPE_PROMOTE_VOTER;  // refused until caught up
+    request.node = spare_;
+  } else {
+    request.type = v1::RAFT_CLIENT_REQUEST_TYPE_REMOVE_SERVER;
+    request.node = voters_[rng_.below(voters_.size())];
+  }
+  r.set_node(request.node);
+  OMNI_ASSERT(!request.node.empty() && membership_step_ < 3);
+  return true;
 }
 
 void Client::step(const Input& input, Outputs& out) {
@@ -119,8 +141,12 @@ void Client::on_ok(const v1::RaftClientReply& reply, const Request& request, Tim
                                " was acknowledged before the read was sent";
       }
       break;
-    default:
+    case v1::RAFT_CLIENT_REQUEST_TYPE_TRANSFER_LEADERSHIP:
       ++history_->transfers;
+      break;
+    default:  // a membership step: the next one follows (a repeated step is refused or a no-op)
+      ++history_->membership_changes;
+      membership_step_ = std::max(membership_step_, request.step + 1);
       break;
   }
 }
@@ -144,6 +170,8 @@ void Client::send_request(Outputs& out) {
   } else if (draw == 5) {
     request.type = v1::RAFT_CLIENT_REQUEST_TYPE_TRANSFER_LEADERSHIP;
     r->set_node(replicas_[rng_.below(replicas_.size())]);
+  } else if ((draw == 6 || draw == 7) && next_membership_step(request, *r)) {
+    request.step = membership_step_;
   } else {
     request.data = "c" + std::to_string(request_id);
     r->set_data(request.data);
@@ -171,20 +199,29 @@ void Client::on_reply(const v1::RaftClientReply& reply, Outputs& out) {
 
 void add_cluster(sim::Simulation& sim, const RaftSimOptions& options, History* history) {
   std::vector<NodeId> voters;
+  std::vector<NodeId> spares;
   for (std::size_t i = 0; i < options.servers; ++i) voters.push_back(replica_name(i));
+  for (std::size_t i = options.servers; i < all_servers(options); ++i)
+    spares.push_back(replica_name(i));
   for (const NodeId& id : voters) {
     sim.add_process(id, [id, voters, config = options.raft, history](Rng rng) {
       return std::make_unique<Replica>(id, voters, config, rng, history);
     });
   }
-  sim.add_process(kClient, [voters, period = options.propose_period, history](Rng rng) {
-    return std::make_unique<Client>(rng, voters, period, history);
+  for (const NodeId& id : spares) {  // outside the cluster until the client adds them
+    sim.add_process(id, [id, config = options.raft, history](Rng rng) {
+      return std::make_unique<Replica>(id, std::vector<NodeId>{}, config, rng, history);
+    });
+  }
+  sim.add_process(kClient, [voters, spares, period = options.propose_period, history](Rng rng) {
+    return std::make_unique<Client>(rng, voters, spares, period, history);
   });
-  sim.add_checker(std::make_unique<ElectionSafetyChecker>(&sim, options.servers));
+  const std::size_t all = all_servers(options);
+  sim.add_checker(std::make_unique<ElectionSafetyChecker>(&sim, all));
   if (options.check_leader_append_only)
-    sim.add_checker(std::make_unique<LeaderAppendOnlyChecker>(&sim, options.servers));
-  sim.add_checker(std::make_unique<LogMatchingChecker>(&sim, options.servers));
-  sim.add_checker(std::make_unique<LeaderCompletenessChecker>(&sim, options.servers, history));
+    sim.add_checker(std::make_unique<LeaderAppendOnlyChecker>(&sim, all));
+  sim.add_checker(std::make_unique<LogMatchingChecker>(&sim, all));
+  sim.add_checker(std::make_unique<LeaderCompletenessChecker>(&sim, all, history));
   sim.add_checker(std::make_unique<StateMachineSafetyChecker>(history));
   sim.add_checker(std::make_unique<LinearizableReadsChecker>(history));
 }
@@ -200,7 +237,7 @@ namespace {
 void heal_everything(sim::Simulation& sim, const RaftSimOptions& options) {
   sim.heal();
   sim.set_network(options.network);
-  for (std::size_t i = 0; i < options.servers; ++i) {
+  for (std::size_t i = 0; i < all_servers(options); ++i) {
     const NodeId id = replica_name(i);
     sim.clear_disk_failures(id);
     sim.set_clock_rate(id, 1.0);
@@ -235,14 +272,14 @@ RunResult run_schedule(const RaftSimOptions& options, const Schedule& schedule) 
     sim::Simulation sim(sim::SimConfig{
         .seed = schedule.seed, .network = options.network, .record_events = options.record_events});
     add_cluster(sim, options, &history);
-    const std::size_t servers = options.servers;
+    const std::size_t servers = all_servers(options);
     for (const Fault& fault : schedule.faults) {
       sim.at(time_from_ns(0) + std::chrono::milliseconds(fault.at_ms),
              [fault, servers](sim::Simulation& s) { apply_fault(s, fault, servers); });
     }
     const Time healed_at = time_from_ns(0) + options.fault_window;
     auto liveness = std::make_unique<DurabilityAndLivenessChecker>(
-        servers, &history, options.liveness_bound, healed_at);
+        servers, options.servers, &history, options.liveness_bound, healed_at);
     sim.add_checker(std::move(liveness));
 
     sim.run_until(healed_at);
@@ -275,6 +312,7 @@ RunResult run_schedule(const RaftSimOptions& options, const Schedule& schedule) 
   result.snapshot_restores = history.snapshot_restores;
   result.reads = history.reads;
   result.transfers = history.transfers;
+  result.membership_changes = history.membership_changes;
   return result;
 }
 

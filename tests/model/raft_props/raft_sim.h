@@ -69,6 +69,7 @@ struct History {
   std::size_t reads = 0;
   std::string stale_read;
   std::size_t transfers = 0;  // leadership transfers the client asked for and a leader accepted
+  std::size_t membership_changes = 0;  // learner additions, promotions and removals committed
 
   void on_apply(const NodeId& node, const v1::RaftEntry& entry);
 };
@@ -90,14 +91,18 @@ class Replica : public Component {
 
 // Every `period`, proposes "c<request id>" (most often), reads through read-index (one time in
 // four, to a random replica) or asks for a leadership transfer to a random replica (one in
-// twenty), sent to the replica it believes leads (a random one when it has no hint); follows
+// twenty), sent to the replica it believes leads (a random one when it has no hint). With
+// spares, one time in ten it takes the next step of a membership change instead: add the
+// first spare as a learner, promote it, then remove a random one of the first voters, so the
+// cluster keeps its size but changes its members under the schedule's faults. Follows
 // NOT_LEADER hints and
 // records OK replies. At most `kInflightMax` requests are remembered; older ones are forgotten
 // (their replies are then ignored).
 class Client : public Component {
  public:
   static constexpr std::size_t kInflightMax = 64;
-  Client(Rng rng, std::vector<NodeId> replicas, Duration period, History* history);
+  Client(Rng rng, std::vector<NodeId> replicas, std::vector<NodeId> spares, Duration period,
+         History* history);
   void step(const Input& input, Outputs& out) override;
   std::uint64_t next_request_id() const { return next_request_id_; }
 
@@ -106,13 +111,20 @@ class Client : public Component {
     v1::RaftClientRequestType type = v1::RAFT_CLIENT_REQUEST_TYPE_PROPOSE;
     std::string data;        // propose
     Index acked_before = 0;  // read: the highest index acknowledged when it was sent
+    NodeId node;             // a membership step's server
+    int step = 0;            // a membership step's place in the change
   };
   void send_request(Outputs& out);
+  // The membership change's next request, or false when it is done or there is no spare.
+  bool next_membership_step(Request& request, v1::RaftClientRequest& r);
   void on_reply(const v1::RaftClientReply& reply, Outputs& out);
   void on_ok(const v1::RaftClientReply& reply, const Request& request, Time now);
 
   Rng rng_;
-  std::vector<NodeId> replicas_;
+  std::vector<NodeId> replicas_;  // every server, spares included
+  std::vector<NodeId> voters_;    // the first voters, one of which the change removes
+  NodeId spare_;                  // the server the change adds; empty: no change
+  int membership_step_ = 0;       // 0 add the spare, 1 promote it, 2 remove a voter, 3 done
   Duration period_;
   History* history_;
   NodeId leader_hint_;
@@ -123,6 +135,9 @@ class Client : public Component {
 
 struct RaftSimOptions {
   std::size_t servers = 3;
+  // Servers started outside the cluster (no initial voters) after the `servers`; the client
+  // adds the first to the cluster and removes a voter (Client). Faults reach them too.
+  std::size_t spares = 0;
   RaftConfig raft{};             // 150..300 ms election timeout, 50 ms heartbeat
   sim::NetworkConfig network{};  // 1..5 ms latency, lossless (faults change it)
   Duration propose_period = std::chrono::milliseconds(20);
@@ -145,9 +160,14 @@ struct RunResult {
   std::size_t snapshot_restores = 0;            // state machines rebuilt from a snapshot
   std::size_t reads = 0;                        // read-index reads answered OK
   std::size_t transfers = 0;                    // leadership transfers a leader accepted
+  std::size_t membership_changes = 0;           // additions, promotions, removals committed
   std::optional<Duration> liveness_after_heal;  // heal -> first OK of a request sent after it
   std::optional<Duration> leader_after_heal;    // heal -> a leader heard by a majority
 };
+
+inline std::size_t all_servers(const RaftSimOptions& options) {
+  return options.servers + options.spares;
+}
 
 // Runs one schedule to the end (or the first violation).
 RunResult run_schedule(const RaftSimOptions& options, const Schedule& schedule);

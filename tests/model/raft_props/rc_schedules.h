@@ -40,7 +40,7 @@ inline void expect_no_violation(const RaftSimOptions& options, const Schedule& s
   if (result.violation.has_value()) {
     RC_FAIL("invariant '" + result.violation->invariant + "' broken\n  " +
             result.violation->to_string() +
-            "\n  schedule: " + to_string(schedule, options.servers));
+            "\n  schedule: " + to_string(schedule, all_servers(options)));
   }
 }
 
