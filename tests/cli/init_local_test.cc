@@ -477,7 +477,13 @@ TEST_F(InitLocal, TheClusterHealsWhatIsKilled) {
   // when the container goes (runc kills what is left in its cgroups), the Director stays.
   const auto brought_back = processes_with({"director --config", site(), "/director-node-3.yaml"});
   ASSERT_EQ(brought_back.size(), 1u);
-  ASSERT_EQ(run_omni({"status", "-o", "json"}, &output), 0) << output;
+  // Healthy, with the leader it has then (an election may still be settling).
+  ASSERT_TRUE(drivers::testing::wait_until(
+      [&] {
+        return run_omni({"status", "-o", "json"}, &output) == 0;
+      },
+      std::chrono::seconds(60)))
+      << output;
   const auto leader_at = output.find(says_leader) + says_leader.size();
   const std::string leader = output.substr(leader_at, output.find('"', leader_at) - leader_at);
   const auto leader_process = processes_with({"--replica=" + leader, site()});

@@ -185,6 +185,29 @@ TEST(RaftCluster, MembershipLearnerCatchesUpThenBecomesVoterThenIsRemoved) {
   EXPECT_TRUE(cluster.violations.empty()) << cluster.violations.front();
 }
 
+// Applying a configuration can move the commit: a leader of two that removes the other commits
+// alone, the moment it applies the removal, what it appended after it. Everything committed is
+// applied in the same step (the apply loop once stopped at the commit it started with, and a
+// replica's assertion fired; RaftProps.Invariants_3ServersAndASpareChangingMembership found it).
+TEST(RaftCluster, ApplyingARemovalAppliesWhatItCommitsAtOnce) {
+  Cluster cluster({"a", "b"});
+  const NodeId leader = wait_for_leader(cluster);
+  ASSERT_FALSE(leader.empty());
+  cluster.run_for(milliseconds(50));
+  const NodeId other = leader == "a" ? "b" : "a";
+  // The removal and three proposals reach the leader before any answer from the other.
+  cluster.send_request(leader, v1::RAFT_CLIENT_REQUEST_TYPE_REMOVE_SERVER, "", other);
+  for (const char* data : {"x1", "x2", "x3"})
+    cluster.send_request(leader, v1::RAFT_CLIENT_REQUEST_TYPE_PROPOSE, data);
+  const Index last = cluster.raft(leader).log().last_index();
+  cluster.deliver_all();
+  EXPECT_EQ(cluster.raft(leader).voters(), std::vector<NodeId>{leader});
+  EXPECT_EQ(cluster.raft(leader).commit_index(), last);
+  EXPECT_EQ(cluster.raft(leader).applied_index(), last);
+  EXPECT_EQ(cluster.machine(leader).applied, (std::vector<std::string>{"x1", "x2", "x3"}));
+  EXPECT_TRUE(cluster.violations.empty()) << cluster.violations.front();
+}
+
 TEST(RaftCluster, RemovingTheLeaderHandsOverToTheRest) {
   Cluster cluster({"a", "b", "c"});
   const NodeId leader = wait_for_leader(cluster);

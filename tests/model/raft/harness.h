@@ -205,6 +205,13 @@ class Cluster {
 
   void request(const NodeId& to, v1::RaftClientRequestType type, const std::string& data = "",
                const NodeId& node = "") {
+    send_request(to, type, data, node);
+    deliver_all();
+  }
+
+  // The request reaches `to`; what it sends waits in the network until the next delivery.
+  void send_request(const NodeId& to, v1::RaftClientRequestType type, const std::string& data = "",
+                    const NodeId& node = "") {
     v1::Envelope envelope;
     v1::RaftMessage* m = envelope.mutable_raft();
     m->set_type(v1::RAFT_MESSAGE_TYPE_CLIENT_REQUEST);
@@ -213,7 +220,6 @@ class Cluster {
     m->mutable_client_request()->set_data(data);
     m->mutable_client_request()->set_node(node);
     step(to, Deliver{now_, "client", envelope});
-    deliver_all();
   }
 
   const Raft& raft(const NodeId& id) const { return members_.at(id).node->raft(); }
