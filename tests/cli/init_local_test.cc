@@ -159,6 +159,32 @@ class InitLocal : public ::testing::Test {
     return by_role;
   }
 
+  // Once the cluster is healthy, SIGKILLs the process of the leader's container; true once it is
+  // healthy again with that replica back in a new process. `output`: the last status.
+  bool kill_the_leaders_container(std::string& output) const {
+    if (!drivers::testing::wait_until(
+            [&] {
+              return run_omni({"status", "-o", "json"}, &output) == 0;
+            },
+            std::chrono::seconds(60)))
+      return false;  // an election may still be settling: healthy first
+    const std::string says_leader = "\"leader\":\"orchestrator:";
+    const auto at = output.find(says_leader);
+    if (at == std::string::npos) return false;
+    const auto from = at + says_leader.size();
+    const std::string replica = output.substr(from, output.find('"', from) - from);
+    const auto killed = processes_with({"--replica=" + replica, site()});
+    if (killed.size() != 1) return false;
+    ::kill(killed[0].pid, SIGKILL);
+    return drivers::testing::wait_until(
+        [&] {
+          const auto back = processes_with({"--replica=" + replica, site()});
+          return back.size() == 1 && back[0].pid != killed[0].pid &&
+                 run_omni({"status"}, &output) == 0;
+        },
+        std::chrono::seconds(90));
+  }
+
   std::string subnet() const { return value_of(read_file(site() + "/site.yaml"), "subnet"); }
   std::string provider_id() const { return value_of(read_file(site() + "/site.yaml"), "id"); }
 
@@ -397,25 +423,8 @@ TEST_F(InitLocal, MakesASelfManagingClusterThatResetRemovesWhole) {
 TEST_F(InitLocal, TheClusterHealsWhatIsKilled) {
   std::string output;
   ASSERT_EQ(init(&output), 0) << output << read_file(site() + "/root.log");
-  ASSERT_EQ(run_omni({"status", "-o", "json"}, &output), 0) << output;
-  const std::string says_leader = "\"leader\":\"orchestrator:";
-  const auto at = output.find(says_leader);
-  ASSERT_NE(at, std::string::npos) << output;
-  const auto from = at + says_leader.size();
-  const std::string replica = output.substr(from, output.find('"', from) - from);
-  const auto killed = processes_with({"--replica=" + replica, site()});
-  ASSERT_EQ(killed.size(), 1u) << replica;
   const auto started = Clock::now();
-  ::kill(killed[0].pid, SIGKILL);
-  // Healthy again with a leader, and the replica back in a new process.
-  ASSERT_TRUE(drivers::testing::wait_until(
-      [&] {
-        const auto back = processes_with({"--replica=" + replica, site()});
-        return back.size() == 1 && back[0].pid != killed[0].pid &&
-               run_omni({"status"}, &output) == 0;
-      },
-      std::chrono::seconds(90)))
-      << output;
+  ASSERT_TRUE(kill_the_leaders_container(output)) << output;
   const double healed_s = std::chrono::duration<double>(Clock::now() - started).count();
   std::printf("leader's container killed: healthy again in %.1f s\n", healed_s);
 
@@ -477,26 +486,7 @@ TEST_F(InitLocal, TheClusterHealsWhatIsKilled) {
   // when the container goes (runc kills what is left in its cgroups), the Director stays.
   const auto brought_back = processes_with({"director --config", site(), "/director-node-3.yaml"});
   ASSERT_EQ(brought_back.size(), 1u);
-  // Healthy, with the leader it has then (an election may still be settling).
-  ASSERT_TRUE(drivers::testing::wait_until(
-      [&] {
-        return run_omni({"status", "-o", "json"}, &output) == 0;
-      },
-      std::chrono::seconds(60)))
-      << output;
-  const auto leader_at = output.find(says_leader) + says_leader.size();
-  const std::string leader = output.substr(leader_at, output.find('"', leader_at) - leader_at);
-  const auto leader_process = processes_with({"--replica=" + leader, site()});
-  ASSERT_EQ(leader_process.size(), 1u) << leader;
-  ::kill(leader_process[0].pid, SIGKILL);
-  ASSERT_TRUE(drivers::testing::wait_until(
-      [&] {
-        const auto back = processes_with({"--replica=" + leader, site()});
-        return back.size() == 1 && back[0].pid != leader_process[0].pid &&
-               run_omni({"status"}, &output) == 0;
-      },
-      std::chrono::seconds(90)))
-      << output;
+  ASSERT_TRUE(kill_the_leaders_container(output)) << output;
   const auto director_now = processes_with({"director --config", site(), "/director-node-3.yaml"});
   ASSERT_EQ(director_now.size(), 1u);
   EXPECT_EQ(director_now[0].pid, brought_back[0].pid);
