@@ -111,6 +111,16 @@ TEST(NodeConfig, ADirectorSaysHowItReachesItsHypervisorAndAnAgentItsRuntime) {
   EXPECT_EQ(a.containers->runtime, "process");
   EXPECT_EQ(a.containers->bridge.image_tars.at("omni/orchestrator"),
             "/usr/lib/omni/omni-image.tar");
+
+  // containerd, shared by the Agents of a machine: a scope, and what gets the machine.
+  std::string text = kAgent;
+  text.replace(text.find("runtime: process"), 16,
+               "runtime: containerd\n  scope: vm-1\n  host_access: [orchestrator]");
+  const auto shared = parse_node_config("agent", text, "a.yaml");
+  ASSERT_TRUE(std::holds_alternative<NodeConfig>(shared)) << std::get<std::string>(shared);
+  EXPECT_EQ(std::get<NodeConfig>(shared).containers->scope, "vm-1");
+  EXPECT_EQ(std::get<NodeConfig>(shared).containers->host_access,
+            std::vector<std::string>{"orchestrator"});
 }
 
 // A VM's config names the key and certificates it received next to it.
@@ -185,6 +195,10 @@ TEST(NodeConfig, ADriverSectionThatIsWrongOrMisplacedSaysSo) {
        "these VMs belong to every node"},
       {"agent", edited(kAgent, "runtime: process", "runtime: docker"),
        "expected process or containerd"},
+      {"agent", edited(kAgent, "runtime: process", "runtime: process\n  host_access: [x]"),
+       "keys `containers.scope` and `containers.host_access` are containerd's"},
+      {"agent", edited(kAgent, "runtime: process", "runtime: containerd\n  host_access: x"),
+       "key `containers.host_access`: expected a list of strings"},
       {"agent", edited(kAgent, "  state_dir: /var/lib/omni/process\n", ""),
        "the process runtime needs one"},
       {"agent", edited(kAgent, "images: {", "images: [{"), "not YAML"},
