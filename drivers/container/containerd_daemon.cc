@@ -106,6 +106,20 @@ void kill_and_wait(pid_t pid) {
   ended_within(pid, std::chrono::seconds(5));
 }
 
+// The containerd processes that run DIR's config.
+std::vector<pid_t> pids_running_containerd(const OwnContainerd& own) {
+  std::vector<pid_t> pids;
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator("/proc", error)) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    const auto pid = static_cast<pid_t>(std::stol(name));
+    if (command_line(pid).rfind("containerd --config " + own.config_path(), 0) == 0 && running(pid))
+      pids.push_back(pid);
+  }
+  return pids;
+}
+
 // The shims a containerd started outlive it by design; those of SOCKET's are its.
 std::vector<pid_t> shims_of(const std::string& socket) {
   std::vector<pid_t> pids;
@@ -119,6 +133,17 @@ std::vector<pid_t> shims_of(const std::string& socket) {
       pids.push_back(static_cast<pid_t>(std::stol(name)));
   }
   return pids;
+}
+
+// DIR's supervisor, by the pid it recorded, when it runs; else 0.
+pid_t running_supervisor(const OwnContainerd& own) {
+  const std::string recorded = read_all(own.supervisor_pid_path());
+  if (recorded.empty() || recorded.find_first_not_of("0123456789\n") != std::string::npos) return 0;
+  const auto pid = static_cast<pid_t>(std::stol(recorded));
+  // A recorded pid that now names another program is not ours.
+  const bool ours =
+      running(pid) && command_line(pid).find("containerd --dir " + own.dir) != std::string::npos;
+  return ours ? pid : 0;
 }
 
 }  // namespace
@@ -198,7 +223,10 @@ int supervise_containerd(const std::string& dir) {
 pid_t start_own_containerd(const std::string& omni_node, const std::string& dir,
                            std::string& error) {
   const OwnContainerd own{dir};
-  if (containerd_answers(own.socket())) return 0;
+  if (running_supervisor(own) > 0 && containerd_answers(own.socket())) return 0;
+  // A containerd whose supervisor was killed runs on unwatched: it is stopped (its containers
+  // run on, under their shims) and a new supervisor starts it again.
+  for (const pid_t orphan : pids_running_containerd(own)) kill_and_wait(orphan);
   std::error_code ignored;
   fs::create_directories(dir, ignored);
   SpawnOptions options;
@@ -244,15 +272,9 @@ void stop_shims(const std::string& socket) {
 
 pid_t stop_own_containerd(const std::string& dir) {
   const OwnContainerd own{dir};
-  const std::string recorded = read_all(own.supervisor_pid_path());
-  pid_t supervisor = 0;
-  if (!recorded.empty() && recorded.find_first_not_of("0123456789\n") == std::string::npos)
-    supervisor = static_cast<pid_t>(std::stol(recorded));
-  // A recorded pid that now names another program is not ours to stop.
-  if (supervisor > 0 &&
-      command_line(supervisor).find("containerd --dir " + dir) == std::string::npos)
-    supervisor = 0;
+  const pid_t supervisor = running_supervisor(own);
   if (supervisor > 0) kill_and_wait(supervisor);
+  for (const pid_t orphan : pids_running_containerd(own)) kill_and_wait(orphan);
   stop_shims(own.socket());
   unmount_below(dir);
   return supervisor;

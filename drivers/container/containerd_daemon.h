@@ -35,9 +35,10 @@ bool containerd_answers(const std::string& socket);
 // cannot be started at all (not installed).
 int supervise_containerd(const std::string& dir);
 
-// Starts `OMNI_NODE containerd --dir DIR` in its own session unless a containerd answers on DIR's
-// socket, and waits up to 30 s for it to answer. The supervisor's pid, 0 when one answered
-// already, or -1 with `error` (and the end of containerd's log).
+// Starts `OMNI_NODE containerd --dir DIR` in its own session unless DIR's supervisor runs and
+// its containerd answers, and waits up to 30 s for it to answer. A containerd of DIR left without
+// its supervisor (killed alone) is stopped first; its containers run on under their shims. The
+// supervisor's pid, 0 when one ran already, or -1 with `error` (and the ends of the logs).
 pid_t start_own_containerd(const std::string& omni_node, const std::string& dir,
                            std::string& error);
 

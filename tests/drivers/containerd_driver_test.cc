@@ -395,12 +395,25 @@ TEST(OwnContainerd, ItsSupervisorStartsItAgainWhenItDiesAndStopsItWhenAsked) {
       std::chrono::seconds(30)))
       << testing::read_file(own.supervisor_log_path());
 
-  EXPECT_EQ(stop_own_containerd(dir.path()), supervisor);
+  // A supervisor killed alone leaves its containerd unwatched: the next start stops that one
+  // and starts a supervisor again.
+  const auto orphan = pids_running("containerd --config " + own.config_path());
+  ASSERT_EQ(orphan.size(), 1u);
+  ::kill(supervisor, SIGKILL);
+  ::waitpid(supervisor, nullptr, 0);
+  const pid_t again = start_own_containerd(OMNI_NODE_BIN, dir.path(), error);
+  ASSERT_GT(again, 0) << error;
+  const auto now = pids_running("containerd --config " + own.config_path());
+  ASSERT_EQ(now.size(), 1u);
+  EXPECT_NE(now[0], orphan[0]);
+  EXPECT_TRUE(containerd_answers(own.socket()));
+
+  EXPECT_EQ(stop_own_containerd(dir.path()), again);
   EXPECT_TRUE(pids_running("containerd --dir " + dir.path()).empty());
   EXPECT_TRUE(pids_running("containerd --config " + own.config_path()).empty());
   EXPECT_FALSE(containerd_answers(own.socket()));
   EXPECT_EQ(stop_own_containerd(dir.path()), 0) << "nothing runs: nothing to stop";
-  ::waitpid(supervisor, nullptr, 0);  // our child: reaped
+  ::waitpid(again, nullptr, 0);  // our child: reaped
 }
 
 // A containerd that cannot start: the error says why, and no supervisor is left trying.
