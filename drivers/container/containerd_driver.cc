@@ -141,9 +141,9 @@ OciPlacement ContainerdDriver::placement_of(const ContainerSpec& spec,
   const auto& commands = options_.host_access_commands;
   placement.host_access = !spec.args.empty() && std::find(commands.begin(), commands.end(),
                                                           spec.args.front()) != commands.end();
-  // The driver's own: an Agent runs on the machine, and the process it starts in the container
-  // enters it while the Agent waits for the start. The machine's init may not be open to it:
-  // /proc/1/ns needs every capability init holds.
+  // The driver's own: an Agent runs in the machine's mount namespace, and the process it starts
+  // enters it at once, while that Agent runs (if it has gone, the start fails and is retried).
+  // Not the machine's init: /proc/1/ns may need capabilities root lacks (it does here).
   placement.machine_mount_namespace_path = "/proc/" + std::to_string(::getpid()) + "/ns/mnt";
   return placement;
 }
