@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <sstream>
 #include <variant>
 
@@ -253,13 +254,19 @@ std::string ready_containerd(const node::LocalSite& site, std::string& said) {
   return {};
 }
 
+// The site's containerd, as the CLI reaches it: every container of namespace omni (no scope).
+drivers::Outcome<std::unique_ptr<drivers::ContainerdDriver>> connect_containerd(
+    const node::LocalSite& site) {
+  drivers::ContainerdOptions options;
+  options.socket_path = site.containerd_socket;
+  options.log_dir = site.dir + "/local";  // the containers' logs are in their VMs' disks
+  return drivers::ContainerdDriver::connect(options);
+}
+
 // Omni's image in the containerd, imported once here rather than by every Agent at the same
 // moment (each would write the whole image). Empty, or why it cannot.
 std::string import_omni_image(const node::LocalSite& site) {
-  drivers::ContainerdOptions options;
-  options.socket_path = site.containerd_socket;
-  options.log_dir = site.dir + "/local";
-  auto connected = drivers::ContainerdDriver::connect(options);
+  auto connected = connect_containerd(site);
   if (!connected.ok()) return connected.result.message;
   const auto images = connected.value->list_images();
   if (images.ok() &&
@@ -320,10 +327,7 @@ std::map<std::string, std::string> sandboxes_of(drivers::LocalProvider& provider
 std::string remove_from_containerd(const node::LocalSite& site, const std::string& cluster,
                                    std::ostream& out) {
   if (site.runtime != "containerd") return {};
-  drivers::ContainerdOptions options;
-  options.socket_path = site.containerd_socket;
-  options.log_dir = site.dir + "/local";  // the containers' logs are in their VMs' disks
-  auto connected = drivers::ContainerdDriver::connect(options);
+  auto connected = connect_containerd(site);
   if (connected.ok()) {
     auto& containerd = *connected.value;
     const std::string prefix = "omni-" + cluster + "-";

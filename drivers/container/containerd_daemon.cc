@@ -14,6 +14,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -106,33 +107,31 @@ void kill_and_wait(pid_t pid) {
   ended_within(pid, std::chrono::seconds(5));
 }
 
-// The containerd processes that run DIR's config.
-std::vector<pid_t> pids_running_containerd(const OwnContainerd& own) {
+// The processes still running whose command line `matches`.
+std::vector<pid_t> running_pids_whose(const std::function<bool(const std::string&)>& matches) {
   std::vector<pid_t> pids;
   std::error_code error;
   for (const auto& entry : fs::directory_iterator("/proc", error)) {
     const std::string name = entry.path().filename().string();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
     const auto pid = static_cast<pid_t>(std::stol(name));
-    if (command_line(pid).rfind("containerd --config " + own.config_path(), 0) == 0 && running(pid))
-      pids.push_back(pid);
+    if (matches(command_line(pid)) && running(pid)) pids.push_back(pid);
   }
   return pids;
 }
 
+// The containerd processes that run DIR's config.
+std::vector<pid_t> pids_running_containerd(const OwnContainerd& own) {
+  const std::string command = "containerd --config " + own.config_path();
+  return running_pids_whose([&](const std::string& line) { return line.rfind(command, 0) == 0; });
+}
+
 // The shims a containerd started outlive it by design; those of SOCKET's are its.
 std::vector<pid_t> shims_of(const std::string& socket) {
-  std::vector<pid_t> pids;
-  std::error_code error;
-  for (const auto& entry : fs::directory_iterator("/proc", error)) {
-    const std::string name = entry.path().filename().string();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    const std::string command = command_line(static_cast<pid_t>(std::stol(name)));
-    if (command.find("containerd-shim") != std::string::npos &&
-        command.find(" " + socket) != std::string::npos)
-      pids.push_back(static_cast<pid_t>(std::stol(name)));
-  }
-  return pids;
+  return running_pids_whose([&](const std::string& line) {
+    return line.find("containerd-shim") != std::string::npos &&
+           line.find(" " + socket) != std::string::npos;
+  });
 }
 
 // DIR's supervisor, by the pid it recorded, when it runs; else 0.
