@@ -101,7 +101,11 @@ int run_init(const std::vector<std::string>& args, std::ostream& out, std::ostre
       "omni-node", po::value<std::string>(), "the omni-node program (default: beside omni)")(
       "image", po::value<std::string>(), "Omni's OCI image tar (default: beside omni)")(
       "container-runtime", po::value<std::string>()->default_value("auto"),
-      "how Agents run containers: containerd, process, or auto (containerd when installed)");
+      "how Agents run containers: containerd, process, or auto (containerd when installed)")(
+      "kernel", po::value<std::string>(),
+      "libvirt nodes: the kernel the VMs boot (default: the newest /boot/vmlinuz-*)")(
+      "initramfs", po::value<std::string>(),
+      "libvirt nodes: Omni's initramfs (default: omni-initramfs.cpio.gz beside omni)");
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(args).options(options).run(), vm);
@@ -133,6 +137,8 @@ int run_init(const std::vector<std::string>& args, std::ostream& out, std::ostre
     local.omni_node = option("omni-node");
     local.image_tar = option("image");
     local.container_runtime = option("container-runtime");
+    local.kernel = option("kernel");
+    local.initramfs = option("initramfs");
     if (local.container_runtime != "auto" && local.container_runtime != "containerd" &&
         local.container_runtime != "process")
       return bad_input(err, "init: unknown container runtime \"" + local.container_runtime +

@@ -21,6 +21,7 @@
 #include "drivers/container/containerd_daemon.h"
 #include "drivers/container/containerd_driver.h"
 #include "drivers/util/subprocess.h"
+#include "drivers/vm/libvirt_driver.h"
 #include "drivers/vm/local_provider.h"
 #include "model/core/json.h"
 #include "node/local_site.h"
@@ -52,6 +53,23 @@ std::string find_omni_node() {
   const fs::path here = own_directory();
   return first_existing({here / "omni-node", here / ".." / "node" / "omni-node",
                          "/usr/local/bin/omni-node", "/usr/bin/omni-node"});
+}
+
+std::string find_initramfs() {
+  const fs::path here = own_directory();
+  return first_existing({here / "omni-initramfs.cpio.gz", here / ".." / "omni-initramfs.cpio.gz",
+                         "/usr/local/lib/omni/omni-initramfs.cpio.gz",
+                         "/usr/lib/omni/omni-initramfs.cpio.gz"});
+}
+
+std::string newest_kernel() {
+  std::vector<std::string> kernels;
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator("/boot", error))
+    if (entry.path().filename().string().rfind("vmlinuz-", 0) == 0)
+      kernels.push_back(entry.path().string());
+  std::sort(kernels.begin(), kernels.end());
+  return kernels.empty() ? std::string() : kernels.back();
 }
 
 std::string find_image_tar() {
@@ -176,8 +194,23 @@ std::string write_credentials(const node::LocalSite& site, const root::Plan& pla
 }
 
 // The site a previous init chose (its subnet and id stay), or a new one.
+// Where libvirt VMs boot from: the kernel and Omni's initramfs, both required.
+std::string prepare_libvirt_boot(const LocalInitOptions& options, node::LocalSite& site) {
+  site.kernel = options.kernel.empty() ? newest_kernel() : options.kernel;
+  site.initramfs = options.initramfs.empty() ? find_initramfs() : options.initramfs;
+  if (site.kernel.empty() || !fs::exists(site.kernel))
+    return "libvirt VMs boot a Linux kernel: none in /boot (apt install linux-image-amd64), or "
+           "say which with --kernel";
+  if (site.initramfs.empty() || !fs::exists(site.initramfs))
+    return "libvirt VMs boot Omni's initramfs: cannot find omni-initramfs.cpio.gz beside omni; "
+           "build it (cmake --build BUILD --target omni_initramfs) or say where with --initramfs";
+  site.kernel = fs::absolute(site.kernel).string();
+  site.initramfs = fs::absolute(site.initramfs).string();
+  return {};
+}
+
 std::string prepare_site(const LocalInitOptions& options, const root::Plan& plan,
-                         node::LocalSite& site) {
+                         const std::string& hypervisor, node::LocalSite& site) {
   const std::string dir =
       options.site_dir.empty() ? default_site_dir(plan.cluster) : options.site_dir;
   if (fs::exists(dir + "/site.yaml")) {
@@ -195,7 +228,11 @@ std::string prepare_site(const LocalInitOptions& options, const root::Plan& plan
   if (site.image_tar.empty() || !fs::exists(site.image_tar))
     return "cannot find Omni's image omni-image.tar (beside omni, or in /usr/local/lib/omni); say "
            "where with --image";
-  return {};
+  if (fs::exists(dir + "/site.yaml") && site.hypervisor != hypervisor)
+    return "this cluster's VMs were made through " + site.hypervisor +
+           " (its first init); an init cannot move them to " + hypervisor + ": omni reset it first";
+  site.hypervisor = hypervisor;
+  return node::on_libvirt(site) ? prepare_libvirt_boot(options, site) : std::string();
 }
 
 bool installed(const std::string& program) {
@@ -294,14 +331,75 @@ std::string prepare_container_runtime(const std::string& wanted, node::LocalSite
   return {};
 }
 
-std::string only_local_nodes(const config::ClusterConfig& config) {
+// Every node's hypervisor: one machine runs them all, so they share one ("local" or a libvirt
+// URI on this machine). Empty, or why this config cannot be made here.
+std::string hypervisor_of(const config::ClusterConfig& config, std::string& hypervisor) {
+  hypervisor = config.nodes.empty() ? "local" : config.nodes.front().hypervisor;
   for (const auto& node : config.nodes)
-    if (node.hypervisor != "local")
+    if (node.hypervisor != hypervisor)
       return node.where.file + ":" + std::to_string(node.where.line) + ": node " + node.name +
              ": hypervisor " + node.hypervisor +
-             ": this build creates clusters on the local provider only; real VMs under libvirt "
-             "are not wired up yet";
+             ": omni init makes a cluster on this machine, "
+             "so every node names the same hypervisor (here " +
+             hypervisor + ")";
+  if (hypervisor != "local" && node::libvirt_uri_from_vms(hypervisor, "10.0.0").empty())
+    return "hypervisor " + hypervisor +
+           ": omni init makes libvirt VMs through a libvirtd on this machine (qemu:///system, "
+           "or qemu+tcp://127.0.0.1/system), which its Directors reach over TCP from their VMs";
   return {};
+}
+
+// The bridge the VMs' NICs join, with the host's address on it (libvirt: the local provider
+// makes its own). Empty, or why it cannot.
+std::string ensure_bridge(const node::LocalSite& site) {
+  const std::string bridge = "omb-" + site.id;
+  if (fs::exists("/sys/class/net/" + bridge)) return {};
+  const std::vector<std::vector<std::string>> steps{
+      {"ip", "link", "add", bridge, "type", "bridge"},
+      {"ip", "addr", "add", site.subnet + ".1/24", "dev", bridge},
+      {"ip", "link", "set", bridge, "up"}};
+  for (const auto& step : steps) {
+    const auto ran = drivers::run_command(step, std::chrono::seconds(10));
+    if (ran.exit_code != 0) {
+      drivers::run_command({"ip", "link", "del", bridge}, std::chrono::seconds(10));
+      return "cannot make the bridge " + bridge + ": " + ran.output;
+    }
+  }
+  return {};
+}
+
+// The libvirtd answers both where this process reaches it and where the Directors' VMs will.
+// Empty, or why not, with what to change.
+std::string libvirt_answers(const node::LocalSite& site, std::string& said) {
+  drivers::LibvirtOptions here;
+  here.uri = site.hypervisor;
+  auto connected = drivers::LibvirtDriver::connect(here);
+  if (!connected.ok()) return connected.result.message;
+  const std::string from_vms = node::libvirt_uri_from_vms(site.hypervisor, site.subnet);
+  drivers::LibvirtOptions there;
+  there.uri = from_vms;
+  there.keepalive_count = 1;
+  if (auto reached = drivers::LibvirtDriver::connect(there); !reached.ok())
+    return "the Directors in their VMs will reach libvirt at " + from_vms +
+           ", which does not answer (" + reached.result.message +
+           "): libvirtd must listen for TCP on the bridge's address (libvirtd --listen, with "
+           "listen_tcp = 1 in libvirtd.conf)";
+  said = "VMs are libvirt domains through " + site.hypervisor + " (" +
+         (connected.value->domain_type() == "kvm" ? "KVM" : "QEMU without KVM") + "), booting " +
+         site.kernel + " with Omni's initramfs; Directors reach it at " + from_vms;
+  return {};
+}
+
+// Libvirt VMs: the bridge, a libvirtd that answers from here and from the VMs; their Agents
+// run containers as plain processes (the initramfs has no containerd).
+std::string prepare_libvirt(const std::string& wanted_runtime, node::LocalSite& site,
+                            std::string& said) {
+  if (wanted_runtime == "containerd")
+    return "--container-runtime containerd: the Agents in libvirt VMs run containers as plain "
+           "processes (Omni's initramfs has no containerd)";
+  site.runtime = "process";
+  if (std::string problem = ensure_bridge(site); !problem.empty()) return problem;
+  return libvirt_answers(site, said);
 }
 
 // The cluster's sandboxes (name -> role): those with state, and the network namespaces of
@@ -357,6 +455,33 @@ std::string remove_from_containerd(const node::LocalSite& site, const std::strin
   return {};
 }
 
+// The cluster's libvirt domains, Directors first (one left running would make again the workers
+// removed before it). Empty, or why they cannot all go.
+std::string remove_domains(const node::LocalSite& site, const std::string& cluster,
+                           std::ostream& out, int& removed) {
+  drivers::LibvirtOptions options;
+  options.uri = site.hypervisor;
+  options.state_dir = node::libvirt_dir(site);
+  auto connected = drivers::LibvirtDriver::connect(options);
+  if (!connected.ok())
+    return "cannot reach libvirt to remove the cluster's VMs: " + connected.result.message;
+  const auto listed = connected.value->list();
+  if (!listed.ok()) return listed.result.message;
+  std::vector<std::string> order;
+  for (const auto& vm : listed.value)
+    if (vm.identity.cluster == cluster && vm.identity.role == "director") order.push_back(vm.name);
+  for (const auto& vm : listed.value)
+    if (vm.identity.cluster == cluster && vm.identity.role != "director") order.push_back(vm.name);
+  for (const auto& name : order) {
+    const auto destroyed = connected.value->destroy(name);
+    if (!drivers::is_ok(destroyed) && destroyed.status != drivers::DriverStatus::not_found)
+      return "domain " + name + ": " + destroyed.message;
+    out << "removed domain " << name << "\n";
+    ++removed;
+  }
+  return {};
+}
+
 }  // namespace
 
 std::string default_site_dir(const std::string& cluster) {
@@ -366,17 +491,22 @@ std::string default_site_dir(const std::string& cluster) {
 int init_local(const LocalInitOptions& options, const std::string& config_text,
                const config::ClusterConfig& config, const root::Plan& plan, std::ostream& out,
                std::ostream& err) {
-  if (std::string problem = only_local_nodes(config); !problem.empty()) {
+  std::string hypervisor;
+  if (std::string problem = hypervisor_of(config, hypervisor); !problem.empty()) {
     err << "omni: init: " << problem << "\n";
     return kExitFailure;
   }
   if (::geteuid() != 0) {
-    err << "omni: init: the local provider needs root: each VM is a sandbox with its own network "
-           "namespace and cgroup (run it with sudo)\n";
+    err << "omni: init: "
+        << (hypervisor == "local"
+                ? "the local provider needs root: each VM is a sandbox with its own network "
+                  "namespace and cgroup (run it with sudo)\n"
+                : "libvirt VMs need root: their NICs join a bridge omni init makes (run it with "
+                  "sudo)\n");
     return kExitFailure;
   }
   node::LocalSite site;
-  if (std::string problem = prepare_site(options, plan, site); !problem.empty()) {
+  if (std::string problem = prepare_site(options, plan, hypervisor, site); !problem.empty()) {
     err << "omni: init: " << problem << "\n";
     return kExitFailure;
   }
@@ -389,19 +519,22 @@ int init_local(const LocalInitOptions& options, const std::string& config_text,
   }
   if (!options.json)
     out << "[init] cluster " << plan.cluster << ": " << plan.vms.size() << " VMs and "
-        << plan.replicas.size() << " Orchestrators as local sandboxes on " << site.subnet
+        << plan.replicas.size() << " Orchestrators as "
+        << (node::on_libvirt(site) ? "libvirt VMs" : "local sandboxes") << " on " << site.subnet
         << ".0/24 (bridge omb-" << site.id << "), state in " << site.dir << "\n";
   ProgressPrinter printer(out, options.json);
   std::string runtime_said;
   if (std::string problem =
-          prepare_container_runtime(options.container_runtime, site, runtime_said);
+          node::on_libvirt(site)
+              ? prepare_libvirt(options.container_runtime, site, runtime_said)
+              : prepare_container_runtime(options.container_runtime, site, runtime_said);
       !problem.empty()) {
     err << "omni: init: " << problem << "\n";
     return kExitFailure;
   }
   if (!runtime_said.empty()) {
     v1::Progress containers;
-    containers.set_phase("containers");
+    containers.set_phase(node::on_libvirt(site) ? "vms" : "containers");
     containers.set_detail(runtime_said);
     printer.print(containers);
   }
@@ -470,6 +603,24 @@ int reset_local(const LocalResetOptions& options, std::ostream& out, std::ostrea
     err << "omni: reset: an omni init of cluster " << options.cluster << " is running (pid "
         << lock.holder() << "); stop it first\n";
     return kExitFailure;
+  }
+  if (node::on_libvirt(site)) {
+    int removed = 0;
+    if (std::string problem = remove_domains(site, options.cluster, out, removed);
+        !problem.empty()) {
+      err << "omni: reset: " << problem << "; " << dir
+          << " is kept so that reset can be run again\n";
+      return kExitFailure;
+    }
+    const std::string bridge = "omb-" + site.id;
+    if (fs::exists("/sys/class/net/" + bridge))
+      drivers::run_command({"ip", "link", "del", bridge}, std::chrono::seconds(10));
+    fs::remove_all(dir, error);
+    fs::remove_all(credentials, error);
+    out << "cluster " << options.cluster << " is gone from this machine: " << removed
+        << " libvirt domains, the bridge " << bridge << ", " << dir << " and "
+        << credentials.string() << "\n";
+    return kExitOk;
   }
   drivers::LocalOptions local;
   local.id = site.id;

@@ -1,7 +1,8 @@
 #pragma once
-// `omni init` and `omni reset` for real, on the `local` provider: the cluster's sandboxes on
-// this machine (node/local_site.h says where everything lives), the root run in this process on
-// the real host until it has handed the cluster over and removed itself.
+// `omni init` and `omni reset` for real, on this machine: the cluster's VMs are the `local`
+// provider's sandboxes, or libvirt domains when the nodes' hypervisor is a libvirt URI on this
+// machine (node/local_site.h says where everything lives); the root runs in this process on the
+// real host until it has handed the cluster over and removed itself.
 #include <ostream>
 #include <string>
 
@@ -19,6 +20,10 @@ struct LocalInitOptions {
   // How the Agents run containers: containerd (the machine's when one answers, else Omni's own),
   // process, or auto: containerd when it is installed. A resumed init keeps the first's choice.
   std::string container_runtime = "auto";
+  // Nodes whose hypervisor is a libvirt URI: what their VMs boot. Empty: the newest
+  // /boot/vmlinuz-*, and omni-initramfs.cpio.gz found beside this program.
+  std::string kernel;
+  std::string initramfs;
   bool json = false;  // progress as one JSON object per line
 };
 

@@ -151,12 +151,13 @@ std::string model_name_of(const VmInfo& vm) {
   return model_name_of(vm.identity);
 }
 
-// A role's boot data names the VM it boots ({vm}, {node}, {cluster}): one profile serves every
-// worker, each finding its own files.
-std::string with_names(std::string text, const VmIdentity& identity) {
+// A role's boot data names the VM it boots ({vm}, {node}, {cluster}, {address}): one profile
+// serves every worker, each finding its own files (and, under libvirt, its own address).
+std::string with_names(std::string text, const VmIdentity& identity, const std::string& address) {
   const std::pair<const char*, std::string> names[] = {{"{vm}", model_name_of(identity)},
                                                        {"{node}", identity.node},
-                                                       {"{cluster}", identity.cluster}};
+                                                       {"{cluster}", identity.cluster},
+                                                       {"{address}", address}};
   for (const auto& [pattern, value] : names)
     for (auto at = text.find(pattern); at != std::string::npos;
          at = text.find(pattern, at + value.size()))
@@ -165,7 +166,9 @@ std::string with_names(std::string text, const VmIdentity& identity) {
 }
 
 // Every regular file under FILES_DIR/VM/, with its mode: what the VM receives.
-std::vector<drivers::VmFile> files_of(const std::string& files_dir, const std::string& vm) {
+}  // namespace
+
+std::vector<drivers::VmFile> vm_files(const std::string& files_dir, const std::string& vm) {
   namespace fs = std::filesystem;
   std::vector<drivers::VmFile> files;
   const fs::path root = fs::path(files_dir) / vm;
@@ -185,22 +188,25 @@ std::vector<drivers::VmFile> files_of(const std::string& files_dir, const std::s
   return files;
 }
 
-drivers::VmBoot boot_of(drivers::VmBoot boot, const VmIdentity& identity) {
-  for (auto& arg : boot.init_args) arg = with_names(arg, identity);
+namespace {
+
+drivers::VmBoot boot_of(drivers::VmBoot boot, const VmIdentity& identity,
+                        const std::string& address) {
+  for (auto& arg : boot.init_args) arg = with_names(arg, identity, address);
   for (std::string* text : {&boot.kernel_path, &boot.initrd_path, &boot.kernel_cmdline,
                             &boot.disk_path, &boot.serial_log_path})
-    *text = with_names(*text, identity);
+    *text = with_names(*text, identity, address);
   return boot;
 }
 
 VmSpec spec_of(const VmOp& op, const VmIdentity& identity, const VmBridgeConfig& config) {
   VmSpec spec;
   spec.identity = identity;
-  if (const auto boot = config.boot.find(identity.role); boot != config.boot.end())
-    spec.boot = boot_of(boot->second, identity);
-  spec.boot.files = files_of(config.files_dir, model_name_of(identity));
   if (const auto at = config.addresses.find(model_name_of(identity)); at != config.addresses.end())
     spec.address = at->second;
+  if (const auto boot = config.boot.find(identity.role); boot != config.boot.end())
+    spec.boot = boot_of(boot->second, identity, spec.address);
+  spec.boot.files = vm_files(config.files_dir, model_name_of(identity));
   spec.autostart = config.autostart;
   spec.cpu_millis = op.cpu_millis;
   spec.memory_bytes = op.memory_bytes;

@@ -31,6 +31,10 @@ struct VmBridgeConfig {
   std::map<std::string, std::string> addresses;
 };
 
+// Every regular file under FILES_DIR/VM/ (paths relative to it, sorted), with its mode: what the
+// VM receives when it is created.
+std::vector<drivers::VmFile> vm_files(const std::string& files_dir, const std::string& vm);
+
 // The reason `config` cannot scope a bridge, or empty.
 std::string vm_bridge_problem(const VmBridgeConfig& config);
 

@@ -9,9 +9,11 @@
 #include <fstream>
 #include <sstream>
 
+#include "drivers/vm/libvirt_driver.h"
 #include "model/core/assert.h"
 #include "model/director/director.h"
 #include "node/cluster_pki.h"
+#include "node/driver_bridge.h"
 
 namespace omni::node {
 namespace {
@@ -84,38 +86,82 @@ std::vector<std::string> boot_init(const LocalSite& site, const std::string& rol
               ".yaml\""};
 }
 
+bool ours(const root::PlannedVm& vm, const std::string& node) {
+  return node.empty() ? vm.role == root::VmRole::director
+                      : vm.node == node && vm.role == root::VmRole::worker;
+}
+
+void emit_addresses(YAML::Emitter& out, const root::Plan& plan, const std::string& node,
+                    const std::map<std::string, std::string>& addresses) {
+  out << YAML::Key << "addresses" << YAML::Value << YAML::BeginMap;
+  for (const auto& vm : plan.vms)
+    if (ours(vm, node)) out << YAML::Key << vm.name << YAML::Value << addresses.at(vm.name);
+  out << YAML::EndMap;
+}
+
+// A libvirt VM boots the site's kernel with its own initramfs, and learns from the kernel
+// command line what to run, its config among its files, and its address on the bridge.
+void emit_libvirt_boot(YAML::Emitter& out, const LocalSite& site, const std::string& role,
+                       const std::string& component, const std::string& config_name) {
+  out << YAML::Key << "boot" << YAML::Value << YAML::BeginMap << YAML::Key << role << YAML::Value
+      << YAML::BeginMap;
+  out << YAML::Key << "kernel" << YAML::Value << libvirt_dir(site) + "/vmlinuz";
+  out << YAML::Key << "initrd" << YAML::Value << libvirt_dir(site) + "/{vm}.initrd";
+  out << YAML::Key << "cmdline" << YAML::Value
+      << "console=ttyS0 panic=-1 quiet omni.role=" + component + " omni.config=/etc/omni/" +
+             config_name + ".yaml omni.address={address}/24 omni.gateway=" + site.subnet +
+             ".1 omni.vm={vm}";
+  out << YAML::Key << "serial_log" << YAML::Value << libvirt_dir(site) + "/{vm}.log";
+  out << YAML::EndMap << YAML::EndMap;
+}
+
 // The `vms:` of the root (every node's Director VMs) or of one node's Director (its workers).
+// `uri` is how that process reaches libvirt (the root on this machine, the rest from a VM).
 void emit_vms(YAML::Emitter& out, const LocalSite& site, const root::Plan& plan,
               const std::string& node, const config::Resources& capacity,
-              const std::string& files_dir, const std::map<std::string, std::string>& addresses) {
+              const std::string& files_dir, const std::map<std::string, std::string>& addresses,
+              const std::string& uri) {
+  const std::string role = node.empty() ? "director" : "worker";
+  const std::string component = node.empty() ? "director" : "agent";
+  const std::string config_name = node.empty() ? "director-{node}" : "agent-{vm}";
   out << YAML::Key << "vms" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "provider" << YAML::Value << "local";
-  out << YAML::Key << "state_dir" << YAML::Value << site.dir + "/local";
-  out << YAML::Key << "id" << YAML::Value << site.id;
-  out << YAML::Key << "subnet" << YAML::Value << site.subnet;
+  if (on_libvirt(site)) {
+    out << YAML::Key << "provider" << YAML::Value << "libvirt";
+    out << YAML::Key << "uri" << YAML::Value << uri;
+    out << YAML::Key << "bridge" << YAML::Value << "omb-" + site.id;
+    out << YAML::Key << "state_dir" << YAML::Value << libvirt_dir(site);
+  } else {
+    out << YAML::Key << "provider" << YAML::Value << "local";
+    out << YAML::Key << "state_dir" << YAML::Value << site.dir + "/local";
+    out << YAML::Key << "id" << YAML::Value << site.id;
+    out << YAML::Key << "subnet" << YAML::Value << site.subnet;
+  }
   out << YAML::Key << "cluster" << YAML::Value << plan.cluster;
   if (!node.empty()) out << YAML::Key << "node" << YAML::Value << node;
   out << YAML::Key << "agent_port" << YAML::Value << kAgentPort;
+  emit_addresses(out, plan, node, addresses);
+  if (on_libvirt(site)) {
+    // Each VM's files are in the initramfs omni init made for it (a Director in a VM cannot
+    // write on the libvirt host), and libvirt knows the host's capacity.
+    emit_libvirt_boot(out, site, role, component, config_name);
+    out << YAML::EndMap;
+    return;
+  }
   out << YAML::Key << "files" << YAML::Value << files_dir;
   out << YAML::Key << "capacity" << YAML::Value << YAML::Flow << YAML::BeginMap;
   out << YAML::Key << "cpu_millis" << YAML::Value << capacity.cpu_millis;
   out << YAML::Key << "memory_bytes" << YAML::Value << capacity.memory_bytes;
   out << YAML::EndMap;
-  out << YAML::Key << "addresses" << YAML::Value << YAML::BeginMap;
-  for (const auto& vm : plan.vms) {
-    const bool ours = node.empty() ? vm.role == root::VmRole::director
-                                   : vm.node == node && vm.role == root::VmRole::worker;
-    if (ours) out << YAML::Key << vm.name << YAML::Value << addresses.at(vm.name);
-  }
-  out << YAML::EndMap;
-  const std::string role = node.empty() ? "director" : "worker";
   out << YAML::Key << "boot" << YAML::Value << YAML::BeginMap << YAML::Key << role << YAML::Value
       << YAML::BeginMap;
-  emit_list(out, "init",
-            boot_init(site, node.empty() ? "director" : "agent",
-                      node.empty() ? "director-{node}" : "agent-{vm}"));
+  emit_list(out, "init", boot_init(site, component, config_name));
   out << YAML::EndMap << YAML::EndMap;
   out << YAML::EndMap;
+}
+
+// How the VMs reach libvirt, or empty on the local provider.
+std::string uri_from_vms(const LocalSite& site) {
+  return on_libvirt(site) ? libvirt_uri_from_vms(site.hypervisor, site.subnet) : std::string();
 }
 
 std::string root_yaml(const LocalSite& site, const config::ClusterConfig& config,
@@ -127,7 +173,8 @@ std::string root_yaml(const LocalSite& site, const config::ClusterConfig& config
               site.dir + "/pki/");
   out << YAML::Key << "cluster" << YAML::Value << site.dir + "/cluster.yaml";
   out << YAML::Key << "image" << YAML::Value << site.image;
-  emit_vms(out, site, plan, "", largest_node(config), site.dir + "/pki/vms", addresses);
+  emit_vms(out, site, plan, "", largest_node(config), site.dir + "/pki/vms", addresses,
+           site.hypervisor);
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
 }
@@ -147,7 +194,7 @@ std::string director_yaml(const LocalSite& site, const config::ClusterConfig& co
              "--memory-bytes=" + std::to_string(node.resources.memory_bytes),
              "--director-vm-cpu-millis=" + std::to_string(config.director_vm.cpu_millis),
              "--director-vm-memory-bytes=" + std::to_string(config.director_vm.memory_bytes)});
-  emit_vms(out, site, plan, node.name, node.resources, "vms", addresses);
+  emit_vms(out, site, plan, node.name, node.resources, "vms", addresses, uri_from_vms(site));
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
 }
@@ -173,8 +220,10 @@ std::string agent_yaml(const LocalSite& site, const root::PlannedVm& vm,
     // Director's sandbox back needs it from its container.
     emit_list(out, "host_access", {"orchestrator"});
   }
+  // In a libvirt VM, Omni's image is in the initramfs (drivers/image/build_initramfs.sh).
   out << YAML::Key << "images" << YAML::Value << YAML::BeginMap << YAML::Key << site.image
-      << YAML::Value << site.image_tar << YAML::EndMap;
+      << YAML::Value << (on_libvirt(site) ? "/usr/lib/omni/omni-image.tar" : site.image_tar)
+      << YAML::EndMap;
   out << YAML::EndMap;
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
@@ -191,7 +240,8 @@ std::string orchestrator_yaml(const LocalSite& site, const config::ClusterConfig
   emit_common(out, "orchestrator:" + std::to_string(replica.replica),
               "../disk/orchestrator-" + std::to_string(replica.replica),
               at("0.0.0.0", kOrchestratorPortBase + replica.replica), book, "");
-  emit_vms(out, site, plan, "", largest_node(config), site.dir + "/pki/vms", addresses);
+  emit_vms(out, site, plan, "", largest_node(config), site.dir + "/pki/vms", addresses,
+           uri_from_vms(site));
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
 }
@@ -233,6 +283,27 @@ std::string write_node_configs(const LocalSite& site, const config::ClusterConfi
   return error;
 }
 
+// Under libvirt: the kernel, and each planned VM's initramfs (the shared one with the VM's
+// files), in SITE/libvirt/, where the libvirtd's QEMU reads them.
+std::string write_libvirt_boot_files(const LocalSite& site, const root::Plan& plan) {
+  std::error_code error;
+  fs::create_directories(libvirt_dir(site), error);
+  fs::copy_file(site.kernel, libvirt_dir(site) + "/vmlinuz", fs::copy_options::overwrite_existing,
+                error);
+  if (error) return "cannot copy the kernel " + site.kernel + ": " + error.message();
+  for (const auto& vm : plan.vms) {
+    const fs::path files = files_of(site, plan, vm);
+    const std::string initrd = libvirt_dir(site) + "/" + vm.name + ".initrd";
+    if (std::string problem = drivers::write_initrd_with_files(
+            site.initramfs, vm_files(files.parent_path().string(), vm.name), initrd + ".new");
+        !problem.empty())
+      return problem;
+    fs::rename(initrd + ".new", initrd, error);
+    if (error) return "cannot write " + initrd + ": " + error.message();
+  }
+  return {};
+}
+
 std::string site_yaml(const LocalSite& site) {
   YAML::Emitter out;
   out << YAML::BeginMap;
@@ -244,11 +315,41 @@ std::string site_yaml(const LocalSite& site) {
   out << YAML::Key << "runtime" << YAML::Value << site.runtime;
   out << YAML::Key << "containerd_socket" << YAML::Value << site.containerd_socket;
   out << YAML::Key << "containerd" << YAML::Value << site.containerd;
+  out << YAML::Key << "hypervisor" << YAML::Value << site.hypervisor;
+  out << YAML::Key << "kernel" << YAML::Value << site.kernel;
+  out << YAML::Key << "initramfs" << YAML::Value << site.initramfs;
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
 }
 
 }  // namespace
+
+std::string libvirt_uri_from_vms(const std::string& uri, const std::string& subnet) {
+  // DRIVER[+TRANSPORT]://[USER@][HOST][:PORT]/PATH[?QUERY]
+  const auto scheme_end = uri.find("://");
+  if (scheme_end == std::string::npos) return {};
+  const std::string scheme = uri.substr(0, scheme_end);
+  const std::string driver = scheme.substr(0, scheme.find('+'));
+  const std::string transport =
+      scheme.find('+') == std::string::npos ? "" : scheme.substr(scheme.find('+') + 1);
+  const auto path_at = uri.find('/', scheme_end + 3);
+  std::string authority = uri.substr(
+      scheme_end + 3, path_at == std::string::npos ? std::string::npos : path_at - scheme_end - 3);
+  std::string path = path_at == std::string::npos ? "/" : uri.substr(path_at);
+  path = path.substr(0, path.find('?'));
+  if (const auto at = authority.find('@'); at != std::string::npos)
+    authority = authority.substr(at + 1);
+  std::string host = authority, port = "16509";
+  if (const auto colon = authority.rfind(':');
+      colon != std::string::npos && authority.find(']') == std::string::npos) {
+    host = authority.substr(0, colon);
+    port = authority.substr(colon + 1);
+  }
+  const bool here = host.empty() || host == "localhost" || host == "127.0.0.1" || host == "[::1]";
+  if (!here || (transport != "" && transport != "tcp" && transport != "unix")) return {};
+  if (transport != "tcp") port = "16509";
+  return driver + "+tcp://" + subnet + ".1:" + port + path;
+}
 
 LocalSite site_in(const std::string& dir) {
   const std::uint32_t hash = fnv1a(dir);
@@ -313,6 +414,7 @@ std::string write_local_site(const LocalSite& site, const std::string& cluster_y
       error = "cannot rename " + fresh.string() + ": " + ignored.message();
   }
   if (error.empty()) error = write_node_configs(site, config, plan);
+  if (error.empty() && on_libvirt(site)) error = write_libvirt_boot_files(site, plan);
   return error;
 }
 
@@ -339,6 +441,9 @@ std::string read_local_site(const std::string& dir, LocalSite& site) {
   site.runtime = text("runtime");
   site.containerd_socket = text("containerd_socket");
   site.containerd = text("containerd");
+  site.hypervisor = text("hypervisor").empty() ? "local" : text("hypervisor");
+  site.kernel = text("kernel");
+  site.initramfs = text("initramfs");
   if (site.containerd != "" && site.containerd != "system" && site.containerd != "own")
     return file + ": containerd: expected system or own, got `" + site.containerd + "`";
   return {};

@@ -13,6 +13,12 @@
 //                         orchestrator-N.yaml)
 //   SITE/local/           the local provider's sandboxes; each VM's own data in NAME/disk/
 //   SITE/containerd/      Omni's own containerd, on a machine that runs none
+//   SITE/libvirt/         libvirt VMs only: the kernel they boot and each VM's initramfs (the
+//                         shared one with the VM's files appended), its serial console log
+//
+// The VMs are the local provider's sandboxes, or, when the nodes' hypervisor is a libvirt URI,
+// libvirt domains on this machine: their NICs join the same bridge, and a Director inside its
+// VM reaches the libvirtd over TCP at the bridge's address (libvirt_uri_from_vms).
 #include <map>
 #include <string>
 
@@ -43,7 +49,25 @@ struct LocalSite {
   // omni init and omni-node boot start and omni reset stops
   // (drivers/container/containerd_daemon.h).
   std::string containerd;
+  // "local", or the libvirt URI every node's VMs are made through (on this machine), with the
+  // kernel and the shared initramfs they boot (copied into SITE/libvirt/).
+  std::string hypervisor = "local";
+  std::string kernel;
+  std::string initramfs;
 };
+
+inline bool on_libvirt(const LocalSite& site) {
+  return site.hypervisor != "local";
+}
+
+inline std::string libvirt_dir(const LocalSite& site) {
+  return site.dir + "/libvirt";
+}
+
+// The URI under which a VM on the site's bridge reaches the libvirtd of `uri`: the same
+// driver, over TCP at the bridge's address (SUBNET.1), on the port `uri` names (default
+// 16509). Empty when `uri` is not a libvirtd on this machine (a remote host, ssh, tls).
+std::string libvirt_uri_from_vms(const std::string& uri, const std::string& subnet);
 
 // Where Omni's own containerd keeps everything, when the site has one.
 inline std::string own_containerd_dir(const LocalSite& site) {

@@ -160,9 +160,10 @@ drivers::HostCapacity read_capacity(Reader& in, const YAML::Node& node) {
 }
 
 std::optional<VmsConfig> read_vms(Reader& in, const YAML::Node& node, bool root) {
-  if (!in.map_of(node, "vms",
-                 {"provider", "uri", "state_dir", "id", "subnet", "cluster", "node", "agent_port",
-                  "autostart", "boot", "files", "addresses", "capacity"}))
+  if (!in.map_of(
+          node, "vms",
+          {"provider", "uri", "bridge", "domain_type", "state_dir", "id", "subnet", "cluster",
+           "node", "agent_port", "autostart", "boot", "files", "addresses", "capacity"}))
     return std::nullopt;
   VmsConfig v;
   v.provider = in.text(node["provider"], "vms.provider");
@@ -170,8 +171,15 @@ std::optional<VmsConfig> read_vms(Reader& in, const YAML::Node& node, bool root)
     in.error =
         in.file + ": key `vms.provider`: expected local or libvirt, got `" + v.provider + "`";
   v.uri = in.optional_text(node["uri"], "vms.uri", "qemu:///system");
-  v.state_dir =
-      in.path(in.optional_text(node["state_dir"], "vms.state_dir", "/var/lib/omni/local"));
+  v.nic_bridge = in.optional_text(node["bridge"], "vms.bridge", "");
+  v.domain_type = in.optional_text(node["domain_type"], "vms.domain_type", "");
+  if (in.error.empty() && !v.domain_type.empty() && v.domain_type != "kvm" &&
+      v.domain_type != "qemu" && v.domain_type != "test")
+    in.error = in.file + ": key `vms.domain_type`: expected kvm, qemu or test, got `" +
+               v.domain_type + "`";
+  v.state_dir = in.path(
+      in.optional_text(node["state_dir"], "vms.state_dir",
+                       v.provider == "libvirt" ? "/var/lib/omni/libvirt" : "/var/lib/omni/local"));
   v.id = in.optional_text(node["id"], "vms.id", "0");
   v.subnet = in.optional_text(node["subnet"], "vms.subnet", "10.213.0");
   v.bridge.cluster = in.text(node["cluster"], "vms.cluster");

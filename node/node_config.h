@@ -15,7 +15,8 @@
 // A Director also says how it reaches its hypervisor, and an Agent its container runtime:
 //
 //   vms:                          # director
-//     provider: local             # or libvirt (with uri: qemu:///system)
+//     provider: local             # or libvirt (with uri: qemu:///system, bridge: BRIDGE for
+//                                 # each VM's NIC, domain_type: kvm|qemu)
 //     state_dir: /var/lib/omni/local
 //     id: "0"                     # local: tells providers on one machine apart
 //     subnet: 10.213.0            # local: sandboxes get .2 and up, the host .1
@@ -49,10 +50,12 @@
 namespace omni::node {
 
 struct VmsConfig {
-  std::string provider;   // local | libvirt
-  std::string uri;        // libvirt
-  std::string state_dir;  // local
-  std::string id = "0";   // local
+  std::string provider;     // local | libvirt
+  std::string uri;          // libvirt
+  std::string nic_bridge;   // libvirt: the host bridge each VM's NIC joins; empty: no NIC
+  std::string domain_type;  // libvirt: kvm, qemu (TCG) or test; empty: what the host offers
+  std::string state_dir;    // local
+  std::string id = "0";     // local
   std::string subnet = "10.213.0";
   int agent_port = 7300;
   drivers::HostCapacity capacity;  // local: the node's; zero: this machine's

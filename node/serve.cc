@@ -140,6 +140,9 @@ std::unique_ptr<drivers::VmDriver> open_vms(const VmsConfig& v, drivers::LocalPr
   if (v.provider == "libvirt") {
     drivers::LibvirtOptions options;
     options.uri = v.uri;
+    options.bridge = v.nic_bridge;
+    options.domain_type = v.domain_type;
+    options.state_dir = v.state_dir;
     auto connected = drivers::LibvirtDriver::connect(options);
     if (!connected.ok()) error = connected.result.message;
     return std::move(connected.value);

@@ -135,19 +135,44 @@ void free_sink(void* opaque) {
   delete static_cast<EventSink*>(opaque);
 }
 
+// KVM when the host can run it: its capabilities list a kvm domain type whenever QEMU was
+// built with KVM, so ask for KVM's domain capabilities, which libvirt refuses without /dev/kvm.
 std::string pick_domain_type(virConnectPtr connection) {
   const char* type = virConnectGetType(connection);
   if (type != nullptr && std::string(type) == "Test") return "test";
-  char* caps = virConnectGetCapabilities(connection);
-  std::string capabilities = caps != nullptr ? caps : "";
+  char* caps = virConnectGetDomainCapabilities(connection, nullptr, "x86_64", nullptr, "kvm", 0);
+  const bool has_kvm = caps != nullptr;
   std::free(caps);
   virResetLastError();
-  bool has_kvm = capabilities.find("type='kvm'") != std::string::npos ||
-                 capabilities.find("type=\"kvm\"") != std::string::npos;
   return has_kvm ? "kvm" : "qemu";
 }
 
 }  // namespace
+
+std::string write_initrd_with_files(const std::string& shared, const std::vector<VmFile>& files,
+                                    const std::string& copy) {
+  std::ifstream in(shared, std::ios::binary);
+  if (!in) return "cannot read the initramfs " + shared;
+  std::vector<ArchiveFile> entries{{"etc", "", 0755, true}, {"etc/omni", "", 0700, true}};
+  std::set<std::string> directories{"etc", "etc/omni"};
+  for (const auto& file : files) {
+    const std::string path = "etc/omni/" + file.path;
+    for (auto slash = path.find('/', 9); slash != std::string::npos;
+         slash = path.find('/', slash + 1))
+      if (directories.insert(path.substr(0, slash)).second)
+        entries.push_back({path.substr(0, slash), "", 0700, true});
+    entries.push_back({path, file.content, file.mode, false});
+  }
+  std::ofstream out(copy, std::ios::binary | std::ios::trunc);
+  out << in.rdbuf();
+  // The kernel wants each archive 4-byte aligned; an uncompressed one may follow a gzip'd one.
+  for (auto at = out.tellp(); at % 4 != 0; at += 1) out.put('\0');
+  const std::string overlay = newc_archive(entries);
+  out.write(overlay.data(), static_cast<std::streamsize>(overlay.size()));
+  out.close();
+  ::chmod(copy.c_str(), 0600);
+  return out ? std::string() : "cannot write the initramfs copy " + copy;
+}
 
 LibvirtDriver::LibvirtDriver(const LibvirtOptions& options)
     : options_(options), events_(std::make_shared<EventQueue<VmEvent>>()) {}
@@ -225,7 +250,8 @@ DriverResult LibvirtDriver::ensure_connected() {
 }
 
 std::string LibvirtDriver::domain_xml(const VmSpec& spec) const {
-  return libvirt_domain_xml(spec, domain_type_, options_.network, k_omni_xml_namespace);
+  return libvirt_domain_xml(spec, domain_type_, VmNic{options_.network, options_.bridge},
+                            k_omni_xml_namespace);
 }
 
 Outcome<HostCapacity> LibvirtDriver::capacity() {
@@ -319,32 +345,12 @@ Outcome<VmSpec> LibvirtDriver::with_files(const VmSpec& spec, const std::string&
                            "VM " + name +
                                " has files, which need a kernel and an initramfs to "
                                "append them to");
-  std::ifstream shared(spec.boot.initrd_path, std::ios::binary);
-  if (!shared)
-    return failure<VmSpec>(DriverStatus::not_found,
-                           "cannot read the initramfs " + spec.boot.initrd_path);
-  std::vector<ArchiveFile> entries{{"etc", "", 0755, true}, {"etc/omni", "", 0700, true}};
-  std::set<std::string> directories{"etc", "etc/omni"};
-  for (const auto& file : spec.boot.files) {
-    const std::string path = "etc/omni/" + file.path;
-    for (auto slash = path.find('/', 9); slash != std::string::npos;
-         slash = path.find('/', slash + 1))
-      if (directories.insert(path.substr(0, slash)).second)
-        entries.push_back({path.substr(0, slash), "", 0700, true});
-    entries.push_back({path, file.content, file.mode, false});
-  }
   std::error_code ignored;
   std::filesystem::create_directories(options_.state_dir, ignored);
   const std::string copy = initrd_copy_of(name);
-  std::ofstream out(copy, std::ios::binary | std::ios::trunc);
-  out << shared.rdbuf();
-  // The kernel wants each archive 4-byte aligned; an uncompressed one may follow a gzip'd one.
-  for (auto at = out.tellp(); at % 4 != 0; at += 1) out.put('\0');
-  const std::string overlay = newc_archive(entries);
-  out.write(overlay.data(), static_cast<std::streamsize>(overlay.size()));
-  out.close();
-  ::chmod(copy.c_str(), 0600);
-  if (!out) return failure<VmSpec>(DriverStatus::failed, "cannot write the initramfs copy " + copy);
+  if (std::string problem = write_initrd_with_files(spec.boot.initrd_path, spec.boot.files, copy);
+      !problem.empty())
+    return failure<VmSpec>(DriverStatus::failed, "VM " + name + ": " + problem);
   VmSpec defined = spec;
   defined.boot.initrd_path = copy;
   return success(std::move(defined));

@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "drivers/util/event_queue.h"
 #include "drivers/vm/vm_driver.h"
@@ -26,12 +27,18 @@ struct LibvirtOptions {
   // offers it, else qemu.
   std::string domain_type;
   std::string network;  // libvirt network for a virtio NIC; none when empty
+  std::string bridge;   // else a bridge on the libvirt host for it (a privileged libvirtd)
   // Where per-VM initramfs copies (the shared one with the VM's files appended) are written;
   // the libvirt host must see this path too (a local URI, or a directory shared with it).
   std::string state_dir = "/var/lib/omni/libvirt";
   int keepalive_interval_s = 5;
   int keepalive_count = 3;
 };
+
+// Writes to `copy` the initramfs `shared` with `files` appended under etc/omni/, as one more
+// archive (the kernel unpacks every archive in turn). Empty, or why it cannot.
+std::string write_initrd_with_files(const std::string& shared, const std::vector<VmFile>& files,
+                                    const std::string& copy);
 
 class LibvirtDriver final : public VmDriver {
  public:
@@ -53,6 +60,7 @@ class LibvirtDriver final : public VmDriver {
   int event_fd() const override { return events_->fd(); }
 
   const std::string& uri() const { return options_.uri; }
+  const std::string& domain_type() const { return domain_type_; }  // kvm, qemu (TCG) or test
   // The domain XML create() defines, exposed for tests and for `omni` dry runs.
   std::string domain_xml(const VmSpec& spec) const;
   // libvirt's XML of a defined domain as it keeps it (what `virsh dumpxml` prints); empty when

@@ -48,15 +48,17 @@ std::string os_xml(const VmBoot& boot, const std::string& domain_type) {
   return xml;
 }
 
-std::string devices_xml(const VmBoot& boot, const std::string& domain_type,
-                        const std::string& network) {
+std::string devices_xml(const VmBoot& boot, const std::string& domain_type, const VmNic& nic) {
   std::string xml = "  <devices>\n";
   if (!boot.disk_path.empty()) {
     xml += "    <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='" +
            xml_escape(boot.disk_path) + "'/><target dev='vda' bus='virtio'/></disk>\n";
   }
-  if (!network.empty()) {
-    xml += "    <interface type='network'><source network='" + xml_escape(network) +
+  if (!nic.network.empty()) {
+    xml += "    <interface type='network'><source network='" + xml_escape(nic.network) +
+           "'/><model type='virtio'/></interface>\n";
+  } else if (!nic.bridge.empty()) {
+    xml += "    <interface type='bridge'><source bridge='" + xml_escape(nic.bridge) +
            "'/><model type='virtio'/></interface>\n";
   }
   if (domain_type != "test") {
@@ -128,15 +130,16 @@ std::string omni_metadata_xml(const VmSpec& spec, const std::string& xml_namespa
                     attr("cluster", id.cluster) + attr("node", id.node) + attr("role", id.role) +
                     attr("slot", std::to_string(id.slot)) +
                     attr("cpu_millis", std::to_string(spec.cpu_millis)) +
-                    attr("memory_bytes", std::to_string(spec.memory_bytes)) + ">";
+                    attr("memory_bytes", std::to_string(spec.memory_bytes)) +
+                    (spec.address.empty() ? "" : attr("address", spec.address)) + ">";
   for (const auto& [key, value] : spec.labels) {
     xml += "<omni:label" + attr("key", key) + attr("value", value) + "/>";
   }
   return xml + "</omni:instance>";
 }
 
-std::string libvirt_domain_xml(const VmSpec& spec, const std::string& domain_type,
-                               const std::string& network, const std::string& xml_namespace) {
+std::string libvirt_domain_xml(const VmSpec& spec, const std::string& domain_type, const VmNic& nic,
+                               const std::string& xml_namespace) {
   std::int64_t memory_kib = (spec.memory_bytes + 1023) / 1024;
   std::int64_t vcpus = std::max<std::int64_t>(1, (spec.cpu_millis + 999) / 1000);
   std::string xml = "<domain type='" + xml_escape(domain_type) + "'>\n";
@@ -150,7 +153,7 @@ std::string libvirt_domain_xml(const VmSpec& spec, const std::string& domain_typ
   if (domain_type != "test") xml += "  <features><acpi/><apic/></features>\n";
   xml += "  <on_poweroff>destroy</on_poweroff>\n  <on_reboot>restart</on_reboot>\n";
   xml += "  <on_crash>destroy</on_crash>\n";
-  xml += devices_xml(spec.boot, domain_type, network);
+  xml += devices_xml(spec.boot, domain_type, nic);
   return xml + "</domain>\n";
 }
 
@@ -168,6 +171,7 @@ bool parse_omni_metadata(const std::string& xml, VmInfo& info) {
   }
   if (find_attr(xml, start, end, "cpu_millis", cpu)) to_int(cpu, info.cpu_millis);
   if (find_attr(xml, start, end, "memory_bytes", memory)) to_int(memory, info.memory_bytes);
+  find_attr(xml, start, end, "address", info.address);
   for (std::size_t at = xml.find("label", end); at != std::string::npos;
        at = xml.find("label", at + 1)) {
     std::size_t close = xml.find('>', at);

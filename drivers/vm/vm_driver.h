@@ -61,7 +61,9 @@ struct VmSpec {
   bool autostart = false;
   std::map<std::string, std::string> labels;  // extra metadata, kept with the VM
   // The IPv4 address the VM must have, so a cluster's addresses follow from its plan; empty:
-  // the provider's choice. The local provider honours it; libvirt VMs take theirs from DHCP.
+  // the provider's choice. The local provider gives it to the sandbox; libvirt keeps it in the
+  // domain's metadata, and the guest takes it from its kernel command line (a boot profile's
+  // {address}, node/driver_bridge.h).
   std::string address;
 };
 
@@ -74,7 +76,7 @@ struct VmInfo {
   VmState state = VmState::unknown;
   std::int64_t cpu_millis = 0;
   std::int64_t memory_bytes = 0;
-  std::string address;  // local provider: the sandbox's IPv4 address; empty when unknown
+  std::string address;  // the IPv4 address the VM was created with; empty when unknown
   bool autostart = false;
   std::map<std::string, std::string> labels;
 };
