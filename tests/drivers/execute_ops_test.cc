@@ -371,19 +371,21 @@ TEST_F(ExecuteVmOp, CreateBootsTheRolesImageAndMarksTheVmAutostart) {
   drivers::VmBoot worker_boot;
   worker_boot.kernel_path = "/var/lib/omni/vmlinuz";
   worker_boot.initrd_path = "/var/lib/omni/omni-initramfs.cpio.gz";
-  worker_boot.kernel_cmdline = "console=ttyS0 omni.vm={vm} omni.node={node}";
+  worker_boot.kernel_cmdline = "console=ttyS0 omni.vm={vm} omni.node={node} omni.address={address}";
   scope_.boot = {{"worker", worker_boot}};
   scope_.autostart = true;
+  scope_.addresses = {{k_model_worker, "10.1.2.3"}};
   ASSERT_EQ(run(vm_op(VmOpKind::create, k_model_worker, {{"role", "worker"}})).status,
             DriverStatus::ok);
   const auto vm = driver_->inspect(k_worker);
   ASSERT_TRUE(vm.ok()) << vm.result.message;
   EXPECT_TRUE(vm.value.autostart);
+  EXPECT_EQ(vm.value.address, "10.1.2.3");  // kept in the domain's metadata
   const std::string xml = driver_->domain_xml_of(k_worker);
   EXPECT_TRUE(contains(xml, "<kernel>/var/lib/omni/vmlinuz</kernel>")) << xml;
-  // One profile serves every worker: each finds its own name in what it boots.
-  EXPECT_TRUE(contains(
-      xml, "<cmdline>console=ttyS0 omni.vm=" + k_model_worker + " omni.node=host1</cmdline>"))
+  // One profile serves every worker: each finds its own name and address in what it boots.
+  EXPECT_TRUE(contains(xml, "<cmdline>console=ttyS0 omni.vm=" + k_model_worker +
+                                " omni.node=host1 omni.address=10.1.2.3</cmdline>"))
       << xml;
 
   scope_.autostart = false;

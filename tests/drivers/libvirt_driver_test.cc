@@ -85,6 +85,26 @@ TEST(LibvirtDriver, LifecycleOnTestDefault) {
   EXPECT_EQ(driver->inspect(name).result.status, DriverStatus::not_found);
 }
 
+// A VM's NIC joins a libvirt network, or else a bridge on the host; neither: no NIC.
+TEST(LibvirtDriver, AVmsNicJoinsTheNetworkOrTheBridgeItIsGiven) {
+  const VmSpec spec = spec_of("host1", "worker", 1);
+  const auto xml = [&](const std::string& network, const std::string& bridge) {
+    LibvirtOptions options;
+    options.uri = "test:///default";
+    options.network = network;
+    options.bridge = bridge;
+    auto connected = LibvirtDriver::connect(options);
+    return connected.ok() ? connected.value->domain_xml(spec) : connected.result.message;
+  };
+  EXPECT_NE(xml("", "omb-c1")
+                .find("<interface type='bridge'><source bridge='omb-c1'/><model "
+                      "type='virtio'/></interface>"),
+            std::string::npos);
+  EXPECT_NE(xml("default", "").find("<interface type='network'><source network='default'/>"),
+            std::string::npos);
+  EXPECT_EQ(xml("", "").find("<interface"), std::string::npos);
+}
+
 TEST(LibvirtDriver, CustomNodeXmlRediscoversOmniDomainsAndAdmitsCapacity) {
   auto driver = connect_or_die(std::string("test://") + OMNI_TEST_DATA + "/small_node.xml");
   ASSERT_TRUE(driver);

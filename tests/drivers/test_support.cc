@@ -135,8 +135,8 @@ bool have_program(const std::string& name) {
   return false;
 }
 
-std::string run(const std::vector<std::string>& argv, int* code) {
-  auto result = run_command(argv, std::chrono::seconds(60));
+std::string run(const std::vector<std::string>& argv, int* code, std::chrono::seconds timeout) {
+  auto result = run_command(argv, timeout);
   if (code != nullptr) *code = result.exit_code;
   return result.output;
 }

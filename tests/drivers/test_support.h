@@ -79,8 +79,9 @@ inline bool under_ci() {
   const char* ci = std::getenv("CI");
   return ci != nullptr && std::string(ci) == "true";
 }
-// Runs argv and returns its output; exit code in *code when given.
-std::string run(const std::vector<std::string>& argv, int* code = nullptr);
+// Runs argv (killed after `timeout`) and returns its output; exit code in *code when given.
+std::string run(const std::vector<std::string>& argv, int* code = nullptr,
+                std::chrono::seconds timeout = std::chrono::seconds(60));
 
 }  // namespace omni::drivers::testing
 

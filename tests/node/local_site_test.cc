@@ -161,5 +161,89 @@ TEST(LocalSite, EveryConfigParsesForItsRoleAndNamesItsOwnCertificate) {
   EXPECT_NE(read_local_site((dir.path / "nowhere").string(), read), "");
 }
 
+// A Director in its VM reaches the libvirtd of this machine at the bridge's address, over TCP;
+// a libvirtd elsewhere is not one omni init can make VMs through.
+TEST(LocalSite, TheVmsReachALibvirtdOfThisMachineAtTheBridgesAddressOverTcp) {
+  EXPECT_EQ(libvirt_uri_from_vms("qemu:///system", "10.9.8"), "qemu+tcp://10.9.8.1:16509/system");
+  EXPECT_EQ(libvirt_uri_from_vms("qemu+tcp://127.0.0.1:16600/system", "10.9.8"),
+            "qemu+tcp://10.9.8.1:16600/system");
+  EXPECT_EQ(libvirt_uri_from_vms("qemu+tcp://localhost/session", "10.9.8"),
+            "qemu+tcp://10.9.8.1:16509/session");
+  EXPECT_EQ(libvirt_uri_from_vms("qemu+unix:///system?socket=/run/x/sock", "10.9.8"),
+            "qemu+tcp://10.9.8.1:16509/system");
+  EXPECT_EQ(libvirt_uri_from_vms("qemu+ssh://root@host/system", "10.9.8"), "");
+  EXPECT_EQ(libvirt_uri_from_vms("qemu+tcp://10.0.0.5/system", "10.9.8"), "");
+  EXPECT_EQ(libvirt_uri_from_vms("qemu+tls://127.0.0.1/system", "10.9.8"), "");
+  EXPECT_EQ(libvirt_uri_from_vms("not a uri", "10.9.8"), "");
+}
+
+// With a libvirt hypervisor every VM boots the site's kernel with an initramfs of its own: the
+// shared one with the VM's files appended. Each process reaches libvirt from where it runs.
+TEST(LocalSite, ALibvirtSiteBootsEachVmFromItsOwnInitramfsWithItsFiles) {
+  const std::string cluster =
+      "cluster: {name: prod, orchestrators: 1}\n"
+      "nodes:\n"
+      "  - {name: a, resources: {cpu: 2, memory: 4Gi}, hypervisor: \"qemu:///system\"}\n";
+  const auto [config, plan] = planned(cluster);
+  testing::TempDir dir;
+  LocalSite site = site_in((dir.path / "site").string());
+  site.omni_node = "/usr/local/bin/omni-node";
+  site.image_tar = "/usr/local/lib/omni/omni-image.tar";
+  site.runtime = "process";
+  site.hypervisor = "qemu:///system";
+  site.kernel = (dir.path / "vmlinuz-6.1").string();
+  site.initramfs = (dir.path / "omni-initramfs.cpio.gz").string();
+  std::ofstream(site.kernel) << "KERNEL";
+  std::ofstream(site.initramfs) << "SHARED-IMAGE";
+  ASSERT_EQ(write_local_site(site, cluster, config, plan), "");
+
+  const fs::path boot = fs::path(site.dir) / "libvirt";
+  EXPECT_EQ(slurp(boot / "vmlinuz"), "KERNEL");
+  const std::string director_initrd = slurp(boot / "prod-a-director.initrd");
+  const std::string worker_initrd = slurp(boot / "prod-a-worker-1.initrd");
+  EXPECT_EQ(director_initrd.rfind("SHARED-IMAGE", 0), 0u);
+  EXPECT_EQ(worker_initrd.rfind("SHARED-IMAGE", 0), 0u);
+  EXPECT_NE(director_initrd.find("etc/omni/director-a.yaml"), std::string::npos);
+  EXPECT_NE(director_initrd.find("etc/omni/director-a.key"), std::string::npos);
+  EXPECT_NE(worker_initrd.find("etc/omni/agent-prod-a-worker-1.yaml"), std::string::npos);
+  EXPECT_NE(worker_initrd.find("etc/omni/orchestrator-1.yaml"), std::string::npos);
+  EXPECT_EQ(worker_initrd.find("director-a.key"), std::string::npos) << "only its own files";
+
+  const fs::path director_file = fs::path(site.dir) / "pki/vms/prod-a-director/director-a.yaml";
+  const auto director =
+      std::get<NodeConfig>(parse_node_config("director", slurp(director_file), "d.yaml"));
+  ASSERT_TRUE(director.vms);
+  EXPECT_EQ(director.vms->provider, "libvirt");
+  EXPECT_EQ(director.vms->uri, "qemu+tcp://" + site.subnet + ".1:16509/system");
+  EXPECT_EQ(director.vms->nic_bridge, "omb-" + site.id);
+  EXPECT_TRUE(director.vms->bridge.files_dir.empty()) << "its workers' files are in their images";
+  const drivers::VmBoot& worker_boot = director.vms->bridge.boot.at("worker");
+  EXPECT_EQ(worker_boot.kernel_path, boot / "vmlinuz");
+  EXPECT_EQ(worker_boot.initrd_path, (boot / "{vm}.initrd").string());
+  EXPECT_NE(worker_boot.kernel_cmdline.find("omni.role=agent omni.config=/etc/omni/agent-{vm}.yaml"
+                                            " omni.address={address}/24 omni.gateway=" +
+                                            site.subnet + ".1 omni.vm={vm}"),
+            std::string::npos)
+      << worker_boot.kernel_cmdline;
+  const auto root_config =
+      std::get<NodeConfig>(parse_node_config("root", slurp(fs::path(site.dir) / "root.yaml"), "r"));
+  EXPECT_EQ(root_config.vms->uri, "qemu:///system");
+  EXPECT_EQ(root_config.vms->bridge.boot.at("director").initrd_path,
+            (boot / "{vm}.initrd").string());
+  const auto agent = std::get<NodeConfig>(parse_node_config(
+      "agent",
+      slurp(fs::path(site.dir) /
+            "pki/vms/prod-a-director/vms/prod-a-worker-1/agent-prod-a-worker-1.yaml"),
+      "a.yaml"));
+  EXPECT_EQ(agent.containers->runtime, "process");
+  EXPECT_EQ(agent.containers->bridge.image_tars.at(site.image), "/usr/lib/omni/omni-image.tar");
+
+  LocalSite read;
+  ASSERT_EQ(read_local_site(site.dir, read), "");
+  EXPECT_EQ(read.hypervisor, site.hypervisor);
+  EXPECT_EQ(read.kernel, site.kernel);
+  EXPECT_EQ(read.initramfs, site.initramfs);
+}
+
 }  // namespace
 }  // namespace omni::node

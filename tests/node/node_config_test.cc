@@ -180,6 +180,8 @@ TEST(NodeConfig, ADriverSectionThatIsWrongOrMisplacedSaysSo) {
   const std::vector<std::tuple<std::string, std::string, std::string>> cases{
       {"director", edited(kDirector, "provider: local", "provider: vmware"),
        "key `vms.provider`: expected local or libvirt"},
+      {"director", edited(kDirector, "provider: local", "provider: libvirt\n  domain_type: xen"),
+       "key `vms.domain_type`: expected kvm, qemu or test, got `xen`"},
       {"director", edited(kDirector, "  node: host1\n", ""), "key `vms.node`"},
       {"director", edited(kDirector, "cluster: prod", "cluster: Prod!"), "key `vms`: cluster"},
       {"director", edited(kDirector, "    worker:", "    agent:"), "unknown key `vms.boot.agent`"},
