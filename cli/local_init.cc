@@ -193,7 +193,6 @@ std::string write_credentials(const node::LocalSite& site, const root::Plan& pla
   return out.flush() ? std::string() : "cannot write " + (dir / "endpoints.yaml").string();
 }
 
-// The site a previous init chose (its subnet and id stay), or a new one.
 // Where libvirt VMs boot from: the kernel and Omni's initramfs, both required.
 std::string prepare_libvirt_boot(const LocalInitOptions& options, node::LocalSite& site) {
   site.kernel = options.kernel.empty() ? newest_kernel() : options.kernel;
@@ -209,6 +208,7 @@ std::string prepare_libvirt_boot(const LocalInitOptions& options, node::LocalSit
   return {};
 }
 
+// The site a previous init chose (its subnet and id stay), or a new one.
 std::string prepare_site(const LocalInitOptions& options, const root::Plan& plan,
                          const std::string& hypervisor, node::LocalSite& site) {
   const std::string dir =
@@ -342,17 +342,19 @@ std::string hypervisor_of(const config::ClusterConfig& config, std::string& hype
              ": omni init makes a cluster on this machine, "
              "so every node names the same hypervisor (here " +
              hypervisor + ")";
+  // Any subnet tells whether the VMs could reach it: the Directors make their workers from there.
   if (hypervisor != "local" && node::libvirt_uri_from_vms(hypervisor, "10.0.0").empty())
     return "hypervisor " + hypervisor +
-           ": omni init makes libvirt VMs through a libvirtd on this machine (qemu:///system, "
-           "or qemu+tcp://127.0.0.1/system), which its Directors reach over TCP from their VMs";
+           ": omni init makes libvirt VMs through a QEMU libvirtd on this machine "
+           "(qemu:///system, or qemu+tcp://127.0.0.1/system), which its Directors reach over TCP "
+           "from their VMs";
   return {};
 }
 
 // The bridge the VMs' NICs join, with the host's address on it (libvirt: the local provider
 // makes its own). Empty, or why it cannot.
 std::string ensure_bridge(const node::LocalSite& site) {
-  const std::string bridge = "omb-" + site.id;
+  const std::string bridge = node::bridge_of(site);
   if (fs::exists("/sys/class/net/" + bridge)) return {};
   const std::vector<std::vector<std::string>> steps{
       {"ip", "link", "add", bridge, "type", "bridge"},
@@ -612,7 +614,7 @@ int reset_local(const LocalResetOptions& options, std::ostream& out, std::ostrea
           << " is kept so that reset can be run again\n";
       return kExitFailure;
     }
-    const std::string bridge = "omb-" + site.id;
+    const std::string bridge = node::bridge_of(site);
     if (fs::exists("/sys/class/net/" + bridge))
       drivers::run_command({"ip", "link", "del", bridge}, std::chrono::seconds(10));
     fs::remove_all(dir, error);

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "drivers/vm/libvirt_driver.h"
@@ -128,7 +129,7 @@ void emit_vms(YAML::Emitter& out, const LocalSite& site, const root::Plan& plan,
   if (on_libvirt(site)) {
     out << YAML::Key << "provider" << YAML::Value << "libvirt";
     out << YAML::Key << "uri" << YAML::Value << uri;
-    out << YAML::Key << "bridge" << YAML::Value << "omb-" + site.id;
+    out << YAML::Key << "bridge" << YAML::Value << bridge_of(site);
     out << YAML::Key << "state_dir" << YAML::Value << libvirt_dir(site);
   } else {
     out << YAML::Key << "provider" << YAML::Value << "local";
@@ -322,33 +323,54 @@ std::string site_yaml(const LocalSite& site) {
   return std::string(out.c_str()) + "\n";
 }
 
+struct LibvirtUri {
+  std::string driver;     // qemu, test, ...
+  std::string transport;  // empty, tcp, unix, ssh, tls, ...
+  std::string host;       // empty: this machine's socket
+  std::string port;       // empty: the transport's default
+  std::string path;       // /system, without ?query
+};
+
+// DRIVER[+TRANSPORT]://[USER@][HOST][:PORT]/PATH[?QUERY], or nothing when `uri` is not one.
+std::optional<LibvirtUri> parse_libvirt_uri(const std::string& uri) {
+  const auto scheme_end = uri.find("://");
+  if (scheme_end == std::string::npos) return std::nullopt;
+  LibvirtUri parts;
+  const std::string scheme = uri.substr(0, scheme_end);
+  parts.driver = scheme.substr(0, scheme.find('+'));
+  if (const auto plus = scheme.find('+'); plus != std::string::npos)
+    parts.transport = scheme.substr(plus + 1);
+  const std::string rest = uri.substr(scheme_end + 3);
+  const auto slash = rest.find('/');
+  std::string authority = rest.substr(0, slash);
+  parts.path = slash == std::string::npos ? "/" : rest.substr(slash, rest.find('?') - slash);
+  if (const auto at = authority.find('@'); at != std::string::npos)
+    authority = authority.substr(at + 1);
+  parts.host = authority;
+  if (const auto colon = authority.rfind(':');
+      colon != std::string::npos && authority.find(']') == std::string::npos) {
+    parts.host = authority.substr(0, colon);
+    parts.port = authority.substr(colon + 1);
+    if (parts.port.empty() || parts.port.find_first_not_of("0123456789") != std::string::npos)
+      return std::nullopt;
+  }
+  return parts;
+}
+
 }  // namespace
 
 std::string libvirt_uri_from_vms(const std::string& uri, const std::string& subnet) {
-  // DRIVER[+TRANSPORT]://[USER@][HOST][:PORT]/PATH[?QUERY]
-  const auto scheme_end = uri.find("://");
-  if (scheme_end == std::string::npos) return {};
-  const std::string scheme = uri.substr(0, scheme_end);
-  const std::string driver = scheme.substr(0, scheme.find('+'));
-  const std::string transport =
-      scheme.find('+') == std::string::npos ? "" : scheme.substr(scheme.find('+') + 1);
-  const auto path_at = uri.find('/', scheme_end + 3);
-  std::string authority = uri.substr(
-      scheme_end + 3, path_at == std::string::npos ? std::string::npos : path_at - scheme_end - 3);
-  std::string path = path_at == std::string::npos ? "/" : uri.substr(path_at);
-  path = path.substr(0, path.find('?'));
-  if (const auto at = authority.find('@'); at != std::string::npos)
-    authority = authority.substr(at + 1);
-  std::string host = authority, port = "16509";
-  if (const auto colon = authority.rfind(':');
-      colon != std::string::npos && authority.find(']') == std::string::npos) {
-    host = authority.substr(0, colon);
-    port = authority.substr(colon + 1);
-  }
-  const bool here = host.empty() || host == "localhost" || host == "127.0.0.1" || host == "[::1]";
-  if (!here || (transport != "" && transport != "tcp" && transport != "unix")) return {};
-  if (transport != "tcp") port = "16509";
-  return driver + "+tcp://" + subnet + ".1:" + port + path;
+  const auto parts = parse_libvirt_uri(uri);
+  if (!parts) return {};
+  const bool here = parts->host.empty() || parts->host == "localhost" ||
+                    parts->host == "127.0.0.1" || parts->host == "[::1]";
+  const bool local_transport =
+      parts->transport.empty() || parts->transport == "tcp" || parts->transport == "unix";
+  if (parts->driver != "qemu" || !here || !local_transport) return {};
+  // A unix socket's URI names no port: the VMs use libvirtd's TCP default.
+  const std::string port =
+      parts->transport == "tcp" && !parts->port.empty() ? parts->port : "16509";
+  return "qemu+tcp://" + subnet + ".1:" + port + parts->path;
 }
 
 LocalSite site_in(const std::string& dir) {

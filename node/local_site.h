@@ -60,13 +60,18 @@ inline bool on_libvirt(const LocalSite& site) {
   return site.hypervisor != "local";
 }
 
+// The bridge the site's VMs join, with the host at SUBNET.1 (the local provider's, or libvirt's).
+inline std::string bridge_of(const LocalSite& site) {
+  return "omb-" + site.id;
+}
+
 inline std::string libvirt_dir(const LocalSite& site) {
   return site.dir + "/libvirt";
 }
 
-// The URI under which a VM on the site's bridge reaches the libvirtd of `uri`: the same
-// driver, over TCP at the bridge's address (SUBNET.1), on the port `uri` names (default
-// 16509). Empty when `uri` is not a libvirtd on this machine (a remote host, ssh, tls).
+// The URI under which a VM on the site's bridge reaches the libvirtd of `uri`: QEMU's driver,
+// over TCP at the bridge's address (SUBNET.1), on the port `uri` names (default 16509). Empty
+// when `uri` is not a QEMU libvirtd on this machine (a remote host, ssh, tls, the test driver).
 std::string libvirt_uri_from_vms(const std::string& uri, const std::string& subnet);
 
 // Where Omni's own containerd keeps everything, when the site has one.

@@ -151,8 +151,10 @@ std::string libvirt_domain_xml(const VmSpec& spec, const std::string& domain_typ
   // Without ACPI a guest cannot power itself off (it halts and QEMU keeps running) and a
   // graceful stop, which is an ACPI power-button press, is never seen.
   if (domain_type != "test") xml += "  <features><acpi/><apic/></features>\n";
+  // A guest that panics or crashes is booted again, as a machine's watchdog would; one that
+  // powers itself off stays off (a stop asked for).
   xml += "  <on_poweroff>destroy</on_poweroff>\n  <on_reboot>restart</on_reboot>\n";
-  xml += "  <on_crash>destroy</on_crash>\n";
+  xml += "  <on_crash>restart</on_crash>\n";
   xml += devices_xml(spec.boot, domain_type, nic);
   return xml + "</domain>\n";
 }

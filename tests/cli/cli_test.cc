@@ -140,16 +140,25 @@ TEST(OmniCli, BadFlagsAreBadInput) {
   }
 }
 
-// A real init of what this build cannot make yet (libvirt nodes) fails before it makes
-// anything, saying which node and why. (Real local inits: init_local_test.)
-TEST(OmniCli, InitOfLibvirtNodesFailsClearlyAndMakesNothing) {
-  const CommandRun run =
+// A real init of libvirt nodes it cannot make (a libvirtd that runs no VMs, or nodes on two
+// hypervisors) fails before it makes anything, saying which node and why. (Real inits:
+// init_local_test, and init_tcg_test for libvirt VMs.)
+TEST(OmniCli, InitOfLibvirtNodesItCannotMakeFailsClearlyAndMakesNothing) {
+  const CommandRun test_driver =
       omni("init -f tests/cli/data/libvirt-node.yaml --state-dir /nonexistent/omni-site");
-  EXPECT_EQ(run.exit_code, 1);
-  EXPECT_NE(run.err.find("libvirt-node.yaml:3: node n1: hypervisor test:///default"),
+  EXPECT_EQ(test_driver.exit_code, 1);
+  EXPECT_NE(test_driver.err.find("hypervisor test:///default: omni init makes libvirt VMs "
+                                 "through a QEMU libvirtd on this machine"),
             std::string::npos)
-      << run.err;
-  EXPECT_NE(run.err.find("local provider only"), std::string::npos) << run.err;
+      << test_driver.err;
+  const CommandRun mixed =
+      omni("init -f tests/cli/data/mixed-hypervisors.yaml --state-dir /nonexistent/omni-site");
+  EXPECT_EQ(mixed.exit_code, 1);
+  EXPECT_NE(mixed.err.find("mixed-hypervisors.yaml:5: node n2: hypervisor qemu:///system: omni "
+                           "init makes a cluster on this machine, so every node names the same "
+                           "hypervisor (here local)"),
+            std::string::npos)
+      << mixed.err;
   EXPECT_FALSE(std::filesystem::exists("/nonexistent/omni-site"));
 }
 

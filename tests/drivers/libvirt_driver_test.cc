@@ -85,7 +85,8 @@ TEST(LibvirtDriver, LifecycleOnTestDefault) {
   EXPECT_EQ(driver->inspect(name).result.status, DriverStatus::not_found);
 }
 
-// A VM's NIC joins a libvirt network, or else a bridge on the host; neither: no NIC.
+// A VM's NIC joins a libvirt network, or else a bridge on the host; neither: no NIC. What
+// libvirt does when the guest ends is part of the same XML.
 TEST(LibvirtDriver, AVmsNicJoinsTheNetworkOrTheBridgeItIsGiven) {
   const VmSpec spec = spec_of("host1", "worker", 1);
   const auto xml = [&](const std::string& network, const std::string& bridge) {
@@ -103,6 +104,9 @@ TEST(LibvirtDriver, AVmsNicJoinsTheNetworkOrTheBridgeItIsGiven) {
   EXPECT_NE(xml("default", "").find("<interface type='network'><source network='default'/>"),
             std::string::npos);
   EXPECT_EQ(xml("", "").find("<interface"), std::string::npos);
+  // A crashed guest is booted again; one that powers itself off stays off.
+  EXPECT_NE(xml("", "").find("<on_crash>restart</on_crash>"), std::string::npos);
+  EXPECT_NE(xml("", "").find("<on_poweroff>destroy</on_poweroff>"), std::string::npos);
 }
 
 TEST(LibvirtDriver, CustomNodeXmlRediscoversOmniDomainsAndAdmitsCapacity) {

@@ -162,7 +162,7 @@ TEST(LocalSite, EveryConfigParsesForItsRoleAndNamesItsOwnCertificate) {
 }
 
 // A Director in its VM reaches the libvirtd of this machine at the bridge's address, over TCP;
-// a libvirtd elsewhere is not one omni init can make VMs through.
+// a libvirtd elsewhere, or one that runs no VM, is not one omni init can make VMs through.
 TEST(LocalSite, TheVmsReachALibvirtdOfThisMachineAtTheBridgesAddressOverTcp) {
   EXPECT_EQ(libvirt_uri_from_vms("qemu:///system", "10.9.8"), "qemu+tcp://10.9.8.1:16509/system");
   EXPECT_EQ(libvirt_uri_from_vms("qemu+tcp://127.0.0.1:16600/system", "10.9.8"),
@@ -174,6 +174,8 @@ TEST(LocalSite, TheVmsReachALibvirtdOfThisMachineAtTheBridgesAddressOverTcp) {
   EXPECT_EQ(libvirt_uri_from_vms("qemu+ssh://root@host/system", "10.9.8"), "");
   EXPECT_EQ(libvirt_uri_from_vms("qemu+tcp://10.0.0.5/system", "10.9.8"), "");
   EXPECT_EQ(libvirt_uri_from_vms("qemu+tls://127.0.0.1/system", "10.9.8"), "");
+  EXPECT_EQ(libvirt_uri_from_vms("test:///default", "10.9.8"), "");  // runs no VM
+  EXPECT_EQ(libvirt_uri_from_vms("qemu+tcp://127.0.0.1:port/system", "10.9.8"), "");
   EXPECT_EQ(libvirt_uri_from_vms("not a uri", "10.9.8"), "");
 }
 
