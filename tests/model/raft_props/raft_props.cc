@@ -124,6 +124,36 @@ TEST(RaftMembership, AConfChangeSentToAFollowerWhoseLogWasCutIsRefusedNotACrash)
   EXPECT_GT(r.membership_changes, 0u);
 }
 
+// The removed voter is then added back with the disk it left with (its log, term and vote of
+// the old configuration) and promoted again: the cluster grows to four voters.
+RaftSimOptions re_adding_the_removed() {
+  RaftSimOptions options = changing_membership();
+  options.re_add_removed = true;
+  return options;
+}
+
+TEST(RaftProps, Invariants_3ServersAndASpareRemovingAVoterAndAddingItBack) {
+  check_schedules(200, [] {
+    const RaftSimOptions options = re_adding_the_removed();
+    expect_no_violation(options,
+                        *gen_schedule(options.fault_window, kFaultsMax, /*corruption=*/true));
+  });
+}
+
+// Those schedules take the two more steps in some runs.
+TEST(RaftProps, MembershipSchedulesAddTheRemovedVoterBack) {
+  std::size_t readded = 0;
+  for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+    const RaftSimOptions options = re_adding_the_removed();
+    const RunResult r =
+        run_schedule(options, random_schedule(seed, 4, options.fault_window, kFaultsMax));
+    ASSERT_FALSE(r.violation.has_value()) << "seed " << seed << ": " << r.violation->to_string();
+    if (r.membership_changes >= 5) ++readded;
+  }
+  EXPECT_GE(readded, 3u);
+  std::printf("20 schedules: %zu added the removed voter back and promoted it\n", readded);
+}
+
 // Determinism: the trace hash is a function of the seed and schedule.
 Schedule busy_schedule(std::uint64_t seed, std::size_t servers) {
   return random_schedule(seed, servers, std::chrono::seconds(2), kFaultsMax);

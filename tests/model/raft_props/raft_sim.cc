@@ -77,8 +77,12 @@ void Replica::step(const Input& input, Outputs& out) {
 // Client ------------------------------------------------------------------------------------
 
 Client::Client(Rng rng, std::vector<NodeId> replicas, std::vector<NodeId> spares, Duration period,
-               History* history)
-    : rng_(rng), replicas_(std::move(replicas)), period_(period), history_(history) {
+               History* history, bool re_add)
+    : rng_(rng),
+      replicas_(std::move(replicas)),
+      membership_steps_(re_add ? 5 : 3),
+      period_(period),
+      history_(history) {
   OMNI_ASSERT(!replicas_.empty() && period_ > 0ns);
   voters_ = replicas_;
   if (!spares.empty()) spare_ = spares.front();
@@ -87,19 +91,19 @@ Client::Client(Rng rng, std::vector<NodeId> replicas, std::vector<NodeId> spares
 }
 
 bool Client::next_membership_step(Request& request, v1::RaftClientRequest& r) {
-  if (spare_.empty() || membership_step_ >= 3) return false;
-  if (membership_step_ == 0) {
+  if (spare_.empty() || membership_step_ >= membership_steps_) return false;
+  if (membership_step_ == 0 || membership_step_ == 3) {
     request.type = v1::RAFT_CLIENT_REQUEST_TYPE_ADD_LEARNER;
-    request.node = spare_;
-  } else if (membership_step_ == 1) {
+    request.node = membership_step_ == 0 ? spare_ : removed_;
+  } else if (membership_step_ == 1 || membership_step_ == 4) {
     request.type = v1::RAFT_CLIENT_REQUEST_TYPE_PROMOTE_VOTER;  // refused until caught up
-    request.node = spare_;
+    request.node = membership_step_ == 1 ? spare_ : removed_;
   } else {
     request.type = v1::RAFT_CLIENT_REQUEST_TYPE_REMOVE_SERVER;
     request.node = voters_[rng_.below(voters_.size())];
   }
   r.set_node(request.node);
-  OMNI_ASSERT(!request.node.empty() && membership_step_ < 3);
+  OMNI_ASSERT(!request.node.empty() && membership_step_ < membership_steps_);
   return true;
 }
 
@@ -146,6 +150,7 @@ void Client::on_ok(const v1::RaftClientReply& reply, const Request& request, Tim
       break;
     default:  // a membership step: the next one follows (a repeated step is refused or a no-op)
       ++history_->membership_changes;
+      if (request.step == 2 && removed_.empty()) removed_ = request.node;
       membership_step_ = std::max(membership_step_, request.step + 1);
       break;
   }
@@ -213,8 +218,9 @@ void add_cluster(sim::Simulation& sim, const RaftSimOptions& options, History* h
       return std::make_unique<Replica>(id, std::vector<NodeId>{}, config, rng, history);
     });
   }
-  sim.add_process(kClient, [voters, spares, period = options.propose_period, history](Rng rng) {
-    return std::make_unique<Client>(rng, voters, spares, period, history);
+  sim.add_process(kClient, [voters, spares, period = options.propose_period, history,
+                            re_add = options.re_add_removed](Rng rng) {
+    return std::make_unique<Client>(rng, voters, spares, period, history, re_add);
   });
   const std::size_t all = all_servers(options);
   sim.add_checker(std::make_unique<ElectionSafetyChecker>(&sim, all));

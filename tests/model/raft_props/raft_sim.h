@@ -94,15 +94,15 @@ class Replica : public Component {
 // twenty), sent to the replica it believes leads (a random one when it has no hint). With
 // spares, one time in ten it takes the next step of a membership change instead: add the
 // first spare as a learner, promote it, then remove a random one of the first voters, so the
-// cluster keeps its size but changes its members under the schedule's faults. Follows
-// NOT_LEADER hints and
-// records OK replies. At most `kInflightMax` requests are remembered; older ones are forgotten
-// (their replies are then ignored).
+// cluster keeps its size but changes its members under the schedule's faults; with `re_add`,
+// it then adds the removed server back (its disk as it left it) and promotes it. Follows
+// NOT_LEADER hints and records OK replies. At most `kInflightMax` requests are remembered; older
+// ones are forgotten (their replies are then ignored).
 class Client : public Component {
  public:
   static constexpr std::size_t kInflightMax = 64;
   Client(Rng rng, std::vector<NodeId> replicas, std::vector<NodeId> spares, Duration period,
-         History* history);
+         History* history, bool re_add = false);
   void step(const Input& input, Outputs& out) override;
   std::uint64_t next_request_id() const { return next_request_id_; }
 
@@ -124,7 +124,11 @@ class Client : public Component {
   std::vector<NodeId> replicas_;  // every server, spares included
   std::vector<NodeId> voters_;    // the first voters, one of which the change removes
   NodeId spare_;                  // the server the change adds; empty: no change
-  int membership_step_ = 0;       // 0 add the spare, 1 promote it, 2 remove a voter, 3 done
+  NodeId removed_;                // the voter the change removed
+  // 0 add the spare, 1 promote it, 2 remove a voter; then 3 done, or with re_add 3 add the
+  // removed voter back, 4 promote it, 5 done
+  int membership_step_ = 0;
+  int membership_steps_ = 3;
   Duration period_;
   History* history_;
   NodeId leader_hint_;
@@ -138,6 +142,7 @@ struct RaftSimOptions {
   // Servers started outside the cluster (no initial voters) after the `servers`; the client
   // adds the first to the cluster and removes a voter (Client). Faults reach them too.
   std::size_t spares = 0;
+  bool re_add_removed = false;   // the client then adds the removed voter back (Client)
   RaftConfig raft{};             // 150..300 ms election timeout, 50 ms heartbeat
   sim::NetworkConfig network{};  // 1..5 ms latency, lossless (faults change it)
   Duration propose_period = std::chrono::milliseconds(20);
