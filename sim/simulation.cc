@@ -25,6 +25,7 @@ Simulation::Simulation(SimConfig config)
   network_.validate();
   OMNI_ASSERT(config_.max_events > 0, "max_events bounds every run");
   OMNI_ASSERT(config_.max_events_per_instant > 0, "max_events_per_instant bounds every instant");
+  OMNI_ASSERT(config_.sync_latency >= Duration{0}, "a sync cannot end before it begins");
 }
 
 Simulation::~Simulation() = default;

@@ -41,6 +41,9 @@ struct SimConfig {
   // More events than this without the clock moving is a livelock (e.g. a component asking
   // for a Tick in the past at every Tick); it is reported as the violation "livelock".
   std::uint64_t max_events_per_instant = 1'000'000;
+  // How long a synced persist takes: a step's messages sent after one leave that much later,
+  // as a real host's replies wait for its fsync. Zero (the default): a sync is instant.
+  Duration sync_latency{0};
 };
 
 struct SimCounters {
@@ -204,7 +207,7 @@ class Simulation final : private DriverHost {
 
   // Execution of a component's outputs (simulation_outputs.cc).
   void execute_outputs(AddressId id);
-  void do_send(AddressId id, const Send& send);
+  void do_send(AddressId id, const Send& send, Duration after_sync);
   void enqueue_message(AddressId from, AddressId to, std::uint64_t slot, Duration delay);
   bool do_persist(AddressId id, const Persist& persist);
   void do_wake(AddressId id, Time at_local);

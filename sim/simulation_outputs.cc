@@ -10,18 +10,20 @@ namespace omni::sim {
 
 void Simulation::execute_outputs(AddressId id) {
   const std::uint64_t incarnation = processes_[id].incarnation;
+  Duration after_sync{0};  // the syncs of this step so far
   for (const Output& output : outputs_) {
     // A failed persist or an Exit ends the process: nothing after it takes effect.
     if (!processes_[id].up || processes_[id].incarnation != incarnation) break;
     switch (output.index()) {
       case 0:
-        do_send(id, std::get<Send>(output));
+        do_send(id, std::get<Send>(output), after_sync);
         break;
       case 1:
         do_driver_call(id, std::get<DriverCall>(output));
         break;
       case 2:
-        do_persist(id, std::get<Persist>(output));
+        if (do_persist(id, std::get<Persist>(output)) && std::get<Persist>(output).sync)
+          after_sync += config_.sync_latency;
         break;
       case 3:
         do_wake(id, std::get<WakeAt>(output).at);
@@ -37,7 +39,7 @@ void Simulation::execute_outputs(AddressId id) {
   OMNI_ASSERT(outputs_.empty());
 }
 
-void Simulation::do_send(AddressId id, const Send& send) {
+void Simulation::do_send(AddressId id, const Send& send, Duration after_sync) {
   OMNI_ASSERT(!send.to.empty(), "a Send needs a destination");
   // Progress is for a person, as a real host prints it: in the trace, never on the network, so
   // what a person is told cannot change the schedule.
@@ -70,7 +72,8 @@ void Simulation::do_send(AddressId id, const Send& send) {
   if (plan.copies == 2) ++counters_.messages_duplicated;
   if (plan.reordered) ++counters_.messages_reordered;
   message.copies_left = plan.copies;
-  for (std::uint32_t i = 0; i < plan.copies; ++i) enqueue_message(id, to, slot, plan.delays[i]);
+  for (std::uint32_t i = 0; i < plan.copies; ++i)
+    enqueue_message(id, to, slot, plan.delays[i] + after_sync);
 }
 
 void Simulation::enqueue_message(AddressId from, AddressId to, std::uint64_t slot, Duration delay) {

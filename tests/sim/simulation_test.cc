@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "tests/sim/toys.h"
 
 namespace omni::sim {
@@ -31,6 +33,38 @@ TEST(Simulation, PingPongRunsToTheEnd) {
   EXPECT_EQ(sim.counters().messages_delivered, 11U);
   EXPECT_EQ(sim.now(), time_from_ns(0) + 1s);
   EXPECT_EQ(sim.queued_events(), 0U);
+}
+
+// A sync takes SimConfig::sync_latency: what a step sends after a synced persist leaves that
+// much later (twice after two); what it sends before one, or after an unsynced one, does not wait.
+TEST(Simulation, MessagesSentAfterASyncedPersistWaitForIt) {
+  for (const Duration sync : {Duration{0}, Duration{14ms}}) {
+    SCOPED_TRACE(sync.count());
+    std::map<std::uint64_t, Time> arrived;  // hello's incarnation -> when
+    Simulation sim(
+        SimConfig{.network = {.latency_min = 1ms, .latency_max = 1ms}, .sync_latency = sync});
+    sim.add_process("writer", testing::lambda_factory([](const Input& input, Outputs& out) {
+                      if (!std::holds_alternative<Start>(input)) return;
+                      out.push_back(testing::send_hello("reader", 1));
+                      out.push_back(Persist{.record = "a", .sync = false});
+                      out.push_back(testing::send_hello("reader", 2));
+                      out.push_back(Persist{.record = "b", .sync = true});
+                      out.push_back(testing::send_hello("reader", 3));
+                      out.push_back(Persist{.record = "c", .sync = true});
+                      out.push_back(testing::send_hello("reader", 4));
+                    }));
+    sim.add_process("reader", testing::lambda_factory([&](const Input& input, Outputs&) {
+                      if (const auto* deliver = std::get_if<Deliver>(&input))
+                        arrived[deliver->envelope.hello().incarnation()] = deliver->now;
+                    }));
+    sim.run_for(1s);
+    const Time start = time_from_ns(0);
+    ASSERT_EQ(arrived.size(), 4u);
+    EXPECT_EQ(arrived[1], start + 1ms);
+    EXPECT_EQ(arrived[2], start + 1ms);  // an unsynced persist is not waited for
+    EXPECT_EQ(arrived[3], start + 1ms + sync);
+    EXPECT_EQ(arrived[4], start + 1ms + 2 * sync);
+  }
 }
 
 TEST(Simulation, ACrashDiscardsTimersOfTheOldIncarnation) {
