@@ -1,21 +1,29 @@
 // Raft fail-over in the simulator (compare: Raft paper, figure 16), and the simulator's speed
 // on a Raft workload.
 //
-// Fail-over: 5 servers, election timeout 150..300 ms, heartbeat 50 ms, pre-vote and
-// check-quorum on, LAN latency uniform 0.1..0.5 ms, no loss. Per trial: let a leader settle
-// under steady proposals, wait a random fraction of a heartbeat interval, crash the leader, and
-// measure simulated time until (a) another server is leader and (b) that leader has committed
-// an entry of its term (it can serve writes). Prints min, median, p99, max over the trials.
+// Fail-over: 5 servers, an election timeout range, a heartbeat, a one-way latency range (no
+// loss), pre-vote and check-quorum on or off. Per trial: let a leader settle under steady
+// proposals, wait a random point within a heartbeat interval, crash the leader, and measure
+// simulated time until (a) another server is leader and (b) that leader has committed an entry
+// of its term (it can serve writes). Prints min, median, p99, max (and mean) over the trials.
 //
 // Speed: 5 servers under steady proposals (one every 1 ms on average), no checkers; prints
 // events per wall second and simulated seconds per wall second.
 //
 //   bench-raft-failover [trials=1000] [speed_simulated_seconds=60] [seed=1]
+//       the default setting: 150..300 ms, heartbeat 50 ms, latency 0.1..0.5 ms, then speed
+//   bench-raft-failover --timeout 150-155 [--heartbeat 75] [--latency 0.1-0.5] [--sync 14]
+//       [--no-pre-vote] [--trials 1000] [--seed 1]     one setting, no speed run
+//   bench-raft-failover --figure16 [--trials 1000] [--seed 1]
+//       the Raft paper's figure 16, row by row: broadcast time about 15 ms (a LAN and a 14 ms
+//       fsync), heartbeat half the minimum timeout, each range with and without pre-vote and
+//       check-quorum, the paper's figures beside ours
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -44,8 +52,9 @@ class CountingMachine : public omni::raft::StateMachine {
 
 class Replica : public omni::Component {
  public:
-  Replica(NodeId id, std::vector<NodeId> voters, omni::Rng rng)
-      : node_(std::move(id), std::move(voters), omni::raft::RaftConfig{}, rng, &machine_) {}
+  Replica(NodeId id, std::vector<NodeId> voters, const omni::raft::RaftConfig& config,
+          omni::Rng rng)
+      : node_(std::move(id), std::move(voters), config, rng, &machine_) {}
   void step(const omni::Input& input, omni::Outputs& out) override { node_.step(input, out); }
   const omni::raft::Raft& raft() const { return node_.raft(); }
 
@@ -104,11 +113,21 @@ std::vector<NodeId> voters() {
   return ids;
 }
 
-void add_cluster(omni::sim::Simulation& sim, Duration propose_period) {
+// One fail-over setting: what Raft is configured with, and the network it runs on.
+struct Setting {
+  omni::raft::RaftConfig raft;
+  Duration latency_min = std::chrono::microseconds(100);
+  Duration latency_max = std::chrono::microseconds(500);
+  Duration sync_latency{0};  // an fsync: replies that follow a synced persist wait for it
+};
+
+void add_cluster(omni::sim::Simulation& sim, Duration propose_period,
+                 const omni::raft::RaftConfig& config) {
   const std::vector<NodeId> ids = voters();
   for (const NodeId& id : ids) {
-    sim.add_process(id,
-                    [id, ids](omni::Rng rng) { return std::make_unique<Replica>(id, ids, rng); });
+    sim.add_process(id, [id, ids, config](omni::Rng rng) {
+      return std::make_unique<Replica>(id, ids, config, rng);
+    });
   }
   sim.add_process("client", [ids, propose_period](omni::Rng rng) {
     return std::make_unique<Proposer>(rng, ids, propose_period);
@@ -143,31 +162,38 @@ struct Trial {
   Duration committed;
 };
 
-omni::sim::NetworkConfig lan() {
-  return {.latency_min = std::chrono::microseconds(100),
-          .latency_max = std::chrono::microseconds(500)};
+omni::sim::NetworkConfig network_of(const Setting& setting) {
+  return {.latency_min = setting.latency_min, .latency_max = setting.latency_max};
 }
 
-Trial failover_trial(std::uint64_t seed) {
-  omni::sim::Simulation sim(omni::sim::SimConfig{.seed = seed, .network = lan()});
-  add_cluster(sim, std::chrono::milliseconds(10));
+bool has_committed_leader(const omni::sim::Simulation& sim) {
+  const NodeId leader = leader_of(sim);
+  return !leader.empty() && committed_in_term(*replica(sim, leader));
+}
+
+// A trial that sees no new leader within this much simulated time is counted as given up: with
+// no spread in the election timeout (150..150 ms) split votes can repeat for a long time.
+constexpr Duration kGiveUp = std::chrono::seconds(60);
+
+std::optional<Trial> failover_trial(std::uint64_t seed, const Setting& setting) {
+  omni::sim::Simulation sim(omni::sim::SimConfig{
+      .seed = seed, .network = network_of(setting), .sync_latency = setting.sync_latency});
+  add_cluster(sim, std::chrono::milliseconds(10), setting.raft);
   // Settle: a leader that has committed in its term, then a random point in a heartbeat.
+  const Duration poll = setting.raft.heartbeat_interval;
   sim.run_for(std::chrono::seconds(1));
-  for (int i = 0;
-       i < 100 && (leader_of(sim).empty() || !committed_in_term(*replica(sim, leader_of(sim))));
-       ++i) {
-    sim.run_for(std::chrono::milliseconds(50));
-  }
-  sim.run_for(sim.fault_rng().between(Duration{0}, Duration{std::chrono::milliseconds(50)}));
+  for (Duration waited{0}; waited < kGiveUp && !has_committed_leader(sim); waited += poll)
+    sim.run_for(poll);
+  if (!has_committed_leader(sim)) return std::nullopt;
+  sim.run_for(sim.fault_rng().between(Duration{0}, setting.raft.heartbeat_interval));
   const NodeId old_leader = leader_of(sim);
-  OMNI_ASSERT(!old_leader.empty(), "a 5-server LAN cluster elects a leader within 6 s");
+  if (old_leader.empty()) return std::nullopt;  // deposed while we waited: counted as given up
   const omni::raft::Term old_term = replica(sim, old_leader)->raft().term();
   sim.crash(old_leader);
   const Time crashed_at = sim.now();
   std::optional<Duration> elected;
-  // Event by event, so the times are exact; bounded by 10 s of simulated time.
-  const Time give_up = crashed_at + std::chrono::seconds(10);
-  while (sim.now() < give_up && sim.step()) {
+  // Event by event, so the times are exact.
+  while (sim.now() < crashed_at + kGiveUp && sim.step()) {
     const NodeId leader = leader_of(sim);
     if (leader.empty() || leader == old_leader) continue;
     const Replica& r = *replica(sim, leader);
@@ -175,28 +201,62 @@ Trial failover_trial(std::uint64_t seed) {
     if (!elected.has_value()) elected = sim.now() - crashed_at;
     if (committed_in_term(r)) return Trial{*elected, sim.now() - crashed_at};
   }
-  OMNI_ASSERT(false,
-              "no new leader committed within 10 s of the crash, seed " + std::to_string(seed));
-  return {};
+  return std::nullopt;
 }
 
 double ms(Duration d) {
   return static_cast<double>(d.count()) / 1e6;
 }
 
-void print_distribution(const char* what, std::vector<Duration> values) {
+struct Distribution {
+  Duration min{0}, median{0}, p99{0}, max{0};
+  double mean_ms = 0;
+};
+
+Distribution distribution_of(std::vector<Duration> values) {
+  OMNI_ASSERT(!values.empty());
   std::sort(values.begin(), values.end());
   const auto at = [&](double q) {
-    const auto i = static_cast<std::size_t>(q * static_cast<double>(values.size() - 1) + 0.5);
-    return values[i];
+    return values[static_cast<std::size_t>(q * static_cast<double>(values.size() - 1) + 0.5)];
   };
-  std::printf("%-34s min %7.1f  median %7.1f  p99 %7.1f  max %7.1f  (ms)\n", what,
-              ms(values.front()), ms(at(0.5)), ms(at(0.99)), ms(values.back()));
+  double sum_ms = 0;
+  for (const Duration d : values) sum_ms += ms(d);
+  Distribution d{values.front(), at(0.5), at(0.99), values.back(),
+                 sum_ms / static_cast<double>(values.size())};
+  OMNI_ASSERT(d.min <= d.median && d.median <= d.p99 && d.p99 <= d.max);
+  return d;
+}
+
+void print_distribution(const char* what, std::vector<Duration> values) {
+  const Distribution d = distribution_of(std::move(values));
+  std::printf("%-34s min %7.1f  median %7.1f  p99 %7.1f  max %7.1f  (ms)\n", what, ms(d.min),
+              ms(d.median), ms(d.p99), ms(d.max));
+}
+
+struct Trials {
+  std::vector<Duration> elected;
+  std::vector<Duration> committed;
+  std::uint64_t given_up = 0;
+};
+
+Trials run_trials(const Setting& setting, std::uint64_t trials, std::uint64_t seed) {
+  Trials out;
+  for (std::uint64_t t = 0; t < trials; ++t) {
+    const auto trial = failover_trial(seed + t, setting);
+    if (!trial) {
+      ++out.given_up;
+      continue;
+    }
+    out.elected.push_back(trial->elected);
+    out.committed.push_back(trial->committed);
+  }
+  OMNI_ASSERT(out.elected.size() + out.given_up == trials);
+  return out;
 }
 
 void speed(std::uint64_t simulated_s, std::uint64_t seed) {
-  omni::sim::Simulation sim(omni::sim::SimConfig{.seed = seed, .network = lan()});
-  add_cluster(sim, std::chrono::milliseconds(1));
+  omni::sim::Simulation sim(omni::sim::SimConfig{.seed = seed, .network = network_of(Setting{})});
+  add_cluster(sim, std::chrono::milliseconds(1), omni::raft::RaftConfig{});
   const auto wall_start = std::chrono::steady_clock::now();
   const auto status = sim.run_for(std::chrono::seconds(simulated_s));
   const double wall_s =
@@ -218,22 +278,10 @@ std::uint64_t arg_or(int argc, char** argv, int index, std::uint64_t fallback) {
   return argc > index ? std::strtoull(argv[index], nullptr, 10) : fallback;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  const std::uint64_t trials = arg_or(argc, argv, 1, 1000);
-  const std::uint64_t speed_s = arg_or(argc, argv, 2, 60);
-  const std::uint64_t seed = arg_or(argc, argv, 3, 1);
-  OMNI_ASSERT(trials > 0 && speed_s > 0);
-
-  std::vector<Duration> elected;
-  std::vector<Duration> committed;
+// The default setting, as before the flags: the printout docs/raft-figures.md shows.
+int default_run(std::uint64_t trials, std::uint64_t speed_s, std::uint64_t seed) {
   const auto wall_start = std::chrono::steady_clock::now();
-  for (std::uint64_t t = 0; t < trials; ++t) {
-    const Trial trial = failover_trial(seed + t);
-    elected.push_back(trial.elected);
-    committed.push_back(trial.committed);
-  }
+  const Trials t = run_trials(Setting{}, trials, seed);
   const double wall_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
   std::printf(
@@ -242,10 +290,15 @@ int main(int argc, char** argv) {
       "wall %.1f s\n",
       static_cast<unsigned long long>(trials), static_cast<unsigned long long>(seed),
       static_cast<unsigned long long>(seed + trials - 1), wall_s);
-  print_distribution("crash -> new leader elected", elected);
-  print_distribution("crash -> new leader committed", committed);
+  if (t.elected.empty()) {
+    std::printf("no trial elected a new leader within %.0f s\n", ms(kGiveUp) / 1000);
+    return 1;
+  }
+  print_distribution("crash -> new leader elected", t.elected);
+  print_distribution("crash -> new leader committed", t.committed);
   const auto under = [&](Duration bound) {
-    return std::count_if(elected.begin(), elected.end(), [&](Duration d) { return d <= bound; });
+    return std::count_if(t.elected.begin(), t.elected.end(),
+                         [&](Duration d) { return d <= bound; });
   };
   std::printf("elected within 300 ms: %lld/%llu, within 1 s: %lld/%llu\n",
               static_cast<long long>(under(std::chrono::milliseconds(300))),
@@ -254,4 +307,194 @@ int main(int argc, char** argv) {
               static_cast<unsigned long long>(trials));
   speed(speed_s, seed);
   return 0;
+}
+
+// "150-155" or "0.1-0.5" (milliseconds) into a range; false when it is not one.
+bool parse_range_ms(const std::string& text, Duration& low, Duration& high) {
+  const auto dash = text.find('-');
+  if (dash == std::string::npos) return false;
+  char* end = nullptr;
+  const double a = std::strtod(text.c_str(), &end);
+  if (end != text.c_str() + dash) return false;
+  const double b = std::strtod(text.c_str() + dash + 1, &end);
+  if (*end != '\0' || a < 0 || b < a || b > 1e6) return false;
+  low = std::chrono::duration_cast<Duration>(std::chrono::duration<double, std::milli>(a));
+  high = std::chrono::duration_cast<Duration>(std::chrono::duration<double, std::milli>(b));
+  return true;
+}
+
+// The Raft paper's figures for a row (section 9.3), or "".
+std::string paper_figure(const Setting& s) {
+  const auto range = [&](int low, int high) {
+    return s.raft.election_timeout_min == std::chrono::milliseconds(low) &&
+           s.raft.election_timeout_max == std::chrono::milliseconds(high);
+  };
+  if (range(150, 155)) return "median 287";
+  if (range(150, 200)) return "max 513";
+  if (range(12, 24)) return "mean 35, max 152";
+  return "";
+}
+
+// Whether our row is no worse than the paper's figure for it (true when it gives none).
+bool no_worse_than_paper(const Setting& s, const Distribution& d) {
+  const auto range = [&](int low, int high) {
+    return s.raft.election_timeout_min == std::chrono::milliseconds(low) &&
+           s.raft.election_timeout_max == std::chrono::milliseconds(high);
+  };
+  if (range(150, 155)) return ms(d.median) <= 287;
+  if (range(150, 200)) return ms(d.max) <= 513;
+  if (range(12, 24)) return d.mean_ms <= 35 && ms(d.max) <= 152;
+  return true;
+}
+
+void print_row(const Setting& s, const Trials& t) {
+  char label[64];
+  std::snprintf(label, sizeof label, "%3.0f-%-3.0f ms %s", ms(s.raft.election_timeout_min),
+                ms(s.raft.election_timeout_max), s.raft.pre_vote ? "pre-vote+cq" : "plain      ");
+  if (t.elected.empty()) {
+    std::printf("%s  no trial elected within %.0f s\n", label, ms(kGiveUp) / 1000);
+    return;
+  }
+  const Distribution d = distribution_of(t.elected);
+  const std::string paper = paper_figure(s);
+  std::printf("%s  %7.1f %7.1f %7.1f %8.1f %7.1f  %5llu  %-17s %s\n", label, ms(d.min),
+              ms(d.median), ms(d.p99), ms(d.max), d.mean_ms,
+              static_cast<unsigned long long>(t.given_up), paper.c_str(),
+              paper.empty() ? "" : (no_worse_than_paper(s, d) ? "no worse" : "WORSE"));
+}
+
+// Where the paper's broadcast time of about 15 ms goes: to the network (a one-way latency of
+// 6..9 ms), or to the disk (a LAN and a 14 ms fsync, which a vote and an append wait for).
+enum class Broadcast { network, fsync };
+
+Setting paper_setting(int timeout_min_ms, int timeout_max_ms, bool pre_vote_and_check_quorum,
+                      Broadcast broadcast) {
+  Setting s;
+  s.raft.election_timeout_min = std::chrono::milliseconds(timeout_min_ms);
+  s.raft.election_timeout_max = std::chrono::milliseconds(timeout_max_ms);
+  // "which was half of the minimum election timeout for all tests"
+  s.raft.heartbeat_interval = s.raft.election_timeout_min / 2;
+  s.raft.pre_vote = pre_vote_and_check_quorum;
+  s.raft.check_quorum = pre_vote_and_check_quorum;
+  if (broadcast == Broadcast::network) {
+    s.latency_min = std::chrono::milliseconds(6);
+    s.latency_max = std::chrono::milliseconds(9);
+  } else {
+    s.latency_min = std::chrono::microseconds(100);
+    s.latency_max = std::chrono::microseconds(500);
+    s.sync_latency = std::chrono::milliseconds(14);
+  }
+  return s;
+}
+
+// One table: every range, with and without pre-vote and check-quorum. True when no row is
+// worse than the paper's figure for it.
+bool figure16_table(Broadcast broadcast, std::uint64_t trials, std::uint64_t seed) {
+  std::printf("\nbroadcast about 15 ms: %s\n", broadcast == Broadcast::network
+                                                   ? "one-way latency 6..9 ms, instant fsync"
+                                                   : "latency 0.1..0.5 ms, a 14 ms fsync");
+  std::printf("%-22s  %7s %7s %7s %8s %7s  %5s  %-17s\n", "timeout", "min", "median", "p99", "max",
+              "mean", "gave", "paper (ms)");
+  const std::pair<int, int> ranges[] = {{150, 150}, {150, 151}, {150, 155}, {150, 175},
+                                        {150, 200}, {150, 300}, {12, 24}};
+  bool all_no_worse = true;
+  for (const bool safeguards : {true, false}) {
+    for (const auto& [low, high] : ranges) {
+      const Setting s = paper_setting(low, high, safeguards, broadcast);
+      const Trials t = run_trials(s, trials, seed);
+      print_row(s, t);
+      const bool no_worse = t.elected.empty() ? paper_figure(s).empty()
+                                              : no_worse_than_paper(s, distribution_of(t.elected));
+      all_no_worse = all_no_worse && no_worse;
+    }
+  }
+  return all_no_worse;
+}
+
+int figure16(std::uint64_t trials, std::uint64_t seed) {
+  std::printf(
+      "Raft paper, figure 16: 5 servers, heartbeat half the minimum timeout, the leader crashed "
+      "at a\nrandom point within a heartbeat, a proposal every ~10 ms; %llu trials a row (seeds "
+      "%llu..%llu);\ncrash -> new leader elected, in ms; `gave`: trials without a new leader "
+      "in 60 s\n",
+      static_cast<unsigned long long>(trials), static_cast<unsigned long long>(seed),
+      static_cast<unsigned long long>(seed + trials - 1));
+  const bool network = figure16_table(Broadcast::network, trials, seed);
+  const bool fsync = figure16_table(Broadcast::fsync, trials, seed);
+  std::printf("\n%s\n", network && fsync ? "no row is worse than the paper's figure for it"
+                                         : "some row is worse than the paper's figure for it");
+  return 0;
+}
+
+int one_setting(const Setting& s, std::uint64_t trials, std::uint64_t seed) {
+  const Trials t = run_trials(s, trials, seed);
+  std::printf("%-22s  %7s %7s %7s %8s %7s  %5s  %-17s\n", "timeout", "min", "median", "p99", "max",
+              "mean", "gave", "paper (ms)");
+  print_row(s, t);
+  if (!t.committed.empty()) print_distribution("crash -> new leader committed", t.committed);
+  return t.elected.empty() ? 1 : 0;
+}
+
+int usage() {
+  std::fprintf(stderr,
+               "usage: bench-raft-failover [trials [speed_seconds [seed]]]\n"
+               "       bench-raft-failover --timeout MIN-MAX [--heartbeat MS] [--latency MIN-MAX]\n"
+               "                           [--sync MS] [--no-pre-vote] [--trials N] [--seed N]\n"
+               "       bench-raft-failover --figure16 [--trials N] [--seed N]\n"
+               "(times in milliseconds)\n");
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || argv[1][0] != '-') {
+    const std::uint64_t trials = arg_or(argc, argv, 1, 1000);
+    const std::uint64_t speed_s = arg_or(argc, argv, 2, 60);
+    const std::uint64_t seed = arg_or(argc, argv, 3, 1);
+    if (trials == 0 || speed_s == 0) return usage();
+    return default_run(trials, speed_s, seed);
+  }
+  Setting setting;
+  bool figure = false, timeout_given = false, heartbeat_given = false;
+  std::uint64_t trials = 1000, seed = 1;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    const bool has_value = i + 1 < argc;
+    if (arg == "--figure16") {
+      figure = true;
+    } else if (arg == "--no-pre-vote") {
+      setting.raft.pre_vote = setting.raft.check_quorum = false;
+    } else if (arg == "--timeout" && has_value) {
+      if (!parse_range_ms(argv[++i], setting.raft.election_timeout_min,
+                          setting.raft.election_timeout_max))
+        return usage();
+      timeout_given = true;
+    } else if (arg == "--latency" && has_value) {
+      if (!parse_range_ms(argv[++i], setting.latency_min, setting.latency_max)) return usage();
+    } else if (arg == "--sync" && has_value) {
+      const double sync_ms = std::strtod(argv[++i], nullptr);
+      if (sync_ms < 0 || sync_ms > 1e6) return usage();
+      setting.sync_latency =
+          std::chrono::duration_cast<Duration>(std::chrono::duration<double, std::milli>(sync_ms));
+    } else if (arg == "--heartbeat" && has_value) {
+      const double heartbeat_ms = std::strtod(argv[++i], nullptr);
+      if (heartbeat_ms <= 0 || heartbeat_ms > 1e6) return usage();
+      setting.raft.heartbeat_interval = std::chrono::duration_cast<Duration>(
+          std::chrono::duration<double, std::milli>(heartbeat_ms));
+      heartbeat_given = true;
+    } else if ((arg == "--trials" || arg == "--seed") && has_value) {
+      char* end = nullptr;
+      const std::uint64_t value = std::strtoull(argv[++i], &end, 10);
+      if (*end != '\0' || (arg == "--trials" && (value == 0 || value > 1000000))) return usage();
+      (arg == "--trials" ? trials : seed) = value;
+    } else {
+      return usage();
+    }
+  }
+  if (figure) return figure16(trials, seed);
+  if (!timeout_given) return usage();
+  if (!heartbeat_given) setting.raft.heartbeat_interval = setting.raft.election_timeout_min / 2;
+  if (setting.raft.election_timeout_min <= setting.raft.heartbeat_interval) return usage();
+  return one_setting(setting, trials, seed);
 }
