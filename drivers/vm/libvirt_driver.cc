@@ -149,10 +149,10 @@ std::string pick_domain_type(virConnectPtr connection) {
 
 }  // namespace
 
-std::string write_initrd_with_files(const std::string& shared, const std::vector<VmFile>& files,
-                                    const std::string& copy) {
-  std::ifstream in(shared, std::ios::binary);
-  if (!in) return "cannot read the initramfs " + shared;
+namespace {
+
+// A newc archive of `files` under etc/omni/, with every directory they need (0700).
+std::string overlay_of(const std::vector<VmFile>& files) {
   std::vector<ArchiveFile> entries{{"etc", "", 0755, true}, {"etc/omni", "", 0700, true}};
   std::set<std::string> directories{"etc", "etc/omni"};
   for (const auto& file : files) {
@@ -163,11 +163,20 @@ std::string write_initrd_with_files(const std::string& shared, const std::vector
         entries.push_back({path.substr(0, slash), "", 0700, true});
     entries.push_back({path, file.content, file.mode, false});
   }
+  return newc_archive(entries);
+}
+
+}  // namespace
+
+std::string write_initrd_with_files(const std::string& shared, const std::vector<VmFile>& files,
+                                    const std::string& copy) {
+  std::ifstream in(shared, std::ios::binary);
+  if (!in) return "cannot read the initramfs " + shared;
   std::ofstream out(copy, std::ios::binary | std::ios::trunc);
   out << in.rdbuf();
   // The kernel wants each archive 4-byte aligned; an uncompressed one may follow a gzip'd one.
   for (auto at = out.tellp(); at % 4 != 0; at += 1) out.put('\0');
-  const std::string overlay = newc_archive(entries);
+  const std::string overlay = overlay_of(files);
   out.write(overlay.data(), static_cast<std::streamsize>(overlay.size()));
   out.close();
   ::chmod(copy.c_str(), 0600);
@@ -345,6 +354,9 @@ Outcome<VmSpec> LibvirtDriver::with_files(const VmSpec& spec, const std::string&
                            "VM " + name +
                                " has files, which need a kernel and an initramfs to "
                                "append them to");
+  if (!std::filesystem::exists(spec.boot.initrd_path))
+    return failure<VmSpec>(DriverStatus::not_found,
+                           "cannot read the initramfs " + spec.boot.initrd_path);
   std::error_code ignored;
   std::filesystem::create_directories(options_.state_dir, ignored);
   const std::string copy = initrd_copy_of(name);
