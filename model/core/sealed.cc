@@ -1,5 +1,7 @@
 #include "model/core/sealed.h"
 
+#include <array>
+
 #include "model/core/assert.h"
 
 namespace omni {
@@ -9,13 +11,51 @@ constexpr std::size_t kChecksumBytes = 4;
 
 }  // namespace
 
-std::uint32_t crc32c(std::string_view bytes) {
-  std::uint32_t crc = 0xFFFFFFFFu;
-  for (unsigned char byte : bytes) {
-    crc ^= byte;
-    for (int bit = 0; bit < 8; ++bit) crc = (crc >> 1) ^ (0x82F63B78u & (0u - (crc & 1u)));
+namespace {
+
+constexpr std::uint32_t kCastagnoli = 0x82F63B78u;  // CRC-32C, reflected
+
+// Slicing by 8: table[k][b] is the CRC of byte b followed by k zero bytes, so eight bytes are
+// folded in with eight lookups instead of sixty-four shifts (the checksum was 3.6% of the real
+// plane's CPU and about 5% of a simulated run's, bit by bit).
+using Tables = std::array<std::array<std::uint32_t, 256>, 8>;
+
+constexpr Tables make_tables() {
+  Tables t{};
+  for (std::uint32_t b = 0; b < 256; ++b) {
+    std::uint32_t crc = b;
+    for (int bit = 0; bit < 8; ++bit) crc = (crc >> 1) ^ (kCastagnoli & (0u - (crc & 1u)));
+    t[0][b] = crc;
   }
-  return ~crc;
+  for (std::size_t k = 1; k < 8; ++k)
+    for (std::size_t b = 0; b < 256; ++b) t[k][b] = (t[k - 1][b] >> 8) ^ t[0][t[k - 1][b] & 0xFFu];
+  return t;
+}
+
+constexpr Tables kTables = make_tables();
+static_assert(kTables[0][0x80] == kCastagnoli, "a lone top bit divides to the polynomial");
+static_assert(kTables[1][0] == 0 && kTables[7][0] == 0, "zeros leave the register as it was");
+
+std::uint32_t fold_bytes(std::uint32_t crc, const unsigned char* at, std::size_t count) {
+  for (std::size_t i = 0; i < count; ++i) crc = (crc >> 8) ^ kTables[0][(crc ^ at[i]) & 0xFFu];
+  return crc;
+}
+
+}  // namespace
+
+std::uint32_t crc32c(std::string_view bytes) {
+  const auto* at = reinterpret_cast<const unsigned char*>(bytes.data());
+  std::size_t left = bytes.size();
+  std::uint32_t crc = 0xFFFFFFFFu;
+  for (; left >= 8; at += 8, left -= 8) {
+    // Little-endian order of the first four bytes, whatever the machine's.
+    const std::uint32_t low = crc ^ (std::uint32_t{at[0]} | std::uint32_t{at[1]} << 8 |
+                                     std::uint32_t{at[2]} << 16 | std::uint32_t{at[3]} << 24);
+    crc = kTables[7][low & 0xFFu] ^ kTables[6][(low >> 8) & 0xFFu] ^
+          kTables[5][(low >> 16) & 0xFFu] ^ kTables[4][low >> 24] ^ kTables[3][at[4]] ^
+          kTables[2][at[5]] ^ kTables[1][at[6]] ^ kTables[0][at[7]];
+  }
+  return ~fold_bytes(crc, at, left);
 }
 
 std::string seal(std::string_view payload) {

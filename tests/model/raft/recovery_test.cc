@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 
+#include "model/core/sealed.h"
 #include "tests/model/raft/single.h"
 
 namespace omni::raft::testing {
@@ -653,6 +654,28 @@ TEST(RaftRecovery, PersistPrecedesEverySendThatDependsOnIt) {
       if (const auto* persist = std::get_if<Persist>(&output)) last = persist;
     ASSERT_NE(last, nullptr);
     EXPECT_TRUE(last->sync) << "the batch's last write is synced before its Sends go out";
+  }
+}
+
+// The records' checksum (CRC-32C, Castagnoli): the check value every implementation agrees on,
+// and, for every length around the 8-byte slices, the bit-by-bit definition.
+TEST(Crc32c, KnownValuesAndEveryLengthAgreeWithTheBitwiseDefinition) {
+  EXPECT_EQ(omni::crc32c("123456789"), 0xE3069283u);
+  EXPECT_EQ(omni::crc32c(""), 0u);
+  const auto bitwise = [](std::string_view bytes) {
+    std::uint32_t crc = 0xFFFFFFFFu;
+    for (unsigned char byte : bytes) {
+      crc ^= byte;
+      for (int bit = 0; bit < 8; ++bit) crc = (crc >> 1) ^ (0x82F63B78u & (0u - (crc & 1u)));
+    }
+    return ~crc;
+  };
+  std::string bytes;
+  std::uint32_t x = 12345;
+  for (std::size_t length = 0; length <= 70; ++length) {
+    EXPECT_EQ(omni::crc32c(bytes), bitwise(bytes)) << "length " << length;
+    x = x * 1103515245u + 12345u;
+    bytes.push_back(static_cast<char>(x >> 16));
   }
 }
 
