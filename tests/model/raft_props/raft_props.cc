@@ -95,21 +95,31 @@ TEST(RaftProps, Invariants_3ServersAndASpareChangingMembership) {
   });
 }
 
-// Those schedules do change the membership, all three steps of it, in most runs.
-TEST(RaftProps, MembershipSchedulesAddPromoteAndRemove) {
-  std::size_t changes = 0;
-  std::size_t complete = 0;
+struct MembershipSteps {
+  std::size_t changes = 0;   // committed in all
+  std::size_t complete = 0;  // runs that took every step
+};
+
+// Fixed schedules 1..20 of `options`: how many membership changes they commit, and how many of
+// them take all `steps`. None may break an invariant.
+MembershipSteps membership_steps(const RaftSimOptions& options, std::size_t steps) {
+  MembershipSteps out;
   for (std::uint64_t seed = 1; seed <= 20; ++seed) {
-    const RaftSimOptions options = changing_membership();
     const RunResult r =
         run_schedule(options, random_schedule(seed, 4, options.fault_window, kFaultsMax));
-    ASSERT_FALSE(r.violation.has_value()) << "seed " << seed << ": " << r.violation->to_string();
-    changes += r.membership_changes;
-    if (r.membership_changes >= 3) ++complete;
+    EXPECT_FALSE(r.violation.has_value()) << "seed " << seed << ": " << r.violation->to_string();
+    out.changes += r.membership_changes;
+    if (r.membership_changes >= steps) ++out.complete;
   }
-  EXPECT_GE(complete, 8u) << changes << " changes";
-  std::printf("20 schedules: %zu membership changes, %zu runs with all three steps\n", changes,
-              complete);
+  return out;
+}
+
+// Those schedules do change the membership, all three steps of it, in most runs.
+TEST(RaftProps, MembershipSchedulesAddPromoteAndRemove) {
+  const MembershipSteps taken = membership_steps(changing_membership(), 3);
+  EXPECT_GE(taken.complete, 8u) << taken.changes << " changes";
+  std::printf("20 schedules: %zu membership changes, %zu runs with all three steps\n",
+              taken.changes, taken.complete);
 }
 
 // Found by the schedule above (shrunk by RapidCheck): r1 led (a leader records its log's end as
@@ -142,16 +152,9 @@ TEST(RaftProps, Invariants_3ServersAndASpareRemovingAVoterAndAddingItBack) {
 
 // Those schedules take the two more steps in some runs.
 TEST(RaftProps, MembershipSchedulesAddTheRemovedVoterBack) {
-  std::size_t readded = 0;
-  for (std::uint64_t seed = 1; seed <= 20; ++seed) {
-    const RaftSimOptions options = re_adding_the_removed();
-    const RunResult r =
-        run_schedule(options, random_schedule(seed, 4, options.fault_window, kFaultsMax));
-    ASSERT_FALSE(r.violation.has_value()) << "seed " << seed << ": " << r.violation->to_string();
-    if (r.membership_changes >= 5) ++readded;
-  }
-  EXPECT_GE(readded, 3u);
-  std::printf("20 schedules: %zu added the removed voter back and promoted it\n", readded);
+  const MembershipSteps taken = membership_steps(re_adding_the_removed(), 5);
+  EXPECT_GE(taken.complete, 3u) << taken.changes << " changes";
+  std::printf("20 schedules: %zu added the removed voter back and promoted it\n", taken.complete);
 }
 
 // Determinism: the trace hash is a function of the seed and schedule.
