@@ -289,6 +289,11 @@ std::string write_node_configs(const LocalSite& site, const config::ClusterConfi
 std::string write_libvirt_boot_files(const LocalSite& site, const root::Plan& plan) {
   std::error_code error;
   fs::create_directories(libvirt_dir(site), error);
+  // A system libvirtd runs QEMU as its own user (libvirt-qemu on Debian) and gives it each VM's
+  // files, not their directories: it must be able to pass through them. Listing stays closed,
+  // and the files are 0600 (a VM's initramfs holds its key).
+  ::chmod(site.dir.c_str(), 0711);
+  ::chmod(libvirt_dir(site).c_str(), 0711);
   fs::copy_file(site.kernel, libvirt_dir(site) + "/vmlinuz", fs::copy_options::overwrite_existing,
                 error);
   if (error) return "cannot copy the kernel " + site.kernel + ": " + error.message();

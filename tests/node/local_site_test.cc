@@ -201,6 +201,11 @@ TEST(LocalSite, ALibvirtSiteBootsEachVmFromItsOwnInitramfsWithItsFiles) {
 
   const fs::path boot = fs::path(site.dir) / "libvirt";
   EXPECT_EQ(slurp(boot / "vmlinuz"), "KERNEL");
+  // QEMU under a system libvirtd runs as another user: it may pass through, not list.
+  EXPECT_EQ(fs::status(site.dir).permissions() & fs::perms::all, fs::perms(0711));
+  EXPECT_EQ(fs::status(boot).permissions() & fs::perms::all, fs::perms(0711));
+  EXPECT_EQ(fs::status(boot / "prod-a-director.initrd").permissions() & fs::perms::all,
+            fs::perms(0600));
   const std::string director_initrd = slurp(boot / "prod-a-director.initrd");
   const std::string worker_initrd = slurp(boot / "prod-a-worker-1.initrd");
   EXPECT_EQ(director_initrd.rfind("SHARED-IMAGE", 0), 0u);
