@@ -23,17 +23,14 @@ base_sha=$(git -C "$repo" rev-parse --verify "$base_rev^{commit}") ||
 
 log() { printf '[compare %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
+source "$repo/.ci/private-build.sh"
 build() {  # SOURCE BUILD_DIR
-  nice -n 10 cmake -S "$1" -B "$2" -DCMAKE_BUILD_TYPE=Release -DOMNI_SANITIZE=OFF \
-    -DOMNI_WERROR=OFF -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache \
-    >"$2.configure.log" 2>&1 || { log "configuring $2 failed: $2.configure.log"; exit 1; }
-  nice -n 10 cmake --build "$2" -j 2 --target "${targets[@]}" >"$2.build.log" 2>&1 ||
-    { log "building $2 failed: $2.build.log"; exit 1; }
+  release_build "$1" "$2" "$2" "${targets[@]}" ||
+    { log "building $2 failed: see $2.*.log"; exit 1; }
 }
 
 mkdir -p "$dir"
-[[ -d $dir/base-src/.git ]] || git clone --quiet --shared --no-checkout "$repo" "$dir/base-src"
-git -C "$dir/base-src" checkout --quiet --force --detach "$base_sha"
+private_copy "$repo" "$dir/base-src" "$base_sha"
 log "building $(git -C "$repo" log -1 --format='%h %s' "$base_sha" | cut -c1-70) (base)"
 build "$dir/base-src" "$dir/base"
 log "building the working tree at $(git -C "$repo" log -1 --format=%h HEAD) (head)"

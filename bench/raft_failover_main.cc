@@ -323,28 +323,38 @@ bool parse_range_ms(const std::string& text, Duration& low, Duration& high) {
   return true;
 }
 
-// The Raft paper's figures for a row (section 9.3), or "".
-std::string paper_figure(const Setting& s) {
+// The Raft paper's figure for a range (section 9.3) and whether a row of ours is no worse.
+struct PaperFigure {
+  const char* text;
+  bool (*no_worse)(const Distribution&);
+};
+
+// The figure the paper gives for `s`'s range, or nothing.
+std::optional<PaperFigure> paper_figure(const Setting& s) {
   const auto range = [&](int low, int high) {
     return s.raft.election_timeout_min == std::chrono::milliseconds(low) &&
            s.raft.election_timeout_max == std::chrono::milliseconds(high);
   };
-  if (range(150, 155)) return "median 287";
-  if (range(150, 200)) return "max 513";
-  if (range(12, 24)) return "mean 35, max 152";
-  return "";
+  if (range(150, 155))
+    return PaperFigure{"median 287", [](const Distribution& d) { return ms(d.median) <= 287; }};
+  if (range(150, 200))
+    return PaperFigure{"max 513", [](const Distribution& d) { return ms(d.max) <= 513; }};
+  if (range(12, 24))
+    return PaperFigure{"mean 35, max 152",
+                       [](const Distribution& d) { return d.mean_ms <= 35 && ms(d.max) <= 152; }};
+  return std::nullopt;
 }
 
-// Whether our row is no worse than the paper's figure for it (true when it gives none).
-bool no_worse_than_paper(const Setting& s, const Distribution& d) {
-  const auto range = [&](int low, int high) {
-    return s.raft.election_timeout_min == std::chrono::milliseconds(low) &&
-           s.raft.election_timeout_max == std::chrono::milliseconds(high);
-  };
-  if (range(150, 155)) return ms(d.median) <= 287;
-  if (range(150, 200)) return ms(d.max) <= 513;
-  if (range(12, 24)) return d.mean_ms <= 35 && ms(d.max) <= 152;
-  return true;
+// True when the paper gives no figure for the row, or ours is no worse than it.
+bool no_worse_than_paper(const Setting& s, const Trials& t) {
+  const auto paper = paper_figure(s);
+  if (!paper) return true;
+  return !t.elected.empty() && paper->no_worse(distribution_of(t.elected));
+}
+
+void print_header() {
+  std::printf("%-22s  %7s %7s %7s %8s %7s  %5s  %-17s\n", "timeout", "min", "median", "p99", "max",
+              "mean", "gave", "paper (ms)");
 }
 
 void print_row(const Setting& s, const Trials& t) {
@@ -356,11 +366,11 @@ void print_row(const Setting& s, const Trials& t) {
     return;
   }
   const Distribution d = distribution_of(t.elected);
-  const std::string paper = paper_figure(s);
+  const auto paper = paper_figure(s);
   std::printf("%s  %7.1f %7.1f %7.1f %8.1f %7.1f  %5llu  %-17s %s\n", label, ms(d.min),
               ms(d.median), ms(d.p99), ms(d.max), d.mean_ms,
-              static_cast<unsigned long long>(t.given_up), paper.c_str(),
-              paper.empty() ? "" : (no_worse_than_paper(s, d) ? "no worse" : "WORSE"));
+              static_cast<unsigned long long>(t.given_up), paper ? paper->text : "",
+              !paper ? "" : (no_worse_than_paper(s, t) ? "no worse" : "WORSE"));
 }
 
 // Where the paper's broadcast time of about 15 ms goes: to the network (a one-way latency of
@@ -393,8 +403,7 @@ bool figure16_table(Broadcast broadcast, std::uint64_t trials, std::uint64_t see
   std::printf("\nbroadcast about 15 ms: %s\n", broadcast == Broadcast::network
                                                    ? "one-way latency 6..9 ms, instant fsync"
                                                    : "latency 0.1..0.5 ms, a 14 ms fsync");
-  std::printf("%-22s  %7s %7s %7s %8s %7s  %5s  %-17s\n", "timeout", "min", "median", "p99", "max",
-              "mean", "gave", "paper (ms)");
+  print_header();
   const std::pair<int, int> ranges[] = {{150, 150}, {150, 151}, {150, 155}, {150, 175},
                                         {150, 200}, {150, 300}, {12, 24}};
   bool all_no_worse = true;
@@ -403,9 +412,7 @@ bool figure16_table(Broadcast broadcast, std::uint64_t trials, std::uint64_t see
       const Setting s = paper_setting(low, high, safeguards, broadcast);
       const Trials t = run_trials(s, trials, seed);
       print_row(s, t);
-      const bool no_worse = t.elected.empty() ? paper_figure(s).empty()
-                                              : no_worse_than_paper(s, distribution_of(t.elected));
-      all_no_worse = all_no_worse && no_worse;
+      all_no_worse = all_no_worse && no_worse_than_paper(s, t);
     }
   }
   return all_no_worse;
@@ -428,8 +435,7 @@ int figure16(std::uint64_t trials, std::uint64_t seed) {
 
 int one_setting(const Setting& s, std::uint64_t trials, std::uint64_t seed) {
   const Trials t = run_trials(s, trials, seed);
-  std::printf("%-22s  %7s %7s %7s %8s %7s  %5s  %-17s\n", "timeout", "min", "median", "p99", "max",
-              "mean", "gave", "paper (ms)");
+  print_header();
   print_row(s, t);
   if (!t.committed.empty()) print_distribution("crash -> new leader committed", t.committed);
   return t.elected.empty() ? 1 : 0;

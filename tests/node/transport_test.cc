@@ -34,9 +34,18 @@ struct Inbox {
     std::unique_lock lock(mutex);
     return arrived.wait_for(lock, limit, [&] { return messages.size() >= count; });
   }
-  void clear() {
-    std::lock_guard lock(mutex);
-    messages.clear();
+  // What arrived except the connection probes (seq 0), once `count` of it did (else empty).
+  std::vector<std::pair<Address, v1::Envelope>> sequenced(std::size_t count) {
+    std::unique_lock lock(mutex);
+    std::vector<std::pair<Address, v1::Envelope>> out;
+    const auto collect = [&] {
+      out.clear();
+      for (const auto& m : messages)
+        if (m.second.seq() != 0) out.push_back(m);
+      return out.size() >= count;
+    };
+    if (!arrived.wait_for(lock, std::chrono::seconds(10), collect)) out.clear();
+    return out;
   }
 };
 
@@ -76,26 +85,32 @@ TEST(Transport, PeersDeliverInOrderAndTheSenderIsWhoItsCertificateSays) {
   one.add_peer("orchestrator:2", at(two));
   two.add_peer("orchestrator:1", at(one));
   // A write before the connection is up is dropped by design (the sender backs off and Raft
-  // sends again): connect first, so that what follows shows order, not the machine's load.
+  // sends again): connect first with probes (seq 0), so that what follows shows order, not the
+  // machine's load.
   bool connected = false;
-  for (int attempt = 0; attempt < 30 && !connected; ++attempt) {
+  std::uint64_t probes = 0;
+  for (; probes < 30 && !connected; ++probes) {
     one.send("orchestrator:1", "orchestrator:2", envelope(0));
     connected = inbox_2.wait_for(1, std::chrono::seconds(1));
   }
   ASSERT_TRUE(connected) << "no message reached the peer in 30 s";
-  std::this_thread::sleep_for(std::chrono::seconds(1));  // late copies of the probe land first
-  inbox_2.clear();
+  // Every probe written or dropped before the counts are taken.
+  const auto settled = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (one.counters().sent.load() + one.counters().failed.load() < probes &&
+         std::chrono::steady_clock::now() < settled)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   const auto sent_before = one.counters().sent.load();
   const auto failed_before = one.counters().failed.load();
   for (std::uint64_t seq = 1; seq <= 20; ++seq)
     one.send("orchestrator:1", "orchestrator:2", envelope(seq));
   // The `from` a sender claims is not used: the certificate says who it is.
   two.send("orchestrator:9", "orchestrator:1", envelope(99));
-  ASSERT_TRUE(inbox_2.wait_for(20));
+  const auto delivered = inbox_2.sequenced(20);
+  ASSERT_EQ(delivered.size(), 20u);
   ASSERT_TRUE(inbox_1.wait_for(1));
   for (std::size_t i = 0; i < 20; ++i) {
-    EXPECT_EQ(inbox_2.messages[i].first, "orchestrator:1");
-    EXPECT_EQ(inbox_2.messages[i].second.seq(), i + 1) << "in order";
+    EXPECT_EQ(delivered[i].first, "orchestrator:1");
+    EXPECT_EQ(delivered[i].second.seq(), i + 1) << "in order";
   }
   EXPECT_EQ(inbox_1.messages[0].first, "orchestrator:2");
   // The answer reaches the sender just after the handler ran: give its count a moment.

@@ -92,15 +92,21 @@ Client::Client(Rng rng, std::vector<NodeId> replicas, std::vector<NodeId> spares
 
 bool Client::next_membership_step(Request& request, v1::RaftClientRequest& r) {
   if (spare_.empty() || membership_step_ >= membership_steps_) return false;
-  if (membership_step_ == 0 || membership_step_ == 3) {
-    request.type = v1::RAFT_CLIENT_REQUEST_TYPE_ADD_LEARNER;
-    request.node = membership_step_ == 0 ? spare_ : removed_;
-  } else if (membership_step_ == 1 || membership_step_ == 4) {
-    request.type = v1::RAFT_CLIENT_REQUEST_TYPE_PROMOTE_VOTER;  // refused until caught up
-    request.node = membership_step_ == 1 ? spare_ : removed_;
-  } else {
-    request.type = v1::RAFT_CLIENT_REQUEST_TYPE_REMOVE_SERVER;
-    request.node = voters_[rng_.below(voters_.size())];
+  // Steps 0, 1, 2: add the spare, promote it, remove a first voter; 3, 4: add the removed voter
+  // back and promote it.
+  const NodeId& server = membership_step_ < 3 ? spare_ : removed_;
+  switch (membership_step_ % 3) {
+    case 0:
+      request.type = v1::RAFT_CLIENT_REQUEST_TYPE_ADD_LEARNER;
+      request.node = server;
+      break;
+    case 1:
+      request.type = v1::RAFT_CLIENT_REQUEST_TYPE_PROMOTE_VOTER;  // refused until caught up
+      request.node = server;
+      break;
+    default:
+      request.type = v1::RAFT_CLIENT_REQUEST_TYPE_REMOVE_SERVER;
+      request.node = voters_[rng_.below(voters_.size())];
   }
   r.set_node(request.node);
   OMNI_ASSERT(!request.node.empty() && membership_step_ < membership_steps_);
