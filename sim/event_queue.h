@@ -3,7 +3,6 @@
 // the order of scheduling, so two events at the same instant run in the order they were made:
 // no tie is ever broken by a pointer or a hash.
 #include <cstdint>
-#include <queue>
 #include <vector>
 
 #include "model/core/time.h"
@@ -43,13 +42,20 @@ class EventQueue {
   std::uint64_t push(Event event);
   // The earliest event; the queue must not be empty.
   const Event& top() const;
+  // Removes and returns the earliest event.
   Event pop();
   bool empty() const { return heap_.empty(); }
   std::size_t size() const { return heap_.size(); }
   std::uint64_t scheduled_total() const { return next_seq_; }
 
  private:
-  std::priority_queue<Event, std::vector<Event>, EventLater> heap_;
+  void sift_up(std::size_t index);
+  void sift_down(std::size_t index);
+
+  // A 4-ary min-heap: half the depth of a binary heap, and the four children of a node are
+  // 160 contiguous bytes, so a pop touches about half the cache lines std::priority_queue did.
+  static constexpr std::size_t arity = 4;
+  std::vector<Event> heap_;
   std::uint64_t next_seq_ = 0;
 };
 

@@ -98,11 +98,6 @@ void Simulation::restart(const Address& address, Duration after) {
   OMNI_ASSERT(!processes_[id].up);
 }
 
-std::optional<AddressId> Simulation::stepped_in_last_event() const {
-  if (last_stepped_event_ != counters_.events || counters_.events == 0) return std::nullopt;
-  return last_stepped_;
-}
-
 // An address nobody was ever started at (a message named it first) is simply not up.
 bool Simulation::is_up(const Address& address) const {
   const std::int64_t id = book_.find(address);

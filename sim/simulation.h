@@ -163,7 +163,11 @@ class Simulation final : private DriverHost {
   std::size_t queued_events() const { return queue_.size(); }
   // The process stepped by the event just processed, if any: lets checkers look only at what
   // changed instead of scanning thousands of components after every event.
-  std::optional<AddressId> stepped_in_last_event() const;
+  // Inline: every checker asks after every event.
+  std::optional<AddressId> stepped_in_last_event() const {
+    if (last_stepped_event_ != counters_.events || counters_.events == 0) return std::nullopt;
+    return last_stepped_;
+  }
 
  private:
   struct Process {

@@ -99,8 +99,7 @@ void Root::on_deliver(const Deliver& d, Outputs& out) {
   const v1::Envelope& e = d.envelope;
   switch (e.body_case()) {
     case v1::Envelope::kHello:
-      for (auto& [node, view] : directors_)
-        if (d.from == director::director_address(node)) view.hello = view.vm_created = true;
+      on_hello(d.from);
       break;
     case v1::Envelope::kDirectorReport:
       on_director_report(d.from, e.director_report(), out);
@@ -114,6 +113,18 @@ void Root::on_deliver(const Deliver& d, Outputs& out) {
     default:
       break;
   }
+}
+
+// Looked up by the node the address names: a scan of every view per hello made a large init
+// quadratic.
+void Root::on_hello(const Address& from) {
+  static constexpr std::string_view kPrefix = "director:";
+  if (!from.starts_with(kPrefix)) return;
+  const auto it = directors_.find(from.substr(kPrefix.size()));
+  if (it == directors_.end()) return;
+  OMNI_ASSERT(director::director_address(it->first) == from);
+  it->second.hello = it->second.vm_created = true;
+  OMNI_ASSERT(it->second.hello);
 }
 
 void Root::on_driver_done(const DriverDone& done, Outputs& out) {
@@ -147,7 +158,31 @@ void Root::on_director_report(const Address& from, const v1::DirectorReport& r, 
   DirectorView& view = it->second;
   const DirectorView before = view;
   update_view(view, r, out);
-  if (!(view == before)) views_changed_ = true;
+  if (view == before) return;
+  views_changed_ = true;
+  count_view(before, -1);
+  count_view(view, +1);
+}
+
+void Root::count_view(const DirectorView& view, int sign) {
+  OMNI_ASSERT(sign == 1 || sign == -1);
+  for (std::size_t i = 0; i < kCountedFields.size(); ++i) {
+    if (!(view.*kCountedFields[i])) continue;
+    OMNI_ASSERT(sign > 0 || ready_counts_[i] > 0, "a counted view was counted");
+    ready_counts_[i] = sign > 0 ? ready_counts_[i] + 1 : ready_counts_[i] - 1;
+  }
+}
+
+std::size_t Root::counted_index(bool DirectorView::*field) {
+  const auto it = std::find(kCountedFields.begin(), kCountedFields.end(), field);
+  OMNI_ASSERT(it != kCountedFields.end(), "all() asks only of a counted field");
+  return static_cast<std::size_t>(it - kCountedFields.begin());
+}
+
+std::size_t Root::ready_count(bool DirectorView::*field) const {
+  const std::size_t count = ready_counts_[counted_index(field)];
+  OMNI_ASSERT(count <= directors_.size());
+  return count;
 }
 
 void Root::update_view(DirectorView& view, const v1::DirectorReport& r, Outputs& out) {
@@ -217,6 +252,7 @@ void Root::on_status_reply(const Address& from, const v1::StatusReply& reply, Ou
     leader_term_ = reply.term();
     verified_by_leader_ = false;
     for (auto& [node, view] : directors_) view.controlled_by_cluster = false;
+    ready_counts_[counted_index(&DirectorView::controlled_by_cluster)] = 0;
     views_changed_ = true;
   }
   std::set<std::string> controlled(reply.controlled_directors().begin(),
@@ -531,8 +567,7 @@ std::vector<Address> Root::members() const {
 bool Root::all(bool DirectorView::*field, const char* counted, Outputs& out) {
   if (!views_changed_) return false;
   views_changed_ = false;
-  const auto ready = static_cast<std::size_t>(std::count_if(
-      directors_.begin(), directors_.end(), [&](const auto& d) { return d.second.*field; }));
+  const std::size_t ready = ready_count(field);
   OMNI_ASSERT(ready <= directors_.size());
   if (ready > reported_ready_) {
     reported_ready_ = ready;
