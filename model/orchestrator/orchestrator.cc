@@ -13,6 +13,11 @@
 namespace omni::orchestrator {
 namespace {
 
+// "director:NODE" -> "NODE".
+std::string director_node(const Address& director) {
+  return director.substr(director.find(':') + 1);
+}
+
 std::vector<std::string> split(const std::string& text, char sep) {
   std::vector<std::string> parts;
   std::size_t start = 0;
@@ -103,6 +108,8 @@ void Orchestrator::step(const Input& input, Outputs& out) {
   }
   if (!node_->raft().leader().empty()) leader_known_at_ = now_;
   if (state_.handed_over()) topology();  // every replica can name members' nodes in status
+  note_plane();
+  note_members();
   lead(out);
   OMNI_ASSERT(led_term_ <= term());
 }
@@ -375,6 +382,7 @@ void Orchestrator::reply_status(const StatusWaiter& w, bool committed, Outputs& 
     for (const auto& c : view.failing_containers)
       r->add_failing_containers(view.director.substr(view.director.find(':') + 1) + "/" + c);
   if (w.describe && is_leader()) describe_cluster(*r);
+  if (w.describe) describe_events(*r);
   out.push_back(Send{w.to, std::move(e)});
 }
 
@@ -406,6 +414,119 @@ void Orchestrator::describe_cluster(v1::StatusReply& r) const {
   OMNI_ASSERT(r.directors_size() == static_cast<int>(directors().size()));
 }
 
+void Orchestrator::describe_events(v1::StatusReply& r) const {
+  r.set_now_ms(ns_of(now_) / 1'000'000);
+  for (const ClusterEvent& event : events_.events()) {
+    auto* e = r.add_events();
+    e->set_seq(event.seq);
+    e->set_at_ms(ns_of(event.at) / 1'000'000);
+    e->set_kind(event.kind);
+    e->set_text(event.text);
+  }
+  OMNI_ASSERT(r.events_size() == static_cast<int>(events_.events().size()));
+  OMNI_ASSERT(r.events().empty() || r.events().rbegin()->at_ms() <= r.now_ms());
+}
+
+// Events ---------------------------------------------------------------------------------
+
+// Who leads, as this replica sees it: told when the leader or the term changes.
+void Orchestrator::note_plane() {
+  const raft::Raft& raft = node_->raft();
+  if (raft.leader() == seen_leader_ && (raft.leader().empty() || raft.term() == seen_term_)) return;
+  const std::string term = std::to_string(raft.term());
+  if (!raft.leader().empty())
+    events_.add(now_, "leader", raft.leader() + " leads at term " + term);
+  else
+    events_.add(now_, "leader", "no leader at term " + term + ": electing");
+  seen_leader_ = raft.leader();
+  seen_term_ = raft.term();
+  OMNI_ASSERT(seen_leader_ == raft.leader());
+}
+
+// The plane's members as Raft's configuration has them: who joined, was promoted or left.
+void Orchestrator::note_members() {
+  const raft::Raft& raft = node_->raft();
+  if (raft.voters() == seen_voters_ && raft.learners() == seen_learners_) return;
+  const std::set<std::string> voters_before(seen_voters_.begin(), seen_voters_.end());
+  const std::set<std::string> learners_before(seen_learners_.begin(), seen_learners_.end());
+  const std::set<std::string> voters(raft.voters().begin(), raft.voters().end());
+  const std::set<std::string> learners(raft.learners().begin(), raft.learners().end());
+  if (voters_before.empty() && learners_before.empty()) {
+    events_.add(now_, "member", "voters: " + described_members(raft.voters()));
+  } else {
+    const SetChange v = set_change(voters_before, voters);
+    const SetChange l = set_change(learners_before, learners);
+    for (const auto& m : l.added) events_.add(now_, "member", m + " joined as a learner");
+    for (const auto& m : v.added) events_.add(now_, "member", m + " is a voter");
+    for (const auto& m : v.removed)
+      if (!learners.count(m)) events_.add(now_, "member", m + " left the plane");
+    for (const auto& m : l.removed)
+      if (!voters.count(m)) events_.add(now_, "member", m + " left the plane");
+  }
+  seen_voters_ = raft.voters();
+  seen_learners_ = raft.learners();
+  OMNI_ASSERT(seen_voters_ == raft.voters() && seen_learners_ == raft.learners());
+}
+
+// What a Director's report changed since its last one this term: worker VMs that came up or
+// went down, containers that started, stopped or keep failing. The first report of a term is
+// the starting point, not news.
+void Orchestrator::note_report(const Address& director, const DirectorControl& control,
+                               const std::set<std::string>& running,
+                               const std::set<std::string>& failing, const v1::DirectorReport& r) {
+  OMNI_ASSERT(is_leader());
+  if (!control.reported) return;
+  const std::string node = director_node(director);
+  std::set<std::string> vms_before;
+  std::set<std::string> vms_now;
+  for (const auto& vm : control.vms)
+    if (vm.running()) vms_before.insert(vm.name());
+  for (const auto& vm : r.vms())
+    if (vm.running()) vms_now.insert(vm.name());
+  const SetChange vms = set_change(vms_before, vms_now);
+  for (const auto& vm : vms.added) events_.add(now_, "vm", node + ": VM " + vm + " is running");
+  for (const auto& vm : vms.removed) events_.add(now_, "vm", node + ": VM " + vm + " is down");
+  const SetChange containers = set_change(control.running_containers, running);
+  for (const auto& c : containers.added)
+    events_.add(now_, "container", node + ": " + c + " is running");
+  for (const auto& c : containers.removed)
+    events_.add(now_, "container", node + ": " + c + " stopped");
+  for (const auto& c : set_change(control.failing_containers, failing).added)
+    events_.add(now_, "container",
+                node + ": " + c + " keeps failing (" + std::to_string(kFailingAfterRestarts) +
+                    " restarts or more)");
+  OMNI_ASSERT(control.reported);
+}
+
+// Each app's replicas, told when their count changes (placed, running, or without a place), and
+// each replica's VM when it is placed or moved.
+void Orchestrator::note_apps() {
+  OMNI_ASSERT(is_leader());
+  if (state_.list(std::string(kAppPrefix)).empty() && seen_apps_.empty()) return;
+  std::map<std::string, std::string> now_seen;
+  for (const auto& p : state_.app_placements()) {
+    const std::string replica = p.app() + " replica " + std::to_string(p.index());
+    const auto before = seen_apps_.find(replica);
+    if (before == seen_apps_.end() || before->second != p.vm())
+      events_.add(now_, "app", replica + " placed on " + p.vm());
+    now_seen[replica] = p.vm();
+  }
+  for (const AppView& app : apps()) {
+    std::string told = std::to_string(app.running) + "/" + std::to_string(app.desired) +
+                       " running, " + std::to_string(app.placed) + " placed";
+    if (!app.unschedulable.empty()) told += "; " + app.unschedulable;
+    const auto before = seen_apps_.find(app.name);
+    if (before == seen_apps_.end() || before->second != told)
+      events_.add(now_, "app", app.name + ": " + told);
+    now_seen[app.name] = std::move(told);
+  }
+  for (const auto& [name, told] : seen_apps_)
+    if (!now_seen.count(name))
+      events_.add(now_, "app", name + (name.find(' ') == name.npos ? " was deleted" : " unplaced"));
+  seen_apps_ = std::move(now_seen);
+  OMNI_ASSERT(seen_apps_.size() >= apps().size());
+}
+
 // Every report says whether the Director is still ours and answers at most one command. A
 // Director that holds another fence (it restarted blank, or obeys someone else) is taken
 // control of again; a refused desired state is sent again, and the reason kept for status.
@@ -416,16 +537,29 @@ void Orchestrator::on_director_report(const Address& from, std::uint64_t,
   DirectorControl& control = it->second;
   control.last_heard = now_;
   if (r.report_seq() != 0) control.last_report_seq = r.report_seq();
-  control.running_containers.clear();
-  control.failing_containers.clear();
-  control.vms.assign(r.vms().begin(), r.vms().end());
+  std::set<std::string> running;
+  std::set<std::string> failing;
   for (const auto& c : r.containers()) {
-    if (c.running()) control.running_containers.insert(c.name());
-    if (!c.running() && c.restarts() >= kFailingAfterRestarts)
-      control.failing_containers.insert(c.name());
+    if (c.running()) running.insert(c.name());
+    if (!c.running() && c.restarts() >= kFailingAfterRestarts) failing.insert(c.name());
   }
+  note_report(from, control, running, failing, r);
+  control.reported = true;
+  control.silence_told = false;
+  control.running_containers = std::move(running);
+  control.failing_containers = std::move(failing);
+  control.vms.assign(r.vms().begin(), r.vms().end());
   const FenceValue held = fence_of(r.accepted());
   const bool ours = held == FenceValue{kClusterEra, term()} && r.controller() == config_.self;
+  if (ours && control.term != term())
+    events_.add(
+        now_, "director",
+        "controls the Director on " + director_node(from) + " at term " + std::to_string(term()));
+  if (!ours && control.term == term())
+    events_.add(now_, "director",
+                "lost control of the Director on " + director_node(from) + " (it holds " +
+                    to_string(held) + " of " +
+                    (r.controller().empty() ? std::string("nobody") : r.controller()) + ")");
   if (!ours) {
     control.term = 0;
     control.desired_acked = false;
@@ -477,6 +611,7 @@ void Orchestrator::lead(Outputs& out) {
   notice_lost_members();
   reconcile_membership(out);
   schedule_apps(out);
+  note_apps();
   out.push_back(WakeAt{next_control_});
   OMNI_ASSERT(led_term_ == term() && next_control_ > now_);
 }
@@ -587,6 +722,11 @@ void Orchestrator::recover_director_vm(const Address& director, DirectorControl&
   if (!desired || it == desired->end() || it->second.director_vm.name().empty()) return;
   control.next_vm_recovery = now_ + config_.director_lost_after;
   ++control.vm_recoveries;
+  if (!control.silence_told)  // once a silence: a node gone for good is tried every interval
+    events_.add(now_, "director",
+                "the Director on " + node + " is silent: creating its VM " +
+                    it->second.director_vm.name() + " again");
+  control.silence_told = true;
   const v1::VmSpec& vm = it->second.director_vm;
   const std::uint64_t id = next_op_id_++;
   vm_ops_[id] = director;

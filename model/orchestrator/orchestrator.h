@@ -16,6 +16,7 @@
 #include "model/core/step.h"
 #include "model/orchestrator/apps.h"
 #include "model/orchestrator/cluster_state.h"
+#include "model/orchestrator/events.h"
 #include "model/raft/raft_node.h"
 
 namespace omni::orchestrator {
@@ -125,6 +126,8 @@ class Orchestrator final : public Component {
   // Messages refused where they entered: Raft traffic from a non-member, a proposal from
   // anyone but this replica, a store request from anyone but a client.
   std::uint64_t dropped_messages() const { return dropped_messages_; }
+  // What this replica saw happen: leaders, members, Directors, VMs, containers, apps.
+  const EventLog& events() const { return events_; }
 
   // Parses "--replica=N --members=a,b,c" as the Root writes them, or "--replica=N --join" as
   // a replacement's are written; nullopt when malformed.
@@ -145,6 +148,8 @@ class Orchestrator final : public Component {
     std::set<std::string> running_containers;  // from its last report
     std::set<std::string> failing_containers;  // from its last report
     std::vector<v1::VmStatus> vms;             // its worker VMs, from its last report
+    bool reported = false;      // a report arrived this term: later ones are told as changes
+    bool silence_told = false;  // its silence is an event already; a report ends the silence
   };
   struct StatusWaiter {
     Address to;
@@ -222,6 +227,14 @@ class Orchestrator final : public Component {
   void request(v1::RaftClientRequestType type, std::string data, const Address& node,
                std::uint64_t request_id, Outputs& out);
   void describe_cluster(v1::StatusReply& r) const;
+  void describe_events(v1::StatusReply& r) const;
+  // Events: each compares what it is given with what this replica saw last.
+  void note_plane();
+  void note_members();
+  void note_report(const Address& director, const DirectorControl& control,
+                   const std::set<std::string>& running, const std::set<std::string>& failing,
+                   const v1::DirectorReport& r);
+  void note_apps();
   void reply_status(const StatusWaiter& w, bool committed, Outputs& out);
   v1::Fence fence() const;
 
@@ -259,6 +272,13 @@ class Orchestrator final : public Component {
   std::uint64_t next_seq_ = 1;
   std::uint64_t next_op_id_ = 1;
   std::uint64_t dropped_messages_ = 0;
+  EventLog events_;
+  std::uint64_t seen_term_ = 0;  // what the events last told of the plane
+  Address seen_leader_;
+  std::vector<Address> seen_voters_;
+  std::vector<Address> seen_learners_;
+  // App -> its last told state, and "APP replica N" -> the VM it was last told placed on.
+  std::map<std::string, std::string> seen_apps_;
 };
 
 }  // namespace omni::orchestrator

@@ -280,6 +280,17 @@ class ClusterRun {
     return running;
   }
 
+  std::vector<std::string> leader_events() const {
+    std::vector<std::string> lines;
+    const auto* o =
+        is_running(state_.leader)
+            ? dynamic_cast<const orchestrator::Orchestrator*>(sim_.component(state_.leader))
+            : nullptr;
+    if (!o || !o->is_leader()) return lines;
+    for (const auto& e : o->events().events()) lines.push_back(e.kind + " " + e.text);
+    return lines;
+  }
+
   std::int64_t desired_app_replicas() const {
     const auto* o =
         is_running(state_.leader)
@@ -434,6 +445,7 @@ class ClusterRun {
       r.converged_in = *converged_at_ - *quiet;
     r.phases = state_.phases;
     r.faults_fired = faults_->fired();
+    r.leader_events = leader_events();
     r.client_ops = static_cast<std::uint64_t>(std::count_if(
         history_.events.begin(), history_.events.end(),
         [](const lincheck::Event& e) { return e.type == lincheck::EventType::invoke; }));

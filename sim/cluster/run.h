@@ -77,6 +77,9 @@ struct RunResult {
   std::vector<lincheck::Event> history;
   // What faults fired, in order, as a script that replays them (omni-sim shrink).
   std::vector<FiredFault> faults_fired;
+  // The events the last leader saw (`omni events`), as "KIND TEXT", oldest first; empty when
+  // the run ends without a running leader.
+  std::vector<std::string> leader_events;
 };
 
 RunResult run_scenario(const Scenario& scenario, std::uint64_t seed,

@@ -1,6 +1,7 @@
 // The whole `omni init` and the closed loop in simulation, end to end.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 
 #include "sim/cluster/run.h"
@@ -102,6 +103,71 @@ TEST(ClusterRun, ALostDirectorVmIsBootedAgainByTheLeader) {
   const auto back = first_start_after(r, "director:n2", Time{} + 10min);
   ASSERT_TRUE(back.has_value()) << "the Director came back";
   EXPECT_LT(*back, Time{} + 12min) << "within director_lost_after and a VM boot";
+}
+
+bool has_event(const RunResult& r, const std::string& text) {
+  return std::any_of(r.leader_events.begin(), r.leader_events.end(),
+                     [&](const std::string& e) { return e.find(text) != std::string::npos; });
+}
+
+std::string joined(const std::vector<std::string>& lines) {
+  std::string text;
+  for (const auto& line : lines) text += line + "\n";
+  return text;
+}
+
+// What `omni events` shows: the leader tells its election, the Directors it controls, the lost
+// Director VM it creates again and the worker VMs and containers that went down and came back.
+TEST(ClusterRun, TheLeaderTellsWhatHappenedAsEvents) {
+  const RunResult r = run_scenario(with_vm_crash("t-n2-director", 10min), 1);
+  ASSERT_TRUE(r.passed) << describe(r);
+  const std::string all = joined(r.leader_events);
+  EXPECT_TRUE(has_event(r, "leader orchestrator:")) << all;
+  EXPECT_TRUE(has_event(r, " leads at term ")) << all;
+  EXPECT_TRUE(has_event(r, "member voters: orchestrator:1")) << all;
+  EXPECT_TRUE(has_event(r, "director controls the Director on n1 at term")) << all;
+  EXPECT_TRUE(has_event(r,
+                        "director the Director on n2 is silent: creating its VM t-n2-director "
+                        "again"))
+      << all;
+  EXPECT_FALSE(has_event(r, "keeps failing")) << all;
+  // Told once each, in the order seen: the Director on n2 is controlled again after its VM.
+  const auto silent = std::find_if(r.leader_events.begin(), r.leader_events.end(),
+                                   [](const auto& e) { return e.find("is silent") != e.npos; });
+  ASSERT_NE(silent, r.leader_events.end());
+  EXPECT_NE(
+      std::find_if(silent, r.leader_events.end(),
+                   [](const auto& e) { return e.find("controls the Director on n2") != e.npos; }),
+      r.leader_events.end())
+      << all;
+}
+
+// Apps and members as events: a node lost for good shows its member leaving and a replacement
+// joining, and the app's replica there moving, its count going down and back up.
+TEST(ClusterRun, EventsTellMembersReplacedAndAppsRescheduled) {
+  Scenario s = testing::cluster_of(5, 3);
+  s.cluster_yaml +=
+      "apps:\n  - {name: web, image: omni/web, replicas: 3, resources: {cpu: 1, "
+      "memory: 1Gi}}\n";
+  s.cluster = *config::parse_cluster_config(s.cluster_yaml, "inline").config;
+  s.expect.apps_running_all = true;
+  s.duration = 30min;
+  s.faults.push_back(fault_at(10min, PowerOffFault{"n3"}));
+  const RunResult r = run_scenario(s, 1);
+  ASSERT_TRUE(r.passed) << describe(r);
+  const std::string all = joined(r.leader_events);
+  EXPECT_TRUE(has_event(r, "member orchestrator:4 joined as a learner")) << all;
+  EXPECT_TRUE(has_event(r, "member orchestrator:4 is a voter")) << all;
+  EXPECT_TRUE(has_event(r, "member orchestrator:3 left the plane")) << all;
+  EXPECT_TRUE(has_event(r, "app web: 3/3 running, 3 placed")) << all;
+  EXPECT_TRUE(has_event(r, "app web: 2/3 running")) << all;
+  // The replica that was on n3 is told placed twice: where it was, then where it moved.
+  EXPECT_EQ(
+      std::count_if(r.leader_events.begin(), r.leader_events.end(),
+                    [](const auto& e) { return e.starts_with("app web replica 3 placed on "); }),
+      2)
+      << all;
+  EXPECT_TRUE(has_event(r, "app web replica 3 placed on t-n3-worker-1")) << all;
 }
 
 // Convergence looks at worker VMs and their Agents, not only at Directors and members: a
