@@ -67,6 +67,8 @@ std::string load_credentials(const std::string& home, const std::string& cluster
   out.ca_pem = *ca;
   out.cert_pem = *cert;
   out.key_pem = *key;
+  if (const auto token = slurp(dir / "dashboard.token"))
+    out.dashboard_token = token->substr(0, token->find('\n'));
   try {
     const YAML::Node endpoints = YAML::LoadFile((dir / "endpoints.yaml").string());
     out.admin_listen = endpoints["admin_listen"].as<std::string>("");

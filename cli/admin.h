@@ -25,6 +25,7 @@ struct Credentials {
   std::string ca_pem, cert_pem, key_pem;
   std::string admin_listen;  // where the plane's answers come back (host:port)
   std::vector<std::pair<std::string, std::string>> orchestrators;  // identity, host:port
+  std::string dashboard_token;  // empty: this cluster's init made no dashboard
 };
 
 // `given`, or $HOME (or /root when it is unset): where ~/.omni is.

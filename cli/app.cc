@@ -21,8 +21,10 @@ constexpr const char* kUsage =
     "\n"
     "Commands:\n"
     "  init      bootstrap a cluster from a config file (see omni init --help)\n"
-    "  status    the cluster's health, as its leader sees it\n"
-    "  get       nodes, containers, orchestrators or apps\n"
+    "  status    the cluster's health, as its leader sees it (-w: as it changes)\n"
+    "  get       nodes, vms, containers, orchestrators or apps (-w: as they change)\n"
+    "  events    what the leader saw happen, with times (-f: follow)\n"
+    "  dashboard print the URL of the cluster's web dashboard\n"
     "  apply     create or change apps from a file (apply -f APPS.yaml)\n"
     "  delete    delete an app (delete app NAME)\n"
     "  reset     remove everything a cluster made on this machine (see omni reset --help)\n"
@@ -228,6 +230,8 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   if (command == "reset") return run_reset(rest, out, err);
   if (command == "status") return run_status(rest, out, err);
   if (command == "get") return run_get(rest, out, err);
+  if (command == "events") return run_events(rest, out, err);
+  if (command == "dashboard") return run_dashboard(rest, out, err);
   if (command == "apply") return run_apply(rest, out, err);
   if (command == "delete") return run_delete(rest, out, err);
   return bad_input(err, "unknown command \"" + command + "\"; see omni --help");

@@ -1,11 +1,18 @@
 #include "cli/cluster_commands.h"
 
+#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <boost/program_options.hpp>
+#include <chrono>
 #include <cstdlib>
+#include <ctime>
+#include <functional>
 #include <iomanip>
+#include <iostream>
 #include <set>
+#include <sstream>
+#include <thread>
 #include <variant>
 
 #include "cli/admin.h"
@@ -15,6 +22,7 @@
 #include "model/core/json.h"
 #include "model/orchestrator/apps.h"
 #include "model/root/plan.h"
+#include "node/dashboard.h"
 
 namespace omni::cli {
 namespace po = boost::program_options;
@@ -97,16 +105,29 @@ struct Common {
   std::string format = "table";
   std::vector<std::string> positional;
   std::string file;
+  bool watch = false;  // -w (status, get) or -f (events): keep printing what changes
+  int updates = 0;     // with watch: stop after this many prints; 0: until interrupted
 };
 
+// What a command's options take beyond the common ones.
+enum class Takes { nothing, file, watch, follow };
+
 std::optional<int> parse_common(const std::string& command, const char* usage,
-                                const std::vector<std::string>& args, bool takes_file,
-                                Common& common, std::ostream& out, std::ostream& err) {
+                                const std::vector<std::string>& args, Takes takes, Common& common,
+                                std::ostream& out, std::ostream& err) {
   po::options_description options("Options");
   options.add_options()("help,h", "show this help")(
       "cluster", po::value<std::string>(), "the cluster (default: the only one in ~/.omni)")(
       "output,o", po::value<std::string>()->default_value("table"), "table, json or yaml");
-  if (takes_file) options.add_options()("file,f", po::value<std::string>(), "the apps file");
+  if (takes == Takes::file)
+    options.add_options()("file,f", po::value<std::string>(), "the apps file");
+  if (takes == Takes::watch)
+    options.add_options()("watch,w", "print again each time it changes, until interrupted");
+  if (takes == Takes::follow)
+    options.add_options()("follow,f", "keep printing new events, until interrupted");
+  if (takes == Takes::watch || takes == Takes::follow)
+    options.add_options()("updates", po::value<int>(),
+                          "with -w or -f: stop after N prints (scripts, tests)");
   po::options_description hidden;
   hidden.add_options()("words", po::value<std::vector<std::string>>(), "");
   po::options_description all;
@@ -133,7 +154,16 @@ std::optional<int> parse_common(const std::string& command, const char* usage,
     return kExitBadInput;
   }
   if (vm.count("words")) common.positional = vm["words"].as<std::vector<std::string>>();
-  if (takes_file && vm.count("file")) common.file = vm["file"].as<std::string>();
+  if (takes == Takes::file && vm.count("file")) common.file = vm["file"].as<std::string>();
+  common.watch = vm.count("watch") > 0 || vm.count("follow") > 0;
+  if (vm.count("updates")) {
+    common.updates = vm["updates"].as<int>();
+    if (common.updates <= 0 || !common.watch) {
+      err << "omni: " << command << ": --updates takes a count above 0, with "
+          << (takes == Takes::follow ? "-f" : "-w") << "\n";
+      return kExitBadInput;
+    }
+  }
   return std::nullopt;
 }
 
@@ -252,14 +282,55 @@ void print_status_table(std::ostream& out, const Credentials& c, const v1::Statu
 }
 
 constexpr const char* kStatusUsage =
-    "Usage: omni status [--cluster NAME] [-o table|json|yaml]\n"
+    "Usage: omni status [-w] [--cluster NAME] [-o table|json|yaml]\n"
     "\n"
     "Ask the cluster's leader (as the admin, with ~/.omni/CLUSTER) for the plane, its members,\n"
-    "the Directors it controls and the apps. Exit 0 healthy, 1 degraded or unreachable.\n\n";
+    "the Directors it controls and the apps. Exit 0 healthy, 1 degraded or unreachable.\n"
+    "With -w, print it again each time it changes (asked every second) until interrupted.\n"
+    "\n"
+    "Examples:\n"
+    "  omni status\n"
+    "  omni status -w\n"
+    "  omni status -o json\n\n";
 
 constexpr const char* kGetUsage =
-    "Usage: omni get nodes|vms|containers|orchestrators|apps [--cluster NAME]\n"
-    "       [-o table|json|yaml]\n\n";
+    "Usage: omni get nodes|vms|containers|orchestrators|apps [-w] [--cluster NAME]\n"
+    "       [-o table|json|yaml]\n"
+    "\n"
+    "List what the leader sees, as a table (or JSON, YAML). With -w, print it again each time\n"
+    "it changes until interrupted.\n"
+    "\n"
+    "Examples:\n"
+    "  omni get vms\n"
+    "  omni get containers -w\n"
+    "  omni get apps -o json\n\n";
+
+constexpr const char* kDashboardUsage =
+    "Usage: omni dashboard [--cluster NAME] [-o table|json|yaml]\n"
+    "\n"
+    "Print the URL of the cluster's dashboard: the leader's page (HTTPS, with its certificate\n"
+    "from the cluster's CA) of the nodes, VMs, containers, apps, members, the leader and its\n"
+    "term, each Director's controller and the recent events, updated every second. The URL\n"
+    "carries the cluster's dashboard token; keep it as you keep ~/.omni. A browser trusts the\n"
+    "page once the CA (~/.omni/CLUSTER/ca.crt) is imported, or after accepting its warning;\n"
+    "the page follows a new leader by itself.\n"
+    "\n"
+    "Examples:\n"
+    "  omni dashboard\n"
+    "  chromium \"$(omni dashboard)\"\n\n";
+
+constexpr const char* kEventsUsage =
+    "Usage: omni events [-f] [--cluster NAME] [-o table|json|yaml]\n"
+    "\n"
+    "What the leader saw happen, oldest first, with the time of each: elections, members\n"
+    "joining and leaving, Directors controlled, lost and recreated, VMs and containers going\n"
+    "down and up, app replicas placed and moved. The leader keeps its last 256; a new leader\n"
+    "tells what it saw itself. With -f, keep printing new ones (following a new leader) until\n"
+    "interrupted. -o json prints one object a line.\n"
+    "\n"
+    "Examples:\n"
+    "  omni events\n"
+    "  omni events -f\n\n";
 
 constexpr const char* kApplyUsage =
     "Usage: omni apply -f APPS.yaml [--cluster NAME]\n"
@@ -269,53 +340,134 @@ constexpr const char* kApplyUsage =
 
 constexpr const char* kDeleteUsage = "Usage: omni delete app NAME [--cluster NAME]\n\n";
 
-std::optional<v1::StatusReply> leader_status(const std::string& command, Connection& c,
-                                             std::ostream& err) {
-  auto reply = c.client->status(kAskFor);
-  if (!reply)
-    err << "omni: " << command << ": no Orchestrator of cluster " << c.credentials.cluster
-        << " answered within " << kAskFor.count() << " s\n";
-  return reply;
+// This machine's clock as a person reads it, to the second.
+std::string clock_text(std::chrono::system_clock::time_point t) {
+  const std::time_t seconds = std::chrono::system_clock::to_time_t(t);
+  std::tm local{};
+  ::localtime_r(&seconds, &local);
+  char text[16];
+  std::strftime(text, sizeof text, "%H:%M:%S", &local);
+  return text;
+}
+
+std::string wall_clock_text() {
+  return clock_text(std::chrono::system_clock::now());
+}
+
+// UTC, to the millisecond, for JSON and YAML.
+std::string iso_text(std::chrono::system_clock::time_point t) {
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch());
+  const std::time_t seconds = static_cast<std::time_t>(ms.count() / 1000);
+  std::tm utc{};
+  ::gmtime_r(&seconds, &utc);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &utc);
+  char millis[8];
+  std::snprintf(millis, sizeof millis, ".%03dZ", static_cast<int>(ms.count() % 1000));
+  return std::string(text) + millis;
+}
+
+// One answer of a command, as it is printed: its text and exit code.
+struct Shown {
+  std::string text;
+  int code = kExitOk;
+};
+
+// Prints what `show` makes each time it differs from the last print, asking every second, as
+// kubectl's -w: on a terminal the screen is redrawn; elsewhere each print follows the last, a
+// table under a line with the time, JSON as one line, YAML as one document. Ends after
+// common.updates prints, or when interrupted.
+int watch(const Common& common, const std::function<Shown()>& show, std::ostream& out) {
+  const bool redraw = &out == &std::cout && ::isatty(STDOUT_FILENO) && common.format == "table";
+  std::string last;
+  int printed = 0;
+  for (;;) {
+    const Shown shown = show();
+    if (printed == 0 || shown.text != last) {
+      if (redraw) out << "\x1b[H\x1b[2J";
+      if (common.format == "table")
+        out << (printed > 0 && !redraw ? "\n" : "") << "at " << wall_clock_text() << "\n";
+      if (common.format == "yaml") out << "---\n";
+      out << shown.text << std::flush;
+      last = shown.text;
+      if (++printed == common.updates) return kExitOk;
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+}
+
+// A command's answer printed once (exit code with it) or watched.
+int show_or_watch(const Common& common, const std::function<Shown()>& show, std::ostream& out,
+                  std::ostream& err) {
+  if (common.watch) return watch(common, show, out);
+  const Shown shown = show();
+  // A degraded status is an answer (standard output, exit 1); "omni: ..." is an error.
+  (shown.text.starts_with("omni: ") ? err : out) << shown.text;
+  return shown.code;
+}
+
+std::string unanswered(const std::string& command, const Connection& c) {
+  return "omni: " + command + ": no Orchestrator of cluster " + c.credentials.cluster +
+         " answered within " + std::to_string(kAskFor.count()) + " s\n";
+}
+
+// Asks through a connection of its own, closed before it returns: answers come back to one
+// address per machine, and a command that watches must leave it to other commands between asks.
+Shown ask(const std::string& command, const Common& common,
+          const std::function<Shown(Connection&)>& show) {
+  Connection c;
+  std::ostringstream problem;
+  if (connect(command, common, c, problem)) return {problem.str(), kExitFailure};
+  return show(c);
+}
+
+// The credentials a watching command will use, checked once before it starts.
+std::optional<int> check_credentials(const std::string& command, const Common& common,
+                                     std::ostream& err) {
+  Credentials credentials;
+  if (std::string problem = load_credentials(home_dir(), common.cluster, credentials);
+      !problem.empty()) {
+    err << "omni: " << command << ": " << problem << "\n";
+    return kExitFailure;
+  }
+  return std::nullopt;
+}
+
+Shown show_status(const Common& common, Connection& c) {
+  const auto reply = c.client->status(kAskFor);
+  if (!reply) return {unanswered("status", c), kExitFailure};
+  const Health h = health_of(*reply);
+  std::ostringstream text;
+  if (common.format == "table")
+    print_status_table(text, c.credentials, *reply, h);
+  else
+    print_record(text, common.format, status_record(c.credentials, *reply, h));
+  return {text.str(), h.healthy ? kExitOk : kExitFailure};
 }
 
 }  // namespace
 
 int run_status(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   Common common;
-  if (auto done = parse_common("status", kStatusUsage, args, false, common, out, err)) return *done;
+  if (auto done = parse_common("status", kStatusUsage, args, Takes::watch, common, out, err))
+    return *done;
   if (!common.positional.empty()) {
     err << "omni: status: unexpected argument \"" << common.positional.front() << "\"\n";
     return kExitBadInput;
   }
-  Connection c;
-  if (auto failed = connect("status", common, c, err)) return *failed;
-  const auto reply = leader_status("status", c, err);
-  if (!reply) return kExitFailure;
-  const Health h = health_of(*reply);
-  if (common.format == "table")
-    print_status_table(out, c.credentials, *reply, h);
-  else
-    print_record(out, common.format, status_record(c.credentials, *reply, h));
-  return h.healthy ? kExitOk : kExitFailure;
+  if (auto failed = check_credentials("status", common, err)) return *failed;
+  return show_or_watch(
+      common,
+      [&] { return ask("status", common, [&](Connection& c) { return show_status(common, c); }); },
+      out, err);
 }
 
-int run_get(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  Common common;
-  if (auto done = parse_common("get", kGetUsage, args, false, common, out, err)) return *done;
-  const std::set<std::string> kinds{"nodes", "vms", "containers", "orchestrators", "apps"};
-  if (common.positional.size() != 1 || !kinds.count(common.positional.front())) {
-    err << "omni: get: say what to get: nodes, vms, containers, orchestrators or apps\n";
-    return kExitBadInput;
-  }
-  const std::string kind = common.positional.front();
-  Connection c;
-  if (auto failed = connect("get", common, c, err)) return *failed;
-  const auto r = leader_status("get", c, err);
-  if (!r) return kExitFailure;
-  if (!r->is_leader()) {
-    err << "omni: get: no leader (" << r->plane() << ")\n";
-    return kExitFailure;
-  }
+namespace {
+
+Shown show_get(const std::string& kind, const Common& common, Connection& c) {
+  const auto r = c.client->status(kAskFor);
+  if (!r) return {unanswered("get", c), kExitFailure};
+  if (!r->is_leader()) return {"omni: get: no leader (" + r->plane() + ")\n", kExitFailure};
   const std::set<std::string> silent(r->silent_members().begin(), r->silent_members().end());
   std::vector<std::vector<std::string>> rows;
   std::vector<Record> items;
@@ -385,16 +537,37 @@ int run_get(const std::vector<std::string>& args, std::ostream& out, std::ostrea
                           .add("unschedulable", a.unschedulable()));
     }
   }
+  std::ostringstream text;
   if (common.format == "table")
-    write_table(out, rows);
+    write_table(text, rows);
   else
-    print_record(out, common.format, Record().add(kind, items));
-  return kExitOk;
+    print_record(text, common.format, Record().add(kind, items));
+  return {text.str(), kExitOk};
+}
+
+}  // namespace
+
+int run_get(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  Common common;
+  if (auto done = parse_common("get", kGetUsage, args, Takes::watch, common, out, err))
+    return *done;
+  const std::set<std::string> kinds{"nodes", "vms", "containers", "orchestrators", "apps"};
+  if (common.positional.size() != 1 || !kinds.count(common.positional.front())) {
+    err << "omni: get: say what to get: nodes, vms, containers, orchestrators or apps\n";
+    return kExitBadInput;
+  }
+  const std::string kind = common.positional.front();
+  if (auto failed = check_credentials("get", common, err)) return *failed;
+  return show_or_watch(
+      common,
+      [&] { return ask("get", common, [&](Connection& c) { return show_get(kind, common, c); }); },
+      out, err);
 }
 
 int run_apply(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   Common common;
-  if (auto done = parse_common("apply", kApplyUsage, args, true, common, out, err)) return *done;
+  if (auto done = parse_common("apply", kApplyUsage, args, Takes::file, common, out, err))
+    return *done;
   if (common.file.empty()) {
     err << "omni: apply: missing -f APPS.yaml\n";
     return kExitBadInput;
@@ -430,7 +603,8 @@ int run_apply(const std::vector<std::string>& args, std::ostream& out, std::ostr
 
 int run_delete(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   Common common;
-  if (auto done = parse_common("delete", kDeleteUsage, args, false, common, out, err)) return *done;
+  if (auto done = parse_common("delete", kDeleteUsage, args, Takes::nothing, common, out, err))
+    return *done;
   if (common.positional.size() != 2 || common.positional[0] != "app" ||
       !config::is_valid_name(common.positional[1])) {
     err << "omni: delete: say `omni delete app NAME`\n";
@@ -456,6 +630,161 @@ int run_delete(const std::vector<std::string>& args, std::ostream& out, std::ost
   err << "omni: delete: app " << name << ": "
       << (reply ? reply->error() : std::string("no leader answered")) << "\n";
   return kExitFailure;
+}
+
+namespace {
+
+// An event as a person reads it: when it happened by this machine's clock (now, less its age
+// by the leader's clock), what kind, what.
+struct ShownEvent {
+  std::uint64_t seq = 0;
+  std::chrono::system_clock::time_point at;
+  std::string kind;
+  std::string text;
+};
+
+std::vector<ShownEvent> events_of(const v1::StatusReply& r) {
+  const auto now = std::chrono::system_clock::now();
+  std::vector<ShownEvent> events;
+  for (const auto& e : r.events()) {
+    const auto age = std::chrono::milliseconds(std::max<std::int64_t>(0, r.now_ms() - e.at_ms()));
+    events.push_back({e.seq(), now - age, e.kind(), e.text()});
+  }
+  return events;
+}
+
+void print_event(const Common& common, const std::string& seen_by, const ShownEvent& e,
+                 std::ostream& out) {
+  if (common.format == "table") {
+    out << clock_text(e.at) << "  " << e.kind
+        << std::string(e.kind.size() < 9 ? 9 - e.kind.size() : 0, ' ') << "  " << e.text << "\n";
+    return;
+  }
+  const Record record = Record()
+                            .add("time", iso_text(e.at))
+                            .add("kind", e.kind)
+                            .add("text", e.text)
+                            .add("seen_by", seen_by);
+  if (common.format == "json") {
+    write_json(out, record);
+    out << "\n";
+    return;
+  }
+  YAML::Emitter yaml;
+  yaml << YAML::BeginSeq;
+  write_yaml(yaml, record);
+  yaml << YAML::EndSeq;
+  out << yaml.c_str() << "\n";
+}
+
+// Where `omni events -f` is: the leader it last read and the newest event it printed. A new
+// leader's log is its own, so after a change only what it saw after the last print is new.
+struct EventCursor {
+  std::string leader;
+  std::uint64_t seq = 0;
+  std::chrono::system_clock::time_point at;
+  bool started = false;
+};
+
+std::vector<ShownEvent> fresh_events(const v1::StatusReply& r, const EventCursor& cursor) {
+  std::vector<ShownEvent> fresh;
+  const bool same_leader = cursor.started && r.leader_hint() == cursor.leader;
+  for (auto& e : events_of(r))
+    if (!cursor.started || (same_leader ? e.seq > cursor.seq : e.at > cursor.at))
+      fresh.push_back(std::move(e));
+  return fresh;
+}
+
+}  // namespace
+
+int run_events(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  Common common;
+  if (auto done = parse_common("events", kEventsUsage, args, Takes::follow, common, out, err))
+    return *done;
+  if (!common.positional.empty()) {
+    err << "omni: events: unexpected argument \"" << common.positional.front() << "\"\n";
+    return kExitBadInput;
+  }
+  if (auto failed = check_credentials("events", common, err)) return *failed;
+  EventCursor cursor;
+  int printed = 0;
+  for (;;) {
+    std::optional<v1::StatusReply> r;
+    const Shown asked = ask("events", common, [&](Connection& c) -> Shown {
+      r = c.client->status(kAskFor);
+      if (!r) return {unanswered("events", c), kExitFailure};
+      if (!r->is_leader()) return {"omni: events: no leader (" + r->plane() + ")\n", kExitFailure};
+      return {};
+    });
+    const std::string& problem = asked.text;
+    if (!problem.empty() && !common.watch) {
+      err << problem;
+      return kExitFailure;
+    }
+    if (problem.empty()) {  // following, a cluster without a leader is asked again
+      if (common.format == "table" && !cursor.started) out << "TIME      KIND       EVENT\n";
+      if (common.format == "table" && cursor.started && r->leader_hint() != cursor.leader)
+        out << "          (" << r->leader_hint() << " leads now; its events follow)\n";
+      for (const auto& e : fresh_events(*r, cursor)) {
+        print_event(common, r->leader_hint(), e, out);
+        cursor.at = std::max(cursor.at, e.at);
+        if (++printed == common.updates) {
+          out.flush();
+          return kExitOk;
+        }
+      }
+      // The cursor's seq is the newest of this leader's log, whichever of its events printed.
+      cursor.seq = r->events().empty() ? 0 : r->events().rbegin()->seq();
+      cursor.leader = r->leader_hint();
+      cursor.started = true;
+      out.flush();
+    }
+    if (!common.watch) return kExitOk;
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+}
+
+int run_dashboard(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  Common common;
+  if (auto done =
+          parse_common("dashboard", kDashboardUsage, args, Takes::nothing, common, out, err))
+    return *done;
+  if (!common.positional.empty()) {
+    err << "omni: dashboard: unexpected argument \"" << common.positional.front() << "\"\n";
+    return kExitBadInput;
+  }
+  const Shown shown = ask("dashboard", common, [&](Connection& c) -> Shown {
+    if (c.credentials.dashboard_token.empty())
+      return {"omni: dashboard: cluster " + c.credentials.cluster + " has no dashboard token in " +
+                  c.credentials.dir +
+                  " (its init predates the dashboard: run omni init again to add it)\n",
+              kExitFailure};
+    const auto r = c.client->status(kAskFor);
+    if (!r) return {unanswered("dashboard", c), kExitFailure};
+    if (!r->is_leader()) return {"omni: dashboard: no leader (" + r->plane() + ")\n", kExitFailure};
+    const auto member =
+        std::find_if(c.credentials.orchestrators.begin(), c.credentials.orchestrators.end(),
+                     [&](const auto& m) { return m.first == r->leader_hint(); });
+    const std::string base =
+        member == c.credentials.orchestrators.end() ? "" : node::dashboard_url_of(member->second);
+    if (base.empty())
+      return {"omni: dashboard: the leader " + r->leader_hint() +
+                  " is not among the endpoints in " + c.credentials.dir + "/endpoints.yaml\n",
+              kExitFailure};
+    const std::string url = base + "/?token=" + c.credentials.dashboard_token;
+    std::ostringstream text;
+    if (common.format == "table")
+      text << url << "\n";
+    else
+      print_record(text, common.format,
+                   Record()
+                       .add("url", url)
+                       .add("leader", r->leader_hint())
+                       .add("ca", c.credentials.dir + "/ca.crt"));
+    return {text.str(), kExitOk};
+  });
+  (shown.text.starts_with("omni: ") ? err : out) << shown.text;
+  return shown.code;
 }
 
 }  // namespace omni::cli

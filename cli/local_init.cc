@@ -181,6 +181,8 @@ std::string write_credentials(const node::LocalSite& site, const root::Plan& pla
     problem = copy_file(pki / "admin.crt", dir / "admin.crt",
                         owner_rw | fs::perms::group_read | fs::perms::others_read);
   if (problem.empty()) problem = copy_file(pki / "admin.key", dir / "admin.key", owner_rw);
+  if (problem.empty())
+    problem = copy_file(fs::path(site.dir) / "dashboard.token", dir / "dashboard.token", owner_rw);
   if (!problem.empty()) return problem;
   const auto book = node::peer_book(plan, site.subnet);
   std::ofstream out(dir / "endpoints.yaml", std::ios::trunc);

@@ -1,5 +1,6 @@
 #include "node/local_site.h"
 
+#include <openssl/rand.h>
 #include <sys/stat.h>
 #include <yaml-cpp/yaml.h>
 
@@ -235,12 +236,16 @@ std::string agent_yaml(const LocalSite& site, const root::PlannedVm& vm,
 std::string orchestrator_yaml(const LocalSite& site, const config::ClusterConfig& config,
                               const root::Plan& plan, const root::PlannedReplica& replica,
                               const std::map<std::string, std::string>& book,
-                              const std::map<std::string, std::string>& addresses) {
+                              const std::map<std::string, std::string>& addresses,
+                              const std::string& dashboard_token) {
   YAML::Emitter out;
   out << YAML::BeginMap;
   emit_common(out, "orchestrator:" + std::to_string(replica.replica),
               "../disk/orchestrator-" + std::to_string(replica.replica),
               at("0.0.0.0", kOrchestratorPortBase + replica.replica), book, "");
+  out << YAML::Key << "dashboard" << YAML::Value
+      << at("0.0.0.0", kDashboardPortBase + replica.replica);
+  out << YAML::Key << "dashboard_token" << YAML::Value << dashboard_token;
   emit_vms(out, site, plan, "", largest_node(config), site.dir + "/pki/vms", addresses,
            uri_from_vms(site));
   out << YAML::EndMap;
@@ -253,10 +258,28 @@ fs::path files_of(const LocalSite& site, const root::Plan& plan, const root::Pla
   return vms / root::director_vm_name(plan.cluster, vm.node) / "vms" / vm.name;
 }
 
+// The cluster's dashboard token, made once (SITE/dashboard.token, 0600) and kept: a resumed
+// init, and the URL a person saved, go on working.
+std::string ensure_dashboard_token(const LocalSite& site, std::string& token) {
+  const fs::path file = fs::path(site.dir) / "dashboard.token";
+  if (std::ifstream in(file); in && std::getline(in, token) && token.size() == 32) return {};
+  unsigned char bytes[16];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) return "cannot draw a dashboard token";
+  token.clear();
+  for (const unsigned char b : bytes) {
+    char hex[3];
+    std::snprintf(hex, sizeof hex, "%02x", b);
+    token += hex;
+  }
+  return write_atomically(file, token + "\n", 0600);
+}
+
 std::string write_node_configs(const LocalSite& site, const config::ClusterConfig& config,
                                const root::Plan& plan) {
   const auto addresses = planned_addresses(plan, site.subnet);
   const auto book = peer_book(plan, site.subnet);
+  std::string token;
+  if (std::string problem = ensure_dashboard_token(site, token); !problem.empty()) return problem;
   std::string error = write_atomically(fs::path(site.dir) / "root.yaml",
                                        root_yaml(site, config, plan, book, addresses));
   for (const auto& node : config.nodes) {
@@ -279,7 +302,7 @@ std::string write_node_configs(const LocalSite& site, const config::ClusterConfi
     OMNI_ASSERT(vm != plan.vms.end(), "a replica is placed in a planned VM");
     error = write_atomically(
         files_of(site, plan, *vm) / ("orchestrator-" + std::to_string(replica.replica) + ".yaml"),
-        orchestrator_yaml(site, config, plan, replica, book, addresses), 0600);
+        orchestrator_yaml(site, config, plan, replica, book, addresses, token), 0600);
   }
   return error;
 }

@@ -32,7 +32,8 @@ inline constexpr int kDirectorPort = 7200;
 inline constexpr int kAgentPort = 7300;
 inline constexpr int kOrchestratorPortBase = 7400;  // replica N listens on 7400 + N
 inline constexpr int kAdminPort = 7500;
-inline constexpr int kFirstVmHost = 10;  // SUBNET.10: the plan's first VM
+inline constexpr int kDashboardPortBase = 7600;  // replica N's dashboard: 7600 + N (HTTPS)
+inline constexpr int kFirstVmHost = 10;          // SUBNET.10: the plan's first VM
 
 inline constexpr const char* kOmniImage = "omni/omni-node:dev";  // what omni-image.tar holds
 

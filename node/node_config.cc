@@ -12,8 +12,9 @@ namespace omni::node {
 namespace {
 
 const std::set<std::string> kRoles{"root", "orchestrator", "director", "agent"};
-const std::set<std::string> kKeys{"identity", "args", "state_dir",  "listen",  "peers", "tls",
-                                  "metrics",  "vms",  "containers", "cluster", "image"};
+const std::set<std::string> kKeys{
+    "identity",   "args",    "state_dir", "listen",    "peers",          "tls", "metrics", "vms",
+    "containers", "cluster", "image",     "dashboard", "dashboard_token"};
 
 bool is_host_port(const std::string& text) {
   const auto colon = text.rfind(':');
@@ -313,6 +314,18 @@ std::variant<NodeConfig, std::string> read(const std::string& role, const YAML::
     if (!in.error.empty()) return in.error;
     if (!is_host_port(c.metrics))
       return file + ": key `metrics`: expected host:port, got `" + c.metrics + "`";
+  }
+  if (root["dashboard"] || root["dashboard_token"]) {
+    if (role != "orchestrator") return file + ": key `dashboard`: only an orchestrator serves one";
+    if (!root["dashboard"] || !root["dashboard_token"])
+      return file + ": keys `dashboard` and `dashboard_token` go together";
+    c.dashboard = in.text(root["dashboard"], "dashboard");
+    c.dashboard_token = in.text(root["dashboard_token"], "dashboard_token");
+    if (!in.error.empty()) return in.error;
+    if (!is_host_port(c.dashboard))
+      return file + ": key `dashboard`: expected host:port, got `" + c.dashboard + "`";
+    if (c.dashboard_token.size() < 16)
+      return file + ": key `dashboard_token`: at least 16 characters";
   }
   // What each role drives, and nothing it does not.
   // An Orchestrator may have every node's (no node), to bring back a Director's lost VM.

@@ -11,6 +11,8 @@
 //   peers: {orchestrator:2: 127.0.0.1:7102, orchestrator:3: 127.0.0.1:7103}
 //   tls: {ca: /etc/omni/ca.crt, cert: /etc/omni/o1.crt, key: /etc/omni/o1.key}
 //   metrics: 127.0.0.1:9101      # optional: Prometheus GET /metrics
+//   dashboard: 0.0.0.0:7601      # optional, orchestrator: the HTTPS dashboard (node/dashboard.h)
+//   dashboard_token: HEX         #   with it: what the page's data asks for
 //
 // A Director also says how it reaches its hypervisor, and an Agent its container runtime:
 //
@@ -85,8 +87,10 @@ struct NodeConfig {
   std::string ca_file;
   std::string cert_file;
   std::string key_file;
-  std::string metrics;                         // host:port for GET /metrics; empty: none
-  std::optional<VmsConfig> vms;                // a Director's
+  std::string metrics;           // host:port for GET /metrics; empty: none
+  std::string dashboard;         // an orchestrator's: host:port of its HTTPS dashboard; empty: none
+  std::string dashboard_token;   // what the dashboard's data asks for (?token=)
+  std::optional<VmsConfig> vms;  // a Director's
   std::optional<ContainersConfig> containers;  // an Agent's
   std::string cluster_file;                    // the root's: the cluster config it creates
   std::string orchestrator_image;              // the root's: the image its replicas run

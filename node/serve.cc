@@ -19,11 +19,13 @@
 #include "drivers/vm/local_provider.h"
 #include "model/agent/agent.h"
 #include "model/config/parse.h"
+#include "model/core/assert.h"
 #include "model/core/json.h"
 #include "model/director/director.h"
 #include "model/orchestrator/orchestrator.h"
 #include "model/root/root.h"
 #include "node/components.h"
+#include "node/dashboard.h"
 #include "node/driver_bridge.h"
 #include "node/durable_log.h"
 #include "node/host.h"
@@ -300,6 +302,20 @@ std::string summary_of(const Component& component) {
   return {};
 }
 
+// What this replica's dashboard answers: the members' dashboards from their Raft addresses,
+// and the status `omni status` gets.
+DashboardView dashboard_view(const NodeConfig& c, const Component& component) {
+  const auto* o = dynamic_cast<const orchestrator::Orchestrator*>(&component);
+  OMNI_ASSERT(o != nullptr, "only an orchestrator serves a dashboard");
+  std::map<std::string, std::string> urls;
+  for (const auto& [peer, address] : c.peers)
+    if (peer.starts_with("orchestrator:")) urls[peer] = dashboard_url_of(address);
+  const v1::StatusReply status = o->described_status();
+  const auto leader = urls.find(status.leader_hint());
+  return DashboardView{status.is_leader(), leader == urls.end() ? std::string() : leader->second,
+                       dashboard_json(c.identity, urls, status)};
+}
+
 }  // namespace
 
 int serve(const NodeConfig& c, const ServeHooks& hooks) {
@@ -408,6 +424,16 @@ int serve(const NodeConfig& c, const ServeHooks& hooks) {
       return 2;
     }
     log_line(c, "metrics on port " + std::to_string(metrics->port()));
+  }
+  std::optional<DashboardServer> dashboard;
+  if (!c.dashboard.empty()) {
+    dashboard.emplace(io, c.dashboard, KeyPair{*cert, *key}, c.dashboard_token,
+                      [&] { return dashboard_view(c, host.component()); });
+    if (!dashboard->listening()) {
+      log_line(c, "cannot serve the dashboard: " + dashboard->problem());
+      return 2;
+    }
+    log_line(c, "dashboard on port " + std::to_string(dashboard->port()));
   }
   boost::asio::signal_set signals(io, SIGTERM, SIGINT);
   signals.async_wait([&](const boost::system::error_code&, int signal) {

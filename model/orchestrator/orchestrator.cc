@@ -364,8 +364,18 @@ void Orchestrator::send_store_reply(const Address& to, std::uint64_t seq, v1::St
 void Orchestrator::reply_status(const StatusWaiter& w, bool committed, Outputs& out) {
   v1::Envelope e;
   e.set_seq(w.seq);
-  auto* r = e.mutable_status_reply();
-  r->set_nonce(w.nonce);
+  *e.mutable_status_reply() = status(committed, w.describe);
+  e.mutable_status_reply()->set_nonce(w.nonce);
+  out.push_back(Send{w.to, std::move(e)});
+}
+
+v1::StatusReply Orchestrator::described_status() const {
+  return status(is_leader() && node_->raft().quorum_active(), true);
+}
+
+v1::StatusReply Orchestrator::status(bool committed, bool describe) const {
+  v1::StatusReply reply;
+  auto* r = &reply;
   r->set_is_leader(is_leader());
   r->set_leader_hint(node_->raft().leader());
   r->set_term(term());
@@ -381,9 +391,10 @@ void Orchestrator::reply_status(const StatusWaiter& w, bool committed, Outputs& 
   for (const auto& view : directors())
     for (const auto& c : view.failing_containers)
       r->add_failing_containers(view.director.substr(view.director.find(':') + 1) + "/" + c);
-  if (w.describe && is_leader()) describe_cluster(*r);
-  if (w.describe) describe_events(*r);
-  out.push_back(Send{w.to, std::move(e)});
+  if (describe && is_leader()) describe_cluster(*r);
+  if (describe) describe_events(*r);
+  OMNI_ASSERT(!r->quorum_healthy() || r->is_leader());
+  return reply;
 }
 
 // What a person asks the leader for (`omni status`, `omni get`): voters, Directors, apps.
@@ -511,7 +522,15 @@ void Orchestrator::note_apps() {
       events_.add(now_, "app", replica + " placed on " + p.vm());
     now_seen[replica] = p.vm();
   }
+  // A new leader knows which containers run only once the Directors report: until each has
+  // (or one is taken for lost), counts of zero would be news of nothing.
+  const bool heard_all = directors_reported_ == directors_.size() ||
+                         now_ - term_began_at_ > config_.director_lost_after;
   for (const AppView& app : apps()) {
+    if (!heard_all) {
+      now_seen[app.name] = seen_apps_.count(app.name) ? seen_apps_.at(app.name) : std::string();
+      continue;
+    }
     std::string told = std::to_string(app.running) + "/" + std::to_string(app.desired) +
                        " running, " + std::to_string(app.placed) + " placed";
     if (!app.unschedulable.empty()) told += "; " + app.unschedulable;
@@ -544,6 +563,7 @@ void Orchestrator::on_director_report(const Address& from, std::uint64_t,
     if (!c.running() && c.restarts() >= kFailingAfterRestarts) failing.insert(c.name());
   }
   note_report(from, control, running, failing, r);
+  if (!control.reported) ++directors_reported_;
   control.reported = true;
   control.silence_told = false;
   control.running_containers = std::move(running);
@@ -620,6 +640,8 @@ void Orchestrator::lead(Outputs& out) {
 // desired state unacknowledged, and each Director gets a full lost_after of grace to report.
 void Orchestrator::begin_term() {
   led_term_ = term();
+  term_began_at_ = now_;
+  directors_reported_ = 0;
   directors_.clear();
   vm_ops_.clear();
   membership_request_ = 0;

@@ -128,6 +128,9 @@ class Orchestrator final : public Component {
   std::uint64_t dropped_messages() const { return dropped_messages_; }
   // What this replica saw happen: leaders, members, Directors, VMs, containers, apps.
   const EventLog& events() const { return events_; }
+  // What `omni status` gets, with the cluster (on the leader) and the events: for a reader on
+  // the host's own loop (the dashboard). Healthy means the leader still has a quorum.
+  v1::StatusReply described_status() const;
 
   // Parses "--replica=N --members=a,b,c" as the Root writes them, or "--replica=N --join" as
   // a replacement's are written; nullopt when malformed.
@@ -236,6 +239,7 @@ class Orchestrator final : public Component {
                    const v1::DirectorReport& r);
   void note_apps();
   void reply_status(const StatusWaiter& w, bool committed, Outputs& out);
+  v1::StatusReply status(bool committed, bool describe) const;
   v1::Fence fence() const;
 
   OrchestratorConfig config_;
@@ -279,6 +283,8 @@ class Orchestrator final : public Component {
   std::vector<Address> seen_learners_;
   // App -> its last told state, and "APP replica N" -> the VM it was last told placed on.
   std::map<std::string, std::string> seen_apps_;
+  Time term_began_at_{};                // when this leader began its term
+  std::size_t directors_reported_ = 0;  // Directors that reported this term
 };
 
 }  // namespace omni::orchestrator

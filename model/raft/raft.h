@@ -96,6 +96,8 @@ class Raft {
   Term fencing_term() const { return term_; }  // the fencing token of this replica
   const NodeId& vote() const { return vote_; }
   const NodeId& leader() const { return leader_; }
+  // A leader that heard a quorum within election_timeout_min (always, without check-quorum).
+  bool quorum_active() const;
   Index commit_index() const { return commit_; }
   Index applied_index() const { return applied_; }
   const RaftLog& log() const { return log_; }
@@ -156,7 +158,6 @@ class Raft {
   void broadcast_heartbeat();
   bool maybe_advance_commit();
   bool committed_in_current_term() const;
-  bool quorum_active() const;
   Time quorum_expires_at() const;
   void start_read_round();
   void advance_reads();

@@ -130,18 +130,23 @@ class InitLocal : public ::testing::Test {
   // Runs omni to its end (bounded: 180 s) and answers its exit code; its output in `output`.
   int run_omni(const std::vector<std::string>& args, std::string* output = nullptr) const {
     const std::string log = dir_ / "omni.out";
-    const pid_t pid = start_omni(args, log);
+    const int code = wait_for(start_omni(args, log), std::chrono::seconds(180));
+    if (output) *output = read_file(log);
+    return code;
+  }
+
+  // The exit code of `pid`, killed (-1) if it runs longer than `limit`.
+  static int wait_for(pid_t pid, std::chrono::seconds limit) {
     int status = 0;
-    const auto end = Clock::now() + std::chrono::seconds(180);
+    const auto end = Clock::now() + limit;
     while (::waitpid(pid, &status, WNOHANG) == 0) {
       if (Clock::now() > end) {
         ::kill(pid, SIGKILL);
         ::waitpid(pid, &status, 0);
-        break;
+        return -1;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
-    if (output) *output = read_file(log);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }
 
@@ -423,10 +428,27 @@ TEST_F(InitLocal, MakesASelfManagingClusterThatResetRemovesWhole) {
 TEST_F(InitLocal, TheClusterHealsWhatIsKilled) {
   std::string output;
   ASSERT_EQ(init(&output), 0) << output << read_file(site() + "/root.log");
+  // Watched as it happens (omni status -w): the first print, then the next change.
+  const std::string watched = dir_ / "watch.out";
+  const pid_t watching = start_omni({"status", "-w", "--updates", "2", "-o", "json"}, watched);
+  ASSERT_TRUE(drivers::testing::wait_until([&] { return !read_file(watched).empty(); },
+                                           std::chrono::seconds(30)));
   const auto started = Clock::now();
   ASSERT_TRUE(kill_the_leaders_container(output)) << output;
   const double healed_s = std::chrono::duration<double>(Clock::now() - started).count();
   std::printf("leader's container killed: healthy again in %.1f s\n", healed_s);
+  EXPECT_EQ(wait_for(watching, std::chrono::seconds(30)), 0) << read_file(watched);
+  const std::string prints = read_file(watched);
+  const std::string first = prints.substr(0, prints.find('\n'));
+  EXPECT_NE(first.find("\"leader\":\"orchestrator:"), std::string::npos) << prints;
+  EXPECT_NE(prints.substr(first.size() + 1), first + "\n") << "the second print is a change";
+  // The events tell the election: the leader lost, a new one at a higher term.
+  ASSERT_EQ(run_omni({"events"}, &output), 0) << output;
+  const auto electing = output.find("leader     no leader at term ");
+  EXPECT_NE(electing, std::string::npos) << output;
+  EXPECT_NE(output.find(" leads at term ", electing), std::string::npos) << output;
+  EXPECT_NE(output.find("director   controls the Director on node-1 at term "), std::string::npos)
+      << output;
 
   // A worker VM destroyed under its Director: the Director makes it again, its Agent runs the
   // replica and the app again, and the cluster is healthy; the app answers from the new VM.

@@ -161,6 +161,8 @@ TEST(ClusterRun, EventsTellMembersReplacedAndAppsRescheduled) {
   EXPECT_TRUE(has_event(r, "member orchestrator:3 left the plane")) << all;
   EXPECT_TRUE(has_event(r, "app web: 3/3 running, 3 placed")) << all;
   EXPECT_TRUE(has_event(r, "app web: 2/3 running")) << all;
+  EXPECT_FALSE(has_event(r, "app web: 0/3 running")) << "a new leader counts once it heard all\n"
+                                                     << all;
   // The replica that was on n3 is told placed twice: where it was, then where it moved.
   EXPECT_EQ(
       std::count_if(r.leader_events.begin(), r.leader_events.end(),
