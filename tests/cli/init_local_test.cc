@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "drivers/vm/local_provider.h"
+#include "node/dashboard.h"
 #include "node/local_site.h"
 #include "node/pki.h"
 #include "node/transport.h"
@@ -559,6 +560,142 @@ TEST_F(InitLocal, AfterAPowerLossBootAloneBringsTheClusterBack) {
 
 // The root is an omni-node role like the others: `omni-node root --config SITE/root.yaml` alone
 // finishes an init that `omni init` wrote the site for (here, killed in its first phase).
+// Headless Chromium, its own profile under `dir`, as a process group the test stops by PID.
+class Chromium {
+ public:
+  Chromium(const std::string& dir, const std::string& url, int debugging_port) {
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::setpgid(0, 0);
+      const int fd = ::open((dir + "/chromium.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+      const std::vector<std::string> args = {
+          "chromium",
+          "--headless",
+          "--no-sandbox",
+          "--disable-gpu",
+          "--ignore-certificate-errors",
+          "--user-data-dir=" + dir + "/profile",
+          "--remote-debugging-address=127.0.0.1",
+          "--remote-debugging-port=" + std::to_string(debugging_port),
+          url};
+      std::vector<char*> argv;
+      for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+      argv.push_back(nullptr);
+      ::execvp("chromium", argv.data());
+      ::_exit(127);
+    }
+    ::setpgid(pid_, pid_);
+  }
+  ~Chromium() {
+    ::kill(-pid_, SIGTERM);
+    ::waitpid(pid_, nullptr, 0);
+    ::kill(-pid_, SIGKILL);  // whatever of its group outlived it
+  }
+  Chromium(const Chromium&) = delete;
+  Chromium& operator=(const Chromium&) = delete;
+
+ private:
+  pid_t pid_ = -1;
+};
+
+// The open tab's title and URL, as Chromium's DevTools endpoint lists them: "TITLE URL".
+std::string open_page(int debugging_port) {
+  return drivers::testing::run(
+      {"python3", "-c",
+       "import json, sys, urllib.request\n"
+       "try:\n"
+       "  tabs = json.load(urllib.request.urlopen('http://127.0.0.1:' + sys.argv[1] + "
+       "'/json/list', timeout=2))\n"
+       "  print(' '.join(t['title'] + ' ' + t['url'] for t in tabs if t['type'] == 'page'))\n"
+       "except Exception as e:\n"
+       "  print('no answer:', e)\n",
+       std::to_string(debugging_port)});
+}
+
+// What a page shows once its script ran: Chromium's DOM after a few (virtual) seconds.
+std::string page_dom(const std::string& url, const std::string& screenshot = "") {
+  std::vector<std::string> argv = {"chromium",
+                                   "--headless",
+                                   "--no-sandbox",
+                                   "--disable-gpu",
+                                   "--ignore-certificate-errors",
+                                   "--virtual-time-budget=5000",
+                                   "--window-size=1280,1000"};
+  if (!screenshot.empty())
+    argv.push_back("--screenshot=" + screenshot);
+  else
+    argv.push_back("--dump-dom");
+  argv.push_back(url);
+  return drivers::testing::run(argv, nullptr, std::chrono::seconds(60));
+}
+
+// The dashboard in a real browser: the page shows the nodes and the leader; a follower's URL
+// sends the browser to the leader; and the page left open follows a new leader when the
+// leader's container is killed. A screenshot of it is kept beside the test
+// (BUILD/tests/cli/dashboard.png).
+TEST_F(InitLocal, TheDashboardInABrowserShowsTheClusterAndFollowsANewLeader) {
+  OMNI_REQUIRE(drivers::testing::have_program("chromium"),
+               "the dashboard is tested in headless Chromium (apt install chromium)");
+  std::string output;
+  ASSERT_EQ(init(&output), 0) << output << read_file(site() + "/root.log");
+  ASSERT_TRUE(drivers::testing::wait_until([&] { return run_omni({"status"}, &output) == 0; },
+                                           std::chrono::seconds(60)))
+      << output;
+  std::string url;
+  ASSERT_EQ(run_omni({"dashboard"}, &url), 0) << url;
+  url.erase(url.find_last_not_of('\n') + 1);
+  const auto port_at = url.rfind(':');
+  ASSERT_NE(url.find("/?token="), std::string::npos) << url;
+  const int replica = std::stoi(url.substr(port_at + 1)) - node::kDashboardPortBase;
+  const std::string leader = "orchestrator:" + std::to_string(replica);
+
+  const std::string dom = page_dom(url);
+  EXPECT_NE(dom.find("id=\"leader\">" + leader + "<"), std::string::npos) << dom;
+  for (const std::string node : {"node-1", "node-2", "node-3"})
+    EXPECT_NE(dom.find("class=\"node\" data-node=\"" + node + "\""), std::string::npos) << dom;
+  EXPECT_NE(dom.find(">healthy<"), std::string::npos) << dom;
+  EXPECT_NE(dom.find(leader + " leads at term"), std::string::npos) << "the events" << dom;
+
+  // A follower's URL: the browser lands on the leader's page.
+  const std::string endpoints = read_file(credentials() + "/endpoints.yaml");
+  const std::string follower = "orchestrator:" + std::to_string(replica % 3 + 1);
+  const std::string follower_url =
+      node::dashboard_url_of(value_of(endpoints, follower)) + url.substr(url.find("/?token="));
+  const std::string redirected = page_dom(follower_url);
+  EXPECT_NE(redirected.find("id=\"leader\">" + leader + "<"), std::string::npos) << redirected;
+
+  // The page left open follows the new leader.
+  const int debugging_port = 9300 + ::getpid() % 500;
+  Chromium browser(dir_.path(), url, debugging_port);
+  ASSERT_TRUE(drivers::testing::wait_until(
+      [&] { return open_page(debugging_port).find("leader " + leader + " ") != std::string::npos; },
+      std::chrono::seconds(30)))
+      << open_page(debugging_port) << read_file(dir_ / "chromium.log");
+  ASSERT_TRUE(kill_the_leaders_container(output)) << output;
+  std::string shown;
+  EXPECT_TRUE(drivers::testing::wait_until(
+      [&] {
+        shown = open_page(debugging_port);
+        return shown.find("Omni: healthy, leader orchestrator:") != std::string::npos &&
+               shown.find("leader " + leader + " ") == std::string::npos &&
+               shown.find("followed=orchestrator%3A" + std::to_string(replica)) !=
+                   std::string::npos;
+      },
+      std::chrono::seconds(60)))
+      << shown;
+
+  const std::string screenshot = OMNI_BUILD_DIR "/tests/cli/dashboard.png";
+  std::filesystem::remove(screenshot);
+  ASSERT_EQ(run_omni({"dashboard"}, &url), 0) << url;
+  url.erase(url.find_last_not_of('\n') + 1);
+  page_dom(url, screenshot);
+  EXPECT_GT(std::filesystem::exists(screenshot) ? std::filesystem::file_size(screenshot) : 0,
+            10'000u)
+      << "a screenshot of the page";
+}
+
 TEST_F(InitLocal, OmniNodeRootAloneFinishesTheInit) {
   const std::string log = dir_ / "killed.out";
   const pid_t pid =
