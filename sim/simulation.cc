@@ -105,6 +105,12 @@ bool Simulation::is_up(const Address& address) const {
          processes_[static_cast<std::size_t>(id)].up;
 }
 
+std::vector<std::string> Simulation::checker_names() const {
+  std::vector<std::string> names;
+  for (const auto& checker : checkers_) names.push_back(checker->name());
+  return names;
+}
+
 bool Simulation::is_up(AddressId id) const {
   return id < processes_.size() && processes_[id].registered && processes_[id].up;
 }

@@ -132,6 +132,8 @@ class Simulation final : private DriverHost {
   void at(Time when, Action action);
   void after(Duration delay, Action action);
   void add_checker(std::unique_ptr<Checker> checker);
+  // The checkers' names, in the order they run.
+  std::vector<std::string> checker_names() const;
   void set_exit_listener(ExitListener listener);
 
   // Running ------------------------------------------------------------------------------

@@ -9,6 +9,7 @@
 #include "sim/cli/seed_runner.h"
 #include "sim/lincheck/history.h"
 #include "sim/report/chrome_trace.h"
+#include "sim/report/html_report.h"
 #include "sim/report/mermaid.h"
 #include "sim/scenario/parse.h"
 #include "sim/scenario/write.h"
@@ -21,6 +22,7 @@ namespace {
 constexpr const char* kUsage =
     "Usage: omni-sim [--help] run FILE [--seed N | --seeds A..B] [--jobs J] [--json]\n"
     "                [--trace OUT.json] [--mermaid OUT.md] [--history OUT.jsonl]\n"
+    "                [--report OUT.html]\n"
     "       omni-sim shrink FILE [--seed N] [-o OUT.yaml]\n"
     "\n"
     "Run a scenario (format: docs/scenarios.md) in the deterministic simulator, once per seed, and "
@@ -52,9 +54,13 @@ constexpr const char* kShrinkUsage =
 constexpr const char* kRunUsage =
     "Usage: omni-sim run FILE [--seed N | --seeds A..B] [--jobs J] [--json]\n"
     "                [--trace OUT.json] [--mermaid OUT.md] [--history OUT.jsonl]\n"
+    "                [--report OUT.html]\n"
     "\n"
-    "Without --seed or --seeds the scenario's own seed (default 1) runs. --trace, --mermaid and\n"
-    "--history describe the first seed: it is run again with every event recorded. --history\n"
+    "Without --seed or --seeds the scenario's own seed (default 1) runs. --trace, --mermaid,\n"
+    "--history and --report describe the first seed: it is run again with every event recorded.\n"
+    "--report writes one self-contained HTML page: the components' timeline with faults as\n"
+    "bands and the phases, the invariant checks, the leader's events and the client history\n"
+    "with any window that cannot be linearized marked (open it in a browser). --history\n"
     "writes what the scenario's clients did (docs/histories.md); every seed's history is checked\n"
     "for linearizability whether or not it is written.\n"
     "\n";
@@ -67,6 +73,7 @@ struct RunArgs {
   std::optional<std::string> trace_path;
   std::optional<std::string> mermaid_path;
   std::optional<std::string> history_path;
+  std::optional<std::string> report_path;
 };
 
 int bad_input(std::ostream& err, const std::string& message) {
@@ -114,6 +121,7 @@ po::options_description run_options() {
       "write the first seed as a mermaid sequence diagram here")(
       "history", po::value<std::string>(),
       "write the first seed's client history (JSON lines, docs/histories.md) here")(
+      "report", po::value<std::string>(), "write the first seed's report (one HTML page) here")(
       "file", po::value<std::string>(), "the scenario (YAML)");
   return options;
 }
@@ -145,6 +153,7 @@ std::variant<RunArgs, std::string> read_flags(const po::variables_map& vm) {
   if (vm.count("trace")) args.trace_path = vm["trace"].as<std::string>();
   if (vm.count("mermaid")) args.mermaid_path = vm["mermaid"].as<std::string>();
   if (vm.count("history")) args.history_path = vm["history"].as<std::string>();
+  if (vm.count("report")) args.report_path = vm["report"].as<std::string>();
   return args;
 }
 
@@ -177,14 +186,15 @@ struct ReportFiles {
   std::ofstream trace;
   std::ofstream mermaid;
   std::ofstream history;
+  std::ofstream report;
 };
 
 bool write_reports(const Scenario& scenario, const RunArgs& args, std::uint64_t first_hash,
                    ReportFiles& files, const Runner& runner, std::ostream& err) {
   const std::uint64_t seed = args.seeds.front();
   RunOptions options;
-  options.record_events = args.trace_path || args.mermaid_path;
-  options.record_history = args.history_path.has_value();
+  options.record_events = args.trace_path || args.mermaid_path || args.report_path;
+  options.record_history = args.history_path || (args.report_path && scenario.clients);
   const RunResult recorded = runner(scenario, seed, options);
   std::ofstream& trace = files.trace;
   std::ofstream& mermaid = files.mermaid;
@@ -203,6 +213,12 @@ bool write_reports(const Scenario& scenario, const RunArgs& args, std::uint64_t 
     files.history.flush();
     err << "omni-sim: wrote the client history of seed " << seed << " (" << recorded.history.size()
         << " events) to " << *args.history_path << "\n";
+  }
+  if (args.report_path) {
+    write_html_report(scenario, recorded, files.report);
+    files.report.flush();
+    err << "omni-sim: wrote the report of seed " << seed << " to " << *args.report_path
+        << " (open it in a browser)\n";
   }
   if (recorded.trace_hash == first_hash) return true;
   err << "omni-sim: seed " << seed << " gave trace hash " << hash_text(recorded.trace_hash)
@@ -245,7 +261,8 @@ int run_command(const std::vector<std::string>& argv, std::ostream& out, std::os
   ReportFiles files;
   if (!open_output(args.trace_path, files.trace, err) ||
       !open_output(args.mermaid_path, files.mermaid, err) ||
-      !open_output(args.history_path, files.history, err))
+      !open_output(args.history_path, files.history, err) ||
+      !open_output(args.report_path, files.report, err))
     return kExitBadInput;
   std::uint64_t passed = 0;
   std::uint64_t failed = 0;
@@ -259,7 +276,7 @@ int run_command(const std::vector<std::string>& argv, std::ostream& out, std::os
       print_seed_text(out, result, args.file);
     out.flush();
   });
-  if ((args.trace_path || args.mermaid_path || args.history_path) &&
+  if ((args.trace_path || args.mermaid_path || args.history_path || args.report_path) &&
       !write_reports(*scenario, args, first_hash, files, runner, err))
     failed += 1;
   if (args.json)

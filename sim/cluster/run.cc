@@ -446,6 +446,7 @@ class ClusterRun {
     r.phases = state_.phases;
     r.faults_fired = faults_->fired();
     r.leader_events = leader_events();
+    r.checks = sim_.checker_names();
     r.client_ops = static_cast<std::uint64_t>(std::count_if(
         history_.events.begin(), history_.events.end(),
         [](const lincheck::Event& e) { return e.type == lincheck::EventType::invoke; }));

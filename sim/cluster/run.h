@@ -80,6 +80,7 @@ struct RunResult {
   // The events the last leader saw (`omni events`), as "KIND TEXT", oldest first; empty when
   // the run ends without a running leader.
   std::vector<std::string> leader_events;
+  std::vector<std::string> checks;  // the invariant checkers that ran, by name
 };
 
 RunResult run_scenario(const Scenario& scenario, std::uint64_t seed,

@@ -203,6 +203,16 @@ void emit_expect(YAML::Emitter& out, const Scenario& scenario) {
 
 }  // namespace
 
+std::string fault_text(const Fault& fault) {
+  YAML::Emitter out;
+  out << YAML::Flow << YAML::BeginMap << YAML::Key << "at" << YAML::Value << at_text(fault.at);
+  emit_fault_kind(out, fault);
+  if (fault.restart_after)
+    out << YAML::Key << "restart_after" << YAML::Value << exact_duration_text(*fault.restart_after);
+  out << YAML::EndMap;
+  return out.c_str();
+}
+
 std::string target_text(const Target& target) {
   switch (target.kind) {
     case Target::Kind::leader:

@@ -14,6 +14,9 @@ std::string write_scenario_yaml(const Scenario& scenario);
 // node:NODE. Apart from `leader`, that is also the address of what it names.
 std::string target_text(const Target& target);
 
+// One fault as a line of a scenario's `faults:` (flow YAML): "{at: 10m, crash: leader}".
+std::string fault_text(const Fault& fault);
+
 // A duration that parse_duration reads back exactly: "90s", "1.5s", "12.000000001s".
 std::string exact_duration_text(Duration duration);
 
