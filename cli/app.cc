@@ -30,6 +30,11 @@ constexpr const char* kUsage =
     "  reset     remove everything a cluster made on this machine (see omni reset --help)\n"
     "  version   print the version\n"
     "\n"
+    "Example (as root; docs/using.md walks through it):\n"
+    "  omni init -f examples/cluster-local.yaml\n"
+    "  omni status -w\n"
+    "  omni reset --yes -f examples/cluster-local.yaml\n"
+    "\n"
     "Exit codes: 0 ok, 1 failure, 2 bad input.\n";
 
 constexpr const char* kInitUsage =
@@ -57,7 +62,10 @@ constexpr const char* kInitUsage =
     "\n"
     "Exit codes: 0 the cluster manages itself, 1 a phase failed (said with its reason),\n"
     "2 bad input.\n"
-    "\n";
+    "\n"
+    "Examples:\n"
+    "  omni init --dry-run -f examples/cluster-3node.yaml   # the plan only\n"
+    "  omni init -f examples/cluster-local.yaml\n\n";
 
 constexpr const char* kResetUsage =
     "Usage: omni reset --yes (-f FILE | --cluster NAME) [--state-dir DIR]\n"
@@ -67,7 +75,10 @@ constexpr const char* kResetUsage =
     "the machine's once nothing uses it), Omni's own containerd, network namespaces, veths,\n"
     "the bridge, cgroups, its state directory and the credentials in ~/.omni/CLUSTER.\n"
     "Removing what is not there is not an error.\n"
-    "\n";
+    "\n"
+    "Examples:\n"
+    "  omni reset -f examples/cluster-local.yaml          # says what it would remove\n"
+    "  omni reset --yes -f examples/cluster-local.yaml\n\n";
 
 int bad_input(std::ostream& err, const std::string& message) {
   err << "omni: " << message << "\n";

@@ -336,9 +336,18 @@ constexpr const char* kApplyUsage =
     "Usage: omni apply -f APPS.yaml [--cluster NAME]\n"
     "\n"
     "Create or change the apps of the file (its `apps:` list, as in a cluster config); the\n"
-    "leader places their replicas and heals them. Exit 0 when every app was stored.\n\n";
+    "leader places their replicas and heals them. Exit 0 when every app was stored.\n"
+    "\n"
+    "Example:\n"
+    "  omni apply -f examples/apps.yaml && omni get apps -w\n\n";
 
-constexpr const char* kDeleteUsage = "Usage: omni delete app NAME [--cluster NAME]\n\n";
+constexpr const char* kDeleteUsage =
+    "Usage: omni delete app NAME [--cluster NAME]\n"
+    "\n"
+    "Delete the app; its replicas are stopped.\n"
+    "\n"
+    "Example:\n"
+    "  omni delete app web\n\n";
 
 // This machine's clock as a person reads it, to the second.
 std::string clock_text(std::chrono::system_clock::time_point t) {

@@ -13,6 +13,7 @@
 
 #include "model/core/json.h"
 #include "node/local_site.h"
+#include "node/metrics.h"
 
 namespace omni::node {
 
@@ -147,20 +148,7 @@ DashboardServer::DashboardServer(boost::asio::io_context& io, const std::string&
     problem_ = "cannot use the replica's certificate: " + error.message();
     return;
   }
-  const auto colon = host_port.rfind(':');
-  const auto address = boost::asio::ip::make_address(host_port.substr(0, colon), error);
-  int port = -1;
-  if (colon != std::string::npos)
-    std::from_chars(host_port.data() + colon + 1, host_port.data() + host_port.size(), port);
-  if (error || port < 0 || port > 65535) {
-    problem_ = "not host:port: " + host_port;
-    return;
-  }
-  const tcp::endpoint endpoint(address, static_cast<unsigned short>(port));
-  acceptor_.open(endpoint.protocol(), error);
-  if (!error) acceptor_.set_option(tcp::acceptor::reuse_address(true), error);
-  if (!error) acceptor_.bind(endpoint, error);
-  if (!error) acceptor_.listen(16, error);
+  error = listen_on(acceptor_, host_port);
   if (error) problem_ = "cannot listen on " + host_port + ": " + error.message();
   listening_ = !error;
   if (listening_) accept();

@@ -3,6 +3,7 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <charconv>
 #include <cstdio>
 
 namespace omni::node {
@@ -21,20 +22,28 @@ std::string exposition(const std::string& identity, const std::vector<Metric>& m
   return out;
 }
 
+boost::system::error_code listen_on(tcp::acceptor& acceptor, const std::string& host_port) {
+  boost::system::error_code error;
+  const auto colon = host_port.rfind(':');
+  int port = -1;
+  if (colon != std::string::npos)
+    std::from_chars(host_port.data() + colon + 1, host_port.data() + host_port.size(), port);
+  const auto address = boost::asio::ip::make_address(host_port.substr(0, colon), error);
+  if (!error && (port < 0 || port > 65535))
+    error = boost::asio::error::make_error_code(boost::asio::error::invalid_argument);
+  if (error) return error;
+  const tcp::endpoint endpoint(address, static_cast<unsigned short>(port));
+  acceptor.open(endpoint.protocol(), error);
+  if (!error) acceptor.set_option(tcp::acceptor::reuse_address(true), error);
+  if (!error) acceptor.bind(endpoint, error);
+  if (!error) acceptor.listen(16, error);
+  return error;
+}
+
 MetricsServer::MetricsServer(boost::asio::io_context& io, const std::string& host_port,
                              std::function<std::string()> render, std::string path)
     : io_(io), acceptor_(io), render_(std::move(render)), path_(std::move(path)) {
-  const auto colon = host_port.rfind(':');
-  boost::system::error_code error;
-  const auto address = boost::asio::ip::make_address(host_port.substr(0, colon), error);
-  if (error || colon == std::string::npos) return;
-  const tcp::endpoint endpoint(address,
-                               static_cast<unsigned short>(std::stoi(host_port.substr(colon + 1))));
-  acceptor_.open(endpoint.protocol(), error);
-  if (!error) acceptor_.set_option(tcp::acceptor::reuse_address(true), error);
-  if (!error) acceptor_.bind(endpoint, error);
-  if (!error) acceptor_.listen(16, error);
-  listening_ = !error;
+  listening_ = !listen_on(acceptor_, host_port);
   if (listening_) accept();
 }
 

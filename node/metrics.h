@@ -21,6 +21,11 @@ struct Metric {
 
 std::string exposition(const std::string& identity, const std::vector<Metric>& metrics);
 
+// Opens `acceptor` listening on "host:port" (port 0 picks one); the error, if any. Shared by
+// the metrics and dashboard servers.
+boost::system::error_code listen_on(boost::asio::ip::tcp::acceptor& acceptor,
+                                    const std::string& host_port);
+
 class MetricsServer {
  public:
   // Listens on host:port ("127.0.0.1:0" picks one); `render` makes the body for each GET of

@@ -52,6 +52,16 @@ TEST(OmniCli, HelpAndVersion) {
   EXPECT_NE(init_help.out.find("--dry-run"), std::string::npos);
 }
 
+TEST(OmniCli, EveryCommandsHelpGivesAnExample) {
+  for (const std::string command :
+       {"", "init ", "reset ", "status ", "get ", "events ", "dashboard ", "apply ", "delete "}) {
+    const CommandRun help = omni(command + "--help");
+    EXPECT_EQ(help.exit_code, 0) << command;
+    EXPECT_NE(help.out.find("Example"), std::string::npos) << command << "\n" << help.out;
+    EXPECT_NE(help.out.find("\n  omni "), std::string::npos) << command << "\n" << help.out;
+  }
+}
+
 TEST(OmniCli, DryRunPrintsThePlan) {
   const CommandRun run = omni("init --dry-run -f examples/cluster-3node.yaml");
   ASSERT_EQ(run.exit_code, 0) << run.err;

@@ -24,6 +24,23 @@ inline Scenario load_scenario(const std::string& path) {
   return parse_scenario_text(std::get<std::string>(text), path);
 }
 
+// Each node in turn is cut off from the other two (the clients on root-host reach both sides):
+// with RunOptions::testing_leaders_read_locally, a leader cut off keeps answering reads from a
+// state the new leader's writes have left behind.
+inline constexpr const char* kStaleReadsScenario = R"(name: stale-reads
+cluster: ../examples/cluster-3node.yaml
+duration: 10m
+clients: {count: 5, keys: 1, ops: [read, write], rate: 20/s, timeout: 1s}
+faults:
+  - {at: phase:done, partition: [[worker-01], [worker-02, worker-03]]}
+  - {at: +20s, heal: all}
+  - {at: +10s, partition: [[worker-02], [worker-01, worker-03]]}
+  - {at: +20s, heal: all}
+  - {at: +10s, partition: [[worker-03], [worker-01, worker-02]]}
+  - {at: +20s, heal: all}
+expect: {init: complete}
+)";
+
 inline std::vector<std::string> scenario_files() {
   std::vector<std::string> files;
   for (const auto& entry : std::filesystem::directory_iterator("scenarios"))

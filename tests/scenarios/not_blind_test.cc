@@ -204,19 +204,7 @@ TEST(NotBlind, BoundedQueueCatchesAMessageStorm) {
 // When the leader is the one cut off, a leader that reads without a read index and never steps
 // down keeps answering reads from a state the new leader's writes have left behind.
 TEST(NotBlind, LinearizableCatchesADeposedLeaderServingReads) {
-  const Scenario scenario = testing::parse_scenario_text(R"(name: stale-reads
-cluster: ../examples/cluster-3node.yaml
-duration: 10m
-clients: {count: 5, keys: 1, ops: [read, write], rate: 20/s, timeout: 1s}
-faults:
-  - {at: phase:done, partition: [[worker-01], [worker-02, worker-03]]}
-  - {at: +20s, heal: all}
-  - {at: +10s, partition: [[worker-02], [worker-01, worker-03]]}
-  - {at: +20s, heal: all}
-  - {at: +10s, partition: [[worker-03], [worker-01, worker-02]]}
-  - {at: +20s, heal: all}
-expect: {init: complete}
-)");
+  const Scenario scenario = testing::parse_scenario_text(testing::kStaleReadsScenario);
   for (std::uint64_t seed = 1; seed <= 3; ++seed)
     ASSERT_TRUE(run_scenario(scenario, seed).passed) << "seed " << seed << " with sound reads";
   std::optional<Violation> found;

@@ -15,21 +15,6 @@
 namespace omni::sim {
 namespace {
 
-// The stale-reads mutation of NotBlind.LinearizableCatchesADeposedLeaderServingReads.
-constexpr const char* kStaleReads = R"(name: stale-reads
-cluster: ../examples/cluster-3node.yaml
-duration: 10m
-clients: {count: 5, keys: 1, ops: [read, write], rate: 20/s, timeout: 1s}
-faults:
-  - {at: phase:done, partition: [[worker-01], [worker-02, worker-03]]}
-  - {at: +20s, heal: all}
-  - {at: +10s, partition: [[worker-02], [worker-01, worker-03]]}
-  - {at: +20s, heal: all}
-  - {at: +10s, partition: [[worker-03], [worker-01, worker-02]]}
-  - {at: +20s, heal: all}
-expect: {init: complete}
-)";
-
 std::size_t count(const std::string& text, const std::string& part) {
   std::size_t n = 0;
   for (auto at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++n;
@@ -65,7 +50,7 @@ TEST(Report, ABrowserShowsTheTimelineAndMarksTheWindowThatCannotBeLinearized) {
   OMNI_REQUIRE(drivers::testing::have_program("chromium"),
                "the report is tested in headless Chromium (apt install chromium)");
   drivers::testing::TempDir dir("omni-report");
-  const Scenario scenario = testing::parse_scenario_text(kStaleReads);
+  const Scenario scenario = testing::parse_scenario_text(testing::kStaleReadsScenario);
   std::optional<RunResult> failed;
   for (std::uint64_t seed = 1; seed <= 10 && !failed; ++seed) {
     RunResult r = run_scenario(scenario, seed, recorded(true));
@@ -90,10 +75,9 @@ TEST(Report, ABrowserShowsTheTimelineAndMarksTheWindowThatCannotBeLinearized) {
             std::string::npos);
   EXPECT_NE(dom.find("<td>election_safety</td><td class=\"ok\">held</td>"), std::string::npos);
 
-  const Scenario sound = testing::parse_scenario_text(kStaleReads);
-  const RunResult passed = run_scenario(sound, 1, recorded(false));
+  const RunResult passed = run_scenario(scenario, 1, recorded(false));
   ASSERT_TRUE(passed.passed);
-  const std::string good = rendered(sound, passed, dir / "passed.html");
+  const std::string good = rendered(scenario, passed, dir / "passed.html");
   EXPECT_NE(good.find("id=\"verdict\" class=\"ok\">passed<"), std::string::npos)
       << good.substr(0, 3000);
   EXPECT_NE(good.find("clients: linearizable"), std::string::npos);

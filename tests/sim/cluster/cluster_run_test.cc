@@ -105,6 +105,16 @@ TEST(ClusterRun, ALostDirectorVmIsBootedAgainByTheLeader) {
   EXPECT_LT(*back, Time{} + 12min) << "within director_lost_after and a VM boot";
 }
 
+// The scenario with an app `web` of `replicas` replicas, expected all running at the end.
+Scenario with_web_app(Scenario s, int replicas) {
+  s.cluster_yaml +=
+      "apps:\n  - {name: web, image: omni/web, replicas: " + std::to_string(replicas) +
+      ", resources: {cpu: 1, memory: 1Gi}}\n";
+  s.cluster = *config::parse_cluster_config(s.cluster_yaml, "inline").config;
+  s.expect.apps_running_all = true;
+  return s;
+}
+
 bool has_event(const RunResult& r, const std::string& text) {
   return std::any_of(r.leader_events.begin(), r.leader_events.end(),
                      [&](const std::string& e) { return e.find(text) != std::string::npos; });
@@ -145,12 +155,7 @@ TEST(ClusterRun, TheLeaderTellsWhatHappenedAsEvents) {
 // Apps and members as events: a node lost for good shows its member leaving and a replacement
 // joining, and the app's replica there moving, its count going down and back up.
 TEST(ClusterRun, EventsTellMembersReplacedAndAppsRescheduled) {
-  Scenario s = testing::cluster_of(5, 3);
-  s.cluster_yaml +=
-      "apps:\n  - {name: web, image: omni/web, replicas: 3, resources: {cpu: 1, "
-      "memory: 1Gi}}\n";
-  s.cluster = *config::parse_cluster_config(s.cluster_yaml, "inline").config;
-  s.expect.apps_running_all = true;
+  Scenario s = with_web_app(testing::cluster_of(5, 3), 3);
   s.duration = 30min;
   s.faults.push_back(fault_at(10min, PowerOffFault{"n3"}));
   const RunResult r = run_scenario(s, 1);
@@ -269,12 +274,7 @@ TEST(ClusterRun, AMajorityLostForGoodIsReportedPlainly) {
 // removed), on the nodes that host no replica; the app's replicas there are placed again; the
 // cluster ends healthy with five running voters and all seven app replicas running.
 TEST(ClusterRun, ASevenNodeClusterThatLosesTwoNodesForGoodEndsWithAllItsMembersAndApps) {
-  Scenario s = testing::cluster_of(7, 5);
-  s.cluster_yaml +=
-      "apps:\n  - {name: web, image: omni/web, replicas: 7, resources: {cpu: 1, "
-      "memory: 1Gi}}\n";
-  s.cluster = *config::parse_cluster_config(s.cluster_yaml, "inline").config;
-  s.expect.apps_running_all = true;
+  Scenario s = with_web_app(testing::cluster_of(7, 5), 7);
   s.duration = 40min;
   for (const std::string node : {"n1", "n2"})
     s.faults.push_back(fault_at(10min, PowerOffFault{node}));
