@@ -526,7 +526,8 @@ void Orchestrator::note_apps() {
   // (or one is taken for lost), counts of zero would be news of nothing.
   const bool heard_all = directors_reported_ == directors_.size() ||
                          now_ - term_began_at_ > config_.director_lost_after;
-  for (const AppView& app : apps()) {
+  const std::vector<AppView> views = apps();
+  for (const AppView& app : views) {
     if (!heard_all) {
       now_seen[app.name] = seen_apps_.count(app.name) ? seen_apps_.at(app.name) : std::string();
       continue;
@@ -543,7 +544,7 @@ void Orchestrator::note_apps() {
     if (!now_seen.count(name))
       events_.add(now_, "app", name + (name.find(' ') == name.npos ? " was deleted" : " unplaced"));
   seen_apps_ = std::move(now_seen);
-  OMNI_ASSERT(seen_apps_.size() >= apps().size());
+  OMNI_ASSERT(seen_apps_.size() >= views.size());
 }
 
 // Every report says whether the Director is still ours and answers at most one command. A

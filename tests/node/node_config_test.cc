@@ -32,6 +32,20 @@ TEST(NodeConfig, AGoodFileIsReadWhole) {
   EXPECT_EQ(c.key_file, "/etc/omni/o1.key");
 }
 
+TEST(NodeConfig, AnOrchestratorMayServeTheDashboardAndNothingElseMay) {
+  const std::string dashboard = "dashboard: 0.0.0.0:7601\ndashboard_token: 0123456789abcdef\n";
+  const auto parsed = parse_node_config("orchestrator", kGood + dashboard, "o1.yaml");
+  ASSERT_TRUE(std::holds_alternative<NodeConfig>(parsed)) << std::get<std::string>(parsed);
+  EXPECT_EQ(std::get<NodeConfig>(parsed).dashboard, "0.0.0.0:7601");
+  EXPECT_EQ(std::get<NodeConfig>(parsed).dashboard_token, "0123456789abcdef");
+  EXPECT_TRUE(
+      std::get<NodeConfig>(parse_node_config("orchestrator", kGood, "o1.yaml")).dashboard.empty());
+  const auto agent = parse_node_config("agent", kGood + dashboard, "a.yaml");
+  ASSERT_TRUE(std::holds_alternative<std::string>(agent));
+  EXPECT_NE(std::get<std::string>(agent).find("only an orchestrator serves one"), std::string::npos)
+      << std::get<std::string>(agent);
+}
+
 TEST(NodeConfig, BadFilesSayWhatIsWrong) {
   const auto edited = [](const std::string& from, const std::string& to) {
     std::string text = kGood;
@@ -50,6 +64,11 @@ TEST(NodeConfig, BadFilesSayWhatIsWrong) {
       {edited("args: [", "args: {a: ["), "not YAML"},
       {kGood + "colour: blue\n", "unknown key `colour`"},
       {kGood + "metrics: nowhere\n", "key `metrics`: expected host:port"},
+      {kGood + "dashboard: 0.0.0.0:7601\n", "`dashboard` and `dashboard_token` go together"},
+      {kGood + "dashboard_token: 0123456789abcdef\n", "go together"},
+      {kGood + "dashboard: nowhere\ndashboard_token: 0123456789abcdef\n",
+       "key `dashboard`: expected host:port"},
+      {kGood + "dashboard: 0.0.0.0:7601\ndashboard_token: short\n", "at least 16 characters"},
   };
   for (const auto& [text, says] : cases) {
     const auto parsed = parse_node_config("orchestrator", text, "o1.yaml");
