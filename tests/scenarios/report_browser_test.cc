@@ -58,8 +58,6 @@ TEST(Report, ABrowserShowsTheTimelineAndMarksTheWindowThatCannotBeLinearized) {
   }
   ASSERT_TRUE(failed.has_value()) << "no stale read in 10 seeds";
   const std::string dom = rendered(scenario, *failed, dir / "failed.html");
-  std::filesystem::copy_file(dir / "failed.html", "/tmp/failed.html",
-                             std::filesystem::copy_options::overwrite_existing);
   EXPECT_NE(dom.find("violation: linearizable at "), std::string::npos) << dom.substr(0, 3000);
   EXPECT_NE(dom.find("clients: NOT linearizable ("), std::string::npos);
   EXPECT_GE(count(dom, " in-window\"><title>"), 4u) << "the window, outlined in both charts";
