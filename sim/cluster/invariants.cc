@@ -146,7 +146,7 @@ class DirectorFencing final : public Checker {
 
   Simulation& sim_;
   // By address id: a map keyed on names compared "director:node-…" prefixes after every
-  // Director step, a tenth of a 5,000-node run.
+  // Director step, some 6% of a 5,000-node run.
   std::vector<Seen> seen_;
   SteppedAs<director::Director> stepped_director_;
 };
