@@ -110,7 +110,11 @@ AdminClient::AdminClient(const Credentials& credentials) : credentials_(credenti
   for (const auto& [identity, at] : credentials.orchestrators) transport_->add_peer(identity, at);
 }
 
-AdminClient::~AdminClient() = default;
+// The transport goes first: its server threads deliver into inbox_ until it is stopped, and
+// members are destroyed after the transport's only in the opposite order of their declaration.
+AdminClient::~AdminClient() {
+  transport_.reset();
+}
 
 std::string AdminClient::next_target(const std::string& hint) {
   for (const auto& [identity, at] : credentials_.orchestrators)
