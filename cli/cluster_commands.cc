@@ -430,6 +430,14 @@ Shown ask(const std::string& command, const Common& common,
   return show(c);
 }
 
+// Commands that take no words besides their options.
+std::optional<int> no_arguments(const std::string& command, const Common& common,
+                                std::ostream& err) {
+  if (common.positional.empty()) return std::nullopt;
+  err << "omni: " << command << ": unexpected argument \"" << common.positional.front() << "\"\n";
+  return kExitBadInput;
+}
+
 // The credentials a watching command will use, checked once before it starts.
 std::optional<int> check_credentials(const std::string& command, const Common& common,
                                      std::ostream& err) {
@@ -460,10 +468,7 @@ int run_status(const std::vector<std::string>& args, std::ostream& out, std::ost
   Common common;
   if (auto done = parse_common("status", kStatusUsage, args, Takes::watch, common, out, err))
     return *done;
-  if (!common.positional.empty()) {
-    err << "omni: status: unexpected argument \"" << common.positional.front() << "\"\n";
-    return kExitBadInput;
-  }
+  if (auto bad = no_arguments("status", common, err)) return *bad;
   if (auto failed = check_credentials("status", common, err)) return *failed;
   return show_or_watch(
       common,
@@ -710,10 +715,7 @@ int run_events(const std::vector<std::string>& args, std::ostream& out, std::ost
   Common common;
   if (auto done = parse_common("events", kEventsUsage, args, Takes::follow, common, out, err))
     return *done;
-  if (!common.positional.empty()) {
-    err << "omni: events: unexpected argument \"" << common.positional.front() << "\"\n";
-    return kExitBadInput;
-  }
+  if (auto bad = no_arguments("events", common, err)) return *bad;
   if (auto failed = check_credentials("events", common, err)) return *failed;
   EventCursor cursor;
   int printed = 0;
@@ -758,10 +760,7 @@ int run_dashboard(const std::vector<std::string>& args, std::ostream& out, std::
   if (auto done =
           parse_common("dashboard", kDashboardUsage, args, Takes::nothing, common, out, err))
     return *done;
-  if (!common.positional.empty()) {
-    err << "omni: dashboard: unexpected argument \"" << common.positional.front() << "\"\n";
-    return kExitBadInput;
-  }
+  if (auto bad = no_arguments("dashboard", common, err)) return *bad;
   const Shown shown = ask("dashboard", common, [&](Connection& c) -> Shown {
     if (c.credentials.dashboard_token.empty())
       return {"omni: dashboard: cluster " + c.credentials.cluster + " has no dashboard token in " +

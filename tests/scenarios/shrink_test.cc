@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 
 #include "sim/cli/sim_cli.h"
 #include "sim/cluster/run.h"
@@ -20,23 +21,17 @@ namespace {
 
 // Each node in turn cut off from the other two, the clients on root-host reaching both sides
 // (as in NotBlind.LinearizableCatchesADeposedLeaderServingReads), under a swarm of other faults.
-constexpr const char* kStaleReads = R"(name: stale-reads-swarm
-cluster: ../examples/cluster-3node.yaml
-duration: 10m
-clients: {count: 5, keys: 1, ops: [read, write], rate: 20/s, timeout: 1s}
-faults:
-  - {at: phase:done, partition: [[worker-01], [worker-02, worker-03]]}
-  - {at: +20s, heal: all}
-  - {at: +10s, partition: [[worker-02], [worker-01, worker-03]]}
-  - {at: +20s, heal: all}
-  - {at: +10s, partition: [[worker-03], [worker-01, worker-02]]}
-  - {at: +20s, heal: all}
-swarm: {until: 8m, kinds: [drop, duplicate, reorder, clock_skew, crash]}
-expect: {init: complete}
-)";
+// The stale-reads scenario of load.h, named apart, with the swarm before its expectations.
+std::string stale_reads_under_a_swarm() {
+  std::string text = testing::kStaleReadsScenario;
+  text.replace(0, std::string_view("name: stale-reads").size(), "name: stale-reads-swarm");
+  text.insert(text.find("expect:"),
+              "swarm: {until: 8m, kinds: [drop, duplicate, reorder, clock_skew, crash]}\n");
+  return text;
+}
 
 TEST(Shrink, AStaleReadUnderASwarmShrinksToFaultsThatAreEachNeededAndReplay) {
-  const Scenario scenario = testing::parse_scenario_text(kStaleReads);
+  const Scenario scenario = testing::parse_scenario_text(stale_reads_under_a_swarm());
   const RunOptions broken{.testing_leaders_read_locally = true};
   std::optional<std::uint64_t> seed;
   for (std::uint64_t s = 1; s <= 20 && !seed; ++s) {
@@ -80,7 +75,7 @@ TEST(Shrink, AStaleReadUnderASwarmShrinksToFaultsThatAreEachNeededAndReplay) {
 }
 
 TEST(Shrink, APassingSeedIsRefused) {
-  const Scenario scenario = testing::parse_scenario_text(kStaleReads);
+  const Scenario scenario = testing::parse_scenario_text(stale_reads_under_a_swarm());
   const ShrinkResult shrunk =
       shrink_run(scenario, 1, run_scenario, RunOptions{}, [](const std::string&) {});
   ASSERT_TRUE(shrunk.refused.has_value());
