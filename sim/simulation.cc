@@ -296,7 +296,7 @@ void Simulation::on_deliver(const Event& event) {
     drop_message(message, DropReason::link_blocked);  // cut while in flight
   } else {
     auto& deliver = std::get<Deliver>(deliver_input_);
-    if (!deliver.envelope.ParseFromString(message.bytes)) {
+    if (!received_envelope(message, deliver.envelope)) {
       ++counters_.messages_unparseable;
       drop_message(message, DropReason::unparseable);
     } else {
@@ -312,6 +312,21 @@ void Simulation::on_deliver(const Event& event) {
     }
   }
   release_message(event.arg);
+}
+
+// The envelope the receiver parses from the bytes: the one sent, moved out for the last copy and
+// copied for a duplicate still in flight (serializing and parsing give back an equal message).
+bool Simulation::received_envelope(InFlight& message, v1::Envelope& into) {
+  OMNI_ASSERT(message.copies_left > 0);
+  if (!message.has_envelope) return into.ParseFromString(message.bytes);
+  if (message.copies_left == 1) {
+    into.Swap(&message.envelope);
+    message.has_envelope = false;  // what is left there is the receiver's previous message
+  } else {
+    into.CopyFrom(message.envelope);
+  }
+  OMNI_ASSERT(!message.has_envelope || message.copies_left > 1, "only a duplicate keeps it");
+  return true;
 }
 
 void Simulation::release_message(std::uint64_t slot) {

@@ -112,7 +112,12 @@ void Simulation::inject_raw_message(const Address& from, const Address& to, std:
   const AddressId a = intern(from);
   const AddressId b = intern(to);
   const std::uint64_t slot = messages_.acquire();
-  messages_[slot] = InFlight{.from = a, .to = b, .copies_left = 1, .bytes = std::move(bytes)};
+  InFlight& message = messages_[slot];
+  message.from = a;
+  message.to = b;
+  message.copies_left = 1;
+  message.bytes = std::move(bytes);
+  message.has_envelope = false;
   record_fault(fault_word(FaultKind::raw_message, a, b));
   trace_.add_bytes(messages_[slot].bytes);
   enqueue_message(a, b, slot, delay);

@@ -10,13 +10,13 @@ namespace omni::sim {
 
 void Simulation::execute_outputs(AddressId id) {
   const std::uint64_t incarnation = processes_[id].incarnation;
-  Duration after_sync{0};  // the syncs of this step so far
-  for (const Output& output : outputs_) {
+  Duration after_sync{0};            // the syncs of this step so far
+  for (Output& output : outputs_) {  // a Send's envelope moves onto the wire
     // A failed persist or an Exit ends the process: nothing after it takes effect.
     if (!processes_[id].up || processes_[id].incarnation != incarnation) break;
     switch (output.index()) {
       case 0:
-        do_send(id, std::get<Send>(output), after_sync);
+        do_send(id, std::get<Send>(output), after_sync);  // outputs_ is cleared below
         break;
       case 1:
         do_driver_call(id, std::get<DriverCall>(output));
@@ -39,7 +39,7 @@ void Simulation::execute_outputs(AddressId id) {
   OMNI_ASSERT(outputs_.empty());
 }
 
-void Simulation::do_send(AddressId id, const Send& send, Duration after_sync) {
+void Simulation::do_send(AddressId id, Send& send, Duration after_sync) {
   OMNI_ASSERT(!send.to.empty(), "a Send needs a destination");
   // Progress is for a person, as a real host prints it: in the trace, never on the network, so
   // what a person is told cannot change the schedule.
@@ -58,6 +58,8 @@ void Simulation::do_send(AddressId id, const Send& send, Duration after_sync) {
   ++counters_.messages_sent;
   record(EventKind::send, id, to, static_cast<std::uint64_t>(send.envelope.body_case()));
   trace_.add_bytes(message.bytes);
+  message.envelope.Swap(&send.envelope);  // send.envelope is not read again
+  message.has_envelope = true;
   if (links_.blocked(book_.location_of(id), book_.location_of(to))) {
     drop_message(message, DropReason::link_blocked);
     release_message(slot);

@@ -457,6 +457,8 @@ void Orchestrator::note_plane() {
 // The plane's members as Raft's configuration has them: who joined, was promoted or left.
 void Orchestrator::note_members() {
   const raft::Raft& raft = node_->raft();
+  if (raft.membership_version() == seen_membership_version_) return;
+  seen_membership_version_ = raft.membership_version();
   if (raft.voters() == seen_voters_ && raft.learners() == seen_learners_) return;
   const std::set<std::string> voters_before(seen_voters_.begin(), seen_voters_.end());
   const std::set<std::string> learners_before(seen_learners_.begin(), seen_learners_.end());

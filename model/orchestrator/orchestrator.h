@@ -281,6 +281,7 @@ class Orchestrator final : public Component {
   Address seen_leader_;
   std::vector<Address> seen_voters_;
   std::vector<Address> seen_learners_;
+  std::uint64_t seen_membership_version_ = UINT64_MAX;  // none seen yet
   // App -> its last told state, and "APP replica N" -> the VM it was last told placed on.
   std::map<std::string, std::string> seen_apps_;
   Time term_began_at_{};                // when this leader began its term

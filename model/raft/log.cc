@@ -56,17 +56,26 @@ void RaftLog::truncate_from(Index index) {
 
 std::vector<v1::RaftEntry> RaftLog::slice(Index lo, Index hi, std::size_t count_max,
                                           std::size_t bytes_max) const {
+  const std::size_t size = slice_size(lo, hi, count_max, bytes_max);
+  std::vector<v1::RaftEntry> out;
+  out.reserve(size);
+  for (std::size_t i = 0; i < size; ++i) out.push_back(at(lo + i));
+  OMNI_ASSERT(out.size() == size);
+  return out;
+}
+
+std::size_t RaftLog::slice_size(Index lo, Index hi, std::size_t count_max,
+                                std::size_t bytes_max) const {
   OMNI_ASSERT(lo >= first_index(), "slice reaches into the snapshot");
   OMNI_ASSERT(count_max > 0);
-  std::vector<v1::RaftEntry> out;
+  std::size_t size = 0;
   std::size_t bytes = 0;
-  for (Index i = lo; i <= std::min(hi, last_index()) && out.size() < count_max; ++i) {
-    const v1::RaftEntry& entry = at(i);
-    bytes += entry.data().size();
-    if (!out.empty() && bytes > bytes_max) break;
-    out.push_back(entry);
+  for (Index i = lo; i <= std::min(hi, last_index()) && size < count_max; ++i) {
+    bytes += at(i).data().size();
+    if (size > 0 && bytes > bytes_max) break;
+    ++size;
   }
-  return out;
+  return size;
 }
 
 void RaftLog::compact_to(Index index, Term term) {

@@ -28,6 +28,8 @@ class RaftLog {
   // Entries [lo, hi] (lo >= first_index), at most `count_max` and about `bytes_max` (at least one).
   std::vector<v1::RaftEntry> slice(Index lo, Index hi, std::size_t count_max,
                                    std::size_t bytes_max) const;
+  // How many entries slice() would return: lets a caller copy them once, straight from at().
+  std::size_t slice_size(Index lo, Index hi, std::size_t count_max, std::size_t bytes_max) const;
   // Drops entries up to `index` and makes (index, term) the snapshot point. Keeps the suffix
   // when the log holds (index, term); otherwise drops everything.
   void compact_to(Index index, Term term);

@@ -11,7 +11,7 @@ std::size_t quorum_of(std::size_t voter_count) {
   return voter_count / 2 + 1;
 }
 
-Index quorum_index(std::vector<Index> matches) {
+Index quorum_index(std::vector<Index>& matches) {
   OMNI_ASSERT(!matches.empty(), "no voters");
   std::sort(matches.begin(), matches.end(), std::greater<>());
   const Index index = matches[quorum_of(matches.size()) - 1];

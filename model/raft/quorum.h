@@ -14,8 +14,9 @@ namespace omni::raft {
 // The smallest number of voters that forms a majority of `voter_count`.
 std::size_t quorum_of(std::size_t voter_count);
 
-// The largest index held by a quorum, given each voter's match index (any order).
-Index quorum_index(std::vector<Index> matches);
+// The largest index held by a quorum, given each voter's match index (any order; sorted on
+// return: the caller's buffer is reused, not copied).
+Index quorum_index(std::vector<Index>& matches);
 
 enum class VoteResult { pending, won, lost };
 // `granted` maps each voter that answered to its answer; voters that did not answer are pending.

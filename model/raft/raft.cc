@@ -336,6 +336,7 @@ void Raft::become_follower(Term term, const NodeId& leader) {
   if (!leader.empty()) leader_heard_at_ = now_;
   votes_.clear();
   progress_.clear();
+  index_voters();
   transferee_.clear();
   reset_election_deadline();
   OMNI_ASSERT(leader_ != id_, "a follower does not follow itself");
@@ -381,7 +382,31 @@ void Raft::become_leader() {
 }
 
 bool Raft::promotable() const {
-  return contains(voters_, id_);
+  return self_voter_index_ != kNotAVoter;
+}
+
+void Raft::set_members(const v1::RaftConfState& conf) {
+  voters_.assign(conf.voters().begin(), conf.voters().end());
+  learners_.assign(conf.learners().begin(), conf.learners().end());
+  OMNI_ASSERT(std::is_sorted(voters_.begin(), voters_.end()) &&
+              std::is_sorted(learners_.begin(), learners_.end()));
+  ++membership_version_;
+  index_voters();
+}
+
+void Raft::index_voters() {
+  self_voter_index_ = kNotAVoter;
+  voter_progress_.assign(voters_.size(), nullptr);
+  for (std::size_t i = 0; i < voters_.size(); ++i) {
+    if (voters_[i] == id_) {
+      self_voter_index_ = i;
+      continue;
+    }
+    const auto it = progress_.find(voters_[i]);
+    if (it != progress_.end()) voter_progress_[i] = &it->second;
+  }
+  OMNI_ASSERT(voter_progress_.size() == voters_.size());
+  OMNI_ASSERT((self_voter_index_ != kNotAVoter) == contains(voters_, id_));
 }
 
 bool Raft::may_campaign() const {
@@ -482,8 +507,7 @@ void Raft::handle_snapshot(const NodeId& from, const RaftMessage& m) {
     applied_ = snapshot.index();
     snapshot_ = snapshot;
     snapshot_to_restore_ = snapshot;
-    voters_.assign(snapshot.conf().voters().begin(), snapshot.conf().voters().end());
-    learners_.assign(snapshot.conf().learners().begin(), snapshot.conf().learners().end());
+    set_members(snapshot.conf());
     replace_pending_ = true;  // the whole new state in one record, before the answer
     unstable_from_ = log_.last_index() + 1;
     answer.set_index(snapshot.index());

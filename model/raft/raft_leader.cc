@@ -155,13 +155,12 @@ Time Raft::quorum_expires_at() const {
   OMNI_ASSERT(role_ == Role::leader);
   std::vector<Time>& heard = heard_scratch_;
   heard.clear();
-  for (const NodeId& voter : voters_) {
-    if (voter == id_) {
+  for (std::size_t i = 0; i < voters_.size(); ++i) {
+    if (i == self_voter_index_) {
       heard.push_back(Time::max() - config_.election_timeout_min);
     } else {
-      auto it = progress_.find(voter);
-      OMNI_ASSERT(it != progress_.end(), "a leader tracks every voter");
-      heard.push_back(it->second.last_heard_at);
+      OMNI_ASSERT(voter_progress_[i] != nullptr, "a leader tracks every voter");
+      heard.push_back(voter_progress_[i]->last_heard_at);
     }
   }
   if (heard.empty()) return Time::max() - config_.election_timeout_min;  // removed
@@ -193,25 +192,26 @@ bool Raft::maybe_send_append(const NodeId& peer, bool send_if_empty) {
     send_snapshot(peer, progress);
     return true;
   }
-  std::vector<v1::RaftEntry> entries =
+  const std::size_t count =
       progress.next <= log_.last_index()
-          ? log_.slice(progress.next, log_.last_index(), config_.max_entries_per_append,
-                       config_.max_bytes_per_append)
-          : std::vector<v1::RaftEntry>{};
-  if (entries.empty() && !send_if_empty) return false;
-  OMNI_ASSERT(entries.size() <= config_.max_entries_per_append, "bounded append");
+          ? log_.slice_size(progress.next, log_.last_index(), config_.max_entries_per_append,
+                            config_.max_bytes_per_append)
+          : 0;
+  if (count == 0 && !send_if_empty) return false;
+  OMNI_ASSERT(count <= config_.max_entries_per_append, "bounded append");
   RaftMessage m;
   m.set_type(v1::RAFT_MESSAGE_TYPE_APPEND);
   m.set_index(prev);
   m.set_log_term(*prev_term);
   m.set_commit(commit_);
-  if (!entries.empty()) {
-    const Index last_sent = entries.back().index();
+  if (count > 0) {
+    const Index last_sent = progress.next + count - 1;
     if (progress.state == ProgressState::replicate) {
       progress.next = last_sent + 1;
       progress.inflight.push_back(last_sent);
     }
-    for (auto& entry : entries) *m.add_entries() = std::move(entry);
+    m.mutable_entries()->Reserve(static_cast<int>(count));
+    for (Index i = prev + 1; i <= last_sent; ++i) *m.add_entries() = log_.at(i);
   }
   if (progress.state == ProgressState::probe) progress.probe_sent = true;
   OMNI_ASSERT(progress.inflight.size() <= config_.max_inflight_appends, "bounded inflight");
@@ -307,13 +307,15 @@ bool Raft::committed_in_current_term() const {
 bool Raft::maybe_advance_commit() {
   OMNI_ASSERT(role_ == Role::leader);
   if (!promotable()) return false;
-  std::vector<Index> matches;
-  for (const NodeId& voter : voters_) {
-    const Progress* peer = voter == id_ ? nullptr : &progress_.at(voter);
+  std::vector<Index>& matches = matches_scratch_;
+  matches.clear();
+  for (std::size_t i = 0; i < voters_.size(); ++i) {
+    const Progress* peer = voter_progress_[i];
+    OMNI_ASSERT((peer == nullptr) == (i == self_voter_index_), "a leader tracks every voter");
     // A recovering voter's acknowledgment is not counted: it may lack what it acknowledged.
     matches.push_back(peer == nullptr ? log_.last_index() : peer->recovering ? 0 : peer->match);
   }
-  const Index candidate = quorum_index(std::move(matches));
+  const Index candidate = quorum_index(matches);
   if (candidate <= commit_ || !log_.matches(candidate, term_)) return false;
   const bool first_in_term = !committed_in_current_term();
   OMNI_ASSERT(candidate <= log_.last_index(), "a quorum index is in our log");
@@ -347,9 +349,9 @@ void Raft::advance_reads() {
   OMNI_ASSERT(role_ == Role::leader);
   while (!pending_reads_.empty() && pending_reads_.front().seq != 0) {
     const PendingRead& read = pending_reads_.front();
-    std::size_t acks = contains(voters_, id_) ? 1 : 0;
-    for (const NodeId& voter : voters_) {
-      if (voter != id_ && progress_.at(voter).read_seq_acked >= read.seq) acks += 1;
+    std::size_t acks = promotable() ? 1 : 0;
+    for (const Progress* peer : voter_progress_) {
+      if (peer != nullptr && peer->read_seq_acked >= read.seq) acks += 1;
     }
     if (acks < quorum_of(voters_.size()) && !config_.testing_read_index_without_quorum) break;
     OMNI_ASSERT(read.index <= commit_);
@@ -394,15 +396,13 @@ void Raft::reset_progress() {
     }
   }
   progress_ = std::move(next);
+  index_voters();
   OMNI_ASSERT(progress_.size() <= voters_.size() + learners_.size());
 }
 
 // A configuration takes effect when its entry is applied (etcd's approach); one at a time.
 void Raft::apply_conf(const v1::RaftConfState& conf) {
-  voters_.assign(conf.voters().begin(), conf.voters().end());
-  learners_.assign(conf.learners().begin(), conf.learners().end());
-  OMNI_ASSERT(std::is_sorted(voters_.begin(), voters_.end()) &&
-              std::is_sorted(learners_.begin(), learners_.end()));
+  set_members(conf);
   if (role_ != Role::leader) return;
   if (!promotable()) {
     become_follower(term_, NodeId{});  // removed: step down and never campaign again
