@@ -115,6 +115,10 @@ class Simulation final : private DriverHost {
   void unisolate(const std::string& location);
   void heal();  // partitions, cuts and isolations
   bool link_blocked(const Address& from, const Address& to);
+  bool link_blocked(AddressId from, AddressId to) const;
+  // The id of `address`, interning it on first use (ids are in the trace: intern in the order
+  // the addresses are first met).
+  AddressId address_id(const Address& address) { return intern(address); }
   // Puts raw bytes on the wire as if `from` had sent them (tests of the unparseable path).
   void inject_raw_message(const Address& from, const Address& to, std::string bytes,
                           Duration delay);

@@ -104,7 +104,12 @@ void Simulation::heal() {
 bool Simulation::link_blocked(const Address& from, const Address& to) {
   const AddressId a = intern(from);
   const AddressId b = intern(to);
-  return links_.blocked(book_.location_of(a), book_.location_of(b));
+  return link_blocked(a, b);
+}
+
+bool Simulation::link_blocked(AddressId from, AddressId to) const {
+  OMNI_ASSERT(from < book_.size() && to < book_.size(), "ids of interned addresses");
+  return links_.blocked(book_.location_of(from), book_.location_of(to));
 }
 
 void Simulation::inject_raw_message(const Address& from, const Address& to, std::string bytes,

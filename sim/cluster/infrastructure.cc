@@ -62,8 +62,20 @@ Infrastructure::Infrastructure(Simulation& sim, const Scenario& scenario,
     nodes_[node.name].capacity =
         real != scenario_.hypervisor_capacity.end() ? real->second : node.resources;
   }
-  OMNI_ASSERT(!nodes_.empty());
+  for (auto& [name, node] : nodes_) node_refs_.emplace(name, NodeRef{&node, std::nullopt});
+  OMNI_ASSERT(!nodes_.empty() && node_refs_.size() == nodes_.size());
   OMNI_ASSERT(factories_.director && factories_.agent && factories_.container);
+}
+
+Infrastructure::NodeRef* Infrastructure::find_node(const std::string& name) {
+  const auto it = node_refs_.find(name);
+  return it == node_refs_.end() ? nullptr : &it->second;
+}
+
+// Interned when first reached for, as the lookup by name did: ids are in the trace.
+AddressId Infrastructure::hypervisor_of(NodeRef& ref, const std::string& name) {
+  if (!ref.hypervisor) ref.hypervisor = sim_.address_id("hypervisor:" + name);
+  return *ref.hypervisor;
 }
 
 std::string Infrastructure::location_of(const Address& address) const {
@@ -90,15 +102,18 @@ void Infrastructure::call(const Address& caller, const DriverTicket& ticket, con
 
 void Infrastructure::vm_call(const Address& caller, const DriverTicket& ticket, const VmOp& op,
                              DriverHost& host) {
-  const auto node = nodes_.find(op.node);
-  const std::string own = after_prefix(caller, kDirectorPrefix);
-  if (node == nodes_.end() || (!own.empty() && own != op.node)) {
+  NodeRef* const ref = find_node(op.node);
+  const bool a_director = caller.rfind(kDirectorPrefix, 0) == 0;
+  if (ref == nullptr ||
+      (a_director && std::string_view(caller).substr(kDirectorPrefix.size()) != op.node)) {
     host.complete(ticket, answer_delay(),
                   result(DriverStatus::not_found, "no such node: " + op.node));
     return;
   }
+  SimNode* const node = ref->node;
+  OMNI_ASSERT(node != nullptr && ticket.process < sim_.addresses().size());
   // The root reaches a hypervisor over the network: a partition or a dead node stops it.
-  if (!node->second.powered || sim_.link_blocked(caller, "hypervisor:" + op.node)) {
+  if (!node->powered || sim_.link_blocked(ticket.process, hypervisor_of(*ref, op.node))) {
     host.complete(ticket, answer_delay(),
                   result(DriverStatus::unavailable, "cannot reach the hypervisor of " + op.node));
     return;
@@ -106,7 +121,7 @@ void Infrastructure::vm_call(const Address& caller, const DriverTicket& ticket, 
   DriverResult r;
   switch (op.kind) {
     case VmOpKind::list:
-      for (const auto& [name, vm] : node->second.vms) {
+      for (const auto& [name, vm] : node->vms) {
         r.names.push_back(name);
         if (vm.running || vm.booting) r.running.push_back(name);  // as libvirt: booting is running
       }
@@ -115,8 +130,8 @@ void Infrastructure::vm_call(const Address& caller, const DriverTicket& ticket, 
       r = create_vm(op);
       break;
     case VmOpKind::start: {
-      const auto it = node->second.vms.find(op.name);
-      if (it == node->second.vms.end())
+      const auto it = node->vms.find(op.name);
+      if (it == node->vms.end())
         r = result(DriverStatus::not_found, "no VM " + op.name);
       else if (!it->second.running)
         boot_vm(op.name, draw(scenario_.timing.vm_boot));
@@ -127,7 +142,7 @@ void Infrastructure::vm_call(const Address& caller, const DriverTicket& ticket, 
       break;
     case VmOpKind::destroy:
       stop_vm(op.name);
-      node->second.vms.erase(op.name);
+      node->vms.erase(op.name);
       dirty_.insert(op.node);
       break;
   }

@@ -7,8 +7,10 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
 
 #include "model/config/cluster_config.h"
 #include "sim/driver.h"
@@ -101,14 +103,25 @@ class Infrastructure final : public DriverHandler {
   Duration draw(const DurationRange& range);
   static Duration answer_delay() { return 10ms; }
 
+  // A node found by name, and its hypervisor's address id once something has reached for it:
+  // VM calls are a fifth of a 10,000-node run, and each one searched the ordered map by name
+  // and built and hashed the hypervisor's address.
+  struct NodeRef {
+    SimNode* node = nullptr;  // into nodes_, whose entries live as long as this
+    std::optional<AddressId> hypervisor;
+  };
+  NodeRef* find_node(const std::string& name);
+  AddressId hypervisor_of(NodeRef& ref, const std::string& name);
+
   Simulation& sim_;
   const Scenario& scenario_;
   ComponentFactories factories_;
-  std::map<std::string, SimNode> nodes_;
-  std::map<std::string, std::string> vm_node_;  // vm -> node
-  std::map<Address, std::string> process_vm_;   // agent / container process -> vm
-  std::map<Address, std::string> registered_;   // processes ever added -> vm
-  std::map<Address, Time> held_down_until_;     // container processes a fault keeps down
+  std::map<std::string, SimNode> nodes_;  // never gains or loses a node after construction
+  std::unordered_map<std::string, NodeRef> node_refs_;  // lookup only, never iterated
+  std::map<std::string, std::string> vm_node_;          // vm -> node
+  std::map<Address, std::string> process_vm_;           // agent / container process -> vm
+  std::map<Address, std::string> registered_;           // processes ever added -> vm
+  std::map<Address, Time> held_down_until_;             // container processes a fault keeps down
   std::set<std::string> dirty_;
   bool accept_overcommit_ = false;
   bool forget_orchestrator_disks_ = false;
