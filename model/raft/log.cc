@@ -54,16 +54,6 @@ void RaftLog::truncate_from(Index index) {
   entries_.resize(index - snapshot_index_ - 1);
 }
 
-std::vector<v1::RaftEntry> RaftLog::slice(Index lo, Index hi, std::size_t count_max,
-                                          std::size_t bytes_max) const {
-  const std::size_t size = slice_size(lo, hi, count_max, bytes_max);
-  std::vector<v1::RaftEntry> out;
-  out.reserve(size);
-  for (std::size_t i = 0; i < size; ++i) out.push_back(at(lo + i));
-  OMNI_ASSERT(out.size() == size);
-  return out;
-}
-
 std::size_t RaftLog::slice_size(Index lo, Index hi, std::size_t count_max,
                                 std::size_t bytes_max) const {
   OMNI_ASSERT(lo >= first_index(), "slice reaches into the snapshot");

@@ -25,10 +25,8 @@ class RaftLog {
   void append(v1::RaftEntry entry);
   // Drops every entry at or after `index` (index > snapshot_index).
   void truncate_from(Index index);
-  // Entries [lo, hi] (lo >= first_index), at most `count_max` and about `bytes_max` (at least one).
-  std::vector<v1::RaftEntry> slice(Index lo, Index hi, std::size_t count_max,
-                                   std::size_t bytes_max) const;
-  // How many entries slice() would return: lets a caller copy them once, straight from at().
+  // How many of the entries [lo, hi] (lo >= first_index) make a batch of at most `count_max`
+  // and about `bytes_max` (at least one): callers read them in place with at().
   std::size_t slice_size(Index lo, Index hi, std::size_t count_max, std::size_t bytes_max) const;
   // Drops entries up to `index` and makes (index, term) the snapshot point. Keeps the suffix
   // when the log holds (index, term); otherwise drops everything.

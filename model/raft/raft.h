@@ -88,8 +88,10 @@ class Raft {
   RequestResult transfer_leadership(Time now, const NodeId& target, Outputs& out);
 
   // The application side (RaftNode).
-  std::vector<v1::RaftEntry> entries_to_apply() const;  // (applied, commit], bounded
-  void mark_applied(Index index, Outputs& out);         // applies configuration entries
+  // How many entries from applied + 1 to apply now (of (applied, commit], bounded): read them
+  // from log() in place, before anything else steps this Raft.
+  std::size_t entries_to_apply() const;
+  void mark_applied(Index index, Outputs& out);  // applies configuration entries
   std::optional<v1::RaftSnapshot> take_snapshot_to_restore();
   std::vector<ReadState> take_read_states();
   // Makes `data` (the application's state at applied_index()) the snapshot and compacts.
@@ -161,7 +163,8 @@ class Raft {
   void handle_append_response(const NodeId& from, const v1::RaftMessage& m);
   void handle_heartbeat_response(const NodeId& from, const v1::RaftMessage& m);
   void append_local(v1::RaftEntry entry);
-  bool maybe_send_append(const NodeId& peer, bool send_if_empty);
+  // `progress` is the peer's, passed by callers that hold it (no second lookup by name).
+  bool maybe_send_append(const NodeId& peer, Progress& progress, bool send_if_empty);
   void send_snapshot(const NodeId& peer, Progress& progress);
   void broadcast_append();
   void broadcast_heartbeat();

@@ -116,7 +116,7 @@ RequestResult Raft::transfer_leadership(Time now, const NodeId& target, Outputs&
     transferee_ = target;
     transfer_deadline_ = now_ + config_.election_timeout_min;
     maybe_send_timeout_now(target);
-    if (transferee_ == target) maybe_send_append(target, false);
+    if (transferee_ == target) maybe_send_append(target, progress_.at(target), false);
     result = RequestResult{RequestStatus::ok, 0, term_, {}};
   }
   OMNI_ASSERT(transferee_.empty() || role_ == Role::leader);
@@ -180,11 +180,12 @@ void Raft::append_local(v1::RaftEntry entry) {
 
 void Raft::broadcast_append() {
   OMNI_ASSERT(role_ == Role::leader);
-  for (auto& [peer, progress] : progress_) maybe_send_append(peer, true);
+  for (auto& [peer, progress] : progress_) maybe_send_append(peer, progress, true);
 }
 
-bool Raft::maybe_send_append(const NodeId& peer, bool send_if_empty) {
-  Progress& progress = progress_.at(peer);
+bool Raft::maybe_send_append(const NodeId& peer, Progress& progress, bool send_if_empty) {
+  OMNI_ASSERT(role_ == Role::leader);
+  OMNI_ASSERT(progress.next > progress.match, "next is past what the peer is known to hold");
   if (progress.paused(config_.max_inflight_appends)) return false;
   const Index prev = progress.next - 1;
   const std::optional<Term> prev_term = log_.term_at(prev);
@@ -265,7 +266,7 @@ void Raft::handle_append_response(const NodeId& from, const RaftMessage& m) {
     const Index hinted = std::min(m.index(), m.reject_hint() + 1);
     progress.become_probe();
     progress.next = std::max<Index>(progress.match + 1, std::max<Index>(hinted, 1));
-    maybe_send_append(from, true);
+    maybe_send_append(from, progress, true);
     return;
   }
   if (m.index() > progress.match) {
@@ -280,7 +281,7 @@ void Raft::handle_append_response(const NodeId& from, const RaftMessage& m) {
   }
   OMNI_ASSERT(progress.match <= log_.last_index(), "a follower cannot match beyond our log");
   for (std::size_t i = 0; i < config_.max_inflight_appends; ++i) {
-    if (!maybe_send_append(from, false)) break;
+    if (!maybe_send_append(from, progress, false)) break;
   }
 }
 
@@ -294,7 +295,7 @@ void Raft::handle_heartbeat_response(const NodeId& from, const RaftMessage& m) {
       progress.inflight.size() >= config_.max_inflight_appends) {
     progress.inflight.pop_front();  // an append may have been lost: let one more through
   }
-  if (progress.match < log_.last_index()) maybe_send_append(from, true);  // probes too
+  if (progress.match < log_.last_index()) maybe_send_append(from, progress, true);  // probes
   advance_reads();
   OMNI_ASSERT(progress.read_seq_acked <= read_seq_, "a round is acknowledged after it is sent");
 }

@@ -141,16 +141,22 @@ void RaftNode::apply_committed(Outputs& out) {
   const Index rounds_max = raft_.log().last_index() - raft_.applied_index();
   for (Index round = 0; round < rounds_max && raft_.applied_index() < raft_.commit_index();
        ++round) {
-    const std::vector<v1::RaftEntry> entries = raft_.entries_to_apply();
-    if (entries.empty()) break;
-    for (const v1::RaftEntry& entry : entries) {
+    const std::size_t count = raft_.entries_to_apply();
+    if (count == 0) break;
+    // Read in place (a copy of each entry was a tenth of the appends' cost): nothing below
+    // changes the log before mark_applied.
+    const Index first = raft_.applied_index() + 1;
+    const Index last = first + count - 1;
+    for (Index index = first; index <= last; ++index) {
+      const v1::RaftEntry& entry = raft_.log().at(index);
       const bool application_entry =
           entry.type() == v1::RAFT_ENTRY_TYPE_NORMAL && !entry.data().empty();
       if (application_entry) state_machine_->apply(entry);
       if (observer_) observer_(raft_.id(), entry);
       resolve_proposal(entry, out);
     }
-    raft_.mark_applied(entries.back().index(), out);
+    OMNI_ASSERT(raft_.log().last_index() >= last, "the log kept what was applied");
+    raft_.mark_applied(last, out);
   }
   OMNI_ASSERT(raft_.applied_index() == raft_.commit_index(), "everything committed is applied");
 }

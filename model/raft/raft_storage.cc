@@ -128,10 +128,13 @@ bool Raft::replay(const v1::RaftRecord& record) {
 
 // The application side -----------------------------------------------------------------------
 
-std::vector<v1::RaftEntry> Raft::entries_to_apply() const {
+std::size_t Raft::entries_to_apply() const {
   OMNI_ASSERT(applied_ <= commit_ && applied_ >= log_.snapshot_index());
-  if (applied_ == commit_) return {};
-  return log_.slice(applied_ + 1, commit_, config_.max_apply_batch, config_.max_bytes_per_append);
+  if (applied_ == commit_) return 0;
+  const std::size_t count =
+      log_.slice_size(applied_ + 1, commit_, config_.max_apply_batch, config_.max_bytes_per_append);
+  OMNI_ASSERT(count > 0 && applied_ + count <= commit_, "at least one, none past the commit");
+  return count;
 }
 
 void Raft::mark_applied(Index index, Outputs& out) {

@@ -142,7 +142,10 @@ void Infrastructure::vm_call(const Address& caller, const DriverTicket& ticket, 
       break;
     case VmOpKind::destroy:
       stop_vm(op.name);
-      node->vms.erase(op.name);
+      if (const auto it = node->vms.find(op.name); it != node->vms.end()) {
+        forget_vm(op.name, &it->second);
+        node->vms.erase(it);
+      }
       dirty_.insert(op.node);
       break;
   }
@@ -171,6 +174,7 @@ DriverResult Infrastructure::create_vm(const VmOp& op) {
                             0,
                             {}};
   vm_node_[op.name] = op.node;
+  vm_index_[op.name] = &node.vms.at(op.name);
   dirty_.insert(op.node);
   boot_vm(op.name, draw(scenario_.timing.vm_boot));
   OMNI_ASSERT(accept_overcommit_ || used_by(node).memory_bytes <= node.capacity.memory_bytes,
@@ -179,44 +183,41 @@ DriverResult Infrastructure::create_vm(const VmOp& op) {
 }
 
 void Infrastructure::boot_vm(const std::string& name, Duration after) {
-  const auto node_name = vm_node_.find(name);
-  if (node_name == vm_node_.end()) return;
-  SimVm* vm = &nodes_.at(node_name->second).vms.at(name);
+  SimVm* vm = vm_named(name);
+  if (vm == nullptr) return;
   if (vm->booting || vm->running) return;  // starting a VM that is starting changes nothing
   vm->booting = true;
   const std::uint64_t generation = ++vm->generation;
   sim_.after(after, [this, name, generation](Simulation&) {
-    const auto n = vm_node_.find(name);
-    if (n == vm_node_.end()) return;
-    SimNode& node = nodes_.at(n->second);
-    const auto it = node.vms.find(name);
-    if (it == node.vms.end() || it->second.generation != generation || it->second.running ||
-        !node.powered)
+    SimVm* const booted = vm_named(name);
+    if (booted == nullptr || booted->generation != generation || booted->running ||
+        !nodes_.at(booted->node).powered)
       return;
-    it->second.running = true;
-    it->second.booting = false;
-    dirty_.insert(n->second);
-    if (it->second.role == "director") {
-      start_process("director:" + n->second, factories_.director(n->second, name), 0ns);
+    booted->running = true;
+    booted->booting = false;
+    const std::string node = booted->node;
+    dirty_.insert(node);
+    if (booted->role == "director") {
+      start_process("director:" + node, factories_.director(node, name), 0ns);
     } else {
       const Address agent = std::string(kAgentPrefix) + name;
       process_vm_[agent] = name;
-      start_process(agent, factories_.agent(n->second, name, it->second.resources), 0ns);
+      start_process(agent, factories_.agent(node, name, booted->resources), 0ns);
     }
   });
 }
 
 void Infrastructure::stop_vm(const std::string& name) {
-  const auto n = vm_node_.find(name);
-  if (n == vm_node_.end()) return;
-  SimVm& vm = nodes_.at(n->second).vms.at(name);
+  SimVm* const found = vm_named(name);
+  if (found == nullptr) return;
+  SimVm& vm = *found;
   ++vm.generation;
   vm.booting = false;
-  dirty_.insert(n->second);
+  dirty_.insert(vm.node);
   if (!vm.running) return;
   vm.running = false;
   if (vm.role == "director")
-    stop_process("director:" + n->second);
+    stop_process("director:" + vm.node);
   else
     stop_process(std::string(kAgentPrefix) + name);
   for (auto& [cname, c] : vm.containers) {
@@ -249,13 +250,13 @@ void Infrastructure::power_on(const std::string& node_name) {
 void Infrastructure::container_call(const Address& caller, const DriverTicket& ticket,
                                     const ContainerOp& op, DriverHost& host) {
   const std::string vm_name = after_prefix(caller, kAgentPrefix);
-  const auto n = vm_node_.find(vm_name);
-  if (vm_name.empty() || n == vm_node_.end()) {
+  SimVm* const found = vm_name.empty() ? nullptr : vm_named(vm_name);
+  if (found == nullptr) {
     host.complete(ticket, answer_delay(),
                   result(DriverStatus::unavailable, "no container runtime here"));
     return;
   }
-  SimVm& vm = nodes_.at(n->second).vms.at(vm_name);
+  SimVm& vm = *found;
   DriverResult r;
   switch (op.kind) {
     case ContainerOpKind::list:
@@ -282,7 +283,7 @@ void Infrastructure::container_call(const Address& caller, const DriverTicket& t
         else
           it->second.running = false;
       }
-      dirty_.insert(n->second);
+      dirty_.insert(vm.node);
       break;
   }
   host.complete(ticket, answer_delay(), std::move(r));
@@ -290,7 +291,9 @@ void Infrastructure::container_call(const Address& caller, const DriverTicket& t
 
 // Answered once the container runs, like `ctr run -d`: the container-start delay is the answer's.
 DriverResult Infrastructure::create_container(const std::string& vm_name, const ContainerOp& op) {
-  SimVm& vm = nodes_.at(vm_node_.at(vm_name)).vms.at(vm_name);
+  SimVm* const found = vm_named(vm_name);
+  OMNI_ASSERT(found != nullptr, "a container is created in a VM that exists");
+  SimVm& vm = *found;
   if (const auto it = vm.containers.find(op.name); it != vm.containers.end()) {
     SimContainer& c = it->second;
     if (c.running) return result(DriverStatus::already_exists, "container " + op.name + " exists");
@@ -315,21 +318,20 @@ DriverResult Infrastructure::create_container(const std::string& vm_name, const 
 
 void Infrastructure::start_container(const std::string& vm_name, const std::string& name,
                                      Duration after) {
-  SimVm& vm = nodes_.at(vm_node_.at(vm_name)).vms.at(vm_name);
+  SimVm* const found = vm_named(vm_name);
+  OMNI_ASSERT(found != nullptr, "a container starts in a VM that exists");
+  SimVm& vm = *found;
   const auto it = vm.containers.find(name);
   if (it == vm.containers.end() || it->second.running) return;
   const std::uint64_t generation = ++it->second.generation;
   const std::uint64_t vm_generation = vm.generation;
   sim_.after(after, [this, vm_name, name, generation, vm_generation](Simulation&) {
-    const auto n = vm_node_.find(vm_name);
-    if (n == vm_node_.end()) return;
-    auto& vms = nodes_.at(n->second).vms;
-    const auto v = vms.find(vm_name);
-    if (v == vms.end() || !v->second.running || v->second.generation != vm_generation) return;
-    const auto c = v->second.containers.find(name);
-    if (c == v->second.containers.end() || c->second.generation != generation) return;
+    SimVm* const v = vm_named(vm_name);
+    if (v == nullptr || !v->running || v->generation != vm_generation) return;
+    const auto c = v->containers.find(name);
+    if (c == v->containers.end() || c->second.generation != generation) return;
     c->second.running = true;
-    dirty_.insert(n->second);
+    dirty_.insert(v->node);
     auto [address, factory] = factories_.container(c->second);
     if (address.empty()) return;  // an image we cannot run: it "runs" and does nothing
     c->second.process = address;
@@ -346,33 +348,33 @@ void Infrastructure::stop_container_of(const Address& process, std::optional<Dur
   if (hold_for) held_down_until_[process] = sim_.now() + *hold_for;
   const auto vm_it = process_vm_.find(process);
   if (vm_it == process_vm_.end()) return;
-  const auto n = vm_node_.find(vm_it->second);
-  if (n == vm_node_.end()) return;
-  auto& vm = nodes_.at(n->second).vms.at(vm_it->second);
-  for (auto& [name, c] : vm.containers)
+  SimVm* const vm = vm_named(vm_it->second);
+  if (vm == nullptr) return;
+  for (auto& [name, c] : vm->containers)
     if (c.process == process) {
       c.running = false;
       ++c.generation;
     }
+  const std::string node = vm->node;
   stop_process(process);
-  dirty_.insert(n->second);
+  dirty_.insert(node);
 }
 
 void Infrastructure::on_process_exit(const Address& process) {
   if (sim_.is_up(process)) return;  // restarted meanwhile: nothing stopped for good
   const std::string vm_name = vm_of(process);
-  const auto n = vm_node_.find(vm_name);
-  if (vm_name.empty() || n == vm_node_.end()) return;  // the root: nothing supervises it
-  SimVm& vm = nodes_.at(n->second).vms.at(vm_name);
+  SimVm* const found = vm_name.empty() ? nullptr : vm_named(vm_name);
+  if (found == nullptr) return;  // the root: nothing supervises it
+  SimVm& vm = *found;
   if (!vm.running) return;
   for (auto& [name, c] : vm.containers)
     if (c.process == process && c.running) {
       c.running = false;
       ++c.generation;
-      dirty_.insert(n->second);
+      dirty_.insert(vm.node);
       return;
     }
-  const bool is_vm_init = process == std::string(kDirectorPrefix) + n->second ||
+  const bool is_vm_init = process == std::string(kDirectorPrefix) + vm.node ||
                           process == std::string(kAgentPrefix) + vm_name;
   if (is_vm_init) stop_vm(vm_name);
 }
@@ -414,11 +416,20 @@ Duration Infrastructure::draw(const DurationRange& range) {
 }
 
 const SimVm* Infrastructure::find_vm(const std::string& vm) const {
-  const auto n = vm_node_.find(vm);
-  if (n == vm_node_.end()) return nullptr;
-  const auto& vms = nodes_.at(n->second).vms;
-  const auto it = vms.find(vm);
-  return it == vms.end() ? nullptr : &it->second;
+  const auto it = vm_index_.find(vm);
+  return it == vm_index_.end() ? nullptr : it->second;
+}
+
+SimVm* Infrastructure::vm_named(const std::string& name) {
+  const auto it = vm_index_.find(name);
+  return it == vm_index_.end() ? nullptr : it->second;
+}
+
+// A VM destroyed on a node: the index forgets it unless it already names the same VM elsewhere.
+void Infrastructure::forget_vm(const std::string& name, const SimVm* vm) {
+  const auto it = vm_index_.find(name);
+  if (it != vm_index_.end() && it->second == vm) vm_index_.erase(it);
+  OMNI_ASSERT(vm_index_.count(name) == 0 || vm_index_.at(name) != vm);
 }
 
 std::set<std::string> Infrastructure::take_dirty_nodes() {
