@@ -211,7 +211,10 @@ void expect_logs_intact(const Cluster& c, int n) {
     auto log = DurableLog::open(c.log_dir(r), replay, error);
     ASSERT_TRUE(log.has_value()) << error.message;
     EXPECT_EQ(replay.problem, "") << Cluster::name(r);
-    EXPECT_FALSE(replay.records.empty()) << Cluster::name(r) << " wrote its term and log";
+    const std::string output = c.output(r);
+    EXPECT_FALSE(replay.records.empty())
+        << Cluster::name(r) << " wrote its term and log; the end of its output:\n"
+        << output.substr(output.size() - std::min<std::size_t>(output.size(), 3000));
   }
 }
 

@@ -6,7 +6,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cstdint>
 #include <filesystem>
+#include <fstream>
 #include <stdexcept>
 #include <string>
 
@@ -25,17 +28,43 @@ struct TempDir {
   TempDir& operator=(const TempDir&) = delete;
 };
 
-// A TCP port on 127.0.0.1 that nothing listens on right now.
-inline int free_port() {
+// The lowest port of the kernel's ephemeral range (outgoing connections take theirs from it).
+inline int ephemeral_port_low() {
+  std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range");
+  int low = 32768;
+  range >> low;
+  return low;
+}
+
+// Whether a TCP socket can bind 127.0.0.1:port now.
+inline bool port_bindable(int port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  const bool bound = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
   ::close(fd);
-  return ntohs(addr.sin_port);
+  return bound;
+}
+
+// A TCP port on 127.0.0.1 that nothing holds right now and that no outgoing connection will
+// take: it lies below the ephemeral range. A port the kernel picked for a bind to port 0 comes
+// from that range, and once closed any connection (another test's, running beside this one, or a
+// replica's own) could take it before the process it was meant for binds it; a replica that lost
+// its port that way never joined (seen once in CI). Each call in a process gives a new port,
+// from an offset of the pid, so that two test processes rarely probe the same ones.
+inline int free_port() {
+  constexpr int kLowest = 10000;
+  const int highest = ephemeral_port_low() - 1;
+  if (highest <= kLowest) throw std::runtime_error("the ephemeral port range starts too low");
+  const int span = highest - kLowest + 1;
+  static std::atomic<int> next{static_cast<int>(::getpid()) * 97};
+  for (int tries = 0; tries < span; ++tries) {
+    const int port = kLowest + next.fetch_add(1) % span;
+    if (port_bindable(port)) return port;
+  }
+  throw std::runtime_error("no free port below the ephemeral range");
 }
 
 inline KeyPair new_ca(const std::string& cluster) {
