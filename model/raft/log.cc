@@ -42,6 +42,15 @@ const v1::RaftEntry& RaftLog::at(Index index) const {
   return entry;
 }
 
+std::span<const v1::RaftEntry> RaftLog::entries_from(Index index) const {
+  OMNI_ASSERT(index >= first_index() && index <= last_index() + 1,
+              "index " + std::to_string(index));
+  const std::span<const v1::RaftEntry> suffix(entries_.data() + (index - first_index()),
+                                              last_index() + 1 - index);
+  OMNI_ASSERT(suffix.empty() || suffix.front().index() == index);
+  return suffix;
+}
+
 void RaftLog::append(v1::RaftEntry entry) {
   OMNI_ASSERT(entry.index() == last_index() + 1, "append must be contiguous");
   OMNI_ASSERT(entry.term() >= last_term(), "terms in the log never decrease");

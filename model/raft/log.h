@@ -2,6 +2,7 @@
 // The in-memory Raft log: a snapshot point (index, term) followed by contiguous entries.
 #include <cstddef>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "model/proto/raft.pb.h"
@@ -21,6 +22,8 @@ class RaftLog {
   bool matches(Index index, Term term) const;
   const v1::RaftEntry& at(Index index) const;
   const std::vector<v1::RaftEntry>& entries() const { return entries_; }
+  // The entries from `index` (first_index() <= index <= last_index() + 1) to the end, in place.
+  std::span<const v1::RaftEntry> entries_from(Index index) const;
 
   void append(v1::RaftEntry entry);
   // Drops every entry at or after `index` (index > snapshot_index).

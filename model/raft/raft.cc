@@ -240,7 +240,7 @@ void Raft::answer_lower_term(const NodeId& from, const RaftMessage& m) {
     answer.set_reject(true);
     send(from, answer);
   }
-  OMNI_ASSERT(outbox_.empty() || outbox_.back().term() == term_);
+  OMNI_ASSERT(outbox_.empty() || outbox_.back().raft().term() == term_);
 }
 
 void Raft::handle_vote_request(const NodeId& from, const RaftMessage& m) {
@@ -478,11 +478,10 @@ void Raft::handle_heartbeat(const NodeId& from, const RaftMessage& m) {
   // The leader sends min(match, commit). While we are recovering its match for us may predate
   // our data loss, so only an append (whose consistency check proves our log) advances commit.
   if (!recovering_) commit_to(std::min(m.commit(), log_.last_index()));
-  RaftMessage answer;
+  RaftMessage& answer = outgoing(from);
   answer.set_type(v1::RAFT_MESSAGE_TYPE_HEARTBEAT_RESPONSE);
   answer.set_read_seq(m.read_seq());
   answer.set_index(log_.last_index());
-  send(from, answer);
   OMNI_ASSERT(commit_ <= log_.last_index());
 }
 

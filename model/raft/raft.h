@@ -171,6 +171,7 @@ class Raft {
   bool maybe_advance_commit();
   bool committed_in_current_term() const;
   Time quorum_expires_at() const;
+  Time least_recently_heard() const;
   void start_read_round();
   void advance_reads();
   void fail_pending_reads();
@@ -183,6 +184,10 @@ class Raft {
   // Durability and outputs (raft_storage.cc).
   void advance_clock(Time now);
   void send(const NodeId& to, v1::RaftMessage m);
+  // A message to `to` made in place in the outbox, with our term and recovery flag: for a caller
+  // that fills it at once (nothing between may change the term or end a recovery), so that a
+  // heartbeat or an append is not built, then moved into an envelope. Valid until the next one.
+  v1::RaftMessage& outgoing(const NodeId& to);
   void flush(Outputs& out);
   void emit_persist(Outputs& out);
   void emit_wake(Outputs& out);
@@ -253,7 +258,7 @@ class Raft {
   Index unstable_from_ = 1;                  // entries at or after this index are not yet persisted
   bool replace_pending_ = false;
   std::optional<v1::RaftSnapshot> snapshot_to_restore_;
-  std::vector<v1::RaftMessage> outbox_;
+  std::vector<v1::Envelope> outbox_;  // each holds a raft message
   std::vector<NodeId> outbox_to_;
   std::optional<Time> wake_requested_;
 };

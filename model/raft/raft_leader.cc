@@ -170,6 +170,16 @@ Time Raft::quorum_expires_at() const {
   return *nth + config_.election_timeout_min;
 }
 
+// The earliest time a voter other than ourselves was last heard (Time::max() when alone).
+Time Raft::least_recently_heard() const {
+  OMNI_ASSERT(role_ == Role::leader);
+  Time least = Time::max() - config_.election_timeout_min;
+  for (std::size_t i = 0; i < voters_.size(); ++i)
+    if (i != self_voter_index_) least = std::min(least, voter_progress_[i]->last_heard_at);
+  OMNI_ASSERT(least <= Time::max() - config_.election_timeout_min);
+  return least;
+}
+
 // Replication ----------------------------------------------------------------------------------
 
 void Raft::append_local(v1::RaftEntry entry) {
@@ -200,7 +210,7 @@ bool Raft::maybe_send_append(const NodeId& peer, Progress& progress, bool send_i
           : 0;
   if (count == 0 && !send_if_empty) return false;
   OMNI_ASSERT(count <= config_.max_entries_per_append, "bounded append");
-  RaftMessage m;
+  RaftMessage& m = outgoing(peer);
   m.set_type(v1::RAFT_MESSAGE_TYPE_APPEND);
   m.set_index(prev);
   m.set_log_term(*prev_term);
@@ -217,7 +227,6 @@ bool Raft::maybe_send_append(const NodeId& peer, Progress& progress, bool send_i
   if (progress.state == ProgressState::probe) progress.probe_sent = true;
   OMNI_ASSERT(progress.inflight.size() <= config_.max_inflight_appends, "bounded inflight");
   m.set_append_seq(++append_seq_);
-  send(peer, std::move(m));
   return true;
 }
 
@@ -238,11 +247,10 @@ void Raft::send_snapshot(const NodeId& peer, Progress& progress) {
 void Raft::broadcast_heartbeat() {
   OMNI_ASSERT(role_ == Role::leader);
   for (const auto& [peer, progress] : progress_) {
-    RaftMessage m;
+    RaftMessage& m = outgoing(peer);
     m.set_type(v1::RAFT_MESSAGE_TYPE_HEARTBEAT);
     m.set_commit(std::min(progress.match, commit_));
     m.set_read_seq(read_seq_);
-    send(peer, std::move(m));
   }
   OMNI_ASSERT(outbox_.size() >= progress_.size());
 }

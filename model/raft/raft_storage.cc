@@ -2,6 +2,7 @@
 // outputs: Persist, then Send, then WakeAt.
 #include <algorithm>
 #include <cstdint>
+#include <optional>
 
 #include "model/core/assert.h"
 #include "model/raft/raft.h"
@@ -185,8 +186,18 @@ void Raft::send(const NodeId& to, v1::RaftMessage m) {
   OMNI_ASSERT(to != id_, "no message to ourselves");
   if (m.term() == 0) m.set_term(term_);
   m.set_recovering(recovering_);  // a leader must not count our acknowledgments yet
-  outbox_.push_back(std::move(m));
+  outbox_.emplace_back().mutable_raft()->Swap(&m);
   outbox_to_.push_back(to);
+}
+
+v1::RaftMessage& Raft::outgoing(const NodeId& to) {
+  OMNI_ASSERT(to != id_, "no message to ourselves");
+  v1::RaftMessage& m = *outbox_.emplace_back().mutable_raft();
+  outbox_to_.push_back(to);
+  m.set_term(term_);
+  m.set_recovering(recovering_);  // a leader must not count our acknowledgments yet
+  OMNI_ASSERT(outbox_.size() == outbox_to_.size());
+  return m;
 }
 
 v1::RaftHardState Raft::hard_state() const {
@@ -203,11 +214,8 @@ void Raft::flush(Outputs& out) {
   OMNI_ASSERT(outbox_.size() == outbox_to_.size());
   if (role_ == Role::leader) maybe_advance_commit();  // our own entries are persisted below
   emit_persist(out);
-  for (std::size_t i = 0; i < outbox_.size(); ++i) {
-    v1::Envelope envelope;
-    *envelope.mutable_raft() = std::move(outbox_[i]);
-    out.push_back(Send{std::move(outbox_to_[i]), std::move(envelope)});
-  }
+  for (std::size_t i = 0; i < outbox_.size(); ++i)
+    out.push_back(Send{std::move(outbox_to_[i]), std::move(outbox_[i])});
   outbox_.clear();
   outbox_to_.clear();
   emit_wake(out);
@@ -223,33 +231,35 @@ bool Raft::nothing_to_persist() const {
          vote_ == persisted.vote();
 }
 
+// The record is encoded from the log and the hard state where they are (RecordParts): building a
+// RaftRecord copied every new entry once more at every append.
 void Raft::emit_persist(Outputs& out) {
   if (nothing_to_persist()) return;
-  const v1::RaftHardState hard = hard_state();
-  OMNI_ASSERT(hard.term() >= persisted_hard_state_.term(), "persisted terms never decrease");
-  v1::RaftRecord record;
+  const v1::RaftHardState& persisted = persisted_hard_state_;
+  OMNI_ASSERT(term_ >= persisted.term(), "persisted terms never decrease");
+  const bool promise_changed = term_ != persisted.term() || vote_ != persisted.vote();
+  const bool hard_changed =
+      promise_changed || commit_ != persisted.commit() || recovering_ != persisted.recovering();
+  const bool promise_written = replace_pending_ || promise_changed;
+  std::optional<v1::RaftHardState> hard;
+  if (hard_changed || replace_pending_) hard = hard_state();
+  RecordParts parts;
   if (replace_pending_) {
-    if (snapshot_.has_value()) *record.mutable_snapshot() = *snapshot_;
-    for (const v1::RaftEntry& entry : log_.entries()) *record.add_entries() = entry;
-    *record.mutable_hard_state() = hard;
+    parts.snapshot = snapshot_.has_value() ? &*snapshot_ : nullptr;
+    parts.entries = log_.entries();
+    parts.hard_state = &*hard;
   } else {
-    for (Index i = unstable_from_; i <= log_.last_index(); ++i) *record.add_entries() = log_.at(i);
-    const bool hard_changed = hard.term() != persisted_hard_state_.term() ||
-                              hard.vote() != persisted_hard_state_.vote() ||
-                              hard.commit() != persisted_hard_state_.commit() ||
-                              hard.recovering() != persisted_hard_state_.recovering();
-    if (hard_changed) *record.mutable_hard_state() = hard;
-    if (!hard_changed && record.entries_size() == 0) return;
+    parts.entries = log_.entries_from(unstable_from_);
+    parts.hard_state = hard_changed ? &*hard : nullptr;
   }
-  const bool promise_written = replace_pending_ || hard.term() != persisted_hard_state_.term() ||
-                               hard.vote() != persisted_hard_state_.vote();
-  out.push_back(Persist{encode_record(record), true, replace_pending_});
+  OMNI_ASSERT(parts.hard_state != nullptr || !parts.entries.empty(), "a record holds something");
+  out.push_back(Persist{encode_record(parts), true, replace_pending_});
   // A term and a vote are promises to other replicas; a second record holds them too, so that
   // one corrupted record cannot make this replica vote twice in a term (recover() reads them
   // from any good record). Rare: once per term, and after a rewrite.
-  if (promise_written) out.push_back(Persist{encode_record(hard_state_copy(hard)), true, false});
+  if (promise_written) out.push_back(Persist{encode_record(hard_state_copy(*hard)), true, false});
   replace_pending_ = false;
-  persisted_hard_state_ = hard;
+  if (hard.has_value()) persisted_hard_state_ = std::move(*hard);
   unstable_from_ = log_.last_index() + 1;
 }
 
@@ -292,7 +302,10 @@ std::optional<Time> Raft::next_deadline() const {
     return election_deadline_;
   }
   Time deadline = heartbeat_deadline_;
-  if (config_.check_quorum) deadline = std::min(deadline, quorum_expires_at());
+  // The quorum's expiry is never before the least recent voter's; only when that is earlier than
+  // the deadline so far is the quorum-th most recent worth finding (asked at every flush).
+  if (config_.check_quorum && least_recently_heard() + config_.election_timeout_min < deadline)
+    deadline = std::min(deadline, quorum_expires_at());
   if (!transferee_.empty()) deadline = std::min(deadline, transfer_deadline_);
   for (const auto& [peer, progress] : progress_) {
     if (progress.state == ProgressState::snapshot) {
