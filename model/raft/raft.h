@@ -107,6 +107,9 @@ class Raft {
   // A leader that heard a quorum within election_timeout_min (always, without check-quorum).
   bool quorum_active() const;
   Index commit_index() const { return commit_; }
+  // The commit index is at an entry of this term: a leader takes membership changes and serves
+  // read-index only from then on (each refused before, with the reason).
+  bool committed_in_current_term() const;
   Index applied_index() const { return applied_; }
   const RaftLog& log() const { return log_; }
   const std::vector<NodeId>& voters() const { return voters_; }
@@ -169,7 +172,6 @@ class Raft {
   void broadcast_append();
   void broadcast_heartbeat();
   bool maybe_advance_commit();
-  bool committed_in_current_term() const;
   Time quorum_expires_at() const;
   Time least_recently_heard() const;
   void start_read_round();

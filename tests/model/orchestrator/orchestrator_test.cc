@@ -9,6 +9,7 @@
 #include "model/config/parse.h"
 #include "model/director/fence.h"
 #include "model/orchestrator/cluster_spec.h"
+#include "model/root/plan.h"
 #include "tests/model/bootstrap/outputs.h"
 
 namespace omni::orchestrator {
@@ -581,6 +582,133 @@ TEST(Orchestrator, AJoinerNoLeaderReachesSaysItIsJoining) {
     o.step(Tick{now}, out);
   }
   EXPECT_EQ(o.plane().state, "joining");
+}
+
+// A replacement (orchestrator:6, joined: it knows no initial members) handed the cluster's
+// state by orchestrator:1 in a snapshot whose configuration has the given voters and learners;
+// replicas 1 and 6 are placed.
+struct Replacement {
+  Orchestrator o{*Orchestrator::from_args({"--replica=6", "--join"}), Rng{7}};
+  Time now{};
+  Outputs out;
+
+  Replacement(const std::vector<Address>& voters, const std::vector<Address>& learners) {
+    o.step(Start{now, {}}, out);
+    v1::Envelope install;
+    auto* m = install.mutable_raft();
+    m->set_type(v1::RAFT_MESSAGE_TYPE_INSTALL_SNAPSHOT);
+    m->set_term(3);
+    auto* snapshot = m->mutable_snapshot();
+    snapshot->set_index(10);
+    snapshot->set_term(3);
+    for (const auto& v : voters) snapshot->mutable_conf()->add_voters(v);
+    for (const auto& l : learners) snapshot->mutable_conf()->add_learners(l);
+    snapshot->set_data(handed_over_state());
+    o.step(Deliver{now, "orchestrator:1", install}, out);
+  }
+  static std::string handed_over_state() {
+    Single first;
+    first.input(Start{first.now, {}});
+    first.run_for(1s);
+    v1::Envelope with_replicas = hand_over();
+    for (const int replica : {1, 6}) {
+      v1::ReplicaSpec* r = with_replicas.mutable_hand_over()->add_replicas();
+      r->set_vm(root::worker_vm_name("t", "n1", 1));
+      r->mutable_container()->set_name(root::replica_name("t", replica));
+      r->mutable_container()->set_image("omni");
+      r->mutable_container()->set_replica(static_cast<std::uint32_t>(replica));
+    }
+    first.input(Deliver{first.now, "root", with_replicas});
+    first.run_for(1s);
+    EXPECT_EQ(first.o.state().replicas().size(), 2);
+    return first.o.state().snapshot();
+  }
+  // One tick, with orchestrator:1 answering as a follower would: it grants every pre-vote and
+  // vote, acknowledges every append and heartbeat (and what each answer makes the replica send
+  // next). Without `answering`, orchestrator:1 is silent.
+  void tick(bool answering) {
+    now += 10ms;
+    out.clear();
+    o.step(Tick{now}, out);
+    for (std::size_t i = 0; answering && i < out.size(); ++i) {
+      const auto* send = std::get_if<Send>(&out[i]);
+      if (send == nullptr || send->to != "orchestrator:1") continue;
+      const std::optional<v1::Envelope> answer = follower_answer(send->envelope.raft());
+      if (!answer) continue;
+      Outputs more;
+      o.step(Deliver{now, "orchestrator:1", *answer}, more);
+      for (auto& output : more) out.push_back(std::move(output));  // `send` is not read again
+    }
+  }
+  static std::optional<v1::Envelope> follower_answer(const v1::RaftMessage& ask) {
+    v1::Envelope e;
+    auto* m = e.mutable_raft();
+    m->set_term(ask.term());
+    switch (ask.type()) {
+      case v1::RAFT_MESSAGE_TYPE_PRE_VOTE:
+        m->set_type(v1::RAFT_MESSAGE_TYPE_PRE_VOTE_RESPONSE);
+        return e;
+      case v1::RAFT_MESSAGE_TYPE_VOTE:
+        m->set_type(v1::RAFT_MESSAGE_TYPE_VOTE_RESPONSE);
+        return e;
+      case v1::RAFT_MESSAGE_TYPE_APPEND:
+        m->set_type(v1::RAFT_MESSAGE_TYPE_APPEND_RESPONSE);
+        m->set_append_seq(ask.append_seq());
+        m->set_index(ask.index() + static_cast<std::uint64_t>(ask.entries_size()));
+        return e;
+      case v1::RAFT_MESSAGE_TYPE_HEARTBEAT:
+        m->set_type(v1::RAFT_MESSAGE_TYPE_HEARTBEAT_RESPONSE);
+        m->set_read_seq(ask.read_seq());
+        return e;
+      default:
+        return std::nullopt;
+    }
+  }
+  bool elect(bool answering) {
+    for (const Time end = now + 30s; now < end && !o.is_leader();) tick(answering);
+    return o.is_leader();
+  }
+  // Every entry the replica sent orchestrator:1 in the outputs of the last tick.
+  std::vector<v1::RaftEntry> entries_sent() const {
+    std::vector<v1::RaftEntry> entries;
+    for (const Send& send : sends_to(out, "orchestrator:1"))
+      for (const auto& entry : send.envelope.raft().entries()) entries.push_back(entry);
+    return entries;
+  }
+};
+
+// A replacement that comes to lead knows no initial members: a silent member must still be
+// reported lost, not trip a bound on the initial members (found by swarm seed 3631: the
+// replacement leader stopped at an assertion as soon as one member fell silent).
+TEST(Orchestrator, AReplacementThatLeadsReportsASilentMemberLost) {
+  Replacement r({"orchestrator:6"}, {"orchestrator:1"});
+  ASSERT_TRUE(r.o.state().handed_over());
+  ASSERT_TRUE(r.elect(false)) << "the only voter";
+  for (const Time end = r.now + 30s; r.now < end;) r.tick(false);  // orchestrator:1 is silent
+  ASSERT_TRUE(r.o.is_leader());
+  EXPECT_EQ(r.o.members_lost(), 1u);
+  EXPECT_EQ(r.o.membership().lost, (std::vector<Address>{"orchestrator:1"}));
+}
+
+// A new leader with a membership step to take (orchestrator:2 is a voter no replica is placed
+// for) waits until it has committed an entry of its term: Raft refuses the change before that.
+// It asked at once, the refusal came back inside the request and tripped an assertion that the
+// request was in flight (swarm seed 2050), and the plane showed the refusal as its problem.
+TEST(Orchestrator, ANewLeaderChangesTheMembershipOnlyOnceItCommittedInItsTerm) {
+  Replacement r({"orchestrator:1", "orchestrator:2", "orchestrator:6"}, {});
+  ASSERT_TRUE(r.elect(true)) << "orchestrator:1's vote and its own make a majority";
+  EXPECT_EQ(r.o.membership().problem, "");
+  EXPECT_EQ(r.o.membership().voters.size(), 3u);
+  bool removal_sent = false;
+  for (const Time end = r.now + 3s; r.now < end && !removal_sent;) {
+    r.tick(true);
+    for (const v1::RaftEntry& entry : r.entries_sent())
+      removal_sent = removal_sent ||
+                     (entry.type() == v1::RAFT_ENTRY_TYPE_CONF && entry.conf().voters_size() == 2);
+  }
+  EXPECT_TRUE(removal_sent) << "once committed, the unplaced voter's removal is proposed; "
+                            << r.o.membership().problem;
+  EXPECT_TRUE(r.o.is_leader());
 }
 
 }  // namespace
