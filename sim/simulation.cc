@@ -1,6 +1,7 @@
 #include "sim/simulation.h"
 
 #include <algorithm>
+#include <bit>
 #include <exception>
 
 #include "model/core/assert.h"
@@ -160,8 +161,11 @@ void Simulation::after(Duration delay, Action action) {
 void Simulation::add_checker(std::unique_ptr<Checker> checker) {
   OMNI_ASSERT(checker != nullptr);
   OMNI_ASSERT(!checker->name().empty(), "a checker needs a name");
+  OMNI_ASSERT(checkers_.size() < kMaxCheckers, "checkers are bits of a 64-bit mask");
+  if (checker->every_event()) every_event_checkers_ |= std::uint64_t{1} << checkers_.size();
   checker_names_.push_back(checker->name());
   checkers_.push_back(std::move(checker));
+  watchers_.clear();  // each component's watchers are asked again, this checker included
   OMNI_ASSERT(checker_names_.size() == checkers_.size());
 }
 
@@ -214,7 +218,9 @@ RunStatus Simulation::run_until(Time deadline) {
 }
 
 void Simulation::run_safety_checks() {
-  for (std::size_t i = 0; i < checkers_.size(); ++i) {
+  for (std::uint64_t due = checkers_due(); due != 0; due &= due - 1) {
+    const auto i = static_cast<std::size_t>(std::countr_zero(due));
+    OMNI_ASSERT(i < checkers_.size());
     const std::string& name = checker_names_[i];
     CheckContext context(*this, name);
     try {
@@ -224,6 +230,32 @@ void Simulation::run_safety_checks() {
     }
     if (violation_) return;
   }
+}
+
+// The checkers that run after every event, and those that watch the component the event
+// stepped, if one stepped (it may have exited in that step and have no component left).
+std::uint64_t Simulation::checkers_due() {
+  const auto id = stepped_in_last_event();
+  if (!id) return every_event_checkers_;
+  const Process& process = processes_[*id];
+  if (!process.component) return every_event_checkers_;
+  if (*id >= watchers_.size()) watchers_.resize(*id + 1);
+  Watchers& watchers = watchers_[*id];
+  if (!watchers.valid || watchers.incarnation != process.incarnation)
+    watchers = Watchers{.valid = true,
+                        .incarnation = process.incarnation,
+                        .checkers = checkers_watching(*process.component)};
+  OMNI_ASSERT(watchers.incarnation == process.incarnation);
+  return every_event_checkers_ | watchers.checkers;
+}
+
+std::uint64_t Simulation::checkers_watching(const Component& component) const {
+  std::uint64_t watching = 0;
+  for (std::size_t i = 0; i < checkers_.size(); ++i)
+    if (!checkers_[i]->every_event() && checkers_[i]->watches(component))
+      watching |= std::uint64_t{1} << i;
+  OMNI_ASSERT((watching & every_event_checkers_) == 0);
+  return watching;
 }
 
 bool Simulation::check_liveness() {

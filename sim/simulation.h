@@ -218,6 +218,8 @@ class Simulation final : private DriverHost {
   void drop_message(const InFlight& message, DropReason reason);
   void step_component(AddressId id, const Input& input);
   void run_safety_checks();
+  std::uint64_t checkers_due();
+  std::uint64_t checkers_watching(const Component& component) const;
 
   // Execution of a component's outputs (simulation_outputs.cc).
   void execute_outputs(AddressId id);
@@ -252,7 +254,17 @@ class Simulation final : private DriverHost {
   ExitListener exit_listener_;
   std::vector<std::unique_ptr<Checker>> checkers_;
   std::vector<std::string> checker_names_;  // asked once: the checks run after every event
-  Outputs outputs_;                         // scratch: the outputs of the step being executed
+  // Which checkers run after an event, as bits of checkers_ indices (in order, so the first
+  // violation found is the same whichever checkers are skipped).
+  static constexpr std::size_t kMaxCheckers = 64;
+  std::uint64_t every_event_checkers_ = 0;
+  struct Watchers {
+    bool valid = false;
+    std::uint64_t incarnation = 0;
+    std::uint64_t checkers = 0;  // the checkers that watch this incarnation's steps
+  };
+  std::vector<Watchers> watchers_;  // by address id
+  Outputs outputs_;                 // scratch: the outputs of the step being executed
   Input deliver_input_{Deliver{}};
   Input tick_input_{Tick{}};
   Trace trace_;

@@ -132,19 +132,34 @@ bool Orchestrator::admits_raft_message(const Address& from, const v1::RaftMessag
 }
 
 // Everything Raft says goes out, except its replies to this replica's own requests, which are
-// answers to proposals this Orchestrator made and are handled here.
+// answers to proposals this Orchestrator made and are handled here, where they stood among
+// Raft's outputs. Most steps (heartbeats and their answers) have none: Raft's outputs stay where
+// Raft put them, at the end of `out`, instead of being moved there one by one.
 void Orchestrator::step_raft(const Input& input, Outputs& out) {
-  Outputs raft_out;
-  node_->step(input, raft_out);
+  const std::size_t first = out.size();
+  node_->step(input, out);
+  OMNI_ASSERT(out.size() >= first, "Raft only adds outputs");
+  const auto own_reply = [this](const Output& o) { return client_reply_to_self(o) != nullptr; };
+  if (std::none_of(out.begin() + static_cast<std::ptrdiff_t>(first), out.end(), own_reply)) return;
+  Outputs raft_out(std::make_move_iterator(out.begin() + static_cast<std::ptrdiff_t>(first)),
+                   std::make_move_iterator(out.end()));
+  out.erase(out.begin() + static_cast<std::ptrdiff_t>(first), out.end());
   for (auto& o : raft_out) {
-    auto* send = std::get_if<Send>(&o);
-    if (send && send->to == config_.self && send->envelope.has_raft() &&
-        send->envelope.raft().has_client_reply()) {
-      on_client_reply(send->envelope.raft().client_reply(), out);
+    if (const auto* reply = client_reply_to_self(o)) {
+      on_client_reply(*reply, out);
       continue;
     }
     out.push_back(std::move(o));
   }
+  OMNI_ASSERT(out.size() >= first);
+}
+
+const v1::RaftClientReply* Orchestrator::client_reply_to_self(const Output& o) const {
+  const auto* send = std::get_if<Send>(&o);
+  if (!send || send->to != config_.self || !send->envelope.has_raft() ||
+      !send->envelope.raft().has_client_reply())
+    return nullptr;
+  return &send->envelope.raft().client_reply();
 }
 
 void Orchestrator::propose(const v1::ClusterCommand& command, std::uint64_t request_id,

@@ -174,6 +174,7 @@ class Orchestrator final : public Component {
 
   bool admits_raft_message(const Address& from, const v1::RaftMessage& m) const;
   void step_raft(const Input& input, Outputs& out);
+  const v1::RaftClientReply* client_reply_to_self(const Output& o) const;
   void on_client_reply(const v1::RaftClientReply& reply, Outputs& out);
   void on_hand_over(const Address& from, std::uint64_t seq, const v1::HandOver& h, Outputs& out);
   void on_status_request(const Address& from, std::uint64_t seq, const v1::StatusRequest& s,

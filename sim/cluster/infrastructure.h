@@ -84,6 +84,7 @@ class Infrastructure final : public DriverHandler {
   const SimVm* find_vm(const std::string& vm) const;
   // Nodes whose VMs or containers changed since the last call (for incremental checkers).
   std::set<std::string> take_dirty_nodes();
+  bool has_dirty_nodes() const { return !dirty_.empty(); }
   // TEST ONLY: the hypervisors and container runtimes create what they are asked even past
   // capacity, so the over-commit checker judges the model's own decisions.
   void testing_accept_overcommit() { accept_overcommit_ = true; }

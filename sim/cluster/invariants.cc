@@ -10,33 +10,24 @@
 namespace omni::sim {
 namespace {
 
-// The component the last event stepped, if it is a T. Whether an address holds a T is learned
-// once per incarnation: a dynamic_cast in every checker after every event was a tenth of a
-// swarm run.
+// A checker that reads only the T the last event stepped: the simulation asks it after T's
+// steps only (Checker::watches), so the component is a T without a cast checked each time.
 template <typename T>
-class SteppedAs {
+class Watching : public Checker {
  public:
-  T* operator()(Simulation& sim) {
-    const auto id = sim.stepped_in_last_event();
-    if (!id) return nullptr;
-    Component* component = sim.component(*id);
-    if (component == nullptr) return nullptr;
-    if (*id >= known_.size()) known_.resize(*id + 1);
-    Known& known = known_[*id];
-    const std::uint64_t incarnation = sim.incarnation(*id);
-    if (!known.valid || known.incarnation != incarnation)
-      known = Known{true, incarnation, dynamic_cast<T*>(component) != nullptr};
-    OMNI_ASSERT(known.valid && known.incarnation == incarnation);
-    return known.is_t ? static_cast<T*>(component) : nullptr;
+  bool every_event() const final { return false; }
+  bool watches(const Component& stepped) const final {
+    return dynamic_cast<const T*>(&stepped) != nullptr;
   }
 
- private:
-  struct Known {
-    bool valid = false;
-    std::uint64_t incarnation = 0;
-    bool is_t = false;
-  };
-  std::vector<Known> known_;  // by address id
+ protected:
+  static const T& stepped(Simulation& sim) {
+    const auto id = sim.stepped_in_last_event();
+    OMNI_ASSERT(id.has_value(), "a watching checker runs only after a step");
+    const Component* component = sim.component(*id);
+    OMNI_ASSERT(component != nullptr, "a watching checker runs only after a live component's step");
+    return static_cast<const T&>(*component);
+  }
 };
 
 const Address& stepped_address(Simulation& sim) {
@@ -45,18 +36,15 @@ const Address& stepped_address(Simulation& sim) {
   return sim.address(*id);
 }
 
-class Observer final : public Checker {
+// Records the root's phases. Never fails.
+class PhaseObserver final : public Watching<root::Root> {
  public:
-  Observer(Simulation& sim, RunState& state) : sim_(sim), state_(state) {}
-  std::string name() const override { return "observer"; }
+  PhaseObserver(Simulation& sim, RunState& state) : sim_(sim), state_(state) {}
+  std::string name() const override { return "phase_observer"; }
 
   void check_safety(CheckContext& context) override {
-    if (auto* root = stepped_root_(sim_)) observe_root(*root, context.now());
-    if (auto* o = stepped_orchestrator_(sim_)) observe_leader(*o, stepped_address(sim_));
-  }
-
- private:
-  void observe_root(const root::Root& root, Time now) {
+    const root::Root& root = stepped(sim_);
+    const Time now = context.now();
     if (root.failed() && !state_.root_failed) {
       state_.root_failed = true;
       state_.root_failure = root.failure();
@@ -72,47 +60,68 @@ class Observer final : public Checker {
     if (state_.on_phase) state_.on_phase(root.phase());
   }
 
-  void observe_leader(const orchestrator::Orchestrator& o, const Address& self) {
+ private:
+  Simulation& sim_;
+  RunState& state_;
+};
+
+// Records the cluster's leaders. Never fails.
+class LeaderObserver final : public Watching<orchestrator::Orchestrator> {
+ public:
+  LeaderObserver(Simulation& sim, RunState& state) : sim_(sim), state_(state) {}
+  std::string name() const override { return "leader_observer"; }
+
+  void check_safety(CheckContext& context) override {
+    (void)context;
+    const orchestrator::Orchestrator& o = stepped(sim_);
     if (!o.is_leader() || o.term() <= state_.leader_term) return;
     if (!state_.leader.empty()) ++state_.leader_changes;
     state_.leader_term = o.term();
-    state_.leader = self;
+    state_.leader = stepped_address(sim_);
   }
 
+ private:
   Simulation& sim_;
   RunState& state_;
-  SteppedAs<root::Root> stepped_root_;
-  SteppedAs<orchestrator::Orchestrator> stepped_orchestrator_;
 };
 
-class ElectionSafety final : public Checker {
+class ElectionSafety final : public Watching<orchestrator::Orchestrator> {
  public:
   explicit ElectionSafety(Simulation& sim) : sim_(sim) {}
   std::string name() const override { return "election_safety"; }
   void check_safety(CheckContext& context) override {
-    const auto* o = stepped_orchestrator_(sim_);
-    if (!o || !o->is_leader()) return;
+    const auto* o = &stepped(sim_);
+    if (!o->is_leader()) return;
+    // A leader steps at every answer to its heartbeats: the same leader in the same term as the
+    // last one recorded needs no look-up.
+    const AddressId id = *sim_.stepped_in_last_event();
+    if (last_ && last_->term == o->term() && last_->id == id) return;
     const Address& self = stepped_address(sim_);
     const auto [it, first] = leaders_.try_emplace(o->term(), self);  // no node unless new
     if (!first && it->second != self)
       context.fail(
           "two leaders in term " + std::to_string(o->term()) + ": " + it->second + " and " + self,
           {it->second, self});
+    else
+      last_ = Leader{o->term(), id};
   }
 
  private:
+  struct Leader {
+    std::uint64_t term = 0;
+    AddressId id = 0;
+  };
   Simulation& sim_;
   std::map<std::uint64_t, Address> leaders_;
-  SteppedAs<orchestrator::Orchestrator> stepped_orchestrator_;
+  std::optional<Leader> last_;  // only ever a leader that leaders_ holds for its term
 };
 
-class DirectorFencing final : public Checker {
+class DirectorFencing final : public Watching<director::Director> {
  public:
   explicit DirectorFencing(Simulation& sim) : sim_(sim) {}
   std::string name() const override { return "director_fencing"; }
   void check_safety(CheckContext& context) override {
-    const auto* d = stepped_director_(sim_);
-    if (!d) return;
+    const auto* d = &stepped(sim_);
     const Address& self = stepped_address(sim_);
     Seen& seen = seen_of(*sim_.stepped_in_last_event());
     if (d->accepted() < seen.highest)
@@ -148,7 +157,6 @@ class DirectorFencing final : public Checker {
   // By address id: a map keyed on names compared "director:node-…" prefixes after every
   // Director step, some 6% of a 5,000-node run.
   std::vector<Seen> seen_;
-  SteppedAs<director::Director> stepped_director_;
 };
 
 class InfrastructureChecks final : public Checker {
@@ -156,6 +164,7 @@ class InfrastructureChecks final : public Checker {
   explicit InfrastructureChecks(Infrastructure& infra) : infra_(infra) {}
   std::string name() const override { return "no_overcommit_no_duplicates"; }
   void check_safety(CheckContext& context) override {
+    if (!infra_.has_dirty_nodes()) return;  // most events touch no VM and no container
     for (const auto& node_name : infra_.take_dirty_nodes()) check_node(context, node_name);
   }
 
@@ -229,14 +238,20 @@ class InfrastructureChecks final : public Checker {
 // running voters beyond a quorum (the margin) are the same or more after the change, counted
 // at the same instant for both configurations. A member the change adds counts as running:
 // the leader promotes only a learner that has caught up.
-class MembershipMargin final : public Checker {
+class MembershipMargin final : public Watching<orchestrator::Orchestrator> {
  public:
   explicit MembershipMargin(Simulation& sim) : sim_(sim) {}
   std::string name() const override { return "membership_keeps_quorum"; }
   void check_safety(CheckContext& context) override {
-    const auto* o = stepped_orchestrator_(sim_);
-    if (!o || !o->is_leader()) return;
-    const auto& voters = o->node().raft().voters();
+    const auto* o = &stepped(sim_);
+    if (!o->is_leader()) return;
+    const raft::Raft& raft = o->node().raft();
+    // The voters change only with the membership's version: at every other leader step (each
+    // answer to a heartbeat) there is nothing to compare.
+    const Seen seen{stepped_id(), sim_.incarnation(stepped_id()), raft.membership_version()};
+    if (term_ == o->term() && seen == seen_) return;
+    seen_ = seen;
+    const auto& voters = raft.voters();
     if (term_ == o->term() && voters == voters_) return;
     if (term_ == o->term()) {
       const int before = margin(voters_, {});
@@ -270,19 +285,28 @@ class MembershipMargin final : public Checker {
     return out;
   }
 
+  AddressId stepped_id() const { return *sim_.stepped_in_last_event(); }
+
+  // Which leader's configuration voters_ was taken from (a restart counts versions anew).
+  struct Seen {
+    AddressId leader = 0;
+    std::uint64_t incarnation = 0;
+    std::uint64_t membership_version = 0;
+    bool operator==(const Seen&) const = default;
+  };
+
   Simulation& sim_;
   std::uint64_t term_ = 0;
   std::vector<Address> voters_;
-  SteppedAs<orchestrator::Orchestrator> stepped_orchestrator_;
+  std::optional<Seen> seen_;
 };
 
-class SingleRoot final : public Checker {
+class SingleRoot final : public Watching<director::Director> {
  public:
   explicit SingleRoot(Simulation& sim) : sim_(sim) {}
   std::string name() const override { return "single_root"; }
   void check_safety(CheckContext& context) override {
-    const auto* d = stepped_director_(sim_);
-    if (!d) return;
+    const auto* d = &stepped(sim_);
     const Address& self = stepped_address(sim_);
     const director::ExecutedCommand& executed = d->last_executed();
     const AddressId id = *sim_.stepped_in_last_event();
@@ -311,16 +335,14 @@ class SingleRoot final : public Checker {
   Simulation& sim_;
   std::vector<std::uint64_t> executed_count_;  // by address id
   std::optional<Acting> acting_;
-  SteppedAs<director::Director> stepped_director_;
 };
 
-class CommittedKept final : public Checker {
+class CommittedKept final : public Watching<orchestrator::Orchestrator> {
  public:
   CommittedKept(Simulation& sim, const AppliedEntries& applied) : sim_(sim), applied_(applied) {}
   std::string name() const override { return "committed_entries_kept"; }
   void check_safety(CheckContext& context) override {
-    const auto* o = stepped_orchestrator_(sim_);
-    if (!o) return;
+    const auto* o = &stepped(sim_);
     record_term(*sim_.stepped_in_last_event(), o->term());
     if (!o->is_leader() || o->term() < newest_running_term()) return;  // deposed, not yet told
     const Address& self = stepped_address(sim_);
@@ -332,9 +354,10 @@ class CommittedKept final : public Checker {
     if (term && *term == committed->term) return;
     context.fail("leader " + self + " at term " + std::to_string(o->term()) +
                      " lacks the committed entry " + std::to_string(committed->index) + " (term " +
-                     std::to_string(committed->term) + ", applied by " + committed->applied_by +
-                     "); its log ends at " + std::to_string(log.last_index()),
-                 {self, committed->applied_by});
+                     std::to_string(committed->term) + ", applied by " +
+                     std::string(committed->applied_by) + "); its log ends at " +
+                     std::to_string(log.last_index()),
+                 {self, std::string(committed->applied_by)});
   }
 
  private:
@@ -363,7 +386,6 @@ class CommittedKept final : public Checker {
   // Each replica's term when it last stepped, one entry per replica: a vector by address id
   // was as long as the whole cluster's address book, scanned after every replica step.
   std::vector<std::pair<AddressId, std::uint64_t>> terms_;
-  SteppedAs<orchestrator::Orchestrator> stepped_orchestrator_;
 };
 
 class RootLeaves final : public Checker {
@@ -435,8 +457,11 @@ std::optional<AppliedEntries::Committed> AppliedEntries::highest() const {
   return Committed{index, entry.term, entry.first};
 }
 
-std::unique_ptr<Checker> make_observer(Simulation& sim, RunState& state) {
-  return std::make_unique<Observer>(sim, state);
+std::unique_ptr<Checker> make_phase_observer(Simulation& sim, RunState& state) {
+  return std::make_unique<PhaseObserver>(sim, state);
+}
+std::unique_ptr<Checker> make_leader_observer(Simulation& sim, RunState& state) {
+  return std::make_unique<LeaderObserver>(sim, state);
 }
 std::unique_ptr<Checker> make_election_safety(Simulation& sim) {
   return std::make_unique<ElectionSafety>(sim);

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "model/director/fence.h"
@@ -32,8 +33,9 @@ struct RunState {
   std::function<void(root::Phase)> on_phase;  // the fault runner's phase triggers
 };
 
-// Records the root's phases and the cluster's leaders; never fails.
-std::unique_ptr<Checker> make_observer(Simulation& sim, RunState& state);
+// Record the root's phases and the cluster's leaders; never fail.
+std::unique_ptr<Checker> make_phase_observer(Simulation& sim, RunState& state);
+std::unique_ptr<Checker> make_leader_observer(Simulation& sim, RunState& state);
 // At most one leader per term, over the whole run.
 std::unique_ptr<Checker> make_election_safety(Simulation& sim);
 // A Director's accepted fence never decreases; it never executes a command below the highest
@@ -65,7 +67,7 @@ class AppliedEntries {
   struct Committed {
     std::uint64_t index = 0;
     std::uint64_t term = 0;
-    std::string applied_by;
+    std::string_view applied_by;  // valid until the next apply: asked after every leader step
   };
   // The highest entry any replica applied: committed, so every later leader must hold it.
   std::optional<Committed> highest() const;

@@ -42,7 +42,8 @@ class ClusterRun {
     sim_.set_driver_handler(std::make_unique<DriverForwarder>(*infra_));
     sim_.set_location_resolver([this](const Address& a) { return infra_->location_of(a); });
     sim_.set_exit_listener([this](const Address& a) { infra_->on_process_exit(a); });
-    sim_.add_checker(make_observer(sim_, state_));
+    sim_.add_checker(make_phase_observer(sim_, state_));
+    sim_.add_checker(make_leader_observer(sim_, state_));
     sim_.add_checker(make_committed_kept(sim_, applied_));
     sim_.add_checker(make_election_safety(sim_));
     sim_.add_checker(make_single_root(sim_));

@@ -118,5 +118,86 @@ TEST(Checkers, APassingCheckerLetsTheRunFinish) {
   EXPECT_EQ(sim.now(), time_from_ns(0) + 5s);
 }
 
+// A kind of component a checker can tell apart from the others by its type.
+class Watched final : public testing::LambdaComponent {
+ public:
+  using LambdaComponent::LambdaComponent;
+};
+
+ComponentFactory waking_every_100ms(int* steps, bool watched) {
+  return [steps, watched](Rng) -> std::unique_ptr<Component> {
+    auto fn = [steps](const Input& input, Outputs& out) {
+      ++*steps;
+      out.push_back(WakeAt{now_of(input) + 100ms});
+    };
+    if (watched) return std::make_unique<Watched>(fn);
+    return std::make_unique<testing::LambdaComponent>(fn);
+  };
+}
+
+// Sees the steps of Watched components only, and records whose.
+class WatchesWatched : public Checker {
+ public:
+  explicit WatchesWatched(Simulation* sim) : sim_(sim) {}
+  std::string name() const override { return "watches-watched"; }
+  bool every_event() const override { return false; }
+  bool watches(const Component& stepped) const override {
+    ++asked;
+    return dynamic_cast<const Watched*>(&stepped) != nullptr;
+  }
+  void check_safety(CheckContext&) override {
+    const auto id = sim_->stepped_in_last_event();
+    if (id && dynamic_cast<const Watched*>(sim_->component(*id)) != nullptr)
+      ++steps_seen;
+    else
+      ++wrong_calls;
+  }
+  mutable int asked = 0;
+  int steps_seen = 0;
+  int wrong_calls = 0;
+
+ private:
+  Simulation* sim_;
+};
+
+class CountsEvents : public Checker {
+ public:
+  std::string name() const override { return "counts-events"; }
+  void check_safety(CheckContext&) override { ++calls; }
+  int calls = 0;
+};
+
+TEST(Checkers, AWatchingCheckerIsAskedOnlyAfterTheStepsOfWhatItWatches) {
+  Simulation sim(SimConfig{});
+  int watched_steps = 0;
+  int other_steps = 0;
+  sim.add_process("x", waking_every_100ms(&watched_steps, true));
+  sim.add_process("y", waking_every_100ms(&other_steps, false));
+  auto watcher = std::make_unique<WatchesWatched>(&sim);
+  auto counter = std::make_unique<CountsEvents>();
+  WatchesWatched& w = *watcher;
+  CountsEvents& c = *counter;
+  sim.add_checker(std::move(watcher));
+  sim.add_checker(std::move(counter));
+  EXPECT_EQ(sim.run_for(1s), RunStatus::deadline);
+  EXPECT_GT(watched_steps, 5);
+  EXPECT_GT(other_steps, 5);
+  EXPECT_EQ(w.steps_seen, watched_steps);
+  EXPECT_EQ(w.wrong_calls, 0);
+  EXPECT_EQ(w.asked, 2) << "once for each component's incarnation";
+  EXPECT_EQ(static_cast<std::uint64_t>(c.calls), sim.counters().events)
+      << "a checker of every event sees them all";
+  EXPECT_GE(c.calls, watched_steps + other_steps);
+  // A new incarnation is asked again, and its steps are seen.
+  sim.crash("x");
+  sim.restart("x", 200ms);
+  const int before = watched_steps;
+  EXPECT_EQ(sim.run_for(1s), RunStatus::deadline);
+  EXPECT_GT(watched_steps, before);
+  EXPECT_EQ(w.steps_seen, watched_steps);
+  EXPECT_EQ(w.wrong_calls, 0);
+  EXPECT_EQ(w.asked, 3);
+}
+
 }  // namespace
 }  // namespace omni::sim
