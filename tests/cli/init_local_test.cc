@@ -167,7 +167,9 @@ class InitLocal : public ::testing::Test {
 
   // Once the cluster is healthy, SIGKILLs the process of the leader's container; true once it is
   // healthy again with that replica back in a new process. `output`: the last status.
-  bool kill_the_leaders_container(std::string& output) const {
+  // `killed`, when given, is set to the replica number killed.
+  bool kill_the_leaders_container(std::string& output,
+                                  std::string* killed_replica = nullptr) const {
     if (!drivers::testing::wait_until(
             [&] {
               return run_omni({"status", "-o", "json"}, &output) == 0;
@@ -182,6 +184,7 @@ class InitLocal : public ::testing::Test {
     const auto killed = processes_with({"--replica=" + replica, site()});
     if (killed.size() != 1) return false;
     ::kill(killed[0].pid, SIGKILL);
+    if (killed_replica) *killed_replica = replica;
     return drivers::testing::wait_until(
         [&] {
           const auto back = processes_with({"--replica=" + replica, site()});
@@ -643,48 +646,66 @@ TEST_F(InitLocal, TheDashboardInABrowserShowsTheClusterAndFollowsANewLeader) {
   ASSERT_TRUE(drivers::testing::wait_until([&] { return run_omni({"status"}, &output) == 0; },
                                            std::chrono::seconds(60)))
       << output;
+  // The pages as a reader meets them: the leader's, a follower's URL (the browser lands on the
+  // leader's page), and a page that was itself reached by following and must follow again
+  // before it showed anything (it still names where the reader came from: CI once saw
+  // followed= empty after such a second hop during an election). A leader may also change on
+  // its own on this loaded machine (ASan, two cores, Chromium starting): when the pages show
+  // another leader than `omni dashboard` named, they are read again with the new one.
   std::string url;
-  ASSERT_EQ(run_omni({"dashboard"}, &url), 0) << url;
-  url.erase(url.find_last_not_of('\n') + 1);
-  const auto port_at = url.rfind(':');
-  ASSERT_NE(url.find("/?token="), std::string::npos) << url;
-  const int replica = std::stoi(url.substr(port_at + 1)) - node::kDashboardPortBase;
-  const std::string leader = "orchestrator:" + std::to_string(replica);
-
-  const std::string dom = page_dom(url);
+  std::string leader;
+  std::string dom;
+  std::string redirected;
+  std::string twice;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    ASSERT_EQ(run_omni({"dashboard"}, &url), 0) << url;
+    url.erase(url.find_last_not_of('\n') + 1);
+    ASSERT_NE(url.find("/?token="), std::string::npos) << url;
+    const int replica = std::stoi(url.substr(url.rfind(':') + 1)) - node::kDashboardPortBase;
+    leader = "orchestrator:" + std::to_string(replica);
+    dom = page_dom(url);
+    const std::string endpoints = read_file(credentials() + "/endpoints.yaml");
+    const std::string follower = "orchestrator:" + std::to_string(replica % 3 + 1);
+    const std::string follower_url =
+        node::dashboard_url_of(value_of(endpoints, follower)) + url.substr(url.find("/?token="));
+    redirected = page_dom(follower_url);
+    twice = page_dom(follower_url + "&followed=orchestrator%3A9");
+    const std::string shows = "id=\"leader\">" + leader + "<";
+    const bool all_show_it = dom.find(shows) != std::string::npos &&
+                             redirected.find(shows) != std::string::npos &&
+                             twice.find(shows) != std::string::npos;
+    std::string now;
+    if (all_show_it || run_omni({"dashboard"}, &now) != 0 || now.find(url) == 0) break;
+  }
   EXPECT_NE(dom.find("id=\"leader\">" + leader + "<"), std::string::npos) << dom;
   for (const std::string node : {"node-1", "node-2", "node-3"})
     EXPECT_NE(dom.find("class=\"node\" data-node=\"" + node + "\""), std::string::npos) << dom;
   EXPECT_NE(dom.find(">healthy<"), std::string::npos) << dom;
   EXPECT_NE(dom.find(leader + " leads at term"), std::string::npos) << "the events" << dom;
-
-  // A follower's URL: the browser lands on the leader's page.
-  const std::string endpoints = read_file(credentials() + "/endpoints.yaml");
-  const std::string follower = "orchestrator:" + std::to_string(replica % 3 + 1);
-  const std::string follower_url =
-      node::dashboard_url_of(value_of(endpoints, follower)) + url.substr(url.find("/?token="));
-  const std::string redirected = page_dom(follower_url);
   EXPECT_NE(redirected.find("id=\"leader\">" + leader + "<"), std::string::npos) << redirected;
+  EXPECT_NE(twice.find("id=\"leader\">" + leader + "<"), std::string::npos) << twice;
+  EXPECT_NE(twice.find("data-followed=\"orchestrator:9\""), std::string::npos) << twice;
 
-  // The page left open follows the new leader.
+  // The page left open follows the new leader. It is at the leader once its title names one
+  // (only a leader's page renders); the replica killed is the one that leads then.
   const int debugging_port = 9300 + ::getpid() % 500;
   Chromium browser(dir_.path(), url, debugging_port);
   ASSERT_TRUE(drivers::testing::wait_until(
-      [&] { return open_page(debugging_port).find("leader " + leader + " ") != std::string::npos; },
+      [&] { return open_page(debugging_port).find("Omni: healthy, leader ") != std::string::npos; },
       std::chrono::seconds(30)))
       << open_page(debugging_port) << read_file(dir_ / "chromium.log");
-  ASSERT_TRUE(kill_the_leaders_container(output)) << output;
+  std::string killed;
+  ASSERT_TRUE(kill_the_leaders_container(output, &killed)) << output;
   std::string shown;
   EXPECT_TRUE(drivers::testing::wait_until(
       [&] {
         shown = open_page(debugging_port);
         return shown.find("Omni: healthy, leader orchestrator:") != std::string::npos &&
-               shown.find("leader " + leader + " ") == std::string::npos &&
-               shown.find("followed=orchestrator%3A" + std::to_string(replica)) !=
-                   std::string::npos;
+               shown.find("leader orchestrator:" + killed + " ") == std::string::npos &&
+               shown.find("followed=orchestrator%3A" + killed) != std::string::npos;
       },
       std::chrono::seconds(60)))
-      << shown;
+      << "killed orchestrator:" << killed << ": " << shown;
 
   const std::string screenshot = OMNI_BUILD_DIR "/tests/cli/dashboard.png";
   std::filesystem::remove(screenshot);
