@@ -7,6 +7,7 @@
 #include <boost/asio/io_context.hpp>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <thread>
 
 #include "node/pki.h"
@@ -126,6 +127,56 @@ TEST(Dashboard, ItsServerAnswersOverTlsWithTheReplicasCertificate) {
   EXPECT_EQ(get("/api/status?token=" + kToken), "200 {\"self\":\"orchestrator:1\"}\n");
   io.stop();
   loop.join();
+}
+
+// The page's own following, in headless Chromium against two servers on loopback: a replica
+// that knows no leader serves the page, and the page finds the leader by asking the members.
+// A page that was itself reached by following (followed= in its URL) and must follow again
+// before it rendered anything still names where the reader came from (CI once saw followed=
+// empty after such a second hop during an election).
+TEST(Dashboard, APageThatFollowsAgainBeforeItRenderedKeepsWhereTheReaderCameFrom) {
+  OMNI_REQUIRE(drivers::testing::have_program("chromium"),
+               "the page is run in headless Chromium (apt install chromium)");
+  std::string error;
+  const auto ca = make_ca("dash", {}, error);
+  ASSERT_TRUE(ca) << error;
+  const auto lost_pair = issue(*ca, "orchestrator:1", {}, error);
+  const auto leader_pair = issue(*ca, "orchestrator:2", {}, error);
+  ASSERT_TRUE(lost_pair && leader_pair) << error;
+  std::map<std::string, std::string> members;
+  const auto json_of = [&members](const std::string& self, bool leads) {
+    v1::StatusReply status;
+    status.set_is_leader(leads);
+    status.set_term(7);
+    if (leads) {
+      status.set_leader_hint("orchestrator:2");
+      status.set_quorum_healthy(true);
+      status.add_voters("orchestrator:1");
+      status.add_voters("orchestrator:2");
+    }
+    return dashboard_json(self, members, status);
+  };
+  boost::asio::io_context io;
+  DashboardServer lost(io, "127.0.0.1:0", *lost_pair, kToken, [&] {
+    return DashboardView{false, "", json_of("orchestrator:1", false)};
+  });
+  DashboardServer leader(io, "127.0.0.1:0", *leader_pair, kToken, [&] {
+    return DashboardView{true, members["orchestrator:2"], json_of("orchestrator:2", true)};
+  });
+  ASSERT_TRUE(lost.listening() && leader.listening()) << lost.problem() << leader.problem();
+  members["orchestrator:1"] = "https://127.0.0.1:" + std::to_string(lost.port());
+  members["orchestrator:2"] = "https://127.0.0.1:" + std::to_string(leader.port());
+  std::thread loop([&] { io.run(); });
+  const std::string dom = drivers::testing::run(
+      {"chromium", "--headless", "--no-sandbox", "--disable-gpu", "--ignore-certificate-errors",
+       "--virtual-time-budget=5000", "--dump-dom",
+       members["orchestrator:1"] + "/?token=" + kToken + "&followed=orchestrator%3A9"},
+      nullptr, std::chrono::seconds(60));
+  io.stop();
+  loop.join();
+  EXPECT_NE(dom.find("id=\"leader\">orchestrator:2<"), std::string::npos)
+      << "the page found the leader: " << dom;
+  EXPECT_NE(dom.find("data-followed=\"orchestrator:9\""), std::string::npos) << dom;
 }
 
 TEST(Dashboard, AServerWithABadAddressOrCertificateSaysWhy) {
