@@ -33,7 +33,10 @@ CommandRun omni(const std::string& args) {
   const std::string out = stem + ".out", err = stem + ".err";
   const std::string command = std::string(OMNI_BINARY) + " " + args + " >" + out + " 2>" + err;
   const int status = std::system(command.c_str());
-  return CommandRun{WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
+  CommandRun run{WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
+  std::filesystem::remove(out);  // two files a call, hundreds a CI run, were left in /tmp
+  std::filesystem::remove(err);
+  return run;
 }
 
 std::size_t lines_in(const std::string& text) {

@@ -167,7 +167,7 @@ class InitLocal : public ::testing::Test {
 
   // Once the cluster is healthy, SIGKILLs the process of the leader's container; true once it is
   // healthy again with that replica back in a new process. `output`: the last status.
-  // `killed`, when given, is set to the replica number killed.
+  // `killed_replica`, when given, is set to the number of the replica killed.
   bool kill_the_leaders_container(std::string& output,
                                   std::string* killed_replica = nullptr) const {
     if (!drivers::testing::wait_until(
