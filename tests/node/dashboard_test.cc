@@ -161,7 +161,7 @@ TEST(Dashboard, APageThatFollowsAgainBeforeItRenderedKeepsWhereTheReaderCameFrom
     return DashboardView{false, "", json_of("orchestrator:1", false)};
   });
   DashboardServer leader(io, "127.0.0.1:0", *leader_pair, kToken, [&] {
-    return DashboardView{true, members["orchestrator:2"], json_of("orchestrator:2", true)};
+    return DashboardView{true, members.at("orchestrator:2"), json_of("orchestrator:2", true)};
   });
   ASSERT_TRUE(lost.listening() && leader.listening()) << lost.problem() << leader.problem();
   members["orchestrator:1"] = "https://127.0.0.1:" + std::to_string(lost.port());
@@ -170,7 +170,7 @@ TEST(Dashboard, APageThatFollowsAgainBeforeItRenderedKeepsWhereTheReaderCameFrom
   const std::string dom = drivers::testing::run(
       {"chromium", "--headless", "--no-sandbox", "--disable-gpu", "--ignore-certificate-errors",
        "--virtual-time-budget=5000", "--dump-dom",
-       members["orchestrator:1"] + "/?token=" + kToken + "&followed=orchestrator%3A9"},
+       members.at("orchestrator:1") + "/?token=" + kToken + "&followed=orchestrator%3A9"},
       nullptr, std::chrono::seconds(60));
   io.stop();
   loop.join();
