@@ -10,6 +10,16 @@
 namespace omni::sim {
 namespace {
 
+AddressId stepped_id(const Simulation& sim) {
+  const auto id = sim.stepped_in_last_event();
+  OMNI_ASSERT(id.has_value(), "asked only after a component stepped");
+  return *id;
+}
+
+const Address& stepped_address(Simulation& sim) {
+  return sim.address(stepped_id(sim));
+}
+
 // A checker that reads only the T the last event stepped: the simulation asks it after T's
 // steps only (Checker::watches), so the component is a T without a cast checked each time.
 template <typename T>
@@ -22,19 +32,11 @@ class Watching : public Checker {
 
  protected:
   static const T& stepped(Simulation& sim) {
-    const auto id = sim.stepped_in_last_event();
-    OMNI_ASSERT(id.has_value(), "a watching checker runs only after a step");
-    const Component* component = sim.component(*id);
+    const Component* component = sim.component(stepped_id(sim));
     OMNI_ASSERT(component != nullptr, "a watching checker runs only after a live component's step");
     return static_cast<const T&>(*component);
   }
 };
-
-const Address& stepped_address(Simulation& sim) {
-  const auto id = sim.stepped_in_last_event();
-  OMNI_ASSERT(id.has_value(), "asked only after a component stepped");
-  return sim.address(*id);
-}
 
 // Records the root's phases. Never fails.
 class PhaseObserver final : public Watching<root::Root> {
@@ -94,7 +96,7 @@ class ElectionSafety final : public Watching<orchestrator::Orchestrator> {
     if (!o->is_leader()) return;
     // A leader steps at every answer to its heartbeats: the same leader in the same term as the
     // last one recorded needs no look-up.
-    const AddressId id = *sim_.stepped_in_last_event();
+    const AddressId id = stepped_id(sim_);
     if (last_ && last_->term == o->term() && last_->id == id) return;
     const Address& self = stepped_address(sim_);
     const auto [it, first] = leaders_.try_emplace(o->term(), self);  // no node unless new
@@ -123,7 +125,7 @@ class DirectorFencing final : public Watching<director::Director> {
   void check_safety(CheckContext& context) override {
     const auto* d = &stepped(sim_);
     const Address& self = stepped_address(sim_);
-    Seen& seen = seen_of(*sim_.stepped_in_last_event());
+    Seen& seen = seen_of(stepped_id(sim_));
     if (d->accepted() < seen.highest)
       context.fail(
           self + " went back from " + to_string(seen.highest) + " to " + to_string(d->accepted()),
@@ -248,7 +250,8 @@ class MembershipMargin final : public Watching<orchestrator::Orchestrator> {
     const raft::Raft& raft = o->node().raft();
     // The voters change only with the membership's version: at every other leader step (each
     // answer to a heartbeat) there is nothing to compare.
-    const Seen seen{stepped_id(), sim_.incarnation(stepped_id()), raft.membership_version()};
+    const AddressId id = stepped_id(sim_);
+    const Seen seen{id, sim_.incarnation(id), raft.membership_version()};
     if (term_ == o->term() && seen == seen_) return;
     seen_ = seen;
     const auto& voters = raft.voters();
@@ -285,8 +288,6 @@ class MembershipMargin final : public Watching<orchestrator::Orchestrator> {
     return out;
   }
 
-  AddressId stepped_id() const { return *sim_.stepped_in_last_event(); }
-
   // Which leader's configuration voters_ was taken from (a restart counts versions anew).
   struct Seen {
     AddressId leader = 0;
@@ -309,7 +310,7 @@ class SingleRoot final : public Watching<director::Director> {
     const auto* d = &stepped(sim_);
     const Address& self = stepped_address(sim_);
     const director::ExecutedCommand& executed = d->last_executed();
-    const AddressId id = *sim_.stepped_in_last_event();
+    const AddressId id = stepped_id(sim_);
     if (id >= executed_count_.size()) executed_count_.resize(id + 1, 0);
     std::uint64_t& seen = executed_count_[id];
     const bool new_command = executed.count != seen && executed.count > 0;
@@ -343,7 +344,7 @@ class CommittedKept final : public Watching<orchestrator::Orchestrator> {
   std::string name() const override { return "committed_entries_kept"; }
   void check_safety(CheckContext& context) override {
     const auto* o = &stepped(sim_);
-    record_term(*sim_.stepped_in_last_event(), o->term());
+    record_term(stepped_id(sim_), o->term());
     if (!o->is_leader() || o->term() < newest_running_term()) return;  // deposed, not yet told
     const Address& self = stepped_address(sim_);
     const auto committed = applied_.highest();
