@@ -28,6 +28,7 @@
 #include "sim/net/address_book.h"
 #include "sim/net/link_faults.h"
 #include "sim/net/network.h"
+#include "sim/net/raft_wire.h"
 #include "sim/skewed_clock.h"
 #include "sim/slab.h"
 #include "sim/trace.h"
@@ -196,9 +197,11 @@ class Simulation final : private DriverHost {
     AddressId from = 0;
     AddressId to = 0;
     std::uint32_t copies_left = 0;
-    std::string bytes;  // what went on the wire: hashed into the trace
-    // The envelope those bytes encode, kept so that delivery need not parse them again
-    // (parsing was a tenth of the Raft workload); false for raw bytes put on the wire by a test.
+    // Raw bytes a test put on the wire (has_envelope false), parsed at delivery; otherwise a
+    // scratch buffer for libprotobuf's encoding of the envelope, which is hashed into the trace.
+    std::string bytes;
+    // The message as sent, delivered as it is: parsing the bytes again was a tenth of the Raft
+    // workload, and an encoding and a parse give back an equal message.
     bool has_envelope = false;
     v1::Envelope envelope;
   };
@@ -275,6 +278,7 @@ class Simulation final : private DriverHost {
   Input deliver_input_{Deliver{}};
   Input tick_input_{Tick{}};
   Trace trace_;
+  RaftWire raft_wire_;  // the encoder of most messages' bytes for the trace
   SimCounters counters_;
   std::map<std::string, std::int64_t> named_counters_;
   std::optional<Violation> violation_;

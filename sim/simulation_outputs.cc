@@ -53,11 +53,15 @@ void Simulation::do_send(AddressId id, Send& send, Duration after_sync) {
   message.from = id;
   message.to = to;
   message.copies_left = 1;
-  const bool serialized = send.envelope.SerializeToString(&message.bytes);
-  OMNI_ASSERT(serialized, "an envelope failed to serialize");
   ++counters_.messages_sent;
   record(EventKind::send, id, to, static_cast<std::uint64_t>(send.envelope.body_case()));
-  trace_.add_bytes(message.bytes);
+  if (const auto bytes = raft_wire_.encode(send.envelope)) {
+    trace_.add_bytes(*bytes);
+  } else {
+    const bool serialized = send.envelope.SerializeToString(&message.bytes);
+    OMNI_ASSERT(serialized, "an envelope failed to serialize");
+    trace_.add_bytes(message.bytes);
+  }
   message.envelope.Swap(&send.envelope);  // send.envelope is not read again
   message.has_envelope = true;
   if (links_.blocked(book_.location_of(id), book_.location_of(to))) {
