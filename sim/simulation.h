@@ -10,7 +10,6 @@
 //   sim.after(2s, [](Simulation& s) { s.partition({{"a"}, {"b", "c"}}); });
 //   sim.run_for(10s);
 //   if (sim.violation()) puts(sim.violation()->to_string().c_str());
-#include <array>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -187,11 +186,6 @@ class Simulation final : private DriverHost {
     SimDisk disk;
     SkewedClock clock;
     std::vector<std::int64_t> pending_wakes_local_ns;
-    // The ids of the last few addresses it sent to: a process talks to few peers, and comparing
-    // a name with one of theirs is cheaper than hashing it into the address book at every Send.
-    std::array<AddressId, 4> recent_destinations{};
-    std::uint8_t recent_destination_count = 0;
-    std::uint8_t next_recent_destination = 0;
   };
   struct InFlight {
     AddressId from = 0;
@@ -211,7 +205,6 @@ class Simulation final : private DriverHost {
   };
 
   AddressId intern(const Address& address);
-  AddressId destination_id(AddressId from, const Address& to);
   Process& process_of(const Address& address);
   const Process& process_of(const Address& address) const;
   void record(EventKind kind, AddressId process, AddressId peer, std::uint64_t detail);

@@ -47,7 +47,7 @@ void Simulation::do_send(AddressId id, Send& send, Duration after_sync) {
     record(EventKind::send, id, id, static_cast<std::uint64_t>(send.envelope.body_case()));
     return;
   }
-  const AddressId to = destination_id(id, send.to);
+  const AddressId to = intern(send.to);
   const std::uint64_t slot = messages_.acquire();
   InFlight& message = messages_[slot];
   message.from = id;
@@ -80,24 +80,6 @@ void Simulation::do_send(AddressId id, Send& send, Duration after_sync) {
   message.copies_left = plan.copies;
   for (std::uint32_t i = 0; i < plan.copies; ++i)
     enqueue_message(id, to, slot, plan.delays[i] + after_sync);
-}
-
-AddressId Simulation::destination_id(AddressId from, const Address& to) {
-  Process& sender = processes_[from];
-  for (std::uint8_t i = 0; i < sender.recent_destination_count; ++i) {
-    const AddressId cached = sender.recent_destinations[i];
-    if (book_.address_of(cached) == to) return cached;
-  }
-  const AddressId id = intern(to);  // may grow processes_: `sender` is not used below
-  Process& again = processes_[from];
-  const std::size_t slots = again.recent_destinations.size();
-  again.recent_destinations[again.next_recent_destination] = id;  // the oldest goes
-  again.next_recent_destination =
-      static_cast<std::uint8_t>((again.next_recent_destination + 1) % slots);
-  again.recent_destination_count =
-      static_cast<std::uint8_t>(std::min<std::size_t>(again.recent_destination_count + 1U, slots));
-  OMNI_ASSERT(book_.address_of(id) == to);
-  return id;
 }
 
 void Simulation::enqueue_message(AddressId from, AddressId to, std::uint64_t slot, Duration delay) {
