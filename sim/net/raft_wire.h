@@ -29,10 +29,10 @@ class RaftWire {
   std::optional<std::string_view> encode(const v1::Envelope& envelope);
 
  private:
-  // The Envelope's key, length and seq go in front of the RaftMessage, which is written first
-  // (its length is part of that front): at most 10 + 2 + 2 bytes.
+  // The Envelope's seq (key and up to 10 bytes), the body's key (2) and its length (2 at most)
+  // go in front of the RaftMessage, which is written first: its length is part of that front.
   static constexpr std::size_t kFrontBytes = 16;
-  // Twelve scalar fields of at most 10 bytes and a one-byte key each.
+  // The eleven scalar fields, each a one-byte key and a value of at most 10 bytes (121), and room.
   static constexpr std::size_t kBodyBytes = 12 * 11;
   std::array<char, kFrontBytes + kBodyBytes> buffer_;  // not zeroed: only what is written is read
 };
