@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "model/core/assert.h"
+#include "model/core/wire.h"
 
 namespace omni::raft {
 
@@ -13,24 +14,6 @@ namespace {
 constexpr char kCrcTag = (1 << 3) | 5;
 constexpr char kPayloadTag = (2 << 3) | 2;
 constexpr std::size_t kCrcFieldSize = 5;
-
-std::size_t varint_size(std::size_t value) {
-  std::size_t size = 1;
-  while (value >= 0x80) {
-    value >>= 7;
-    ++size;
-  }
-  return size;
-}
-
-char* write_varint(char* out, std::size_t value) {
-  while (value >= 0x80) {
-    *out++ = static_cast<char>((value & 0x7f) | 0x80);
-    value >>= 7;
-  }
-  *out++ = static_cast<char>(value);
-  return out;
-}
 
 // A RaftRecord's fields, as protobuf tags them (RaftRecord in raft.proto; all length-delimited).
 constexpr char kSnapshotTag = (1 << 3) | 2;

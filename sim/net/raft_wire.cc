@@ -6,6 +6,7 @@
 #include <set>
 
 #include "model/core/assert.h"
+#include "model/core/wire.h"
 
 namespace omni::sim {
 namespace {
@@ -24,13 +25,7 @@ constexpr std::array<int, 15> kRaftFields = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 
 class Writer {
  public:
   explicit Writer(char* at) : start_(at), at_(at) {}
-  void varint(std::uint64_t value) {
-    while (value >= 0x80) {
-      *at_++ = static_cast<char>((value & 0x7F) | 0x80);
-      value >>= 7;
-    }
-    *at_++ = static_cast<char>(value);
-  }
+  void varint(std::uint64_t value) { at_ = write_varint(at_, value); }
   void key(int field, std::uint32_t wire_type) {
     varint((static_cast<std::uint64_t>(field) << 3) | wire_type);
   }
