@@ -165,9 +165,6 @@ class InitLocal : public ::testing::Test {
     return by_role;
   }
 
-  // Once the cluster is healthy, SIGKILLs the process of the leader's container; true once it is
-  // healthy again with that replica back in a new process. `output`: the last status.
-  // `killed_replica`, when given, is set to the number of the replica killed.
   // The leading replica's number in `omni status -o json`, or "" when none leads.
   static std::string leader_in_status(const std::string& json) {
     const std::string says_leader = "\"leader\":\"orchestrator:";
@@ -177,6 +174,9 @@ class InitLocal : public ::testing::Test {
     return json.substr(from, json.find('"', from) - from);
   }
 
+  // Once the cluster is healthy, SIGKILLs the process of the leader's container; true once it is
+  // healthy again with that replica back in a new process. `output`: the last status.
+  // `killed_replica`, when given, is set to the number of the replica killed.
   bool kill_the_leaders_container(std::string& output,
                                   std::string* killed_replica = nullptr) const {
     if (!drivers::testing::wait_until(
