@@ -39,10 +39,8 @@ TEST(Determinism, PinnedSeedsKeepTheirHashes) {
     std::uint64_t trace_hash;
   };
   const std::vector<Pinned> pinned{
-      {"bootstrap", 1, 0xbc87065286635362ULL},
-      {"bootstrap", 2, 0xf6604024315781b8ULL},
-      {"partition", 1, 0xd8ffdcf8d94a6072ULL},
-      {"clients", 1, 0x58319d235d218278ULL},
+      {"bootstrap", 1, 0xbc87065286635362ULL}, {"bootstrap", 2, 0xf6604024315781b8ULL},
+      {"partition", 1, 0xd8ffdcf8d94a6072ULL}, {"clients", 1, 0x58319d235d218278ULL},
       {"swarm", 1, 0xc1ea60189814f33fULL},
   };
   for (const auto& p : pinned) {
