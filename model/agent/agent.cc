@@ -56,6 +56,7 @@ void Agent::on_start(const Start& start, Outputs& out) {
   OMNI_ASSERT(desired_.size() <= before);
   OMNI_ASSERT(std::all_of(desired_.begin(), desired_.end(),
                           [](const v1::ContainerSpec& c) { return c.replica() != 0; }));
+  encode_desired();
   v1::Envelope hello;
   hello.mutable_hello()->set_component("agent:" + config_.vm);
   out.push_back(Send{config_.director, hello});
@@ -83,6 +84,7 @@ void Agent::on_run_containers(const v1::RunContainers& run, Outputs& out) {
                        static_cast<std::size_t>(run.containers_size()) != desired_.size();
   generation_ = run.generation();
   desired_.assign(run.containers().begin(), run.containers().end());
+  encode_desired();
   if (changed) persist(out);
   reconcile(out);
   report(false, "", out);
@@ -145,12 +147,15 @@ void Agent::poll(Outputs& out) {
 
 void Agent::reconcile(Outputs& out) {
   if (!listed_) return;
-  for (const auto& spec : desired_) {
+  OMNI_ASSERT(desired_bytes_.size() == desired_.size(), "every desired spec is encoded");
+  for (std::size_t i = 0; i < desired_.size(); ++i) {
+    const v1::ContainerSpec& spec = desired_[i];
     ContainerState& state = containers_[spec.name()];
     if (!state.running && !state.op_pending && state.next_attempt <= now_ &&
         pending_.size() < config_.max_ops_in_flight)
-      start_container(spec, state, out);
-    else if (runs_another_spec(state, spec) && pending_.size() < config_.max_ops_in_flight)
+      start_container(spec, desired_bytes_[i], state, out);
+    else if (runs_another_spec(state, desired_bytes_[i]) &&
+             pending_.size() < config_.max_ops_in_flight)
       replace_container(spec.name(), state, out);
   }
   for (auto& [name, state] : containers_) {
@@ -162,21 +167,30 @@ void Agent::reconcile(Outputs& out) {
   }
 }
 
-void Agent::start_container(const v1::ContainerSpec& spec, ContainerState& state, Outputs& out) {
+// The specs' bytes, encoded once each time the desired set is given: a reconcile (every poll)
+// compared each running container's started bytes with its spec encoded anew.
+void Agent::encode_desired() {
+  desired_bytes_.clear();
+  for (const auto& spec : desired_) desired_bytes_.push_back(spec.SerializeAsString());
+  OMNI_ASSERT(desired_bytes_.size() == desired_.size());
+}
+
+void Agent::start_container(const v1::ContainerSpec& spec, const std::string& spec_bytes,
+                            ContainerState& state, Outputs& out) {
   OMNI_ASSERT(!state.running && !state.op_pending);
   state.op_pending = true;
   std::vector<std::string> args(spec.args().begin(), spec.args().end());
   call(ContainerOp{ContainerOpKind::create, spec.name(), spec.image(), std::move(args),
                    spec.resources().cpu_millis(), spec.resources().memory_bytes()},
-       out, spec.SerializeAsString());
+       out, spec_bytes);
   OMNI_ASSERT(state.op_pending);
 }
 
 // A changed spec (an app's new image, args or resources) cannot be applied to a running
 // container: it is removed, and the next reconcile creates it from the new spec.
-bool Agent::runs_another_spec(const ContainerState& state, const v1::ContainerSpec& spec) const {
+bool Agent::runs_another_spec(const ContainerState& state, const std::string& spec_bytes) const {
   return state.running && !state.op_pending && !state.started_spec.empty() &&
-         state.started_spec != spec.SerializeAsString();
+         state.started_spec != spec_bytes;
 }
 
 void Agent::replace_container(const std::string& name, ContainerState& state, Outputs& out) {

@@ -70,8 +70,10 @@ class Agent final : public Component {
   std::string capacity_problem(const v1::RunContainers& run) const;
   void poll(Outputs& out);
   void reconcile(Outputs& out);
-  void start_container(const v1::ContainerSpec& spec, ContainerState& state, Outputs& out);
-  bool runs_another_spec(const ContainerState& state, const v1::ContainerSpec& spec) const;
+  void encode_desired();
+  void start_container(const v1::ContainerSpec& spec, const std::string& spec_bytes,
+                       ContainerState& state, Outputs& out);
+  bool runs_another_spec(const ContainerState& state, const std::string& spec_bytes) const;
   void replace_container(const std::string& name, ContainerState& state, Outputs& out);
   void call(ContainerOp op, Outputs& out, std::string spec = {});
   void report(bool rejected, const std::string& reason, Outputs& out);
@@ -82,6 +84,7 @@ class Agent final : public Component {
   AgentConfig config_;
   Time now_{};
   std::vector<v1::ContainerSpec> desired_;  // persisted
+  std::vector<std::string> desired_bytes_;  // desired_[i] encoded (encode_desired())
   std::uint64_t generation_ = 0;            // persisted
   std::map<std::string, ContainerState> containers_;
   std::map<std::uint64_t, PendingOp> pending_;

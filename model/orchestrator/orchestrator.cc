@@ -62,6 +62,11 @@ Orchestrator::Orchestrator(OrchestratorConfig config, Rng rng) : config_(std::mo
                                        config_.self) != config_.members.end());
   node_ =
       std::make_unique<raft::RaftNode>(config_.self, config_.members, config_.raft, rng, &state_);
+  const auto self = std::find(config_.members.begin(), config_.members.end(), config_.self);
+  self_member_index_ = self == config_.members.end()
+                           ? kNotAMember
+                           : static_cast<std::size_t>(self - config_.members.begin());
+  member_heard_at_.assign(config_.members.size(), std::optional<Time>{});
 }
 
 bool Orchestrator::is_leader() const {
@@ -79,8 +84,8 @@ void Orchestrator::step(const Input& input, Outputs& out) {
     const v1::Envelope& e = d->envelope;
     switch (e.body_case()) {
       case v1::Envelope::kRaft:
-        if (admits_raft_message(d->from, e.raft())) {
-          if (d->from != config_.self) peer_heard_at_[d->from] = now_;
+        if (const auto admitted = admits_raft_message(d->from, e.raft())) {
+          note_heard(*admitted, d->from);
           step_raft(input, out);
         } else {
           ++dropped_messages_;
@@ -117,18 +122,58 @@ void Orchestrator::step(const Input& input, Outputs& out) {
 // Raft traffic is taken only from the members, and proposals only from this replica itself:
 // the log decides the cluster's desired state and membership, so a stranger who can reach a
 // replica must not be able to write to it. (Clients of the plane talk to the Orchestrator,
-// which proposes for them.)
-bool Orchestrator::admits_raft_message(const Address& from, const v1::RaftMessage& m) const {
-  if (m.type() == v1::RAFT_MESSAGE_TYPE_CLIENT_REQUEST) return from == config_.self;
-  if (m.type() == v1::RAFT_MESSAGE_TYPE_CLIENT_REPLY) return false;
+// which proposes for them.) The sender is looked up once among the configured members: a
+// heartbeat's sender was compared with this replica's name, then with the members, then looked
+// up in a map of names again, a tenth of the string comparisons of a swarm run.
+std::optional<Orchestrator::Sender> Orchestrator::admits_raft_message(
+    const Address& from, const v1::RaftMessage& m) const {
+  if (m.type() == v1::RAFT_MESSAGE_TYPE_CLIENT_REQUEST) {
+    if (from != config_.self) return std::nullopt;
+    return Sender{.self = true};
+  }
+  if (m.type() == v1::RAFT_MESSAGE_TYPE_CLIENT_REPLY) return std::nullopt;
+  const auto member = std::find(config_.members.begin(), config_.members.end(), from);
+  const bool is_member = member != config_.members.end();
+  const std::size_t member_index = static_cast<std::size_t>(member - config_.members.begin());
+  // A joining replica has no members of its own configuration, so itself is not among them.
+  const bool is_self = is_member ? member_index == self_member_index_ : from == config_.self;
+  if (is_self) return std::nullopt;
+  const Sender sender{.self = false, .member_index = is_member ? member_index : kNotAMember};
+  const raft::Raft& raft = node_->raft();
   const auto holds = [&from](const std::vector<Address>& ids) {
     return std::find(ids.begin(), ids.end(), from) != ids.end();
   };
-  const raft::Raft& raft = node_->raft();
-  if (from == config_.self) return false;
   // A replacement knows no configuration until the leader reaches it; any Orchestrator may.
-  if (raft.voters().empty() && raft.learners().empty()) return from.rfind("orchestrator:", 0) == 0;
-  return holds(config_.members) || holds(raft.voters()) || holds(raft.learners());
+  if (raft.voters().empty() && raft.learners().empty()) {
+    if (from.rfind("orchestrator:", 0) != 0) return std::nullopt;
+    return sender;
+  }
+  if (is_member || holds(raft.voters()) || holds(raft.learners())) return sender;
+  return std::nullopt;
+}
+
+// When each member was last heard from, as a follower tells whom it has lost (plane()).
+void Orchestrator::note_heard(const Sender& sender, const Address& from) {
+  if (sender.self) return;
+  if (sender.member_index == kNotAMember) {
+    peer_heard_at_[from] = now_;
+    return;
+  }
+  OMNI_ASSERT(member_heard_at_.size() == config_.members.size());
+  OMNI_ASSERT(sender.member_index < member_heard_at_.size());
+  member_heard_at_[sender.member_index] = now_;
+}
+
+std::optional<Time> Orchestrator::heard_at(const Address& peer) const {
+  const auto member = std::find(config_.members.begin(), config_.members.end(), peer);
+  if (member != config_.members.end()) {
+    const std::size_t index = static_cast<std::size_t>(member - config_.members.begin());
+    OMNI_ASSERT(index < member_heard_at_.size());
+    return member_heard_at_[index];  // nullopt: never heard
+  }
+  const auto heard = peer_heard_at_.find(peer);
+  if (heard == peer_heard_at_.end()) return std::nullopt;
+  return heard->second;
 }
 
 // Everything Raft says goes out, except its replies to this replica's own requests, which are
@@ -154,10 +199,11 @@ void Orchestrator::step_raft(const Input& input, Outputs& out) {
   OMNI_ASSERT(out.size() >= first);
 }
 
+// The destination is compared last: every heartbeat and answer Raft sends is asked this.
 const v1::RaftClientReply* Orchestrator::client_reply_to_self(const Output& o) const {
   const auto* send = std::get_if<Send>(&o);
-  if (!send || send->to != config_.self || !send->envelope.has_raft() ||
-      !send->envelope.raft().has_client_reply())
+  if (!send || !send->envelope.has_raft() || !send->envelope.raft().has_client_reply() ||
+      send->to != config_.self)
     return nullptr;
   return &send->envelope.raft().client_reply();
 }
@@ -458,7 +504,11 @@ void Orchestrator::describe_events(v1::StatusReply& r) const {
 // Who leads, as this replica sees it: told when the leader or the term changes.
 void Orchestrator::note_plane() {
   const raft::Raft& raft = node_->raft();
-  if (raft.leader() == seen_leader_ && (raft.leader().empty() || raft.term() == seen_term_)) return;
+  // The names are compared only when Raft's leader moved since they were last found equal.
+  const bool same_leader =
+      raft.leader_version() == leader_seen_at_version_ || raft.leader() == seen_leader_;
+  if (same_leader) leader_seen_at_version_ = raft.leader_version();
+  if (same_leader && (raft.leader().empty() || raft.term() == seen_term_)) return;
   const std::string term = std::to_string(raft.term());
   if (!raft.leader().empty())
     events_.add(now_, "leader", raft.leader() + " leads at term " + term);
@@ -466,6 +516,7 @@ void Orchestrator::note_plane() {
     events_.add(now_, "leader", "no leader at term " + term + ": electing");
   seen_leader_ = raft.leader();
   seen_term_ = raft.term();
+  leader_seen_at_version_ = raft.leader_version();
   OMNI_ASSERT(seen_leader_ == raft.leader());
 }
 
@@ -1176,9 +1227,8 @@ PlaneView Orchestrator::plane() const {
   PlaneView view{"electing", {}, 0, {}};
   int answering = 0;
   for (const auto& voter : raft.voters()) {
-    const auto heard = peer_heard_at_.find(voter);
-    if (voter == config_.self ||
-        (heard != peer_heard_at_.end() && now_ - heard->second <= config_.member_lost_after))
+    const std::optional<Time> heard = heard_at(voter);
+    if (voter == config_.self || (heard && now_ - *heard <= config_.member_lost_after))
       ++answering;
     else
       view.silent_members.push_back(voter);

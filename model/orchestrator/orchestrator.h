@@ -8,6 +8,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -172,7 +173,16 @@ class Orchestrator final : public Component {
   static constexpr std::size_t kRememberedStoreRequests = 4096;
   bool seen_before(const Address& from, std::uint64_t id);
 
-  bool admits_raft_message(const Address& from, const v1::RaftMessage& m) const;
+  // Who sent an admitted Raft message: this replica (its own proposals), a configured member
+  // (by index in config_.members), or another replica of the plane's configuration.
+  static constexpr std::size_t kNotAMember = SIZE_MAX;
+  struct Sender {
+    bool self = false;
+    std::size_t member_index = kNotAMember;
+  };
+  std::optional<Sender> admits_raft_message(const Address& from, const v1::RaftMessage& m) const;
+  void note_heard(const Sender& sender, const Address& from);
+  std::optional<Time> heard_at(const Address& peer) const;
   void step_raft(const Input& input, Outputs& out);
   const v1::RaftClientReply* client_reply_to_self(const Output& o) const;
   void on_client_reply(const v1::RaftClientReply& reply, Outputs& out);
@@ -269,9 +279,13 @@ class Orchestrator final : public Component {
   std::map<std::string, Time> avoid_nodes_;  // node -> when a learner got stuck there
   std::uint32_t replacements_ = 0;
   std::uint32_t stuck_learners_ = 0;
-  std::map<Address, Time> peer_heard_at_;  // Raft traffic from each member, as a follower sees it
-  Time leader_known_at_{};                 // the last step at which this replica knew a leader
-  std::uint64_t apps_request_ = 0;         // the placement decision in flight (request id), or 0
+  // Raft traffic from each peer, as a follower sees it: the configured members by index, any
+  // other replica (one that joined later) by name.
+  std::vector<std::optional<Time>> member_heard_at_;
+  std::map<Address, Time> peer_heard_at_;
+  std::size_t self_member_index_ = kNotAMember;
+  Time leader_known_at_{};          // the last step at which this replica knew a leader
+  std::uint64_t apps_request_ = 0;  // the placement decision in flight (request id), or 0
   std::map<std::string, Unschedulable> unschedulable_;  // by app
   std::uint64_t next_request_id_ = 1;
   std::uint64_t next_seq_ = 1;
@@ -280,6 +294,8 @@ class Orchestrator final : public Component {
   EventLog events_;
   std::uint64_t seen_term_ = 0;  // what the events last told of the plane
   Address seen_leader_;
+  // Raft's leader_version() when its leader was last seen to be seen_leader_.
+  std::uint64_t leader_seen_at_version_ = UINT64_MAX;
   std::vector<Address> seen_voters_;
   std::vector<Address> seen_learners_;
   std::uint64_t seen_membership_version_ = UINT64_MAX;  // none seen yet

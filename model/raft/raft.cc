@@ -173,10 +173,10 @@ void Raft::step_leader(const NodeId& from, const RaftMessage& m) {
   }
   switch (m.type()) {
     case v1::RAFT_MESSAGE_TYPE_APPEND_RESPONSE:
-      handle_append_response(from, m);
+      handle_append_response(from, it->second, m);
       break;
     case v1::RAFT_MESSAGE_TYPE_HEARTBEAT_RESPONSE:
-      handle_heartbeat_response(from, m);
+      handle_heartbeat_response(from, it->second, m);
       break;
     default:
       break;  // another leader in our term is impossible unless votes were doubled
@@ -259,7 +259,7 @@ void Raft::handle_vote_request(const NodeId& from, const RaftMessage& m) {
   if (can_vote && up_to_date && !lease_blocks && !recovering_) {
     answer.set_term(m.term());
     if (!pre) {
-      vote_ = from;  // persisted by flush() before the answer is sent
+      set_vote(from);  // persisted by flush() before the answer is sent
       reset_election_deadline();
     }
   } else {
@@ -324,15 +324,31 @@ void Raft::send_vote_requests(bool transfer) {
   }
 }
 
+void Raft::set_vote(const NodeId& vote) {
+  vote_ = vote;
+  ++vote_version_;
+  OMNI_ASSERT(vote_ == vote && vote_version_ != persisted_vote_version_);
+}
+
+// Compares before it writes: a follower is told its leader by every heartbeat, and only a change
+// moves leader_version().
+void Raft::set_leader(const NodeId& leader) {
+  if (leader_ == leader) return;
+  const std::uint64_t version_before = leader_version_;
+  leader_ = leader;
+  ++leader_version_;
+  OMNI_ASSERT(leader_version_ > version_before && leader_ == leader);
+}
+
 void Raft::become_follower(Term term, const NodeId& leader) {
   OMNI_ASSERT(term >= term_, "terms never decrease");
   if (term > term_) {
     term_ = term;
-    vote_.clear();
+    set_vote({});
   }
   if (role_ == Role::leader) fail_pending_reads();
   role_ = Role::follower;
-  leader_ = leader;
+  set_leader(leader);
   if (!leader.empty()) leader_heard_at_ = now_;
   votes_.clear();
   progress_.clear();
@@ -345,7 +361,7 @@ void Raft::become_follower(Term term, const NodeId& leader) {
 void Raft::become_pre_candidate() {
   OMNI_ASSERT(role_ != Role::leader);
   role_ = Role::pre_candidate;
-  leader_.clear();
+  set_leader({});
   votes_.clear();
   reset_election_deadline();
   votes_.emplace(id_, true);
@@ -356,9 +372,9 @@ void Raft::become_candidate() {
   OMNI_ASSERT(role_ != Role::leader);
   const Term term_before = term_;
   term_ += 1;
-  vote_ = id_;  // persisted by flush() before any VOTE leaves
+  set_vote(id_);  // persisted by flush() before any VOTE leaves
   role_ = Role::candidate;
-  leader_.clear();
+  set_leader({});
   votes_.clear();
   reset_election_deadline();
   votes_.emplace(id_, true);
@@ -370,7 +386,7 @@ void Raft::become_leader() {
   OMNI_ASSERT(role_ == Role::candidate, "only a candidate becomes leader");
   OMNI_ASSERT(vote_result(voters_, votes_) == VoteResult::won, "a leader has a quorum of votes");
   role_ = Role::leader;
-  leader_ = id_;
+  set_leader(id_);
   reset_progress();
   heartbeat_deadline_ = now_ + config_.heartbeat_interval;
   pending_conf_index_ = log_.last_index();  // no conf change before the old log is applied
@@ -431,7 +447,7 @@ void Raft::reset_election_deadline() {
 
 void Raft::handle_append(const NodeId& from, const RaftMessage& m) {
   OMNI_ASSERT(role_ == Role::follower && m.term() == term_);
-  leader_ = from;
+  set_leader(from);
   leader_heard_at_ = now_;
   reset_election_deadline();
   RaftMessage answer;
@@ -472,7 +488,7 @@ void Raft::append_after_conflict(const RaftMessage& m) {
 
 void Raft::handle_heartbeat(const NodeId& from, const RaftMessage& m) {
   OMNI_ASSERT(role_ == Role::follower && m.term() == term_);
-  leader_ = from;
+  set_leader(from);
   leader_heard_at_ = now_;
   reset_election_deadline();
   // The leader sends min(match, commit). While we are recovering its match for us may predate
@@ -488,7 +504,7 @@ void Raft::handle_heartbeat(const NodeId& from, const RaftMessage& m) {
 void Raft::handle_snapshot(const NodeId& from, const RaftMessage& m) {
   OMNI_ASSERT(role_ == Role::follower && m.term() == term_);
   OMNI_ASSERT(m.has_snapshot() && m.snapshot().term() <= term_);
-  leader_ = from;
+  set_leader(from);
   leader_heard_at_ = now_;
   reset_election_deadline();
   const v1::RaftSnapshot& snapshot = m.snapshot();
@@ -529,7 +545,7 @@ void Raft::maybe_finish_recovery(const NodeId& leader, const RaftMessage& m, Ind
   const bool covers_commit = m.commit() > 0 && m.commit() <= last_new;
   if (!covers_commit || !log_.matches(m.commit(), m.term())) return;
   recovering_ = false;
-  if (vote_.empty()) vote_ = leader;
+  if (vote_.empty()) set_vote(leader);
   OMNI_ASSERT(!recovering_ && !vote_.empty());
 }
 

@@ -104,6 +104,9 @@ class Raft {
   Term fencing_term() const { return term_; }  // the fencing token of this replica
   const NodeId& vote() const { return vote_; }
   const NodeId& leader() const { return leader_; }
+  // Grows whenever leader() changes: lets a caller that watches who leads (after every step)
+  // skip comparing names when it has not moved.
+  std::uint64_t leader_version() const { return leader_version_; }
   // A leader that heard a quorum within election_timeout_min (always, without check-quorum).
   bool quorum_active() const;
   Index commit_index() const { return commit_; }
@@ -143,6 +146,8 @@ class Raft {
   void answer_lower_term(const NodeId& from, const v1::RaftMessage& m);
   void handle_vote_request(const NodeId& from, const v1::RaftMessage& m);
   void handle_vote_response(const NodeId& from, const v1::RaftMessage& m);
+  void set_vote(const NodeId& vote);
+  void set_leader(const NodeId& leader);
   void become_follower(Term term, const NodeId& leader);
   void become_pre_candidate();
   void become_candidate();
@@ -163,8 +168,9 @@ class Raft {
   void commit_to(Index index);
 
   // Leader side of replication (raft_leader.cc).
-  void handle_append_response(const NodeId& from, const v1::RaftMessage& m);
-  void handle_heartbeat_response(const NodeId& from, const v1::RaftMessage& m);
+  // `progress` is from's, found once by step_leader.
+  void handle_append_response(const NodeId& from, Progress& progress, const v1::RaftMessage& m);
+  void handle_heartbeat_response(const NodeId& from, Progress& progress, const v1::RaftMessage& m);
   void append_local(v1::RaftEntry entry);
   // `progress` is the peer's, passed by callers that hold it (no second lookup by name).
   bool maybe_send_append(const NodeId& peer, Progress& progress, bool send_if_empty);
@@ -213,7 +219,11 @@ class Raft {
 
   // Hard state (durable) and the log.
   Term term_ = 0;
-  NodeId vote_;
+  NodeId vote_;  // written only by set_vote()
+  // Grows at every set_vote(); persisted_vote_version_ is its value when the hard state was last
+  // persisted, so most flushes know the vote is unchanged without comparing names.
+  std::uint64_t vote_version_ = 0;
+  std::uint64_t persisted_vote_version_ = UINT64_MAX;  // none persisted yet
   Index commit_ = 0;
   bool recovering_ = false;  // see recovering()
   RaftLog log_;
@@ -221,7 +231,8 @@ class Raft {
 
   // Volatile state.
   Role role_ = Role::follower;
-  NodeId leader_;
+  NodeId leader_;  // written only by set_leader()
+  std::uint64_t leader_version_ = 0;
   Index applied_ = 0;
   std::vector<NodeId> voters_;    // sorted; the applied configuration
   std::vector<NodeId> learners_;  // sorted

@@ -255,9 +255,8 @@ void Raft::broadcast_heartbeat() {
   OMNI_ASSERT(outbox_.size() >= progress_.size());
 }
 
-void Raft::handle_append_response(const NodeId& from, const RaftMessage& m) {
+void Raft::handle_append_response(const NodeId& from, Progress& progress, const RaftMessage& m) {
   OMNI_ASSERT(role_ == Role::leader && m.term() == term_);
-  Progress& progress = progress_.at(from);
   const bool lost = m.recovering() && (m.reject() ? m.reject_hint() : m.index()) < progress.match;
   if (lost) {
     // The peer lost entries it had acknowledged: the match we hold predates the loss. Its log is
@@ -293,9 +292,8 @@ void Raft::handle_append_response(const NodeId& from, const RaftMessage& m) {
   }
 }
 
-void Raft::handle_heartbeat_response(const NodeId& from, const RaftMessage& m) {
+void Raft::handle_heartbeat_response(const NodeId& from, Progress& progress, const RaftMessage& m) {
   OMNI_ASSERT(role_ == Role::leader && m.term() == term_);
-  Progress& progress = progress_.at(from);
   // A recovering peer may have forgotten a vote for a newer leader: it cannot confirm ours.
   if (!m.recovering()) progress.read_seq_acked = std::max(progress.read_seq_acked, m.read_seq());
   if (progress.state == ProgressState::probe) progress.probe_sent = false;

@@ -72,6 +72,7 @@ bool Raft::recover(const std::vector<std::string>& persisted) {
   const bool all_good = good == persisted.size();
   if (!all_good) recall_promises(persisted, good + 1);
   persisted_hard_state_ = hard_state();
+  persisted_vote_version_ = vote_version_;
   unstable_from_ = log_.last_index() + 1;
   OMNI_ASSERT(unstable_from_ > log_.snapshot_index());
   return all_good;
@@ -89,9 +90,9 @@ void Raft::recall_promises(const std::vector<std::string>& persisted, std::size_
     const v1::RaftHardState& hard = record->hard_state();
     if (hard.term() > term_) {
       term_ = hard.term();
-      vote_ = hard.vote();
+      set_vote(hard.vote());
     } else if (hard.term() == term_ && vote_.empty()) {
-      vote_ = hard.vote();
+      set_vote(hard.vote());
     }
   }
   OMNI_ASSERT(term_ >= term_before, "promises only add");
@@ -118,7 +119,7 @@ bool Raft::replay(const v1::RaftRecord& record) {
     const v1::RaftHardState& hard = record.hard_state();
     if (hard.term() < term_ || hard.commit() < commit_) return false;
     term_ = hard.term();
-    vote_ = hard.vote();
+    set_vote(hard.vote());
     recovering_ = hard.recovering();  // the latest hard state says whether we are caught up
     commit_ = std::min<Index>(hard.commit(), log_.last_index());
   }
@@ -229,7 +230,7 @@ bool Raft::nothing_to_persist() const {
   const v1::RaftHardState& persisted = persisted_hard_state_;
   return !replace_pending_ && unstable_from_ > log_.last_index() && term_ == persisted.term() &&
          commit_ == persisted.commit() && recovering_ == persisted.recovering() &&
-         vote_ == persisted.vote();
+         (vote_version_ == persisted_vote_version_ || vote_ == persisted.vote());
 }
 
 // The record is encoded from the log and the hard state where they are (RecordParts): building a
@@ -260,7 +261,10 @@ void Raft::emit_persist(Outputs& out) {
   // from any good record). Rare: once per term, and after a rewrite.
   if (promise_written) out.push_back(Persist{encode_record(hard_state_copy(*hard)), true, false});
   replace_pending_ = false;
-  if (hard.has_value()) persisted_hard_state_ = std::move(*hard);
+  if (hard.has_value()) {
+    persisted_hard_state_ = std::move(*hard);
+    persisted_vote_version_ = vote_version_;
+  }
   unstable_from_ = log_.last_index() + 1;
 }
 
