@@ -314,6 +314,9 @@ bool Raft::committed_in_current_term() const {
 bool Raft::maybe_advance_commit() {
   OMNI_ASSERT(role_ == Role::leader);
   if (!promotable()) return false;
+  // No voter matches beyond our log, so a quorum cannot hold more than it: when everything is
+  // committed (every heartbeat round of an idle plane) there is nothing to count.
+  if (log_.last_index() <= commit_) return false;
   std::vector<Index>& matches = matches_scratch_;
   matches.clear();
   for (std::size_t i = 0; i < voters_.size(); ++i) {
