@@ -4,6 +4,7 @@
 #include <rapidcheck/gtest.h>
 
 #include <algorithm>
+#include <set>
 #include <tuple>
 
 #include "model/core/assert.h"
@@ -38,6 +39,28 @@ RC_GTEST_PROP(EventQueueProps, PopsInTimeThenSequenceOrder, (std::vector<std::ui
   }
   RC_ASSERT(popped.size() == times.size());
   RC_ASSERT(std::is_sorted(popped.begin(), popped.end()));
+}
+
+// Pushes and pops interleaved, as a simulation does (slots are freed and taken again), against a
+// sorted set of (time, sequence) as the reference.
+RC_GTEST_PROP(EventQueueProps, InterleavedPushesAndPopsFollowASortedReference,
+              (std::vector<std::pair<bool, std::uint16_t>> steps)) {
+  EventQueue queue;
+  std::set<std::pair<std::int64_t, std::uint64_t>> reference;
+  for (const auto& [pop, at] : steps) {
+    if (pop && !queue.empty()) {
+      const Event event = queue.pop();
+      RC_ASSERT(std::make_pair(event.at_ns, event.seq) == *reference.begin());
+      RC_ASSERT(event.arg == event.seq);  // the payload is the one pushed with this sequence
+      reference.erase(reference.begin());
+    } else {
+      const std::uint64_t seq = queue.scheduled_total();
+      RC_ASSERT(queue.push(Event{.at_ns = at, .arg = seq}) == seq);
+      reference.emplace(at, seq);
+    }
+    RC_ASSERT(queue.size() == reference.size());
+    if (!queue.empty()) RC_ASSERT(queue.top().seq == reference.begin()->second);
+  }
 }
 
 }  // namespace
