@@ -62,10 +62,7 @@ Orchestrator::Orchestrator(OrchestratorConfig config, Rng rng) : config_(std::mo
                                        config_.self) != config_.members.end());
   node_ =
       std::make_unique<raft::RaftNode>(config_.self, config_.members, config_.raft, rng, &state_);
-  const auto self = std::find(config_.members.begin(), config_.members.end(), config_.self);
-  self_member_index_ = self == config_.members.end()
-                           ? kNotAMember
-                           : static_cast<std::size_t>(self - config_.members.begin());
+  self_member_index_ = member_index(config_.self);
   member_heard_at_.assign(config_.members.size(), std::optional<Time>{});
 }
 
@@ -132,13 +129,12 @@ std::optional<Orchestrator::Sender> Orchestrator::admits_raft_message(
     return Sender{.self = true};
   }
   if (m.type() == v1::RAFT_MESSAGE_TYPE_CLIENT_REPLY) return std::nullopt;
-  const auto member = std::find(config_.members.begin(), config_.members.end(), from);
-  const bool is_member = member != config_.members.end();
-  const std::size_t member_index = static_cast<std::size_t>(member - config_.members.begin());
+  const std::size_t index = member_index(from);
+  const bool is_member = index != kNotAMember;
   // A joining replica has no members of its own configuration, so itself is not among them.
-  const bool is_self = is_member ? member_index == self_member_index_ : from == config_.self;
+  const bool is_self = is_member ? index == self_member_index_ : from == config_.self;
   if (is_self) return std::nullopt;
-  const Sender sender{.self = false, .member_index = is_member ? member_index : kNotAMember};
+  const Sender sender{.self = false, .member_index = index};
   const raft::Raft& raft = node_->raft();
   const auto holds = [&from](const std::vector<Address>& ids) {
     return std::find(ids.begin(), ids.end(), from) != ids.end();
@@ -164,10 +160,15 @@ void Orchestrator::note_heard(const Sender& sender, const Address& from) {
   member_heard_at_[sender.member_index] = now_;
 }
 
+// The position of `address` in config_.members, or kNotAMember.
+std::size_t Orchestrator::member_index(const Address& address) const {
+  const auto member = std::find(config_.members.begin(), config_.members.end(), address);
+  if (member == config_.members.end()) return kNotAMember;
+  return static_cast<std::size_t>(member - config_.members.begin());
+}
+
 std::optional<Time> Orchestrator::heard_at(const Address& peer) const {
-  const auto member = std::find(config_.members.begin(), config_.members.end(), peer);
-  if (member != config_.members.end()) {
-    const std::size_t index = static_cast<std::size_t>(member - config_.members.begin());
+  if (const std::size_t index = member_index(peer); index != kNotAMember) {
     OMNI_ASSERT(index < member_heard_at_.size());
     return member_heard_at_[index];  // nullopt: never heard
   }

@@ -181,6 +181,7 @@ class Orchestrator final : public Component {
     std::size_t member_index = kNotAMember;
   };
   std::optional<Sender> admits_raft_message(const Address& from, const v1::RaftMessage& m) const;
+  std::size_t member_index(const Address& address) const;
   void note_heard(const Sender& sender, const Address& from);
   std::optional<Time> heard_at(const Address& peer) const;
   void step_raft(const Input& input, Outputs& out);
