@@ -204,6 +204,15 @@ class Cluster {
   std::atomic<std::uint64_t> nonce_{0};
 };
 
+// "orchestrator:R leader|follower term T [committed]; ...", for failure messages.
+std::string describe(const std::map<int, Status>& answers) {
+  std::string text;
+  for (const auto& [r, s] : answers)
+    text += Cluster::name(r) + (s.is_leader ? " leader" : " follower") + " term " +
+            std::to_string(s.term) + (s.quorum_healthy ? " committed" : "") + "; ";
+  return text.empty() ? "no replica answered" : text;
+}
+
 void expect_logs_intact(const Cluster& c, int n) {
   for (int r = 1; r <= n; ++r) {
     Replay replay;
@@ -256,12 +265,16 @@ TEST(OrchestratorProcesses, FiveFenceAStoppedLeaderThatComesBack) {
         after[first->first].term >= second->second)
       break;
   }
-  ASSERT_TRUE(after.count(first->first)) << "the resumed replica answers";
-  EXPECT_FALSE(after[first->first].is_leader);
-  EXPECT_GE(after[first->first].term, second->second);
-  int committed_leaders = 0;
-  for (const auto& [r, s] : after) committed_leaders += s.is_leader && s.quorum_healthy;
-  EXPECT_LE(committed_leaders, 1);
+  ASSERT_TRUE(after.count(first->first)) << "the resumed replica answers; " << describe(after);
+  EXPECT_FALSE(after[first->first].is_leader) << describe(after);
+  EXPECT_GE(after[first->first].term, second->second) << describe(after);
+  // The answers are gathered over a second, so a loaded machine may show a leader of the next
+  // term beside the last one; two that lead with a commit in one term would be two leaders.
+  std::map<std::uint64_t, int> committed_leaders_by_term;
+  for (const auto& [r, s] : after)
+    committed_leaders_by_term[s.term] += s.is_leader && s.quorum_healthy;
+  for (const auto& [term, leaders] : committed_leaders_by_term)
+    EXPECT_LE(leaders, 1) << "term " << term << ": " << describe(after);
   for (int r = 1; r <= 5; ++r) c.stop(r, SIGTERM);
   expect_logs_intact(c, 5);
 }

@@ -21,7 +21,8 @@ std::size_t count(const std::string& text, const std::string& part) {
   return n;
 }
 
-// The page's DOM after its script ran (and, given a path, a screenshot of it).
+// The page's DOM after its script ran (and, given a path, a screenshot of it). Chromium gets a
+// profile of its own, so it shares no state with a Chromium another test runs at the same time.
 std::string rendered(const Scenario& scenario, const RunResult& result, const std::string& html,
                      const std::string& screenshot = "") {
   {
@@ -33,9 +34,9 @@ std::string rendered(const Scenario& scenario, const RunResult& result, const st
   const std::string what = screenshot.empty() ? "--dump-dom" : "--screenshot=" + screenshot;
   drivers::testing::run({"sh", "-c",
                          "chromium --headless --no-sandbox --disable-gpu "
-                         "--virtual-time-budget=2000 --window-size=1280,2000 \"$1\" \"$2\" > "
-                         "\"$3\" 2>/dev/null",
-                         "sh", what, "file://" + html, dom},
+                         "--virtual-time-budget=2000 --window-size=1280,2000 \"$1\" \"$2\" "
+                         "\"$3\" > \"$4\" 2>/dev/null",
+                         "sh", "--user-data-dir=" + html + ".profile", what, "file://" + html, dom},
                         nullptr, std::chrono::seconds(60));
   std::ifstream in(dom);
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
