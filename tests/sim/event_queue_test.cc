@@ -63,5 +63,54 @@ RC_GTEST_PROP(EventQueueProps, InterleavedPushesAndPopsFollowASortedReference,
   }
 }
 
+// Bursts of pushes and pops, so the queue grows past the size at which it becomes a heap and
+// shrinks back below the size at which it is sorted again, many times over, against the same
+// sorted reference.
+RC_GTEST_PROP(EventQueueProps, BurstsAcrossBothLayoutsFollowASortedReference,
+              (std::vector<std::tuple<bool, std::uint8_t, std::uint16_t>> bursts)) {
+  EventQueue queue;
+  std::set<std::pair<std::int64_t, std::uint64_t>> reference;
+  std::size_t largest = 0;
+  for (const auto& [pop, count, at] : bursts) {
+    for (int i = 0; i < count; ++i) {
+      if (pop) {
+        if (queue.empty()) break;
+        const Event event = queue.pop();
+        RC_ASSERT(std::make_pair(event.at_ns, event.seq) == *reference.begin());
+        reference.erase(reference.begin());
+      } else {
+        // Times spread from the burst's start, some equal: the sequence breaks the ties.
+        const std::int64_t when = at + (i * 7919) % 1000;
+        const std::uint64_t seq = queue.push(Event{.at_ns = when});
+        reference.emplace(when, seq);
+      }
+      RC_ASSERT(queue.size() == reference.size());
+      if (!queue.empty()) RC_ASSERT(queue.top().seq == reference.begin()->second);
+    }
+    largest = std::max(largest, queue.size());
+  }
+  RC_TAG(largest > 64 ? "became a heap" : "stayed sorted");
+}
+
+TEST(EventQueue, AQueueThatGrowsAndShrinksPopsInOrder) {
+  EventQueue queue;
+  std::set<std::pair<std::int64_t, std::uint64_t>> reference;
+  const auto push = [&](std::int64_t at) { reference.emplace(at, queue.push(Event{.at_ns = at})); };
+  const auto pop_down_to = [&](std::size_t size) {
+    while (queue.size() > size) {
+      const Event event = queue.pop();
+      ASSERT_EQ(std::make_pair(event.at_ns, event.seq), *reference.begin());
+      reference.erase(reference.begin());
+    }
+  };
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 500; ++i) push((i * 7919 + round * 104729) % 3000);  // a heap from 65
+    pop_down_to(10);  // sorted again below 32
+    for (int i = 0; i < 40; ++i) push(i % 5);
+    pop_down_to(0);
+  }
+  EXPECT_TRUE(reference.empty());
+}
+
 }  // namespace
 }  // namespace omni::sim
