@@ -112,10 +112,6 @@ std::vector<std::string> Simulation::checker_names() const {
   return names;
 }
 
-bool Simulation::is_up(AddressId id) const {
-  return id < processes_.size() && processes_[id].registered && processes_[id].up;
-}
-
 Component* Simulation::component(const Address& address) const {
   if (!is_up(address)) return nullptr;
   return process_of(address).component.get();
@@ -235,10 +231,12 @@ void Simulation::run_safety_checks() {
 // The checkers that run after every event, and those that watch the component the event
 // stepped, if one stepped (it may have exited in that step and have no component left).
 std::uint64_t Simulation::checkers_due() {
+  checked_component_ = nullptr;
   const auto id = stepped_in_last_event();
   if (!id) return every_event_checkers_;
   const Process& process = processes_[*id];
   if (!process.component) return every_event_checkers_;
+  checked_component_ = process.component.get();
   if (*id >= watchers_.size()) watchers_.resize(*id + 1);
   Watchers& watchers = watchers_[*id];
   if (!watchers.valid || watchers.incarnation != process.incarnation)

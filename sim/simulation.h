@@ -92,7 +92,9 @@ class Simulation final : private DriverHost {
   // Crashes the process if it is up, then starts a fresh component after `after`.
   void restart(const Address& address, Duration after = 0ns);
   bool is_up(const Address& address) const;
-  bool is_up(AddressId id) const;
+  bool is_up(AddressId id) const {  // inline: checkers ask it of every replica after a step
+    return id < processes_.size() && processes_[id].registered && processes_[id].up;
+  }
   Component* component(const Address& address) const;  // null when down
   std::uint64_t incarnation(const Address& address) const;
   std::uint64_t incarnation(AddressId id) const;
@@ -175,6 +177,9 @@ class Simulation final : private DriverHost {
     if (last_stepped_event_ != counters_.events || counters_.events == 0) return std::nullopt;
     return last_stepped_;
   }
+  // While the safety checks after an event run: the live component that event stepped, found
+  // once for all of them (null when none stepped or it exited in the step).
+  const Component* checked_component() const { return checked_component_; }
 
  private:
   struct Process {
@@ -278,6 +283,7 @@ class Simulation final : private DriverHost {
   std::uint64_t events_at_instant_ = 0;
   AddressId last_stepped_ = 0;
   std::uint64_t last_stepped_event_ = 0;  // counters_.events when last_stepped_ was stepped
+  const Component* checked_component_ = nullptr;  // set by checkers_due()
 };
 
 }  // namespace omni::sim

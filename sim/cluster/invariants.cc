@@ -32,7 +32,7 @@ class Watching : public Checker {
 
  protected:
   static const T& stepped(Simulation& sim) {
-    const Component* component = sim.component(stepped_id(sim));
+    const Component* component = sim.checked_component();
     OMNI_ASSERT(component != nullptr, "a watching checker runs only after a live component's step");
     return static_cast<const T&>(*component);
   }
