@@ -10,6 +10,7 @@
 //   sim.after(2s, [](Simulation& s) { s.partition({{"a"}, {"b", "c"}}); });
 //   sim.run_for(10s);
 //   if (sim.violation()) puts(sim.violation()->to_string().c_str());
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -191,6 +192,14 @@ class Simulation final : private DriverHost {
     SimDisk disk;
     SkewedClock clock;
     std::vector<std::int64_t> pending_wakes_local_ns;
+    // The last few addresses this process sent to, with their ids (an address keeps its id for
+    // the whole run): most processes send to one to four others, and comparing a name with these
+    // is a fraction of hashing it and probing the address book, once for every message.
+    static constexpr std::size_t kRecentDestinations = 4;
+    std::array<Address, kRecentDestinations> recent_names;
+    std::array<AddressId, kRecentDestinations> recent_ids{};
+    std::uint8_t recent_count = 0;
+    std::uint8_t recent_next = 0;  // the entry replaced next (round robin)
   };
   struct InFlight {
     AddressId from = 0;
@@ -210,6 +219,7 @@ class Simulation final : private DriverHost {
   };
 
   AddressId intern(const Address& address);
+  AddressId destination_id(AddressId sender, const Address& to);
   Process& process_of(const Address& address);
   const Process& process_of(const Address& address) const;
   void record(EventKind kind, AddressId process, AddressId peer, std::uint64_t detail);
@@ -282,7 +292,7 @@ class Simulation final : private DriverHost {
   std::optional<Violation> violation_;
   std::uint64_t events_at_instant_ = 0;
   AddressId last_stepped_ = 0;
-  std::uint64_t last_stepped_event_ = 0;  // counters_.events when last_stepped_ was stepped
+  std::uint64_t last_stepped_event_ = 0;          // counters_.events when last_stepped_ was stepped
   const Component* checked_component_ = nullptr;  // set by checkers_due()
 };
 

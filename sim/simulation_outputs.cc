@@ -47,7 +47,7 @@ void Simulation::do_send(AddressId id, Send& send, Duration after_sync) {
     record(EventKind::send, id, id, static_cast<std::uint64_t>(send.envelope.body_case()));
     return;
   }
-  const AddressId to = intern(send.to);
+  const AddressId to = destination_id(id, send.to);
   const std::uint64_t slot = messages_.acquire();
   InFlight& message = messages_[slot];
   message.from = id;
@@ -80,6 +80,23 @@ void Simulation::do_send(AddressId id, Send& send, Duration after_sync) {
   message.copies_left = plan.copies;
   for (std::uint32_t i = 0; i < plan.copies; ++i)
     enqueue_message(id, to, slot, plan.delays[i] + after_sync);
+}
+
+AddressId Simulation::destination_id(AddressId sender, const Address& to) {
+  Process& process = processes_[sender];
+  for (std::size_t i = 0; i < process.recent_count; ++i)
+    if (process.recent_names[i] == to) return process.recent_ids[i];
+  const AddressId id = intern(to);  // may grow processes_: `process` is not used after this
+  Process& again = processes_[sender];
+  const std::size_t entry = again.recent_next;
+  again.recent_names[entry] = to;
+  again.recent_ids[entry] = id;
+  again.recent_next = static_cast<std::uint8_t>((entry + 1) % Process::kRecentDestinations);
+  again.recent_count =
+      static_cast<std::uint8_t>(std::max<std::size_t>(again.recent_count, entry + 1));
+  OMNI_ASSERT(again.recent_count <= Process::kRecentDestinations);
+  OMNI_ASSERT(book_.address_of(id) == to, "a recent destination keeps its address's id");
+  return id;
 }
 
 void Simulation::enqueue_message(AddressId from, AddressId to, std::uint64_t slot, Duration delay) {

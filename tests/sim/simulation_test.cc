@@ -67,6 +67,40 @@ TEST(Simulation, MessagesSentAfterASyncedPersistWaitForIt) {
   }
 }
 
+// A sender remembers its last four destinations by name: one that sends to seven in turns, and
+// back again, passes every entry of that memory many times, and each message reaches the
+// process it names (including one whose address is first used as a destination).
+TEST(Simulation, MessagesToManyDestinationsInTurnReachEach) {
+  constexpr int kReceivers = 7;
+  std::map<Address, std::vector<testing::Arrival>> arrivals;
+  Simulation sim(SimConfig{.network = {.latency_min = 1ms, .latency_max = 1ms}});
+  const auto name_of = [](int r) { return "receiver-" + std::to_string(r); };
+  sim.add_process("sender", testing::lambda_factory([&](const Input& input, Outputs& out) {
+                    if (!std::holds_alternative<Start>(input)) return;
+                    for (std::uint64_t n = 0; n < 60; ++n) {
+                      const int r = static_cast<int>(n < 30 ? n % kReceivers : (60 - n) % 3);
+                      out.push_back(testing::send_hello(name_of(r), n));
+                    }
+                  }));
+  for (int r = kReceivers - 1; r >= 1; --r)
+    sim.add_process(name_of(r), testing::receiver(&arrivals[name_of(r)]));
+  sim.run_for(1s);
+  // receiver-0 was never added: its messages were sent and dropped, not delivered elsewhere.
+  EXPECT_EQ(sim.counters().messages_sent, 60u);
+  for (int r = 1; r < kReceivers; ++r) {
+    SCOPED_TRACE(name_of(r));
+    std::vector<std::uint64_t> expected;
+    for (std::uint64_t n = 0; n < 60; ++n)
+      if (static_cast<int>(n < 30 ? n % kReceivers : (60 - n) % 3) == r) expected.push_back(n);
+    std::vector<std::uint64_t> got;
+    for (const auto& arrival : arrivals[name_of(r)]) {
+      EXPECT_EQ(arrival.from, "sender");
+      got.push_back(arrival.n);
+    }
+    EXPECT_EQ(got, expected);
+  }
+}
+
 TEST(Simulation, ACrashDiscardsTimersOfTheOldIncarnation) {
   int ticks = 0, starts = 0;
   Simulation sim(SimConfig{});
