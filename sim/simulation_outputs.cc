@@ -1,6 +1,7 @@
 // Executing a component's outputs, in order: Send -> network, Persist -> disk,
 // WakeAt -> a Tick, DriverCall -> the driver handler, Exit -> the process stops.
 #include <algorithm>
+#include <cstring>
 
 #include "model/core/assert.h"
 #include "model/root/root.h"
@@ -82,20 +83,47 @@ void Simulation::do_send(AddressId id, Send& send, Duration after_sync) {
     enqueue_message(id, to, slot, plan.delays[i] + after_sync);
 }
 
+std::optional<Simulation::NameKey> Simulation::NameKey::of(const Address& name) {
+  const std::size_t size = name.size();
+  if (size > 16) return std::nullopt;
+  NameKey key{.size = size};
+  if (size < 8) {
+    std::memcpy(&key.first, name.data(), size);  // the rest of the word stays zero
+  } else {
+    std::memcpy(&key.first, name.data(), 8);
+    std::memcpy(&key.last, name.data() + size - 8, 8);  // bytes 8..size-1, and some again
+  }
+  OMNI_ASSERT(key.size == size && (size >= 8 || key.last == 0));
+  return key;
+}
+
 AddressId Simulation::destination_id(AddressId sender, const Address& to) {
   Process& process = processes_[sender];
-  for (std::size_t i = 0; i < process.recent_count; ++i)
-    if (process.recent_names[i] == to) return process.recent_ids[i];
+  if (process.rest_left > 0) {
+    --process.rest_left;
+    return intern(to);
+  }
+  const std::optional<NameKey> key = NameKey::of(to);
+  if (!key) return intern(to);  // a long name is not remembered
+  for (std::size_t i = 0; i < process.recent_count; ++i) {
+    if (process.recent_keys[i] != *key) continue;
+    process.recent_misses = 0;
+    return process.recent_ids[i];
+  }
+  if (++process.recent_misses >= Process::kMissesBeforeRest) {
+    process.recent_misses = 0;
+    process.rest_left = Process::kRestSends;
+  }
   const AddressId id = intern(to);  // may grow processes_: `process` is not used after this
   Process& again = processes_[sender];
   const std::size_t entry = again.recent_next;
-  again.recent_names[entry] = to;
+  again.recent_keys[entry] = *key;
   again.recent_ids[entry] = id;
   again.recent_next = static_cast<std::uint8_t>((entry + 1) % Process::kRecentDestinations);
   again.recent_count =
       static_cast<std::uint8_t>(std::max<std::size_t>(again.recent_count, entry + 1));
   OMNI_ASSERT(again.recent_count <= Process::kRecentDestinations);
-  OMNI_ASSERT(book_.address_of(id) == to, "a recent destination keeps its address's id");
+  OMNI_ASSERT(id < processes_.size(), "a destination is a process's address");
   return id;
 }
 

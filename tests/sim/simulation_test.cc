@@ -69,12 +69,17 @@ TEST(Simulation, MessagesSentAfterASyncedPersistWaitForIt) {
 
 // A sender remembers its last four destinations by name: one that sends to seven in turns, and
 // back again, passes every entry of that memory many times, and each message reaches the
-// process it names (including one whose address is first used as a destination).
+// process it names (including one whose address is first used as a destination). The names are
+// short (under 8 bytes), middling (8 to 16: "receiver-1" and "receiver-2" share their first 8)
+// and long (over 16, never remembered).
 TEST(Simulation, MessagesToManyDestinationsInTurnReachEach) {
   constexpr int kReceivers = 7;
   std::map<Address, std::vector<testing::Arrival>> arrivals;
   Simulation sim(SimConfig{.network = {.latency_min = 1ms, .latency_max = 1ms}});
-  const auto name_of = [](int r) { return "receiver-" + std::to_string(r); };
+  const auto name_of = [](int r) {
+    const std::string n = std::to_string(r);
+    return r == 6 ? "a-receiver-with-a-long-name-" + n : r % 3 == 0 ? "r" + n : "receiver-" + n;
+  };
   sim.add_process("sender", testing::lambda_factory([&](const Input& input, Outputs& out) {
                     if (!std::holds_alternative<Start>(input)) return;
                     for (std::uint64_t n = 0; n < 60; ++n) {
