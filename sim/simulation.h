@@ -10,6 +10,7 @@
 //   sim.after(2s, [](Simulation& s) { s.partition({{"a"}, {"b", "c"}}); });
 //   sim.run_for(10s);
 //   if (sim.violation()) puts(sim.violation()->to_string().c_str());
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <functional>
@@ -19,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "model/core/assert.h"
 #include "model/core/rng.h"
 #include "model/core/step.h"
 #include "sim/checker.h"
@@ -193,6 +195,55 @@ class Simulation final : private DriverHost {
     bool operator==(const NameKey&) const = default;
     static std::optional<NameKey> of(const Address& name);
   };
+  // The last few addresses a process sent to, with their ids (an address keeps its id for the
+  // whole run): most processes send to one to four others, and comparing a name's key with these
+  // is a fraction of hashing it and probing the address book, once for every message. A process
+  // that sends to many others in no order (the 1,000 peers of bench-sim-speed) would pay for a
+  // memory that never answers, so after kMissesBeforeRest misses in a row it is not asked for
+  // kRestSends sends.
+  class RecentDestinations {
+   public:
+    // Inline, as they are asked at every send.
+    // While it rests: true, and one send fewer left to rest.
+    bool resting() {
+      if (rest_left_ == 0) return false;
+      --rest_left_;
+      return true;
+    }
+    // The id remembered for `key`; a miss counts towards a rest.
+    std::optional<AddressId> recall(const NameKey& key) {
+      for (std::size_t i = 0; i < count_; ++i)
+        if (keys_[i] == key) {
+          misses_ = 0;
+          return ids_[i];
+        }
+      if (++misses_ >= kMissesBeforeRest) {
+        misses_ = 0;
+        rest_left_ = kRestSends;
+      }
+      return std::nullopt;
+    }
+    // Replaces the oldest entry (round robin).
+    void remember(const NameKey& key, AddressId id) {
+      const std::size_t entry = next_;
+      keys_[entry] = key;
+      ids_[entry] = id;
+      next_ = static_cast<std::uint8_t>((entry + 1) % kEntries);
+      count_ = static_cast<std::uint8_t>(std::max<std::size_t>(count_, entry + 1));
+      OMNI_ASSERT(count_ <= kEntries && next_ < kEntries);
+    }
+
+   private:
+    static constexpr std::size_t kEntries = 4;
+    static constexpr std::uint8_t kMissesBeforeRest = 8;
+    static constexpr std::uint16_t kRestSends = 256;
+    std::array<NameKey, kEntries> keys_{};
+    std::array<AddressId, kEntries> ids_{};
+    std::uint8_t count_ = 0;
+    std::uint8_t next_ = 0;  // the entry replaced next
+    std::uint8_t misses_ = 0;
+    std::uint16_t rest_left_ = 0;
+  };
   struct Process {
     bool registered = false;
     bool up = false;
@@ -202,21 +253,7 @@ class Simulation final : private DriverHost {
     SimDisk disk;
     SkewedClock clock;
     std::vector<std::int64_t> pending_wakes_local_ns;
-    // The last few addresses this process sent to, with their ids (an address keeps its id for
-    // the whole run): most processes send to one to four others, and comparing a name with these
-    // is a fraction of hashing it and probing the address book, once for every message.
-    static constexpr std::size_t kRecentDestinations = 4;
-    std::array<NameKey, kRecentDestinations> recent_keys{};
-    std::array<AddressId, kRecentDestinations> recent_ids{};
-    std::uint8_t recent_count = 0;
-    std::uint8_t recent_next = 0;  // the entry replaced next (round robin)
-    // Misses in a row, and sends left before the memory is asked again: a process that sends
-    // to many others in no order (the 1,000 peers of bench-sim-speed) would pay for a memory that
-    // never answers, so after kMissesBeforeRest misses it is not asked for kRestSends sends.
-    static constexpr std::uint8_t kMissesBeforeRest = 8;
-    static constexpr std::uint16_t kRestSends = 256;
-    std::uint8_t recent_misses = 0;
-    std::uint16_t rest_left = 0;
+    RecentDestinations destinations;
   };
   struct InFlight {
     AddressId from = 0;

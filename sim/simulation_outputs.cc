@@ -98,31 +98,13 @@ std::optional<Simulation::NameKey> Simulation::NameKey::of(const Address& name) 
 }
 
 AddressId Simulation::destination_id(AddressId sender, const Address& to) {
-  Process& process = processes_[sender];
-  if (process.rest_left > 0) {
-    --process.rest_left;
-    return intern(to);
-  }
-  const std::optional<NameKey> key = NameKey::of(to);
-  if (!key) return intern(to);  // a long name is not remembered
-  for (std::size_t i = 0; i < process.recent_count; ++i) {
-    if (process.recent_keys[i] != *key) continue;
-    process.recent_misses = 0;
-    return process.recent_ids[i];
-  }
-  if (++process.recent_misses >= Process::kMissesBeforeRest) {
-    process.recent_misses = 0;
-    process.rest_left = Process::kRestSends;
-  }
-  const AddressId id = intern(to);  // may grow processes_: `process` is not used after this
-  Process& again = processes_[sender];
-  const std::size_t entry = again.recent_next;
-  again.recent_keys[entry] = *key;
-  again.recent_ids[entry] = id;
-  again.recent_next = static_cast<std::uint8_t>((entry + 1) % Process::kRecentDestinations);
-  again.recent_count =
-      static_cast<std::uint8_t>(std::max<std::size_t>(again.recent_count, entry + 1));
-  OMNI_ASSERT(again.recent_count <= Process::kRecentDestinations);
+  RecentDestinations& recent = processes_[sender].destinations;
+  // A long name is not remembered.
+  const std::optional<NameKey> key = recent.resting() ? std::nullopt : NameKey::of(to);
+  if (!key) return intern(to);
+  if (const std::optional<AddressId> id = recent.recall(*key)) return *id;
+  const AddressId id = intern(to);  // may grow processes_: `recent` is not used after this
+  processes_[sender].destinations.remember(*key, id);
   OMNI_ASSERT(id < processes_.size(), "a destination is a process's address");
   return id;
 }
