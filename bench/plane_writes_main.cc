@@ -28,10 +28,12 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "drivers/util/subprocess.h"
 #include "node/pki.h"
 #include "node/transport.h"
 #include "rpc.grpc.pb.h"
@@ -93,17 +95,15 @@ class Processes {
       ::waitpid(pid, &status, 0);
     }
   }
+  // Through spawn_process: nothing but async-signal-safe calls between fork and exec, since
+  // gRPC's threads may hold a lock at the fork.
   void start(const std::vector<std::string>& argv, const fs::path& log) {
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-      std::freopen(log.c_str(), "w", stderr);
-      std::freopen(log.c_str(), "a", stdout);
-      std::vector<char*> args;
-      for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
-      args.push_back(nullptr);
-      ::execv(args[0], args.data());
-      ::_exit(127);
-    }
+    fs::remove(log);
+    omni::drivers::SpawnOptions options;
+    options.log_path = log.string();
+    std::string error;
+    const pid_t pid = omni::drivers::spawn_process(argv, options, error);
+    if (pid < 0) throw std::runtime_error(error);
     pids_.push_back(pid);
   }
 

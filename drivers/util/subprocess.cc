@@ -7,8 +7,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <string_view>
 
 extern char** environ;
 
@@ -73,6 +75,24 @@ const char* step_name(ChildStep step) {
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
   ::execvpe(argv[0], argv.data(), envp);
   fail_child(report_fd, ChildStep::exec, 127);
+}
+
+// "NAME=value" -> "NAME", or the whole entry when it has no '='.
+std::string_view env_name(std::string_view entry) {
+  return entry.substr(0, entry.find('='));
+}
+
+// The parent's environment with `extra` on top: an entry replaces any earlier one of its name,
+// as runc does, since glibc's getenv would answer the first of two and ignore the override.
+std::vector<std::string> environment_with(const std::vector<std::string>& extra) {
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
+  for (const auto& entry : extra) {
+    const auto same_name = [&](const std::string& e) { return env_name(e) == env_name(entry); };
+    env.erase(std::remove_if(env.begin(), env.end(), same_name), env.end());
+    env.push_back(entry);
+  }
+  return env;
 }
 
 // Blocks until the child has exec'd (the pipe closes empty) or says what it could not do.
@@ -204,9 +224,7 @@ pid_t spawn_process(const std::vector<std::string>& argv, const SpawnOptions& op
     }
     cgroup_fds.push_back(fd);
   }
-  std::vector<std::string> env_strings;
-  for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
-  for (const auto& extra : options.env) env_strings.push_back(extra);
+  std::vector<std::string> env_strings = environment_with(options.env);
   auto envp = c_argv(env_strings);
   auto args = c_argv(argv);
   int report[2];

@@ -22,10 +22,12 @@ CommandResult run_command(const std::vector<std::string>& argv,
 std::string join_argv(const std::vector<std::string>& argv);
 
 struct SpawnOptions {
-  std::string log_path;          // stdout and stderr go here (appended); /dev/null when empty
-  std::string netns_path;        // join this network namespace before exec (e.g. /run/netns/NAME)
-  std::vector<std::string> env;  // extra KEY=VALUE entries on top of the parent's environment
-  bool new_session = true;       // setsid, so the whole group can be signalled
+  std::string log_path;    // stdout and stderr go here (appended); /dev/null when empty
+  std::string netns_path;  // join this network namespace before exec (e.g. /run/netns/NAME)
+  // KEY=VALUE entries on top of the parent's environment; each replaces any earlier entry of
+  // its name (the parent's, or an image's under a container's own).
+  std::vector<std::string> env;
+  bool new_session = true;  // setsid, so the whole group can be signalled
   // cgroup.procs files the child joins before exec, so its limits hold from its first
   // instruction (a parent moving it afterwards would race its first allocations).
   std::vector<std::string> cgroup_procs_files;

@@ -25,6 +25,7 @@
 #include "node/pki.h"
 #include "node/transport.h"
 #include "tests/drivers/test_support.h"
+#include "tests/node/support.h"
 
 namespace omni::cli {
 namespace {
@@ -112,20 +113,12 @@ class InitLocal : public ::testing::Test {
   std::string home() const { return dir_ / "home"; }
   std::string credentials() const { return home() + "/.omni/" + cluster_; }
 
+  // omni with `args`, its HOME this test's own; its output alone in `log`.
   pid_t start_omni(const std::vector<std::string>& args, const std::string& log) const {
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-      const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-      ::setenv("HOME", home().c_str(), 1);
-      std::vector<char*> argv{const_cast<char*>(OMNI_BINARY)};
-      for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-      argv.push_back(nullptr);
-      ::execv(OMNI_BINARY, argv.data());
-      ::_exit(127);
-    }
-    return pid;
+    fs::remove(log);
+    std::vector<std::string> argv{OMNI_BINARY};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return node::testing::start_process(argv, log, {"HOME=" + home()});
   }
 
   // Runs omni to its end (bounded: 180 s) and answers its exit code; its output in `output`.
@@ -577,29 +570,13 @@ TEST_F(InitLocal, AfterAPowerLossBootAloneBringsTheClusterBack) {
 class Chromium {
  public:
   Chromium(const std::string& dir, const std::string& url, int debugging_port) {
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::setpgid(0, 0);
-      const int fd = ::open((dir + "/chromium.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-      const std::vector<std::string> args = {
-          "chromium",
-          "--headless",
-          "--no-sandbox",
-          "--disable-gpu",
-          "--ignore-certificate-errors",
-          "--user-data-dir=" + dir + "/profile",
-          "--remote-debugging-address=127.0.0.1",
-          "--remote-debugging-port=" + std::to_string(debugging_port),
-          url};
-      std::vector<char*> argv;
-      for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-      argv.push_back(nullptr);
-      ::execvp("chromium", argv.data());
-      ::_exit(127);
-    }
-    ::setpgid(pid_, pid_);
+    // A session of its own (start_process's setsid), so its group is its pid.
+    fs::remove(dir + "/chromium.log");
+    pid_ = node::testing::start_process(
+        {"chromium", "--headless", "--no-sandbox", "--disable-gpu", "--ignore-certificate-errors",
+         "--user-data-dir=" + dir + "/profile", "--remote-debugging-address=127.0.0.1",
+         "--remote-debugging-port=" + std::to_string(debugging_port), url},
+        dir + "/chromium.log");
   }
   ~Chromium() {
     ::kill(-pid_, SIGTERM);
@@ -772,15 +749,8 @@ TEST_F(InitLocal, OmniNodeRootAloneFinishesTheInit) {
   ::kill(pid, SIGKILL);
   ::waitpid(pid, nullptr, 0);
 
-  const pid_t root = ::fork();
-  if (root == 0) {
-    const std::string out = dir_ / "root.out";
-    const int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(fd, 2);
-    const std::string config = site() + "/root.yaml";
-    ::execl(OMNI_NODE_BIN, "omni-node", "root", "--config", config.c_str(), nullptr);
-    ::_exit(127);
-  }
+  const pid_t root = node::testing::start_process(
+      {OMNI_NODE_BIN, "root", "--config", site() + "/root.yaml"}, dir_ / "root.out");
   int status = 0;
   ASSERT_TRUE(drivers::testing::wait_until(
       [&] { return ::waitpid(root, &status, WNOHANG) == root; }, std::chrono::seconds(120)))

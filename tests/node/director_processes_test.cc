@@ -268,14 +268,9 @@ class DirectorProcess : public ::testing::Test {
   }
 
   void start_director() {
-    director_ = ::fork();
-    if (director_ == 0) {
-      const std::string config = (dir_ / "director.yaml").string();
-      const std::string log = (dir_ / "director.out").string();
-      std::freopen(log.c_str(), "a", stderr);
-      ::execl(OMNI_NODE_BIN, "omni-node", "director", "--config", config.c_str(), nullptr);
-      ::_exit(127);
-    }
+    director_ = node::testing::start_process(
+        {OMNI_NODE_BIN, "director", "--config", (dir_ / "director.yaml").string()},
+        (dir_ / "director.out").string());
   }
   void stop_director() {
     ::kill(director_, SIGKILL);

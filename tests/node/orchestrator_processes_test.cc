@@ -16,6 +16,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "node/durable_log.h"
@@ -100,15 +101,9 @@ class Cluster {
 
   void start(int r) {
     const std::string file = "replica-" + std::to_string(r);
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-      const std::string config = (dir_ / (file + ".yaml")).string();
-      const std::string log = (dir_ / (file + ".out")).string();
-      std::freopen(log.c_str(), "a", stderr);
-      ::execl(OMNI_NODE_BIN, "omni-node", "orchestrator", "--config", config.c_str(), nullptr);
-      ::_exit(127);
-    }
-    pids_[r] = pid;
+    pids_[r] = testing::start_process(
+        {OMNI_NODE_BIN, "orchestrator", "--config", (dir_ / (file + ".yaml")).string()},
+        (dir_ / (file + ".out")).string());
   }
   // Stops replica r with `signal` and reaps it (SIGSTOP: only stops it).
   void stop(int r, int signal) {
@@ -175,6 +170,21 @@ class Cluster {
         if (s.is_leader && s.quorum_healthy && s.term > above_term) return std::pair{r, s.term};
     return std::nullopt;
   }
+  // Waits up to `limit` until every started replica has answered a status request; says which
+  // never did, with the end of their output ("" when all did).
+  std::string silent_replicas(std::chrono::seconds limit) {
+    std::set<int> heard;
+    for (const auto end = Clock::now() + limit; heard.size() < pids_.size() && Clock::now() < end;)
+      for (const auto& [r, s] : status()) heard.insert(r);
+    std::string text;
+    for (const auto& [r, pid] : pids_)
+      if (!heard.count(r)) {
+        const std::string said = output(r);
+        text += name(r) + " never answered; the end of its output:\n" +
+                said.substr(said.size() - std::min<std::size_t>(said.size(), 2000)) + "\n";
+      }
+    return text;
+  }
   std::string log_dir(int r) const { return (dir_ / ("replica-" + std::to_string(r))).string(); }
   std::string output(int r) const {
     std::ifstream in(dir_ / ("replica-" + std::to_string(r) + ".out"));
@@ -231,6 +241,7 @@ TEST(OrchestratorProcesses, ThreeElectCommitAndFollowASigkilledLeader) {
   Cluster c(3);
   const auto first = c.leader(std::chrono::seconds(20));
   ASSERT_TRUE(first.has_value()) << c.output(1);
+  ASSERT_EQ(c.silent_replicas(std::chrono::seconds(10)), "");
   const auto killed_at = Clock::now();
   c.stop(first->first, SIGKILL);
   const auto second = c.leader(std::chrono::seconds(20), first->second);
@@ -245,6 +256,7 @@ TEST(OrchestratorProcesses, FiveFenceAStoppedLeaderThatComesBack) {
   Cluster c(5);
   const auto first = c.leader(std::chrono::seconds(20));
   ASSERT_TRUE(first.has_value()) << c.output(1);
+  ASSERT_EQ(c.silent_replicas(std::chrono::seconds(10)), "");
   const std::uint64_t failed_before = c.admin_failed();
   c.stop(first->first, SIGSTOP);
   const auto second = c.leader(std::chrono::seconds(20), first->second);
@@ -345,6 +357,7 @@ TEST(OrchestratorProcesses, StoreClientsThroughALeaderKillSeeALinearizableStore)
   Cluster c(3, 3);
   const auto first = c.leader(std::chrono::seconds(20));
   ASSERT_TRUE(first.has_value()) << c.output(1);
+  ASSERT_EQ(c.silent_replicas(std::chrono::seconds(10)), "");
   sim::ClientsSpec spec;
   spec.count = 3;
   spec.keys = 2;
@@ -384,13 +397,9 @@ TEST(OrchestratorProcesses, AWrongCertificateStopsTheStartWithAJsonLogLine) {
                                  << (dir / "ca.crt").string()
                                  << ", cert: " << (dir / "other.crt").string()
                                  << ", key: " << (dir / "other.key").string() << "}\n";
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    std::freopen((dir / "out").c_str(), "w", stderr);
-    ::execl(OMNI_NODE_BIN, "omni-node", "orchestrator", "--config", (dir / "o1.yaml").c_str(),
-            "--log-format", "json", nullptr);
-    ::_exit(127);
-  }
+  const pid_t pid = testing::start_process({OMNI_NODE_BIN, "orchestrator", "--config",
+                                            (dir / "o1.yaml").string(), "--log-format", "json"},
+                                           (dir / "out").string());
   int status = 0;
   ::waitpid(pid, &status, 0);
   ASSERT_TRUE(WIFEXITED(status));

@@ -1,6 +1,7 @@
 #pragma once
 // What the node tests share: a temporary directory removed after the test, a free loopback
-// port, and a cluster PKI whose failures end the test with OpenSSL's reason.
+// port, a cluster PKI whose failures end the test with OpenSSL's reason, and a way to start a
+// process from a test that runs threads.
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -12,7 +13,9 @@
 #include <fstream>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
+#include "drivers/util/subprocess.h"
 #include "node/pki.h"
 
 namespace omni::node::testing {
@@ -79,6 +82,23 @@ inline KeyPair issued(const KeyPair& ca, const std::string& identity, Validity v
   auto pair = issue(ca, identity, validity, error);
   if (!pair) throw std::runtime_error(error);
   return *pair;
+}
+
+// Starts argv in the background, its stdout and stderr appended to `log`, and answers its pid.
+// Through spawn_process, which calls nothing but async-signal-safe functions between fork and
+// exec: a test holds gRPC's threads, and a child forked beside them that calls freopen or
+// malloc can wait forever on a lock one of them held at the fork; GCC 12's ASan allocator is
+// not reset in a forked child. (CI once saw a replica that never wrote a line, its log empty at
+// the end: the likeliest cause, though it was not caught in the act.)
+inline pid_t start_process(const std::vector<std::string>& argv, const std::string& log,
+                           const std::vector<std::string>& env = {}) {
+  drivers::SpawnOptions options;
+  options.log_path = log;
+  options.env = env;
+  std::string error;
+  const pid_t pid = drivers::spawn_process(argv, options, error);
+  if (pid < 0) throw std::runtime_error(error);
+  return pid;
 }
 
 }  // namespace omni::node::testing
