@@ -4,6 +4,7 @@
 #include <rapidcheck/gtest.h>
 
 #include <cmath>
+#include <ios>
 #include <vector>
 
 namespace omni {
@@ -27,6 +28,17 @@ TEST(Rng, KnownFirstValuesPinTheAlgorithm) {
   Rng again(1);
   EXPECT_EQ(first, again.next_u64());
   EXPECT_NE(first, 0U);
+}
+
+// Faults draw values as a + b * unit() (a swarm's drop probability is 0.1 + 0.2 * unit()). The
+// build rounds the product and the sum apart (-ffp-contract=off in CMakeLists.txt): where the
+// target has FMA (-march=native, arm64) GCC would otherwise fuse them into one rounding, this x
+// would give 0x1.0ab432393c459p-2, and the trace hashes would depend on the machine built for.
+// A build for a target without FMA cannot fuse, so it is on those builds that this can fail.
+TEST(Rng, AValueDrawnFromUnitRoundsTheSameOnEveryTarget) {
+  volatile double x = 0x1.9ac27d8f16adfp-1;  // volatile: computed at run time, not folded
+  const double p = 0.1 + 0.2 * x;
+  EXPECT_EQ(p, 0x1.0ab432393c45ap-2) << std::hexfloat << p;
 }
 
 TEST(Rng, BelowIsUniformOverSmallBounds) {
