@@ -305,10 +305,10 @@ void ScenarioParser::check_fault_order(const YAML::Node& entry, const Fault& fau
 
 std::optional<PartitionFault> ScenarioParser::partition(const YAML::Node& node) {
   if (!node.IsSequence() || node.size() == 0) {
-    in_.error(node,
-              "partition must be a list of groups of nodes, like [[worker-01], [worker-02, "
-              "worker-03]], got " +
-                  config::kind_of(node));
+    // A std::string first: "literal" + string made GCC 12's LTO warn of a memmove it imagines.
+    in_.error(node, std::string("partition must be a list of groups of nodes, like [[worker-01], "
+                                "[worker-02, worker-03]], got ") +
+                        config::kind_of(node));
     return std::nullopt;
   }
   PartitionFault fault;
@@ -316,7 +316,7 @@ std::optional<PartitionFault> ScenarioParser::partition(const YAML::Node& node) 
   bool ok = true;
   for (const YAML::Node& group : node) {
     if (!group.IsSequence() || group.size() == 0) {
-      in_.error(group, "each partition group must be a non-empty list of nodes, got " +
+      in_.error(group, std::string("each partition group must be a non-empty list of nodes, got ") +
                            config::kind_of(group));
       ok = false;
       continue;

@@ -87,9 +87,9 @@ inline KeyPair issued(const KeyPair& ca, const std::string& identity, Validity v
 // Starts argv in the background, its stdout and stderr appended to `log`, and answers its pid.
 // Through spawn_process, which calls nothing but async-signal-safe functions between fork and
 // exec: a test holds gRPC's threads, and a child forked beside them that calls freopen or
-// malloc can wait forever on a lock one of them held at the fork; GCC 12's ASan allocator is
-// not reset in a forked child. (CI once saw a replica that never wrote a line, its log empty at
-// the end: the likeliest cause, though it was not caught in the act.)
+// malloc can wait forever on a lock one of them held at the fork (POSIX allows nothing else
+// there, and a sanitizer's allocator need not be reset in the child). CI once saw a replica that
+// never wrote a line, its log empty at the end: the cause that fits, not caught in the act.
 inline pid_t start_process(const std::vector<std::string>& argv, const std::string& log,
                            const std::vector<std::string>& env = {}) {
   drivers::SpawnOptions options;
