@@ -34,7 +34,7 @@ TEST(Rng, KnownFirstValuesPinTheAlgorithm) {
 // build rounds the product and the sum apart (-ffp-contract=off in CMakeLists.txt): where the
 // target has FMA (-march=native, arm64) GCC would otherwise fuse them into one rounding, this x
 // would give 0x1.0ab432393c459p-2, and the trace hashes would depend on the machine built for.
-// A build for a target without FMA cannot fuse, so it is on those builds that this can fail.
+// Only a build for a target with FMA can fuse, so only such a build can fail this.
 TEST(Rng, AValueDrawnFromUnitRoundsTheSameOnEveryTarget) {
   volatile double x = 0x1.9ac27d8f16adfp-1;  // volatile: computed at run time, not folded
   const double p = 0.1 + 0.2 * x;
