@@ -179,9 +179,7 @@ class Cluster {
     std::string text;
     for (const auto& [r, pid] : pids_)
       if (!heard.count(r)) {
-        const std::string said = output(r);
-        text += name(r) + " never answered; the end of its output:\n" +
-                said.substr(said.size() - std::min<std::size_t>(said.size(), 2000)) + "\n";
+        text += name(r) + " never answered; the end of its output:\n" + output_end(r) + "\n";
       }
     return text;
   }
@@ -189,6 +187,11 @@ class Cluster {
   std::string output(int r) const {
     std::ifstream in(dir_ / ("replica-" + std::to_string(r) + ".out"));
     return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  }
+  // The last 3,000 bytes of replica r's output, for a failure message.
+  std::string output_end(int r) const {
+    const std::string said = output(r);
+    return said.substr(said.size() - std::min<std::size_t>(said.size(), 3000));
   }
 
  private:
@@ -230,10 +233,9 @@ void expect_logs_intact(const Cluster& c, int n) {
     auto log = DurableLog::open(c.log_dir(r), replay, error);
     ASSERT_TRUE(log.has_value()) << error.message;
     EXPECT_EQ(replay.problem, "") << Cluster::name(r);
-    const std::string output = c.output(r);
     EXPECT_FALSE(replay.records.empty())
         << Cluster::name(r) << " wrote its term and log; the end of its output:\n"
-        << output.substr(output.size() - std::min<std::size_t>(output.size(), 3000));
+        << c.output_end(r);
   }
 }
 
