@@ -287,23 +287,24 @@ v1::RaftRecord Raft::hard_state_copy(const v1::RaftHardState& hard) {
 // follower (each heartbeat moves its election deadline), each one doing nothing: on the Raft
 // workload a third of the simulator's events.
 void Raft::emit_wake(Outputs& out) {
-  const std::optional<Time> deadline = next_deadline();
-  if (!deadline.has_value()) return;
-  const bool earlier_wake_pending =
-      wake_requested_.has_value() && now_ < *wake_requested_ && *wake_requested_ <= *deadline;
+  const Time deadline = next_deadline();
+  if (deadline == kNoDeadline) return;
+  const bool earlier_wake_pending = now_ < wake_requested_ && wake_requested_ <= deadline;
   if (earlier_wake_pending) return;
-  out.push_back(WakeAt{*deadline});
+  out.push_back(WakeAt{deadline});
   wake_requested_ = deadline;
-  OMNI_ASSERT(*wake_requested_ == *deadline, "the wake asked for is remembered");
+  OMNI_ASSERT(wake_requested_ == deadline, "the wake asked for is remembered");
+  OMNI_ASSERT(wake_requested_ != kNoDeadline);
 }
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
 #endif
 
-std::optional<Time> Raft::next_deadline() const {
+Time Raft::next_deadline() const {
   if (role_ != Role::leader) {
     // A learner, a removed server or a recovering replica does not campaign.
-    if (!may_campaign()) return std::nullopt;
+    if (!may_campaign()) return kNoDeadline;
+    OMNI_ASSERT(election_deadline_ != kNoDeadline);
     return election_deadline_;
   }
   Time deadline = heartbeat_deadline_;
@@ -317,6 +318,7 @@ std::optional<Time> Raft::next_deadline() const {
       deadline = std::min(deadline, progress.snapshot_sent_at + config_.election_timeout_min);
     }
   }
+  OMNI_ASSERT(deadline <= heartbeat_deadline_ && deadline != kNoDeadline);
   return deadline;
 }
 
