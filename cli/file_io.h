@@ -1,12 +1,8 @@
 #pragma once
-#include <string>
-#include <variant>
-
-#include "model/config/parse.h"
+#include "model/config/text_file.h"
 
 namespace omni::cli {
 
-// The whole file, or a located diagnostic a person can act on (missing, a directory, unreadable).
-std::variant<std::string, config::Diagnostic> read_text_file(const std::string& path);
+using config::read_text_file;
 
 }  // namespace omni::cli

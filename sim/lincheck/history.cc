@@ -1,5 +1,6 @@
 #include "sim/lincheck/history.h"
 
+#include <algorithm>
 #include <limits>
 #include <nlohmann/json.hpp>
 
@@ -11,6 +12,8 @@ namespace {
 using nlohmann::json;
 
 constexpr std::size_t kShownJsonChars = 40;  // of a bad field's value, in a message
+// An event nests two deep (a cas pair); other fields are kept as they come, up to this deep.
+constexpr std::size_t kMaxNesting = 64;
 
 // Records only the first syntax error, with its column and what the parser expected.
 class SyntaxErrorSax : public nlohmann::json_sax<json> {
@@ -44,6 +47,33 @@ std::string syntax_error(std::string_view line) {
   json::sax_parse(line, &sax);
   return "not valid JSON (" + (sax.message.empty() ? "syntax error" : sax.message) +
          "); each line must be one JSON object";
+}
+
+// How deep a line's arrays and objects nest, counted on its text (brackets inside strings are
+// not nesting). A deep line is refused before it is parsed: printing it back in an error
+// recursed once a level and overflowed the stack on a line of a million '['.
+std::size_t nesting_depth(std::string_view line) {
+  std::size_t depth = 0;
+  std::size_t deepest = 0;
+  bool in_string = false;
+  bool escaped = false;
+  for (const char c : line) {
+    if (in_string) {
+      if (escaped)
+        escaped = false;
+      else if (c == '\\')
+        escaped = true;
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return deepest;
 }
 
 std::string shown(const json& j) {
@@ -265,9 +295,16 @@ ParseResult parse_history(std::string_view text, std::string_view file_name) {
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
 
-    const json object = json::parse(line, nullptr, /*allow_exceptions=*/false);
     Event e;
     e.line = line_number;
+    if (nesting_depth(line) > kMaxNesting) {
+      result.events.clear();
+      result.error = std::string(file_name) + ":" + std::to_string(line_number) +
+                     ": JSON nested more than " + std::to_string(kMaxNesting) +
+                     " deep; an event is one flat object";
+      return result;
+    }
+    const json object = json::parse(line, nullptr, /*allow_exceptions=*/false);
     std::string error = object.is_discarded() ? syntax_error(line) : parse_event(object, e);
     if (error.empty()) error = validator.add(e);
     if (!error.empty()) {

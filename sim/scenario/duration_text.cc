@@ -42,21 +42,28 @@ std::optional<std::size_t> unit_at(std::string_view text, std::size_t i) {
   return std::nullopt;
 }
 
-// A decimal NUMBER (digits, optional .digits) scaled by unit_ns, exactly, or nullopt on overflow.
-std::optional<std::int64_t> scaled(std::string_view whole, std::string_view fraction,
-                                   std::int64_t unit_ns) {
-  if (whole.size() > 12 || fraction.size() > 12) return std::nullopt;
+enum class Scaled { ok, too_long, too_fine };
+
+// A decimal NUMBER (digits, optional .digits) scaled by unit_ns into `ns`, exactly. Zeros past a
+// nanosecond are exact too ("1.0000000000s").
+Scaled scaled(std::string_view whole, std::string_view fraction, std::int64_t unit_ns,
+              std::int64_t& ns) {
+  if (whole.size() > 12) return Scaled::too_long;
   std::int64_t value = 0;
   for (char c : whole) value = value * 10 + (c - '0');
-  if (value > kMaxDurationNs / unit_ns) return std::nullopt;
-  std::int64_t ns = value * unit_ns;
+  if (value > kMaxDurationNs / unit_ns) return Scaled::too_long;
+  ns = value * unit_ns;
   std::int64_t scale = unit_ns;
   for (char c : fraction) {
-    if (scale % 10 != 0) return std::nullopt;  // finer than a nanosecond
+    if (scale % 10 != 0) {
+      if (c != '0') return Scaled::too_fine;
+      continue;
+    }
     scale /= 10;
     ns += (c - '0') * scale;
   }
-  return ns;
+  OMNI_ASSERT(ns >= 0 && scale >= 1);
+  return Scaled::ok;
 }
 
 }  // namespace
@@ -88,10 +95,12 @@ std::variant<Duration, DurationError> parse_duration(std::string_view text) {
     if (*unit < next_unit) return bad(text, "units must go from largest to smallest, once each");
     next_unit = *unit + 1;
     i += kUnits[*unit].name.size();
-    const auto part_ns = scaled(whole, fraction, kUnits[*unit].ns);
-    if (!part_ns || total_ns + *part_ns > kMaxDurationNs)
+    std::int64_t part_ns = 0;
+    const Scaled part = scaled(whole, fraction, kUnits[*unit].ns, part_ns);
+    if (part == Scaled::too_fine) return bad(text, "it is finer than a nanosecond");
+    if (part == Scaled::too_long || total_ns + part_ns > kMaxDurationNs)
       return bad(text, "it is longer than 1000h");
-    total_ns += *part_ns;
+    total_ns += part_ns;
   }
   OMNI_ASSERT(total_ns >= 0 && total_ns <= kMaxDurationNs);
   return Duration{total_ns};

@@ -21,7 +21,8 @@ using FileReader =
 using ScenarioResult = std::variant<Scenario, std::vector<config::Diagnostic>>;
 
 // `file` names the scenario in messages and anchors a relative `cluster:` path. Every problem
-// is a located diagnostic (in document order, at most config::kMaxDiagnostics); never throws.
+// is a located diagnostic (top-level key by key, in document order within each; at most
+// config::kMaxDiagnostics); never throws.
 ScenarioResult parse_scenario(std::string_view text, const std::string& file,
                               const FileReader& read);
 

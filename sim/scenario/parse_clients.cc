@@ -15,6 +15,9 @@ const std::vector<std::pair<std::string, ClientOp>> kClientOps{
 constexpr int kMaxClients = 100;
 constexpr int kMaxKeys = 1000;
 constexpr double kMaxOpsPerS = 1000;
+// One in the longest scenario (1000h): a rarer one never fires, and its mean gap in nanoseconds
+// would not fit the 64 bits of a duration.
+constexpr double kMinOpsPerS = 1.0 / (1000 * 3600);
 
 // "20/s", "90/m", "3/h" as operations per second.
 std::optional<double> ops_per_s(std::string_view text) {
@@ -102,10 +105,10 @@ std::optional<double> ScenarioParser::client_rate(const YAML::Node& node) {
   const auto text = in_.scalar(node, "clients rate");
   if (!text) return std::nullopt;
   const auto rate = ops_per_s(*text);
-  if (!rate || *rate > kMaxOpsPerS) {
+  if (!rate || *rate > kMaxOpsPerS || *rate < kMinOpsPerS) {
     in_.error(node,
               "clients rate must be operations per client and time, like 20/s or 90/m "
-              "(at most 1000/s), got \"" +
+              "(at most 1000/s, at least 1 in 1000h), got \"" +
                   *text + "\"");
     return std::nullopt;
   }

@@ -386,6 +386,13 @@ const std::vector<Malformed> kMalformed{
      "\n"
      R"({"process": 0, "type": "fail", "f": "cas", "value": [1, 3]})",
      2, "process 0 completes a cas [1, 3], but its invoke (line 1) is a cas [1, 2]"},
+    // A million '[' in a field: printing it back in the message recursed a level each and
+    // overflowed the stack. Brackets inside a string are not nesting.
+    {kWrite1 + "\n{\"process\": " + std::string(1'000'000, '[') + std::string(1'000'000, ']') + "}",
+     2, "JSON nested more than 64 deep; an event is one flat object"},
+    {R"({"process": 1, "type": "invoke", "f": "write", "value": ")" + std::string(100, '[') +
+         R"(\"]]]"})" + "\n" + R"({"process": 1, "type": "invoke", "f": "write", "value": 1})",
+     2, "process 1 invokes a write while its write (line 1) has no completion yet"},
 };
 
 TEST(Lincheck, MalformedHistoriesGetOneLocatedError) {

@@ -59,6 +59,11 @@ const std::vector<BadFile> kBadFiles{
     {"clients-count-zero.yaml", 4, 10, "clients count"},
     {"clients-bad-rate.yaml", 5, 9,
      "clients rate must be operations per client and time, like 20/s"},
+    // A file that never ends was read until the machine ran out of memory.
+    {"cluster-never-ends.yaml", 2, 10,
+     "cluster file \"/dev/zero\": cannot read the file: it is larger than 16 MiB"},
+    // Its mean gap in nanoseconds did not fit 64 bits, and the client ran at 1000/s instead.
+    {"clients-rate-too-low.yaml", 5, 9, "at least 1 in 1000h), got \"1e-12/s\""},
     {"clients-unknown-op.yaml", 5, 15, "unknown clients op \"wirte\"; use read, write and cas"},
     {"linearizable-without-clients.yaml", 4, 17, "linearizable needs a \"clients:\" block"},
 };

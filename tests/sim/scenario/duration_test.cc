@@ -18,6 +18,8 @@ TEST(ScenarioDuration, ValidSpellings) {
       {"1.5s", 1500ms},
       {"0.25m", 15s},
       {"1000h", 1000h},
+      {"0.000000001s", 1ns},
+      {"1.0000000000s", 1s},  // zeros past a nanosecond are still exact
   };
   for (const auto& [text, expected] : cases) {
     SCOPED_TRACE(text);
@@ -39,8 +41,9 @@ TEST(ScenarioDuration, InvalidSpellings) {
       {"1.s", "followed by digits"},
       {"1001h", "longer than 1000h"},
       {"99999999999999999999h", "longer than 1000h"},
+      {"0.0000000001s", "finer than a nanosecond"},  // said "longer than 1000h"
+      {"1.5000000001s", "finer than a nanosecond"},
       {"-5s", "start with a number"},
-      {"0.0000000001s", "longer than"},
   };
   for (const auto& [text, part] : cases) {
     SCOPED_TRACE(text);

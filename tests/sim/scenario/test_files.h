@@ -1,9 +1,10 @@
 #pragma once
-// Reading test files from the project root (ctest runs there) and a FileReader over the disk.
+// Reading test files from the project root (ctest runs there) and the FileReader omni-sim uses.
 #include <fstream>
 #include <sstream>
 #include <string>
 
+#include "model/config/text_file.h"
 #include "sim/scenario/parse.h"
 
 namespace omni::sim::testing {
@@ -15,12 +16,9 @@ inline std::string read(const std::string& path) {
   return text.str();
 }
 
+// The reader omni-sim uses: a referenced file that never ends is its error, not the test's.
 inline std::variant<std::string, config::Diagnostic> read_disk(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return config::Diagnostic{{path, 1, 1}, "cannot read the file: no such file"};
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+  return config::read_text_file(path);
 }
 
 inline ScenarioResult parse_file(const std::string& path) {
