@@ -30,7 +30,8 @@ std::string only_cluster(const fs::path& omni_dir, std::string& cluster) {
   std::vector<std::string> found;
   std::error_code error;
   for (const auto& entry : fs::directory_iterator(omni_dir, error))
-    if (fs::exists(entry.path() / "endpoints.yaml")) found.push_back(entry.path().filename());
+    if (std::error_code unreadable; fs::exists(entry.path() / "endpoints.yaml", unreadable))
+      found.push_back(entry.path().filename());
   if (found.size() == 1) {
     cluster = found.front();
     return {};

@@ -93,8 +93,10 @@ std::optional<OutputFormat> format_named(const std::string& name) {
 }
 
 // Read, parse, validate and plan; every problem is printed as one located line.
-std::optional<std::pair<config::ClusterConfig, root::Plan>> load_plan(const std::string& path,
-                                                                      std::ostream& err) {
+// `text`, when given, gets the file's text: init hands on what it parsed, since a second read of
+// a pipe (`-f /dev/stdin`) finds nothing.
+std::optional<std::pair<config::ClusterConfig, root::Plan>> load_plan(
+    const std::string& path, std::ostream& err, std::string* text_read = nullptr) {
   auto text = read_text_file(path);
   if (auto* d = std::get_if<config::Diagnostic>(&text)) {
     err << d->to_string() << "\n";
@@ -104,6 +106,7 @@ std::optional<std::pair<config::ClusterConfig, root::Plan>> load_plan(const std:
   for (const auto& d : parsed.errors) err << d.to_string() << "\n";
   if (!parsed.config) return std::nullopt;
   auto plan = root::make_plan(*parsed.config);
+  if (text_read) *text_read = std::get<std::string>(std::move(text));
   if (auto* errors = std::get_if<std::vector<config::Diagnostic>>(&plan)) {
     for (const auto& d : *errors) err << d.to_string() << "\n";
     return std::nullopt;
@@ -143,7 +146,8 @@ int run_init(const std::vector<std::string>& args, std::ostream& out, std::ostre
   if (!format)
     return bad_input(err, "init: unknown output format \"" + vm["output"].as<std::string>() +
                               "\"; use table, json or yaml");
-  auto loaded = load_plan(vm["file"].as<std::string>(), err);
+  std::string config_text;
+  auto loaded = load_plan(vm["file"].as<std::string>(), err, &config_text);
   if (!loaded) return kExitBadInput;
   const auto& [config, plan] = *loaded;
   if (!vm.count("dry-run")) {
@@ -165,8 +169,7 @@ int run_init(const std::vector<std::string>& args, std::ostream& out, std::ostre
       return bad_input(err, "init: unknown container runtime \"" + local.container_runtime +
                                 "\"; use containerd, process or auto");
     local.json = *format == OutputFormat::json;
-    const auto text = read_text_file(local.config_file);
-    return init_local(local, std::get<std::string>(text), config, plan, out, err);
+    return init_local(local, config_text, config, plan, out, err);
   }
   switch (*format) {
     case OutputFormat::table:

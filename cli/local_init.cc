@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
+#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <chrono>
@@ -24,6 +25,7 @@
 #include "drivers/vm/libvirt_driver.h"
 #include "drivers/vm/local_provider.h"
 #include "model/core/json.h"
+#include "node/durable_log.h"
 #include "node/local_site.h"
 #include "node/node_config.h"
 #include "node/serve.h"
@@ -33,6 +35,12 @@ namespace {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
+
+// A path a person gave (too long, unreadable) is an answer, not an exception.
+bool exists(const fs::path& path) {
+  std::error_code error;
+  return fs::exists(path, error);
+}
 
 fs::path own_directory() {
   std::error_code error;
@@ -185,24 +193,46 @@ std::string write_credentials(const node::LocalSite& site, const root::Plan& pla
     problem = copy_file(fs::path(site.dir) / "dashboard.token", dir / "dashboard.token", owner_rw);
   if (!problem.empty()) return problem;
   const auto book = node::peer_book(plan, site.subnet);
-  std::ofstream out(dir / "endpoints.yaml", std::ios::trunc);
+  std::ostringstream out;
   out << "cluster: " << plan.cluster << "\nsite: " << site.dir
       << "\nadmin_listen: " << book.at("admin") << "\norchestrators:\n";
   for (const auto& replica : plan.replicas) {
     const std::string identity = "orchestrator:" + std::to_string(replica.replica);
     out << "  " << identity << ": " << book.at(identity) << "\n";
   }
-  return out.flush() ? std::string() : "cannot write " + (dir / "endpoints.yaml").string();
+  const fs::path endpoints = dir / "endpoints.yaml";
+  if (const auto failed = node::write_file_durably(endpoints.string(), out.str(), 0644))
+    return "cannot write " + endpoints.string() + ": " + failed->message;
+  return {};
+}
+
+// The site `omni init` recorded with the cluster's credentials (endpoints.yaml's `site:`), or
+// empty when there are none: reset finds a cluster made with --state-dir without being told.
+std::string recorded_site_dir(const fs::path& credentials) {
+  const fs::path endpoints = credentials / "endpoints.yaml";
+  std::error_code error;
+  if (!fs::is_regular_file(endpoints, error)) return {};
+  try {
+    const YAML::Node site = YAML::LoadFile(endpoints.string())["site"];
+    return site && site.IsScalar() ? site.Scalar() : std::string();
+  } catch (const YAML::Exception&) {
+    return {};
+  }
+}
+
+bool has_site(const std::string& dir) {
+  std::error_code error;
+  return fs::is_regular_file(dir + "/site.yaml", error);
 }
 
 // Where libvirt VMs boot from: the kernel and Omni's initramfs, both required.
 std::string prepare_libvirt_boot(const LocalInitOptions& options, node::LocalSite& site) {
   site.kernel = options.kernel.empty() ? newest_kernel() : options.kernel;
   site.initramfs = options.initramfs.empty() ? find_initramfs() : options.initramfs;
-  if (site.kernel.empty() || !fs::exists(site.kernel))
+  if (site.kernel.empty() || !exists(site.kernel))
     return "libvirt VMs boot a Linux kernel: none in /boot (apt install linux-image-amd64), or "
            "say which with --kernel";
-  if (site.initramfs.empty() || !fs::exists(site.initramfs))
+  if (site.initramfs.empty() || !exists(site.initramfs))
     return "libvirt VMs boot Omni's initramfs: cannot find omni-initramfs.cpio.gz beside omni; "
            "build it (cmake --build BUILD --target omni_initramfs) or say where with --initramfs";
   site.kernel = fs::absolute(site.kernel).string();
@@ -215,22 +245,27 @@ std::string prepare_site(const LocalInitOptions& options, const root::Plan& plan
                          const std::string& hypervisor, node::LocalSite& site) {
   const std::string dir =
       options.site_dir.empty() ? default_site_dir(plan.cluster) : options.site_dir;
-  if (fs::exists(dir + "/site.yaml")) {
+  if (has_site(dir)) {
     if (std::string problem = node::read_local_site(dir, site); !problem.empty()) return problem;
+    if (!site.cluster.empty() && site.cluster != plan.cluster)
+      return dir + " is the site of cluster " + site.cluster + ", not " + plan.cluster +
+             ": give this cluster another --state-dir (or remove that one: omni reset --cluster " +
+             site.cluster + " --state-dir " + dir + " --yes)";
   } else {
     site = node::site_in(fs::absolute(dir).lexically_normal().string());
     site.runtime.clear();  // a new site's: prepare_container_runtime chooses it
   }
   site.dir = fs::absolute(dir).lexically_normal().string();
+  site.cluster = plan.cluster;
   site.omni_node = options.omni_node.empty() ? find_omni_node() : options.omni_node;
   site.image_tar = options.image_tar.empty() ? find_image_tar() : options.image_tar;
   if (site.image.empty()) site.image = node::kOmniImage;
-  if (site.omni_node.empty() || !fs::exists(site.omni_node))
+  if (site.omni_node.empty() || !exists(site.omni_node))
     return "cannot find omni-node (beside omni, or in /usr/local/bin); say where with --omni-node";
-  if (site.image_tar.empty() || !fs::exists(site.image_tar))
+  if (site.image_tar.empty() || !exists(site.image_tar))
     return "cannot find Omni's image omni-image.tar (beside omni, or in /usr/local/lib/omni); say "
            "where with --image";
-  if (fs::exists(dir + "/site.yaml") && site.hypervisor != hypervisor)
+  if (has_site(dir) && site.hypervisor != hypervisor)
     return "this cluster's VMs were made through " + site.hypervisor +
            " (its first init); an init cannot move them to " + hypervisor + ": omni reset it first";
   site.hypervisor = hypervisor;
@@ -586,12 +621,28 @@ int init_local(const LocalInitOptions& options, const std::string& config_text,
   return kExitOk;
 }
 
+// Where reset looks: the --state-dir given, else the site init recorded with the credentials,
+// else the default.
+std::string site_dir_to_reset(const LocalResetOptions& options, const fs::path& credentials) {
+  if (!options.site_dir.empty()) return options.site_dir;
+  const std::string recorded = recorded_site_dir(credentials);
+  return recorded.empty() ? default_site_dir(options.cluster) : recorded;
+}
+
 int reset_local(const LocalResetOptions& options, std::ostream& out, std::ostream& err) {
-  const std::string dir =
-      options.site_dir.empty() ? default_site_dir(options.cluster) : options.site_dir;
   const fs::path credentials = fs::path(home_dir(options.home)) / ".omni" / options.cluster;
+  const std::string dir = site_dir_to_reset(options, credentials);
   std::error_code error;
-  if (!fs::exists(dir + "/site.yaml")) {
+  if (!has_site(dir)) {
+    // Credentials are removed only when they lead nowhere: a mistyped --state-dir must not
+    // cut the person off from a cluster that still runs.
+    const std::string recorded = recorded_site_dir(credentials);
+    if (!recorded.empty() && recorded != dir && has_site(recorded)) {
+      err << "omni: reset: no site in " << dir << "; cluster " << options.cluster << " lives in "
+          << recorded << " (" << credentials.string() << "/endpoints.yaml): omni reset --cluster "
+          << options.cluster << " --state-dir " << recorded << " --yes. Nothing was removed\n";
+      return kExitBadInput;
+    }
     fs::remove_all(credentials, error);
     out << "cluster " << options.cluster << ": nothing on this machine (no " << dir
         << "/site.yaml)\n";
@@ -601,6 +652,11 @@ int reset_local(const LocalResetOptions& options, std::ostream& out, std::ostrea
   if (std::string problem = node::read_local_site(dir, site); !problem.empty()) {
     err << "omni: reset: " << problem << "\n";
     return kExitFailure;
+  }
+  if (!site.cluster.empty() && site.cluster != options.cluster) {
+    err << "omni: reset: " << dir << " is the site of cluster " << site.cluster << ", not "
+        << options.cluster << ". Nothing was removed\n";
+    return kExitBadInput;
   }
   SiteLock lock(dir);
   if (!lock.held()) {

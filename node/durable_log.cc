@@ -267,4 +267,30 @@ std::optional<LogError> DurableLog::replace_with(const std::string& frame) {
   return std::nullopt;
 }
 
+std::optional<LogError> write_file_durably(const std::string& path, const std::string& text,
+                                           unsigned mode) {
+  const std::string next = path + ".new";
+  const int fd = ::open(next.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) return error_of("open", next);
+  // open's mode is masked by the umask; the file is to have exactly `mode`.
+  const bool written = ::fchmod(fd, mode) == 0 && write_all(fd, text) && ::fsync(fd) == 0;
+  LogError failed = written ? LogError{} : error_of("write", next);
+  ::close(fd);
+  if (!written) {
+    ::unlink(next.c_str());
+    return failed;
+  }
+  if (::rename(next.c_str(), path.c_str()) != 0) {
+    failed = error_of("rename", next);
+    ::unlink(next.c_str());
+    return failed;
+  }
+  const std::size_t slash = path.find_last_of('/');
+  const std::string dir = slash == std::string::npos ? "."
+                          : slash == 0               ? "/"
+                                                     : path.substr(0, slash);
+  if (!sync_dir(dir)) return error_of("fsync", dir);
+  return std::nullopt;
+}
+
 }  // namespace omni::node

@@ -68,6 +68,13 @@ class DurableLog {
   std::uint64_t size_bytes_ = 0;
 };
 
+// A small file (a site's configs, a token) replaced whole and durably: written beside as
+// PATH.new with `mode`, fsynced, renamed over PATH and the rename fsynced through the directory,
+// so that after a power loss PATH is the old file or the new one, never empty. nullopt when
+// done; the failed call otherwise (PATH.new is removed).
+std::optional<LogError> write_file_durably(const std::string& path, const std::string& text,
+                                           unsigned mode);
+
 // One frame: the header and the payload (tests build damaged logs from it).
 std::string frame_of(const std::string& record);
 

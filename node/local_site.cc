@@ -12,10 +12,12 @@
 #include <sstream>
 
 #include "drivers/vm/libvirt_driver.h"
+#include "model/config/text_file.h"
 #include "model/core/assert.h"
 #include "model/director/director.h"
 #include "node/cluster_pki.h"
 #include "node/driver_bridge.h"
+#include "node/durable_log.h"
 
 namespace omni::node {
 namespace {
@@ -43,16 +45,8 @@ config::Resources largest_node(const config::ClusterConfig& config) {
 
 // Written whole or not at all: a SIGKILLed init leaves the old file or the new one.
 std::string write_atomically(const fs::path& path, const std::string& text, mode_t mode = 0644) {
-  const fs::path temporary = path.string() + ".new";
-  {
-    std::ofstream out(temporary, std::ios::trunc);
-    out << text;
-    if (!out.flush()) return "cannot write " + temporary.string();
-  }
-  ::chmod(temporary.c_str(), mode);
-  std::error_code error;
-  fs::rename(temporary, path, error);
-  if (error) return "cannot write " + path.string() + ": " + error.message();
+  if (const auto failed = write_file_durably(path.string(), text, mode))
+    return "cannot write " + path.string() + ": " + failed->message;
   return {};
 }
 
@@ -333,9 +327,10 @@ std::string write_libvirt_boot_files(const LocalSite& site, const root::Plan& pl
   return {};
 }
 
-std::string site_yaml(const LocalSite& site) {
+std::string site_yaml(const LocalSite& site, const std::string& cluster) {
   YAML::Emitter out;
   out << YAML::BeginMap;
+  out << YAML::Key << "cluster" << YAML::Value << cluster;
   out << YAML::Key << "id" << YAML::Value << site.id;
   out << YAML::Key << "subnet" << YAML::Value << site.subnet;
   out << YAML::Key << "omni_node" << YAML::Value << site.omni_node;
@@ -383,6 +378,14 @@ std::optional<LibvirtUri> parse_libvirt_uri(const std::string& uri) {
       return std::nullopt;
   }
   return parts;
+}
+
+// A site written before site.yaml named its cluster: the name in the config it was made from.
+std::string cluster_named_in(const std::string& cluster_yaml) {
+  const auto text = config::read_text_file(cluster_yaml);
+  if (!std::holds_alternative<std::string>(text)) return {};
+  const auto parsed = config::parse_cluster_config(std::get<std::string>(text), cluster_yaml);
+  return parsed.config ? parsed.config->name : std::string();
 }
 
 }  // namespace
@@ -448,10 +451,13 @@ std::string write_local_site(const LocalSite& site, const std::string& cluster_y
            " VMs; this plan has " + std::to_string(plan.vms.size());
   if (site.omni_node.find('\'') != std::string::npos)
     return "the path of omni-node must not contain a quote: " + site.omni_node;
+  OMNI_ASSERT(site.cluster.empty() || site.cluster == plan.cluster,
+              "init never writes over another cluster's site");
   std::error_code ignored;
   fs::create_directories(site.dir, ignored);
   ::chmod(site.dir.c_str(), 0700);
-  std::string error = write_atomically(fs::path(site.dir) / "site.yaml", site_yaml(site));
+  std::string error =
+      write_atomically(fs::path(site.dir) / "site.yaml", site_yaml(site, plan.cluster));
   if (error.empty()) error = write_atomically(fs::path(site.dir) / "cluster.yaml", cluster_yaml);
   // Made whole beside, then renamed: a resumed init keeps a CA it finds, never half of one.
   const fs::path pki = fs::path(site.dir) / "pki";
@@ -483,6 +489,8 @@ std::string read_local_site(const std::string& dir, LocalSite& site) {
   if (!root.IsMap() || text("id").empty() || text("subnet").empty())
     return file + " is not an Omni site (it needs id and subnet)";
   site.dir = dir;
+  site.cluster =
+      text("cluster").empty() ? cluster_named_in(dir + "/cluster.yaml") : text("cluster");
   site.id = text("id");
   site.subnet = text("subnet");
   site.omni_node = text("omni_node");

@@ -5,7 +5,7 @@
 // is SUBNET.1, where the root and the admin listen; the plan's VMs get SUBNET.10 and up, in
 // plan order; each role listens on its own port.
 //
-//   SITE/site.yaml        id, subnet and programs: a resumed init and reset use the same
+//   SITE/site.yaml        cluster, id, subnet and programs: a resumed init and reset use the same
 //   SITE/cluster.yaml     the cluster config being created
 //   SITE/root.yaml        the root's node config; SITE/root/ its log
 //   SITE/pki/             the pki phase (node/cluster_pki.h) and, beside each VM's keys, the
@@ -38,7 +38,10 @@ inline constexpr int kFirstVmHost = 10;          // SUBNET.10: the plan's first 
 inline constexpr const char* kOmniImage = "omni/omni-node:dev";  // what omni-image.tar holds
 
 struct LocalSite {
-  std::string dir;        // absolute
+  std::string dir;  // absolute
+  // The cluster the site was made for: init and reset refuse a site of another cluster (a
+  // --state-dir that names one would otherwise be taken over or wiped).
+  std::string cluster;
   std::string id;         // the provider's id: bridge omb-ID
   std::string subnet;     // A.B.C
   std::string omni_node;  // the program every sandbox and container runs

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -25,18 +26,23 @@ std::string slurp(const std::string& path) {
 }
 
 // Runs the real binary through the shell with stdout and stderr captured in temp files.
-CommandRun omni(const std::string& args) {
+// `env` (like "HOME=/tmp/x ") goes before the command.
+CommandRun omni_env(const std::string& env, const std::string& args) {
   // Per process and call: ctest runs each test case as its own process, in parallel.
   static int calls = 0;
   const std::string stem =
       testing::TempDir() + "/omni-cli-" + std::to_string(getpid()) + "-" + std::to_string(++calls);
   const std::string out = stem + ".out", err = stem + ".err";
-  const std::string command = std::string(OMNI_BINARY) + " " + args + " >" + out + " 2>" + err;
+  const std::string command = env + OMNI_BINARY + " " + args + " >" + out + " 2>" + err;
   const int status = std::system(command.c_str());
   CommandRun run{WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
   std::filesystem::remove(out);  // two files a call, hundreds a CI run, were left in /tmp
   std::filesystem::remove(err);
   return run;
+}
+
+CommandRun omni(const std::string& args) {
+  return omni_env("", args);
 }
 
 std::size_t lines_in(const std::string& text) {
@@ -185,6 +191,82 @@ TEST(OmniCli, ClusterCommandsWithoutCredentialsSayWhereTheyLooked) {
   EXPECT_EQ(omni("reset --cluster x").exit_code, 2);  // without --yes
   EXPECT_EQ(omni("reset --yes").exit_code, 2);        // without a cluster
   EXPECT_EQ(omni("status -o xml").exit_code, 2);
+}
+
+void write_file(const std::filesystem::path& path, const std::string& text) {
+  std::filesystem::create_directories(path.parent_path());
+  std::ofstream(path) << text;
+}
+
+// A site as omni init leaves it, for `cluster` (without its VMs: reset and init must refuse it
+// before they look for any).
+std::filesystem::path fake_site(const std::filesystem::path& dir, const std::string& cluster,
+                                bool names_cluster) {
+  write_file(dir / "site.yaml", std::string(names_cluster ? "cluster: " + cluster + "\n" : "") +
+                                    "id: c1234567\nsubnet: 10.215.77\n");
+  write_file(dir / "cluster.yaml",
+             "cluster: {name: " + cluster +
+                 "}\nnodes:\n  - {name: n1, resources: {cpu: 8, memory: 16Gi}}\n");
+  return dir;
+}
+
+// `omni reset --cluster foo --state-dir DIR` where DIR holds cluster bar wiped bar (its PKI,
+// disks and Raft logs) and said foo was gone. Now it refuses and removes nothing, whether the
+// site names its cluster (site.yaml) or is older and only its config does (cluster.yaml);
+// init refuses another cluster's site the same way.
+TEST(OmniCli, ResetAndInitRefuseTheSiteOfAnotherCluster) {
+  const std::filesystem::path tmp = testing::TempDir() + "/omni-site-" + std::to_string(getpid());
+  std::filesystem::remove_all(tmp);
+  for (const bool names_cluster : {true, false}) {
+    const auto bar = fake_site(tmp / "bar", "bar", names_cluster);
+    const CommandRun reset = omni("reset --cluster foo --yes --state-dir " + bar.string());
+    EXPECT_EQ(reset.exit_code, 2) << reset.out << reset.err;
+    EXPECT_NE(reset.err.find("is the site of cluster bar, not foo"), std::string::npos)
+        << reset.err;
+    EXPECT_TRUE(std::filesystem::exists(bar / "site.yaml")) << "reset removed another's site";
+    EXPECT_TRUE(std::filesystem::exists(bar / "cluster.yaml"));
+  }
+  std::filesystem::remove_all(tmp);
+}
+
+TEST(OmniCli, InitRefusesTheSiteOfAnotherCluster) {
+  if (::geteuid() != 0 && std::getenv("CI") == nullptr) GTEST_SKIP() << "omni init needs root";
+  const std::filesystem::path tmp = testing::TempDir() + "/omni-init-" + std::to_string(getpid());
+  std::filesystem::remove_all(tmp);
+  const auto bar = fake_site(tmp / "bar", "bar", true);
+  write_file(tmp / "foo.yaml",
+             "cluster: {name: foo}\nnodes:\n  - {name: n1, resources: {cpu: 8, memory: 16Gi}}\n");
+  const CommandRun init =
+      omni("init -f " + (tmp / "foo.yaml").string() + " --state-dir " + bar.string());
+  EXPECT_EQ(init.exit_code, 1) << init.err;
+  EXPECT_NE(init.err.find("is the site of cluster bar, not foo"), std::string::npos) << init.err;
+  EXPECT_NE(slurp((bar / "cluster.yaml").string()).find("name: bar"), std::string::npos)
+      << "init wrote over bar's config";
+  std::filesystem::remove_all(tmp);
+}
+
+// A mistyped --state-dir used to remove the cluster's credentials while the cluster ran on.
+// Without --state-dir, reset finds the site init recorded with the credentials.
+TEST(OmniCli, ResetKeepsCredentialsThatLeadToASiteAndFindsItWithoutStateDir) {
+  const std::filesystem::path tmp = testing::TempDir() + "/omni-creds-" + std::to_string(getpid());
+  std::filesystem::remove_all(tmp);
+  const auto site = fake_site(tmp / "elsewhere", "foo", true);
+  const auto credentials = tmp / "home" / ".omni" / "foo";
+  write_file(credentials / "endpoints.yaml", "cluster: foo\nsite: " + site.string() + "\n");
+  const std::string home = "HOME=" + (tmp / "home").string() + " ";
+  const CommandRun typo =
+      omni_env(home, "reset --cluster foo --yes --state-dir " + (tmp / "typo").string());
+  EXPECT_EQ(typo.exit_code, 2) << typo.out << typo.err;
+  EXPECT_NE(typo.err.find("lives in " + site.string()), std::string::npos) << typo.err;
+  EXPECT_TRUE(std::filesystem::exists(credentials / "endpoints.yaml"));
+  // Without --state-dir: the recorded site is the one reset reads (and, being of cluster bar
+  // here, refuses), not /var/lib/omni/foo.
+  fake_site(site, "bar", true);
+  const CommandRun found = omni_env(home, "reset --cluster foo --yes");
+  EXPECT_EQ(found.exit_code, 2) << found.out << found.err;
+  EXPECT_NE(found.err.find(site.string() + " is the site of cluster bar"), std::string::npos)
+      << found.err;
+  std::filesystem::remove_all(tmp);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,6 +14,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -226,6 +228,35 @@ TEST(DurableLog, AFullDiskIsReportedAndLosesNothingSynced) {
   open_log(dir, replay);
   EXPECT_EQ(replay.records.size(), persisted);
   ::umount2(mount_point.c_str(), MNT_DETACH);
+}
+
+std::string slurp(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// A site's files and the admin's endpoints: replaced whole, with exactly the mode asked for
+// (whatever the umask), nothing left beside, and a failure that says which call failed.
+TEST(WriteFileDurably, ReplacesTheFileWholeWithItsModeAndLeavesNothingBeside) {
+  TempDir t;
+  const fs::path file = t.path / "site.yaml";
+  const mode_t umask_before = ::umask(077);
+  ASSERT_EQ(write_file_durably(file.string(), "id: a\n", 0644), std::nullopt);
+  ASSERT_EQ(write_file_durably(file.string(), "id: b\n", 0600), std::nullopt);
+  ::umask(umask_before);
+  EXPECT_EQ(slurp(file), "id: b\n");
+  EXPECT_EQ(fs::status(file).permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
+  EXPECT_FALSE(fs::exists(t.path / "site.yaml.new"));
+  ASSERT_EQ(write_file_durably(file.string(), "id: c\n", 0644), std::nullopt);
+  EXPECT_EQ(fs::status(file).permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
+                fs::perms::others_read);
+  const auto failed = write_file_durably((t.path / "missing" / "x.yaml").string(), "x", 0644);
+  ASSERT_TRUE(failed.has_value());
+  EXPECT_EQ(failed->error_number, ENOENT);
+  EXPECT_NE(failed->message.find("open "), std::string::npos) << failed->message;
+  EXPECT_EQ(slurp(file), "id: c\n") << "a failed write leaves the old file";
 }
 
 }  // namespace
