@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "model/config/quantity.h"
+#include "model/config/resource_limits.h"
 #include "model/core/assert.h"
 #include "model/core/sealed.h"
 
@@ -94,16 +95,18 @@ void Agent::on_run_containers(const v1::RunContainers& run, Outputs& out) {
 std::string Agent::capacity_problem(const v1::RunContainers& run) const {
   std::int64_t cpu = 0;
   std::int64_t memory = 0;
-  const std::int64_t most = std::int64_t{1} << 50;  // far above any VM; keeps the sums exact
   for (const auto& c : run.containers()) {
     const auto& r = c.resources();
-    if (r.cpu_millis() < 0 || r.memory_bytes() < 0 || r.cpu_millis() > most ||
-        r.memory_bytes() > most)
+    if (r.cpu_millis() < 0 || r.memory_bytes() < 0 || r.cpu_millis() > config::kMaxCpuMillis ||
+        r.memory_bytes() > config::kMaxMemoryBytes)
       return "container " + c.name() + " asks for resources out of range";
-    cpu += r.cpu_millis();
-    memory += r.memory_bytes();
+    // Each amount is within the limits, and the sums stop growing once past the VM's capacity:
+    // however many containers come, the sums stay exact.
+    cpu = std::min(cpu + r.cpu_millis(), config::kMaxCpuMillis + 1);
+    memory = std::min(memory + r.memory_bytes(), config::kMaxMemoryBytes + 1);
   }
   OMNI_ASSERT(cpu >= 0 && memory >= 0);
+  OMNI_ASSERT(cpu <= config::kMaxCpuMillis + 1 && memory <= config::kMaxMemoryBytes + 1);
   if (memory > config_.capacity.memory_bytes)
     return "not enough memory in " + config_.vm + " for its containers: need " +
            config::format_memory_bytes(memory) + ", the VM has " +

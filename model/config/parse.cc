@@ -6,6 +6,7 @@
 #include <map>
 
 #include "model/config/quantity.h"
+#include "model/config/resource_limits.h"
 #include "model/config/yaml_reader.h"
 #include "model/core/assert.h"
 
@@ -37,6 +38,9 @@ void read_resources(const YAML::Node& node, const std::string& what, Resources& 
       auto parsed = parse_cpu_millis(*text);
       if (auto* e = std::get_if<QuantityError>(&parsed))
         in.error(cpu, e->message);
+      else if (std::get<std::int64_t>(parsed) > kMaxCpuMillis)
+        in.error(cpu, "cpu " + std::string(*text) + " is more than Omni takes (at most " +
+                          format_cpu_millis(kMaxCpuMillis) + " cores)");
       else
         out.cpu_millis = std::get<std::int64_t>(parsed);
     }
@@ -46,6 +50,9 @@ void read_resources(const YAML::Node& node, const std::string& what, Resources& 
       auto parsed = parse_memory_bytes(*text);
       if (auto* e = std::get_if<QuantityError>(&parsed))
         in.error(memory, e->message);
+      else if (std::get<std::int64_t>(parsed) > kMaxMemoryBytes)
+        in.error(memory, "memory " + std::string(*text) + " is more than Omni takes (at most " +
+                             format_memory_bytes(kMaxMemoryBytes) + ")");
       else
         out.memory_bytes = std::get<std::int64_t>(parsed);
     }

@@ -22,7 +22,9 @@ struct Diagnostic {
 
 struct ConfigResult {
   std::optional<ClusterConfig> config;  // set exactly when errors is empty
-  std::vector<Diagnostic> errors;       // in document order, at most kMaxDiagnostics
+  // Section by section (cluster, nodes, apps), in document order within each; at most
+  // kMaxDiagnostics.
+  std::vector<Diagnostic> errors;
 };
 
 inline constexpr std::size_t kMaxDiagnostics = 20;

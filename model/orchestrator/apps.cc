@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "model/config/quantity.h"
+#include "model/config/resource_limits.h"
 #include "model/core/assert.h"
 
 namespace omni::orchestrator {
@@ -12,10 +13,13 @@ config::Resources resources_of(const v1::Resources& r) {
   return {r.cpu_millis(), r.memory_bytes()};
 }
 
+// Written as what is left, not as a sum: a sum of two large amounts could wrap.
 bool fits(const config::Resources& need, const config::Resources& used,
           const config::Resources& capacity) {
-  return used.cpu_millis + need.cpu_millis <= capacity.cpu_millis &&
-         used.memory_bytes + need.memory_bytes <= capacity.memory_bytes;
+  OMNI_ASSERT(need.cpu_millis >= 0 && need.memory_bytes >= 0);
+  OMNI_ASSERT(used.cpu_millis >= 0 && used.memory_bytes >= 0);
+  return need.cpu_millis <= capacity.cpu_millis - used.cpu_millis &&
+         need.memory_bytes <= capacity.memory_bytes - used.memory_bytes;
 }
 
 void add(config::Resources& to, const config::Resources& r) {
@@ -129,8 +133,8 @@ std::optional<v1::AppSpec> app_of(const v1::StoreObject& object) {
   v1::AppSpec app;
   if (!app.ParseFromString(object.value())) return std::nullopt;
   const bool sound = object.key() == app_key(app.name()) && !app.name().empty() &&
-                     !app.image().empty() && app.resources().cpu_millis() > 0 &&
-                     app.resources().memory_bytes() > 0 &&
+                     !app.image().empty() &&
+                     config::is_valid_amount(resources_of(app.resources())) &&
                      app.replicas() <= static_cast<std::uint32_t>(config::kMaxAppReplicas);
   if (!sound) return std::nullopt;
   return app;

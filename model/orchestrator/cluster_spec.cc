@@ -3,6 +3,7 @@
 #include <set>
 
 #include "model/config/parse.h"
+#include "model/config/resource_limits.h"
 #include "model/core/assert.h"
 
 namespace omni::orchestrator {
@@ -12,8 +13,10 @@ config::Resources from_proto(const v1::Resources& r) {
   return {r.cpu_millis(), r.memory_bytes()};
 }
 
-bool positive(const v1::Resources& r) {
-  return r.cpu_millis() > 0 && r.memory_bytes() > 0;
+// Above zero and within config::kMaxCpuMillis and kMaxMemoryBytes, as a parsed config is: the
+// plan's sums of a spec's amounts must not overflow.
+bool sound_amounts(const v1::Resources& r) {
+  return config::is_valid_amount(from_proto(r));
 }
 
 std::optional<std::string> node_problem(const v1::NodeSpec& node) {
@@ -21,7 +24,8 @@ std::optional<std::string> node_problem(const v1::NodeSpec& node) {
     return "node name \"" + node.name() + "\" is not a DNS label";
   const std::string of = " of node " + node.name();
   if (node.role() != "worker") return "the role" + of + " is \"" + node.role() + "\", not worker";
-  if (!positive(node.resources())) return "the resources" + of + " are not positive";
+  if (!sound_amounts(node.resources()))
+    return "the resources" + of + " are not positive or are above Omni's limits";
   if (!config::is_valid_hypervisor(node.hypervisor()))
     return "the hypervisor" + of + " is neither local nor a libvirt URI";
   if (node.worker_vms() < 1 || node.worker_vms() > config::kMaxWorkerVmsPerNode)
@@ -77,10 +81,14 @@ std::optional<std::string> cluster_spec_problem(const v1::ClusterSpec& spec) {
   if (spec.orchestrators() < 1 ||
       spec.orchestrators() > static_cast<std::uint32_t>(config::kMaxOrchestrators))
     return "orchestrators is not 1 to " + std::to_string(config::kMaxOrchestrators);
-  if (!positive(spec.director_vm()) || !positive(spec.orchestrator()))
-    return "the Director VM and the Orchestrator need positive resources";
+  if (!sound_amounts(spec.director_vm()) || !sound_amounts(spec.orchestrator()))
+    return "the Director VM and the Orchestrator need positive resources within Omni's limits";
   if (spec.nodes().empty() || static_cast<std::size_t>(spec.nodes_size()) > kMaxSpecNodes)
     return "a cluster has 1 to " + std::to_string(kMaxSpecNodes) + " nodes";
+  // What the config parser checks and root::make_plan asserts: a replica a node, an odd count.
+  if (spec.orchestrators() % 2 == 0) return "orchestrators is even";
+  if (spec.orchestrators() > static_cast<std::uint32_t>(spec.nodes_size()))
+    return "orchestrators is more than the nodes";
   std::set<std::string> names;
   for (const auto& node : spec.nodes()) {
     if (auto problem = node_problem(node)) return problem;

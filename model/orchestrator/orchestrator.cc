@@ -9,6 +9,7 @@
 #include "model/orchestrator/apps.h"
 #include "model/orchestrator/cluster_spec.h"
 #include "model/root/plan.h"
+#include "model/root/root.h"
 
 namespace omni::orchestrator {
 namespace {
@@ -253,8 +254,14 @@ void Orchestrator::on_client_reply(const v1::RaftClientReply& reply, Outputs& ou
   }
 }
 
+// Only the root hands the cluster over: a hand-over is the log's first word on what the
+// cluster is, and any other holder of a cluster certificate (an Agent, an admin) must not say it.
 void Orchestrator::on_hand_over(const Address& from, std::uint64_t seq, const v1::HandOver& h,
                                 Outputs& out) {
+  if (from != root::kRootAddress) {
+    ++dropped_messages_;
+    return;
+  }
   if (!is_leader() || state_.handed_over()) {
     v1::Envelope e;
     e.set_seq(seq);

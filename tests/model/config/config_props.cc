@@ -12,6 +12,7 @@
 #include "model/config/parse.h"
 #include "model/config/quantity.h"
 #include "model/config/render.h"
+#include "model/config/resource_limits.h"
 
 namespace omni::config {
 namespace {
@@ -44,7 +45,8 @@ std::vector<std::string> gen_distinct_names(std::size_t count) {
 rc::Gen<Resources> gen_resources() {
   return rc::gen::build<Resources>(
       rc::gen::set(&Resources::cpu_millis, rc::gen::inRange<std::int64_t>(1, 1'000'000)),
-      rc::gen::set(&Resources::memory_bytes, rc::gen::inRange<std::int64_t>(1, 1LL << 52)));
+      rc::gen::set(&Resources::memory_bytes,
+                   rc::gen::inRange<std::int64_t>(1, kMaxMemoryBytes + 1)));
 }
 
 ClusterConfig gen_config() {

@@ -38,6 +38,8 @@ const std::vector<BadFile> kBadFiles{
     {"memory-zero.yaml", 5, 15, "memory must be greater than 0"},
     {"memory-two-dots.yaml", 5, 15, "invalid memory quantity \"1.5.2Gi\""},
     {"memory-overflow.yaml", 5, 15, "is too large"},
+    {"memory-above-limit.yaml", 5, 15, "memory 2Pi is more than Omni takes (at most 1Pi)"},
+    {"app-cpu-above-limit.yaml", 5, 48, "cpu 2000000000 is more than Omni takes (at most"},
     {"duplicate-node-name.yaml", 6, 11,
      "duplicate node name \"worker-01\" (first defined at line 2)"},
     {"invalid-node-name.yaml", 2, 11, "invalid node name \"Worker_01\""},

@@ -288,6 +288,27 @@ TEST(Orchestrator, StatusIsAnsweredAfterACommittedRoundTrip) {
   EXPECT_EQ(s.o.state().last_verify_nonce(), 5u) << "the round trip went through the log";
 }
 
+// A hand-over says what the cluster is: from anyone but the root (an Agent, an admin, any
+// holder of a cluster certificate) it is dropped unanswered, and the root's is still taken.
+TEST(Orchestrator, OnlyTheRootHandsTheClusterOver) {
+  Single s;
+  s.input(Start{s.now, {}});
+  s.run_for(1s);
+  ASSERT_TRUE(s.o.is_leader());
+  const auto dropped = s.o.dropped_messages();
+  s.out.clear();
+  for (const Address from : {"agent:t-n1-worker-1", "admin", "orchestrator:2"}) {
+    s.input(Deliver{s.now, from, hand_over()});
+    s.run_for(100ms);
+    EXPECT_TRUE(s.sent_to(from).empty()) << from;
+  }
+  EXPECT_FALSE(s.o.state().handed_over());
+  EXPECT_EQ(s.o.dropped_messages(), dropped + 3);
+  s.input(Deliver{s.now, "root", hand_over()});
+  s.run_for(100ms);
+  EXPECT_TRUE(s.o.state().handed_over());
+}
+
 TEST(Orchestrator, AFollowerRefusesTheHandOverWithoutCommittingIt) {
   Orchestrator o(*Orchestrator::from_args(
                      {"--replica=2", "--members=orchestrator:1,orchestrator:2,orchestrator:3"}),
@@ -468,6 +489,17 @@ TEST(ClusterSpec, TheConfigRoundTripsAndBrokenSpecsAreRefusedWithAReason) {
       {"bad hypervisor", [](auto& s) { s.mutable_nodes(0)->set_hypervisor("ftp:"); }, "hypervisor"},
       {"unknown role", [](auto& s) { s.mutable_nodes(0)->set_role("storage"); }, "role"},
       {"no Director VM size", [](auto& s) { s.clear_director_vm(); }, "positive resources"},
+      // What root::make_plan asserts, so a replica applying the entry would abort on it.
+      {"two Orchestrators", [](auto& s) { s.set_orchestrators(2); }, "even"},
+      {"three Orchestrators on two nodes", [](auto& s) { s.set_orchestrators(3); },
+       "more than the nodes"},
+      // Amounts whose sums in the plan and the scheduler would wrap.
+      {"a node of 8 EiB",
+       [](auto& s) { s.mutable_nodes(0)->mutable_resources()->set_memory_bytes(INT64_MAX); },
+       "above Omni's limits"},
+      {"an Orchestrator of 2^62 millicores",
+       [](auto& s) { s.mutable_orchestrator()->set_cpu_millis(std::int64_t{1} << 62); },
+       "within Omni's limits"},
   };
   for (const auto& c : cases) {
     v1::ClusterSpec broken = spec;

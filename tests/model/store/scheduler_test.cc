@@ -7,6 +7,7 @@
 #include <set>
 
 #include "model/config/parse.h"
+#include "model/config/resource_limits.h"
 #include "model/orchestrator/apps.h"
 
 namespace omni::orchestrator {
@@ -197,6 +198,40 @@ TEST(AppsConfig, AppsParseWithDefaultsAndRoundTrip) {
   object.set_key("/apps/other");
   EXPECT_FALSE(app_of(object).has_value()) << "an object under another app's key is refused";
   EXPECT_EQ(app_container_name("demo", "web", 2), "demo-web-2");
+}
+
+// Amounts near the top of 64 bits: the second replica does not fit, and finding that out
+// must not wrap (used + need wrapped negative and placed it, over-committing the VM).
+TEST(Scheduler, HugeAmountsDoNotWrapIntoAFit) {
+  ScheduleInput in;
+  in.vms.push_back({"t-n1-worker-1", "n1", {7000, INT64_MAX - 10}});
+  in.reserved["t-n1-worker-1"] = {1000, 2LL << 30};
+  v1::AppSpec big = app("big", 2, 100, false);
+  big.mutable_resources()->set_memory_bytes(INT64_MAX / 2 + 1);
+  in.apps = {big};
+  const auto d = schedule(in);
+  EXPECT_EQ(d.place.size(), 1u);
+  ASSERT_EQ(d.unschedulable.size(), 1u);
+  EXPECT_EQ(d.unschedulable[0].replicas, 1u);
+}
+
+// An app in the store asking for more than Omni's limits (written by any client of the plane)
+// is not an app the scheduler sees.
+TEST(Scheduler, AnAppAboveTheLimitsIsNotReadFromTheStore) {
+  const auto object_of = [](const v1::AppSpec& a) {
+    v1::StoreObject o;
+    o.set_key(app_key(a.name()));
+    o.set_value(a.SerializeAsString());
+    return o;
+  };
+  v1::AppSpec sound = app("web", 1, 500);
+  EXPECT_TRUE(app_of(object_of(sound)).has_value());
+  v1::AppSpec memory = sound;
+  memory.mutable_resources()->set_memory_bytes(config::kMaxMemoryBytes + 1);
+  EXPECT_FALSE(app_of(object_of(memory)).has_value());
+  v1::AppSpec cpu = sound;
+  cpu.mutable_resources()->set_cpu_millis(config::kMaxCpuMillis + 1);
+  EXPECT_FALSE(app_of(object_of(cpu)).has_value());
 }
 
 }  // namespace
