@@ -137,6 +137,7 @@ DashboardServer::DashboardServer(boost::asio::io_context& io, const std::string&
                                  std::function<DashboardView()> view)
     : tls_(ssl::context::tls_server),
       acceptor_(io),
+      retry_(io),
       token_(std::move(token)),
       view_(std::move(view)) {
   boost::system::error_code error;
@@ -162,7 +163,7 @@ int DashboardServer::port() const {
 
 void DashboardServer::accept() {
   acceptor_.async_accept([this](boost::system::error_code error, tcp::socket socket) {
-    if (error) return;  // closed: the host is stopping
+    if (error) return after_failed_accept(acceptor_, retry_, error, [this] { accept(); });
     serve(std::move(socket));
     accept();
   });

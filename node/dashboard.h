@@ -6,6 +6,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <functional>
@@ -73,6 +74,7 @@ class DashboardServer {
 
   boost::asio::ssl::context tls_;
   boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::steady_timer retry_;  // a failed accept is tried again when it fires
   std::string token_;
   std::function<DashboardView()> view_;
   bool listening_ = false;

@@ -42,7 +42,7 @@ boost::system::error_code listen_on(tcp::acceptor& acceptor, const std::string& 
 
 MetricsServer::MetricsServer(boost::asio::io_context& io, const std::string& host_port,
                              std::function<std::string()> render, std::string path)
-    : io_(io), acceptor_(io), render_(std::move(render)), path_(std::move(path)) {
+    : io_(io), acceptor_(io), retry_(io), render_(std::move(render)), path_(std::move(path)) {
   listening_ = !listen_on(acceptor_, host_port);
   if (listening_) accept();
 }
@@ -53,20 +53,30 @@ int MetricsServer::port() const {
   return error ? 0 : endpoint.port();
 }
 
+void after_failed_accept(const tcp::acceptor& acceptor, boost::asio::steady_timer& retry,
+                         const boost::system::error_code& error, std::function<void()> accept) {
+  if (error == boost::asio::error::operation_aborted || !acceptor.is_open()) return;
+  retry.expires_after(kAcceptRetry);
+  retry.async_wait([accept = std::move(accept)](boost::system::error_code waited) {
+    if (!waited) accept();
+  });
+}
+
 void MetricsServer::accept() {
   acceptor_.async_accept([this](boost::system::error_code error, tcp::socket socket) {
-    if (error) return;  // closed: the host is stopping
+    if (error) return after_failed_accept(acceptor_, retry_, error, [this] { accept(); });
     serve(std::move(socket));
     accept();
   });
 }
 
-// A scrape is small and local: read the request, answer, close. A client that sends nothing
-// sensible gets a 400 and the connection closed, and the loop goes on.
+// A scrape is small and local: read the request, answer, close, all within a deadline. A
+// client that sends nothing sensible gets a 400 and the connection closed, and the loop goes on.
 void MetricsServer::serve(tcp::socket socket) {
   auto buffer = std::make_shared<boost::beast::flat_buffer>(8192);
   auto request = std::make_shared<http::request<http::string_body>>();
-  auto stream = std::make_shared<tcp::socket>(std::move(socket));
+  auto stream = std::make_shared<boost::beast::tcp_stream>(std::move(socket));
+  stream->expires_after(std::chrono::seconds(10));
   http::async_read(
       *stream, *buffer, *request,
       [this, stream, buffer, request](boost::system::error_code error, std::size_t) {
@@ -86,7 +96,7 @@ void MetricsServer::serve(tcp::socket socket) {
         http::async_write(*stream, *response,
                           [stream, response](boost::system::error_code, std::size_t) {
                             boost::system::error_code ignored;
-                            stream->shutdown(tcp::socket::shutdown_both, ignored);
+                            stream->socket().shutdown(tcp::socket::shutdown_both, ignored);
                           });
       });
 }

@@ -1,10 +1,12 @@
 #pragma once
 // Prometheus metrics over HTTP (Boost.Beast), served on the host's own loop so what it reads of
 // the component is never read while the component steps. GET /metrics answers the text
-// exposition format; anything else is 404. One connection at a time, one request each: a
-// scraper's load, bounded.
+// exposition format; anything else is 404. One request a connection, read and answered within
+// a deadline, so a client that connects and says nothing holds its socket for seconds only.
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -26,6 +28,14 @@ std::string exposition(const std::string& identity, const std::vector<Metric>& m
 boost::system::error_code listen_on(boost::asio::ip::tcp::acceptor& acceptor,
                                     const std::string& host_port);
 
+// What an accept loop does with a failed accept: nothing when the acceptor was closed (the
+// host is stopping); otherwise (out of file descriptors, say) `accept` again after a pause, so
+// that a burst of connections never closes a listener for good. Shared by both servers.
+inline constexpr std::chrono::milliseconds kAcceptRetry{100};
+void after_failed_accept(const boost::asio::ip::tcp::acceptor& acceptor,
+                         boost::asio::steady_timer& retry, const boost::system::error_code& error,
+                         std::function<void()> accept);
+
 class MetricsServer {
  public:
   // Listens on host:port ("127.0.0.1:0" picks one); `render` makes the body for each GET of
@@ -41,6 +51,7 @@ class MetricsServer {
 
   boost::asio::io_context& io_;
   boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::steady_timer retry_;  // a failed accept is tried again when it fires
   std::function<std::string()> render_;
   std::string path_;
   bool listening_ = false;

@@ -218,6 +218,14 @@ int pki(int argc, char** argv) {
   if (!plan.empty() && !out.empty() && cluster.empty() && identities.empty())
     return plan_pki(plan, out);
   if (cluster.empty() || out.empty() || identities.empty()) return usage();
+  for (const auto& identity : identities)
+    if (identity.empty() || identity.front() == '-') {
+      std::fprintf(stderr,
+                   "omni-node: pki: \"%s\" is not an identity (like orchestrator:1 or root); "
+                   "nothing was written\n",
+                   identity.c_str());
+      return 2;
+    }
   std::string error;
   const auto ca = omni::node::make_ca(cluster, {}, error);
   if (!ca) {

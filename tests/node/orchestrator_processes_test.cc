@@ -483,5 +483,23 @@ TEST(OrchestratorProcesses, GarbageOnTheListeningSocketsNeverCrashesAReplica) {
   EXPECT_TRUE(c.leader(std::chrono::seconds(20)).has_value()) << "the plane still commits";
 }
 
+// `omni-node pki` with an empty identity, or a flag it does not know taken for one: an error
+// that says so, exit 2, and no CA written (an empty identity used to abort after the CA).
+TEST(OmniNodePki, AnIdentityThatIsNotOneIsRefusedBeforeAnythingIsWritten) {
+  const testing::TempDir dir;
+  const fs::path out = dir.path / "pki";
+  for (const std::string bad : {"", "--bogus"}) {
+    const auto result = drivers::run_command(
+        {OMNI_NODE_BIN, "pki", "--cluster", "c", "--out", out.string(), "root", bad});
+    EXPECT_EQ(result.exit_code, 2) << result.output;
+    EXPECT_NE(result.output.find("is not an identity"), std::string::npos) << result.output;
+    EXPECT_FALSE(fs::exists(out / "ca.crt")) << "identity \"" << bad << "\"";
+  }
+  const auto good = drivers::run_command(
+      {OMNI_NODE_BIN, "pki", "--cluster", "c", "--out", out.string(), "root", "orchestrator:1"});
+  EXPECT_EQ(good.exit_code, 0) << good.output;
+  EXPECT_TRUE(fs::exists(out / "orchestrator-1.crt")) << good.output;
+}
+
 }  // namespace
 }  // namespace omni::node
