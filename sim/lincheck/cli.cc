@@ -27,7 +27,7 @@ constexpr const char* kUsage =
     "independent registers. FILE - reads standard input.\n"
     "\n"
     "  --json            print the verdict as one JSON object\n"
-    "  --max-states N    search states one key may use (default 2000000, about 90 bytes each)\n"
+    "  --max-states N    search states one key may use (default 2000000, ~260 MB)\n"
     "  --generate OPS    print a synthetic linearizable history of OPS operations instead\n"
     "                    (--keys 1, --processes 5, --info-percent 2, --seed 1 by default;\n"
     "                    --violation makes one read return a value nobody wrote, or one\n"

@@ -12,10 +12,11 @@ namespace omni::lincheck {
 
 struct Limits {
   // Distinct search states (a set of operations taken to have happened, and the value) the
-  // search of one key may visit, each about 90 bytes while the key is checked: the default
-  // bounds that memory near 180 MB. A history of thousands of operations from a few clients
-  // needs about one per operation. A key that needs more is still found not linearizable if a
-  // small window of it cannot be ordered (see Verdict::window); else it gets no verdict.
+  // search of one key may visit, each about 90 bytes while the key is checked, with at most 64
+  // bytes of keys a state on average: the default bounds that memory near 260 MB. A history of
+  // thousands of operations from a few clients needs about one per operation. A key that needs
+  // more is still found not linearizable if a small window of it cannot be ordered (see
+  // Verdict::window); else it gets no verdict.
   std::uint64_t max_states = 2'000'000;
   // States spent, in all, on shrinking a violation to a minimal window (a tenth of it at most
   // per check). When spent, the window found so far is reported: it cannot be ordered, but it

@@ -52,6 +52,7 @@ class WordVectors {
   }
 
   std::uint64_t size() const { return size_; }
+  std::uint64_t words() const { return words_; }  // of all the vectors kept
 
  private:
   static constexpr std::size_t kChunkWords = std::size_t{1} << 16;
@@ -72,6 +73,7 @@ class WordVectors {
     std::uint64_t* words = chunks_.back().get() + chunk_used_;
     std::copy(key.begin(), key.end(), words);
     chunk_used_ += key.size();
+    words_ += key.size();
     return words;
   }
 
@@ -92,6 +94,7 @@ class WordVectors {
   std::size_t chunk_size_ = 0;
   std::size_t chunk_used_ = 0;
   std::uint64_t size_ = 0;
+  std::uint64_t words_ = 0;
 };
 
 std::optional<std::uint32_t> apply(const SearchOp& op, std::uint32_t value) {
@@ -157,7 +160,7 @@ class Searcher {
       const std::size_t i = node / 2;
       if (node % 2 == 0) {  // an invoke: try to place op i here
         if (const auto move = move_for(node, value); move && place(i, *move, value)) {
-          if (states_.size() > max_states_) return done(Outcome::exhausted, result);
+          if (over_budget()) return done(Outcome::exhausted, result);
           value = move->value;
           node = next_[head_];
         } else {
@@ -305,6 +308,13 @@ class Searcher {
     highest_ = frame.highest;
   }
 
+  // The budget counts memory as well as states: a state's key is a few words, but while one op
+  // stays unplaced (a read pending while thousands of writes complete) each key holds the
+  // bits from it to the newest op, n/64 words, and n states hold n^2/64.
+  bool over_budget() const {
+    return states_.size() > max_states_ || states_.words() > max_states_ * kKeyWordsPerState;
+  }
+
   const std::vector<std::uint64_t>& state_key(std::uint32_t value) {
     key_.clear();
     key_.push_back((static_cast<std::uint64_t>(frontier_) << 32) | value);
@@ -334,6 +344,7 @@ class Searcher {
   }
 
   const std::vector<SearchOp>& ops_;
+  static constexpr std::uint64_t kKeyWordsPerState = 8;  // a state's share of key memory
   const std::uint64_t max_states_;
   const std::size_t head_;
   const std::size_t tail_;

@@ -304,6 +304,28 @@ TEST(Lincheck, AHistoryOverTheStateLimitGetsNoVerdict) {
   EXPECT_TRUE(check_history(events).linearizable);
 }
 
+// A read pending while thousands of writes complete: each state's key spans every write after
+// the read, so the memory grew with the square of the history (300,000 writes wanted about 6 GB)
+// while the states stayed under their limit. The limit now counts that memory too.
+TEST(Lincheck, ARequestPendingWhileThousandsCompleteIsBoundedInMemory) {
+  std::vector<std::string> history{"0 invoke read"};
+  constexpr int kWrites = 4000;
+  for (int w = 1; w <= kWrites; ++w) {
+    history.push_back("1 invoke write " + std::to_string(w));
+    history.push_back("1 ok write " + std::to_string(w));
+  }
+  history.push_back("0 ok read " + std::to_string(kWrites));
+  const ParseResult parsed = parse_history(jsonl(history), "t.jsonl");
+  ASSERT_EQ(parsed.error, "");
+  // 4,001 states, under 5,000; their keys, about 137,000 words, over 5,000 x 8.
+  const Verdict bounded =
+      check_history(parsed.events, Limits{.max_states = 5000, .max_window_states = 1000});
+  EXPECT_TRUE(bounded.exhausted) << bounded.report;
+  EXPECT_FALSE(bounded.linearizable);
+  const Verdict v = check_history(parsed.events);
+  EXPECT_TRUE(v.linearizable) << v.report;
+}
+
 // Twelve concurrent writes leave 2^12 orders to try before the read; a read of a value nobody
 // wrote cannot be ordered anyway, and that window proves it within the limit.
 TEST(Lincheck, AHistoryOverTheStateLimitWithAFailingWindowIsNotLinearizable) {
