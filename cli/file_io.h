@@ -1,8 +1,8 @@
 #pragma once
-#include "model/config/text_file.h"
+#include "drivers/util/text_file.h"
 
 namespace omni::cli {
 
-using config::read_text_file;
+using drivers::read_text_file;
 
 }  // namespace omni::cli

@@ -8,11 +8,15 @@ function(omni_warnings target)
 endfunction()
 
 # One static library per folder, sources found by glob so adding a file needs no CMake edit.
-# Files named *_main.cc are the folder's executables and stay out of the library.
+# Files named *_main.cc are the folder's executables and stay out of the library, and so do
+# files matching EXCLUDE (a regex), which a folder builds into a library of their own.
 function(omni_library target dir)
-  cmake_parse_arguments(L "" "" "LIBS" ${ARGN})
+  cmake_parse_arguments(L "" "EXCLUDE" "LIBS" ${ARGN})
   file(GLOB_RECURSE sources CONFIGURE_DEPENDS ${dir}/*.cc)
   list(FILTER sources EXCLUDE REGEX "_main\\.cc$")
+  if(L_EXCLUDE)
+    list(FILTER sources EXCLUDE REGEX "${L_EXCLUDE}")
+  endif()
   if(sources)
     add_library(${target} STATIC ${sources})
     target_include_directories(${target} PUBLIC ${PROJECT_SOURCE_DIR})

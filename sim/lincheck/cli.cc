@@ -7,8 +7,8 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <sstream>
 
+#include "drivers/util/text_file.h"
 #include "sim/lincheck/generate.h"
 #include "sim/lincheck/lincheck.h"
 
@@ -113,23 +113,31 @@ std::string parse_args(const std::vector<std::string>& args, Args& a) {
   return {};
 }
 
+// About 3 million operations (a few GB once parsed); and a FILE that never ends (/dev/zero) must
+// not take the machine's memory.
+constexpr std::size_t kMaxHistoryBytes = std::size_t{256} << 20;
+
 std::optional<std::string> read_all(const std::string& file, std::istream& in, std::ostream& err) {
-  std::ostringstream text;
-  if (file == "-") {
-    text << in.rdbuf();
-    return text.str();
+  const std::string name = file == "-" ? "<stdin>" : file;
+  std::ifstream stream;
+  if (file != "-") {
+    stream.open(file, std::ios::binary);
+    if (!stream) {
+      err << name << ": cannot read the file (" << std::strerror(errno) << ")\n";
+      return std::nullopt;
+    }
   }
-  std::ifstream stream(file, std::ios::binary);
-  if (!stream) {
-    err << file << ": cannot read the file (" << std::strerror(errno) << ")\n";
+  drivers::StreamText read = drivers::read_stream(file == "-" ? in : stream, kMaxHistoryBytes);
+  if (read.too_large) {
+    err << name << ": cannot read the file: it is larger than " << (kMaxHistoryBytes >> 20)
+        << " MiB; check it in parts (keys are checked independently)\n";
     return std::nullopt;
   }
-  text << stream.rdbuf();
-  if (stream.bad()) {
-    err << file << ": cannot read the file (is it a directory?)\n";
+  if (!read.complete) {
+    err << name << ": cannot read the file (is it a directory?)\n";
     return std::nullopt;
   }
-  return text.str();
+  return std::move(read.text);
 }
 
 nlohmann::json value_json(const Value& value) {

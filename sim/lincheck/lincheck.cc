@@ -305,8 +305,8 @@ Verdict check_history(const std::vector<Event>& events, const Limits& limits) {
     if (!window) {
       v.exhausted = true;
       v.report = "history too hard to check within " + std::to_string(limits.max_states) +
-                 " states: " + key_name(r.key) + " (" + std::to_string(r.ops.size()) +
-                 " operations) needs more; no verdict";
+                 " states (or the memory of their keys): " + key_name(r.key) + " (" +
+                 std::to_string(r.ops.size()) + " operations) needs more; no verdict";
       return v;
     }
     for (std::size_t j : *window) v.window.push_back(*r.ops[j]);

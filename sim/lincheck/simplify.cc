@@ -1,6 +1,7 @@
 #include "sim/lincheck/simplify.h"
 
 #include <algorithm>
+#include <limits>
 #include <optional>
 
 #include "model/core/assert.h"
@@ -30,17 +31,25 @@ class CertainWrites {
     }
   }
 
-  // Whether one of them, writing something other than `value`, is invoked after `after` (or
-  // any time, when absent) and completed before `before`.
-  bool overwrite_between(std::optional<std::uint64_t> after, std::uint64_t before,
-                         std::uint32_t value) const {
+  static constexpr std::uint64_t kNever = std::numeric_limits<std::uint64_t>::max();
+
+  // By when, for certain, one of them invoked after `after` (or any time, when absent) has
+  // written something other than `value`: the completion of the soonest completed of them,
+  // or kNever when there is none or it writes `value` (then it is not sure, so: never).
+  std::uint64_t overwritten_by(std::optional<std::uint64_t> after, std::uint32_t value) const {
     const auto from =
         !after ? writes_.begin()
                : std::upper_bound(writes_.begin(), writes_.end(), *after,
                                   [](std::uint64_t t, const SearchOp* op) { return t < op->call; });
-    if (from == writes_.end()) return false;
+    if (from == writes_.end()) return kNever;
     const SearchOp* soonest = writes_[first_done_[from - writes_.begin()]];
-    return *soonest->ret < before && written(*soonest) != value;  // else: not sure, say no
+    return written(*soonest) != value ? *soonest->ret : kNever;
+  }
+
+  // Whether `value` is overwritten for certain, as above, before `before`.
+  bool overwrite_between(std::optional<std::uint64_t> after, std::uint64_t before,
+                         std::uint32_t value) const {
+    return overwritten_by(after, value) < before;
   }
 
  private:
@@ -61,7 +70,42 @@ std::optional<std::uint64_t> written_by(const std::vector<SearchOp>& ops,
   return std::nullopt;
 }
 
-// A fail cas whose expected value the register cannot hold during its interval.
+// For one value, its writers in invoke order with, for each prefix of them, the latest time
+// until which one of them may still have the value in the register (kNever when one of them
+// may write it at any time). A fail cas sees the writers invoked before it completes: a prefix.
+class ValueHeld {
+ public:
+  ValueHeld(const std::vector<SearchOp>& ops, const std::vector<std::size_t>& writers,
+            std::optional<std::uint64_t> first_seen_done, std::uint32_t value,
+            const CertainWrites& certain) {
+    calls_.reserve(writers.size());
+    held_until_.reserve(writers.size());
+    for (std::size_t w : writers) {
+      const auto done = written_by(ops, writers, first_seen_done, value, w);
+      const std::uint64_t until =
+          done ? certain.overwritten_by(*done, value) : CertainWrites::kNever;
+      calls_.push_back(ops[w].call);
+      held_until_.push_back(held_until_.empty() ? until : std::max(held_until_.back(), until));
+    }
+    OMNI_ASSERT(std::is_sorted(calls_.begin(), calls_.end()), "writers are in invoke order");
+  }
+
+  // Whether a writer invoked by `invoked_by` may leave the value in the register at `at`.
+  bool may_hold_at(std::uint64_t invoked_by, std::uint64_t at) const {
+    const auto prefix = static_cast<std::size_t>(
+        std::upper_bound(calls_.begin(), calls_.end(), invoked_by) - calls_.begin());
+    OMNI_ASSERT(prefix <= held_until_.size());
+    return prefix > 0 && held_until_[prefix - 1] >= at;
+  }
+
+ private:
+  std::vector<std::uint64_t> calls_;
+  std::vector<std::uint64_t> held_until_;
+};
+
+// A fail cas whose expected value the register cannot hold during its interval. Linear in the
+// operations but for a binary search each: K fail cas of a value written by K writers used to
+// try every writer for each (K^2).
 bool drop_trivial_cas_fails(const std::vector<SearchOp>& ops, std::vector<bool>& gone,
                             std::size_t values) {
   std::vector<std::vector<std::size_t>> writers(values);
@@ -75,19 +119,16 @@ bool drop_trivial_cas_fails(const std::vector<SearchOp>& ops, std::vector<bool>&
     }
   }
   const CertainWrites certain(ops, gone);
+  std::vector<std::optional<ValueHeld>> held(values);
   bool changed = false;
   for (std::size_t i = 0; i < ops.size(); ++i) {
     const SearchOp& x = ops[i];
     if (gone[i] || x.step != Step::cas_fail) continue;
     // The first value, null, is there from the start until a certain write.
-    bool may_hold = x.a == 0 && !certain.overwrite_between(std::nullopt, x.call, 0);
-    for (std::size_t w : writers[x.a]) {
-      if (may_hold) break;
-      if (ops[w].call > *x.ret) continue;  // after the fail cas, for certain
-      const auto done = written_by(ops, writers[x.a], first_seen_done[x.a], x.a, w);
-      may_hold = !done || !certain.overwrite_between(*done, x.call, x.a);
-    }
-    if (!may_hold) gone[i] = changed = true;
+    if (x.a == 0 && !certain.overwrite_between(std::nullopt, x.call, 0)) continue;
+    if (!held[x.a]) held[x.a].emplace(ops, writers[x.a], first_seen_done[x.a], x.a, certain);
+    // A writer invoked after the fail cas completed is after it for certain.
+    if (!held[x.a]->may_hold_at(*x.ret, x.call)) gone[i] = changed = true;
   }
   return changed;
 }

@@ -299,7 +299,11 @@ TEST(Lincheck, AHistoryOverTheStateLimitGetsNoVerdict) {
   EXPECT_TRUE(v.exhausted);
   EXPECT_FALSE(v.linearizable);
   EXPECT_EQ(v.key, "k0");
-  EXPECT_EQ(v.report.rfind("history too hard to check within 10 states: key \"k0\"", 0), 0u)
+  EXPECT_EQ(v.report.rfind(
+                "history too hard to check within 10 states (or the memory of their keys): key "
+                "\"k0\"",
+                0),
+            0u)
       << v.report;
   EXPECT_TRUE(check_history(events).linearizable);
 }
@@ -562,6 +566,8 @@ TEST_F(LincheckCli, BadInputExitsTwoWithOneLine) {
       {{malformed}, malformed + ":2: process 0 invokes a write while its write (line 1)"},
       {{(dir_ / "missing.jsonl").string()},
        (dir_ / "missing.jsonl").string() + ": cannot read the file (No such file"},
+      {{"/dev/zero"}, "/dev/zero: cannot read the file: it is larger than 256 MiB"},
+      {{dir_.string()}, dir_.string() + ": cannot read the file (is it a directory?)"},
       {{}, "omni-lincheck: which history? give a FILE"},
       {{"--frobnicate", malformed}, "omni-lincheck: unknown option --frobnicate"},
       {{malformed, malformed}, "omni-lincheck: one FILE only"},
@@ -587,7 +593,10 @@ TEST_F(LincheckCli, AHistoryTooHardForTheLimitExitsTwoAndSaysSo) {
   const std::string path = file("hard.jsonl", generated.out);
   const Run r = run({"--max-states", "5", path});
   EXPECT_EQ(r.code, kExitBadInput);
-  EXPECT_EQ(r.err.rfind(path + ": history too hard to check within 5 states: key \"k0\"", 0), 0u)
+  EXPECT_EQ(r.err.rfind(path + ": history too hard to check within 5 states (or the memory of "
+                               "their keys): key \"k0\"",
+                        0),
+            0u)
       << r.err;
   EXPECT_NE(r.err.find("raise --max-states"), std::string::npos) << r.err;
   EXPECT_EQ(run({path}).code, kExitLinearizable);
