@@ -4,11 +4,10 @@
 
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <random>
-#include <sstream>
 #include <thread>
 
+#include "drivers/util/text_file.h"
 #include "node/transport.h"
 
 namespace omni::cli {
@@ -17,12 +16,21 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-std::optional<std::string> slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
+// A credentials file: absent (nullopt), or its text; unreadable, not a regular file (a FIFO
+// would block, /dev/zero fill memory) or larger than any credential is `error`.
+std::optional<std::string> slurp(const fs::path& path, std::string& error) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return std::nullopt;
+  drivers::TextFile file = drivers::read_regular_file(path.string());
+  if (!file.error.empty()) {
+    if (error.empty()) error = path.string() + ": " + file.error;
+    return std::nullopt;
+  }
+  return std::move(file.text);
+}
+
+bool looks_like_pem(const std::string& text) {
+  return text.find("-----BEGIN ") != std::string::npos;
 }
 
 // The one cluster under HOME/.omni, or why there is not exactly one.
@@ -59,19 +67,26 @@ std::string load_credentials(const std::string& home, const std::string& cluster
     if (std::string problem = only_cluster(omni_dir, out.cluster); !problem.empty()) return problem;
   const fs::path dir = omni_dir / out.cluster;
   out.dir = dir.string();
-  const auto ca = slurp(dir / "ca.crt");
-  const auto cert = slurp(dir / "admin.crt");
-  const auto key = slurp(dir / "admin.key");
-  if (!ca || !cert || !key)
+  std::string error;
+  const auto ca = slurp(dir / "ca.crt", error);
+  const auto cert = slurp(dir / "admin.crt", error);
+  const auto key = slurp(dir / "admin.key", error);
+  const auto token = slurp(dir / "dashboard.token", error);
+  const auto endpoints_text = slurp(dir / "endpoints.yaml", error);
+  if (!error.empty()) return error;
+  if (!ca || !cert || !key || !endpoints_text)
     return "no credentials for cluster " + out.cluster + " in " + out.dir +
-           " (ca.crt, admin.crt, admin.key; omni init writes them)";
+           " (ca.crt, admin.crt, admin.key, endpoints.yaml; omni init writes them)";
+  for (const auto& [name, pem] :
+       {std::pair{"ca.crt", &*ca}, {"admin.crt", &*cert}, {"admin.key", &*key}})
+    if (!looks_like_pem(*pem))
+      return (dir / name).string() + " is not PEM (damaged? omni init writes it)";
   out.ca_pem = *ca;
   out.cert_pem = *cert;
   out.key_pem = *key;
-  if (const auto token = slurp(dir / "dashboard.token"))
-    out.dashboard_token = token->substr(0, token->find('\n'));
+  if (token) out.dashboard_token = token->substr(0, token->find('\n'));
   try {
-    const YAML::Node endpoints = YAML::LoadFile((dir / "endpoints.yaml").string());
+    const YAML::Node endpoints = YAML::Load(*endpoints_text);
     out.admin_listen = endpoints["admin_listen"].as<std::string>("");
     if (const YAML::Node members = endpoints["orchestrators"]; members && members.IsMap())
       for (const auto& member : members)

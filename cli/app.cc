@@ -5,6 +5,7 @@
 
 #include "cli/cluster_commands.h"
 #include "cli/file_io.h"
+#include "cli/flags.h"
 #include "cli/local_init.h"
 #include "cli/plan_output.h"
 #include "model/config/parse.h"
@@ -132,8 +133,7 @@ int run_init(const std::vector<std::string>& args, std::ostream& out, std::ostre
       "libvirt nodes: Omni's initramfs (default: omni-initramfs.cpio.gz beside omni)");
   po::variables_map vm;
   try {
-    po::store(po::command_line_parser(args).options(options).run(), vm);
-    po::notify(vm);
+    store_flags(args, options, {}, vm);
   } catch (const po::error& e) {
     return bad_input(err, std::string("init: ") + e.what() + "; see omni init --help");
   }
@@ -194,8 +194,7 @@ int run_reset(const std::vector<std::string>& args, std::ostream& out, std::ostr
       "where the cluster lives (default /var/lib/omni/NAME)");
   po::variables_map vm;
   try {
-    po::store(po::command_line_parser(args).options(options).run(), vm);
-    po::notify(vm);
+    store_flags(args, options, {}, vm);
   } catch (const po::error& e) {
     return bad_input(err, std::string("reset: ") + e.what() + "; see omni reset --help");
   }

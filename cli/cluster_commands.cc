@@ -3,6 +3,7 @@
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <boost/program_options.hpp>
 #include <chrono>
 #include <cstdlib>
@@ -18,6 +19,7 @@
 #include "cli/admin.h"
 #include "cli/app.h"
 #include "cli/file_io.h"
+#include "cli/flags.h"
 #include "model/config/parse.h"
 #include "model/core/json.h"
 #include "model/orchestrator/apps.h"
@@ -136,8 +138,7 @@ std::optional<int> parse_common(const std::string& command, const char* usage,
   words.add("words", -1);
   po::variables_map vm;
   try {
-    po::store(po::command_line_parser(args).options(all).positional(words).run(), vm);
-    po::notify(vm);
+    store_flags(args, all, words, vm);
   } catch (const po::error& e) {
     err << "omni: " << command << ": " << e.what() << "; see omni " << command << " --help\n";
     return kExitBadInput;
@@ -385,21 +386,28 @@ struct Shown {
 // Prints what `show` makes each time it differs from the last print, asking every second, as
 // kubectl's -w: on a terminal the screen is redrawn; elsewhere each print follows the last, a
 // table under a line with the time, JSON as one line, YAML as one document. Ends after
-// common.updates prints, or when interrupted.
-int watch(const Common& common, const std::function<Shown()>& show, std::ostream& out) {
+// common.updates prints (exiting with the last one's code), or when interrupted. An error
+// ("omni: ...", a cluster that did not answer) goes to standard error and counts as a print:
+// standard output stays the answers (JSON lines stay JSON).
+int watch(const Common& common, const std::function<Shown()>& show, std::ostream& out,
+          std::ostream& err) {
   const bool redraw = &out == &std::cout && ::isatty(STDOUT_FILENO) && common.format == "table";
   std::string last;
   int printed = 0;
   for (;;) {
     const Shown shown = show();
     if (printed == 0 || shown.text != last) {
-      if (redraw) out << "\x1b[H\x1b[2J";
-      if (common.format == "table")
-        out << (printed > 0 && !redraw ? "\n" : "") << "at " << wall_clock_text() << "\n";
-      if (common.format == "yaml") out << "---\n";
-      out << shown.text << std::flush;
+      if (shown.text.starts_with("omni: ")) {
+        err << shown.text << std::flush;
+      } else {
+        if (redraw) out << "\x1b[H\x1b[2J";
+        if (common.format == "table")
+          out << (printed > 0 && !redraw ? "\n" : "") << "at " << wall_clock_text() << "\n";
+        if (common.format == "yaml") out << "---\n";
+        out << shown.text << std::flush;
+      }
       last = shown.text;
-      if (++printed == common.updates) return kExitOk;
+      if (++printed == common.updates) return shown.code;
     }
     std::this_thread::sleep_for(std::chrono::seconds(1));
   }
@@ -408,7 +416,7 @@ int watch(const Common& common, const std::function<Shown()>& show, std::ostream
 // A command's answer printed once (exit code with it) or watched.
 int show_or_watch(const Common& common, const std::function<Shown()>& show, std::ostream& out,
                   std::ostream& err) {
-  if (common.watch) return watch(common, show, out);
+  if (common.watch) return watch(common, show, out, err);
   const Shown shown = show();
   // A degraded status is an answer (standard output, exit 1); "omni: ..." is an error.
   (shown.text.starts_with("omni: ") ? err : out) << shown.text;
@@ -657,11 +665,20 @@ struct ShownEvent {
   std::string text;
 };
 
+// An event's age by the leader's clock, from 0 to a century: the two times come from the wire,
+// and their difference, or the age as system_clock nanoseconds, must not overflow.
+std::int64_t age_ms(std::int64_t now_ms, std::int64_t at_ms) {
+  constexpr std::int64_t kCenturyMs = std::int64_t{100} * 366 * 24 * 3600 * 1000;
+  std::int64_t age = 0;
+  if (__builtin_sub_overflow(now_ms, at_ms, &age)) return at_ms > now_ms ? 0 : kCenturyMs;
+  return std::clamp<std::int64_t>(age, 0, kCenturyMs);
+}
+
 std::vector<ShownEvent> events_of(const v1::StatusReply& r) {
   const auto now = std::chrono::system_clock::now();
   std::vector<ShownEvent> events;
   for (const auto& e : r.events()) {
-    const auto age = std::chrono::milliseconds(std::max<std::int64_t>(0, r.now_ms() - e.at_ms()));
+    const auto age = std::chrono::milliseconds(age_ms(r.now_ms(), e.at_ms()));
     events.push_back({e.seq(), now - age, e.kind(), e.text()});
   }
   return events;
@@ -692,9 +709,12 @@ void print_event(const Common& common, const std::string& seen_by, const ShownEv
 }
 
 // Where `omni events -f` is: the leader it last read and the newest event it printed. A new
-// leader's log is its own, so after a change only what it saw after the last print is new.
+// leader's log is its own, so after a change only what it saw after the last print is new; and
+// so is the log of the same replica leading at another term, which may have restarted (its
+// log, in memory, counts from 1 again).
 struct EventCursor {
   std::string leader;
+  std::uint64_t term = 0;
   std::uint64_t seq = 0;
   std::chrono::system_clock::time_point at;
   bool started = false;
@@ -702,9 +722,10 @@ struct EventCursor {
 
 std::vector<ShownEvent> fresh_events(const v1::StatusReply& r, const EventCursor& cursor) {
   std::vector<ShownEvent> fresh;
-  const bool same_leader = cursor.started && r.leader_hint() == cursor.leader;
+  const bool same_log =
+      cursor.started && r.leader_hint() == cursor.leader && r.term() == cursor.term;
   for (auto& e : events_of(r))
-    if (!cursor.started || (same_leader ? e.seq > cursor.seq : e.at > cursor.at))
+    if (!cursor.started || (same_log ? e.seq > cursor.seq : e.at > cursor.at))
       fresh.push_back(std::move(e));
   return fresh;
 }
@@ -747,6 +768,7 @@ int run_events(const std::vector<std::string>& args, std::ostream& out, std::ost
       // The cursor's seq is the newest of this leader's log, whichever of its events printed.
       cursor.seq = r->events().empty() ? 0 : r->events().rbegin()->seq();
       cursor.leader = r->leader_hint();
+      cursor.term = r->term();
       cursor.started = true;
       out.flush();
     }

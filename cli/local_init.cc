@@ -22,6 +22,7 @@
 #include "drivers/container/containerd_daemon.h"
 #include "drivers/container/containerd_driver.h"
 #include "drivers/util/subprocess.h"
+#include "drivers/util/text_file.h"
 #include "drivers/vm/libvirt_driver.h"
 #include "drivers/vm/local_provider.h"
 #include "model/core/json.h"
@@ -206,17 +207,27 @@ std::string write_credentials(const node::LocalSite& site, const root::Plan& pla
   return {};
 }
 
-// The site `omni init` recorded with the cluster's credentials (endpoints.yaml's `site:`), or
-// empty when there are none: reset finds a cluster made with --state-dir without being told.
-std::string recorded_site_dir(const fs::path& credentials) {
+// The site `omni init` recorded with the cluster's credentials (endpoints.yaml's `site:`), empty
+// when there are none (no credentials, or written before sites were recorded): reset finds a
+// cluster made with --state-dir without being told. `damaged` says why an endpoints.yaml that
+// is there cannot be read; then nobody knows where the cluster lives.
+struct RecordedSite {
+  std::string dir;
+  std::string damaged;
+};
+
+RecordedSite recorded_site(const fs::path& credentials) {
   const fs::path endpoints = credentials / "endpoints.yaml";
   std::error_code error;
-  if (!fs::is_regular_file(endpoints, error)) return {};
+  if (!fs::exists(endpoints, error)) return {};
+  const drivers::TextFile file = drivers::read_regular_file(endpoints.string());
+  if (!file.error.empty()) return {{}, endpoints.string() + ": " + file.error};
   try {
-    const YAML::Node site = YAML::LoadFile(endpoints.string())["site"];
-    return site && site.IsScalar() ? site.Scalar() : std::string();
-  } catch (const YAML::Exception&) {
-    return {};
+    const YAML::Node site = YAML::Load(file.text)["site"];
+    if (site && !site.IsScalar()) return {{}, endpoints.string() + ": site: is not a path"};
+    return {site ? site.Scalar() : std::string(), {}};
+  } catch (const YAML::Exception& e) {
+    return {{}, endpoints.string() + ": " + e.msg};
   }
 }
 
@@ -240,17 +251,30 @@ std::string prepare_libvirt_boot(const LocalInitOptions& options, node::LocalSit
   return {};
 }
 
+std::string site_dir_of(const LocalInitOptions& options, const root::Plan& plan) {
+  return options.site_dir.empty() ? default_site_dir(plan.cluster) : options.site_dir;
+}
+
+// Why the site this init would use is another cluster's (a --state-dir that names it), or empty.
+std::string other_clusters_site(const LocalInitOptions& options, const root::Plan& plan) {
+  const std::string dir = site_dir_of(options, plan);
+  node::LocalSite site;
+  if (!has_site(dir) || !node::read_local_site(dir, site).empty()) return {};
+  if (site.cluster.empty() || site.cluster == plan.cluster) return {};
+  return dir + " is the site of cluster " + site.cluster + ", not " + plan.cluster +
+         ": give this cluster another --state-dir (or remove that one: omni reset --cluster " +
+         site.cluster + " --state-dir " + dir + " --yes)";
+}
+
 // The site a previous init chose (its subnet and id stay), or a new one.
 std::string prepare_site(const LocalInitOptions& options, const root::Plan& plan,
                          const std::string& hypervisor, node::LocalSite& site) {
-  const std::string dir =
-      options.site_dir.empty() ? default_site_dir(plan.cluster) : options.site_dir;
+  const std::string dir = site_dir_of(options, plan);
   if (has_site(dir)) {
     if (std::string problem = node::read_local_site(dir, site); !problem.empty()) return problem;
+    // Refused before (bad input); here only if another init wrote it since.
     if (!site.cluster.empty() && site.cluster != plan.cluster)
-      return dir + " is the site of cluster " + site.cluster + ", not " + plan.cluster +
-             ": give this cluster another --state-dir (or remove that one: omni reset --cluster " +
-             site.cluster + " --state-dir " + dir + " --yes)";
+      return dir + " became the site of cluster " + site.cluster + " meanwhile";
   } else {
     site = node::site_in(fs::absolute(dir).lexically_normal().string());
     site.runtime.clear();  // a new site's: prepare_container_runtime chooses it
@@ -531,9 +555,14 @@ int init_local(const LocalInitOptions& options, const std::string& config_text,
                const config::ClusterConfig& config, const root::Plan& plan, std::ostream& out,
                std::ostream& err) {
   std::string hypervisor;
+  // Both are the config's or the flags' doing: bad input, as the docs' exit codes say.
   if (std::string problem = hypervisor_of(config, hypervisor); !problem.empty()) {
     err << "omni: init: " << problem << "\n";
-    return kExitFailure;
+    return kExitBadInput;
+  }
+  if (std::string problem = other_clusters_site(options, plan); !problem.empty()) {
+    err << "omni: init: " << problem << "\n";
+    return kExitBadInput;
   }
   if (::geteuid() != 0) {
     err << "omni: init: "
@@ -623,20 +652,27 @@ int init_local(const LocalInitOptions& options, const std::string& config_text,
 
 // Where reset looks: the --state-dir given, else the site init recorded with the credentials,
 // else the default.
-std::string site_dir_to_reset(const LocalResetOptions& options, const fs::path& credentials) {
+std::string site_dir_to_reset(const LocalResetOptions& options, const RecordedSite& recorded) {
   if (!options.site_dir.empty()) return options.site_dir;
-  const std::string recorded = recorded_site_dir(credentials);
-  return recorded.empty() ? default_site_dir(options.cluster) : recorded;
+  return recorded.dir.empty() ? default_site_dir(options.cluster) : recorded.dir;
 }
 
 int reset_local(const LocalResetOptions& options, std::ostream& out, std::ostream& err) {
   const fs::path credentials = fs::path(home_dir(options.home)) / ".omni" / options.cluster;
-  const std::string dir = site_dir_to_reset(options, credentials);
+  const RecordedSite recorded_site_of = recorded_site(credentials);
+  const std::string dir = site_dir_to_reset(options, recorded_site_of);
   std::error_code error;
   if (!has_site(dir)) {
     // Credentials are removed only when they lead nowhere: a mistyped --state-dir must not
-    // cut the person off from a cluster that still runs.
-    const std::string recorded = recorded_site_dir(credentials);
+    // cut the person off from a cluster that still runs, and damaged ones may lead anywhere.
+    if (!recorded_site_of.damaged.empty()) {
+      err << "omni: reset: no site in " << dir << ", and " << recorded_site_of.damaged
+          << ", which records where cluster " << options.cluster
+          << " lives: give --state-dir, or remove " << credentials.string()
+          << " yourself if the cluster is gone. Nothing was removed\n";
+      return kExitBadInput;
+    }
+    const std::string& recorded = recorded_site_of.dir;
     if (!recorded.empty() && recorded != dir && has_site(recorded)) {
       err << "omni: reset: no site in " << dir << "; cluster " << options.cluster << " lives in "
           << recorded << " (" << credentials.string() << "/endpoints.yaml): omni reset --cluster "

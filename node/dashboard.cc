@@ -82,7 +82,7 @@ std::string dashboard_url_of(const std::string& peer_host_port) {
   const char* digits = peer_host_port.data() + colon + 1;
   const char* end = peer_host_port.data() + peer_host_port.size();
   const auto [stop, error] = std::from_chars(digits, end, port);
-  if (error != std::errc() || stop != end || port <= kOrchestratorPortBase ||
+  if (error != std::errc() || stop != end || port <= kOrchestratorPortBase || port > 65535 ||
       port - kOrchestratorPortBase + kDashboardPortBase > 65535)
     return {};
   return "https://" + peer_host_port.substr(0, colon) + ":" +

@@ -62,30 +62,43 @@ bool sync_dir(const std::string& dir) {
   return ok;
 }
 
-// The frames of `bytes`, stopping at the first that is cut short or does not match.
+// The frames of `bytes`. A write torn by a crash leaves a last frame cut short or whose checksum
+// does not match: it was never synced, so it is cut. A frame that does not match with whole
+// frames after it is damage to a record that was synced: it is handed on, so the component
+// sees that a record is bad (a silent cut would drop every record after it, and with them
+// Raft's promises: a vote, a term). A length past any record cannot be framed on from: the
+// rest is cut, and an empty record, which no component can read, stands for it.
 Replay replay_of(const std::string& bytes) {
   Replay replay;
   std::size_t at = 0;
+  const auto note = [&replay](const std::string& what) {
+    replay.problem += (replay.problem.empty() ? "" : "; ") + what;
+  };
   while (at < bytes.size()) {
     if (bytes.size() - at < 8) {
-      replay.problem = "a torn frame header at byte " + std::to_string(at);
+      note("a torn frame header at byte " + std::to_string(at));
       break;
     }
     const std::uint32_t length = get_u32(bytes, at);
     const std::uint32_t crc = get_u32(bytes, at + 4);
     if (length > kMaxRecordBytes) {
-      replay.problem = "a frame of " + std::to_string(length) + " bytes at byte " +
-                       std::to_string(at) + ", more than any record";
+      note("a frame of " + std::to_string(length) + " bytes at byte " + std::to_string(at) +
+           ", more than any record: a damaged record stands for the rest");
+      replay.records.emplace_back();
+      ++replay.damaged_records;
       break;
     }
     if (bytes.size() - at - 8 < length) {
-      replay.problem = "a torn frame at byte " + std::to_string(at);
+      note("a torn frame at byte " + std::to_string(at));
       break;
     }
     std::string payload = bytes.substr(at + 8, length);
+    const bool last = at + 8 + length == bytes.size();
     if (crc32c(payload) != crc) {
-      replay.problem = "a frame whose checksum does not match at byte " + std::to_string(at);
-      break;
+      note("a frame whose checksum does not match at byte " + std::to_string(at) +
+           (last ? " (torn)" : " (damaged, handed on)"));
+      if (last) break;
+      ++replay.damaged_records;
     }
     replay.records.push_back(std::move(payload));
     at += 8 + length;
@@ -93,7 +106,7 @@ Replay replay_of(const std::string& bytes) {
   replay.valid_bytes = at;
   replay.cut_bytes = bytes.size() - at;
   OMNI_ASSERT(replay.valid_bytes + replay.cut_bytes == bytes.size());
-  OMNI_ASSERT(replay.problem.empty() == (replay.cut_bytes == 0));
+  OMNI_ASSERT(replay.problem.empty() == (replay.cut_bytes == 0 && replay.damaged_records == 0));
   return replay;
 }
 

@@ -26,7 +26,11 @@ struct Replay {
   std::vector<std::string> records;  // what a restart hands to Start{persisted}
   std::uint64_t valid_bytes = 0;     // the log's length after the cut
   std::uint64_t cut_bytes = 0;       // bytes dropped from the end (torn or corrupt)
-  std::string problem;               // why bytes were cut, for a person; empty when none
+  // Frames with good frames after them whose checksum does not match: not a torn write but
+  // damage, handed on as read (the components' own seals reject them, and Raft then recovers
+  // its promises from the records after) rather than dropped with everything after them.
+  std::uint64_t damaged_records = 0;
+  std::string problem;  // why bytes were cut or records are damaged, for a person; empty: none
 };
 
 struct LogError {

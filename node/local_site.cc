@@ -11,8 +11,8 @@
 #include <optional>
 #include <sstream>
 
-#include "drivers/vm/libvirt_driver.h"
 #include "drivers/util/text_file.h"
+#include "drivers/vm/libvirt_driver.h"
 #include "model/core/assert.h"
 #include "model/director/director.h"
 #include "node/cluster_pki.h"
@@ -382,9 +382,9 @@ std::optional<LibvirtUri> parse_libvirt_uri(const std::string& uri) {
 
 // A site written before site.yaml named its cluster: the name in the config it was made from.
 std::string cluster_named_in(const std::string& cluster_yaml) {
-  const auto text = drivers::read_text_file(cluster_yaml);
-  if (!std::holds_alternative<std::string>(text)) return {};
-  const auto parsed = config::parse_cluster_config(std::get<std::string>(text), cluster_yaml);
+  const drivers::TextFile file = drivers::read_text_file(cluster_yaml);
+  if (!file.error.empty()) return {};
+  const auto parsed = config::parse_cluster_config(file.text, cluster_yaml);
   return parsed.config ? parsed.config->name : std::string();
 }
 

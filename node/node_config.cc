@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <set>
 
+#include "model/config/yaml_reader.h"
 #include "node/local_site.h"
 
 namespace omni::node {
@@ -252,7 +253,7 @@ std::variant<NodeConfig, std::string> parse_node_config(const std::string& role,
     return "unknown role `" + role + "`; omni-node serves root, orchestrator, director and agent";
   YAML::Node root;
   try {
-    root = YAML::Load(text);
+    root = config::load_one_document(text);
   } catch (const YAML::Exception& e) {
     return file + ":" + std::to_string(e.mark.line + 1) + ": not YAML: " + e.msg;
   }

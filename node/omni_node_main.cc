@@ -18,12 +18,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <iterator>
 #include <string>
 #include <variant>
 #include <vector>
 
 #include "drivers/container/containerd_daemon.h"
+#include "drivers/util/text_file.h"
 #include "drivers/vm/local_provider.h"
 #include "model/config/parse.h"
 #include "model/root/plan.h"
@@ -175,13 +175,12 @@ int serve(const std::string& component) {
 // The root's pki phase for a cluster config: every identity its plan names, laid out as each VM
 // receives them (node/cluster_pki.h).
 int plan_pki(const std::string& file, const std::string& out) {
-  std::ifstream in(file);
-  if (!in) {
-    std::fprintf(stderr, "omni-node: cannot read %s\n", file.c_str());
+  const omni::drivers::TextFile read = omni::drivers::read_text_file(file);
+  if (!read.error.empty()) {
+    std::fprintf(stderr, "omni-node: %s: %s\n", file.c_str(), read.error.c_str());
     return 2;
   }
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const auto parsed = omni::config::parse_cluster_config(text, file);
+  const auto parsed = omni::config::parse_cluster_config(read.text, file);
   for (const auto& d : parsed.errors) std::fprintf(stderr, "%s\n", d.to_string().c_str());
   if (!parsed.config) return 2;
   const auto planned = omni::root::make_plan(*parsed.config);
@@ -281,13 +280,12 @@ int run_component(const std::string& role, int argc, char** argv) {
     }
     path = std::string(files) + "/" + omni::node::key_pair_name(identity) + ".yaml";
   }
-  std::ifstream in(path);
-  if (!in) {
-    std::fprintf(stderr, "omni-node: cannot read %s\n", path.c_str());
+  const omni::drivers::TextFile read = omni::drivers::read_text_file(path);
+  if (!read.error.empty()) {
+    std::fprintf(stderr, "omni-node: %s: %s\n", path.c_str(), read.error.c_str());
     return 2;
   }
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto parsed = omni::node::parse_node_config(role, text, path);
+  auto parsed = omni::node::parse_node_config(role, read.text, path);
   if (const auto* error = std::get_if<std::string>(&parsed)) {
     std::fprintf(stderr, "omni-node: %s\n", error->c_str());
     return 2;

@@ -186,6 +186,27 @@ std::string verify(const std::string& ca_pem, const std::string& cert_pem) {
   return X509_verify_cert_error_string(X509_STORE_CTX_get_error(context.get()));
 }
 
+std::string key_pair_problem(const std::string& ca_pem, const KeyPair& pair) {
+  Cert ca = read_cert(ca_pem);
+  if (!ca) return "the CA certificate is not a PEM certificate";
+  Cert cert = read_cert(pair.cert_pem);
+  if (!cert) return "the certificate is not a PEM certificate";
+  Key key = read_key(pair.key_pem);
+  if (!key) return "the key is not a PEM private key";
+  if (X509_check_private_key(cert.get(), key.get()) != 1)
+    return "the key is not the certificate's key";
+  Store store(X509_STORE_new());
+  StoreContext context(X509_STORE_CTX_new());
+  if (!store || !context || X509_STORE_add_cert(store.get(), ca.get()) != 1 ||
+      X509_STORE_CTX_init(context.get(), store.get(), cert.get(), nullptr) != 1)
+    return openssl_error("verifying");
+  X509_STORE_CTX_set_flags(context.get(), X509_V_FLAG_NO_CHECK_TIME);
+  if (X509_verify_cert(context.get()) != 1)
+    return std::string("the certificate does not chain to the CA: ") +
+           X509_verify_cert_error_string(X509_STORE_CTX_get_error(context.get()));
+  return {};
+}
+
 std::string write_key_pair(const std::string& dir, const std::string& name, const KeyPair& pair) {
   if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
     return "mkdir " + dir + ": " + std::strerror(errno);

@@ -34,6 +34,11 @@ std::optional<std::string> identity_of(const std::string& cert_pem);
 // ("certificate has expired", "unable to get local issuer certificate").
 std::string verify(const std::string& ca_pem, const std::string& cert_pem);
 
+// Empty when `pair` can serve in the cluster of `ca_pem`: its key parses and is the key of its
+// certificate, which the CA signed. Time is not checked: a node whose clock is off still starts
+// (and says so in its peers' refusals) rather than refuse to run. A person's reason otherwise.
+std::string key_pair_problem(const std::string& ca_pem, const KeyPair& pair);
+
 // Writes DIR/NAME.crt (0644) and DIR/NAME.key (0600), creating DIR (0700). Empty on success.
 std::string write_key_pair(const std::string& dir, const std::string& name, const KeyPair& pair);
 

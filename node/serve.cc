@@ -15,6 +15,7 @@
 
 #include "drivers/container/containerd_driver.h"
 #include "drivers/container/process_runtime.h"
+#include "drivers/util/text_file.h"
 #include "drivers/vm/libvirt_driver.h"
 #include "drivers/vm/local_provider.h"
 #include "model/agent/agent.h"
@@ -35,12 +36,15 @@
 namespace omni::node {
 namespace {
 
-std::optional<std::string> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+// Bounded, and regular files only: a config or key path naming /dev/zero or a FIFO is an error,
+// not the node's memory or a read that never returns.
+std::optional<std::string> read_file(const std::string& path, std::string& error) {
+  drivers::TextFile file = drivers::read_regular_file(path);
+  if (!file.error.empty()) {
+    error = path + ": " + file.error;
+    return std::nullopt;
+  }
+  return std::move(file.text);
 }
 
 // One line per event, to stderr: what a person reading a journal needs, or (--log-format json)
@@ -86,9 +90,9 @@ class RefusalLog {
 // The root creates the cluster its config file describes; the file was checked before (omni
 // init) but is read again here, so a bad one is an error, never a crash.
 std::unique_ptr<Component> root_of(const NodeConfig& c, std::string& error) {
-  const auto text = read_file(c.cluster_file);
+  const auto text = read_file(c.cluster_file, error);
   if (!text) {
-    error = "cannot read the cluster config " + c.cluster_file;
+    error = "cannot read the cluster config " + error;
     return nullptr;
   }
   auto parsed = config::parse_cluster_config(*text, c.cluster_file);
@@ -319,15 +323,20 @@ DashboardView dashboard_view(const NodeConfig& c, const Component& component) {
 }  // namespace
 
 int serve(const NodeConfig& c, const ServeHooks& hooks) {
-  const auto ca = read_file(c.ca_file);
-  const auto cert = read_file(c.cert_file);
-  const auto key = read_file(c.key_file);
-  if (!ca || !cert || !key) {
-    log_line(c, "cannot read the TLS files " + c.ca_file + ", " + c.cert_file + ", " + c.key_file);
+  std::string tls_error;
+  const auto ca = read_file(c.ca_file, tls_error);
+  const auto cert = ca ? read_file(c.cert_file, tls_error) : std::nullopt;
+  const auto key = cert ? read_file(c.key_file, tls_error) : std::nullopt;
+  if (!key) {
+    log_line(c, "a TLS file: " + tls_error);
     return 2;
   }
   if (identity_of(*cert) != c.identity) {
     log_line(c, "the certificate " + c.cert_file + " is not for " + c.identity);
+    return 2;
+  }
+  if (const std::string problem = key_pair_problem(*ca, KeyPair{*cert, *key}); !problem.empty()) {
+    log_line(c, "TLS files " + c.ca_file + ", " + c.cert_file + ", " + c.key_file + ": " + problem);
     return 2;
   }
   std::string error;
@@ -344,8 +353,9 @@ int serve(const NodeConfig& c, const ServeHooks& hooks) {
     return 1;
   }
   if (!replay.problem.empty())
-    log_line(c, "log " + log->path() + ": cut " + std::to_string(replay.cut_bytes) +
-                    " bytes: " + replay.problem);
+    log_line(c, "log " + log->path() + ": cut " + std::to_string(replay.cut_bytes) + " bytes, " +
+                    std::to_string(replay.damaged_records) +
+                    " damaged records handed on: " + replay.problem);
   log_line(c, "replayed " + std::to_string(replay.records.size()) + " records");
 
   std::string driver_error;

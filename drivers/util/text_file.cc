@@ -7,9 +7,6 @@
 
 namespace omni::drivers {
 
-using config::Diagnostic;
-using config::SourceLocation;
-
 StreamText read_stream(std::istream& in, std::size_t max_bytes) {
   StreamText out;
   std::string chunk(std::size_t{1} << 16, '\0');
@@ -25,23 +22,36 @@ StreamText read_stream(std::istream& in, std::size_t max_bytes) {
   return out;
 }
 
-std::variant<std::string, Diagnostic> read_text_file(const std::string& path) {
-  const SourceLocation at{path, 1, 1};
+namespace {
+
+TextFile failed(std::string why) {
+  return TextFile{{}, "cannot read the file: " + std::move(why)};
+}
+
+TextFile read_file(const std::string& path, bool regular_only) {
   std::error_code ec;
   const auto status = std::filesystem::status(path, ec);
-  if (ec || !std::filesystem::exists(status))
-    return Diagnostic{at, "cannot read the file: no such file"};
-  if (std::filesystem::is_directory(status))
-    return Diagnostic{at, "cannot read the file: it is a directory; give a YAML file"};
+  if (ec || !std::filesystem::exists(status)) return failed("no such file");
+  if (std::filesystem::is_directory(status)) return failed("it is a directory");
+  if (regular_only && !std::filesystem::is_regular_file(status))
+    return failed("it is not a regular file");
   std::ifstream in(path, std::ios::binary);
-  if (!in) return Diagnostic{at, std::string("cannot read the file: ") + std::strerror(errno)};
+  if (!in) return failed(std::strerror(errno));
   StreamText read = read_stream(in, kMaxTextFileBytes);
   if (read.too_large)
-    return Diagnostic{at, "cannot read the file: it is larger than " +
-                              std::to_string(kMaxTextFileBytes >> 20) +
-                              " MiB, more than any config or scenario needs"};
-  if (!read.complete) return Diagnostic{at, "cannot read the file: read error"};
-  return std::move(read.text);
+    return failed("it is larger than " + std::to_string(kMaxTextFileBytes >> 20) + " MiB");
+  if (!read.complete) return failed("read error");
+  return TextFile{std::move(read.text), {}};
+}
+
+}  // namespace
+
+TextFile read_text_file(const std::string& path) {
+  return read_file(path, false);
+}
+
+TextFile read_regular_file(const std::string& path) {
+  return read_file(path, true);
 }
 
 }  // namespace omni::drivers

@@ -7,17 +7,22 @@
 #include <cstddef>
 #include <istream>
 #include <string>
-#include <variant>
-
-#include "model/config/parse.h"
 
 namespace omni::drivers {
 
 inline constexpr std::size_t kMaxTextFileBytes = std::size_t{16} << 20;
 
-// The whole file, or a located diagnostic a person can act on (missing, a directory,
-// unreadable, larger than kMaxTextFileBytes).
-std::variant<std::string, config::Diagnostic> read_text_file(const std::string& path);
+// The whole file, or why not in words a person can act on (missing, a directory, unreadable,
+// larger than kMaxTextFileBytes); the callers add where (a config's Diagnostic, a log line).
+struct TextFile {
+  std::string text;
+  std::string error;  // empty: `text` is the whole file
+};
+TextFile read_text_file(const std::string& path);
+
+// The same for files that must be regular files (keys, certificates, tokens): a FIFO would
+// block the reader until someone writes to it, a device would be read to the limit.
+TextFile read_regular_file(const std::string& path);
 
 // What is left of a stream, or nothing once it passes max_bytes (one chunk of 64 KiB past it
 // at most is held) or fails to read; `too_large` says which.

@@ -58,6 +58,10 @@ inline constexpr std::size_t kMaxAppArgs = 64;
 inline constexpr int kDefaultOrchestrators = 3;
 inline constexpr int kMaxOrchestrators = 7;
 inline constexpr int kMaxWorkerVmsPerNode = 64;
+// A cluster's size as a config may state it: 100,000 nodes is the largest simulated, and
+// the worker VMs of all nodes together bound the plan (each becomes a VM, an Agent and keys).
+inline constexpr std::size_t kMaxNodes = 100'000;
+inline constexpr std::int64_t kMaxWorkerVms = 200'000;
 inline constexpr std::size_t kMaxNodeNameLength = 63;
 
 struct ClusterConfig {

@@ -204,6 +204,19 @@ class ConfigParser {
       }
       config.nodes.push_back(std::move(node));
     }
+    check_size(nodes, config.nodes);
+  }
+
+  void check_size(const YAML::Node& at, const std::vector<NodeConfig>& nodes) {
+    std::int64_t worker_vms = 0;
+    for (const NodeConfig& node : nodes) worker_vms += node.worker_vms;
+    if (nodes.size() > kMaxNodes)
+      in_.error(at, "at most " + std::to_string(kMaxNodes) + " nodes, got " +
+                        std::to_string(nodes.size()));
+    else if (worker_vms > kMaxWorkerVms)
+      in_.error(at, "at most " + std::to_string(kMaxWorkerVms) +
+                        " worker VMs in all (worker_vms summed over the nodes), got " +
+                        std::to_string(worker_vms));
   }
 
   bool parse_node(const YAML::Node& entry, NodeConfig& node) {
@@ -315,7 +328,12 @@ bool is_valid_hypervisor(std::string_view uri) {
   const bool scheme_ok = std::all_of(scheme.begin(), scheme.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+';
   });
-  return scheme_ok && (scheme.front() >= 'a' && scheme.front() <= 'z') && uri.size() > sep + 3;
+  // No spaces or control characters: a URI has none, and the name is printed to terminals.
+  const bool printable = std::all_of(uri.begin(), uri.end(), [](char c) {
+    return static_cast<unsigned char>(c) > 0x20 && c != 0x7f;
+  });
+  return scheme_ok && printable && (scheme.front() >= 'a' && scheme.front() <= 'z') &&
+         uri.size() > sep + 3;
 }
 
 namespace {
@@ -436,21 +454,40 @@ std::optional<std::string> did_you_mean(std::string_view word,
   return best;
 }
 
+namespace {
+
+// The bytes of the UTF-8 character that starts at text[i], or 0 when none does: a stray or
+// missing continuation byte, an overlong form, a surrogate (U+D800..DFFF) or past U+10FFFF
+// (RFC 3629). Protobuf refuses such strings in what the config becomes, so the config must.
+std::size_t utf8_sequence_length(std::string_view text, std::size_t i) {
+  OMNI_ASSERT(i < text.size());
+  const auto byte = [&text](std::size_t k) { return static_cast<unsigned char>(text[k]); };
+  const unsigned char c = byte(i);
+  if (c < 0x80) return 1;
+  const std::size_t length = (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+  if (length == 0 || c == 0xc0 || c == 0xc1 || c > 0xf4 || i + length > text.size()) return 0;
+  for (std::size_t k = 1; k < length; ++k)
+    if ((byte(i + k) & 0xc0) != 0x80) return 0;
+  // The second byte's range for the leads that allow overlong forms, surrogates or values
+  // past U+10FFFF (RFC 3629, section 4).
+  const unsigned char second = byte(i + 1);
+  if ((c == 0xe0 && second < 0xa0) || (c == 0xed && second > 0x9f) ||
+      (c == 0xf0 && second < 0x90) || (c == 0xf4 && second > 0x8f))
+    return 0;
+  OMNI_ASSERT(length >= 2 && length <= 4);
+  return length;
+}
+
+}  // namespace
+
 std::optional<Diagnostic> check_utf8(std::string_view text, const std::string& file) {
   int line = 1;
   int column = 1;
   std::size_t i = 0;
   while (i < text.size()) {
     const auto c = static_cast<unsigned char>(text[i]);
-    std::size_t length = c < 0x80           ? 1
-                         : (c >> 5) == 0x6  ? 2
-                         : (c >> 4) == 0xe  ? 3
-                         : (c >> 3) == 0x1e ? 4
-                                            : 0;
-    bool valid = length > 0 && i + length <= text.size() && !(c == 0xc0 || c == 0xc1 || c > 0xf4);
-    for (std::size_t k = 1; valid && k < length; ++k)
-      valid = (static_cast<unsigned char>(text[i + k]) & 0xc0) == 0x80;
-    if (!valid) {
+    const std::size_t length = utf8_sequence_length(text, i);
+    if (length == 0) {
       char hex[8];
       std::snprintf(hex, sizeof hex, "0x%02x", c);
       return Diagnostic{
@@ -471,7 +508,7 @@ std::optional<Diagnostic> check_utf8(std::string_view text, const std::string& f
 ConfigResult parse_apps_file(std::string_view text, const std::string& file) {
   if (auto bad = check_utf8(text, file)) return ConfigResult{std::nullopt, {*bad}};
   try {
-    return ConfigParser(file).parse_apps_only(YAML::Load(std::string(text)));
+    return ConfigParser(file).parse_apps_only(load_one_document(std::string(text)));
   } catch (const YAML::Exception& e) {
     return ConfigResult{std::nullopt, {diagnostic_from(e, file)}};
   }
@@ -484,7 +521,7 @@ ConfigResult parse_cluster_config(const YAML::Node& root, const std::string& fil
 ConfigResult parse_cluster_config(std::string_view text, const std::string& file) {
   if (auto bad = check_utf8(text, file)) return ConfigResult{std::nullopt, {*bad}};
   try {
-    const YAML::Node root = YAML::Load(std::string(text));
+    const YAML::Node root = load_one_document(std::string(text));
     return parse_cluster_config(root, file);
   } catch (const YAML::Exception& e) {
     return ConfigResult{std::nullopt, {diagnostic_from(e, file)}};

@@ -1,7 +1,11 @@
 #include "model/config/yaml_reader.h"
 
+#include <yaml-cpp/eventhandler.h>
+
 #include <algorithm>
+#include <optional>
 #include <set>
+#include <sstream>
 
 #include "model/core/assert.h"
 
@@ -78,7 +82,52 @@ std::optional<std::string> YamlReader::scalar(const YAML::Node& node, std::strin
     error(node, std::string(what) + " must be a single value, got " + kind_of(node));
     return std::nullopt;
   }
-  return node.Scalar();
+  const std::string& text = node.Scalar();
+  if (over_value_bytes_) return std::nullopt;  // said once
+  value_bytes_ += text.size();
+  if (value_bytes_ > kMaxValueBytes) {
+    over_value_bytes_ = true;
+    error(node, "the file's values add up to more than " + std::to_string(kMaxValueBytes >> 20) +
+                    " MiB (YAML aliases repeat a value in full each time)");
+    return std::nullopt;
+  }
+  OMNI_ASSERT(value_bytes_ <= kMaxValueBytes);
+  return text;
+}
+
+namespace {
+
+// Sees only where each document starts: enough to tell a stream of one from a stream of more.
+class DocumentStarts final : public YAML::EventHandler {
+ public:
+  std::optional<YAML::Mark> start;
+  void OnDocumentStart(const YAML::Mark& mark) override { start = mark; }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+}  // namespace
+
+// Not YAML::LoadAll: on some malformed streams it returns empty documents forever (a fuzzed
+// node config grew to gigabytes). The parser is asked for two documents at most.
+YAML::Node load_one_document(const std::string& text) {
+  std::istringstream stream(text);
+  YAML::Parser parser(stream);
+  DocumentStarts first;
+  DocumentStarts second;
+  if (parser.HandleNextDocument(first) && parser.HandleNextDocument(second) && second.start)
+    throw YAML::ParserException(*second.start,
+                                "a second YAML document (after ---): the file holds one");
+  return YAML::Load(text);
 }
 
 std::optional<std::int64_t> YamlReader::integer(const YAML::Node& node, std::string_view what,

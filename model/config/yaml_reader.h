@@ -28,7 +28,10 @@ class YamlReader {
   // otherwise (unknown keys get a did-you-mean).
   bool expect_map(const YAML::Node& node, std::string_view what,
                   const std::vector<std::string>& allowed);
+  // A single value. All the values read from one file add up to at most kMaxValueBytes: aliases
+  // repeat a value in full each time (`*a` a thousand times over a 16 KiB value is 16 MB).
   std::optional<std::string> scalar(const YAML::Node& node, std::string_view what);
+  static constexpr std::size_t kMaxValueBytes = std::size_t{16} << 20;
   std::optional<std::int64_t> integer(const YAML::Node& node, std::string_view what,
                                       std::int64_t min, std::int64_t max);
   std::optional<double> probability(const YAML::Node& node, std::string_view what);
@@ -36,7 +39,13 @@ class YamlReader {
  private:
   std::string file_;
   std::vector<Diagnostic> errors_;
+  std::size_t value_bytes_ = 0;
+  bool over_value_bytes_ = false;
 };
+
+// The one document of a config or scenario. yaml-cpp's Load keeps the first document of a
+// stream and drops the rest without a word; a second one throws YAML::ParserException at it.
+YAML::Node load_one_document(const std::string& text);
 
 // The kind of a node in words, for "expected X, got Y".
 std::string kind_of(const YAML::Node& node);

@@ -402,7 +402,7 @@ ScenarioResult parse_scenario(std::string_view text, const std::string& file,
                               const FileReader& read) {
   if (auto bad = config::check_utf8(text, file)) return one_error(std::move(*bad));
   try {
-    const YAML::Node root = YAML::Load(std::string(text));
+    const YAML::Node root = config::load_one_document(std::string(text));
     return detail::ScenarioParser(file, read).parse(root);
   } catch (const YAML::Exception& e) {
     return one_error(config::diagnostic_from(e, file));

@@ -1,5 +1,6 @@
 // The `omni` binary as a person runs it: exit codes, where output goes, one line per error.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -9,6 +10,8 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+
+#include "node/pki.h"
 
 namespace {
 
@@ -150,6 +153,13 @@ TEST(OmniCli, BadFlagsAreBadInput) {
       {"init -f", "-f"},
       {"init -f examples/cluster-local.yaml --container-runtime docker",
        "unknown container runtime \"docker\"; use containerd, process or auto"},
+      // A stray word was dropped and an abbreviation guessed: both could start a real init or
+      // a reset the person did not ask for.
+      {"init -f examples/cluster-3node.yaml dry-run", "dry-run"},
+      {"init --d -f examples/cluster-3node.yaml", "--d"},
+      {"reset --cluster x --y", "--y"},
+      {"reset --cluster x yes", "yes"},
+      {"status --w", "--w"},
   };
   for (const auto& [args, message] : cases) {
     SCOPED_TRACE(args);
@@ -165,14 +175,14 @@ TEST(OmniCli, BadFlagsAreBadInput) {
 TEST(OmniCli, InitOfLibvirtNodesItCannotMakeFailsClearlyAndMakesNothing) {
   const CommandRun test_driver =
       omni("init -f tests/cli/data/libvirt-node.yaml --state-dir /nonexistent/omni-site");
-  EXPECT_EQ(test_driver.exit_code, 1);
+  EXPECT_EQ(test_driver.exit_code, 2);
   EXPECT_NE(test_driver.err.find("hypervisor test:///default: omni init makes libvirt VMs "
                                  "through a QEMU libvirtd on this machine"),
             std::string::npos)
       << test_driver.err;
   const CommandRun mixed =
       omni("init -f tests/cli/data/mixed-hypervisors.yaml --state-dir /nonexistent/omni-site");
-  EXPECT_EQ(mixed.exit_code, 1);
+  EXPECT_EQ(mixed.exit_code, 2);
   EXPECT_NE(mixed.err.find("mixed-hypervisors.yaml:5: node n2: hypervisor qemu:///system: omni "
                            "init makes a cluster on this machine, so every node names the same "
                            "hypervisor (here local)"),
@@ -191,6 +201,19 @@ TEST(OmniCli, ClusterCommandsWithoutCredentialsSayWhereTheyLooked) {
   EXPECT_EQ(omni("reset --cluster x").exit_code, 2);  // without --yes
   EXPECT_EQ(omni("reset --yes").exit_code, 2);        // without a cluster
   EXPECT_EQ(omni("status -o xml").exit_code, 2);
+}
+
+TEST(OmniCli, EveryNewBadFileExitsTwoWithOneLocatedLine) {
+  for (const std::string name : {"two-documents", "arg-surrogate-bytes", "arg-surrogate-escape",
+                                 "hypervisor-control-character"}) {
+    SCOPED_TRACE(name);
+    const std::string path = "tests/data/config/bad/" + name + ".yaml";
+    const CommandRun run = omni("init --dry-run -f " + path);
+    EXPECT_EQ(run.exit_code, 2);
+    EXPECT_TRUE(run.out.empty()) << run.out;
+    EXPECT_EQ(lines_in(run.err), 1u) << run.err;
+    EXPECT_EQ(run.err.rfind(path + ":", 0), 0u) << run.err;
+  }
 }
 
 void write_file(const std::filesystem::path& path, const std::string& text) {
@@ -238,7 +261,7 @@ TEST(OmniCli, InitRefusesTheSiteOfAnotherCluster) {
              "cluster: {name: foo}\nnodes:\n  - {name: n1, resources: {cpu: 8, memory: 16Gi}}\n");
   const CommandRun init =
       omni("init -f " + (tmp / "foo.yaml").string() + " --state-dir " + bar.string());
-  EXPECT_EQ(init.exit_code, 1) << init.err;
+  EXPECT_EQ(init.exit_code, 2) << init.err;
   EXPECT_NE(init.err.find("is the site of cluster bar, not foo"), std::string::npos) << init.err;
   EXPECT_NE(slurp((bar / "cluster.yaml").string()).find("name: bar"), std::string::npos)
       << "init wrote over bar's config";
@@ -266,6 +289,80 @@ TEST(OmniCli, ResetKeepsCredentialsThatLeadToASiteAndFindsItWithoutStateDir) {
   EXPECT_EQ(found.exit_code, 2) << found.out << found.err;
   EXPECT_NE(found.err.find(site.string() + " is the site of cluster bar"), std::string::npos)
       << found.err;
+  std::filesystem::remove_all(tmp);
+}
+
+// Credentials that are damaged, a device or a FIFO are named as such, without reading forever
+// or waiting for a writer; none of them is used.
+TEST(OmniCli, DamagedCredentialsAreNamed) {
+  const std::filesystem::path tmp =
+      testing::TempDir() + "/omni-bad-creds-" + std::to_string(getpid());
+  std::filesystem::remove_all(tmp);
+  const auto credentials = tmp / "home" / ".omni" / "foo";
+  const std::string pem = "-----BEGIN X-----\nAAAA\n-----END X-----\n";
+  write_file(credentials / "ca.crt", pem);
+  write_file(credentials / "admin.crt", pem);
+  write_file(credentials / "admin.key", "");
+  write_file(credentials / "endpoints.yaml",
+             "cluster: foo\nadmin_listen: 127.0.0.1:1\norchestrators: {o: 127.0.0.1:2}\n");
+  const std::string home = "HOME=" + (tmp / "home").string() + " ";
+  const CommandRun empty_key = omni_env(home, "status --cluster foo");
+  EXPECT_EQ(empty_key.exit_code, 1) << empty_key.err;
+  EXPECT_NE(empty_key.err.find("admin.key is not PEM"), std::string::npos) << empty_key.err;
+  write_file(credentials / "admin.key", pem);
+  std::filesystem::create_symlink("/dev/zero", credentials / "dashboard.token");
+  const CommandRun device = omni_env(home, "status --cluster foo");
+  EXPECT_EQ(device.exit_code, 1) << device.err;
+  EXPECT_NE(device.err.find("dashboard.token: cannot read the file: it is not a regular file"),
+            std::string::npos)
+      << device.err;
+  std::filesystem::remove(credentials / "dashboard.token");
+  ASSERT_EQ(::mkfifo((credentials / "dashboard.token").c_str(), 0600), 0);
+  const CommandRun fifo = omni_env(home, "status --cluster foo");
+  EXPECT_EQ(fifo.exit_code, 1) << fifo.err;
+  EXPECT_NE(fifo.err.find("it is not a regular file"), std::string::npos) << fifo.err;
+  std::filesystem::remove_all(tmp);
+}
+
+// An endpoints.yaml that cannot be read may name where the cluster lives: reset keeps the
+// credentials and says so, instead of removing them and calling the cluster gone.
+TEST(OmniCli, ResetKeepsDamagedCredentials) {
+  const std::filesystem::path tmp =
+      testing::TempDir() + "/omni-damaged-" + std::to_string(getpid());
+  std::filesystem::remove_all(tmp);
+  const auto credentials = tmp / "home" / ".omni" / "foo";
+  write_file(credentials / "endpoints.yaml", "cluster: foo\nsite: [unclosed\n");
+  const std::string home = "HOME=" + (tmp / "home").string() + " ";
+  const CommandRun reset =
+      omni_env(home, "reset --cluster foo --yes --state-dir " + (tmp / "typo").string());
+  EXPECT_EQ(reset.exit_code, 2) << reset.out << reset.err;
+  EXPECT_NE(reset.err.find("records where cluster foo lives"), std::string::npos) << reset.err;
+  EXPECT_TRUE(std::filesystem::exists(credentials / "endpoints.yaml"));
+  std::filesystem::remove_all(tmp);
+}
+
+// With --updates, a watch that gets no answer says so on standard error (standard output
+// stays the answers) and exits with the last answer's code.
+TEST(OmniCli, AWatchWithoutAnAnswerFailsOnStandardError) {
+  const std::filesystem::path tmp = testing::TempDir() + "/omni-watch-" + std::to_string(getpid());
+  std::filesystem::remove_all(tmp);
+  const auto credentials = tmp / "home" / ".omni" / "foo";
+  std::string error;
+  const auto ca = omni::node::make_ca("foo", {}, error);
+  ASSERT_TRUE(ca) << error;
+  const auto admin = omni::node::issue(*ca, "admin", {}, error);
+  ASSERT_TRUE(admin) << error;
+  write_file(credentials / "ca.crt", ca->cert_pem);
+  ASSERT_EQ(omni::node::write_key_pair(credentials.string(), "admin", *admin), "");
+  // Nothing listens on port 2 of loopback (ports below 1024 are not handed out at random).
+  write_file(credentials / "endpoints.yaml",
+             "cluster: foo\nadmin_listen: 127.0.0.1:0\norchestrators: {orchestrator:0: "
+             "127.0.0.1:2}\n");
+  const std::string home = "HOME=" + (tmp / "home").string() + " ";
+  const CommandRun run = omni_env(home, "get apps -w --updates 1 -o json --cluster foo");
+  EXPECT_EQ(run.exit_code, 1) << run.out << run.err;
+  EXPECT_EQ(run.out, "");
+  EXPECT_NE(run.err.find("omni: "), std::string::npos) << run.err;
   std::filesystem::remove_all(tmp);
 }
 

@@ -63,6 +63,8 @@ TEST(Dashboard, QueryValuesAreDecodedAndMemberUrlsFollowThePorts) {
   EXPECT_EQ(dashboard_url_of("10.1.0.5:7402"), "https://10.1.0.5:7602");
   EXPECT_EQ(dashboard_url_of("10.1.0.5"), "");
   EXPECT_EQ(dashboard_url_of("10.1.0.5:80"), "");
+  EXPECT_EQ(dashboard_url_of("10.1.0.5:2147483647"), "");  // an int's last values overflowed
+  EXPECT_EQ(dashboard_url_of("10.1.0.5:65400"), "");
   EXPECT_EQ(dashboard_url_of("10.1.0.5:74x"), "");
 }
 

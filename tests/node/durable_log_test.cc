@@ -129,14 +129,18 @@ TEST(DurableLog, ATornTailIsCutAndReportedAndLaterAppendsStayReadable) {
   EXPECT_EQ(replayed(t.log_dir()), (std::vector<std::string>{"a", "b", "d"}));
 }
 
-TEST(DurableLog, AFlippedByteStopsTheReplayThere) {
+// A flipped byte in a synced record is damage, not a torn write: the record is handed on as
+// read and the records after it are kept (they were cut, and with them Raft's later votes and
+// terms, which let a restarted replica vote twice in a term). Only the last frame, which a
+// crash can tear, is cut.
+TEST(DurableLog, AFlippedByteIsHandedOnAndTheRecordsAfterItKept) {
+  const std::vector<std::string> written{"first", "second", "third"};
   for (std::size_t target = 0; target < 3; ++target) {
     TempDir t;
     {
       Replay replay;
       DurableLog log = open_log(t.log_dir(), replay);
-      for (const std::string r : {"first", "second", "third"})
-        ASSERT_FALSE(log.persist(r, true, false));
+      for (const std::string& r : written) ASSERT_FALSE(log.persist(r, true, false));
     }
     // Flip one payload byte of record `target` (frames are 8 + 5, 8 + 6, 8 + 5 bytes).
     const std::vector<std::size_t> payload_at{8, 13 + 8, 13 + 14 + 8};
@@ -148,11 +152,51 @@ TEST(DurableLog, AFlippedByteStopsTheReplayThere) {
     c = static_cast<char>(c ^ 0x20);
     f.write(&c, 1);
     f.close();
+    const auto size_before = fs::file_size(t.log_dir() + "/log");
     Replay replay;
     open_log(t.log_dir(), replay);
-    EXPECT_EQ(replay.records.size(), target) << "record " << target;
     EXPECT_NE(replay.problem.find("checksum"), std::string::npos) << replay.problem;
+    if (target == 2) {  // the last frame: as a torn write, cut
+      EXPECT_EQ(replay.records, (std::vector<std::string>{"first", "second"}));
+      EXPECT_EQ(replay.cut_bytes, 13u);
+      EXPECT_EQ(replay.damaged_records, 0u);
+      continue;
+    }
+    ASSERT_EQ(replay.records.size(), 3u) << "record " << target;
+    EXPECT_NE(replay.records[target], written[target]);
+    EXPECT_EQ(replay.records[target].size(), written[target].size());
+    for (std::size_t i = 0; i < 3; ++i) {
+      if (i != target) {
+        EXPECT_EQ(replay.records[i], written[i]);
+      }
+    }
+    EXPECT_EQ(replay.damaged_records, 1u);
+    EXPECT_EQ(replay.cut_bytes, 0u);
+    EXPECT_EQ(fs::file_size(t.log_dir() + "/log"), size_before);
   }
+}
+
+// A length past any record cannot be framed on from: the rest is cut, and an empty record (which
+// no component's seal accepts) tells the component that something was lost.
+TEST(DurableLog, AnImpossibleLengthCutsTheRestAndLeavesAnEmptyRecord) {
+  TempDir t;
+  {
+    Replay replay;
+    DurableLog log = open_log(t.log_dir(), replay);
+    ASSERT_FALSE(log.persist("first", true, false));
+    ASSERT_FALSE(log.persist("second", true, false));
+  }
+  {
+    std::fstream f(t.log_dir() + "/log", std::ios::binary | std::ios::in | std::ios::out);
+    f.seekp(13 + 3);  // the high byte of the second frame's length
+    f.put(static_cast<char>(0x7f));
+  }
+  Replay replay;
+  DurableLog log = open_log(t.log_dir(), replay);
+  EXPECT_EQ(replay.records, (std::vector<std::string>{"first", ""}));
+  EXPECT_EQ(replay.damaged_records, 1u);
+  EXPECT_EQ(replay.cut_bytes, 14u);
+  EXPECT_NE(replay.problem.find("more than any record"), std::string::npos) << replay.problem;
 }
 
 // A child appends synced records "0", "1", ... and tells the parent each one it finished; the

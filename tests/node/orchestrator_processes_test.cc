@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -499,6 +500,70 @@ TEST(OmniNodePki, AnIdentityThatIsNotOneIsRefusedBeforeAnythingIsWritten) {
       {OMNI_NODE_BIN, "pki", "--cluster", "c", "--out", out.string(), "root", "orchestrator:1"});
   EXPECT_EQ(good.exit_code, 0) << good.output;
   EXPECT_TRUE(fs::exists(out / "orchestrator-1.crt")) << good.output;
+}
+
+// Files omni-node reads are bounded, and keys and certificates must be regular files: a config
+// or plan naming /dev/zero was read until memory ran out, a FIFO would block the node forever.
+TEST(OmniNodeFiles, ADeviceOrAFifoIsRefusedWithItsName) {
+  const testing::TempDir dir;
+  const auto config =
+      drivers::run_command({OMNI_NODE_BIN, "orchestrator", "--config", "/dev/zero"});
+  EXPECT_EQ(config.exit_code, 2) << config.output;
+  EXPECT_NE(config.output.find("/dev/zero: cannot read the file: it is larger than 16 MiB"),
+            std::string::npos)
+      << config.output;
+  const auto plan = drivers::run_command(
+      {OMNI_NODE_BIN, "pki", "--plan", "/dev/zero", "--out", (dir.path / "pki").string()});
+  EXPECT_EQ(plan.exit_code, 2) << plan.output;
+  EXPECT_NE(plan.output.find("larger than 16 MiB"), std::string::npos) << plan.output;
+  ASSERT_EQ(::mkfifo((dir.path / "ca.crt").c_str(), 0600), 0);
+  const fs::path node_yaml = dir.path / "orchestrator.yaml";
+  std::ofstream(node_yaml) << "identity: orchestrator:1\nstate_dir: state\nlisten: 127.0.0.1:0\n"
+                           << "peers: {admin: 127.0.0.1:2}\n"
+                           << "tls: {ca: ca.crt, cert: o.crt, key: o.key}\n";
+  const auto fifo =
+      drivers::run_command({OMNI_NODE_BIN, "orchestrator", "--config", node_yaml.string()});
+  EXPECT_EQ(fifo.exit_code, 2) << fifo.output;
+  EXPECT_NE(fifo.output.find("ca.crt: cannot read the file: it is not a regular file"),
+            std::string::npos)
+      << fifo.output;
+}
+
+// TLS files that cannot work are refused at start with the reason, before the node opens its
+// log or drivers: gRPC only said "cannot listen", and a certificate of another cluster started
+// a node every peer refused.
+TEST(OmniNodeFiles, TlsFilesThatCannotWorkAreRefusedWithTheReason) {
+  const testing::TempDir dir;
+  std::string error;
+  const auto ca = make_ca("c", {}, error);
+  const auto other_ca = make_ca("other", {}, error);
+  ASSERT_TRUE(ca && other_ca) << error;
+  const auto mine = issue(*ca, "orchestrator:1", {}, error);
+  const auto another = issue(*ca, "orchestrator:1", {}, error);
+  ASSERT_TRUE(mine && another) << error;
+  const fs::path node_yaml = dir.path / "orchestrator.yaml";
+  std::ofstream(node_yaml) << "identity: orchestrator:1\nstate_dir: state\nlisten: 127.0.0.1:0\n"
+                           << "peers: {admin: 127.0.0.1:2}\n"
+                           << "tls: {ca: ca.crt, cert: o.crt, key: o.key}\n";
+  const auto start_with = [&](const std::string& ca_pem, const KeyPair& pair) {
+    std::ofstream(dir.path / "ca.crt") << ca_pem;
+    std::ofstream(dir.path / "o.crt") << pair.cert_pem;
+    std::ofstream(dir.path / "o.key") << pair.key_pem;
+    return drivers::run_command({OMNI_NODE_BIN, "orchestrator", "--config", node_yaml.string()});
+  };
+  const auto mismatched = start_with(ca->cert_pem, KeyPair{mine->cert_pem, another->key_pem});
+  EXPECT_EQ(mismatched.exit_code, 2) << mismatched.output;
+  EXPECT_NE(mismatched.output.find("the key is not the certificate's key"), std::string::npos)
+      << mismatched.output;
+  const auto foreign = start_with(other_ca->cert_pem, *mine);
+  EXPECT_EQ(foreign.exit_code, 2) << foreign.output;
+  EXPECT_NE(foreign.output.find("the certificate does not chain to the CA"), std::string::npos)
+      << foreign.output;
+  const auto garbled = start_with(ca->cert_pem, KeyPair{mine->cert_pem, "-----BEGIN junk"});
+  EXPECT_EQ(garbled.exit_code, 2) << garbled.output;
+  EXPECT_NE(garbled.output.find("the key is not a PEM private key"), std::string::npos)
+      << garbled.output;
+  EXPECT_FALSE(fs::exists(dir.path / "state" / "log")) << "the log was opened before TLS";
 }
 
 }  // namespace

@@ -62,6 +62,10 @@ const std::vector<BadFile> kBadFiles{
     {"app-bad-spread.yaml", 4, 37, "spread must be \"nodes\" or \"none\", got \"racks\""},
     {"app-duplicate-name.yaml", 5, 12, "duplicate app name \"web\" (first defined at line 4)"},
     {"app-negative-replicas.yaml", 4, 39, "replicas must be a whole number from 0 to 1000"},
+    {"two-documents.yaml", 4, 1, "a second YAML document (after ---)"},
+    {"arg-surrogate-escape.yaml", 5, 49, "invalid unicode"},  // yaml-cpp's own check
+    {"arg-surrogate-bytes.yaml", 5, 43, "not valid UTF-8 (byte 0xed)"},
+    {"hypervisor-control-character.yaml", 4, 17, "invalid hypervisor"},
 };
 
 TEST(ConfigParse, EveryBadFileGetsOneLocatedError) {
@@ -140,6 +144,63 @@ TEST(ConfigParse, ErrorCountIsBounded) {
     yaml += "  - {name: BAD" + std::to_string(i) + ", resources: {cpu: 1, memory: 1Gi}}\n";
   const ConfigResult result = parse_cluster_config(yaml, "f.yaml");
   EXPECT_EQ(result.errors.size(), kMaxDiagnostics);
+}
+
+// Aliases repeat a value in full each time they are read: a file of a few KB must not become
+// gigabytes of strings.
+TEST(ConfigParse, AliasesCannotMultiplyAFileIntoGigabytes) {
+  std::string yaml = "nodes:\n  - {name: w1, resources: {cpu: 8, memory: 32Gi}}\napps:\n";
+  yaml += "  - {name: a0, image: omni/web, args: &l [&s \"" + std::string(20000, 'x') + "\"";
+  for (int i = 0; i < 63; ++i) yaml += ", *s";
+  yaml += "]}\n";
+  for (int i = 1; i < 400; ++i)
+    yaml += "  - {name: a" + std::to_string(i) + ", image: omni/web, args: *l}\n";
+  ASSERT_LT(yaml.size(), 40'000u);
+  const ConfigResult result = parse_cluster_config(yaml, "f.yaml");
+  ASSERT_FALSE(result.config.has_value());
+  ASSERT_EQ(result.errors.size(), 1u) << result.errors.front().to_string();
+  EXPECT_NE(result.errors.front().message.find("values add up to more than 16 MiB"),
+            std::string::npos)
+      << result.errors.front().to_string();
+}
+
+TEST(ConfigParse, TheClusterSizeHasLimits) {
+  const auto nodes = [](int count, int worker_vms) {
+    std::string yaml = "nodes:\n";
+    for (int i = 0; i < count; ++i)
+      yaml += "  - {name: w" + std::to_string(i) + ", worker_vms: " + std::to_string(worker_vms) +
+              ", resources: {cpu: 1000, memory: 1Ti}}\n";
+    return parse_cluster_config(yaml, "f.yaml");
+  };
+  const ConfigResult too_many_vms = nodes(3126, 64);  // 200,064 worker VMs
+  ASSERT_EQ(too_many_vms.errors.size(), 1u);
+  EXPECT_NE(too_many_vms.errors.front().message.find("at most 200000 worker VMs in all"),
+            std::string::npos)
+      << too_many_vms.errors.front().to_string();
+  EXPECT_TRUE(nodes(3125, 64).config.has_value());  // 200,000 exactly
+}
+
+TEST(ConfigParse, Utf8IsCheckedStrictly) {
+  const auto with_arg = [](const std::string& arg) {
+    return parse_cluster_config(
+        "nodes:\n  - {name: w1, resources: {cpu: 8, memory: 32Gi}}\n"
+        "apps:\n  - {name: web, image: omni/web, args: [\"" +
+            arg + "\"]}\n",
+        "f.yaml");
+  };
+  // é, €, an emoji; U+D7FF, U+E000 and U+10FFFF, the edges of what is allowed.
+  for (const char* good : {"\xc3\xa9t\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+                           "\xed\x9f\xbf\xee\x80\x80\xf4\x8f\xbf\xbf"})
+    EXPECT_TRUE(with_arg(good).config.has_value()) << testing::PrintToString(std::string(good));
+  for (const char* bad : {"\xed\xa0\x80", "\xed\xbf\xbf",                  // surrogates
+                          "\xe0\x80\xaf", "\xf0\x80\x80\xaf", "\xc0\xaf",  // overlong
+                          "\xf4\x90\x80\x80", "\xf5\x80\x80\x80",          // past U+10FFFF
+                          "\x80", "\xe2\x82", "\xc3("}) {
+    const ConfigResult result = with_arg(bad);
+    ASSERT_EQ(result.errors.size(), 1u) << testing::PrintToString(std::string(bad));
+    EXPECT_NE(result.errors.front().message.find("not valid UTF-8"), std::string::npos)
+        << result.errors.front().to_string();
+  }
 }
 
 TEST(ConfigParse, RendersBackToAnEqualConfig) {

@@ -4,7 +4,7 @@
 #include <sstream>
 #include <string>
 
-#include "drivers/util/text_file.h"
+#include "sim/cli/file_io.h"
 #include "sim/scenario/parse.h"
 
 namespace omni::sim::testing {
@@ -18,7 +18,7 @@ inline std::string read(const std::string& path) {
 
 // The reader omni-sim uses: a referenced file that never ends is its error, not the test's.
 inline std::variant<std::string, config::Diagnostic> read_disk(const std::string& path) {
-  return drivers::read_text_file(path);
+  return cli::read_text_file(path);
 }
 
 inline ScenarioResult parse_file(const std::string& path) {
