@@ -14,6 +14,10 @@ namespace {
 constexpr auto kBackoffMin = std::chrono::milliseconds(100);
 constexpr auto kBackoffMax = std::chrono::seconds(2);
 constexpr auto kKeepalive = std::chrono::milliseconds(2000);
+// gRPC refuses a received message over 4 MiB by default, and a snapshot to a lagging or new
+// replica is one message: the store's limit (kMaxStoreBytes, 32 MiB) and the rest of the
+// cluster's state must fit, as a log record (64 MiB at most) does.
+constexpr int kMaxEnvelopeBytes = 80 << 20;
 }  // namespace
 
 // The identity comes from the caller's certificate, verified against the cluster's CA. A
@@ -127,6 +131,7 @@ GrpcTransport::GrpcTransport(const std::string& listen, std::string ca_pem, KeyP
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
   // A second process on the same address is refused, not given half the connections.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.SetMaxReceiveMessageSize(kMaxEnvelopeBytes);
   builder.AddListeningPort(listen, grpc::SslServerCredentials(options), &port_);
   builder.RegisterService(service_.get());
   server_ = builder.BuildAndStart();
@@ -176,6 +181,8 @@ void GrpcTransport::add_peer(const Address& identity, const std::string& host_po
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 200);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  args.SetMaxReceiveMessageSize(kMaxEnvelopeBytes);
+  args.SetMaxSendMessageSize(kMaxEnvelopeBytes);
   std::shared_ptr<v1::Peer::Stub> stub =
       v1::Peer::NewStub(grpc::CreateCustomChannel(host_port, grpc::SslCredentials(options), args));
   std::lock_guard lock(peers_mutex_);

@@ -208,14 +208,20 @@ v1::StoreReply ClusterState::apply_store(const v1::StoreCommand& command) {
   } else if (!command.is_delete() && it == objects_.end() && objects_.size() >= kMaxObjects) {
     reply.set_status(v1::STORE_STATUS_INVALID);
     reply.set_error("the store holds its most objects, " + std::to_string(kMaxObjects));
+  } else if (!command.is_delete() && store_bytes_after(write, it) > kMaxStoreBytes) {
+    reply.set_status(v1::STORE_STATUS_INVALID);
+    reply.set_error("the store holds its most bytes, " + std::to_string(kMaxStoreBytes >> 20) +
+                    " MiB of keys and values; delete something first");
   } else {
     state_.set_store_revision(before + 1);
     reply.set_status(v1::STORE_STATUS_OK);
     if (write.key().rfind(kAppPrefix, 0) == 0)  // an app's spec is what its containers run
       state_.set_desired_revision(state_.desired_revision() + 1);
     if (command.is_delete()) {
+      store_bytes_ -= bytes_of(it->second);
       objects_.erase(it);
     } else {
+      store_bytes_ = store_bytes_after(write, it);
       v1::StoreObject& object = objects_[write.key()];
       if (object.created_revision() == 0) object.set_created_revision(before + 1);
       object.set_key(write.key());
@@ -227,7 +233,21 @@ v1::StoreReply ClusterState::apply_store(const v1::StoreCommand& command) {
   reply.set_revision(state_.store_revision());
   OMNI_ASSERT(state_.store_revision() - before <= 1);
   OMNI_ASSERT(objects_.size() <= kMaxObjects);
+  OMNI_ASSERT(store_bytes_ <= kMaxStoreBytes || reply.status() != v1::STORE_STATUS_OK ||
+              command.is_delete());
   return reply;
+}
+
+std::size_t ClusterState::bytes_of(const v1::StoreObject& object) {
+  return object.key().size() + object.value().size();
+}
+
+// The store's bytes once `write` (a put) replaces what `it` holds, if anything.
+std::size_t ClusterState::store_bytes_after(
+    const v1::StoreWrite& write, std::map<std::string, v1::StoreObject>::const_iterator it) const {
+  const std::size_t replaced = it == objects_.end() ? 0 : bytes_of(it->second);
+  OMNI_ASSERT(replaced <= store_bytes_);
+  return store_bytes_ - replaced + write.key().size() + write.value().size();
 }
 
 void ClusterState::keep_result(std::uint64_t index, v1::StoreReply reply) {
@@ -286,6 +306,9 @@ void ClusterState::restore(const std::string& snapshot) {
   restored.clear_objects();
   state_ = std::move(restored);
   objects_ = std::move(objects);
+  // Counted, not checked: a snapshot from a build with a larger limit is still the state.
+  store_bytes_ = 0;
+  for (const auto& [key, object] : objects_) store_bytes_ += bytes_of(object);
   results_.clear();
 }
 

@@ -18,6 +18,10 @@ inline constexpr std::size_t kMaxKeyBytes = 512;
 inline constexpr std::size_t kMaxValueBytes = 64 * 1024;
 inline constexpr std::size_t kMaxObjects = 100'000;
 inline constexpr std::size_t kMaxListedObjects = 10'000;
+// The keys and values of all objects together: a snapshot of the store travels as one message
+// and is kept as one log record (node/: 80 and 64 MiB), and 100,000 values of 64 KiB would be
+// 6.4 GB. A put past it is refused; the cluster's own objects count too.
+inline constexpr std::size_t kMaxStoreBytes = std::size_t{32} << 20;
 
 // Why a key or a write is not acceptable, or empty. Checked where a request enters and again
 // where a committed entry is applied: the log is input too.
@@ -72,9 +76,13 @@ class ClusterState final : public raft::StateMachine {
   void delete_object(const std::string& key);
   void put_cluster_objects(const v1::HandOver& hand_over);
   void keep_result(std::uint64_t index, v1::StoreReply reply);
+  static std::size_t bytes_of(const v1::StoreObject& object);
+  std::size_t store_bytes_after(const v1::StoreWrite& write,
+                                std::map<std::string, v1::StoreObject>::const_iterator it) const;
 
   v1::ClusterStateSnapshot state_;  // everything but the objects
   std::map<std::string, v1::StoreObject> objects_;
+  std::size_t store_bytes_ = 0;                      // keys and values of objects_
   std::map<std::uint64_t, v1::StoreReply> results_;  // by log index, the newest kMaxResults
   std::uint64_t applied_ = 0;
   std::uint64_t corrupt_snapshots_ = 0;

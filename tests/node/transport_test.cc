@@ -123,6 +123,30 @@ TEST(Transport, PeersDeliverInOrderAndTheSenderIsWhoItsCertificateSays) {
 }
 
 // A second process of one identity must not get half of the first one's connections.
+// A snapshot of a full store travels as one envelope: gRPC's default 4 MiB receive limit broke
+// the stream at every try, so a lagging or new replica never caught up.
+TEST(Transport, AnEnvelopeOfTensOfMegabytesArrives) {
+  const KeyPair ca = new_ca("demo");
+  Inbox inbox;
+  GrpcTransport one("127.0.0.1:0", ca.cert_pem, issued(ca, "orchestrator:1"),
+                    [](Address, v1::Envelope) {});
+  GrpcTransport two("127.0.0.1:0", ca.cert_pem, issued(ca, "orchestrator:2"), inbox.sink());
+  ASSERT_TRUE(one.listening() && two.listening());
+  one.add_peer("orchestrator:2", at(two));
+  bool connected = false;
+  for (int probes = 0; probes < 30 && !connected; ++probes) {
+    one.send("orchestrator:1", "orchestrator:2", envelope(0));
+    connected = inbox.wait_for(1, std::chrono::seconds(1));
+  }
+  ASSERT_TRUE(connected) << "no message reached the peer in 30 s";
+  v1::Envelope big = envelope(1);
+  big.mutable_raft()->mutable_snapshot()->set_data(std::string(std::size_t{40} << 20, 's'));
+  one.send("orchestrator:1", "orchestrator:2", big);
+  const auto delivered = inbox.sequenced(1);
+  ASSERT_EQ(delivered.size(), 1u) << "the 40 MiB envelope did not arrive";
+  EXPECT_EQ(delivered[0].second.raft().snapshot().data().size(), std::size_t{40} << 20);
+}
+
 TEST(Transport, ASecondListenerOnATakenAddressIsRefused) {
   const KeyPair ca = new_ca("demo");
   Inbox inbox;

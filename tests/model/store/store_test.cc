@@ -77,6 +77,43 @@ TEST(Store, RevisionsConditionalWritesAndDeletes) {
   EXPECT_EQ(restored.find("/apps/web")->created_revision(), 1u);
 }
 
+// 100,000 values of 64 KiB were allowed (6.4 GB), more than a snapshot can carry in one message
+// or one log record: the keys and values together have a limit, and a restored store counts them.
+TEST(Store, TheStoreHoldsAtMostItsBytes) {
+  ClusterState s;
+  const std::string value(kMaxValueBytes, 'v');
+  std::uint64_t index = 0;
+  std::size_t stored = 0;
+  for (;; ++stored) {
+    const std::string key = "/data/" + std::to_string(stored);
+    s.apply(write_entry(++index, key, value, false, std::nullopt));
+    const auto r = s.take_result(index);
+    ASSERT_TRUE(r.has_value());
+    if (r->status() == v1::STORE_STATUS_OK) continue;
+    EXPECT_EQ(r->status(), v1::STORE_STATUS_INVALID);
+    EXPECT_NE(r->error().find("the store holds its most bytes, 32 MiB"), std::string::npos)
+        << r->error();
+    break;
+  }
+  EXPECT_EQ(stored, 511u);  // 511 values of 64 KiB and their keys fit in 32 MiB, not 512
+  // Replacing a value with a smaller one, and a delete, make room again.
+  s.apply(write_entry(++index, "/data/0", "small", false, std::nullopt));
+  EXPECT_EQ(s.take_result(index)->status(), v1::STORE_STATUS_OK);
+  s.apply(write_entry(++index, "/data/extra", value, false, std::nullopt));
+  EXPECT_EQ(s.take_result(index)->status(), v1::STORE_STATUS_OK);
+  s.apply(write_entry(++index, "/data/more", value, false, std::nullopt));
+  EXPECT_EQ(s.take_result(index)->status(), v1::STORE_STATUS_INVALID);
+  ClusterState restored;
+  restored.restore(s.snapshot());
+  restored.apply(write_entry(++index, "/data/more", value, false, std::nullopt));
+  EXPECT_EQ(restored.take_result(index)->status(), v1::STORE_STATUS_INVALID)
+      << "a restored store counts its bytes";
+  restored.apply(write_entry(++index, "/data/1", "", true, std::nullopt));
+  EXPECT_EQ(restored.take_result(index)->status(), v1::STORE_STATUS_OK);
+  restored.apply(write_entry(++index, "/data/more", value, false, std::nullopt));
+  EXPECT_EQ(restored.take_result(index)->status(), v1::STORE_STATUS_OK);
+}
+
 TEST(Store, MalformedWritesInTheLogAreSkippedAndCounted) {
   ClusterState s;
   s.apply(write_entry(1, "no-slash", "a", false, std::nullopt));
