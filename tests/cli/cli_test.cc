@@ -221,6 +221,21 @@ void write_file(const std::filesystem::path& path, const std::string& text) {
   std::ofstream(path) << text;
 }
 
+// A HOME of its own under the test's temp dir, with cluster foo's credentials folder in it
+// (empty), removed at the end; `env` goes before the command.
+struct FooHome {
+  explicit FooHome(const std::string& name)
+      : tmp(testing::TempDir() + "/omni-" + name + "-" + std::to_string(getpid())),
+        credentials(tmp / "home" / ".omni" / "foo"),
+        env("HOME=" + (tmp / "home").string() + " ") {
+    std::filesystem::remove_all(tmp);
+  }
+  ~FooHome() { std::filesystem::remove_all(tmp); }
+  const std::filesystem::path tmp;
+  const std::filesystem::path credentials;
+  const std::string env;
+};
+
 // A site as omni init leaves it, for `cluster` (without its VMs: reset and init must refuse it
 // before they look for any).
 std::filesystem::path fake_site(const std::filesystem::path& dir, const std::string& cluster,
@@ -295,17 +310,15 @@ TEST(OmniCli, ResetKeepsCredentialsThatLeadToASiteAndFindsItWithoutStateDir) {
 // Credentials that are damaged, a device or a FIFO are named as such, without reading forever
 // or waiting for a writer; none of them is used.
 TEST(OmniCli, DamagedCredentialsAreNamed) {
-  const std::filesystem::path tmp =
-      testing::TempDir() + "/omni-bad-creds-" + std::to_string(getpid());
-  std::filesystem::remove_all(tmp);
-  const auto credentials = tmp / "home" / ".omni" / "foo";
+  const FooHome foo("bad-creds");
+  const auto& credentials = foo.credentials;
+  const std::string& home = foo.env;
   const std::string pem = "-----BEGIN X-----\nAAAA\n-----END X-----\n";
   write_file(credentials / "ca.crt", pem);
   write_file(credentials / "admin.crt", pem);
   write_file(credentials / "admin.key", "");
   write_file(credentials / "endpoints.yaml",
              "cluster: foo\nadmin_listen: 127.0.0.1:1\norchestrators: {o: 127.0.0.1:2}\n");
-  const std::string home = "HOME=" + (tmp / "home").string() + " ";
   const CommandRun empty_key = omni_env(home, "status --cluster foo");
   EXPECT_EQ(empty_key.exit_code, 1) << empty_key.err;
   EXPECT_NE(empty_key.err.find("admin.key is not PEM"), std::string::npos) << empty_key.err;
@@ -321,32 +334,25 @@ TEST(OmniCli, DamagedCredentialsAreNamed) {
   const CommandRun fifo = omni_env(home, "status --cluster foo");
   EXPECT_EQ(fifo.exit_code, 1) << fifo.err;
   EXPECT_NE(fifo.err.find("it is not a regular file"), std::string::npos) << fifo.err;
-  std::filesystem::remove_all(tmp);
 }
 
 // An endpoints.yaml that cannot be read may name where the cluster lives: reset keeps the
 // credentials and says so, instead of removing them and calling the cluster gone.
 TEST(OmniCli, ResetKeepsDamagedCredentials) {
-  const std::filesystem::path tmp =
-      testing::TempDir() + "/omni-damaged-" + std::to_string(getpid());
-  std::filesystem::remove_all(tmp);
-  const auto credentials = tmp / "home" / ".omni" / "foo";
-  write_file(credentials / "endpoints.yaml", "cluster: foo\nsite: [unclosed\n");
-  const std::string home = "HOME=" + (tmp / "home").string() + " ";
+  const FooHome foo("damaged");
+  write_file(foo.credentials / "endpoints.yaml", "cluster: foo\nsite: [unclosed\n");
   const CommandRun reset =
-      omni_env(home, "reset --cluster foo --yes --state-dir " + (tmp / "typo").string());
+      omni_env(foo.env, "reset --cluster foo --yes --state-dir " + (foo.tmp / "typo").string());
   EXPECT_EQ(reset.exit_code, 2) << reset.out << reset.err;
   EXPECT_NE(reset.err.find("records where cluster foo lives"), std::string::npos) << reset.err;
-  EXPECT_TRUE(std::filesystem::exists(credentials / "endpoints.yaml"));
-  std::filesystem::remove_all(tmp);
+  EXPECT_TRUE(std::filesystem::exists(foo.credentials / "endpoints.yaml"));
 }
 
 // With --updates, a watch that gets no answer says so on standard error (standard output
 // stays the answers) and exits with the last answer's code.
 TEST(OmniCli, AWatchWithoutAnAnswerFailsOnStandardError) {
-  const std::filesystem::path tmp = testing::TempDir() + "/omni-watch-" + std::to_string(getpid());
-  std::filesystem::remove_all(tmp);
-  const auto credentials = tmp / "home" / ".omni" / "foo";
+  const FooHome foo("watch");
+  const auto& credentials = foo.credentials;
   std::string error;
   const auto ca = omni::node::make_ca("foo", {}, error);
   ASSERT_TRUE(ca) << error;
@@ -358,12 +364,10 @@ TEST(OmniCli, AWatchWithoutAnAnswerFailsOnStandardError) {
   write_file(credentials / "endpoints.yaml",
              "cluster: foo\nadmin_listen: 127.0.0.1:0\norchestrators: {orchestrator:0: "
              "127.0.0.1:2}\n");
-  const std::string home = "HOME=" + (tmp / "home").string() + " ";
-  const CommandRun run = omni_env(home, "get apps -w --updates 1 -o json --cluster foo");
+  const CommandRun run = omni_env(foo.env, "get apps -w --updates 1 -o json --cluster foo");
   EXPECT_EQ(run.exit_code, 1) << run.out << run.err;
   EXPECT_EQ(run.out, "");
   EXPECT_NE(run.err.find("omni: "), std::string::npos) << run.err;
-  std::filesystem::remove_all(tmp);
 }
 
 }  // namespace
