@@ -173,17 +173,27 @@ std::optional<std::string> identity_of(const std::string& cert_pem) {
   return identity;
 }
 
+namespace {
+
+// Empty when `cert` chains to `ca` (checked with OpenSSL's `flags`), else OpenSSL's reason.
+std::string chain_problem(X509* ca, X509* cert, unsigned long flags) {
+  Store store(X509_STORE_new());
+  StoreContext context(X509_STORE_CTX_new());
+  if (!store || !context || X509_STORE_add_cert(store.get(), ca) != 1 ||
+      X509_STORE_CTX_init(context.get(), store.get(), cert, nullptr) != 1)
+    return openssl_error("verifying");
+  X509_STORE_CTX_set_flags(context.get(), flags);
+  if (X509_verify_cert(context.get()) == 1) return {};
+  return X509_verify_cert_error_string(X509_STORE_CTX_get_error(context.get()));
+}
+
+}  // namespace
+
 std::string verify(const std::string& ca_pem, const std::string& cert_pem) {
   Cert ca = read_cert(ca_pem);
   Cert cert = read_cert(cert_pem);
   if (!ca || !cert) return "not a PEM certificate";
-  Store store(X509_STORE_new());
-  StoreContext context(X509_STORE_CTX_new());
-  if (!store || !context || X509_STORE_add_cert(store.get(), ca.get()) != 1 ||
-      X509_STORE_CTX_init(context.get(), store.get(), cert.get(), nullptr) != 1)
-    return openssl_error("verifying");
-  if (X509_verify_cert(context.get()) == 1) return {};
-  return X509_verify_cert_error_string(X509_STORE_CTX_get_error(context.get()));
+  return chain_problem(ca.get(), cert.get(), 0);
 }
 
 std::string key_pair_problem(const std::string& ca_pem, const KeyPair& pair) {
@@ -195,15 +205,9 @@ std::string key_pair_problem(const std::string& ca_pem, const KeyPair& pair) {
   if (!key) return "the key is not a PEM private key";
   if (X509_check_private_key(cert.get(), key.get()) != 1)
     return "the key is not the certificate's key";
-  Store store(X509_STORE_new());
-  StoreContext context(X509_STORE_CTX_new());
-  if (!store || !context || X509_STORE_add_cert(store.get(), ca.get()) != 1 ||
-      X509_STORE_CTX_init(context.get(), store.get(), cert.get(), nullptr) != 1)
-    return openssl_error("verifying");
-  X509_STORE_CTX_set_flags(context.get(), X509_V_FLAG_NO_CHECK_TIME);
-  if (X509_verify_cert(context.get()) != 1)
-    return std::string("the certificate does not chain to the CA: ") +
-           X509_verify_cert_error_string(X509_STORE_CTX_get_error(context.get()));
+  if (std::string problem = chain_problem(ca.get(), cert.get(), X509_V_FLAG_NO_CHECK_TIME);
+      !problem.empty())
+    return "the certificate does not chain to the CA: " + problem;
   return {};
 }
 
