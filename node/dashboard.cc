@@ -164,15 +164,17 @@ int DashboardServer::port() const {
 void DashboardServer::accept() {
   acceptor_.async_accept([this](boost::system::error_code error, tcp::socket socket) {
     if (error) return after_failed_accept(acceptor_, retry_, error, [this] { accept(); });
-    serve(std::move(socket));
-    accept();
+    serve(std::move(socket), connections_.take());
+    accept_when_free(connections_, [this] { accept(); });
   });
 }
 
 // One request a connection: handshake, read, answer, close. Every step has a deadline, so a
-// client that stalls holds nothing for long; a bad request gets a 400.
-void DashboardServer::serve(tcp::socket socket) {
-  auto stream = std::make_shared<Stream>(beast::tcp_stream(std::move(socket)), tls_);
+// client that stalls holds nothing for long; a bad request gets a 400. The slot is given back
+// when the last handler lets the stream go.
+void DashboardServer::serve(tcp::socket socket, std::shared_ptr<void> slot) {
+  auto stream = std::shared_ptr<Stream>(new Stream(beast::tcp_stream(std::move(socket)), tls_),
+                                        [slot = std::move(slot)](Stream* s) { delete s; });
   beast::get_lowest_layer(*stream).expires_after(std::chrono::seconds(10));
   stream->async_handshake(ssl::stream_base::server, [this, stream](boost::system::error_code e) {
     if (!e) read_request(stream);

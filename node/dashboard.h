@@ -16,6 +16,7 @@
 #include <string_view>
 
 #include "model/proto/envelope.pb.h"
+#include "node/metrics.h"
 #include "node/pki.h"
 
 namespace omni::node {
@@ -64,11 +65,12 @@ class DashboardServer {
   bool listening() const { return listening_; }
   const std::string& problem() const { return problem_; }
   int port() const;
+  std::size_t open_connections() const { return connections_.open(); }
 
  private:
   using Stream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
   void accept();
-  void serve(boost::asio::ip::tcp::socket socket);
+  void serve(boost::asio::ip::tcp::socket socket, std::shared_ptr<void> slot);
   void read_request(const std::shared_ptr<Stream>& stream);
   void respond(const std::shared_ptr<Stream>& stream, HttpAnswer answer);
 
@@ -77,6 +79,7 @@ class DashboardServer {
   boost::asio::steady_timer retry_;  // a failed accept is tried again when it fires
   std::string token_;
   std::function<DashboardView()> view_;
+  ConnectionLimit connections_;
   bool listening_ = false;
   std::string problem_;
 };

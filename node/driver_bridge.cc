@@ -9,6 +9,7 @@
 #include <sstream>
 #include <string_view>
 
+#include "drivers/util/text_file.h"
 #include "model/core/assert.h"
 #include "model/root/plan.h"
 
@@ -168,20 +169,30 @@ std::string with_names(std::string text, const VmIdentity& identity, const std::
 // Every regular file under FILES_DIR/VM/, with its mode: what the VM receives.
 }  // namespace
 
-std::vector<drivers::VmFile> vm_files(const std::string& files_dir, const std::string& vm) {
+std::vector<drivers::VmFile> vm_files(const std::string& files_dir, const std::string& vm,
+                                      std::string& error) {
   namespace fs = std::filesystem;
   std::vector<drivers::VmFile> files;
   const fs::path root = fs::path(files_dir) / vm;
-  std::error_code error;
-  if (files_dir.empty() || !fs::is_directory(root, error)) return files;
-  for (auto it = fs::recursive_directory_iterator(root, error);
-       !error && it != fs::recursive_directory_iterator(); it.increment(error)) {
-    if (!it->is_regular_file(error)) continue;
-    std::ifstream in(it->path(), std::ios::binary);
-    std::ostringstream content;
-    content << in.rdbuf();
-    const auto mode = static_cast<unsigned>(fs::status(it->path(), error).permissions()) & 0777u;
-    files.push_back({fs::relative(it->path(), root, error).string(), content.str(), mode});
+  std::error_code walked;
+  if (files_dir.empty() || !fs::is_directory(root, walked)) return files;
+  for (auto it = fs::recursive_directory_iterator(root, walked);
+       !walked && it != fs::recursive_directory_iterator(); it.increment(walked)) {
+    std::error_code kind;
+    if (!it->is_regular_file(kind)) continue;
+    // A key shipped empty would fail far from here, in the VM, as a TLS error.
+    drivers::TextFile file = drivers::read_regular_file(it->path().string());
+    if (!file.error.empty()) {
+      error = "cannot give VM " + vm + " its file " + it->path().string() + ": " + file.error;
+      return {};
+    }
+    std::error_code stat;
+    const auto mode = static_cast<unsigned>(fs::status(it->path(), stat).permissions()) & 0777u;
+    files.push_back({fs::relative(it->path(), root, stat).string(), std::move(file.text), mode});
+  }
+  if (walked) {
+    error = "cannot list the files of VM " + vm + " in " + root.string() + ": " + walked.message();
+    return {};
   }
   std::sort(files.begin(), files.end(),
             [](const drivers::VmFile& a, const drivers::VmFile& b) { return a.path < b.path; });
@@ -199,14 +210,15 @@ drivers::VmBoot boot_of(drivers::VmBoot boot, const VmIdentity& identity,
   return boot;
 }
 
-VmSpec spec_of(const VmOp& op, const VmIdentity& identity, const VmBridgeConfig& config) {
+VmSpec spec_of(const VmOp& op, const VmIdentity& identity, const VmBridgeConfig& config,
+               std::vector<drivers::VmFile> files) {
   VmSpec spec;
   spec.identity = identity;
   if (const auto at = config.addresses.find(model_name_of(identity)); at != config.addresses.end())
     spec.address = at->second;
   if (const auto boot = config.boot.find(identity.role); boot != config.boot.end())
     spec.boot = boot_of(boot->second, identity, spec.address);
-  spec.boot.files = vm_files(config.files_dir, model_name_of(identity));
+  spec.boot.files = std::move(files);
   spec.autostart = config.autostart;
   spec.cpu_millis = op.cpu_millis;
   spec.memory_bytes = op.memory_bytes;
@@ -425,8 +437,12 @@ DriverResult execute_vm_op(VmDriver& driver, const VmOp& op, const VmBridgeConfi
   if (auto reason = out_of_scope(identity, config); !reason.empty()) return model_failure(reason);
   const std::string name = vm_name(identity);
   switch (op.kind) {
-    case VmOpKind::create:
-      return to_model(create_and_start(driver, spec_of(op, identity, config)));
+    case VmOpKind::create: {
+      std::string unreadable;
+      auto files = vm_files(config.files_dir, model_name_of(identity), unreadable);
+      if (!unreadable.empty()) return model_failure(unreadable);
+      return to_model(create_and_start(driver, spec_of(op, identity, config, std::move(files))));
+    }
     case VmOpKind::start:
       return to_model(driver.start(name));
     case VmOpKind::stop:

@@ -32,8 +32,10 @@ struct VmBridgeConfig {
 };
 
 // Every regular file under FILES_DIR/VM/ (paths relative to it, sorted), with its mode: what the
-// VM receives when it is created.
-std::vector<drivers::VmFile> vm_files(const std::string& files_dir, const std::string& vm);
+// VM receives when it is created. None, and `error` set, when one cannot be read whole (each is
+// at most drivers::kMaxTextFileBytes): a VM is never given an empty key in place of its own.
+std::vector<drivers::VmFile> vm_files(const std::string& files_dir, const std::string& vm,
+                                      std::string& error);
 
 // The reason `config` cannot scope a bridge, or empty.
 std::string vm_bridge_problem(const VmBridgeConfig& config);

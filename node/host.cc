@@ -48,15 +48,36 @@ void Host::start() {
   boost::asio::post(io_, [this] { enqueue(Start{now(), std::exchange(replayed_, {})}); });
 }
 
-void Host::deliver(Address from, v1::Envelope envelope) {
-  boost::asio::post(io_, [this, from = std::move(from), envelope = std::move(envelope)]() mutable {
-    enqueue(Deliver{now(), std::move(from), std::move(envelope)});
+bool InboxBudget::admit(std::size_t bytes) {
+  std::size_t held = held_bytes_.load();
+  do {
+    if (bytes > limit_bytes_ - std::min(held, limit_bytes_)) {
+      ++dropped_;
+      return false;
+    }
+  } while (!held_bytes_.compare_exchange_weak(held, held + bytes));
+  return true;
+}
+
+void InboxBudget::release(std::size_t bytes) {
+  const std::size_t before = held_bytes_.fetch_sub(bytes);
+  OMNI_ASSERT(before >= bytes, "only admitted bytes are released");
+}
+
+void Host::deliver(Address from, v1::Envelope envelope, std::size_t admitted_bytes) {
+  boost::asio::post(io_, [this, from = std::move(from), envelope = std::move(envelope),
+                          admitted_bytes]() mutable {
+    enqueue(Deliver{now(), std::move(from), std::move(envelope)}, admitted_bytes);
   });
 }
 
-void Host::enqueue(Input input) {
-  if (stopped_) return;
-  inbox_.push_back(std::move(input));
+void Host::release(std::size_t admitted_bytes) {
+  if (budget_ != nullptr && admitted_bytes > 0) budget_->release(admitted_bytes);
+}
+
+void Host::enqueue(Input input, std::size_t admitted_bytes) {
+  if (stopped_) return release(admitted_bytes);
+  inbox_.push_back(Waiting{std::move(input), admitted_bytes});
   if (drain_posted_) return;
   drain_posted_ = true;
   boost::asio::post(io_, [this] { drain(); });
@@ -66,10 +87,11 @@ void Host::drain() {
   drain_posted_ = false;
   Outputs batch;
   for (std::size_t n = 0; n < kMaxBatch && !inbox_.empty() && !stopped_; ++n) {
-    const Input input = std::move(inbox_.front());
+    const Waiting waiting = std::move(inbox_.front());
     inbox_.pop_front();
     const std::size_t before = batch.size();
-    component_->step(input, batch);
+    component_->step(waiting.input, batch);
+    release(waiting.admitted_bytes);
     ++counters_.steps;
     if (after_step_) after_step_(*component_);
     // Nothing is stepped after an Exit: the component is done.
@@ -189,10 +211,12 @@ void Host::call_driver(const DriverCall& call) {
 
 void Host::stop() {
   stopped_ = true;
+  for (const Waiting& waiting : inbox_) release(waiting.admitted_bytes);
+  inbox_.clear();
   wakes_.clear();
   timer_.cancel();
   if (on_stop_) boost::asio::post(io_, on_stop_);
-  OMNI_ASSERT(stopped_ && wakes_.empty());
+  OMNI_ASSERT(stopped_ && wakes_.empty() && inbox_.empty());
 }
 
 }  // namespace omni::node

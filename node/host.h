@@ -11,6 +11,7 @@
 //
 // A failed persist (EIO, a full disk) stops the component on the spot (fail-stop), as the
 // simulator models it. Model time is the monotonic clock; no persisted record depends on it.
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -31,6 +32,33 @@ class Transport {
  public:
   virtual ~Transport() = default;
   virtual void send(const Address& from, const Address& to, const v1::Envelope& envelope) = 0;
+};
+
+// What a node holds of received messages not yet stepped, in bytes: a peer (any holder of a
+// cluster certificate) that sends faster than the node steps must not grow its memory without
+// end. Past the limit a message is dropped, as the network may drop any. Thread-safe: the
+// transport's threads admit, the loop releases once the message is stepped.
+class InboxBudget {
+ public:
+  // Three of the largest envelopes (80 MiB, a snapshot) fit, and heartbeats by the million.
+  static constexpr std::size_t kDefaultLimitBytes = std::size_t{256} << 20;
+  // What a message costs beside its encoding: an empty envelope is not free to hold.
+  static constexpr std::size_t kPerMessageBytes = 256;
+
+  explicit InboxBudget(std::size_t limit_bytes = kDefaultLimitBytes) : limit_bytes_(limit_bytes) {}
+  static std::size_t cost_of(const v1::Envelope& envelope) {
+    return envelope.ByteSizeLong() + kPerMessageBytes;
+  }
+  // True, and the bytes held, when they fit; false (a message dropped) when they do not.
+  bool admit(std::size_t bytes);
+  void release(std::size_t bytes);
+  std::size_t held_bytes() const { return held_bytes_.load(); }
+  std::uint64_t dropped() const { return dropped_.load(); }
+
+ private:
+  const std::size_t limit_bytes_;
+  std::atomic<std::size_t> held_bytes_{0};
+  std::atomic<std::uint64_t> dropped_{0};
 };
 
 // Runs one driver op to completion, on a worker thread (never on the loop).
@@ -58,8 +86,12 @@ class Host {
 
   // Steps Start with the replayed records (on the loop).
   void start();
-  // Thread-safe: the message is stepped on the loop, in arrival order.
-  void deliver(Address from, v1::Envelope envelope);
+  // Thread-safe: the message is stepped on the loop, in arrival order. `admitted_bytes` of
+  // `budget` (set_inbox_budget) are released once it is stepped, or dropped by a stopped host.
+  void deliver(Address from, v1::Envelope envelope, std::size_t admitted_bytes = 0);
+  // The budget the transport admits received messages against; it outlives the host.
+  void set_inbox_budget(InboxBudget* budget) { budget_ = budget; }
+  const InboxBudget* inbox_budget() const { return budget_; }
 
   // Called on the loop after every step, with the component: what the host logs or exports.
   void set_after_step(std::function<void(const Component&)> after) {
@@ -79,7 +111,12 @@ class Host {
   // record that must be synced goes out after it (group commit). One step at a time gives the
   // same outputs in the same order; only the number of syncs differs.
   static constexpr std::size_t kMaxBatch = 256;
-  void enqueue(Input input);
+  struct Waiting {
+    Input input;
+    std::size_t admitted_bytes = 0;  // of budget_, released once stepped
+  };
+  void enqueue(Input input, std::size_t admitted_bytes = 0);
+  void release(std::size_t admitted_bytes);
   void drain();
   void execute(const Outputs& outputs);
   void execute_one(const Output& output);
@@ -102,7 +139,8 @@ class Host {
   boost::asio::steady_timer timer_;
   std::set<Time> wakes_;  // pending WakeAt instants, earliest first
   std::optional<Time> armed_for_;
-  std::deque<Input> inbox_;
+  std::deque<Waiting> inbox_;
+  InboxBudget* budget_ = nullptr;
   bool drain_posted_ = false;
   bool stopped_ = false;
   std::optional<LogError> failure_;

@@ -317,8 +317,11 @@ std::string write_libvirt_boot_files(const LocalSite& site, const root::Plan& pl
   for (const auto& vm : plan.vms) {
     const fs::path files = files_of(site, plan, vm);
     const std::string initrd = libvirt_dir(site) + "/" + vm.name + ".initrd";
-    if (std::string problem = drivers::write_initrd_with_files(
-            site.initramfs, vm_files(files.parent_path().string(), vm.name), initrd + ".new");
+    std::string unreadable;
+    const auto vm_file_list = vm_files(files.parent_path().string(), vm.name, unreadable);
+    if (!unreadable.empty()) return unreadable;
+    if (std::string problem =
+            drivers::write_initrd_with_files(site.initramfs, vm_file_list, initrd + ".new");
         !problem.empty())
       return problem;
     fs::rename(initrd + ".new", initrd, error);

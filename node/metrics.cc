@@ -5,6 +5,9 @@
 #include <boost/beast/http.hpp>
 #include <charconv>
 #include <cstdio>
+#include <utility>
+
+#include "model/core/assert.h"
 
 namespace omni::node {
 
@@ -43,8 +46,37 @@ boost::system::error_code listen_on(tcp::acceptor& acceptor, const std::string& 
 MetricsServer::MetricsServer(boost::asio::io_context& io, const std::string& host_port,
                              std::function<std::string()> render, std::string path)
     : io_(io), acceptor_(io), retry_(io), render_(std::move(render)), path_(std::move(path)) {
-  listening_ = !listen_on(acceptor_, host_port);
+  const auto error = listen_on(acceptor_, host_port);
+  if (error) problem_ = "cannot listen on " + host_port + ": " + error.message();
+  listening_ = !error;
   if (listening_) accept();
+}
+
+std::shared_ptr<void> ConnectionLimit::take() {
+  OMNI_ASSERT(!full(), "the accept loop waits while every slot is taken");
+  ++state_->open;
+  class Slot {
+   public:
+    explicit Slot(std::shared_ptr<State> state) : state_(std::move(state)) {}
+    Slot(const Slot&) = delete;
+    Slot& operator=(const Slot&) = delete;
+    ~Slot() {
+      --state_->open;
+      if (auto resume = std::exchange(state_->resume, nullptr)) resume();
+    }
+
+   private:
+    std::shared_ptr<State> state_;
+  };
+  return std::make_shared<Slot>(state_);
+}
+
+// The next accept, or, while every slot is taken, once one is given back.
+void accept_when_free(ConnectionLimit& connections, std::function<void()> accept) {
+  if (connections.full())
+    connections.when_free(std::move(accept));
+  else
+    accept();
 }
 
 int MetricsServer::port() const {
@@ -65,17 +97,20 @@ void after_failed_accept(const tcp::acceptor& acceptor, boost::asio::steady_time
 void MetricsServer::accept() {
   acceptor_.async_accept([this](boost::system::error_code error, tcp::socket socket) {
     if (error) return after_failed_accept(acceptor_, retry_, error, [this] { accept(); });
-    serve(std::move(socket));
-    accept();
+    serve(std::move(socket), connections_.take());
+    accept_when_free(connections_, [this] { accept(); });
   });
 }
 
 // A scrape is small and local: read the request, answer, close, all within a deadline. A
 // client that sends nothing sensible gets a 400 and the connection closed, and the loop goes on.
-void MetricsServer::serve(tcp::socket socket) {
+void MetricsServer::serve(tcp::socket socket, std::shared_ptr<void> slot) {
   auto buffer = std::make_shared<boost::beast::flat_buffer>(8192);
   auto request = std::make_shared<http::request<http::string_body>>();
-  auto stream = std::make_shared<boost::beast::tcp_stream>(std::move(socket));
+  // The slot is given back when the last handler lets the stream go.
+  auto stream = std::shared_ptr<boost::beast::tcp_stream>(
+      new boost::beast::tcp_stream(std::move(socket)),
+      [slot = std::move(slot)](boost::beast::tcp_stream* s) { delete s; });
   stream->expires_after(std::chrono::seconds(10));
   http::async_read(
       *stream, *buffer, *request,

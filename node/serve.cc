@@ -77,8 +77,11 @@ class RefusalLog {
       if (last.time_since_epoch().count() != 0 && now - last < std::chrono::minutes(1)) return;
       last = now;
     }
+    // Both may carry what the caller chose: a name with a newline or an escape sequence would
+    // forge a line of the log or reach a terminal.
     log_line(c_, "refused a call from " +
-                     (claimed.empty() ? "a caller without an identity" : claimed) + ": " + reason);
+                     (claimed.empty() ? "a caller without an identity" : printable(claimed)) +
+                     ": " + printable(reason, 512));
   }
 
  private:
@@ -86,6 +89,26 @@ class RefusalLog {
   std::mutex mutex_;
   std::map<std::string, std::chrono::steady_clock::time_point> last_logged_;
 };
+
+}  // namespace
+
+std::string printable(std::string_view text, std::size_t max_bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (const unsigned char c : text.substr(0, max_bytes)) {
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out += static_cast<char>(c);
+    } else {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 0xf];
+    }
+  }
+  if (text.size() > max_bytes) out += "...";
+  return out;
+}
+
+namespace {
 
 // The root creates the cluster its config file describes; the file was checked before (omni
 // init) but is read again here, so a bad one is an error, never a crash.
@@ -279,6 +302,9 @@ std::string render_metrics(const NodeConfig& c, const Host& host, const GrpcTran
        d(t.dropped_unknown_peer.load() + t.dropped_queue_full.load())},
       {"omni_connections_refused_total", "counter",
        "Calls from peers without a valid identity of this cluster.", d(t.refused.load())},
+      {"omni_messages_inbox_full_total", "counter",
+       "Messages received and dropped: those waiting to be stepped held their limit.",
+       d(host.inbox_budget() ? host.inbox_budget()->dropped() : 0)},
   };
   metrics.insert(metrics.end(), common.begin(), common.end());
   return exposition(c.identity, metrics);
@@ -385,12 +411,19 @@ int serve(const NodeConfig& c, const ServeHooks& hooks) {
   std::atomic<Host*> host_ptr{nullptr};
   // Deliveries hop onto the loop before they touch the host: the loop runs only while it lives.
   RefusalLog refusals(c);
+  InboxBudget inbox;  // what waits to be stepped is bounded, however fast peers send
   GrpcTransport transport(
       c.listen, *ca, KeyPair{*cert, *key},
       [&](Address from, v1::Envelope e) {
-        boost::asio::post(io, [&host_ptr, from = std::move(from), e = std::move(e)]() mutable {
-          if (Host* h = host_ptr.load()) h->deliver(std::move(from), std::move(e));
-        });
+        const std::size_t bytes = InboxBudget::cost_of(e);
+        if (!inbox.admit(bytes)) return;
+        boost::asio::post(
+            io, [&host_ptr, &inbox, bytes, from = std::move(from), e = std::move(e)]() mutable {
+              if (Host* h = host_ptr.load())
+                h->deliver(std::move(from), std::move(e), bytes);
+              else
+                inbox.release(bytes);
+            });
       },
       1024,
       [&refusals](const std::string& claimed, const std::string& reason) {
@@ -425,12 +458,13 @@ int serve(const NodeConfig& c, const ServeHooks& hooks) {
     seen = std::move(now);
     log_line(c, seen);
   });
+  host.set_inbox_budget(&inbox);
   host_ptr.store(&host);
   std::optional<MetricsServer> metrics;
   if (!c.metrics.empty()) {
     metrics.emplace(io, c.metrics, [&] { return render_metrics(c, host, transport); });
     if (!metrics->listening()) {
-      log_line(c, "cannot serve metrics on " + c.metrics);
+      log_line(c, "cannot serve metrics: " + metrics->problem());
       return 2;
     }
     log_line(c, "metrics on port " + std::to_string(metrics->port()));

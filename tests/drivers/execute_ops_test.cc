@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "drivers/container/process_runtime.h"
+#include "drivers/util/text_file.h"
 #include "drivers/vm/libvirt_driver.h"
 #include "drivers/vm/local_provider.h"
 #include "model/root/plan.h"
@@ -468,6 +469,29 @@ TEST_F(ExecuteVmOp, CreateGivesTheVmItsFilesInItsOwnInitramfs) {
             DriverStatus::ok);
   EXPECT_FALSE(std::filesystem::exists(copy));
   driver.destroy(k_director);
+}
+
+// A file the VM should receive but that cannot be read whole fails the create and defines nothing:
+// it was shipped empty, and the VM failed later, in its TLS, far from the cause.
+TEST_F(ExecuteVmOp, AFileThatCannotBeReadFailsTheCreateWithItsName) {
+  TempDir dir("omni-files");
+  testing::write_file(dir / "initrd.cpio.gz", "initramfs");
+  const std::filesystem::path own = std::filesystem::path(dir / "files") / k_model_worker / "pki";
+  std::filesystem::create_directories(own);
+  testing::write_file((own / "agent.key").string(), "SECRET");
+  std::filesystem::resize_file(own / "agent.key", drivers::kMaxTextFileBytes + 1);  // sparse
+  drivers::VmBoot boot;
+  boot.kernel_path = "/boot/vmlinuz";
+  boot.initrd_path = dir / "initrd.cpio.gz";
+  scope_.boot = {{"worker", boot}};
+  scope_.files_dir = dir / "files";
+  const auto created = execute_vm_op(
+      *driver_, vm_op(VmOpKind::create, k_model_worker, {{"role", "worker"}}), scope_);
+  EXPECT_EQ(created.status, DriverStatus::failed);
+  EXPECT_TRUE(contains(created.message, "cannot give VM " + k_model_worker + " its file"))
+      << created.message;
+  EXPECT_TRUE(contains(created.message, "agent.key")) << created.message;
+  EXPECT_TRUE(listed_names().empty());
 }
 
 // Files without an initramfs to carry them, or with a path that climbs out, are refused.

@@ -241,5 +241,45 @@ TEST(Host, InputsThatWaitTogetherShareOneSync) {
   EXPECT_EQ(replay.records.back(), "got:100");
 }
 
+// A peer that sends faster than the node steps cannot grow its memory without end: what waits to
+// be stepped is admitted against a budget, the rest dropped and counted, and each message's bytes
+// come back once it is stepped (or its host has stopped).
+TEST(Host, MessagesWaitingToBeSteppedHoldABoundedBudget) {
+  TempDir t;
+  boost::asio::io_context io;
+  Replay replay;
+  LogError error;
+  auto log = DurableLog::open((t.path / "state").string(), replay, error);
+  ASSERT_TRUE(log.has_value()) << error.message;
+  Recorder recorder;
+  Host host(io, "acker", std::make_unique<Acknowledger>(), std::move(*log), {}, recorder, answer,
+            1);
+  v1::Envelope e;
+  e.set_seq(1);
+  e.mutable_hello()->set_component(std::string(1000, 'x'));
+  const std::size_t cost = InboxBudget::cost_of(e);
+  EXPECT_GT(cost, 1000u + InboxBudget::kPerMessageBytes - 1);
+  InboxBudget budget(10 * cost);
+  host.set_inbox_budget(&budget);
+  host.start();
+  std::size_t admitted = 0;
+  for (std::uint64_t seq = 1; seq <= 25; ++seq) {  // as the transport's threads do, unstepped
+    e.set_seq(seq);
+    if (!budget.admit(cost)) continue;
+    ++admitted;
+    host.deliver("peer", e, cost);
+  }
+  EXPECT_EQ(admitted, 10u);
+  EXPECT_EQ(budget.dropped(), 15u);
+  EXPECT_EQ(budget.held_bytes(), 10 * cost);
+  io.run_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(recorder.acked.size(), 10u);
+  EXPECT_EQ(budget.held_bytes(), 0u) << "stepped messages give their bytes back";
+  EXPECT_TRUE(budget.admit(10 * cost)) << "and the budget takes as many again";
+  EXPECT_FALSE(budget.admit(1));
+  budget.release(10 * cost);
+  EXPECT_EQ(budget.dropped(), 16u);
+}
+
 }  // namespace
 }  // namespace omni::node

@@ -100,7 +100,56 @@ TEST(MetricsServer, KeepsAcceptingAfterRunningOutOfFileDescriptors) {
   EXPECT_EQ(exhausted, EMFILE) << "the connections stopped for another reason";
   EXPECT_FALSE(clients.empty());
   const std::string ok = get(s.server.port(), "/metrics", std::chrono::seconds(5));
-  EXPECT_EQ(ok.rfind("HTTP/1.1 200", 0), 0u) << "no answer after the descriptors came back";
+  EXPECT_EQ(ok.rfind("HTTP/1.1 200", 0), 0u)
+      << "no answer after the descriptors came back (" << s.server.open_connections()
+      << " connections open, " << clients.size() << " made): " << ok;
+}
+
+// Each connection holds a descriptor for up to its deadline: clients that connect and say nothing
+// could take every descriptor the node has (its log and its peers' streams need them). At the
+// limit the listener stops accepting; what connects waits in the backlog and is served once the
+// others are gone.
+TEST(MetricsServer, ServesAtMostItsLimitOfConnectionsAtOnce) {
+  Served s;
+  ASSERT_TRUE(s.server.listening());
+  std::vector<int> idle;
+  for (std::size_t i = 0; i < ConnectionLimit::kMaxOpen; ++i) {
+    const int fd = connect_to(s.server.port());
+    ASSERT_GE(fd, 0);
+    idle.push_back(fd);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // all accepted and held
+  const int waiting = connect_to(s.server.port());              // into the kernel's backlog
+  ASSERT_GE(waiting, 0);
+  const std::string request = "GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n";
+  ASSERT_EQ(::write(waiting, request.data(), request.size()), static_cast<ssize_t>(request.size()));
+  const timeval second{1, 0};
+  ::setsockopt(waiting, SOL_SOCKET, SO_RCVTIMEO, &second, sizeof second);
+  char buffer[4096];
+  EXPECT_LT(::read(waiting, buffer, sizeof buffer), 0) << "answered past the limit";
+  EXPECT_EQ(errno, EAGAIN);
+  for (const int fd : idle) ::close(fd);
+  const timeval five{5, 0};
+  ::setsockopt(waiting, SOL_SOCKET, SO_RCVTIMEO, &five, sizeof five);
+  std::string answer;
+  for (ssize_t n; (n = ::read(waiting, buffer, sizeof buffer)) > 0;)
+    answer.append(buffer, static_cast<std::size_t>(n));
+  ::close(waiting);
+  EXPECT_EQ(answer.rfind("HTTP/1.1 200", 0), 0u) << "served once the idle ones closed: " << answer;
+}
+
+TEST(MetricsServer, SaysWhyItCannotListen) {
+  boost::asio::io_context io;
+  const MetricsServer bad_port(io, "127.0.0.1:70000", [] { return std::string(); });
+  EXPECT_FALSE(bad_port.listening());
+  EXPECT_EQ(bad_port.problem().rfind("cannot listen on 127.0.0.1:70000: ", 0), 0u)
+      << bad_port.problem();
+  const MetricsServer first(io, "127.0.0.1:0", [] { return std::string(); });
+  ASSERT_TRUE(first.listening());
+  const std::string taken = "127.0.0.1:" + std::to_string(first.port());
+  const MetricsServer second(io, taken, [] { return std::string(); });
+  EXPECT_FALSE(second.listening());
+  EXPECT_NE(second.problem().find("in use"), std::string::npos) << second.problem();
 }
 
 }  // namespace

@@ -8,6 +8,8 @@
 #include <tuple>
 #include <vector>
 
+#include "node/serve.h"
+
 namespace omni::node {
 namespace {
 
@@ -20,6 +22,17 @@ const std::string kGood =
     "  orchestrator:2: 127.0.0.1:7102\n"
     "  admin: 127.0.0.1:7199\n"
     "tls: {ca: /etc/omni/ca.crt, cert: /etc/omni/o1.crt, key: /etc/omni/o1.key}\n";
+
+// A refused caller's claimed name is the caller's choice: a newline in it would forge a line of
+// the log, an escape sequence would reach a terminal, and its length is unbounded.
+TEST(NodeLog, AStrangersNameIsPrintedEscapedAndCut) {
+  EXPECT_EQ(printable("orchestrator:3"), "orchestrator:3");
+  EXPECT_EQ(printable("x\nomni-node: forged\x1b[31m"), "x\\x0aomni-node: forged\\x1b[31m");
+  EXPECT_EQ(printable("a\\b"), "a\\x5cb") << "a backslash cannot pass for an escape";
+  EXPECT_EQ(printable(std::string("\xff\0", 2)), "\\xff\\x00");
+  EXPECT_EQ(printable(std::string(1000, 'n')), std::string(128, 'n') + "...");
+  EXPECT_EQ(printable("abcdef", 3), "abc...");
+}
 
 TEST(NodeConfig, AGoodFileIsReadWhole) {
   const auto parsed = parse_node_config("orchestrator", kGood, "o1.yaml");
