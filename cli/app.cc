@@ -9,6 +9,8 @@
 #include "cli/local_init.h"
 #include "cli/plan_output.h"
 #include "model/config/parse.h"
+#include "model/orchestrator/cluster_spec.h"
+#include "model/orchestrator/cluster_state.h"
 #include "model/root/plan.h"
 
 namespace omni::cli {
@@ -115,6 +117,20 @@ std::optional<std::pair<config::ClusterConfig, root::Plan>> load_plan(
   return std::make_pair(std::move(*parsed.config), std::get<root::Plan>(std::move(plan)));
 }
 
+// The simulator runs clusters of any size the config allows; a real plane keeps the cluster's
+// own records within kMaxClusterRecordBytes, or a snapshot of its state would not fit a log record.
+std::optional<config::Diagnostic> too_large_for_a_plane(const config::ClusterConfig& config) {
+  const std::size_t bytes =
+      orchestrator::cluster_record_bytes(orchestrator::to_cluster_spec(config));
+  if (bytes <= orchestrator::kMaxClusterRecordBytes) return std::nullopt;
+  const auto mib = [](std::size_t b) { return std::to_string((b + (1 << 20) - 1) >> 20); };
+  return config::Diagnostic{config.nodes.front().where,
+                            "the cluster's own records (its nodes and their VMs) would take " +
+                                mib(bytes) + " MiB of the plane's state; a plane keeps at most " +
+                                mib(orchestrator::kMaxClusterRecordBytes) +
+                                " MiB of them: fewer nodes or worker VMs, or shorter names"};
+}
+
 int run_init(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   po::options_description options("Options");
   options.add_options()("help,h", "show this help")("file,f", po::value<std::string>(),
@@ -150,6 +166,10 @@ int run_init(const std::vector<std::string>& args, std::ostream& out, std::ostre
   auto loaded = load_plan(vm["file"].as<std::string>(), err, &config_text);
   if (!loaded) return kExitBadInput;
   const auto& [config, plan] = *loaded;
+  if (auto problem = too_large_for_a_plane(config)) {
+    err << problem->to_string() << "\n";
+    return kExitBadInput;
+  }
   if (!vm.count("dry-run")) {
     if (*format == OutputFormat::yaml)
       return bad_input(err, "init: progress is printed as table or json");

@@ -21,6 +21,7 @@
 #include "cli/file_io.h"
 #include "cli/flags.h"
 #include "model/config/parse.h"
+#include "model/config/render.h"
 #include "model/core/json.h"
 #include "model/orchestrator/apps.h"
 #include "model/root/plan.h"
@@ -72,7 +73,7 @@ void write_yaml(YAML::Emitter& out, const Record& record) {
   out << YAML::BeginMap;
   for (const auto& [key, value] : record.fields) {
     out << YAML::Key << key << YAML::Value;
-    if (const auto* text = std::get_if<std::string>(&value)) out << *text;
+    if (const auto* text = std::get_if<std::string>(&value)) config::emit_text(out, *text);
     if (const auto* number = std::get_if<std::int64_t>(&value)) out << *number;
     if (const auto* flag = std::get_if<bool>(&value)) out << *flag;
     if (const auto* list = std::get_if<std::vector<Record>>(&value)) {
@@ -654,25 +655,14 @@ int run_delete(const std::vector<std::string>& args, std::ostream& out, std::ost
   return kExitFailure;
 }
 
-namespace {
-
-// An event as a person reads it: when it happened by this machine's clock (now, less its age
-// by the leader's clock), what kind, what.
-struct ShownEvent {
-  std::uint64_t seq = 0;
-  std::chrono::system_clock::time_point at;
-  std::string kind;
-  std::string text;
-};
-
-// An event's age by the leader's clock, from 0 to a century: the two times come from the wire,
-// and their difference, or the age as system_clock nanoseconds, must not overflow.
 std::int64_t age_ms(std::int64_t now_ms, std::int64_t at_ms) {
   constexpr std::int64_t kCenturyMs = std::int64_t{100} * 366 * 24 * 3600 * 1000;
   std::int64_t age = 0;
   if (__builtin_sub_overflow(now_ms, at_ms, &age)) return at_ms > now_ms ? 0 : kCenturyMs;
   return std::clamp<std::int64_t>(age, 0, kCenturyMs);
 }
+
+namespace {
 
 std::vector<ShownEvent> events_of(const v1::StatusReply& r) {
   const auto now = std::chrono::system_clock::now();
@@ -708,17 +698,7 @@ void print_event(const Common& common, const std::string& seen_by, const ShownEv
   out << yaml.c_str() << "\n";
 }
 
-// Where `omni events -f` is: the leader it last read and the newest event it printed. A new
-// leader's log is its own, so after a change only what it saw after the last print is new; and
-// so is the log of the same replica leading at another term, which may have restarted (its
-// log, in memory, counts from 1 again).
-struct EventCursor {
-  std::string leader;
-  std::uint64_t term = 0;
-  std::uint64_t seq = 0;
-  std::chrono::system_clock::time_point at;
-  bool started = false;
-};
+}  // namespace
 
 std::vector<ShownEvent> fresh_events(const v1::StatusReply& r, const EventCursor& cursor) {
   std::vector<ShownEvent> fresh;
@@ -729,8 +709,6 @@ std::vector<ShownEvent> fresh_events(const v1::StatusReply& r, const EventCursor
       fresh.push_back(std::move(e));
   return fresh;
 }
-
-}  // namespace
 
 int run_events(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   Common common;

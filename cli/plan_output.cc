@@ -147,30 +147,42 @@ void print_plan_yaml(std::ostream& out, const root::Plan& plan,
   y << YAML::Key << "plan" << YAML::Value << YAML::BeginMap;
   y << YAML::Key << "quorum" << YAML::Value << plan.quorum;
   y << YAML::Key << "phases" << YAML::Value << YAML::BeginSeq;
-  for (const auto& s : plan.phases)
-    y << YAML::BeginMap << YAML::Key << "phase" << YAML::Value
-      << std::string(root::phase_name(s.phase)) << YAML::Key << "summary" << YAML::Value
-      << s.summary << YAML::EndMap;
+  // Names and words as strings every YAML reader reads back as strings (a node may be "123").
+  const auto field = [&y](const char* key, const std::string& text) {
+    y << YAML::Key << key << YAML::Value;
+    config::emit_text(y, text);
+  };
+  for (const auto& s : plan.phases) {
+    y << YAML::BeginMap;
+    field("phase", std::string(root::phase_name(s.phase)));
+    field("summary", s.summary);
+    y << YAML::EndMap;
+  }
   y << YAML::EndSeq << YAML::Key << "vms" << YAML::Value << YAML::BeginSeq;
   for (const auto& vm : plan.vms) {
-    y << YAML::BeginMap << YAML::Key << "name" << YAML::Value << vm.name << YAML::Key << "node"
-      << YAML::Value << vm.node << YAML::Key << "role" << YAML::Value
-      << std::string(role_name(vm.role)) << YAML::Key << "resources" << YAML::Value;
+    y << YAML::BeginMap;
+    field("name", vm.name);
+    field("node", vm.node);
+    field("role", std::string(role_name(vm.role)));
+    y << YAML::Key << "resources" << YAML::Value;
     emit_plan_resources(y, vm.resources);
     y << YAML::EndMap;
   }
   y << YAML::EndSeq << YAML::Key << "orchestrators" << YAML::Value << YAML::BeginSeq;
   for (const auto& r : plan.replicas) {
-    y << YAML::BeginMap << YAML::Key << "name" << YAML::Value << r.name << YAML::Key << "node"
-      << YAML::Value << r.node << YAML::Key << "vm" << YAML::Value << r.vm << YAML::Key
-      << "resources" << YAML::Value;
+    y << YAML::BeginMap;
+    field("name", r.name);
+    field("node", r.node);
+    field("vm", r.vm);
+    y << YAML::Key << "resources" << YAML::Value;
     emit_plan_resources(y, r.resources);
     y << YAML::EndMap;
   }
   y << YAML::EndSeq << YAML::Key << "capacity" << YAML::Value << YAML::BeginSeq;
   for (const auto& c : plan.capacity) {
-    y << YAML::BeginMap << YAML::Key << "node" << YAML::Value << c.node << YAML::Key
-      << "unallocated" << YAML::Value;
+    y << YAML::BeginMap;
+    field("node", c.node);
+    y << YAML::Key << "unallocated" << YAML::Value;
     emit_plan_resources(y, c.unallocated);
     y << YAML::Key << "free_for_apps" << YAML::Value;
     emit_plan_resources(y, c.app_free);

@@ -63,6 +63,8 @@ inline constexpr int kMaxWorkerVmsPerNode = 64;
 inline constexpr std::size_t kMaxNodes = 100'000;
 inline constexpr std::int64_t kMaxWorkerVms = 200'000;
 inline constexpr std::size_t kMaxNodeNameLength = 63;
+// A libvirt URI is a host and a few parameters; every node's is kept in the cluster's state.
+inline constexpr std::size_t kMaxHypervisorUriLength = 256;
 
 struct ClusterConfig {
   std::string name = "omni";

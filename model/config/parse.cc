@@ -255,6 +255,9 @@ class ConfigParser {
       auto text = in_.scalar(hv, "hypervisor");
       if (text && is_valid_hypervisor(*text)) {
         node.hypervisor = *text;
+      } else if (text && text->size() > kMaxHypervisorUriLength) {
+        in_.error(hv, "a hypervisor URI is at most " + std::to_string(kMaxHypervisorUriLength) +
+                          " characters, got " + std::to_string(text->size()));
       } else if (text) {
         in_.error(hv, "invalid hypervisor \"" + *text +
                           "\": use local or a libvirt URI such as qemu:///system, "
@@ -322,6 +325,7 @@ bool is_valid_name(std::string_view name) {
 // "local", or a libvirt URI such as qemu:///system, qemu+ssh://host/system, test:///default.
 bool is_valid_hypervisor(std::string_view uri) {
   if (uri == "local") return true;
+  if (uri.size() > kMaxHypervisorUriLength) return false;
   const auto sep = uri.find("://");
   if (sep == std::string_view::npos || sep == 0) return false;
   const std::string_view scheme = uri.substr(0, sep);

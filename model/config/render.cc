@@ -2,10 +2,35 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+#include <iterator>
+
 #include "model/config/quantity.h"
 #include "model/core/assert.h"
 
 namespace omni::config {
+
+bool plain_yaml_is_ambiguous(std::string_view text) {
+  if (text.empty()) return true;
+  const char first = text.front();
+  // Numbers of every base and form, dates, times, .inf and .nan start with one of these.
+  if ((first >= '0' && first <= '9') || first == '+' || first == '-' || first == '.' ||
+      first == '~')
+    return true;
+  std::string lower;
+  for (const char c : text.substr(0, 6))
+    lower += static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+  static constexpr std::string_view kWords[] = {"y",     "n",  "yes", "no",  "true",
+                                                "false", "on", "off", "null"};
+  OMNI_ASSERT(lower.size() <= 6 && lower.size() <= text.size());
+  return text.size() <= 5 &&
+         std::find(std::begin(kWords), std::end(kWords), lower) != std::end(kWords);
+}
+
+void emit_text(YAML::Emitter& out, const std::string& text) {
+  if (plain_yaml_is_ambiguous(text)) out << YAML::DoubleQuoted;
+  out << text;
+}
 
 void emit_resources(YAML::Emitter& out, const Resources& r) {
   OMNI_ASSERT(r.cpu_millis > 0 && r.memory_bytes > 0);
@@ -20,9 +45,14 @@ namespace {
 
 void emit_app(YAML::Emitter& out, const AppConfig& app) {
   out << YAML::BeginMap;
-  out << YAML::Key << "name" << YAML::Value << app.name;
-  out << YAML::Key << "image" << YAML::Value << app.image;
-  if (!app.archive.empty()) out << YAML::Key << "archive" << YAML::Value << app.archive;
+  out << YAML::Key << "name" << YAML::Value;
+  emit_text(out, app.name);
+  out << YAML::Key << "image" << YAML::Value;
+  emit_text(out, app.image);
+  if (!app.archive.empty()) {
+    out << YAML::Key << "archive" << YAML::Value;
+    emit_text(out, app.archive);
+  }
   if (!app.args.empty()) {
     out << YAML::Key << "args" << YAML::Value << YAML::Flow << YAML::BeginSeq;
     for (const auto& arg : app.args) out << YAML::DoubleQuoted << arg;
@@ -41,7 +71,8 @@ void emit_config(YAML::Emitter& out, const ClusterConfig& config) {
   OMNI_ASSERT(!config.nodes.empty());
   out << YAML::BeginMap;
   out << YAML::Key << "cluster" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "name" << YAML::Value << config.name;
+  out << YAML::Key << "name" << YAML::Value;
+  emit_text(out, config.name);
   out << YAML::Key << "orchestrators" << YAML::Value << config.orchestrators;
   out << YAML::Key << "director" << YAML::Value;
   emit_resources(out, config.director_vm);
@@ -51,11 +82,14 @@ void emit_config(YAML::Emitter& out, const ClusterConfig& config) {
   out << YAML::Key << "nodes" << YAML::Value << YAML::BeginSeq;
   for (const auto& node : config.nodes) {
     out << YAML::BeginMap;
-    out << YAML::Key << "name" << YAML::Value << node.name;
-    out << YAML::Key << "role" << YAML::Value << node.role;
+    out << YAML::Key << "name" << YAML::Value;
+    emit_text(out, node.name);
+    out << YAML::Key << "role" << YAML::Value;
+    emit_text(out, node.role);
     out << YAML::Key << "resources" << YAML::Value;
     emit_resources(out, node.resources);
-    out << YAML::Key << "hypervisor" << YAML::Value << node.hypervisor;
+    out << YAML::Key << "hypervisor" << YAML::Value;
+    emit_text(out, node.hypervisor);
     out << YAML::Key << "worker_vms" << YAML::Value << node.worker_vms;
     out << YAML::EndMap;
   }

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "model/config/quantity.h"
+#include "model/config/resource_limits.h"
 #include "model/core/assert.h"
 #include "model/core/sealed.h"
 
@@ -95,6 +96,11 @@ void Director::on_deliver(const Deliver& d, Outputs& out) {
       on_agent_hello(d.from, out);
       break;
     case v1::Envelope::kInspect:
+      // Each answer takes a slot of reports_sent_; strangers' questions must not push the
+      // controller's report out before its echo renews the lease.
+      if (!may_hold(FenceValue{kRootEra, 0}, d.from) &&
+          !may_hold(FenceValue{kClusterEra, 0}, d.from))
+        break;
       if (e.inspect().lease_report_seq() != 0) {
         renew_lease(d.from, e.inspect().lease_report_seq());
         fence_apps_if_lease_changed(out);
@@ -136,9 +142,20 @@ bool Director::admit(FenceValue fence, const Address& from) {
   return true;
 }
 
+// Any holder of a cluster certificate can send a command: without this, an Agent's address with
+// the fence (1, 2^64-1) became the controller for good and could destroy the node's VMs.
+bool Director::may_hold(FenceValue fence, const Address& from) const {
+  OMNI_ASSERT(!config_.root.empty());
+  // The cluster's CA names the root `root` (the simulator's second init is `root-2`).
+  if (fence.era == kRootEra) return from == config_.root || from.rfind(config_.root + "-", 0) == 0;
+  return fence.era == kClusterEra && from.rfind(kOrchestratorPrefix, 0) == 0 &&
+         from.size() > kOrchestratorPrefix.size();
+}
+
 void Director::on_command(const Address& from, std::uint64_t seq,
                           const v1::DirectorCommand& command, Outputs& out) {
   const FenceValue fence = fence_of(command.fence());
+  if (!may_hold(fence, from)) return;  // no report: a stranger gets no answer to count on
   if (!admit(fence, from)) {
     report(from, seq, true,
            "rejected " + to_string(fence) + ": this Director is controlled at " +
@@ -164,7 +181,8 @@ void Director::on_command(const Address& from, std::uint64_t seq,
 void Director::on_take_control(const Address& from, std::uint64_t seq, const v1::TakeControl& take,
                                Outputs& out) {
   const FenceValue fence = fence_of(take.fence());
-  if (fence.era != kClusterEra || !admit(fence, from)) {
+  if (fence.era != kClusterEra || !may_hold(fence, from)) return;
+  if (!admit(fence, from)) {
     report(from, seq, true,
            "rejected take-over at " + to_string(fence) + ": held at " + to_string(accepted_), out);
     return;
@@ -196,9 +214,15 @@ std::optional<std::string> Director::capacity_problem(const std::vector<v1::VmSp
   config::Resources free{config_.capacity.cpu_millis - config_.director_vm.cpu_millis,
                          config_.capacity.memory_bytes - config_.director_vm.memory_bytes};
   OMNI_ASSERT(free.cpu_millis >= 0 && free.memory_bytes >= 0);
+  // From the wire: a negative amount passed the comparisons below and overflowed the sums.
+  if (vms.size() > static_cast<std::size_t>(config::kMaxWorkerVmsPerNode))
+    return std::to_string(vms.size()) + " worker VMs on " + config_.node + ", at most " +
+           std::to_string(config::kMaxWorkerVmsPerNode);
   for (std::size_t i = 0; i < vms.size(); ++i) {
     const config::Resources need = resources_of(vms[i].resources());
     const std::string which = " on " + config_.node + " for worker VM " + std::to_string(i + 1);
+    if (!config::is_valid_amount(need) || vms[i].name().empty())
+      return "no name or no sound resources" + which;
     if (need.memory_bytes > free.memory_bytes)
       return "not enough memory" + which + ": need " + quantity_text(need.memory_bytes, true) +
              ", " + quantity_text(free.memory_bytes, true) + " free";
@@ -303,9 +327,15 @@ void Director::on_driver_done(const DriverDone& done, Outputs& out) {
   OMNI_ASSERT(pending_.size() < config_.max_ops_in_flight + 1);
 }
 
+// An Agent is heard only from a VM this Director wants or its hypervisor lists: any certificate
+// holder can claim `agent:ANYTHING`, and each name was a new entry of vms_ and agent_reports_.
+bool Director::is_own_vm(const std::string& vm) const {
+  return !vm.empty() && (vms_.count(vm) > 0 || is_desired(vm));
+}
+
 void Director::on_agent_hello(const Address& from, Outputs& out) {
   const std::string vm = vm_of_agent(from);
-  if (vm.empty()) return;
+  if (!is_own_vm(vm)) return;
   vms_[vm].agent_ready = true;
   agent_reports_.erase(vm);
   if (is_desired(vm)) send_containers(vm, out);
@@ -313,13 +343,13 @@ void Director::on_agent_hello(const Address& from, Outputs& out) {
 
 void Director::on_agent_report(const Address& from, const v1::AgentReport& report, Outputs& out) {
   const std::string vm = vm_of_agent(from);
-  if (vm.empty() || vm != report.vm()) return;
+  if (!is_own_vm(vm) || vm != report.vm()) return;
   vms_[vm].agent_ready = true;
   agent_reports_[vm] = report;
   // An Agent ahead of us saw a generation this Director never persisted (a lease flip before a
   // restart); it refuses older lists, so move past it or the two would answer each other forever.
-  if (report.generation() > generation_ &&
-      report.generation() < std::numeric_limits<std::uint64_t>::max())
+  // Only so far ahead: a generation near 2^64 would wrap the next increment to zero.
+  if (report.generation() > generation_ && report.generation() - generation_ <= kMaxGenerationLead)
     generation_ = report.generation() + 1;
   if (report.generation() != generation_ && is_desired(vm)) send_containers(vm, out);
 }
@@ -403,7 +433,9 @@ void Director::report(const Address& to, std::uint64_t seq, bool rejected,
   e.mutable_director_report()->set_command_seq(seq);
   e.mutable_director_report()->set_report_seq(next_report_seq_);
   e.mutable_director_report()->set_apps_fenced(apps_fenced_);
-  reports_sent_.emplace_back(next_report_seq_++, now_);
+  // Only the controller's echo renews the lease: only what it was sent is worth remembering.
+  if (to == controller_) reports_sent_.emplace_back(next_report_seq_, now_);
+  ++next_report_seq_;
   if (reports_sent_.size() > kReportsRemembered) reports_sent_.pop_front();
   out.push_back(Send{to, std::move(e)});
 }

@@ -84,6 +84,9 @@ class Director final : public Component {
   void on_agent_hello(const Address& from, Outputs& out);
 
   bool admit(FenceValue fence, const Address& from);
+  // Whether `from` may act at `fence` at all: era 0 is the root's, era 1 the Orchestrators'.
+  bool may_hold(FenceValue fence, const Address& from) const;
+  bool is_own_vm(const std::string& vm) const;
   std::optional<std::string> capacity_problem(const std::vector<v1::VmSpec>& vms) const;
   void execute(FenceValue fence, const Address& from, const v1::DirectorCommand& command);
   void persist_checkpoint(Outputs& out) const;
@@ -125,6 +128,9 @@ class Director final : public Component {
   // The app lease (volatile): reports sent lately, by seq, and when; seqs start from the start
   // time so an echo of a report from before a restart never matches a new one.
   static constexpr std::size_t kReportsRemembered = 16;
+  // How far an Agent's generation may be ahead of this Director's (lease flips it never
+  // persisted) for the Director to move past it.
+  static constexpr std::uint64_t kMaxGenerationLead = std::uint64_t{1} << 32;
   std::deque<std::pair<std::uint64_t, Time>> reports_sent_;
   std::uint64_t next_report_seq_ = 1;
   Time lease_from_{};

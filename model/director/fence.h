@@ -4,6 +4,7 @@
 #include <compare>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "model/proto/envelope.pb.h"
 
@@ -11,6 +12,9 @@ namespace omni {
 
 inline constexpr std::uint32_t kRootEra = 0;
 inline constexpr std::uint32_t kClusterEra = 1;
+// Who may hold each era: the root (by its address) and the Orchestrator replicas, whose
+// addresses start with this.
+inline constexpr std::string_view kOrchestratorPrefix = "orchestrator:";
 
 struct FenceValue {
   std::uint32_t era = 0;

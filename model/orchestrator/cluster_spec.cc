@@ -90,10 +90,16 @@ std::optional<std::string> cluster_spec_problem(const v1::ClusterSpec& spec) {
   if (spec.orchestrators() > static_cast<std::uint32_t>(spec.nodes_size()))
     return "orchestrators is more than the nodes";
   std::set<std::string> names;
+  std::int64_t worker_vms = 0;
   for (const auto& node : spec.nodes()) {
     if (auto problem = node_problem(node)) return problem;
     if (!names.insert(node.name()).second) return "node " + node.name() + " appears twice";
+    worker_vms += node.worker_vms();
   }
+  // Each becomes a VM of the plan, an Agent and a key: a spec from the wire must not ask for
+  // millions, as a config may not.
+  if (worker_vms > config::kMaxWorkerVms)
+    return "more than " + std::to_string(config::kMaxWorkerVms) + " worker VMs in all";
   return std::nullopt;
 }
 

@@ -1,7 +1,9 @@
 #include "model/orchestrator/cluster_state.h"
 
 #include <algorithm>
+#include <set>
 
+#include "model/config/resource_limits.h"
 #include "model/core/assert.h"
 #include "model/orchestrator/apps.h"
 #include "model/orchestrator/cluster_spec.h"
@@ -13,21 +15,46 @@ namespace {
 
 // What a committed entry must be before it may change the state. The log is input like any
 // message: a replica that asserted here would fall over on every restart.
+// An Orchestrator replica as the plan places it: numbered (below any number the next one could
+// wrap), on a VM, with amounts the scheduler's sums can hold (none negative: the scheduler's
+// fits() asserts it).
+bool is_valid_replica(const v1::ReplicaSpec& r) {
+  const auto& c = r.container();
+  const auto within = [](std::int64_t amount, std::int64_t limit) {
+    return amount >= 0 && amount <= limit;
+  };
+  return c.replica() > 0 && c.replica() <= kMaxReplicaNumber && !r.vm().empty() &&
+         !c.name().empty() && within(c.resources().cpu_millis(), config::kMaxCpuMillis) &&
+         within(c.resources().memory_bytes(), config::kMaxMemoryBytes);
+}
+
+// Each Director once, each replica number once: a Director twice tripped begin_term()'s
+// assertion in every new leader, and replica 2^32-1 wrapped next_replica to zero.
+bool is_valid_hand_over(const v1::HandOver& h) {
+  if (cluster_spec_problem(h.cluster()) || h.directors().empty() ||
+      h.directors_size() > h.cluster().nodes_size())
+    return false;
+  std::set<std::string> directors(h.directors().begin(), h.directors().end());
+  std::set<std::uint32_t> numbers;
+  for (const auto& r : h.replicas())
+    if (!is_valid_replica(r) || !numbers.insert(r.container().replica()).second) return false;
+  OMNI_ASSERT(numbers.size() == static_cast<std::size_t>(h.replicas_size()));
+  return directors.size() == static_cast<std::size_t>(h.directors_size());
+}
+
 bool is_valid_command(const v1::ClusterCommand& command) {
   switch (command.body_case()) {
     case v1::ClusterCommand::kHandOver:
-      return !cluster_spec_problem(command.hand_over().cluster()) &&
-             !command.hand_over().directors().empty();
+      return is_valid_hand_over(command.hand_over());
     case v1::ClusterCommand::kVerifyNonce:
       return true;
     case v1::ClusterCommand::kPlaceReplica:
-      return !command.place_replica().vm().empty() &&
-             !command.place_replica().container().name().empty() &&
-             command.place_replica().container().replica() > 0;
+      return is_valid_replica(command.place_replica());
     case v1::ClusterCommand::kRetireReplica:
       return command.retire_replica() > 0;
-    case v1::ClusterCommand::kStore:
-      return store_write_problem(command.store().write(), command.store().is_delete()).empty();
+    case v1::ClusterCommand::kStore:  // the cluster's own objects are written by the log alone
+      return store_write_problem(command.store().write(), command.store().is_delete()).empty() &&
+             !is_cluster_owned(command.store().write().key());
     case v1::ClusterCommand::kAppPlacements:
       if (static_cast<std::size_t>(command.app_placements().place_size()) > kMaxAppPlacements ||
           static_cast<std::size_t>(command.app_placements().unplace_size()) > kMaxAppPlacements)
@@ -43,6 +70,33 @@ bool is_valid_command(const v1::ClusterCommand& command) {
 }
 
 }  // namespace
+
+std::vector<std::pair<std::string, std::string>> cluster_objects(const v1::ClusterSpec& spec) {
+  std::vector<std::pair<std::string, std::string>> objects;
+  for (const auto& node : spec.nodes())
+    objects.emplace_back(node_key(node.name()), node.SerializeAsString());
+  const auto plan = root::make_plan(to_cluster_config(spec));
+  if (const auto* planned = std::get_if<root::Plan>(&plan))
+    for (const auto& vm : planned->vms) {
+      v1::VmObject object;
+      object.set_name(vm.name);
+      object.set_node(vm.node);
+      object.set_role(vm.role == root::VmRole::director ? "director" : "worker");
+      *object.mutable_resources() = to_proto(vm.resources);
+      objects.emplace_back(vm_key(vm.name), object.SerializeAsString());
+    }
+  OMNI_ASSERT(objects.size() >= static_cast<std::size_t>(spec.nodes_size()));
+  OMNI_ASSERT(std::all_of(objects.begin(), objects.end(),
+                          [](const auto& object) { return is_cluster_owned(object.first); }));
+  return objects;
+}
+
+std::size_t cluster_record_bytes(const v1::ClusterSpec& spec) {
+  std::size_t bytes = spec.ByteSizeLong();
+  for (const auto& [key, value] : cluster_objects(spec)) bytes += key.size() + value.size();
+  OMNI_ASSERT(bytes >= spec.ByteSizeLong());
+  return bytes;
+}
 
 std::string store_key_problem(const std::string& key) {
   if (key.empty() || key.front() != '/') return "a key starts with '/'";
@@ -106,9 +160,13 @@ void ClusterState::apply_hand_over(const v1::HandOver& hand_over) {
   std::uint32_t highest = 0;
   for (const auto& r : hand_over.replicas()) highest = std::max(highest, r.container().replica());
   state_.set_next_replica(highest + 1);
-  for (const auto& app : hand_over.apps())
-    if (store_key_problem(app_key(app.name())).empty() && !find(app_key(app.name())))
-      put_object(app_key(app.name()), app.SerializeAsString());
+  for (const auto& app : hand_over.apps()) {
+    if (!store_key_problem(app_key(app.name())).empty() || find(app_key(app.name()))) continue;
+    v1::StoreCommand put;  // the clients' object it is, within their limits
+    put.mutable_write()->set_key(app_key(app.name()));
+    put.mutable_write()->set_value(app.SerializeAsString());
+    apply_store(put);
+  }
   put_cluster_objects(hand_over);
   state_.set_desired_revision(state_.desired_revision() + 1);
   OMNI_ASSERT(state_.handed_over());
@@ -119,17 +177,7 @@ void ClusterState::apply_hand_over(const v1::HandOver& hand_over) {
 // /vms/NAME (VmObject, the root's plan) and /members/N (ReplicaSpec). Only the log writes them.
 void ClusterState::put_cluster_objects(const v1::HandOver& hand_over) {
   const v1::ClusterSpec& spec = hand_over.cluster();
-  for (const auto& node : spec.nodes()) put_object(node_key(node.name()), node.SerializeAsString());
-  const auto plan = root::make_plan(to_cluster_config(spec));
-  if (const auto* planned = std::get_if<root::Plan>(&plan))
-    for (const auto& vm : planned->vms) {
-      v1::VmObject object;
-      object.set_name(vm.name);
-      object.set_node(vm.node);
-      object.set_role(vm.role == root::VmRole::director ? "director" : "worker");
-      *object.mutable_resources() = to_proto(vm.resources);
-      put_object(vm_key(vm.name), object.SerializeAsString());
-    }
+  for (const auto& [key, value] : cluster_objects(spec)) put_object(key, value);
   for (const auto& r : hand_over.replicas())
     put_object(member_key(r.container().replica()), r.SerializeAsString());
   OMNI_ASSERT(find(node_key(spec.nodes(0).name())) != nullptr);
@@ -137,17 +185,52 @@ void ClusterState::put_cluster_objects(const v1::HandOver& hand_over) {
 }
 
 void ClusterState::put_object(const std::string& key, const std::string& value) {
-  v1::StoreCommand command;
-  command.mutable_write()->set_key(key);
-  command.mutable_write()->set_value(value);
-  apply_store(command);
+  OMNI_ASSERT(is_cluster_owned(key), "clients' objects go through apply_store and its limits");
+  const std::size_t client_objects_before = client_objects_;
+  store_object(key, value);
+  OMNI_ASSERT(client_objects_ == client_objects_before);
 }
 
 void ClusterState::delete_object(const std::string& key) {
-  v1::StoreCommand command;
-  command.mutable_write()->set_key(key);
-  command.set_is_delete(true);
-  apply_store(command);
+  OMNI_ASSERT(is_cluster_owned(key), "clients' objects go through apply_store");
+  const auto it = objects_.find(key);
+  if (it == objects_.end()) return;
+  state_.set_store_revision(state_.store_revision() + 1);
+  erase_object(it);
+  OMNI_ASSERT(!objects_.count(key));
+}
+
+// Stores `value` under `key` at the next store revision, counting the clients' objects.
+v1::StoreObject& ClusterState::store_object(const std::string& key, const std::string& value) {
+  const std::uint64_t revision = state_.store_revision() + 1;
+  state_.set_store_revision(revision);
+  if (key.rfind(kAppPrefix, 0) == 0)  // an app's spec is what its containers run
+    state_.set_desired_revision(state_.desired_revision() + 1);
+  const auto [it, created] = objects_.try_emplace(key);
+  v1::StoreObject& object = it->second;
+  if (!is_cluster_owned(key)) {
+    client_bytes_ = client_bytes_ - bytes_of(object) + key.size() + value.size();
+    if (created) ++client_objects_;
+  }
+  if (created) object.set_created_revision(revision);
+  object.set_key(key);
+  object.set_value(value);
+  object.set_revision(revision);
+  OMNI_ASSERT(object.created_revision() <= object.revision());
+  OMNI_ASSERT(client_objects_ <= objects_.size());
+  return object;
+}
+
+void ClusterState::erase_object(std::map<std::string, v1::StoreObject>::iterator it) {
+  OMNI_ASSERT(it != objects_.end());
+  if (it->first.rfind(kAppPrefix, 0) == 0)
+    state_.set_desired_revision(state_.desired_revision() + 1);
+  if (!is_cluster_owned(it->first)) {
+    OMNI_ASSERT(client_objects_ > 0 && client_bytes_ >= bytes_of(it->second));
+    --client_objects_;
+    client_bytes_ -= bytes_of(it->second);
+  }
+  objects_.erase(it);
 }
 
 // Unplacing first, then placing into free slots only: the same decision applied twice, or two
@@ -191,10 +274,12 @@ void ClusterState::apply_retire_replica(std::uint32_t replica) {
   OMNI_ASSERT(replicas->size() >= before - 1 && replicas->size() <= before);
 }
 
-// A write applies only when its condition holds; an unconditional delete of nothing is
-// not_found. Every write that changes the store takes the next store revision.
+// A client's write applies only when its condition holds and the clients' objects stay within
+// their limits; an unconditional delete of nothing is not_found. Every write that changes the
+// store takes the next store revision.
 v1::StoreReply ClusterState::apply_store(const v1::StoreCommand& command) {
   const v1::StoreWrite& write = command.write();
+  OMNI_ASSERT(!is_cluster_owned(write.key()), "the log's store commands are validated first");
   const std::uint64_t before = state_.store_revision();
   v1::StoreReply reply;
   const auto it = objects_.find(write.key());
@@ -205,35 +290,25 @@ v1::StoreReply ClusterState::apply_store(const v1::StoreCommand& command) {
                     std::to_string(write.expected_revision()));
   } else if (command.is_delete() && it == objects_.end()) {
     reply.set_status(v1::STORE_STATUS_NOT_FOUND);
-  } else if (!command.is_delete() && it == objects_.end() && objects_.size() >= kMaxObjects) {
+  } else if (!command.is_delete() && it == objects_.end() && client_objects_ >= kMaxObjects) {
     reply.set_status(v1::STORE_STATUS_INVALID);
     reply.set_error("the store holds its most objects, " + std::to_string(kMaxObjects));
-  } else if (!command.is_delete() && store_bytes_after(write, it) > kMaxStoreBytes) {
+  } else if (!command.is_delete() && client_bytes_after(write, it) > kMaxStoreBytes) {
     reply.set_status(v1::STORE_STATUS_INVALID);
     reply.set_error("the store holds its most bytes, " + std::to_string(kMaxStoreBytes >> 20) +
                     " MiB of keys and values; delete something first");
-  } else {
-    state_.set_store_revision(before + 1);
+  } else if (command.is_delete()) {
     reply.set_status(v1::STORE_STATUS_OK);
-    if (write.key().rfind(kAppPrefix, 0) == 0)  // an app's spec is what its containers run
-      state_.set_desired_revision(state_.desired_revision() + 1);
-    if (command.is_delete()) {
-      store_bytes_ -= bytes_of(it->second);
-      objects_.erase(it);
-    } else {
-      store_bytes_ = store_bytes_after(write, it);
-      v1::StoreObject& object = objects_[write.key()];
-      if (object.created_revision() == 0) object.set_created_revision(before + 1);
-      object.set_key(write.key());
-      object.set_value(write.value());
-      object.set_revision(before + 1);
-      *reply.add_objects() = object;
-    }
+    state_.set_store_revision(before + 1);
+    erase_object(it);
+  } else {
+    reply.set_status(v1::STORE_STATUS_OK);
+    *reply.add_objects() = store_object(write.key(), write.value());
   }
   reply.set_revision(state_.store_revision());
   OMNI_ASSERT(state_.store_revision() - before <= 1);
-  OMNI_ASSERT(objects_.size() <= kMaxObjects);
-  OMNI_ASSERT(store_bytes_ <= kMaxStoreBytes || reply.status() != v1::STORE_STATUS_OK ||
+  OMNI_ASSERT(client_objects_ <= kMaxObjects);
+  OMNI_ASSERT(client_bytes_ <= kMaxStoreBytes || reply.status() != v1::STORE_STATUS_OK ||
               command.is_delete());
   return reply;
 }
@@ -242,12 +317,25 @@ std::size_t ClusterState::bytes_of(const v1::StoreObject& object) {
   return object.key().size() + object.value().size();
 }
 
-// The store's bytes once `write` (a put) replaces what `it` holds, if anything.
-std::size_t ClusterState::store_bytes_after(
+// The clients' bytes once `write` (a put of a client's object) replaces what `it` holds, if
+// anything.
+std::size_t ClusterState::client_bytes_after(
     const v1::StoreWrite& write, std::map<std::string, v1::StoreObject>::const_iterator it) const {
   const std::size_t replaced = it == objects_.end() ? 0 : bytes_of(it->second);
-  OMNI_ASSERT(replaced <= store_bytes_);
-  return store_bytes_ - replaced + write.key().size() + write.value().size();
+  OMNI_ASSERT(replaced <= client_bytes_);
+  return client_bytes_ - replaced + write.key().size() + write.value().size();
+}
+
+// Counted, not checked: a snapshot from a build with larger limits is still the state.
+void ClusterState::count_client_objects() {
+  client_objects_ = 0;
+  client_bytes_ = 0;
+  for (const auto& [key, object] : objects_) {
+    if (is_cluster_owned(key)) continue;
+    ++client_objects_;
+    client_bytes_ += bytes_of(object);
+  }
+  OMNI_ASSERT(client_objects_ <= objects_.size());
 }
 
 void ClusterState::keep_result(std::uint64_t index, v1::StoreReply reply) {
@@ -279,6 +367,13 @@ std::vector<v1::StoreObject> ClusterState::list(const std::string& prefix) const
   return out;
 }
 
+void ClusterState::visit(const std::string& prefix,
+                         const std::function<void(const v1::StoreObject&)>& each) const {
+  for (auto it = objects_.lower_bound(prefix);
+       it != objects_.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it)
+    each(it->second);
+}
+
 std::string ClusterState::snapshot() const {
   v1::ClusterStateSnapshot whole = state_;
   for (const auto& [key, object] : objects_) *whole.add_objects() = object;
@@ -306,9 +401,7 @@ void ClusterState::restore(const std::string& snapshot) {
   restored.clear_objects();
   state_ = std::move(restored);
   objects_ = std::move(objects);
-  // Counted, not checked: a snapshot from a build with a larger limit is still the state.
-  store_bytes_ = 0;
-  for (const auto& [key, object] : objects_) store_bytes_ += bytes_of(object);
+  count_client_objects();
   results_.clear();
 }
 

@@ -4,6 +4,7 @@
 // read and write. Applied in log order by every replica; the same log gives the same state.
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -18,10 +19,27 @@ inline constexpr std::size_t kMaxKeyBytes = 512;
 inline constexpr std::size_t kMaxValueBytes = 64 * 1024;
 inline constexpr std::size_t kMaxObjects = 100'000;
 inline constexpr std::size_t kMaxListedObjects = 10'000;
-// The keys and values of all objects together: a snapshot of the store travels as one message
-// and is kept as one log record (node/: 80 and 64 MiB), and 100,000 values of 64 KiB would be
-// 6.4 GB. A put past it is refused; the cluster's own objects count too.
+// Orchestrator replicas are numbered 1, 2, ... as they are placed; a cluster replaces one a few
+// times a year, so a number past this is not a real one.
+inline constexpr std::uint32_t kMaxReplicaNumber = 1'000'000;
+// The keys and values of the clients' objects together: a snapshot of the store travels as one
+// message and is kept as one log record (node/: 80 and 64 MiB), and 100,000 values of 64 KiB
+// would be 6.4 GB. A put past it is refused. The cluster's own objects (nodes, VMs, members) are
+// not the clients' to fill and are never refused: the spec's limits bound them instead
+// (kMaxClusterRecordBytes).
 inline constexpr std::size_t kMaxStoreBytes = std::size_t{32} << 20;
+
+// What a real plane can keep of the cluster's own records (its spec, kept with the hand-over, and
+// the /nodes/ and /vms/ objects) beside the clients' kMaxStoreBytes, for a snapshot of the whole
+// state to stay within one log record (node/: 64 MiB). The model takes any cluster its limits
+// allow (the simulator runs 100,000 nodes); `omni init` refuses one whose records are larger.
+inline constexpr std::size_t kMaxClusterRecordBytes = std::size_t{24} << 20;
+
+// The cluster's own objects that a hand-over of `spec` writes, but for its members: each node's
+// and each planned VM's (key, value).
+std::vector<std::pair<std::string, std::string>> cluster_objects(const v1::ClusterSpec& spec);
+// What the cluster's own records of `spec` take in the state: the spec and cluster_objects().
+std::size_t cluster_record_bytes(const v1::ClusterSpec& spec);
 
 // Why a key or a write is not acceptable, or empty. Checked where a request enters and again
 // where a committed entry is applied: the log is input too.
@@ -60,7 +78,11 @@ class ClusterState final : public raft::StateMachine {
   const v1::StoreObject* find(const std::string& key) const;
   // Objects whose key starts with `prefix`, sorted by key, at most kMaxListedObjects.
   std::vector<v1::StoreObject> list(const std::string& prefix) const;
+  // Every object whose key starts with `prefix`, sorted by key, without a copy or a cap.
+  void visit(const std::string& prefix,
+             const std::function<void(const v1::StoreObject&)>& each) const;
   std::size_t object_count() const { return objects_.size(); }
+  std::size_t client_object_count() const { return client_objects_; }
   // The outcome of the store write committed at log `index`, for the replica that proposed it.
   // The last kMaxResults outcomes are kept; taking one forgets it.
   std::optional<v1::StoreReply> take_result(std::uint64_t index);
@@ -72,17 +94,23 @@ class ClusterState final : public raft::StateMachine {
   void apply_retire_replica(std::uint32_t replica);
   v1::StoreReply apply_store(const v1::StoreCommand& command);
   void apply_app_placements(const v1::AppPlacements& placements);
+  // The cluster's own objects, written by the log alone, whatever the clients stored.
   void put_object(const std::string& key, const std::string& value);
   void delete_object(const std::string& key);
+  // Both kinds of write, once allowed: the object and the counts of the clients' objects.
+  v1::StoreObject& store_object(const std::string& key, const std::string& value);
+  void erase_object(std::map<std::string, v1::StoreObject>::iterator it);
   void put_cluster_objects(const v1::HandOver& hand_over);
   void keep_result(std::uint64_t index, v1::StoreReply reply);
   static std::size_t bytes_of(const v1::StoreObject& object);
-  std::size_t store_bytes_after(const v1::StoreWrite& write,
-                                std::map<std::string, v1::StoreObject>::const_iterator it) const;
+  std::size_t client_bytes_after(const v1::StoreWrite& write,
+                                 std::map<std::string, v1::StoreObject>::const_iterator it) const;
+  void count_client_objects();
 
   v1::ClusterStateSnapshot state_;  // everything but the objects
   std::map<std::string, v1::StoreObject> objects_;
-  std::size_t store_bytes_ = 0;                      // keys and values of objects_
+  std::size_t client_objects_ = 0;                   // objects_ that are not the cluster's own
+  std::size_t client_bytes_ = 0;                     // their keys and values
   std::map<std::uint64_t, v1::StoreReply> results_;  // by log index, the newest kMaxResults
   std::uint64_t applied_ = 0;
   std::uint64_t corrupt_snapshots_ = 0;

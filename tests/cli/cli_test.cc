@@ -9,11 +9,18 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iomanip>
 #include <sstream>
 
+#include "cli/cluster_commands.h"
 #include "node/pki.h"
 
 namespace {
+
+namespace v1 = omni::v1;
+using omni::cli::age_ms;
+using omni::cli::EventCursor;
+using omni::cli::fresh_events;
 
 struct CommandRun {
   int exit_code = -1;
@@ -124,7 +131,8 @@ TEST(OmniCli, EveryBadFileExitsTwoWithOneLocatedLine) {
                                        "two-documents",
                                        "arg-surrogate-bytes",
                                        "arg-surrogate-escape",
-                                       "hypervisor-control-character"};
+                                       "hypervisor-control-character",
+                                       "hypervisor-too-long"};
   for (const auto& name : files) {
     SCOPED_TRACE(name);
     const std::string path = "tests/data/config/bad/" + name + ".yaml";
@@ -134,6 +142,84 @@ TEST(OmniCli, EveryBadFileExitsTwoWithOneLocatedLine) {
     EXPECT_EQ(lines_in(run.err), 1u) << run.err;
     EXPECT_EQ(run.err.rfind(path + ":", 0), 0u) << run.err;
   }
+}
+
+// The simulator runs clusters as large as the config allows; a real plane could not snapshot the
+// records of this one (2,000 nodes of 64 worker VMs, long names: some 30 MiB) beside its clients'
+// 32 MiB in one log record, so init refuses it before making anything.
+TEST(OmniCli, InitRefusesAClusterTooLargeForAPlane) {
+  const std::filesystem::path path =
+      testing::TempDir() + "/omni-large-" + std::to_string(getpid()) + ".yaml";
+  {
+    std::ofstream file(path);
+    file << "nodes:\n";
+    for (int i = 0; i < 2000; ++i)
+      file << "  - {name: " << std::string(56, 'n') << std::setw(5) << std::setfill('0') << i
+           << ", resources: {cpu: 512, memory: 2Ti}, worker_vms: 64}\n";
+  }
+  const CommandRun run = omni("init --dry-run -f " + path.string());
+  std::filesystem::remove(path);
+  EXPECT_EQ(run.exit_code, 2) << run.err;
+  EXPECT_EQ(lines_in(run.err), 1u) << run.err;
+  EXPECT_EQ(run.err.rfind(path.string() + ":2:", 0), 0u) << run.err;
+  EXPECT_NE(run.err.find("a plane keeps at most 24 MiB of them"), std::string::npos) << run.err;
+}
+
+// An event's age comes from two times on the wire: their difference must neither overflow nor
+// make a time before the epoch or after the clock's range.
+TEST(OmniEvents, AnAgeFromTheWireIsClampedToACentury) {
+  constexpr std::int64_t kCenturyMs = std::int64_t{100} * 366 * 24 * 3600 * 1000;
+  EXPECT_EQ(age_ms(10'000, 7'000), 3'000);
+  EXPECT_EQ(age_ms(7'000, 10'000), 0) << "an event from the future happened now";
+  EXPECT_EQ(age_ms(INT64_MAX, INT64_MIN), kCenturyMs) << "overflowed";
+  EXPECT_EQ(age_ms(INT64_MIN, INT64_MAX), 0) << "overflowed";
+  EXPECT_EQ(age_ms(INT64_MAX, 0), kCenturyMs);
+}
+
+// `omni events -f` prints each event once: from the same leader's log at the same term, those
+// after the last it printed; from a new term of the same leader (which may have restarted, its
+// log counting from 1 again), those newer than the last it printed. Seq 1 and 2 of a restarted
+// leader were hidden behind the old log's seq 40.
+TEST(OmniEvents, FollowingPrintsANewTermsEventsOfTheSameLeader) {
+  v1::StatusReply r;
+  r.set_leader_hint("orchestrator:1");
+  r.set_term(3);
+  r.set_now_ms(100'000);
+  const auto add = [&r](std::uint64_t seq, std::int64_t at_ms) {
+    auto* e = r.add_events();
+    e->set_seq(seq);
+    e->set_at_ms(at_ms);
+    e->set_kind("leader");
+  };
+  add(39, 40'000);
+  add(40, 50'000);
+  EventCursor cursor;
+  EXPECT_EQ(fresh_events(r, cursor).size(), 2u) << "the first read prints all";
+  cursor = {"orchestrator:1", 3, 40, std::chrono::system_clock::now() - std::chrono::seconds(50),
+            true};
+  EXPECT_TRUE(fresh_events(r, cursor).empty()) << "nothing new in the same log";
+  add(41, 99'000);
+  ASSERT_EQ(fresh_events(r, cursor).size(), 1u);
+  EXPECT_EQ(fresh_events(r, cursor).front().seq, 41u);
+
+  v1::StatusReply restarted;  // the same replica leads at term 4 with a new log
+  restarted.set_leader_hint("orchestrator:1");
+  restarted.set_term(4);
+  restarted.set_now_ms(5'000);
+  for (const auto& [seq, at_ms] : {std::pair{1, 4'000}, std::pair{2, 4'900}}) {
+    auto* e = restarted.add_events();
+    e->set_seq(static_cast<std::uint64_t>(seq));
+    e->set_at_ms(at_ms);
+  }
+  const auto fresh = fresh_events(restarted, cursor);
+  ASSERT_EQ(fresh.size(), 2u) << "hidden behind the old log's seq 40";
+  EXPECT_EQ(fresh[0].seq, 1u);
+  EXPECT_EQ(fresh[1].seq, 2u);
+  // Its events older than what was printed last (by this machine's clock) were printed before.
+  cursor.at = std::chrono::system_clock::now() - std::chrono::milliseconds(500);
+  const auto newer = fresh_events(restarted, cursor);
+  ASSERT_EQ(newer.size(), 1u);
+  EXPECT_EQ(newer.front().seq, 2u);
 }
 
 TEST(OmniCli, MissingFileAndDirectory) {

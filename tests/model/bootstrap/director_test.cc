@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include "tests/model/bootstrap/outputs.h"
 
 namespace omni::director {
@@ -59,6 +61,7 @@ struct FenceCase {
   v1::Envelope message;
   bool rejected;
   FenceValue held_after;
+  bool answered = true;  // a refusal is reported; a sender who may not hold the era gets nothing
 };
 
 TEST(Director, FencingTable) {
@@ -83,7 +86,7 @@ TEST(Director, FencingTable) {
        {kClusterEra, 3}},
       {"a stale leader is refused", "orchestrator:2", take_control(2), true, {kClusterEra, 3}},
       {"a newer leader wins", "orchestrator:2", take_control(4), false, {kClusterEra, 4}},
-      {"take-control in the root era is refused",
+      {"take-control in the root era is ignored",
        "root",
        [] {
          v1::Envelope e = take_control(9);
@@ -91,7 +94,33 @@ TEST(Director, FencingTable) {
          return e;
        }(),
        true,
-       {kClusterEra, 4}},
+       {kClusterEra, 4},
+       false},
+      // Any holder of a cluster certificate can send these: an Agent with the highest fence
+      // became the controller for good, and could destroy the node's VMs.
+      {"an Agent taking control is ignored",
+       "agent:t-n1-worker-1",
+       take_control(UINT64_MAX),
+       true,
+       {kClusterEra, 4},
+       false},
+      {"an Agent's command at the highest fence is ignored",
+       "agent:t-n1-worker-1",
+       [] {
+         v1::Envelope e = claim(kClusterEra, UINT64_MAX);
+         e.mutable_director_command()->mutable_ensure_workers();
+         return e;
+       }(),
+       true,
+       {kClusterEra, 4},
+       false},
+      {"an Orchestrator's claim in the root era is ignored",
+       "orchestrator:1",
+       claim(kRootEra, UINT64_MAX),
+       true,
+       {kClusterEra, 4},
+       false},
+      {"an unknown era is ignored", "orchestrator:1", claim(7, 1), true, {kClusterEra, 4}, false},
   };
   Director d(config());
   Outputs out;
@@ -100,11 +129,16 @@ TEST(Director, FencingTable) {
     SCOPED_TRACE(c.what);
     out.clear();
     d.step(Deliver{at_s(1), c.from, c.message}, out);
+    EXPECT_EQ(d.accepted(), c.held_after);
+    if (!c.answered) {
+      EXPECT_TRUE(out.empty()) << "neither an answer nor a checkpoint";
+      continue;
+    }
     const v1::DirectorReport r = answer_to(out, c.from);
     EXPECT_EQ(r.rejected(), c.rejected) << r.reason();
-    EXPECT_EQ(d.accepted(), c.held_after);
     EXPECT_EQ(fence_of(r.accepted()), c.held_after);
   }
+  EXPECT_EQ(d.controller(), "orchestrator:2");
 }
 
 TEST(Director, PersistsBeforeItAnswers) {
@@ -181,6 +215,87 @@ TEST(Director, RefusesWorkersBeyondCapacityWithAReason) {
   EXPECT_EQ(r.reason(), "not enough memory on n1 for worker VM 2: need 16Gi, 12Gi free");
   EXPECT_TRUE(d.desired_vms().empty());
   EXPECT_TRUE(omni::testing::all_of_type<DriverCall>(out).empty()) << "nothing is created";
+}
+
+// Worker VMs from the wire: a negative amount passed the capacity comparisons and overflowed
+// the free sums (an INT64_MIN one was UB), and zero-sized ones came in any number.
+TEST(Director, RefusesWorkersWithUnsoundAmountsOrTooMany) {
+  Director d(config());
+  Outputs out;
+  d.step(Start{at_s(0), {}}, out);
+  const auto refused = [&](const std::function<void(v1::EnsureWorkers&)>& fill) {
+    v1::Envelope e = claim(kRootEra, 1);
+    fill(*e.mutable_director_command()->mutable_ensure_workers());
+    out.clear();
+    d.step(Deliver{at_s(1), "root", e}, out);
+    return answer_to(out, "root");
+  };
+  const auto negative = refused([](v1::EnsureWorkers& w) {
+    auto* vm = w.add_vms();
+    vm->set_name("t-n1-worker-1");
+    vm->mutable_resources()->set_cpu_millis(1000);
+    vm->mutable_resources()->set_memory_bytes(INT64_MIN);
+  });
+  EXPECT_TRUE(negative.rejected());
+  EXPECT_NE(negative.reason().find("no sound resources"), std::string::npos) << negative.reason();
+  const auto many = refused([](v1::EnsureWorkers& w) {
+    for (int i = 0; i < 65; ++i) {
+      auto* vm = w.add_vms();
+      vm->set_name("t-n1-worker-" + std::to_string(i));
+      vm->mutable_resources()->set_cpu_millis(1);
+      vm->mutable_resources()->set_memory_bytes(1);
+    }
+  });
+  EXPECT_TRUE(many.rejected());
+  EXPECT_NE(many.reason().find("at most 64"), std::string::npos) << many.reason();
+  EXPECT_TRUE(d.desired_vms().empty());
+}
+
+// Only the root and the Orchestrators are answered an Inspect (each answer takes one of the
+// slots the leader's echo is looked up in); an Agent is heard only from this node's VMs, and
+// its generation only so far ahead (2^64-2 wrapped the next one to zero, and an assertion
+// stopped the Director).
+TEST(Director, StrangersGetNoAnswerAndAgentsAreHeardWithinBounds) {
+  Director d(config());
+  Outputs out;
+  d.step(Start{at_s(0), {}}, out);
+  v1::Envelope inspect;
+  inspect.mutable_inspect()->set_nonce(1);
+  d.step(Deliver{at_s(1), "agent:t-n1-worker-1", inspect}, out);
+  EXPECT_TRUE(sends_to(out, "agent:t-n1-worker-1").empty());
+  out.clear();
+  d.step(Deliver{at_s(1), "root", inspect}, out);
+  EXPECT_EQ(sends_to(out, "root").size(), 1u);
+
+  v1::Envelope report;
+  report.mutable_agent_report()->set_vm("elsewhere-worker-9");
+  report.mutable_agent_report()->set_generation(5);
+  out.clear();
+  d.step(Deliver{at_s(2), "agent:elsewhere-worker-9", report}, out);
+  EXPECT_TRUE(out.empty()) << "not a VM of this node";
+
+  d.step(Deliver{at_s(2), "root", claim(kRootEra, 1)}, out);
+  v1::Envelope workers = claim(kRootEra, 1);
+  auto* vm = workers.mutable_director_command()->mutable_ensure_workers()->add_vms();
+  vm->set_name("t-n1-worker-1");
+  vm->mutable_resources()->set_cpu_millis(2000);
+  vm->mutable_resources()->set_memory_bytes(4LL << 30);
+  d.step(Deliver{at_s(2), "root", workers}, out);
+  report.mutable_agent_report()->set_vm("t-n1-worker-1");
+  report.mutable_agent_report()->set_generation(UINT64_MAX - 1);
+  out.clear();
+  d.step(Deliver{at_s(3), "agent:t-n1-worker-1", report}, out);
+  const auto lists = sends_to(out, "agent:t-n1-worker-1");
+  ASSERT_EQ(lists.size(), 1u) << "its list again, at this Director's own generation";
+  EXPECT_LT(lists[0].envelope.run_containers().generation(), 100u);
+  report.mutable_agent_report()->set_generation(lists[0].envelope.run_containers().generation() +
+                                                3);
+  out.clear();
+  d.step(Deliver{at_s(4), "agent:t-n1-worker-1", report}, out);
+  ASSERT_EQ(sends_to(out, "agent:t-n1-worker-1").size(), 1u);
+  EXPECT_EQ(sends_to(out, "agent:t-n1-worker-1")[0].envelope.run_containers().generation(),
+            report.agent_report().generation() + 1)
+      << "a little ahead (lease flips before a restart): moved past";
 }
 
 TEST(Director, CreatesDesiredVmsOnlyAfterListingWhatExists) {

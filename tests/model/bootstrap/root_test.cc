@@ -144,6 +144,40 @@ TEST(Root, ACorruptCheckpointIsDetectedNotMisread) {
   EXPECT_LT(omni::testing::first_index<Exit>(out), 0);
 }
 
+// The root believes answers about the plane only from Orchestrators: an Agent's `accepted` made
+// it skip the hand-over for good, and a hint could send the hand-over anywhere.
+TEST(Root, HearsOnlyOrchestratorsAboutThePlane) {
+  v1::RootCheckpoint checkpoint;
+  checkpoint.set_epoch(1);
+  checkpoint.set_phase(std::string(phase_name(Phase::reg)));
+  Root root(config());
+  Outputs out;
+  root.step(Start{at_s(0), {seal(checkpoint.SerializeAsString())}}, out);
+  ASSERT_EQ(root.phase(), Phase::reg);
+  v1::Envelope ack;
+  ack.mutable_hand_over_ack()->set_accepted(true);
+  root.step(Deliver{at_s(1), "agent:t-n1-worker-1", ack}, out);
+  EXPECT_EQ(root.phase(), Phase::reg) << "an Agent's word for it";
+
+  // A refusal from a member whose hint names a stranger: the next try goes to a member.
+  v1::Envelope refused;
+  refused.mutable_hand_over_ack()->set_accepted(false);
+  refused.mutable_hand_over_ack()->set_leader_hint("agent:t-n1-worker-1");
+  root.step(Deliver{at_s(2), "orchestrator:1", refused}, out);
+  out.clear();
+  for (int s = 3; s < 30 && all_of_type<Send>(out).empty(); ++s) root.step(Tick{at_s(s)}, out);
+  bool handed = false;
+  for (const auto& send : all_of_type<Send>(out)) {
+    if (!send.envelope.has_hand_over()) continue;
+    handed = true;
+    EXPECT_EQ(send.to.rfind("orchestrator:", 0), 0u) << send.to;
+  }
+  EXPECT_TRUE(handed) << "the hand-over is tried again";
+
+  root.step(Deliver{at_s(31), "orchestrator:1", ack}, out);
+  EXPECT_EQ(root.phase(), Phase::takeover);
+}
+
 TEST(Root, ReplicaArgsRoundTripThroughTheOrchestratorParser) {
   const auto args = Root::replica_args(2, {"orchestrator:1", "orchestrator:2", "orchestrator:3"});
   EXPECT_EQ(args[1], "--replica=2");

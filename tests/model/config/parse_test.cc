@@ -213,6 +213,31 @@ TEST(ConfigParse, RendersBackToAnEqualConfig) {
   EXPECT_NE(yaml.find("memory: 32Gi"), std::string::npos) << yaml;
 }
 
+// yaml-cpp writes 123 or true plain, and YAML 1.1 readers (PyYAML, Go's yaml.v2) read them back
+// as a number and a boolean: a node named so came back as something else than its name.
+TEST(ConfigRender, NamesThatReadAsNumbersOrBooleansAreQuoted) {
+  for (const char* ambiguous : {"123", "true", "Yes", "on", "OFF", "y", "n", "no", "null", "0x1f",
+                                "1e3", "-1", ".inf", "~", ""})
+    EXPECT_TRUE(plain_yaml_is_ambiguous(ambiguous)) << ambiguous;
+  for (const char* plain : {"web", "worker-01", "yesterday", "truex", "onion", "nodes", "n1"})
+    EXPECT_FALSE(plain_yaml_is_ambiguous(plain)) << plain;
+  const ConfigResult first = parse_cluster_config(
+      "cluster: {name: \"true\"}\nnodes:\n"
+      "  - {name: \"123\", resources: {cpu: 8, memory: 32Gi}}\n"
+      "  - {name: \"on\", resources: {cpu: 8, memory: 32Gi}}\n"
+      "  - {name: 1e3, resources: {cpu: 8, memory: 32Gi}}\n"
+      "apps:\n  - {name: \"no\", image: \"0x1f\"}\n",
+      "f.yaml");
+  ASSERT_TRUE(first.config.has_value()) << first.errors.front().to_string();
+  const std::string yaml = render_yaml(*first.config);
+  for (const char* quoted : {"name: \"true\"", "name: \"123\"", "name: \"on\"", "name: \"1e3\"",
+                             "name: \"no\"", "image: \"0x1f\""})
+    EXPECT_NE(yaml.find(quoted), std::string::npos) << quoted << " in\n" << yaml;
+  const ConfigResult second = parse_cluster_config(yaml, "rendered");
+  ASSERT_TRUE(second.config.has_value()) << yaml;
+  EXPECT_EQ(*first.config, *second.config);
+}
+
 TEST(DidYouMean, SuggestsOnlyCloseWords) {
   const std::vector<std::string> keys{"name", "role", "resources", "hypervisor"};
   EXPECT_EQ(did_you_mean("resorces", keys), "resources");

@@ -386,6 +386,7 @@ TEST(ClusterStateReplicas, APlacementIsMadeOnceUnderTheNextNumberAndRetiredByNum
   for (std::uint32_t r = 1; r <= 3; ++r) {
     auto* spec = hand_over_command.mutable_hand_over()->add_replicas();
     spec->set_vm("t-n" + std::to_string(r) + "-worker-1");
+    spec->mutable_container()->set_name("t-orchestrator-" + std::to_string(r));
     spec->mutable_container()->set_replica(r);
   }
   state.apply(entry_of(hand_over_command));
@@ -430,6 +431,7 @@ TEST(ClusterStateObjects, NodesVmsAndMembersAreStoreObjectsTheLogKeepsCurrent) {
   *hand_over_command.mutable_hand_over() = hand_over().hand_over();
   auto* first = hand_over_command.mutable_hand_over()->add_replicas();
   first->set_vm("t-n1-worker-1");
+  first->mutable_container()->set_name("t-orchestrator-1");
   first->mutable_container()->set_replica(1);
   state.apply(entry_of(hand_over_command));
   ASSERT_TRUE(state.handed_over());
@@ -454,6 +456,150 @@ TEST(ClusterStateObjects, NodesVmsAndMembersAreStoreObjectsTheLogKeepsCurrent) {
   state.apply(entry_of(retire));
   EXPECT_EQ(state.find("/members/1"), nullptr);
   EXPECT_EQ(state.store_revision(), before + 2);
+}
+
+// The cluster's own objects are not the clients' to fill: a store full of the clients' objects
+// still takes every node and VM of a hand-over (they were refused past 100,000 objects or 32 MiB,
+// silently: a large cluster was only partly readable), and they take none of the clients' room.
+TEST(ClusterStateObjects, TheClustersOwnObjectsAreNeverRefusedAndTakeNoneOfTheClientsRoom) {
+  const auto parsed = config::parse_cluster_config(
+      "cluster: {name: t, orchestrators: 1}\nnodes:\n"
+      "  - {name: n1, resources: {cpu: 8, memory: 16Gi}, worker_vms: 2}\n"
+      "  - {name: n2, resources: {cpu: 8, memory: 16Gi}, worker_vms: 2}\n",
+      "t");
+  ASSERT_TRUE(parsed.config.has_value());
+  v1::ClusterCommand hand_over_command;
+  auto* h = hand_over_command.mutable_hand_over();
+  *h->mutable_cluster() = to_cluster_spec(*parsed.config);
+  h->add_directors("director:n1");
+  h->add_directors("director:n2");
+  const auto objects = cluster_objects(h->cluster());
+  ASSERT_EQ(objects.size(), 2u + 2u + 4u) << "two nodes, two Director VMs, four worker VMs";
+
+  ClusterState state;
+  std::uint64_t index = 0;
+  const auto put = [&](const std::string& key, const std::string& value) {
+    v1::ClusterCommand command;
+    command.mutable_store()->mutable_write()->set_key(key);
+    command.mutable_store()->mutable_write()->set_value(value);
+    v1::RaftEntry entry = entry_of(command);
+    entry.set_index(++index);
+    state.apply(entry);
+    return state.take_result(index)->status();
+  };
+  const std::string value(kMaxValueBytes, 'v');
+  std::size_t stored = 0;
+  while (put("/data/" + std::to_string(stored), value) == v1::STORE_STATUS_OK) ++stored;
+  EXPECT_EQ(stored, 511u) << "the clients' 32 MiB";
+  v1::RaftEntry hand_over_entry = entry_of(hand_over_command);
+  hand_over_entry.set_index(++index);
+  state.apply(hand_over_entry);
+  ASSERT_TRUE(state.handed_over());
+  for (const auto& [key, bytes] : objects) {
+    ASSERT_NE(state.find(key), nullptr) << key;
+    EXPECT_EQ(state.find(key)->value(), bytes) << key;
+  }
+  EXPECT_EQ(state.client_object_count(), 511u);
+  EXPECT_EQ(state.object_count(), 511u + objects.size());
+
+  // Deleting a client's object makes room for exactly one more, the cluster's objects aside.
+  v1::ClusterCommand remove;
+  remove.mutable_store()->mutable_write()->set_key("/data/0");
+  remove.mutable_store()->set_is_delete(true);
+  v1::RaftEntry remove_entry = entry_of(remove);
+  remove_entry.set_index(++index);
+  state.apply(remove_entry);
+  EXPECT_EQ(state.take_result(index)->status(), v1::STORE_STATUS_OK);
+  EXPECT_EQ(put("/data/again", value), v1::STORE_STATUS_OK);
+  EXPECT_EQ(put("/data/more", value), v1::STORE_STATUS_INVALID);
+
+  // A restored state counts the same.
+  ClusterState restored;
+  restored.restore(state.snapshot());
+  EXPECT_EQ(restored.client_object_count(), 511u);
+  EXPECT_EQ(restored.object_count(), state.object_count());
+
+  // The log is input: a committed write of the cluster's own object (the leader refuses such a
+  // request) is skipped, not applied.
+  const std::uint64_t rejected = state.rejected_entries();
+  v1::ClusterCommand forged;
+  forged.mutable_store()->mutable_write()->set_key("/nodes/n1");
+  forged.mutable_store()->mutable_write()->set_value("forged");
+  v1::RaftEntry forged_entry = entry_of(forged);
+  forged_entry.set_index(++index);
+  state.apply(forged_entry);
+  EXPECT_EQ(state.rejected_entries(), rejected + 1);
+  EXPECT_EQ(state.find("/nodes/n1")->value(), objects[0].second);
+}
+
+// Every question of status is a committed, synced entry at the leader: only the root, the admin
+// and the plane's clients may ask, not every holder of a cluster certificate.
+TEST(Orchestrator, OnlyTheRootTheAdminAndClientsAskForStatus) {
+  Single s;
+  s.input(Start{s.now, {}});
+  s.run_for(1s);
+  ASSERT_TRUE(s.o.is_leader());
+  const std::uint64_t dropped = s.o.dropped_messages();
+  const std::uint64_t committed = s.o.node().raft().log().last_index();
+  EXPECT_TRUE(s.ask_status("agent:t-n1-worker-1", 1, 5).empty());
+  EXPECT_TRUE(s.ask_status("director:n1", 2, 6).empty());
+  EXPECT_EQ(s.o.dropped_messages(), dropped + 2);
+  EXPECT_EQ(s.o.node().raft().log().last_index(), committed) << "nothing written for them";
+  EXPECT_EQ(s.ask_status("admin", 3, 7).size(), 1u);
+  EXPECT_EQ(s.ask_status("root", 4, 8).size(), 1u);
+}
+
+// A hand-over the plan could not have made is skipped where it is applied: a Director named twice
+// tripped begin_term()'s assertion in every new leader, and replica 2^32-1 wrapped next_replica
+// to zero (an assertion on every replica, at every replay of the log).
+TEST(ClusterStateInput, AHandOverThePlanCouldNotHaveMadeIsSkipped) {
+  const auto with = [](const std::function<void(v1::HandOver&)>& edit) {
+    v1::ClusterCommand command;
+    *command.mutable_hand_over() = hand_over().hand_over();
+    auto* r = command.mutable_hand_over()->add_replicas();
+    r->set_vm("t-n1-worker-1");
+    r->mutable_container()->set_name("t-orchestrator-1");
+    r->mutable_container()->set_replica(1);
+    r->mutable_container()->mutable_resources()->set_cpu_millis(500);
+    r->mutable_container()->mutable_resources()->set_memory_bytes(256 << 20);
+    edit(*command.mutable_hand_over());
+    ClusterState state;
+    state.apply(entry_of(command));
+    return state.handed_over();
+  };
+  EXPECT_TRUE(with([](v1::HandOver&) {}));
+  EXPECT_FALSE(with([](v1::HandOver& h) { h.add_directors("director:n1"); }));
+  EXPECT_FALSE(with([](v1::HandOver& h) {
+    h.mutable_replicas(0)->mutable_container()->set_replica(UINT32_MAX);
+  }));
+  EXPECT_FALSE(with([](v1::HandOver& h) { *h.add_replicas() = h.replicas(0); }));
+  EXPECT_FALSE(with([](v1::HandOver& h) {
+    h.mutable_replicas(0)->mutable_container()->mutable_resources()->set_memory_bytes(-1);
+  }));
+  EXPECT_FALSE(with([](v1::HandOver& h) { h.mutable_replicas(0)->clear_vm(); }));
+}
+
+// The apps are read whole, not as a listing of at most 10,000 keys: past it (or past 10,000 junk
+// keys under /apps/) apps lost their placements.
+TEST(ClusterStateObjects, EveryObjectUnderAPrefixIsVisitedPastTheListingLimit) {
+  ClusterState state;
+  for (std::uint64_t i = 1; i <= kMaxListedObjects + 1; ++i) {
+    v1::ClusterCommand put;
+    put.mutable_store()->mutable_write()->set_key("/apps/!junk-" + std::to_string(i));
+    put.mutable_store()->mutable_write()->set_value("x");
+    v1::RaftEntry entry = entry_of(put);
+    entry.set_index(i);
+    state.apply(entry);
+  }
+  EXPECT_EQ(state.list("/apps/").size(), kMaxListedObjects);
+  std::size_t visited = 0;
+  std::string last;
+  state.visit("/apps/", [&](const v1::StoreObject& object) {
+    ++visited;
+    EXPECT_LT(last, object.key());
+    last = object.key();
+  });
+  EXPECT_EQ(visited, kMaxListedObjects + 1);
 }
 
 // The hand-over is typed input: a spec the config file could not have held is refused where it
@@ -487,6 +633,20 @@ TEST(ClusterSpec, TheConfigRoundTripsAndBrokenSpecsAreRefusedWithAReason) {
       {"no worker VM", [](auto& s) { s.mutable_nodes(0)->set_worker_vms(0); }, "worker_vms"},
       {"65 worker VMs", [](auto& s) { s.mutable_nodes(0)->set_worker_vms(65); }, "worker_vms"},
       {"bad hypervisor", [](auto& s) { s.mutable_nodes(0)->set_hypervisor("ftp:"); }, "hypervisor"},
+      {"a hypervisor URI of 257 characters",
+       [](auto& s) { s.mutable_nodes(0)->set_hypervisor("qemu+ssh://" + std::string(246, 'h')); },
+       "hypervisor"},
+      // 3,200 nodes of 64 worker VMs: 204,800 VMs, Agents and keys asked for by one message.
+      {"204,800 worker VMs",
+       [](auto& s) {
+         for (int i = 0; i < 3200; ++i) {
+           v1::NodeSpec node = s.nodes(0);
+           node.set_name("w" + std::to_string(i));
+           node.set_worker_vms(64);
+           *s.add_nodes() = std::move(node);
+         }
+       },
+       "worker VMs in all"},
       {"unknown role", [](auto& s) { s.mutable_nodes(0)->set_role("storage"); }, "role"},
       {"no Director VM size", [](auto& s) { s.clear_director_vm(); }, "positive resources"},
       // What root::make_plan asserts, so a replica applying the entry would abort on it.
