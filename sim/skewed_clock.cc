@@ -30,7 +30,7 @@ Duration SkewedClock::sim_duration_for(Duration local) const {
 }
 
 void SkewedClock::set_rate(Time sim_now, double rate) {
-  OMNI_ASSERT(rate >= 0.01 && rate <= 100.0, "clock rate outside [0.01, 100]");
+  OMNI_ASSERT(rate >= kMinClockRate && rate <= kMaxClockRate, "clock rate outside [0.01, 100]");
   const Time local_now = local_at(sim_now);
   sim_anchor_ns_ = ns_of(sim_now);
   local_anchor_ns_ = ns_of(local_now);

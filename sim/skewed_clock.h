@@ -7,6 +7,10 @@
 
 namespace omni::sim {
 
+// The rates a clock may run at: a hundred times slow or fast at most.
+inline constexpr double kMinClockRate = 0.01;
+inline constexpr double kMaxClockRate = 100.0;
+
 class SkewedClock {
  public:
   // The local time at simulated time `sim_now`; monotonic across calls.

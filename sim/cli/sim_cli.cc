@@ -1,6 +1,7 @@
 #include "sim/cli/sim_cli.h"
 
 #include <boost/program_options.hpp>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 
@@ -81,11 +82,17 @@ int bad_input(std::ostream& err, const std::string& message) {
   return kExitBadInput;
 }
 
+// A whole number from 0 to kMaxSeed, digits only.
 std::optional<std::uint64_t> parse_seed(const std::string& text) {
-  if (text.empty() || text.size() > 19) return std::nullopt;
+  if (text.empty() || text.size() > 18) return std::nullopt;
   for (char c : text)
     if (c < '0' || c > '9') return std::nullopt;
-  return std::stoull(text);
+  return std::stoull(text);  // 18 digits: at most kMaxSeed
+}
+
+std::string seed_rule(const std::string& flag, const std::string& text) {
+  return flag + " must be a whole number from 0 to " + std::to_string(kMaxSeed) + ", got \"" +
+         text + "\"";
 }
 
 // "A..B" into the seeds A, A+1, .., B; a message on error.
@@ -94,7 +101,8 @@ std::variant<std::vector<std::uint64_t>, std::string> parse_seed_range(const std
   const auto low = dots == std::string::npos ? std::nullopt : parse_seed(text.substr(0, dots));
   const auto high = dots == std::string::npos ? std::nullopt : parse_seed(text.substr(dots + 2));
   if (!low || !high)
-    return "--seeds must be A..B with whole numbers A <= B, like 1..100, got \"" + text + "\"";
+    return "--seeds must be A..B with whole numbers A <= B up to " + std::to_string(kMaxSeed) +
+           ", like 1..100, got \"" + text + "\"";
   if (*low > *high)
     return "--seeds " + text + ": the first seed is above the last; write it as LOW..HIGH";
   if (*high - *low >= kMaxSeedsPerRun)
@@ -135,8 +143,7 @@ std::variant<RunArgs, std::string> read_flags(const po::variables_map& vm) {
     return std::string("run: give --seed or --seeds, not both");
   if (vm.count("seed")) {
     auto seed = parse_seed(vm["seed"].as<std::string>());
-    if (!seed)
-      return "--seed must be a whole number from 0, got \"" + vm["seed"].as<std::string>() + "\"";
+    if (!seed) return seed_rule("--seed", vm["seed"].as<std::string>());
     args.seeds = {*seed};
   }
   if (vm.count("seeds")) {
@@ -144,7 +151,7 @@ std::variant<RunArgs, std::string> read_flags(const po::variables_map& vm) {
     if (auto* message = std::get_if<std::string>(&seeds)) return *message;
     args.seeds = std::get<std::vector<std::uint64_t>>(std::move(seeds));
   }
-  const auto jobs = parse_seed(vm["jobs"].as<std::string>());
+  const auto jobs = parse_seed(vm["jobs"].as<std::string>());  // digits, bounded below
   if (!jobs || *jobs < 1 || *jobs > kMaxJobs)
     return "--jobs must be a whole number from 1 to " + std::to_string(kMaxJobs) + ", got \"" +
            vm["jobs"].as<std::string>() + "\"";
@@ -169,6 +176,33 @@ std::optional<Scenario> load_scenario(const std::string& path, std::ostream& err
     return std::nullopt;
   }
   return std::get<Scenario>(std::move(parsed));
+}
+
+// Two outputs to one file (or to the scenario itself) would write over each other, and the run
+// would say it wrote both.
+std::optional<std::string> outputs_problem(const std::string& scenario,
+                                           const std::vector<std::string>& outputs) {
+  namespace fs = std::filesystem;
+  const auto same = [](const std::string& a, const std::string& b) {
+    std::error_code error;
+    return fs::weakly_canonical(a, error) == fs::weakly_canonical(b, error) && !error;
+  };
+  for (std::size_t i = 0; i < outputs.size(); ++i) {
+    if (same(outputs[i], scenario))
+      return "\"" + outputs[i] + "\" is the scenario itself; write elsewhere";
+    for (std::size_t j = 0; j < i; ++j)
+      if (same(outputs[i], outputs[j]))
+        return "\"" + outputs[i] + "\" is named for two outputs; give each its own file";
+  }
+  return std::nullopt;
+}
+
+// What was written reached the file: a full disk (or /dev/full) is an error, not "wrote".
+bool written_whole(std::ofstream& file, const std::string& path, std::ostream& err) {
+  file.flush();
+  if (file) return true;
+  err << "omni-sim: writing \"" << path << "\" failed (is the disk full?)\n";
+  return false;
 }
 
 // Output files are opened before any run, so a bad path costs nothing.
@@ -198,28 +232,40 @@ bool write_reports(const Scenario& scenario, const RunArgs& args, std::uint64_t 
   const RunResult recorded = runner(scenario, seed, options);
   std::ofstream& trace = files.trace;
   std::ofstream& mermaid = files.mermaid;
+  bool whole = true;
   if (args.trace_path) {
     write_chrome_trace(recorded, trace);
-    err << "omni-sim: wrote the trace of seed " << seed << " to " << *args.trace_path
-        << " (open it in https://ui.perfetto.dev)\n";
+    const bool ok = written_whole(trace, *args.trace_path, err);
+    whole = whole && ok;
+    if (ok)
+      err << "omni-sim: wrote the trace of seed " << seed << " to " << *args.trace_path
+          << " (open it in https://ui.perfetto.dev)\n";
   }
   if (args.mermaid_path) {
     write_mermaid(recorded, mermaid);
-    err << "omni-sim: wrote the diagram of seed " << seed << " to " << *args.mermaid_path << "\n";
+    const bool ok = written_whole(mermaid, *args.mermaid_path, err);
+    whole = whole && ok;
+    if (ok)
+      err << "omni-sim: wrote the diagram of seed " << seed << " to " << *args.mermaid_path << "\n";
   }
   if (args.history_path) {
     for (const auto& event : recorded.history)
       files.history << lincheck::to_json_line(event) << '\n';
-    files.history.flush();
-    err << "omni-sim: wrote the client history of seed " << seed << " (" << recorded.history.size()
-        << " events) to " << *args.history_path << "\n";
+    const bool ok = written_whole(files.history, *args.history_path, err);
+    whole = whole && ok;
+    if (ok)
+      err << "omni-sim: wrote the client history of seed " << seed << " ("
+          << recorded.history.size() << " events) to " << *args.history_path << "\n";
   }
   if (args.report_path) {
     write_html_report(scenario, recorded, files.report);
-    files.report.flush();
-    err << "omni-sim: wrote the report of seed " << seed << " to " << *args.report_path
-        << " (open it in a browser)\n";
+    const bool ok = written_whole(files.report, *args.report_path, err);
+    whole = whole && ok;
+    if (ok)
+      err << "omni-sim: wrote the report of seed " << seed << " to " << *args.report_path
+          << " (open it in a browser)\n";
   }
+  if (!whole) return false;
   if (recorded.trace_hash == first_hash) return true;
   err << "omni-sim: seed " << seed << " gave trace hash " << hash_text(recorded.trace_hash)
       << " when recorded but " << hash_text(first_hash)
@@ -258,6 +304,11 @@ int run_command(const std::vector<std::string>& argv, std::ostream& out, std::os
   if (args.history_path && !scenario->clients)
     return bad_input(err, "--history: " + args.file +
                               " has no \"clients:\" block, so there is no history to write");
+  std::vector<std::string> outputs;
+  for (const auto* path :
+       {&args.trace_path, &args.mermaid_path, &args.history_path, &args.report_path})
+    if (*path) outputs.push_back(**path);
+  if (auto problem = outputs_problem(args.file, outputs)) return bad_input(err, *problem);
   ReportFiles files;
   if (!open_output(args.trace_path, files.trace, err) ||
       !open_output(args.mermaid_path, files.mermaid, err) ||
@@ -296,6 +347,52 @@ po::options_description shrink_options() {
   return options;
 }
 
+// The scenario's name as part of a file name here: anything but letters, digits, '.', '_' and
+// '-' (a '/' would write elsewhere) becomes '-', and it is cut to 100 characters.
+std::string file_name_part(const std::string& name) {
+  std::string part;
+  for (const char c : name.substr(0, 100)) {
+    const bool safe = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '_' || c == '-' || (c == '.' && !part.empty());
+    part += safe ? c : '-';
+  }
+  return part.empty() ? std::string("scenario") : part;
+}
+
+// Checked before a shrink that may take minutes: the file's directory exists, and what is there
+// already is a file (the result is renamed onto it: /dev/null would be replaced).
+std::optional<std::string> directory_problem(const std::string& path) {
+  namespace fs = std::filesystem;
+  const fs::path parent = fs::path(path).parent_path();
+  std::error_code error;
+  if (!parent.empty() && !fs::is_directory(parent, error))
+    return "cannot write \"" + path + "\": " + parent.string() + " is not a directory";
+  const auto status = fs::symlink_status(path, error);
+  if (fs::exists(status) && !fs::is_regular_file(status))
+    return "cannot write \"" + path + "\": it is there and not a regular file";
+  return std::nullopt;
+}
+
+// Written beside `path` and renamed onto it once whole: a failure leaves what was there.
+std::optional<std::string> write_whole_file(const std::string& path, const std::string& text) {
+  const std::string partial = path + ".partial";
+  {
+    std::ofstream file(partial, std::ios::binary | std::ios::trunc);
+    file << text;
+    file.flush();
+    if (!file) {
+      std::error_code ignored;
+      std::filesystem::remove(partial, ignored);
+      return "cannot write \"" + partial + "\" (is the directory writable, the disk full?)";
+    }
+  }
+  std::error_code error;
+  std::filesystem::rename(partial, path, error);
+  if (!error) return std::nullopt;
+  std::filesystem::remove(partial, error);
+  return "cannot write \"" + path + "\": " + error.message();
+}
+
 // The written file, read back and run: it must fail as the shrunk run did, with its hash.
 bool replays(const std::string& path, const ShrinkResult& shrunk, const Runner& runner,
              std::ostream& out, std::ostream& err) {
@@ -328,25 +425,21 @@ int shrink_command(const std::vector<std::string>& argv, std::ostream& out, std:
   std::optional<std::uint64_t> seed;
   if (vm.count("seed")) {
     seed = parse_seed(vm["seed"].as<std::string>());
-    if (!seed)
-      return bad_input(err, "--seed must be a whole number from 0, got \"" +
-                                vm["seed"].as<std::string>() + "\"");
+    if (!seed) return bad_input(err, seed_rule("--seed", vm["seed"].as<std::string>()));
   }
   const auto scenario = load_scenario(file, err);
   if (!scenario) return kExitBadInput;
   if (!seed) seed = scenario->seed;
-  const std::string path = vm.count("output")
-                               ? vm["output"].as<std::string>()
-                               : scenario->name + "-seed-" + std::to_string(*seed) + "-shrunk.yaml";
-  std::ofstream written;
-  if (!open_output(path, written, err)) return kExitBadInput;
+  const std::string path = vm.count("output") ? vm["output"].as<std::string>()
+                                              : file_name_part(scenario->name) + "-seed-" +
+                                                    std::to_string(*seed) + "-shrunk.yaml";
+  if (auto problem = outputs_problem(file, {path})) return bad_input(err, "shrink: " + *problem);
+  if (auto problem = directory_problem(path)) return bad_input(err, "shrink: " + *problem);
   const ShrinkResult shrunk =
       shrink_run(*scenario, *seed, runner, RunOptions{}, [&](const std::string& line) {
         out << "shrink: " << line << "\n" << std::flush;
       });
-  if (shrunk.refused) {
-    written.close();
-    std::remove(path.c_str());
+  if (shrunk.refused) {  // nothing was written: a file of that name is left as it was
     err << "omni-sim: " << *shrunk.refused << "\n";
     return kExitFailure;
   }
@@ -356,8 +449,10 @@ int shrink_command(const std::vector<std::string>& argv, std::ostream& out, std:
                         std::to_string(*seed) + ": " + std::to_string(shrunk.faults_kept) +
                         " of the " + std::to_string(shrunk.faults_fired) +
                         " faults that fired still make it fail with " + shrunk.signature + ".";
-  written << write_scenario_yaml(minimal);
-  written.close();
+  if (auto problem = write_whole_file(path, write_scenario_yaml(minimal))) {
+    err << "omni-sim: shrink: " << *problem << "\n";
+    return kExitFailure;
+  }
   out << "shrink: " << shrunk.faults_kept << " of " << shrunk.faults_fired << " faults still fail ("
       << shrunk.runs << " runs); wrote " << path << "\n";
   if (shrunk.minimal_run.violation)

@@ -83,7 +83,8 @@ std::string parse_args(const std::vector<std::string>& args, Args& a) {
         std::uint64_t min, max;
       };
       const Numeric numerics[] = {{"--max-states", 1, std::numeric_limits<std::uint32_t>::max()},
-                                  {"--generate", 0, 100'000'000},
+                                  // about 1 KiB of memory an operation: 5 GiB at most
+                                  {"--generate", 0, 5'000'000},
                                   {"--keys", 1, 1'000'000},
                                   {"--processes", 1, 1'000'000},
                                   {"--info-percent", 0, 98},

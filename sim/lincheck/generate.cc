@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 #include <optional>
+#include <set>
 #include <string>
 #include <tuple>
 
@@ -75,23 +76,37 @@ class Generator {
     return Value{std::move(text)};
   }
 
-  // A value the key does not hold now: one it held before, or one never written.
+  // A value the key does not hold now: one it held before, or one never written. Written
+  // values are unique and the current one is the last written, so the others are the rest: a
+  // copy of every value ever written, at every cas, made 160,000 operations take minutes.
   Value other_than_current(const KeyState& k) {
-    std::vector<const Value*> others;
-    for (const Value& v : k.written)
-      if (v != k.current) others.push_back(&v);
-    if (others.empty() || below(2) == 0) return fresh();
-    return *others[below(others.size())];
+    OMNI_ASSERT(!k.written.empty() && k.written.back() == k.current);
+    const std::size_t others = k.written.size() - 1;
+    if (others == 0 || below(2) == 0) return fresh();
+    const Value& other = k.written[below(others)];
+    OMNI_ASSERT(other != k.current);
+    return other;
   }
 
-  // A process free before `invoke` (which may move later, up to just before the instant).
-  std::size_t pick_process(std::int64_t& invoke, std::int64_t instant) {
-    std::vector<std::size_t> free;
-    for (std::size_t p = 0; p < processes_.size(); ++p)
-      if (processes_[p].free_at < invoke) free.push_back(p);
-    if (!free.empty()) return free[below(free.size())];
-    std::size_t soonest = 0;
-    for (std::size_t p = 1; p < processes_.size(); ++p)
+  // A process free before `invoke` (which may move later, up to just before the instant): the
+  // i-th free one in index order, for a draw i. Only the processes in recent_ can be busy (the
+  // rest were free before `floor`, which no later invoke is below), so a million clients cost
+  // no scan of a million at every operation.
+  std::size_t pick_process(std::int64_t& invoke, std::int64_t instant, std::int64_t floor) {
+    std::erase_if(recent_, [&](std::size_t p) { return processes_[p].free_at < floor; });
+    std::vector<std::size_t> busy;  // in index order, as recent_ is
+    for (const std::size_t p : recent_)
+      if (processes_[p].free_at >= invoke) busy.push_back(p);
+    OMNI_ASSERT(busy.size() <= processes_.size());
+    if (busy.size() < processes_.size()) {
+      std::size_t chosen = below(processes_.size() - busy.size());
+      for (const std::size_t b : busy)
+        if (b <= chosen) ++chosen;  // skip the busy ones before it
+      OMNI_ASSERT(chosen < processes_.size() && processes_[chosen].free_at < invoke);
+      return chosen;
+    }
+    std::size_t soonest = busy.front();  // every process is busy, so every one is in busy
+    for (const std::size_t p : busy)
       if (processes_[p].free_at < processes_[soonest].free_at) soonest = p;
     if (processes_[soonest].free_at + 1 < instant) {
       invoke = processes_[soonest].free_at + 1;
@@ -99,6 +114,11 @@ class Generator {
     }
     processes_.push_back(Process{next_process_++, -1});  // every client is busy: one more
     return processes_.size() - 1;
+  }
+
+  void set_free_at(std::size_t p, std::int64_t at) {
+    processes_[p].free_at = at;
+    recent_.insert(p);
   }
 
   static void set(KeyState& k, const Value& value) {
@@ -116,7 +136,8 @@ class Generator {
     const auto instant = static_cast<std::int64_t>(i + 1 + options_.overlap) * kTickNs;
     std::int64_t invoke = instant - 1 - static_cast<std::int64_t>(below(spread + 1));
     const std::int64_t complete = instant + 1 + static_cast<std::int64_t>(below(spread + 1));
-    const std::size_t p = pick_process(invoke, instant);
+    const std::size_t p =
+        pick_process(invoke, instant, instant - 1 - static_cast<std::int64_t>(spread));
     const std::size_t key = below(keys_.size());
 
     Event e;
@@ -129,7 +150,7 @@ class Generator {
       give_up(std::move(e), p, invoke, complete);
       return;
     }
-    processes_[p].free_at = complete;
+    set_free_at(p, complete);
     e.type = outcome.result;
     if (e.f == Function::read) e.value = outcome.read;
     Record record;
@@ -179,10 +200,11 @@ class Generator {
   // as a new process.
   void give_up(Event e, std::size_t p, std::int64_t invoke, std::int64_t complete) {
     processes_[p] = Process{next_process_++, invoke};
+    set_free_at(p, invoke);
     if (below(3) == 0) return;
     const auto waited =
         static_cast<std::int64_t>(below(static_cast<std::uint64_t>(complete - invoke)));
-    processes_[p].free_at = invoke + 1 + waited;
+    set_free_at(p, invoke + 1 + waited);
     e.type = EventType::info;
     add(invoke + 1 + waited, 0, std::move(e));
   }
@@ -232,6 +254,7 @@ class Generator {
   const Choose& choose_;
   std::vector<KeyState> keys_;
   std::vector<Process> processes_;
+  std::set<std::size_t> recent_;  // the processes that may be busy at some later invoke
   std::int64_t next_process_ = 0;
   std::uint64_t values_ = 0;
   std::vector<Timed> timed_;

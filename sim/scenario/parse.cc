@@ -10,6 +10,7 @@
 #include "model/core/assert.h"
 #include "sim/scenario/duration_text.h"
 #include "sim/scenario/scenario_parser.h"
+#include "sim/skewed_clock.h"
 
 namespace omni::sim {
 namespace detail {
@@ -24,7 +25,6 @@ const std::vector<std::string> kExpectKeys{
     "init", "fail_phase", "init_within", "converge_within", "apps_running", "linearizable"};
 const std::vector<std::string> kResourceKeys{"cpu", "memory"};
 const std::vector<std::string> kComparisons{">=", "<=", "==", "!=", ">", "<"};
-constexpr std::int64_t kMaxSeed = 999'999'999'999'999'999;
 
 std::string joined(const std::vector<std::string>& words) {
   std::string text;
@@ -87,7 +87,7 @@ void ScenarioParser::parse_top(const YAML::Node& root, Scenario& scenario, bool 
               "inline cluster config");
   }
   if (const YAML::Node seed = root["seed"]) {
-    if (auto value = in_.integer(seed, "seed", 0, kMaxSeed))
+    if (auto value = in_.integer(seed, "seed", 0, static_cast<std::int64_t>(kMaxSeed)))
       scenario.seed = static_cast<std::uint64_t>(*value);
   }
   if (const YAML::Node d = root["duration"]) {
@@ -358,8 +358,7 @@ std::optional<root::Phase> ScenarioParser::phase(const YAML::Node& node, const s
   return std::nullopt;
 }
 
-std::optional<double> ScenarioParser::positive_number(const YAML::Node& node,
-                                                      const std::string& what) {
+std::optional<double> ScenarioParser::clock_rate(const YAML::Node& node, const std::string& what) {
   auto text = in_.scalar(node, what);
   if (!text) return std::nullopt;
   double value = 0;
@@ -370,9 +369,9 @@ std::optional<double> ScenarioParser::positive_number(const YAML::Node& node,
   } catch (const std::exception&) {
     value = -1;
   }
-  if (!(value > 0.0 && value <= 100.0)) {
-    in_.error(node,
-              what + " must be a number above 0 and at most 100, like 1.05, got \"" + *text + "\"");
+  // What the simulated clock can run at; a rate it cannot was an assertion in the run.
+  if (!(value >= kMinClockRate && value <= kMaxClockRate)) {
+    in_.error(node, what + " must be a number from 0.01 to 100, like 1.05, got \"" + *text + "\"");
     return std::nullopt;
   }
   return value;

@@ -178,7 +178,7 @@ bool ScenarioParser::parse_fault_kind(const YAML::Node& entry, const std::string
     if (!rate) in_.error(value, "clock_skew needs \"rate:\" (like 1.05: 5% fast)");
     if (!t || !rate) return false;
     auto parsed_target = target(t, "clock_skew target");
-    auto parsed_rate = positive_number(rate, "clock_skew rate");
+    auto parsed_rate = clock_rate(rate, "clock_skew rate");
     if (!parsed_target || !parsed_rate) return false;
     skew.target = *parsed_target;
     skew.rate = *parsed_rate;
@@ -296,14 +296,20 @@ void ScenarioParser::check_fault_order(const YAML::Node& entry, const Fault& fau
     case FaultTime::Kind::phase:
       break;
   }
-  if (at && *at > run_duration)
+  if (at && *at > run_duration) {
     in_.error(entry["at"], "this fault is at " + format_duration(*at) +
                                ", after the run ends (duration " + format_duration(run_duration) +
                                ")");
+    at.reset();  // later relative times are unknown: thousands of "+1000h" summed overflowed
+  }
   previous = at;
 }
 
 std::optional<PartitionFault> ScenarioParser::partition(const YAML::Node& node) {
+  if (node.IsSequence() && node.size() == 1) {
+    in_.error(node, "a partition needs at least two groups; to cut one node off, use isolate");
+    return std::nullopt;
+  }
   if (!node.IsSequence() || node.size() == 0) {
     // A std::string first: "literal" + string made GCC 12's LTO warn of a memmove it imagines.
     in_.error(node, std::string("partition must be a list of groups of nodes, like [[worker-01], "
@@ -320,6 +326,13 @@ std::optional<PartitionFault> ScenarioParser::partition(const YAML::Node& node) 
                            config::kind_of(group));
       ok = false;
       continue;
+    }
+    // Distinct nodes only: more members than the cluster has nodes is an error already, and
+    // aliases made a 85 KB file of such lists take most of an hour to read.
+    if (cluster_known_ && placed.size() + group.size() > node_names_.size() + 1) {
+      in_.error(group, "the partition's groups name more nodes than the cluster has (" +
+                           std::to_string(node_names_.size()) + ")");
+      return std::nullopt;
     }
     std::vector<std::string> names;
     for (const YAML::Node& member : group) {
@@ -439,6 +452,11 @@ void ScenarioParser::parse_swarm(const YAML::Node& node, Scenario& scenario) {
     auto d = duration(until, "swarm until");
     ok = d.has_value();
     if (d) swarm.until = *d;
+    if (d && *d > scenario.duration) {
+      in_.error(until, "swarm until " + format_duration(*d) + " is after the run ends (duration " +
+                           format_duration(scenario.duration) + ")");
+      ok = false;
+    }
   } else {
     in_.error(node, "swarm needs \"until:\" (when the random faults stop, like 10m)");
     ok = false;

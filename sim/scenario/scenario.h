@@ -143,6 +143,10 @@ struct TimingSpec {
   DurationRange container_start{1s, 3s};
 };
 
+// The largest `seed:` a scenario holds; omni-sim's --seed and --seeds take no larger one, so a
+// seed given there can be written into a scenario (omni-sim shrink) and read back.
+inline constexpr std::uint64_t kMaxSeed = 999'999'999'999'999'999;
+
 struct Scenario {
   std::string file;
   std::string name;

@@ -38,7 +38,7 @@ class ScenarioParser {
   std::optional<Duration> duration(const YAML::Node& node, const std::string& what);
   std::optional<DurationRange> range(const YAML::Node& node, const std::string& what);
   std::optional<root::Phase> phase(const YAML::Node& node, const std::string& what);
-  std::optional<double> positive_number(const YAML::Node& node, const std::string& what);
+  std::optional<double> clock_rate(const YAML::Node& node, const std::string& what);
 
   // parse_faults.cc
   void parse_faults(const YAML::Node& node, Scenario& scenario);

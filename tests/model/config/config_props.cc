@@ -36,7 +36,7 @@ rc::Gen<std::string> gen_name(std::size_t length_max = kMaxNodeNameLength) {
 std::vector<std::string> gen_distinct_names(std::size_t count) {
   std::vector<std::string> names;
   for (std::size_t index = 0; index < count; ++index) {
-    const std::string suffix = "-" + std::to_string(index);
+    const std::string suffix = std::string("-").append(std::to_string(index));
     names.push_back(*gen_name(kMaxNodeNameLength - suffix.size()) + suffix);
   }
   return names;

@@ -380,7 +380,7 @@ TEST(RaftRules, InflightAppendsAreBounded) {
   ack.set_index(raft.log().last_index());
   raft.step(now, "b", ack, out);  // b switches to replicate
   out.clear();
-  for (int i = 0; i < 20; ++i) raft.propose(now, "p" + std::to_string(i), out);
+  for (int i = 0; i < 20; ++i) raft.propose(now, std::string("p").append(std::to_string(i)), out);
   std::size_t appends_to_b = 0;
   for (auto& [to, m] : sends_of(out)) {
     if (to == "b" && m.type() == v1::RAFT_MESSAGE_TYPE_APPEND) {

@@ -63,6 +63,16 @@ TEST(SimCli, BadInputExitsTwo) {
       {{"shrink", kScenario, "--seeds", "1..2"}, "unrecognised option"},
       {{"shrink", "no/such/file.yaml"}, "cannot read the file: no such file"},
       {{"shrink", kScenario, "-o", "no/such/dir/s.yaml"}, "cannot write \"no/such/dir/s.yaml\""},
+      // A seed a scenario cannot hold: shrink wrote a file that did not read back.
+      {{"run", kScenario, "--seed", "1000000000000000000"}, "from 0 to 999999999999999999"},
+      {{"shrink", kScenario, "--seed", "18446744073709551615"}, "from 0 to 999999999999999999"},
+      // Two outputs to one file were mixed into it, each said to be written.
+      {{"run", kScenario, "--trace", "x.out", "--mermaid", "x.out"}, "named for two outputs"},
+      {{"run", kScenario, "--trace", kScenario}, "is the scenario itself"},
+      // shrink truncated its -o before shrinking and removed it when the seed passed: the
+      // scenario itself, or /dev/null (replaced by a file, as root).
+      {{"shrink", kScenario, "-o", kScenario}, "is the scenario itself"},
+      {{"shrink", kScenario, "-o", "/dev/null"}, "it is there and not a regular file"},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(::testing::Message() << c.args.size() << " args: " << c.message_part);
@@ -156,6 +166,33 @@ TEST(SimCli, TraceAndMermaidDescribeTheFirstSeed) {
   std::getline(m, first_line);
   EXPECT_EQ(first_line, "sequenceDiagram");
   EXPECT_NE(o.err.find("ui.perfetto.dev"), std::string::npos);
+}
+
+// A trace that could not be written (a full disk) was said to be written, and the run passed.
+TEST(SimCli, AnOutputThatCannotBeWrittenFailsTheRun) {
+  const Outcome o = run({"run", kScenario, "--seed", "5", "--trace", "/dev/full"});
+  EXPECT_EQ(o.code, kExitFailure) << o.err;
+  EXPECT_NE(o.err.find("writing \"/dev/full\" failed"), std::string::npos) << o.err;
+  EXPECT_EQ(o.err.find("wrote the trace"), std::string::npos) << o.err;
+}
+
+// A shrink that has nothing to shrink (the seed passes) leaves a file of the output's name as
+// it was: it was truncated before the shrink and removed after.
+TEST(SimCli, AShrinkThatWritesNothingLeavesTheOutputAlone) {
+  const auto dir = std::filesystem::temp_directory_path() / "omni_sim_cli_shrink_test";
+  std::filesystem::create_directories(dir);
+  const std::string kept = (dir / "kept.yaml").string();
+  {
+    std::ofstream file(kept);
+    file << "keep me\n";
+  }
+  const Outcome o = run({"shrink", kScenario, "--seed", "5", "-o", kept});
+  EXPECT_EQ(o.code, kExitFailure) << o.err;
+  std::ifstream file(kept);
+  std::string line;
+  std::getline(file, line);
+  EXPECT_EQ(line, "keep me");
+  std::filesystem::remove_all(dir);
 }
 
 // --history writes the first seed's client history, rerun with record_history, in the format

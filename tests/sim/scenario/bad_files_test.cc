@@ -51,7 +51,16 @@ const std::vector<BadFile> kBadFiles{
     {"infrastructure-unknown-node.yaml", 4, 3, "unknown node \"worker-1\""},
     {"isolate-bad-direction.yaml", 6, 16, "direction must be both, in or out"},
     {"empty.yaml", 1, 1, "the scenario is empty"},
-    {"clock-skew-negative.yaml", 5, 52, "rate must be a number above 0"},
+    {"clock-skew-negative.yaml", 5, 52, "rate must be a number from 0.01 to 100"},
+    // A rate the simulated clock cannot run at was an assertion in the run (exit 1).
+    {"clock-skew-too-slow.yaml", 5, 52, "rate must be a number from 0.01 to 100"},
+    {"partition-one-group.yaml", 5, 16, "a partition needs at least two groups"},
+    // Groups of aliases to a list of a thousand nodes took most of an hour to read.
+    {"partition-more-nodes-than-the-cluster.yaml", 5, 52,
+     "the partition's groups name more nodes than the cluster has (3)"},
+    {"swarm-until-after-end.yaml", 5, 10, "swarm until 600h"},
+    // Their sum overflowed 64 bits (UBSan stopped the parser).
+    {"relative-faults-past-any-clock.yaml", 6, 10, "after the run ends (duration 1000h"},
     {"disk-fail-bad-mode.yaml", 5, 47, "lose_unsynced, corrupt or eio, got \"melt\""},
     {"seed-negative.yaml", 3, 7, "seed must be a whole number from 0"},
     {"vm-boot-half-range.yaml", 4, 12, "vm_boot: invalid duration \"\""},
