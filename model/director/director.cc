@@ -65,6 +65,7 @@ void Director::on_start(const Start& start, Outputs& out) {
     desired_vms_.assign(checkpoint.vms().begin(), checkpoint.vms().end());
     replicas_.assign(checkpoint.replicas().begin(), checkpoint.replicas().end());
     generation_ = checkpoint.generation();
+    command_seq_ = checkpoint.command_seq();
   }
   OMNI_ASSERT(std::is_sorted(desired_vms_.begin(), desired_vms_.end(),
                              [](const auto& a, const auto& b) { return a.name() < b.name(); }));
@@ -137,6 +138,7 @@ bool Director::admit(FenceValue fence, const Address& from) {
   if (fence > accepted_) {
     accepted_ = fence;
     controller_ = from;
+    command_seq_ = 0;  // a new controller counts its own seqs
   }
   OMNI_ASSERT(accepted_ >= before || config_.testing_accept_stale_fence);
   return true;
@@ -163,6 +165,7 @@ void Director::on_command(const Address& from, std::uint64_t seq,
            out);
     return;
   }
+  if (seq < command_seq_ && fence == accepted_) return;  // older than what was executed
   if (command.has_ensure_workers()) {
     std::vector<v1::VmSpec> vms(command.ensure_workers().vms().begin(),
                                 command.ensure_workers().vms().end());
@@ -173,6 +176,7 @@ void Director::on_command(const Address& from, std::uint64_t seq,
     }
   }
   execute(fence, from, command);
+  if (fence == accepted_) command_seq_ = std::max(command_seq_, seq);
   persist_checkpoint(out);
   report(from, seq, false, "", out);
   reconcile(out);
@@ -242,6 +246,7 @@ void Director::persist_checkpoint(Outputs& out) const {
   for (const auto& vm : desired_vms_) *checkpoint.add_vms() = vm;
   for (const auto& r : replicas_) *checkpoint.add_replicas() = r;
   checkpoint.set_generation(generation_);
+  checkpoint.set_command_seq(command_seq_);
   out.push_back(Persist{seal(checkpoint.SerializeAsString()), true, true});
 }
 

@@ -298,6 +298,51 @@ TEST(Director, StrangersGetNoAnswerAndAgentsAreHeardWithinBounds) {
       << "a little ahead (lease flips before a restart): moved past";
 }
 
+// The network reorders and duplicates: a late copy of an older command from the same controller
+// restored the replicas a newer one had replaced, and the leader (whose newer command was
+// answered) had no reason to send it again. A restart keeps where the commands were.
+TEST(Director, ALateCopyOfAnOlderCommandDoesNotUndoANewerOne) {
+  const auto replicas_command = [](std::uint64_t seq, const std::string& container) {
+    v1::Envelope e;
+    e.set_seq(seq);
+    auto* c = e.mutable_director_command();
+    c->mutable_fence()->set_era(kClusterEra);
+    c->mutable_fence()->set_term(5);
+    auto* r = c->mutable_ensure_replicas()->add_replicas();
+    r->set_vm("t-n1-worker-1");
+    r->mutable_container()->set_name(container);
+    r->mutable_container()->set_replica(2);
+    return e;
+  };
+  Director d(config());
+  Outputs all;  // what reaches the disk, for the restart below
+  d.step(Start{at_s(0), {}}, all);
+  d.step(Deliver{at_s(1), "orchestrator:1", take_control(5)}, all);
+  d.step(Deliver{at_s(2), "orchestrator:1", replicas_command(20, "new")}, all);
+  const std::uint64_t executed = d.last_executed().count;
+  Outputs out;
+  d.step(Deliver{at_s(3), "orchestrator:1", replicas_command(12, "old")}, out);
+  EXPECT_EQ(d.last_executed().count, executed) << "not executed";
+  EXPECT_TRUE(out.empty()) << "nor answered: its seq is not waited on";
+  d.step(Deliver{at_s(3), "orchestrator:1", replicas_command(20, "new")}, out);
+  EXPECT_EQ(d.last_executed().count, executed + 1) << "the same command again is harmless";
+
+  Director restarted(config());
+  out.clear();
+  restarted.step(Start{at_s(4), disk_of(all)}, out);
+  ASSERT_EQ(restarted.accepted(), (FenceValue{kClusterEra, 5}));
+  out.clear();
+  restarted.step(Deliver{at_s(5), "orchestrator:1", replicas_command(12, "old")}, out);
+  EXPECT_EQ(restarted.last_executed().count, 0u) << "a restart keeps where the commands were";
+  // A new controller counts its own seqs from wherever it is.
+  restarted.step(Deliver{at_s(6), "orchestrator:2", take_control(6)}, out);
+  v1::Envelope next = replicas_command(3, "newer");
+  next.mutable_director_command()->mutable_fence()->set_term(6);
+  restarted.step(Deliver{at_s(7), "orchestrator:2", next}, out);
+  EXPECT_EQ(restarted.last_executed().fence, (FenceValue{kClusterEra, 6}));
+  EXPECT_FALSE(restarted.last_executed().claim_only);
+}
+
 TEST(Director, CreatesDesiredVmsOnlyAfterListingWhatExists) {
   Director d(config());
   Outputs out;
