@@ -43,10 +43,32 @@ void YamlReader::error(const YAML::Node& at, std::string message) {
   error(where(at), std::move(message));
 }
 
+namespace {
+
+// A message quotes what the file said, and is printed on one line of a person's terminal: a
+// 10 MB value was echoed whole, and an escape sequence in a value reached the terminal.
+std::string printable_message(const std::string& message) {
+  constexpr std::size_t kMaxMessageBytes = 1000;
+  std::size_t end = std::min(message.size(), kMaxMessageBytes);
+  while (end > 0 && end < message.size() &&
+         (static_cast<unsigned char>(message[end]) & 0xc0) == 0x80)
+    --end;  // not inside a UTF-8 sequence
+  std::string out;
+  for (std::size_t i = 0; i < end; ++i) {
+    const auto c = static_cast<unsigned char>(message[i]);
+    out += c < 0x20 || c == 0x7f ? '?' : static_cast<char>(c);
+  }
+  if (end < message.size()) out += "... (" + std::to_string(message.size() - end) + " bytes more)";
+  OMNI_ASSERT(out.size() <= kMaxMessageBytes + 40);
+  return out;
+}
+
+}  // namespace
+
 void YamlReader::error(SourceLocation at, std::string message) {
   OMNI_ASSERT(!message.empty());
   if (errors_.size() >= kMaxDiagnostics) return;
-  errors_.push_back(Diagnostic{std::move(at), std::move(message)});
+  errors_.push_back(Diagnostic{std::move(at), printable_message(message)});
   OMNI_ASSERT(errors_.size() <= kMaxDiagnostics);
 }
 

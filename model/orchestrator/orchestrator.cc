@@ -153,7 +153,9 @@ std::optional<Orchestrator::Sender> Orchestrator::admits_raft_message(
 void Orchestrator::note_heard(const Sender& sender, const Address& from) {
   if (sender.self) return;
   if (sender.member_index == kNotAMember) {
-    peer_heard_at_[from] = now_;
+    // A joining replica takes Raft from any orchestrator:N; a name each is not unbounded.
+    if (peer_heard_at_.size() < kMaxPeersHeard || peer_heard_at_.count(from))
+      peer_heard_at_[from] = now_;
     return;
   }
   OMNI_ASSERT(member_heard_at_.size() == config_.members.size());

@@ -283,6 +283,7 @@ class Orchestrator final : public Component {
   // Raft traffic from each peer, as a follower sees it: the configured members by index, any
   // other replica (one that joined later) by name.
   std::vector<std::optional<Time>> member_heard_at_;
+  static constexpr std::size_t kMaxPeersHeard = 64;  // more than any configuration has members
   std::map<Address, Time> peer_heard_at_;
   std::size_t self_member_index_ = kNotAMember;
   Time leader_known_at_{};          // the last step at which this replica knew a leader

@@ -238,6 +238,25 @@ TEST(ConfigRender, NamesThatReadAsNumbersOrBooleansAreQuoted) {
   EXPECT_EQ(*first.config, *second.config);
 }
 
+// An error quotes what the file said on one line of a terminal: a 100 KB name was echoed whole,
+// and an escape sequence in a value reached the terminal.
+TEST(ConfigParse, AMessageQuotesAThousandBytesAtMostAndNoControlCharacters) {
+  const ConfigResult long_name =
+      parse_cluster_config("nodes:\n  - {name: \"" + std::string(100'000, 'x') +
+                               "\", resources: {cpu: 8, memory: 32Gi}}\n",
+                           "f.yaml");
+  ASSERT_EQ(long_name.errors.size(), 1u);
+  EXPECT_LT(long_name.errors.front().message.size(), 1100u);
+  EXPECT_NE(long_name.errors.front().message.find("bytes more)"), std::string::npos);
+  const ConfigResult escape = parse_cluster_config(
+      "nodes:\n  - {name: \"a\\e[31mb\\nc\", resources: {cpu: 8, memory: 32Gi}}\n", "f.yaml");
+  ASSERT_EQ(escape.errors.size(), 1u);
+  const std::string& message = escape.errors.front().message;
+  EXPECT_EQ(message.find('\x1b'), std::string::npos) << message;
+  EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+  EXPECT_NE(message.find("a?[31mb?c"), std::string::npos) << message;
+}
+
 TEST(DidYouMean, SuggestsOnlyCloseWords) {
   const std::vector<std::string> keys{"name", "role", "resources", "hypervisor"};
   EXPECT_EQ(did_you_mean("resorces", keys), "resources");
