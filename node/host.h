@@ -11,6 +11,7 @@
 //
 // A failed persist (EIO, a full disk) stops the component on the spot (fail-stop), as the
 // simulator models it. Model time is the monotonic clock; no persisted record depends on it.
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -46,8 +47,10 @@ class InboxBudget {
   static constexpr std::size_t kPerMessageBytes = 256;
 
   explicit InboxBudget(std::size_t limit_bytes = kDefaultLimitBytes) : limit_bytes_(limit_bytes) {}
+  // What it holds in memory once parsed, not its encoding: empty repeated submessages take two
+  // bytes each on the wire and fifty or more parsed.
   static std::size_t cost_of(const v1::Envelope& envelope) {
-    return envelope.ByteSizeLong() + kPerMessageBytes;
+    return std::max(envelope.ByteSizeLong(), envelope.SpaceUsedLong()) + kPerMessageBytes;
   }
   // True, and the bytes held, when they fit; false (a message dropped) when they do not.
   bool admit(std::size_t bytes);

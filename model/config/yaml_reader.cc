@@ -56,7 +56,13 @@ std::string printable_message(const std::string& message) {
   std::string out;
   for (std::size_t i = 0; i < end; ++i) {
     const auto c = static_cast<unsigned char>(message[i]);
-    out += c < 0x20 || c == 0x7f ? '?' : static_cast<char>(c);
+    const auto next = i + 1 < end ? static_cast<unsigned char>(message[i + 1]) : 0;
+    if (c == 0xc2 && next >= 0x80 && next <= 0x9f) {  // U+0080..U+009F: C1 controls (CSI)
+      out += '?';
+      ++i;
+    } else {
+      out += c < 0x20 || c == 0x7f ? '?' : static_cast<char>(c);
+    }
   }
   if (end < message.size()) out += "... (" + std::to_string(message.size() - end) + " bytes more)";
   OMNI_ASSERT(out.size() <= kMaxMessageBytes + 40);

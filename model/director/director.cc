@@ -65,7 +65,8 @@ void Director::on_start(const Start& start, Outputs& out) {
     desired_vms_.assign(checkpoint.vms().begin(), checkpoint.vms().end());
     replicas_.assign(checkpoint.replicas().begin(), checkpoint.replicas().end());
     generation_ = checkpoint.generation();
-    command_seq_ = checkpoint.command_seq();
+    workers_seq_ = checkpoint.workers_seq();
+    replicas_seq_ = checkpoint.replicas_seq();
   }
   OMNI_ASSERT(std::is_sorted(desired_vms_.begin(), desired_vms_.end(),
                              [](const auto& a, const auto& b) { return a.name() < b.name(); }));
@@ -138,7 +139,7 @@ bool Director::admit(FenceValue fence, const Address& from) {
   if (fence > accepted_) {
     accepted_ = fence;
     controller_ = from;
-    command_seq_ = 0;  // a new controller counts its own seqs
+    workers_seq_ = replicas_seq_ = 0;  // a new controller counts its own seqs
   }
   OMNI_ASSERT(accepted_ >= before || config_.testing_accept_stale_fence);
   return true;
@@ -150,8 +151,7 @@ bool Director::may_hold(FenceValue fence, const Address& from) const {
   OMNI_ASSERT(!config_.root.empty());
   // The cluster's CA names the root `root` (the simulator's second init is `root-2`).
   if (fence.era == kRootEra) return from == config_.root || from.rfind(config_.root + "-", 0) == 0;
-  return fence.era == kClusterEra && from.rfind(kOrchestratorPrefix, 0) == 0 &&
-         from.size() > kOrchestratorPrefix.size();
+  return fence.era == kClusterEra && is_orchestrator_address(from);
 }
 
 void Director::on_command(const Address& from, std::uint64_t seq,
@@ -165,7 +165,8 @@ void Director::on_command(const Address& from, std::uint64_t seq,
            out);
     return;
   }
-  if (seq < command_seq_ && fence == accepted_) return;  // older than what was executed
+  std::uint64_t* last_seq = last_seq_of(command);
+  if (last_seq != nullptr && fence == accepted_ && seq < *last_seq) return;  // a late copy
   if (command.has_ensure_workers()) {
     std::vector<v1::VmSpec> vms(command.ensure_workers().vms().begin(),
                                 command.ensure_workers().vms().end());
@@ -176,10 +177,18 @@ void Director::on_command(const Address& from, std::uint64_t seq,
     }
   }
   execute(fence, from, command);
-  if (fence == accepted_) command_seq_ = std::max(command_seq_, seq);
+  if (last_seq != nullptr && fence == accepted_) *last_seq = std::max(*last_seq, seq);
   persist_checkpoint(out);
   report(from, seq, false, "", out);
   reconcile(out);
+}
+
+// Where the seq of the last command of this one's kind is kept; none for a claim, which changes
+// who controls and nothing a late copy could undo.
+std::uint64_t* Director::last_seq_of(const v1::DirectorCommand& command) {
+  if (command.has_ensure_workers()) return &workers_seq_;
+  if (command.has_ensure_replicas()) return &replicas_seq_;
+  return nullptr;
 }
 
 void Director::on_take_control(const Address& from, std::uint64_t seq, const v1::TakeControl& take,
@@ -246,7 +255,8 @@ void Director::persist_checkpoint(Outputs& out) const {
   for (const auto& vm : desired_vms_) *checkpoint.add_vms() = vm;
   for (const auto& r : replicas_) *checkpoint.add_replicas() = r;
   checkpoint.set_generation(generation_);
-  checkpoint.set_command_seq(command_seq_);
+  checkpoint.set_workers_seq(workers_seq_);
+  checkpoint.set_replicas_seq(replicas_seq_);
   out.push_back(Persist{seal(checkpoint.SerializeAsString()), true, true});
 }
 

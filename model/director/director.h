@@ -125,11 +125,14 @@ class Director final : public Component {
   Time next_report_{};
   std::string last_error_;
   ExecutedCommand executed_;
-  // The envelope seq of the last command executed at accepted_ (persisted). One controller's
-  // seqs grow, and a late copy of an older command (the network reorders and duplicates) must
-  // not undo a newer one: its answer was for a seq the leader no longer waits on, so nothing
-  // would have set it right until the next change.
-  std::uint64_t command_seq_ = 0;
+  // The envelope seqs of the last EnsureWorkers and EnsureReplicas executed at accepted_
+  // (persisted), one for each kind: a leader sends both back to back, and a swapped pair must
+  // not drop the first. One controller's seqs grow, and a late copy of an older command of a
+  // kind (the network reorders and duplicates) must not undo a newer one: its answer was for a
+  // seq the leader no longer waits on, so nothing would have set it right until the next change.
+  std::uint64_t workers_seq_ = 0;
+  std::uint64_t replicas_seq_ = 0;
+  std::uint64_t* last_seq_of(const v1::DirectorCommand& command);
   // The app lease (volatile): reports sent lately, by seq, and when; seqs start from the start
   // time so an echo of a report from before a restart never matches a new one.
   static constexpr std::size_t kReportsRemembered = 16;

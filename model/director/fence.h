@@ -15,6 +15,9 @@ inline constexpr std::uint32_t kClusterEra = 1;
 // Who may hold each era: the root (by its address) and the Orchestrator replicas, whose
 // addresses start with this.
 inline constexpr std::string_view kOrchestratorPrefix = "orchestrator:";
+inline bool is_orchestrator_address(std::string_view address) {
+  return address.size() > kOrchestratorPrefix.size() && address.starts_with(kOrchestratorPrefix);
+}
 
 struct FenceValue {
   std::uint32_t era = 0;

@@ -5,6 +5,7 @@
 
 #include "model/config/resource_limits.h"
 #include "model/core/assert.h"
+#include "model/director/director.h"
 #include "model/orchestrator/apps.h"
 #include "model/orchestrator/cluster_spec.h"
 #include "model/root/plan.h"
@@ -92,9 +93,17 @@ std::vector<std::pair<std::string, std::string>> cluster_objects(const v1::Clust
 }
 
 std::size_t cluster_record_bytes(const v1::ClusterSpec& spec) {
+  // As the snapshot holds them: the spec and each Director's address in the hand-over, and each
+  // object with its key twice (the map's and its own), two revisions and the fields' tags.
+  constexpr std::size_t kAddressFramingBytes = 2;
+  constexpr std::size_t kObjectFramingBytes = 32;
   std::size_t bytes = spec.ByteSizeLong();
-  for (const auto& [key, value] : cluster_objects(spec)) bytes += key.size() + value.size();
+  for (const auto& node : spec.nodes())
+    bytes += director::director_address(node.name()).size() + kAddressFramingBytes;
+  for (const auto& [key, value] : cluster_objects(spec))
+    bytes += 2 * key.size() + value.size() + kObjectFramingBytes;
   OMNI_ASSERT(bytes >= spec.ByteSizeLong());
+  OMNI_ASSERT(bytes > static_cast<std::size_t>(spec.nodes_size()) * kAddressFramingBytes);
   return bytes;
 }
 

@@ -38,7 +38,8 @@ inline constexpr std::size_t kMaxClusterRecordBytes = std::size_t{24} << 20;
 // The cluster's own objects that a hand-over of `spec` writes, but for its members: each node's
 // and each planned VM's (key, value).
 std::vector<std::pair<std::string, std::string>> cluster_objects(const v1::ClusterSpec& spec);
-// What the cluster's own records of `spec` take in the state: the spec and cluster_objects().
+// What the cluster's own records of `spec` take in a snapshot of the state: the spec, the
+// Directors' addresses and cluster_objects(), as encoded there.
 std::size_t cluster_record_bytes(const v1::ClusterSpec& spec);
 
 // Why a key or a write is not acceptable, or empty. Checked where a request enters and again

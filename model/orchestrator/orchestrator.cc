@@ -142,7 +142,7 @@ std::optional<Orchestrator::Sender> Orchestrator::admits_raft_message(
   };
   // A replacement knows no configuration until the leader reaches it; any Orchestrator may.
   if (raft.voters().empty() && raft.learners().empty()) {
-    if (from.rfind("orchestrator:", 0) != 0) return std::nullopt;
+    if (!is_orchestrator_address(from)) return std::nullopt;
     return sender;
   }
   if (is_member || holds(raft.voters()) || holds(raft.learners())) return sender;
@@ -946,9 +946,8 @@ Address member_address(std::uint32_t replica) {
 
 // N of "orchestrator:N", or 0 when the address is not one (configurations come from the log).
 std::uint32_t replica_number(const Address& address) {
-  constexpr std::string_view kPrefix = "orchestrator:";
-  if (address.rfind(kPrefix, 0) != 0) return 0;
-  const std::string digits = address.substr(kPrefix.size());
+  if (!is_orchestrator_address(address)) return 0;
+  const std::string digits = address.substr(kOrchestratorPrefix.size());
   if (digits.empty() || digits.size() > 9 ||
       !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }))
     return 0;

@@ -127,6 +127,8 @@ class Orchestrator final : public Component {
   // Messages refused where they entered: Raft traffic from a non-member, a proposal from
   // anyone but this replica, a store request from anyone but a client.
   std::uint64_t dropped_messages() const { return dropped_messages_; }
+  // Senders outside the configuration it remembers hearing (a joining replica's), bounded.
+  std::size_t peers_heard() const { return peer_heard_at_.size(); }
   // What this replica saw happen: leaders, members, Directors, VMs, containers, apps.
   const EventLog& events() const { return events_; }
   // What `omni status` gets, with the cluster (on the leader) and the events: for a reader on

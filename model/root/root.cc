@@ -234,17 +234,13 @@ void Root::update_view(DirectorView& view, const v1::DirectorReport& r, Outputs&
 // of a cluster certificate (an Agent's VM, say) could otherwise send `accepted` and the root
 // would never hand over, or name an address of its choosing to receive the hand-over. Not only
 // the plan's members: a replacement may lead before the root is done.
-bool Root::is_orchestrator(const Address& address) {
-  return address.size() > kOrchestratorPrefix.size() && address.rfind(kOrchestratorPrefix, 0) == 0;
-}
-
 void Root::take_hint(const Address& hint) {
-  leader_hint_ = is_orchestrator(hint) ? hint : Address{};
-  OMNI_ASSERT(leader_hint_.empty() || is_orchestrator(leader_hint_));
+  leader_hint_ = is_orchestrator_address(hint) ? hint : Address{};
+  OMNI_ASSERT(leader_hint_.empty() || is_orchestrator_address(leader_hint_));
 }
 
 void Root::on_hand_over_ack(const Address& from, const v1::HandOverAck& ack, Outputs& out) {
-  if (phase_ != Phase::reg || !is_orchestrator(from)) return;
+  if (phase_ != Phase::reg || !is_orchestrator_address(from)) return;
   if (ack.accepted()) {
     handed_over_ = true;
     leader_hint_ = from;
@@ -255,7 +251,8 @@ void Root::on_hand_over_ack(const Address& from, const v1::HandOverAck& ack, Out
 }
 
 void Root::on_status_reply(const Address& from, const v1::StatusReply& reply, Outputs& out) {
-  if ((phase_ != Phase::takeover && phase_ != Phase::verify) || !is_orchestrator(from)) return;
+  if ((phase_ != Phase::takeover && phase_ != Phase::verify) || !is_orchestrator_address(from))
+    return;
   if (!reply.is_leader()) {
     take_hint(reply.leader_hint());
     return;

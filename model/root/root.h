@@ -98,7 +98,6 @@ class Root final : public Component {
   const std::vector<v1::VmSpec>& worker_specs(const std::string& node) const;
   const std::vector<v1::ReplicaSpec>& replica_specs(const std::string& node) const;
   void index_plan();
-  static bool is_orchestrator(const Address& address);
   void take_hint(const Address& hint);
   std::vector<Address> members() const;
   bool all(bool DirectorView::*field, const char* counted, Outputs& out);

@@ -184,8 +184,12 @@ std::optional<std::string> outputs_problem(const std::string& scenario,
                                            const std::vector<std::string>& outputs) {
   namespace fs = std::filesystem;
   const auto same = [](const std::string& a, const std::string& b) {
-    std::error_code error;
-    return fs::weakly_canonical(a, error) == fs::weakly_canonical(b, error) && !error;
+    std::error_code error_a;
+    std::error_code error_b;
+    if (fs::equivalent(a, b, error_a)) return true;  // both exist: links included
+    const auto path_a = fs::weakly_canonical(a, error_a);
+    const auto path_b = fs::weakly_canonical(b, error_b);
+    return !error_a && !error_b && path_a == path_b;
   };
   for (std::size_t i = 0; i < outputs.size(); ++i) {
     if (same(outputs[i], scenario))

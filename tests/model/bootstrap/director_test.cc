@@ -270,9 +270,15 @@ TEST(Director, StrangersGetNoAnswerAndAgentsAreHeardWithinBounds) {
   v1::Envelope report;
   report.mutable_agent_report()->set_vm("elsewhere-worker-9");
   report.mutable_agent_report()->set_generation(5);
+  auto* forged = report.mutable_agent_report()->add_containers();
+  forged->set_name("t-web-1");
+  forged->set_running(true);
   out.clear();
   d.step(Deliver{at_s(2), "agent:elsewhere-worker-9", report}, out);
-  EXPECT_TRUE(out.empty()) << "not a VM of this node";
+  out.clear();
+  d.step(Deliver{at_s(2), "root", inspect}, out);
+  EXPECT_EQ(answer_to(out, "root").containers_size(), 0) << "not a VM of this node: not reported";
+  report.mutable_agent_report()->clear_containers();
 
   d.step(Deliver{at_s(2), "root", claim(kRootEra, 1)}, out);
   v1::Envelope workers = claim(kRootEra, 1);
@@ -326,6 +332,16 @@ TEST(Director, ALateCopyOfAnOlderCommandDoesNotUndoANewerOne) {
   EXPECT_TRUE(out.empty()) << "nor answered: its seq is not waited on";
   d.step(Deliver{at_s(3), "orchestrator:1", replicas_command(20, "new")}, out);
   EXPECT_EQ(d.last_executed().count, executed + 1) << "the same command again is harmless";
+  // A leader sends its workers and its replicas back to back; swapped, both still count.
+  v1::Envelope workers = replicas_command(19, "unused");
+  workers.mutable_director_command()->clear_ensure_replicas();
+  auto* vm = workers.mutable_director_command()->mutable_ensure_workers()->add_vms();
+  vm->set_name("t-n1-worker-1");
+  vm->mutable_resources()->set_cpu_millis(2000);
+  vm->mutable_resources()->set_memory_bytes(4LL << 30);
+  d.step(Deliver{at_s(3), "orchestrator:1", workers}, all);
+  EXPECT_EQ(d.last_executed().count, executed + 2) << "an older seq of another kind";
+  ASSERT_EQ(d.desired_vms().size(), 1u);
 
   Director restarted(config());
   out.clear();

@@ -7,6 +7,7 @@
 #include <functional>
 
 #include "model/config/parse.h"
+#include "model/director/director.h"
 #include "model/director/fence.h"
 #include "model/orchestrator/cluster_spec.h"
 #include "model/root/plan.h"
@@ -549,6 +550,51 @@ TEST(Orchestrator, OnlyTheRootTheAdminAndClientsAskForStatus) {
   EXPECT_EQ(s.ask_status("root", 4, 8).size(), 1u);
 }
 
+// The bound omni init holds a real cluster to: a cluster whose own records just pass its check,
+// with the clients' store full, still makes a snapshot that one log record (node/durable_log.h,
+// 64 MiB) holds, with room for Raft's framing of it.
+TEST(ClusterStateObjects, TheLargestClusterInitTakesAndAFullStoreFitOneLogRecord) {
+  constexpr std::size_t kMaxRecordBytes = std::size_t{64} << 20;
+  std::string yaml = "cluster: {name: t, orchestrators: 3}\nnodes:\n";
+  for (int i = 0; i < 1080; ++i)  // 69,120 worker VMs, names of 61 characters
+    yaml += "  - {name: " + std::string(56, 'n') + std::to_string(10000 + i) +
+            ", resources: {cpu: 512, memory: 2Ti}, worker_vms: 64}\n";
+  const auto parsed = config::parse_cluster_config(yaml, "t");
+  ASSERT_TRUE(parsed.config.has_value()) << parsed.errors.front().to_string();
+  v1::ClusterCommand command;
+  auto* h = command.mutable_hand_over();
+  *h->mutable_cluster() = to_cluster_spec(*parsed.config);
+  const std::size_t counted = cluster_record_bytes(h->cluster());
+  ASSERT_LE(counted, kMaxClusterRecordBytes) << "not a cluster init takes";
+  ASSERT_GT(counted, kMaxClusterRecordBytes * 9 / 10) << "not near the bound";
+  for (const auto& node : parsed.config->nodes)
+    h->add_directors(director::director_address(node.name));
+  for (std::uint32_t r = 1; r <= 3; ++r) {
+    auto* replica = h->add_replicas();
+    replica->set_vm(parsed.config->nodes[r].name + "-worker-1");
+    replica->mutable_container()->set_name("t-orchestrator-" + std::to_string(r));
+    replica->mutable_container()->set_replica(r);
+  }
+  ClusterState state;
+  v1::RaftEntry entry = entry_of(command);
+  entry.set_index(1);
+  state.apply(entry);
+  ASSERT_TRUE(state.handed_over());
+  const std::size_t cluster_only = state.snapshot().size();
+  EXPECT_LE(cluster_only, counted) << "the count is an upper bound of what the snapshot holds";
+  const std::string value(kMaxValueBytes, 'v');
+  for (std::uint64_t index = 2;; ++index) {
+    v1::ClusterCommand put;
+    put.mutable_store()->mutable_write()->set_key("/data/" + std::to_string(index));
+    put.mutable_store()->mutable_write()->set_value(value);
+    v1::RaftEntry e = entry_of(put);
+    e.set_index(index);
+    state.apply(e);
+    if (state.take_result(index)->status() != v1::STORE_STATUS_OK) break;
+  }
+  EXPECT_LE(state.snapshot().size(), kMaxRecordBytes - (std::size_t{1} << 20));
+}
+
 // A hand-over the plan could not have made is skipped where it is applied: a Director named twice
 // tripped begin_term()'s assertion in every new leader, and replica 2^32-1 wrapped next_replica
 // to zero (an assertion on every replica, at every replay of the log).
@@ -692,6 +738,10 @@ TEST(Orchestrator, AJoiningReplicaTakesRaftFromOrchestratorsOnly) {
   EXPECT_EQ(o.dropped_messages(), 1u);
   EXPECT_EQ(o.term(), 3u) << "the leader's append was taken";
   EXPECT_FALSE(o.is_leader()) << "a replica with no configuration never campaigns";
+  // Any orchestrator:N name may speak to it: it remembers a bounded number of them.
+  for (int n = 100; n < 1100; ++n)
+    o.step(Deliver{Time{} + 3s, "orchestrator:" + std::to_string(n), append}, out);
+  EXPECT_EQ(o.peers_heard(), 64u);
 }
 
 // Nobody but the replica itself may propose, and only members may speak Raft to it.
