@@ -288,6 +288,14 @@ bool is_store_client(const Address& from) {
 
 }  // namespace
 
+std::size_t Orchestrator::pending_lists() const {
+  const auto lists =
+      std::count_if(store_waiters_.begin(), store_waiters_.end(),
+                    [](const auto& waiter) { return waiter.second.request.has_list(); });
+  OMNI_ASSERT(lists >= 0 && static_cast<std::size_t>(lists) <= store_waiters_.size());
+  return static_cast<std::size_t>(lists);
+}
+
 // Answered after a committed round trip through the log, so a deposed leader cannot claim
 // health it no longer has.
 void Orchestrator::on_status_request(const Address& from, std::uint64_t seq,
@@ -355,6 +363,11 @@ void Orchestrator::on_store_request(const Address& from, std::uint64_t seq,
   } else if (store_waiters_.size() >= kMaxStoreWaiters) {
     reply.set_status(v1::STORE_STATUS_UNAVAILABLE);
     reply.set_error("too many requests in flight");
+  } else if (r.has_list() && pending_lists() >= kMaxPendingLists) {
+    // Each answer may hold the whole store (32 MiB), and they become ready together: 1,024 of
+    // them were 32 GB of replies in one step.
+    reply.set_status(v1::STORE_STATUS_UNAVAILABLE);
+    reply.set_error("too many lists in flight; try again");
   } else if ((r.has_get() || r.has_list()) && config_.testing_reads_skip_read_index) {
     v1::RaftClientReply served_locally;
     served_locally.set_status(v1::RAFT_CLIENT_STATUS_OK);

@@ -169,6 +169,8 @@ class Orchestrator final : public Component {
     v1::StoreRequest request;
   };
   static constexpr std::size_t kMaxStoreWaiters = 1024;
+  static constexpr std::size_t kMaxPendingLists = 8;  // of those, lists (each up to 32 MiB)
+  std::size_t pending_lists() const;
   // A store request is identified by its sender and its id; one seen again among the last
   // kRememberedStoreRequests is a duplicate delivery and is ignored, so a network that
   // duplicates messages never makes a write apply twice or answer twice with different results.

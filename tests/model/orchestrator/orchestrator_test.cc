@@ -932,6 +932,40 @@ TEST(Orchestrator, AReplacementThatLeadsReportsASilentMemberLost) {
   EXPECT_EQ(r.o.membership().lost, (std::vector<Address>{"orchestrator:1"}));
 }
 
+// A list's answer may hold the whole store (32 MiB), and the lists waiting for one read index
+// become ready together: 1,024 of them were 32 GB of replies in one step. At most 8 wait.
+TEST(Orchestrator, AtMostEightStoreListsWaitAtTheLeader) {
+  Replacement r({"orchestrator:1", "orchestrator:6"}, {});
+  ASSERT_TRUE(r.elect(true));
+  for (int i = 0; i < 20; ++i) r.tick(true);  // an entry of its term committed: reads may go
+  ASSERT_TRUE(r.o.is_leader());
+  r.out.clear();
+  for (std::uint64_t id = 100; id < 110; ++id) {  // before orchestrator:1 confirms a read index
+    v1::Envelope e;
+    e.mutable_store_request()->set_id(id);
+    e.mutable_store_request()->mutable_list()->set_prefix("/");
+    r.o.step(Deliver{r.now, "client:1", e}, r.out);
+  }
+  const auto status_count = [&r](v1::StoreStatus status) {
+    std::size_t count = 0;
+    for (const auto& send : sends_to(r.out, "client:1"))
+      count += send.envelope.has_store_reply() && send.envelope.store_reply().status() == status;
+    return count;
+  };
+  EXPECT_EQ(status_count(v1::STORE_STATUS_OK), 0u) << "they wait for orchestrator:1";
+  EXPECT_EQ(status_count(v1::STORE_STATUS_UNAVAILABLE), 2u) << "the 9th and the 10th";
+  Outputs answered;
+  for (int i = 0; i < 20; ++i) {
+    r.tick(true);
+    answered.insert(answered.end(), r.out.begin(), r.out.end());
+  }
+  std::size_t ok = 0;
+  for (const auto& send : sends_to(answered, "client:1"))
+    ok += send.envelope.has_store_reply() &&
+          send.envelope.store_reply().status() == v1::STORE_STATUS_OK;
+  EXPECT_EQ(ok, 8u);
+}
+
 // A new leader with a membership step to take (orchestrator:2 is a voter no replica is placed
 // for) waits until it has committed an entry of its term: Raft refuses the change before that.
 // It asked at once, the refusal came back inside the request and tripped an assertion that the
