@@ -87,6 +87,7 @@ class Director final : public Component {
   // Whether `from` may act at `fence` at all: era 0 is the root's, era 1 the Orchestrators'.
   bool may_hold(FenceValue fence, const Address& from) const;
   bool is_own_vm(const std::string& vm) const;
+  std::uint64_t* last_seq_of(const v1::DirectorCommand& command);
   std::optional<std::string> capacity_problem(const std::vector<v1::VmSpec>& vms) const;
   void execute(FenceValue fence, const Address& from, const v1::DirectorCommand& command);
   void persist_checkpoint(Outputs& out) const;
@@ -132,7 +133,6 @@ class Director final : public Component {
   // seq the leader no longer waits on, so nothing would have set it right until the next change.
   std::uint64_t workers_seq_ = 0;
   std::uint64_t replicas_seq_ = 0;
-  std::uint64_t* last_seq_of(const v1::DirectorCommand& command);
   // The app lease (volatile): reports sent lately, by seq, and when; seqs start from the start
   // time so an echo of a report from before a restart never matches a new one.
   static constexpr std::size_t kReportsRemembered = 16;
