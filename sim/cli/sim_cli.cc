@@ -209,6 +209,14 @@ bool written_whole(std::ofstream& file, const std::string& path, std::ostream& e
   return false;
 }
 
+// Says "wrote WHAT" once the file has it whole.
+bool tell_written(std::ofstream& file, const std::string& path, const std::string& what,
+                  std::ostream& err) {
+  if (!written_whole(file, path, err)) return false;
+  err << "omni-sim: wrote " << what << "\n";
+  return true;
+}
+
 // Output files are opened before any run, so a bad path costs nothing.
 bool open_output(const std::optional<std::string>& path, std::ofstream& file, std::ostream& err) {
   if (!path) return true;
@@ -237,37 +245,37 @@ bool write_reports(const Scenario& scenario, const RunArgs& args, std::uint64_t 
   std::ofstream& trace = files.trace;
   std::ofstream& mermaid = files.mermaid;
   bool whole = true;
+  const std::string of_seed = " of seed " + std::to_string(seed) + " to ";
   if (args.trace_path) {
     write_chrome_trace(recorded, trace);
-    const bool ok = written_whole(trace, *args.trace_path, err);
-    whole = whole && ok;
-    if (ok)
-      err << "omni-sim: wrote the trace of seed " << seed << " to " << *args.trace_path
-          << " (open it in https://ui.perfetto.dev)\n";
+    whole = tell_written(
+                trace, *args.trace_path,
+                "the trace" + of_seed + *args.trace_path + " (open it in https://ui.perfetto.dev)",
+                err) &&
+            whole;
   }
   if (args.mermaid_path) {
     write_mermaid(recorded, mermaid);
-    const bool ok = written_whole(mermaid, *args.mermaid_path, err);
-    whole = whole && ok;
-    if (ok)
-      err << "omni-sim: wrote the diagram of seed " << seed << " to " << *args.mermaid_path << "\n";
+    whole = tell_written(mermaid, *args.mermaid_path, "the diagram" + of_seed + *args.mermaid_path,
+                         err) &&
+            whole;
   }
   if (args.history_path) {
     for (const auto& event : recorded.history)
       files.history << lincheck::to_json_line(event) << '\n';
-    const bool ok = written_whole(files.history, *args.history_path, err);
-    whole = whole && ok;
-    if (ok)
-      err << "omni-sim: wrote the client history of seed " << seed << " ("
-          << recorded.history.size() << " events) to " << *args.history_path << "\n";
+    whole = tell_written(files.history, *args.history_path,
+                         "the client history of seed " + std::to_string(seed) + " (" +
+                             std::to_string(recorded.history.size()) + " events) to " +
+                             *args.history_path,
+                         err) &&
+            whole;
   }
   if (args.report_path) {
     write_html_report(scenario, recorded, files.report);
-    const bool ok = written_whole(files.report, *args.report_path, err);
-    whole = whole && ok;
-    if (ok)
-      err << "omni-sim: wrote the report of seed " << seed << " to " << *args.report_path
-          << " (open it in a browser)\n";
+    whole =
+        tell_written(files.report, *args.report_path,
+                     "the report" + of_seed + *args.report_path + " (open it in a browser)", err) &&
+        whole;
   }
   if (!whole) return false;
   if (recorded.trace_hash == first_hash) return true;
