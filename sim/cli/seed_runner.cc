@@ -1,8 +1,8 @@
 #include "sim/cli/seed_runner.h"
 
-#include <atomic>
 #include <condition_variable>
 #include <exception>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -36,29 +36,45 @@ void run_seeds(const Scenario& scenario, const std::vector<std::uint64_t>& seeds
     for (std::uint64_t seed : seeds) sink(run_one(scenario, seed, runner));
     return;
   }
-  std::vector<std::optional<RunResult>> results(seeds.size());
+  // Results wait here until the seeds before them are handed on, in order; a worker takes a
+  // seed only within kWindowPerJob seeds a job of the next to hand on, so what waits is bounded
+  // (a result slot for each of a million seeds was 650 MB before the first seed ran).
+  constexpr std::size_t kWindowPerJob = 64;
+  const std::size_t threads = std::min<std::size_t>(static_cast<std::size_t>(jobs), seeds.size());
+  const std::size_t window = kWindowPerJob * threads;
+  std::map<std::size_t, RunResult> finished;
+  std::size_t handed_on = 0;
+  std::size_t next = 0;
   std::mutex mutex;
-  std::condition_variable done;
-  std::atomic<std::size_t> next{0};
+  std::condition_variable changed;
   auto work = [&] {
-    for (std::size_t i = next++; i < seeds.size(); i = next++) {
+    for (;;) {
+      std::size_t i = 0;
+      {
+        std::unique_lock lock(mutex);
+        if (next == seeds.size()) return;
+        i = next++;
+        changed.wait(lock, [&] { return i < handed_on + window; });
+      }
       RunResult result = run_one(scenario, seeds[i], runner);
       std::lock_guard lock(mutex);
-      results[i] = std::move(result);
-      done.notify_all();
+      finished.emplace(i, std::move(result));
+      changed.notify_all();
     }
   };
-  const std::size_t threads = std::min<std::size_t>(static_cast<std::size_t>(jobs), seeds.size());
   std::vector<std::thread> workers;
   for (std::size_t t = 0; t < threads; ++t) workers.emplace_back(work);
   for (std::size_t i = 0; i < seeds.size(); ++i) {
     RunResult result;
     {
       std::unique_lock lock(mutex);
-      done.wait(lock, [&] { return results[i].has_value(); });
-      result = std::move(*results[i]);
-      results[i].reset();
+      changed.wait(lock, [&] { return finished.count(i) > 0; });
+      auto node = finished.extract(i);
+      result = std::move(node.mapped());
+      handed_on = i + 1;
+      OMNI_ASSERT(finished.size() <= window, "what waits is bounded by the window");
     }
+    changed.notify_all();
     sink(std::move(result));
   }
   for (auto& worker : workers) worker.join();

@@ -44,6 +44,10 @@ struct Args {
   std::optional<std::uint64_t> generate;
   GenerateOptions generate_options;
   std::uint64_t seed = 1;
+  // The first option given that only --generate reads, and the first only a check reads: either
+  // in the other mode was silently ignored.
+  std::optional<std::string> generator_only;
+  std::optional<std::string> checker_only;
 };
 
 int bad_usage(std::ostream& err, const std::string& message) {
@@ -68,6 +72,7 @@ std::string parse_args(const std::vector<std::string>& args, Args& a) {
       continue;
     }
     if (arg == "--violation") {
+      if (!a.generator_only) a.generator_only = arg;
       const std::string kind = i + 1 < args.size() ? args[++i] : "";
       if (kind == "unwritten")
         a.generate_options.violation = GenerateOptions::Violation::unwritten_read;
@@ -98,6 +103,10 @@ std::string parse_args(const std::vector<std::string>& args, Args& a) {
       if (!n || *n < numeric->min)
         return arg + " must be a whole number from " + std::to_string(numeric->min) + " to " +
                std::to_string(numeric->max) + ", got \"" + args[i] + "\"";
+      const bool for_generator =
+          arg == "--keys" || arg == "--processes" || arg == "--info-percent" || arg == "--seed";
+      if (for_generator && !a.generator_only) a.generator_only = arg;
+      if (arg == "--max-states" && !a.checker_only) a.checker_only = arg;
       if (arg == "--max-states") a.limits.max_states = *n;
       if (arg == "--generate") a.generate = *n;
       if (arg == "--keys") a.generate_options.keys = *n;
@@ -111,6 +120,8 @@ std::string parse_args(const std::vector<std::string>& args, Args& a) {
   }
   if (a.generate && a.file) return "--generate prints a history; it takes no FILE";
   if (!a.generate && !a.file) return "which history? give a FILE, or - for standard input";
+  if (!a.generate && a.generator_only) return *a.generator_only + " goes with --generate";
+  if (a.generate && a.checker_only) return *a.checker_only + " goes with a FILE to check";
   return {};
 }
 

@@ -576,6 +576,11 @@ TEST_F(LincheckCli, BadInputExitsTwoWithOneLine) {
       {{"--generate", "10", malformed}, "omni-lincheck: --generate prints a history"},
       {{"--generate", "10", "--violation", "subtle"},
        "omni-lincheck: --violation takes unwritten or stale"},
+      // Read by the other mode only: they were silently ignored.
+      {{"--violation", "stale", malformed}, "omni-lincheck: --violation goes with --generate"},
+      {{"--keys", "5", malformed}, "omni-lincheck: --keys goes with --generate"},
+      {{"--generate", "10", "--max-states", "5"},
+       "omni-lincheck: --max-states goes with a FILE to check"},
   };
   for (const BadRun& b : runs) {
     SCOPED_TRACE(b.err_start);
