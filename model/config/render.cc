@@ -17,14 +17,13 @@ bool plain_yaml_is_ambiguous(std::string_view text) {
   if ((first >= '0' && first <= '9') || first == '+' || first == '-' || first == '.' ||
       first == '~')
     return true;
+  if (text.size() > 5) return false;  // longer than every word below
   std::string lower;
-  for (const char c : text.substr(0, 6))
-    lower += static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+  for (const char c : text) lower += static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
   static constexpr std::string_view kWords[] = {"y",     "n",  "yes", "no",  "true",
                                                 "false", "on", "off", "null"};
-  OMNI_ASSERT(lower.size() <= 6 && lower.size() <= text.size());
-  return text.size() <= 5 &&
-         std::find(std::begin(kWords), std::end(kWords), lower) != std::end(kWords);
+  OMNI_ASSERT(lower.size() == text.size() && !lower.empty());
+  return std::find(std::begin(kWords), std::end(kWords), lower) != std::end(kWords);
 }
 
 void emit_text(YAML::Emitter& out, const std::string& text) {

@@ -100,9 +100,7 @@ void Director::on_deliver(const Deliver& d, Outputs& out) {
     case v1::Envelope::kInspect:
       // Each answer takes a slot of reports_sent_; strangers' questions must not push the
       // controller's report out before its echo renews the lease.
-      if (!may_hold(FenceValue{kRootEra, 0}, d.from) &&
-          !may_hold(FenceValue{kClusterEra, 0}, d.from))
-        break;
+      if (!is_root_address(d.from) && !is_orchestrator_address(d.from)) break;
       if (e.inspect().lease_report_seq() != 0) {
         renew_lease(d.from, e.inspect().lease_report_seq());
         fence_apps_if_lease_changed(out);
@@ -148,10 +146,14 @@ bool Director::admit(FenceValue fence, const Address& from) {
 // Any holder of a cluster certificate can send a command: without this, an Agent's address with
 // the fence (1, 2^64-1) became the controller for good and could destroy the node's VMs.
 bool Director::may_hold(FenceValue fence, const Address& from) const {
-  OMNI_ASSERT(!config_.root.empty());
-  // The cluster's CA names the root `root` (the simulator's second init is `root-2`).
-  if (fence.era == kRootEra) return from == config_.root || from.rfind(config_.root + "-", 0) == 0;
+  if (fence.era == kRootEra) return is_root_address(from);
   return fence.era == kClusterEra && is_orchestrator_address(from);
+}
+
+// The cluster's CA names the root `root` (the simulator's second init is `root-2`).
+bool Director::is_root_address(const Address& from) const {
+  OMNI_ASSERT(!config_.root.empty());
+  return from == config_.root || from.rfind(config_.root + "-", 0) == 0;
 }
 
 void Director::on_command(const Address& from, std::uint64_t seq,

@@ -86,6 +86,7 @@ class Director final : public Component {
   bool admit(FenceValue fence, const Address& from);
   // Whether `from` may act at `fence` at all: era 0 is the root's, era 1 the Orchestrators'.
   bool may_hold(FenceValue fence, const Address& from) const;
+  bool is_root_address(const Address& from) const;
   bool is_own_vm(const std::string& vm) const;
   std::uint64_t* last_seq_of(const v1::DirectorCommand& command);
   std::optional<std::string> capacity_problem(const std::vector<v1::VmSpec>& vms) const;

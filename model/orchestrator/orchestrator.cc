@@ -365,7 +365,7 @@ void Orchestrator::on_store_request(const Address& from, std::uint64_t seq,
     reply.set_error("too many requests in flight");
   } else if (r.has_list() && pending_lists() >= kMaxPendingLists) {
     // Each answer may hold the whole store (32 MiB), and they become ready together: 1,024 of
-    // them were 32 GB of replies in one step.
+    // them could be 32 GB of replies in one step.
     reply.set_status(v1::STORE_STATUS_UNAVAILABLE);
     reply.set_error("too many lists in flight; try again");
   } else if ((r.has_get() || r.has_list()) && config_.testing_reads_skip_read_index) {

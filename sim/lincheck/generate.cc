@@ -78,7 +78,7 @@ class Generator {
 
   // A value the key does not hold now: one it held before, or one never written. Written
   // values are unique and the current one is the last written, so the others are the rest: a
-  // copy of every value ever written, at every cas, made 160,000 operations take minutes.
+  // copy of every value ever written, at every cas, grew with the square of the history.
   Value other_than_current(const KeyState& k) {
     OMNI_ASSERT(!k.written.empty() && k.written.back() == k.current);
     const std::size_t others = k.written.size() - 1;

@@ -933,7 +933,7 @@ TEST(Orchestrator, AReplacementThatLeadsReportsASilentMemberLost) {
 }
 
 // A list's answer may hold the whole store (32 MiB), and the lists waiting for one read index
-// become ready together: 1,024 of them were 32 GB of replies in one step. At most 8 wait.
+// become ready together: 1,024 of them could be 32 GB of replies in one step. At most 8 wait.
 TEST(Orchestrator, AtMostEightStoreListsWaitAtTheLeader) {
   Replacement r({"orchestrator:1", "orchestrator:6"}, {});
   ASSERT_TRUE(r.elect(true));
