@@ -32,31 +32,83 @@ v1::RaftConfState Raft::conf() const {
 // What makes a message from a member one this replica cannot act on, or empty. A sound leader
 // never sends these; a buggy or damaged one must cost a dropped message, not every replica.
 std::string Raft::message_problem(const RaftMessage& m) {
-  constexpr Index kMaxIndex = Index{1} << 62;  // far beyond any log, and never overflows below
   if (m.index() > kMaxIndex || m.commit() > kMaxIndex) return "an index past any log";
+  // A term at the top of the range would wrap to 0 at the next campaign.
+  if (m.term() > kMaxTerm) return "a term past any election";
   switch (m.type()) {
-    case v1::RAFT_MESSAGE_TYPE_APPEND: {
-      if (m.log_term() > m.term()) return "a previous entry from a later term";
-      if (static_cast<std::size_t>(m.entries_size()) > kMaxEntriesPerMessage)
-        return "more entries than one message may carry";
-      Index expected = m.index() + 1;
-      Term previous = m.log_term();  // a log's terms never go down
-      for (const v1::RaftEntry& entry : m.entries()) {
-        if (entry.index() != expected++) return "entries that are not contiguous";
-        if (entry.term() > m.term() || entry.term() < previous)
-          return "an entry whose term is out of order";
-        previous = entry.term();
-      }
+    case v1::RAFT_MESSAGE_TYPE_PRE_VOTE:
+    case v1::RAFT_MESSAGE_TYPE_VOTE:
+      if (m.log_term() > m.term()) return "a candidate's last entry from a later term";
       return {};
-    }
+    case v1::RAFT_MESSAGE_TYPE_APPEND:
+      return append_problem(m);
     case v1::RAFT_MESSAGE_TYPE_INSTALL_SNAPSHOT:
       if (!m.has_snapshot() || m.snapshot().term() > m.term() || m.snapshot().index() == 0 ||
           m.snapshot().index() > kMaxIndex)
         return "a snapshot that cannot be installed";
+      return conf_problem(m.snapshot().conf());
+    case v1::RAFT_MESSAGE_TYPE_PRE_VOTE_RESPONSE:
+    case v1::RAFT_MESSAGE_TYPE_VOTE_RESPONSE:
+    case v1::RAFT_MESSAGE_TYPE_APPEND_RESPONSE:
+    case v1::RAFT_MESSAGE_TYPE_HEARTBEAT:
+    case v1::RAFT_MESSAGE_TYPE_HEARTBEAT_RESPONSE:
+    case v1::RAFT_MESSAGE_TYPE_TIMEOUT_NOW:
       return {};
-    default:
-      return {};
+    default:  // with a higher term it would depose a leader, and nothing else could come of it
+      return "a message of no type a replica sends";
   }
+}
+
+std::string Raft::append_problem(const RaftMessage& m) {
+  OMNI_ASSERT(m.type() == v1::RAFT_MESSAGE_TYPE_APPEND);
+  if (m.log_term() > m.term()) return "a previous entry from a later term";
+  if (static_cast<std::size_t>(m.entries_size()) > kMaxEntriesPerMessage)
+    return "more entries than one message may carry";
+  Index expected = m.index() + 1;
+  Term previous = m.log_term();  // a log's terms never go down
+  for (const v1::RaftEntry& entry : m.entries()) {
+    if (entry.index() != expected++) return "entries that are not contiguous";
+    if (entry.term() > m.term() || entry.term() < previous)
+      return "an entry whose term is out of order";
+    previous = entry.term();
+    // Applied later, by every replica that commits it: checked before it is in any log.
+    if (entry.type() == v1::RAFT_ENTRY_TYPE_CONF) {
+      if (std::string problem = conf_problem(entry.conf()); !problem.empty()) return problem;
+    }
+  }
+  OMNI_ASSERT(expected == m.index() + 1 + static_cast<Index>(m.entries_size()));
+  return {};
+}
+
+std::string Raft::conf_problem(const v1::RaftConfState& conf) {
+  const auto strictly_sorted = [](const auto& names) {
+    for (int i = 0; i < names.size(); ++i) {
+      if (names[i].empty()) return false;
+      if (i > 0 && !(names[i - 1] < names[i])) return false;
+    }
+    return true;
+  };
+  if (conf.voters().empty()) return "a configuration without voters";
+  // A voter named twice would be counted twice in every quorum.
+  if (!strictly_sorted(conf.voters()) || !strictly_sorted(conf.learners()))
+    return "a configuration whose members are not sorted, or named twice";
+  for (const std::string& learner : conf.learners()) {
+    if (std::binary_search(conf.voters().begin(), conf.voters().end(), learner))
+      return "a configuration where a learner is also a voter";
+  }
+  return {};
+}
+
+const char* Raft::answer_problem(const RaftMessage& m) const {
+  OMNI_ASSERT(role_ == Role::leader && m.term() == term_);
+  // A follower's index only ever comes from what we sent; past our log, it would become a match
+  // no entry backs (and a reject there would send a snapshot for each such answer).
+  if (m.type() == v1::RAFT_MESSAGE_TYPE_APPEND_RESPONSE && m.index() > log_.last_index())
+    return "an answer about entries past our log";
+  if (m.type() == v1::RAFT_MESSAGE_TYPE_HEARTBEAT_RESPONSE && m.read_seq() > read_seq_)
+    return "an answer to a read round not sent yet";
+  OMNI_ASSERT(log_.last_index() >= commit_);
+  return nullptr;
 }
 
 // Inputs --------------------------------------------------------------------------------------
@@ -133,7 +185,9 @@ void Raft::step_follower(const NodeId& from, const RaftMessage& m) {
       handle_snapshot(from, m);
       break;
     case v1::RAFT_MESSAGE_TYPE_TIMEOUT_NOW:
-      if (may_campaign()) campaign(true);  // a recovering replica ignores it too
+      // Only from the leader we follow (whoever else sends it would skip every lease); a
+      // recovering replica ignores it too.
+      if (from == leader_ && may_campaign()) campaign(true);
       break;
     default:
       break;  // stale responses from an earlier role
@@ -164,6 +218,10 @@ void Raft::step_leader(const NodeId& from, const RaftMessage& m) {
   OMNI_ASSERT(m.term() == term_ || m.type() == v1::RAFT_MESSAGE_TYPE_PRE_VOTE_RESPONSE);
   auto it = progress_.find(from);
   if (it == progress_.end()) return;  // not (or no longer) a member
+  if (m.term() == term_ && answer_problem(m) != nullptr) {
+    ++malformed_messages_;
+    return;
+  }
   if (m.term() == term_ && answers_before_loss(it->second, m)) return;
   if (m.term() == term_) {
     // A recovering peer is alive but may have forgotten what it promised: it does not keep us

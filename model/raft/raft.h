@@ -130,7 +130,14 @@ class Raft {
   // Messages from members dropped as malformed (message_problem), never asserted on.
   std::uint64_t malformed_messages() const { return malformed_messages_; }
   static constexpr std::size_t kMaxEntriesPerMessage = 1 << 20;
+  // Far beyond any log or election, and never overflowing when counted up from.
+  static constexpr Index kMaxIndex = Index{1} << 62;
+  static constexpr Term kMaxTerm = Term{1} << 62;
   static std::string message_problem(const v1::RaftMessage& m);
+  // What makes a configuration from the network one this replica cannot take, or empty: the
+  // voters and learners are each sorted without repeats, disjoint, and there is a voter.
+  static std::string conf_problem(const v1::RaftConfState& conf);
+  static std::string append_problem(const v1::RaftMessage& m);
   v1::RaftConfState conf() const;
 
  private:
@@ -207,6 +214,9 @@ class Raft {
   v1::RaftHardState hard_state() const;
   bool nothing_to_persist() const;
   bool answers_before_loss(Progress& progress, const v1::RaftMessage& m);
+  // What makes an answer to this leader impossible from a sound peer (it claims entries past our
+  // log or a read round not sent yet), or empty.
+  const char* answer_problem(const v1::RaftMessage& m) const;
   static v1::RaftRecord hard_state_copy(const v1::RaftHardState& hard);
   void recall_promises(const std::vector<std::string>& persisted, std::size_t from);
   bool recover(const std::vector<std::string>& persisted);

@@ -204,7 +204,39 @@ TEST(RaftRules, MalformedMessagesFromMembersAreDroppedAndCounted) {
   future_snapshot.mutable_snapshot()->set_term(3);
   RaftMessage huge_commit = message(v1::RAFT_MESSAGE_TYPE_HEARTBEAT, 2);
   huge_commit.set_commit(~Index{0});
+  const auto snapshot_with = [](std::vector<NodeId> voters, std::vector<NodeId> learners) {
+    RaftMessage m = message(v1::RAFT_MESSAGE_TYPE_INSTALL_SNAPSHOT, 2);
+    m.mutable_snapshot()->set_index(10);
+    m.mutable_snapshot()->set_term(2);
+    for (const NodeId& v : voters) m.mutable_snapshot()->mutable_conf()->add_voters(v);
+    for (const NodeId& l : learners) m.mutable_snapshot()->mutable_conf()->add_learners(l);
+    return m;
+  };
+  // Committed at once (commit 4), so a replica that took it would apply it in the same step.
+  RaftMessage unsorted_conf_entry = append(3, 2, {{4, 2}});
+  unsorted_conf_entry.set_commit(4);
+  unsorted_conf_entry.mutable_entries(0)->set_type(v1::RAFT_ENTRY_TYPE_CONF);
+  unsorted_conf_entry.mutable_entries(0)->mutable_conf()->add_voters("c");
+  unsorted_conf_entry.mutable_entries(0)->mutable_conf()->add_voters("a");
+  RaftMessage empty_conf_entry = unsorted_conf_entry;
+  empty_conf_entry.mutable_entries(0)->clear_conf();
+  RaftMessage vote_from_the_future = message(v1::RAFT_MESSAGE_TYPE_VOTE, 3);
+  vote_from_the_future.set_index(3);
+  vote_from_the_future.set_log_term(4);
   const std::vector<Case> cases{
+      {"a term at the top of the range (the next campaign wrapped it to 0)",
+       message(v1::RAFT_MESSAGE_TYPE_TIMEOUT_NOW, ~Term{0})},
+      {"a term just past the bound", message(v1::RAFT_MESSAGE_TYPE_HEARTBEAT, Raft::kMaxTerm + 1)},
+      {"a snapshot whose voters are not sorted", snapshot_with({"c", "a"}, {})},
+      {"a snapshot naming a voter twice", snapshot_with({"a", "b", "b", "c", "d"}, {})},
+      {"a snapshot where a learner votes too", snapshot_with({"a", "b"}, {"b"})},
+      {"a snapshot without voters", snapshot_with({}, {})},
+      {"a snapshot naming nobody", snapshot_with({"", "a"}, {})},
+      {"a configuration entry whose voters are not sorted", unsorted_conf_entry},
+      {"a configuration entry without a configuration", empty_conf_entry},
+      {"a vote for a log whose last entry is from a later term", vote_from_the_future},
+      {"a message of no type a replica sends", message(static_cast<v1::RaftMessageType>(99), 3)},
+      {"an unspecified type", message(v1::RAFT_MESSAGE_TYPE_UNSPECIFIED, 3)},
       {"a gap between entries", append(3, 2, {{4, 2}, {6, 2}})},
       {"an entry that does not follow the previous one", append(3, 2, {{5, 2}})},
       {"an entry from a later term than the message", append(3, 2, {{4, 3}})},
@@ -223,9 +255,72 @@ TEST(RaftRules, MalformedMessagesFromMembersAreDroppedAndCounted) {
     EXPECT_EQ(raft.malformed_messages(), 1u);
     EXPECT_EQ(log_terms(raft), (std::vector<Term>{1, 2}));
     EXPECT_EQ(raft.commit_index(), 1u);
+    EXPECT_EQ(raft.term(), 2u);
+    EXPECT_EQ(raft.voters(), (std::vector<NodeId>{"a", "b", "c"}));
     EXPECT_TRUE(sends_of(out).empty()) << "nothing is answered";
   }
   EXPECT_TRUE(Raft::message_problem(append(3, 2, {{4, 2}, {5, 2}})).empty()) << "a sound append";
+  EXPECT_TRUE(Raft::message_problem(snapshot_with({"a", "b", "c"}, {"d"})).empty())
+      << "a sound snapshot";
+}
+
+// A leader at term 2 holding entries 1 (the configuration) and 2 (its no-op), both committed and
+// compacted into a snapshot when `compacted`; "b" answered the no-op, so it is replicated to.
+Raft leader_with_replicated_peer(bool compacted) {
+  Raft raft = make_raft("a", {}, 1);
+  Time now = t0;
+  elect(raft, now);
+  Outputs out;
+  RaftMessage ack = message(v1::RAFT_MESSAGE_TYPE_APPEND_RESPONSE, raft.term());
+  ack.set_index(raft.log().last_index());
+  raft.step(now, "b", ack, out);
+  EXPECT_EQ(raft.progress().at("b").state, ProgressState::replicate);
+  EXPECT_EQ(raft.commit_index(), 2u);
+  raft.mark_applied(raft.commit_index(), out);
+  if (compacted) raft.compact(std::string(1000, 's'), out);
+  return raft;
+}
+
+// Answers that claim entries past the leader's log or a read round it never sent tripped its
+// assertions (a match beyond the log, a snapshot it did not have), or made it send its whole
+// snapshot for each small reject: dropped and counted instead.
+TEST(RaftRules, ALeaderDropsAnswersNoSoundPeerSends) {
+  RaftMessage past_log = message(v1::RAFT_MESSAGE_TYPE_APPEND_RESPONSE, 2);
+  past_log.set_index(1000);
+  RaftMessage reject_past_log = past_log;
+  reject_past_log.set_reject(true);
+  reject_past_log.set_reject_hint(1000);
+  RaftMessage just_past = past_log;
+  just_past.set_index(3);
+  RaftMessage unsent_read = message(v1::RAFT_MESSAGE_TYPE_HEARTBEAT_RESPONSE, 2);
+  unsent_read.set_read_seq(~std::uint64_t{0});
+  for (const bool compacted : {false, true}) {
+    for (const RaftMessage& m : {past_log, reject_past_log, just_past, unsent_read}) {
+      SCOPED_TRACE(m.ShortDebugString() + (compacted ? " (compacted)" : ""));
+      Raft raft = leader_with_replicated_peer(compacted);
+      Outputs out;
+      EXPECT_NO_THROW(raft.step(t0 + std::chrono::seconds(1), "b", m, out));
+      EXPECT_EQ(raft.malformed_messages(), 1u);
+      EXPECT_EQ(raft.role(), Role::leader);
+      EXPECT_EQ(raft.progress().at("b").match, 2u);
+      EXPECT_EQ(raft.commit_index(), 2u);
+      EXPECT_TRUE(sends_of_type(out, v1::RAFT_MESSAGE_TYPE_INSTALL_SNAPSHOT).empty());
+    }
+  }
+}
+
+// Leadership transfer skips pre-vote and every replica's lease: only the leader may ask for it.
+TEST(RaftRules, TimeoutNowIsTakenOnlyFromTheLeaderFollowed) {
+  Raft raft = make_raft("a", {1, 2}, 2);
+  Outputs out;
+  raft.step(t0, "c", message(v1::RAFT_MESSAGE_TYPE_HEARTBEAT, 2), out);
+  ASSERT_EQ(raft.leader(), "c");
+  raft.step(t0, "b", message(v1::RAFT_MESSAGE_TYPE_TIMEOUT_NOW, 2), out);
+  EXPECT_EQ(raft.role(), Role::follower);
+  EXPECT_EQ(raft.term(), 2u);
+  raft.step(t0, "c", message(v1::RAFT_MESSAGE_TYPE_TIMEOUT_NOW, 2), out);
+  EXPECT_EQ(raft.role(), Role::candidate);
+  EXPECT_EQ(raft.term(), 3u);
 }
 
 // Term update on a higher term, for every role ----------------------------------------------
