@@ -173,6 +173,8 @@ class Simulation final : private DriverHost {
   Rng& swarm_rng() { return swarm_rng_; }
   const AddressBook& addresses() const { return book_; }
   std::size_t queued_events() const { return queue_.size(); }
+  // Of those, the scheduled actions (a scenario's faults, all queued when the run starts).
+  std::size_t scheduled_actions() const { return actions_.in_use(); }
   // The process stepped by the event just processed, if any: lets checkers look only at what
   // changed instead of scanning thousands of components after every event.
   // Inline: every checker asks after every event.

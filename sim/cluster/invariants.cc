@@ -416,14 +416,18 @@ class RootLeaves final : public Checker {
 };
 
 // Everything is bounded (STYLE.md): a run whose queue keeps growing is a message storm, and is
-// reported as one instead of eating the machine's memory.
+// reported as one instead of eating the machine's memory. A scenario's scheduled faults are not
+// counted: they are all queued at the start, as many as the scenario asks for (a swarm of a
+// thousand simulated hours queues some 300,000).
 class BoundedQueue final : public Checker {
  public:
   BoundedQueue(Simulation& sim, std::size_t limit) : sim_(sim), limit_(limit) {}
   std::string name() const override { return "bounded_event_queue"; }
   void check_safety(CheckContext& context) override {
-    if (sim_.queued_events() > limit_)
-      context.fail(std::to_string(sim_.queued_events()) + " events queued: a message storm");
+    if (sim_.queued_events() <= limit_) return;  // the common case, without the subtraction
+    OMNI_ASSERT(sim_.scheduled_actions() <= sim_.queued_events(), "an action is a queued event");
+    const std::size_t queued = sim_.queued_events() - sim_.scheduled_actions();
+    if (queued > limit_) context.fail(std::to_string(queued) + " events queued: a message storm");
   }
 
  private:

@@ -22,7 +22,20 @@ namespace {
 constexpr Duration kSlice = 1s;    // how often the run looks at convergence
 constexpr Duration kSettle = 10s;  // quiet time before a converged run may stop early
 constexpr std::size_t kMaxQueuedEventsPerNode = 10'000;
+// The event budget: a backstop for a storm that neither grows the queue nor stops the clock. A
+// healthy cluster steps some 35 events a node per simulated second; the budget allows about a
+// hundred times that for the run's whole duration, so a long run is not cut as a storm (a fixed
+// budget ended a healthy 3-node run at about 50 simulated hours).
 constexpr std::uint64_t kMaxEventsPerNode = 2'000'000;
+constexpr std::uint64_t kMaxEventsPerNodeSecond = 3'000;
+
+std::uint64_t event_budget(const Scenario& scenario) {
+  const auto nodes =
+      static_cast<std::uint64_t>(std::max<std::size_t>(10, scenario.cluster.nodes.size()));
+  const auto seconds = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::seconds>(scenario.duration).count());
+  return nodes * (kMaxEventsPerNode + kMaxEventsPerNodeSecond * seconds);
+}
 
 class ClusterRun {
  public:
@@ -31,8 +44,7 @@ class ClusterRun {
         options_(options),
         sim_(SimConfig{.seed = seed,
                        .record_events = options.record_events,
-                       .max_events = kMaxEventsPerNode *
-                                     std::max<std::size_t>(10, scenario.cluster.nodes.size())}),
+                       .max_events = event_budget(scenario)}),
         applied_(sim_) {
     infra_ = std::make_unique<Infrastructure>(sim_, scenario_, factories());
     faults_ = std::make_unique<FaultRunner>(sim_, *infra_, scenario_, state_);
