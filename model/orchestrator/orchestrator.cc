@@ -1221,9 +1221,13 @@ void Orchestrator::schedule_apps(Outputs& out) {
   v1::ClusterCommand command;
   for (auto& p : decision.unplace) *command.mutable_app_placements()->add_unplace() = std::move(p);
   for (auto& p : decision.place) *command.mutable_app_placements()->add_place() = std::move(p);
-  apps_request_ = next_request_id_++;
-  propose(command, apps_request_, out);
-  OMNI_ASSERT(apps_request_ != 0);
+  const std::uint64_t id = next_request_id_++;
+  apps_request_ = id;
+  propose(command, id, out);
+  // A lone voter commits, applies and answers inside propose(): the decision may be settled
+  // already (asserting it was in flight crashed a one-Orchestrator plane at its first app).
+  OMNI_ASSERT(apps_request_ == id || apps_request_ == 0, "one decision at a time");
+  OMNI_ASSERT(next_request_id_ > id);
 }
 
 std::vector<AppView> Orchestrator::apps() const {

@@ -73,6 +73,7 @@ const std::vector<std::string> kScenarios{"apps",
                                           "partition",
                                           "replica-loss",
                                           "root-crash-during-init",
+                                          "single-orchestrator",
                                           "swarm",
                                           "swarm-apps"};
 

@@ -88,6 +88,26 @@ v1::Envelope hand_over() {
   return e;
 }
 
+// A lone voter commits, applies and answers a proposal inside the step that makes it: the
+// scheduler's decision was settled before it asserted the decision was still in flight, and a
+// one-Orchestrator plane crashed at its first app, again after every restart.
+TEST(Orchestrator, ALoneReplicaPlacesAnAppItWasHandedOver) {
+  Single s;
+  s.input(Start{s.now, {}});
+  s.run_for(1s);
+  ASSERT_TRUE(s.o.is_leader());
+  v1::Envelope with_app = hand_over();
+  v1::AppSpec* app = with_app.mutable_hand_over()->add_apps();
+  app->set_name("web");
+  app->set_image("nginx");
+  app->set_replicas(2);
+  app->mutable_resources()->set_cpu_millis(100);
+  app->mutable_resources()->set_memory_bytes(64LL << 20);
+  s.input(Deliver{s.now, "root", with_app});
+  EXPECT_NO_THROW(s.run_for(2s));
+  EXPECT_EQ(s.o.state().app_placements().size(), 2u) << "both replicas placed";
+}
+
 TEST(Orchestrator, ASingleReplicaLeadsTakesTheHandOverAndControlsDirectorsAtItsTerm) {
   Single s;
   s.input(Start{s.now, {}});
