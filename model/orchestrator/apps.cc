@@ -1,6 +1,7 @@
 #include "model/orchestrator/apps.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "model/config/quantity.h"
 #include "model/config/resource_limits.h"
@@ -22,11 +23,6 @@ bool fits(const config::Resources& need, const config::Resources& used,
          need.memory_bytes <= capacity.memory_bytes - used.memory_bytes;
 }
 
-void add(config::Resources& to, const config::Resources& r) {
-  to.cpu_millis += r.cpu_millis;
-  to.memory_bytes += r.memory_bytes;
-}
-
 // The scheduler's working state: what each VM holds and where each app's replicas are.
 struct Board {
   const ScheduleInput& in;
@@ -42,14 +38,14 @@ struct Board {
       used[vm.name] = {};
     }
     for (const auto& [vm, r] : in.reserved)
-      if (used.count(vm)) add(used[vm], r);
+      if (used.count(vm)) add_capped(used[vm], r);
   }
   bool usable(const SchedulerVm& vm) const { return !in.lost_nodes.count(vm.node); }
   bool room(const config::Resources& need, const SchedulerVm& vm) const {
     return in.testing_ignore_capacity || fits(need, used.at(vm.name), vm.capacity);
   }
   void take(const SchedulerVm& vm, const v1::AppSpec& app) {
-    add(used[vm.name], resources_of(app.resources()));
+    add_capped(used[vm.name], resources_of(app.resources()));
     apps_on_vm.insert(vm.name);
     ++app_on_node[{app.name(), vm.node}];
     ++placements;
@@ -153,6 +149,21 @@ v1::ContainerSpec app_container(const std::string& cluster, const v1::AppSpec& a
   for (const auto& arg : app.args()) c.add_args(arg);
   *c.mutable_resources() = app.resources();
   return c;
+}
+
+namespace {
+constexpr std::int64_t kCap = std::numeric_limits<std::int64_t>::max();
+}  // namespace
+
+void add_capped(config::Resources& to, const config::Resources& amount) {
+  const auto plus = [](std::int64_t sum, std::int64_t more) {
+    sum = std::clamp<std::int64_t>(sum, 0, kCap);
+    return sum + std::min(std::max<std::int64_t>(more, 0), kCap - sum);
+  };
+  to.cpu_millis = plus(to.cpu_millis, amount.cpu_millis);
+  to.memory_bytes = plus(to.memory_bytes, amount.memory_bytes);
+  OMNI_ASSERT(to.cpu_millis >= 0 && to.cpu_millis <= kCap);
+  OMNI_ASSERT(to.memory_bytes >= 0 && to.memory_bytes <= kCap);
 }
 
 ScheduleDecision schedule(const ScheduleInput& in) {

@@ -57,6 +57,11 @@ struct ScheduleDecision {
   bool changes() const { return !unplace.empty() || !place.empty(); }
 };
 
+// Adds `amount` to `to`, both taken as at least zero, stopping at the top of int64 instead of
+// wrapping: the sums of what thousands of replicas reserve on one VM wrapped (a hand-over's
+// replicas may each ask for the most a VM can have) and the scheduler asserted on a negative sum.
+void add_capped(config::Resources& to, const config::Resources& amount);
+
 // Keeps every placement that is still wanted and still fits on a VM of a live node; places
 // each missing replica on a worker VM with room, spread over nodes first (fewest replicas of
 // the app on the node) or packed in config order; never over-commits a VM.

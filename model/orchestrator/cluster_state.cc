@@ -43,6 +43,36 @@ bool is_valid_hand_over(const v1::HandOver& h) {
   return directors.size() == static_cast<std::size_t>(h.directors_size());
 }
 
+bool is_valid_placement(const v1::AppPlacement& p) {
+  return !p.app().empty() && p.index() != 0 && !p.vm().empty();
+}
+
+// Revisions grow by one a write: far below this in any real store, and never wrapping after it.
+constexpr std::uint64_t kMaxRevision = std::uint64_t{1} << 62;
+
+// A snapshot holds what the log's entries could have made, checked as they are at apply: a
+// replica that took another (a leader's bug, a damaged disk) asserted later, at an ordinary
+// write or when it came to lead (a Director twice, replica 0, a negative amount, a created
+// revision past the object's, a store revision that wrapped).
+bool is_sound_snapshot(const v1::ClusterStateSnapshot& s) {
+  if (s.store_revision() > kMaxRevision || s.desired_revision() > kMaxRevision) return false;
+  if (s.handed_over() != is_valid_hand_over(s.hand_over())) return false;
+  std::set<std::uint32_t> numbers;
+  for (const auto& r : s.replicas())
+    if (!is_valid_replica(r) || !numbers.insert(r.container().replica()).second) return false;
+  // The next number is past every replica's: the leader names a replacement after it.
+  const bool numbered =
+      s.next_replica() >= 1 && (numbers.empty() || *numbers.rbegin() < s.next_replica());
+  if (s.handed_over() && (!numbered || s.next_replica() > kMaxReplicaNumber + 1)) return false;
+  if (!s.handed_over() && !s.replicas().empty()) return false;
+  for (const auto& object : s.objects())
+    if (object.created_revision() > object.revision()) return false;
+  for (const auto& p : s.app_placements())
+    if (!is_valid_placement(p)) return false;
+  OMNI_ASSERT(numbers.size() == static_cast<std::size_t>(s.replicas_size()));
+  return true;
+}
+
 bool is_valid_command(const v1::ClusterCommand& command) {
   switch (command.body_case()) {
     case v1::ClusterCommand::kHandOver:
@@ -63,7 +93,7 @@ bool is_valid_command(const v1::ClusterCommand& command) {
       for (const auto& list :
            {command.app_placements().unplace(), command.app_placements().place()})
         for (const auto& p : list)
-          if (p.app().empty() || p.index() == 0 || p.vm().empty()) return false;
+          if (!is_valid_placement(p)) return false;
       return true;
     default:
       return false;
@@ -290,6 +320,7 @@ v1::StoreReply ClusterState::apply_store(const v1::StoreCommand& command) {
   const v1::StoreWrite& write = command.write();
   OMNI_ASSERT(!is_cluster_owned(write.key()), "the log's store commands are validated first");
   const std::uint64_t before = state_.store_revision();
+  const std::size_t client_objects_before = client_objects_;
   v1::StoreReply reply;
   const auto it = objects_.find(write.key());
   const std::uint64_t current = it == objects_.end() ? 0 : it->second.revision();
@@ -316,7 +347,8 @@ v1::StoreReply ClusterState::apply_store(const v1::StoreCommand& command) {
   }
   reply.set_revision(state_.store_revision());
   OMNI_ASSERT(state_.store_revision() - before <= 1);
-  OMNI_ASSERT(client_objects_ <= kMaxObjects);
+  // A snapshot from a build with larger limits may hold more; a write never adds past them.
+  OMNI_ASSERT(client_objects_ <= std::max(kMaxObjects, client_objects_before));
   OMNI_ASSERT(client_bytes_ <= kMaxStoreBytes || reply.status() != v1::STORE_STATUS_OK ||
               command.is_delete());
   return reply;
@@ -394,14 +426,12 @@ std::string ClusterState::snapshot() const {
 void ClusterState::restore(const std::string& snapshot) {
   v1::ClusterStateSnapshot restored;
   std::map<std::string, v1::StoreObject> objects;
-  bool sound = restored.ParseFromString(snapshot);
+  bool sound = restored.ParseFromString(snapshot) && is_sound_snapshot(restored);
   for (const auto& object : restored.objects()) {
     sound = sound && store_key_problem(object.key()).empty() &&
             object.revision() <= restored.store_revision() && !objects.count(object.key());
     objects[object.key()] = object;
   }
-  sound =
-      sound && (!restored.handed_over() || !cluster_spec_problem(restored.hand_over().cluster()));
   if (!sound) {
     ++corrupt_snapshots_;
     restored.Clear();

@@ -1116,8 +1116,8 @@ std::optional<v1::ReplicaSpec> Orchestrator::replacement_placement() {
   std::map<std::string, config::Resources> used;  // vm -> taken by replicas
   std::set<std::string> nodes_with_replica;
   for (const auto& r : state_.replicas()) {
-    used[r.vm()].cpu_millis += r.container().resources().cpu_millis();
-    used[r.vm()].memory_bytes += r.container().resources().memory_bytes();
+    add_capped(used[r.vm()],
+               {r.container().resources().cpu_millis(), r.container().resources().memory_bytes()});
     if (const auto n = t->node_of_vm.find(r.vm()); n != t->node_of_vm.end())
       nodes_with_replica.insert(n->second);
   }
@@ -1208,8 +1208,8 @@ void Orchestrator::schedule_apps(Outputs& out) {
           {vm.name(), node, {vm.resources().cpu_millis(), vm.resources().memory_bytes()}});
   }
   for (const auto& r : state_.replicas()) {
-    in.reserved[r.vm()].cpu_millis += r.container().resources().cpu_millis();
-    in.reserved[r.vm()].memory_bytes += r.container().resources().memory_bytes();
+    add_capped(in.reserved[r.vm()],
+               {r.container().resources().cpu_millis(), r.container().resources().memory_bytes()});
   }
   in.apps = stored_apps();
   in.testing_ignore_capacity = config_.testing_scheduler_ignores_capacity;
@@ -1218,6 +1218,11 @@ void Orchestrator::schedule_apps(Outputs& out) {
   unschedulable_.clear();
   for (auto& u : decision.unschedulable) unschedulable_[u.app] = std::move(u);
   if (!decision.changes()) return;
+  // One command carries at most kMaxAppPlacements of each (what apply accepts); the rest is
+  // decided again at the next control tick. Past them, every decision was refused at apply and
+  // no app was ever placed again.
+  if (decision.unplace.size() > kMaxAppPlacements) decision.unplace.resize(kMaxAppPlacements);
+  if (decision.place.size() > kMaxAppPlacements) decision.place.resize(kMaxAppPlacements);
   v1::ClusterCommand command;
   for (auto& p : decision.unplace) *command.mutable_app_placements()->add_unplace() = std::move(p);
   for (auto& p : decision.place) *command.mutable_app_placements()->add_place() = std::move(p);

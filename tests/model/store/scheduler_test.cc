@@ -215,6 +215,23 @@ TEST(Scheduler, HugeAmountsDoNotWrapIntoAFit) {
   EXPECT_EQ(d.unschedulable[0].replicas, 1u);
 }
 
+// What thousands of replicas reserve on one VM, each as much as a VM may have, stops at the top
+// of int64: the sum wrapped negative and the scheduler asserted on it (or placed on a full VM).
+TEST(Scheduler, ReservationsOfThousandsOfLargeReplicasDoNotWrap) {
+  config::Resources sum;
+  for (int i = 0; i < 8192; ++i) add_capped(sum, {config::kMaxCpuMillis, config::kMaxMemoryBytes});
+  EXPECT_EQ(sum.memory_bytes, INT64_MAX);
+  EXPECT_GT(sum.cpu_millis, 0);
+  add_capped(sum, {-5, -5});
+  EXPECT_EQ(sum.memory_bytes, INT64_MAX) << "a negative amount adds nothing";
+  ScheduleInput in = three_vms();
+  in.reserved["t-n1-worker-1"] = sum;
+  in.apps = {app("web", 3, 500, false)};
+  const auto d = schedule(in);
+  EXPECT_EQ(per_vm(d.place).count("t-n1-worker-1"), 0u) << "nothing goes on the full VM";
+  EXPECT_EQ(d.place.size(), 3u);
+}
+
 // An app in the store asking for more than Omni's limits (written by any client of the plane)
 // is not an app the scheduler sees.
 TEST(Scheduler, AnAppAboveTheLimitsIsNotReadFromTheStore) {
