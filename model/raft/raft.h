@@ -137,7 +137,6 @@ class Raft {
   // What makes a configuration from the network one this replica cannot take, or empty: the
   // voters and learners are each sorted without repeats, disjoint, and there is a voter.
   static std::string conf_problem(const v1::RaftConfState& conf);
-  static std::string append_problem(const v1::RaftMessage& m);
   v1::RaftConfState conf() const;
 
  private:
@@ -214,8 +213,11 @@ class Raft {
   v1::RaftHardState hard_state() const;
   bool nothing_to_persist() const;
   bool answers_before_loss(Progress& progress, const v1::RaftMessage& m);
+  // message_problem's part for an append: its entries follow one another, their terms never go
+  // down nor pass the message's, and each configuration among them is one.
+  static std::string append_problem(const v1::RaftMessage& m);
   // What makes an answer to this leader impossible from a sound peer (it claims entries past our
-  // log or a read round not sent yet), or empty.
+  // log or a read round not sent yet), or null.
   const char* answer_problem(const v1::RaftMessage& m) const;
   static v1::RaftRecord hard_state_copy(const v1::RaftHardState& hard);
   void recall_promises(const std::vector<std::string>& persisted, std::size_t from);
