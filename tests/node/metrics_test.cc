@@ -171,19 +171,14 @@ TEST(MetricsServer, ServesAtMostItsLimitOfConnectionsAtOnce) {
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // all accepted and held
   const int waiting = connect_to(s.server.port());              // into the kernel's backlog
   ASSERT_GE(waiting, 0);
-  const std::string request = "GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n";
-  ASSERT_EQ(::write(waiting, request.data(), request.size()), static_cast<ssize_t>(request.size()));
+  ASSERT_TRUE(send_get(waiting, "/metrics"));
   const timeval second{1, 0};
   ::setsockopt(waiting, SOL_SOCKET, SO_RCVTIMEO, &second, sizeof second);
   char buffer[4096];
   EXPECT_LT(::read(waiting, buffer, sizeof buffer), 0) << "answered past the limit";
   EXPECT_EQ(errno, EAGAIN);
   for (const int fd : idle) ::close(fd);
-  const timeval five{5, 0};
-  ::setsockopt(waiting, SOL_SOCKET, SO_RCVTIMEO, &five, sizeof five);
-  std::string answer;
-  for (ssize_t n; (n = ::read(waiting, buffer, sizeof buffer)) > 0;)
-    answer.append(buffer, static_cast<std::size_t>(n));
+  const std::string answer = read_answer(waiting, std::chrono::seconds(5));
   ::close(waiting);
   EXPECT_EQ(answer.rfind("HTTP/1.1 200", 0), 0u) << "served once the idle ones closed: " << answer;
 }

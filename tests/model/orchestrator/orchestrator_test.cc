@@ -88,6 +88,34 @@ v1::Envelope hand_over() {
   return e;
 }
 
+v1::RaftEntry entry_of(const v1::ClusterCommand& command) {
+  v1::RaftEntry entry;
+  entry.set_data(command.SerializeAsString());
+  return entry;
+}
+
+// hand_over() as a committed command, with Orchestrator replica 1 on the node's first worker VM.
+v1::ClusterCommand hand_over_with_replica() {
+  v1::ClusterCommand command;
+  *command.mutable_hand_over() = hand_over().hand_over();
+  auto* replica = command.mutable_hand_over()->add_replicas();
+  replica->set_vm("t-n1-worker-1");
+  replica->mutable_container()->set_name("t-orchestrator-1");
+  replica->mutable_container()->set_replica(1);
+  return command;
+}
+
+// A small app of two replicas.
+v1::AppSpec web_app() {
+  v1::AppSpec app;
+  app.set_name("web");
+  app.set_image("nginx");
+  app.set_replicas(2);
+  app.mutable_resources()->set_cpu_millis(100);
+  app.mutable_resources()->set_memory_bytes(64LL << 20);
+  return app;
+}
+
 // A lone voter commits, applies and answers a proposal inside the step that makes it: the
 // scheduler's decision was settled before it asserted the decision was still in flight, and a
 // one-Orchestrator plane crashed at its first app, again after every restart.
@@ -97,12 +125,7 @@ TEST(Orchestrator, ALoneReplicaPlacesAnAppItWasHandedOver) {
   s.run_for(1s);
   ASSERT_TRUE(s.o.is_leader());
   v1::Envelope with_app = hand_over();
-  v1::AppSpec* app = with_app.mutable_hand_over()->add_apps();
-  app->set_name("web");
-  app->set_image("nginx");
-  app->set_replicas(2);
-  app->mutable_resources()->set_cpu_millis(100);
-  app->mutable_resources()->set_memory_bytes(64LL << 20);
+  *with_app.mutable_hand_over()->add_apps() = web_app();
   s.input(Deliver{s.now, "root", with_app});
   EXPECT_NO_THROW(s.run_for(2s));
   EXPECT_EQ(s.o.state().app_placements().size(), 2u) << "both replicas placed";
@@ -113,21 +136,9 @@ TEST(Orchestrator, ALoneReplicaPlacesAnAppItWasHandedOver) {
 // again. A snapshot holds them here (a buggy leader's, say); the decision is made in parts.
 TEST(Orchestrator, MoreStrayPlacementsThanOneCommandCarriesAreTakenBackInParts) {
   ClusterState made;
-  v1::ClusterCommand command;
-  *command.mutable_hand_over() = hand_over().hand_over();
-  auto* replica = command.mutable_hand_over()->add_replicas();
-  replica->set_vm("t-n1-worker-1");
-  replica->mutable_container()->set_name("t-orchestrator-1");
-  replica->mutable_container()->set_replica(1);
-  v1::AppSpec* web = command.mutable_hand_over()->add_apps();
-  web->set_name("web");
-  web->set_image("nginx");
-  web->set_replicas(2);
-  web->mutable_resources()->set_cpu_millis(100);
-  web->mutable_resources()->set_memory_bytes(64LL << 20);
-  v1::RaftEntry entry;
-  entry.set_data(command.SerializeAsString());
-  made.apply(entry);
+  v1::ClusterCommand command = hand_over_with_replica();
+  *command.mutable_hand_over()->add_apps() = web_app();
+  made.apply(entry_of(command));
   v1::ClusterStateSnapshot state;
   ASSERT_TRUE(state.ParseFromString(made.snapshot()));
   for (std::uint32_t i = 1; i <= kMaxAppPlacements + 1; ++i) {
@@ -436,12 +447,6 @@ TEST(ClusterStateInput, InvalidCommittedEntriesAreSkippedAndCounted) {
   EXPECT_EQ(restored.rejected_entries(), 0u) << "a corrupt snapshot resets, never guesses";
 }
 
-v1::RaftEntry entry_of(const v1::ClusterCommand& command) {
-  v1::RaftEntry entry;
-  entry.set_data(command.SerializeAsString());
-  return entry;
-}
-
 v1::ClusterCommand place(std::uint32_t replica, const std::string& vm) {
   v1::ClusterCommand command;
   command.mutable_place_replica()->set_vm(vm);
@@ -463,13 +468,7 @@ v1::ClusterCommand client_put(const std::string& key) {
 // assertion later, at an ordinary write or when the replica came to lead.
 TEST(ClusterStateInput, ASnapshotTheLogCouldNotHaveMadeIsRefused) {
   ClusterState sound;
-  v1::ClusterCommand hand_over_command;
-  *hand_over_command.mutable_hand_over() = hand_over().hand_over();
-  auto* spec = hand_over_command.mutable_hand_over()->add_replicas();
-  spec->set_vm("t-n1-worker-1");
-  spec->mutable_container()->set_name("t-orchestrator-1");
-  spec->mutable_container()->set_replica(1);
-  sound.apply(entry_of(hand_over_command));
+  sound.apply(entry_of(hand_over_with_replica()));
   sound.apply(entry_of(client_put("/config/a")));
   ASSERT_TRUE(sound.handed_over());
   v1::ClusterStateSnapshot base;
@@ -590,13 +589,7 @@ TEST(ClusterStateReplicas, APlacementIsMadeOnceUnderTheNextNumberAndRetiredByNum
 // retire members there too, each change under a new revision.
 TEST(ClusterStateObjects, NodesVmsAndMembersAreStoreObjectsTheLogKeepsCurrent) {
   ClusterState state;
-  v1::ClusterCommand hand_over_command;
-  *hand_over_command.mutable_hand_over() = hand_over().hand_over();
-  auto* first = hand_over_command.mutable_hand_over()->add_replicas();
-  first->set_vm("t-n1-worker-1");
-  first->mutable_container()->set_name("t-orchestrator-1");
-  first->mutable_container()->set_replica(1);
-  state.apply(entry_of(hand_over_command));
+  state.apply(entry_of(hand_over_with_replica()));
   ASSERT_TRUE(state.handed_over());
   const v1::StoreObject* node = state.find("/nodes/n1");
   ASSERT_NE(node, nullptr);

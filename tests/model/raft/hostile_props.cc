@@ -34,7 +34,7 @@ enum class Near : std::uint8_t {
   past_bound,  // 2^62 + 1
   top,         // 2^64 - 1
 };
-constexpr int kNearCount = 12;
+constexpr int kNearCount = static_cast<int>(Near::top) + 1;
 
 std::uint64_t resolve(Near near, const Raft& raft) {
   switch (near) {
