@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "model/core/assert.h"
@@ -80,6 +81,20 @@ std::string shown(const json& j) {
   std::string text = j.dump(-1, ' ', false, json::error_handler_t::replace);
   if (text.size() > kShownJsonChars) text = text.substr(0, kShownJsonChars) + "...";
   return text;
+}
+
+// The event's field names, to find one given twice: nlohmann keeps the last of them silently,
+// and a line saying `"value": 1, ..., "value": 2` is not one event but a damaged one. Only the
+// top level: the fields below are a cas pair or kept as they come.
+json::parser_callback_t top_level_key_recorder(std::string& repeated) {
+  return [&repeated, seen = std::set<std::string>{}](int depth, json::parse_event_t event,
+                                                     json& parsed) mutable {
+    if (event != json::parse_event_t::key || depth != 1 || !repeated.empty()) return true;
+    std::string name = parsed.get<std::string>();
+    if (seen.count(name)) repeated = shown(json(name));
+    seen.insert(std::move(name));
+    return true;
+  };
 }
 
 std::optional<std::int64_t> as_int64(const json& j) {
@@ -304,8 +319,16 @@ ParseResult parse_history(std::string_view text, std::string_view file_name) {
                      " deep; an event is one flat object";
       return result;
     }
-    const json object = json::parse(line, nullptr, /*allow_exceptions=*/false);
-    std::string error = object.is_discarded() ? syntax_error(line) : parse_event(object, e);
+    std::string repeated_key;
+    const json object =
+        json::parse(line, top_level_key_recorder(repeated_key), /*allow_exceptions=*/false);
+    std::string error;
+    if (object.is_discarded())
+      error = syntax_error(line);
+    else if (!repeated_key.empty())
+      error = repeated_key + " appears twice; each field is given once";
+    else
+      error = parse_event(object, e);
     if (error.empty()) error = validator.add(e);
     if (!error.empty()) {
       result.events.clear();

@@ -373,6 +373,11 @@ const std::vector<Malformed> kMalformed{
     {R"({"process": 1, "type": "invoke", "f": "read", "key": 3, "value": null})", 1,
      "\"key\" must be a string"},
     {R"({"process": 1, "type": "invoke", "f": "read"})", 1, "missing \"value\""},
+    // nlohmann keeps the last of two fields of a name: the write of 1 was read as a write of 2.
+    {R"({"process": 1, "type": "invoke", "f": "write", "value": 1, "value": 2})", 1,
+     "\"value\" appears twice; each field is given once"},
+    {kWrite1 + "\n" + R"({"process": 0, "type": "ok", "type": "fail", "f": "write", "value": 1})",
+     2, "\"type\" appears twice"},
     {R"({"process": 1, "type": "invoke", "f": "read", "value": 3})", 1,
      "\"value\" of a read's invoke must be null"},
     {R"({"process": 1, "type": "invoke", "f": "cas", "value": 3})", 1,
@@ -433,9 +438,12 @@ TEST(Lincheck, MalformedHistoriesGetOneLocatedError) {
   }
 }
 
+// An unknown field is kept as it comes, a name repeated inside it too: only the event's own
+// fields are checked for repeats.
 TEST(Lincheck, BlankLinesCarriageReturnsAndUnknownFieldsAreAccepted) {
   const std::string text = "\n" + kWrite1 + "\r\n   \n" +
-                           R"({"process": 0, "type": "ok", "f": "write", "value": 1, "index": 7})";
+                           R"({"process": 0, "type": "ok", "f": "write", "value": 1, "index": 7,)"
+                           R"( "meta": {"a": 1, "a": 2}})";
   const ParseResult parsed = parse_history(text, "t.jsonl");
   ASSERT_EQ(parsed.error, "");
   ASSERT_EQ(parsed.events.size(), 2u);
