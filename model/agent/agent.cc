@@ -97,9 +97,13 @@ std::string Agent::capacity_problem(const v1::RunContainers& run) const {
   std::int64_t memory = 0;
   for (const auto& c : run.containers()) {
     const auto& r = c.resources();
-    if (r.cpu_millis() < 0 || r.memory_bytes() < 0 || r.cpu_millis() > config::kMaxCpuMillis ||
+    // Zero is out of range too: the runtime reads a limit of 0 as no limit at all, so such a
+    // container would take what it likes of a VM that counted it as taking nothing.
+    if (r.cpu_millis() <= 0 || r.memory_bytes() <= 0 || r.cpu_millis() > config::kMaxCpuMillis ||
         r.memory_bytes() > config::kMaxMemoryBytes)
-      return "container " + c.name() + " asks for resources out of range";
+      return "container " + c.name() + " asks for resources out of range (cpu and memory must " +
+             "be more than zero and at most " + config::format_cpu_millis(config::kMaxCpuMillis) +
+             " cores and " + config::format_memory_bytes(config::kMaxMemoryBytes) + ")";
     // Each amount is within the limits, and the sums stop growing once past the VM's capacity:
     // however many containers come, the sums stay exact.
     cpu = std::min(cpu + r.cpu_millis(), config::kMaxCpuMillis + 1);

@@ -109,12 +109,17 @@ TEST(Agent, RefusesContainersBeyondTheVm) {
 }
 
 // Resources come from the wire: a negative or absurd request is refused with a reason, never
-// asserted on (two of them could otherwise cancel out, or a sum overflow).
+// asserted on (two of them could otherwise cancel out, or a sum overflow). So is zero, which a
+// runtime takes as no limit at all.
 TEST(Agent, RefusesResourcesOutOfRange) {
-  for (const std::int64_t memory : {std::int64_t{-1}, std::int64_t{1} << 62}) {
+  v1::Envelope no_cpu = run(1, 1LL << 30);
+  no_cpu.mutable_run_containers()->mutable_containers(0)->mutable_resources()->set_cpu_millis(0);
+  for (const v1::Envelope& asked :
+       {run(1, -1), run(1, std::int64_t{1} << 62), run(1, 0), no_cpu}) {
+    SCOPED_TRACE(asked.ShortDebugString());
     Harness h;
     h.start();
-    h.step(Deliver{at_s(1), "director:n1", run(1, memory)});
+    h.step(Deliver{at_s(1), "director:n1", asked});
     const auto reports = omni::testing::sends_to(h.out, "director:n1");
     ASSERT_EQ(reports.size(), 1u);
     EXPECT_TRUE(reports[0].envelope.agent_report().rejected());
