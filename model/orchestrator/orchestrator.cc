@@ -296,6 +296,14 @@ std::size_t Orchestrator::pending_lists() const {
   return static_cast<std::size_t>(lists);
 }
 
+std::size_t Orchestrator::pending_describes() const {
+  const auto describes =
+      std::count_if(status_waiters_.begin(), status_waiters_.end(),
+                    [](const auto& waiter) { return waiter.second.describe; });
+  OMNI_ASSERT(describes >= 0 && static_cast<std::size_t>(describes) <= status_waiters_.size());
+  return static_cast<std::size_t>(describes);
+}
+
 // Answered after a committed round trip through the log, so a deposed leader cannot claim
 // health it no longer has.
 void Orchestrator::on_status_request(const Address& from, std::uint64_t seq,
@@ -309,6 +317,10 @@ void Orchestrator::on_status_request(const Address& from, std::uint64_t seq,
   const StatusWaiter waiter{from, seq, s.nonce(), s.describe()};
   if (!is_leader()) {
     reply_status(waiter, false, out);
+    return;
+  }
+  if (s.describe() && pending_describes() >= kMaxDescribeWaiters) {
+    ++dropped_messages_;
     return;
   }
   const std::uint64_t id = next_request_id_++;

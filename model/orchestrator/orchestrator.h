@@ -169,6 +169,11 @@ class Orchestrator final : public Component {
     v1::StoreRequest request;
   };
   static constexpr std::size_t kMaxStoreWaiters = 1024;
+  // A described status holds every Director's VMs and containers (736 KB for 10,000 nodes), and
+  // the answers waiting on one commit are built in one step: 1,024 of them were most of a GB.
+  // Past this many, a describe is dropped unanswered, and its asker's next try comes later.
+  static constexpr std::size_t kMaxDescribeWaiters = 16;
+  std::size_t pending_describes() const;
   static constexpr std::size_t kMaxPendingLists = 8;  // of those, lists (each up to 32 MiB)
   std::size_t pending_lists() const;
   // A store request is identified by its sender and its id; one seen again among the last

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <set>
 
 #include "model/config/parse.h"
 #include "model/director/director.h"
@@ -1119,6 +1120,39 @@ TEST(Orchestrator, AtMostEightStoreListsWaitAtTheLeader) {
     ok += send.envelope.has_store_reply() &&
           send.envelope.store_reply().status() == v1::STORE_STATUS_OK;
   EXPECT_EQ(ok, 8u);
+}
+
+// A described status holds the whole cluster as the leader sees it, and the answers waiting on
+// one commit are built in one step: at most 16 describes wait, the rest are dropped (their asker
+// tries again). Plain status questions, small, are not counted against them.
+TEST(Orchestrator, AtMostSixteenDescribedStatusesWaitAtTheLeader) {
+  Replacement r({"orchestrator:1", "orchestrator:6"}, {});
+  ASSERT_TRUE(r.elect(true));
+  for (int i = 0; i < 20; ++i) r.tick(true);
+  ASSERT_TRUE(r.o.is_leader());
+  r.out.clear();
+  const auto dropped = r.o.dropped_messages();
+  for (std::uint64_t nonce = 1; nonce <= 24; ++nonce) {  // before orchestrator:1 acknowledges
+    v1::Envelope e;
+    e.mutable_status_request()->set_nonce(nonce);
+    e.mutable_status_request()->set_describe(nonce <= 20);
+    r.o.step(Deliver{r.now, "admin", e}, r.out);
+  }
+  EXPECT_TRUE(sends_to(r.out, "admin").empty()) << "they wait for orchestrator:1";
+  EXPECT_EQ(r.o.dropped_messages(), dropped + 4) << "describes 17 to 20";
+  Outputs answered;
+  for (int i = 0; i < 20; ++i) {
+    r.tick(true);
+    answered.insert(answered.end(), r.out.begin(), r.out.end());
+  }
+  std::set<std::uint64_t> nonces;
+  for (const auto& send : sends_to(answered, "admin"))
+    if (send.envelope.has_status_reply() && send.envelope.status_reply().quorum_healthy())
+      nonces.insert(send.envelope.status_reply().nonce());
+  std::set<std::uint64_t> expected;
+  for (std::uint64_t nonce = 1; nonce <= 24; ++nonce)
+    if (nonce <= 16 || nonce > 20) expected.insert(nonce);
+  EXPECT_EQ(nonces, expected);
 }
 
 // A new leader with a membership step to take (orchestrator:2 is a voter no replica is placed
