@@ -362,7 +362,15 @@ void Director::on_agent_report(const Address& from, const v1::AgentReport& repor
   const std::string vm = vm_of_agent(from);
   if (!is_own_vm(vm) || vm != report.vm()) return;
   vms_[vm].agent_ready = true;
-  agent_reports_[vm] = report;
+  // An Agent speaks for its own VM only: a container it says runs elsewhere is not passed on,
+  // or it would count as running in the leader's status wherever its name was placed.
+  v1::AgentReport& kept = agent_reports_[vm] = report;
+  auto* containers = kept.mutable_containers();
+  containers->erase(std::remove_if(containers->begin(), containers->end(),
+                                   [&vm](const v1::ContainerStatus& c) { return c.vm() != vm; }),
+                    containers->end());
+  OMNI_ASSERT(std::all_of(kept.containers().begin(), kept.containers().end(),
+                          [&vm](const v1::ContainerStatus& c) { return c.vm() == vm; }));
   // An Agent ahead of us saw a generation this Director never persisted (a lease flip before a
   // restart); it refuses older lists, so move past it or the two would answer each other forever.
   // Only so far ahead: a generation near 2^64 would wrap the next increment to zero.

@@ -297,9 +297,8 @@ std::size_t Orchestrator::pending_lists() const {
 }
 
 std::size_t Orchestrator::pending_describes() const {
-  const auto describes =
-      std::count_if(status_waiters_.begin(), status_waiters_.end(),
-                    [](const auto& waiter) { return waiter.second.describe; });
+  const auto describes = std::count_if(status_waiters_.begin(), status_waiters_.end(),
+                                       [](const auto& waiter) { return waiter.second.describe; });
   OMNI_ASSERT(describes >= 0 && static_cast<std::size_t>(describes) <= status_waiters_.size());
   return static_cast<std::size_t>(describes);
 }

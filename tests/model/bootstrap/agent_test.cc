@@ -114,8 +114,7 @@ TEST(Agent, RefusesContainersBeyondTheVm) {
 TEST(Agent, RefusesResourcesOutOfRange) {
   v1::Envelope no_cpu = run(1, 1LL << 30);
   no_cpu.mutable_run_containers()->mutable_containers(0)->mutable_resources()->set_cpu_millis(0);
-  for (const v1::Envelope& asked :
-       {run(1, -1), run(1, std::int64_t{1} << 62), run(1, 0), no_cpu}) {
+  for (const v1::Envelope& asked : {run(1, -1), run(1, std::int64_t{1} << 62), run(1, 0), no_cpu}) {
     SCOPED_TRACE(asked.ShortDebugString());
     Harness h;
     h.start();

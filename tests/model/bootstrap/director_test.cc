@@ -304,6 +304,39 @@ TEST(Director, StrangersGetNoAnswerAndAgentsAreHeardWithinBounds) {
       << "a little ahead (lease flips before a restart): moved past";
 }
 
+// An Agent speaks for its own VM only: what it says runs on another VM is not passed on to the
+// leader, where it counted as running wherever a container of that name was placed.
+TEST(Director, AnAgentReportsOnlyTheContainersOfItsOwnVm) {
+  Director d(config());
+  Outputs out;
+  d.step(Start{at_s(0), {}}, out);
+  d.step(Deliver{at_s(1), "root", claim(kRootEra, 1)}, out);
+  v1::Envelope workers = claim(kRootEra, 1);
+  for (const std::string name : {"t-n1-worker-1", "t-n1-worker-2"}) {
+    auto* vm = workers.mutable_director_command()->mutable_ensure_workers()->add_vms();
+    vm->set_name(name);
+    vm->mutable_resources()->set_cpu_millis(1000);
+    vm->mutable_resources()->set_memory_bytes(1LL << 30);
+  }
+  d.step(Deliver{at_s(1), "root", workers}, out);
+  v1::Envelope report;
+  report.mutable_agent_report()->set_vm("t-n1-worker-1");
+  for (const std::string vm : {"t-n1-worker-1", "t-n1-worker-2", "t-n2-worker-1"}) {
+    auto* c = report.mutable_agent_report()->add_containers();
+    c->set_name("t-web-on-" + vm);
+    c->set_vm(vm);
+    c->set_running(true);
+  }
+  d.step(Deliver{at_s(2), "agent:t-n1-worker-1", report}, out);
+  v1::Envelope inspect;
+  inspect.mutable_inspect()->set_nonce(1);
+  out.clear();
+  d.step(Deliver{at_s(2), "root", inspect}, out);
+  const auto& answer = answer_to(out, "root");
+  ASSERT_EQ(answer.containers_size(), 1);
+  EXPECT_EQ(answer.containers(0).name(), "t-web-on-t-n1-worker-1");
+}
+
 // The network reorders and duplicates: a late copy of an older command from the same controller
 // restored the replicas a newer one had replaced, and the leader (whose newer command was
 // answered) had no reason to send it again. A restart keeps where the commands were.
