@@ -69,7 +69,10 @@ class FakeRoot {
   FakeRoot(const fs::path& pki, int port)
       : transport_("127.0.0.1:" + std::to_string(port), slurp(pki / "ca.crt"),
                    KeyPair{slurp(pki / "root.crt"), slurp(pki / "root.key")},
-                   [this](Address from, v1::Envelope e) { on_message(from, e); }) {
+                   [this](Address from, v1::Envelope e) { on_message(from, e); }) {}
+
+  // Only once SUBNET.1 is the Director's bridge: until then a message to it leaves the machine.
+  void reach_director() {
     transport_.add_peer("director:host1",
                         "10.214." + subnet() + ".1:" + std::to_string(k_director_port));
   }
@@ -155,15 +158,16 @@ class DirectorProcess : public ::testing::Test {
     write_director_config();
     write_agent_config();
     write_orchestrator_config();
+    // The root listens before the Director starts: the Director says hello once, at its start,
+    // and a hello to a root not listening yet was lost (under load, the test then failed).
+    root_.emplace(dir_ / "pki", root_port_);
     start_director();
-    // Nothing is sent to SUBNET.1 before it is the Director's bridge: until then it would leave
-    // the machine.
     const std::string bridge = "/sys/class/net/omb-" + local_options().id;
     for (const auto end = Clock::now() + std::chrono::seconds(10);
          !fs::exists(bridge) && Clock::now() < end;)
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     ASSERT_TRUE(fs::exists(bridge)) << outputs();
-    root_.emplace(dir_ / "pki", root_port_);
+    root_->reach_director();
   }
 
   void TearDown() override {
