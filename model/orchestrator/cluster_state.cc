@@ -36,6 +36,14 @@ bool is_valid_hand_over(const v1::HandOver& h) {
       h.directors_size() > h.cluster().nodes_size())
     return false;
   std::set<std::string> directors(h.directors().begin(), h.directors().end());
+  // Each Director is a node's of the spec: the leader takes control of, and recreates the VM of,
+  // the Directors named here, and one of no node had no VM to recreate.
+  std::set<std::string> nodes_directors;
+  for (const auto& node : h.cluster().nodes())
+    nodes_directors.insert(director::director_address(node.name()));
+  if (!std::includes(nodes_directors.begin(), nodes_directors.end(), directors.begin(),
+                     directors.end()))
+    return false;
   std::set<std::uint32_t> numbers;
   for (const auto& r : h.replicas())
     if (!is_valid_replica(r) || !numbers.insert(r.container().replica()).second) return false;

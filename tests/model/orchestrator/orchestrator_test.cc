@@ -771,6 +771,8 @@ TEST(ClusterStateInput, AHandOverThePlanCouldNotHaveMadeIsSkipped) {
   };
   EXPECT_TRUE(with([](v1::HandOver&) {}));
   EXPECT_FALSE(with([](v1::HandOver& h) { h.add_directors("director:n1"); }));
+  EXPECT_FALSE(with([](v1::HandOver& h) { h.set_directors(0, "director:n9"); })) << "no node n9";
+  EXPECT_FALSE(with([](v1::HandOver& h) { h.set_directors(0, "n1"); }));
   EXPECT_FALSE(with([](v1::HandOver& h) {
     h.mutable_replicas(0)->mutable_container()->set_replica(UINT32_MAX);
   }));
