@@ -407,13 +407,24 @@ const v1::StoreObject* ClusterState::find(const std::string& key) const {
 }
 
 std::vector<v1::StoreObject> ClusterState::list(const std::string& prefix) const {
-  std::vector<v1::StoreObject> out;
-  for (auto it = objects_.lower_bound(prefix);
-       it != objects_.end() && it->first.compare(0, prefix.size(), prefix) == 0 &&
-       out.size() < kMaxListedObjects;
-       ++it)
-    out.push_back(it->second);
-  return out;
+  return list_page(prefix, "", kMaxListedObjects).objects;
+}
+
+ClusterState::ListPage ClusterState::list_page(const std::string& prefix,
+                                               const std::string& start_after,
+                                               std::size_t limit) const {
+  if (limit == 0 || limit > kMaxListedObjects) limit = kMaxListedObjects;
+  const auto under_prefix = [&prefix](const std::string& key) {
+    return key.compare(0, prefix.size(), prefix) == 0;
+  };
+  auto it = start_after < prefix ? objects_.lower_bound(prefix) : objects_.upper_bound(start_after);
+  ListPage page;
+  for (; it != objects_.end() && under_prefix(it->first) && page.objects.size() < limit; ++it)
+    page.objects.push_back(it->second);
+  page.more = it != objects_.end() && under_prefix(it->first);
+  OMNI_ASSERT(page.objects.size() <= limit);
+  OMNI_ASSERT(page.objects.empty() || page.objects.front().key() > start_after);
+  return page;
 }
 
 void ClusterState::visit(const std::string& prefix,

@@ -79,6 +79,14 @@ class ClusterState final : public raft::StateMachine {
   const v1::StoreObject* find(const std::string& key) const;
   // Objects whose key starts with `prefix`, sorted by key, at most kMaxListedObjects.
   std::vector<v1::StoreObject> list(const std::string& prefix) const;
+  // A page of them: keys after `start_after` (from the prefix's first when empty), at most
+  // `limit` (0 or past kMaxListedObjects: kMaxListedObjects), and whether more follow.
+  struct ListPage {
+    std::vector<v1::StoreObject> objects;
+    bool more = false;
+  };
+  ListPage list_page(const std::string& prefix, const std::string& start_after,
+                     std::size_t limit) const;
   // Every object whose key starts with `prefix`, sorted by key, without a copy or a cap.
   void visit(const std::string& prefix,
              const std::function<void(const v1::StoreObject&)>& each) const;

@@ -342,7 +342,8 @@ std::string store_request_problem(const v1::StoreRequest& r) {
     case v1::StoreRequest::kGet:
       return store_key_problem(r.get().key());
     case v1::StoreRequest::kList:
-      return r.list().prefix().size() > kMaxKeyBytes ? "a prefix is at most 512 bytes" : "";
+      if (r.list().prefix().size() > kMaxKeyBytes) return "a prefix is at most 512 bytes";
+      return r.list().start_after().size() > kMaxKeyBytes ? "start_after is at most 512 bytes" : "";
     case v1::StoreRequest::kPut:
       if (auto problem = cluster_owned_problem(r.put().key()); !problem.empty()) return problem;
       return store_write_problem(r.put(), false);
@@ -446,7 +447,9 @@ void Orchestrator::answer_store(const StoreWaiter& waiter, const v1::RaftClientR
     if (object) *reply.add_objects() = *object;
   } else {
     reply.set_status(v1::STORE_STATUS_OK);
-    for (auto& object : state_.list(r.list().prefix())) *reply.add_objects() = std::move(object);
+    auto page = state_.list_page(r.list().prefix(), r.list().start_after(), r.list().limit());
+    for (auto& object : page.objects) *reply.add_objects() = std::move(object);
+    reply.set_more(page.more);
   }
   const bool answered =
       reply.status() == v1::STORE_STATUS_OK || reply.status() == v1::STORE_STATUS_NOT_FOUND;

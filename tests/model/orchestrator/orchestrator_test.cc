@@ -796,6 +796,12 @@ TEST(ClusterStateObjects, EveryObjectUnderAPrefixIsVisitedPastTheListingLimit) {
     state.apply(entry);
   }
   EXPECT_EQ(state.list("/apps/").size(), kMaxListedObjects);
+  const auto first = state.list_page("/apps/", "", 0);
+  ASSERT_EQ(first.objects.size(), kMaxListedObjects);
+  EXPECT_TRUE(first.more) << "a client is told the list goes on";
+  const auto rest = state.list_page("/apps/", first.objects.back().key(), 0);
+  ASSERT_EQ(rest.objects.size(), 1u);
+  EXPECT_FALSE(rest.more);
   std::size_t visited = 0;
   std::string last;
   state.visit("/apps/", [&](const v1::StoreObject& object) {

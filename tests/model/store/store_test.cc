@@ -310,6 +310,48 @@ TEST(StorePlane, ARequestDeliveredTwiceIsAppliedAndAnsweredOnce) {
   EXPECT_EQ(read.objects(0).revision(), answers[0].revision()) << "written once";
 }
 
+v1::StoreRequest list(const std::string& prefix, const std::string& start_after,
+                      std::uint32_t limit) {
+  v1::StoreRequest r;
+  r.mutable_list()->set_prefix(prefix);
+  r.mutable_list()->set_start_after(start_after);
+  r.mutable_list()->set_limit(limit);
+  return r;
+}
+
+// A list is read in pages: each says whether objects under the prefix follow its last, and the
+// next starts after that key. Before, a list stopped at 10,000 objects and did not say so.
+TEST(StorePlane, AListIsReadInPagesThatSayWhetherMoreFollow) {
+  Plane p;
+  ASSERT_TRUE(p.o.is_leader());
+  std::vector<std::string> written;
+  for (int i = 0; i < 7; ++i) {
+    written.push_back("/a/" + std::to_string(i));
+    ASSERT_EQ(p.ask(put(written.back(), "x")).status(), v1::STORE_STATUS_OK);
+  }
+  ASSERT_EQ(p.ask(put("/b", "not under /a/")).status(), v1::STORE_STATUS_OK);
+  std::vector<std::string> read;
+  std::vector<int> page_sizes;
+  for (std::string after;;) {
+    const auto page = p.ask(list("/a/", after, 3));
+    ASSERT_EQ(page.status(), v1::STORE_STATUS_OK) << page.error();
+    page_sizes.push_back(page.objects_size());
+    for (const auto& object : page.objects()) read.push_back(object.key());
+    if (!page.more()) break;
+    ASSERT_GT(page.objects_size(), 0);
+    after = page.objects(page.objects_size() - 1).key();
+  }
+  EXPECT_EQ(read, written) << "every key once, in order";
+  EXPECT_EQ(page_sizes, (std::vector<int>{3, 3, 1}));
+
+  EXPECT_EQ(p.ask(list("/a/", "", 0)).objects_size(), 7) << "no limit: up to 10,000";
+  EXPECT_FALSE(p.ask(list("/a/", "", 7)).more()) << "exactly the rest: nothing follows";
+  EXPECT_EQ(p.ask(list("/a/", "/", 2)).objects(0).key(), "/a/0") << "before the prefix";
+  EXPECT_EQ(p.ask(list("/a/", "/a/6", 2)).objects_size(), 0) << "after the last";
+  EXPECT_EQ(p.ask(list("/a/", "/a/2x", 1)).objects(0).key(), "/a/3") << "between two keys";
+  EXPECT_EQ(p.ask(list("/a/", std::string(513, 'a'), 1)).status(), v1::STORE_STATUS_INVALID);
+}
+
 TEST(StorePlane, AFollowerAnswersNotLeaderWithItsHint) {
   Orchestrator follower{
       *Orchestrator::from_args({"--replica=2", "--members=orchestrator:1,orchestrator:2"}), Rng{3}};
