@@ -18,11 +18,11 @@ namespace {
 // message: a replica that asserted here would fall over on every restart.
 // An Orchestrator replica as the plan places it: numbered (below any number the next one could
 // wrap), on a VM, with amounts the scheduler's sums can hold (none negative: the scheduler's
-// fits() asserts it).
+// fits() asserts it) and an Agent takes (none zero: a runtime reads a limit of 0 as none).
 bool is_valid_replica(const v1::ReplicaSpec& r) {
   const auto& c = r.container();
   const auto within = [](std::int64_t amount, std::int64_t limit) {
-    return amount >= 0 && amount <= limit;
+    return amount > 0 && amount <= limit;
   };
   return c.replica() > 0 && c.replica() <= kMaxReplicaNumber && !r.vm().empty() &&
          !c.name().empty() && within(c.resources().cpu_millis(), config::kMaxCpuMillis) &&

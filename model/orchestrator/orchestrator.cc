@@ -1249,18 +1249,29 @@ void Orchestrator::schedule_apps(Outputs& out) {
   OMNI_ASSERT(next_request_id_ > id);
 }
 
+// A replica counts as running when the Director of its VM's node reports it: a name that any
+// Director reported let one node's Agent make another node's replicas look running, and a
+// moved replica counted as running while only its old copy ran.
+bool Orchestrator::runs_where_placed(const v1::AppPlacement& p) const {
+  OMNI_ASSERT(topology_.has_value());
+  const auto node = topology_->node_of_vm.find(p.vm());
+  if (node == topology_->node_of_vm.end()) return false;
+  const auto d = directors_.find(director::director_address(node->second));
+  if (d == directors_.end()) return false;
+  OMNI_ASSERT(is_leader(), "only the leader hears Directors");
+  return d->second.running_containers.count(
+             app_container_name(topology_->cluster, p.app(), p.index())) > 0;
+}
+
 std::vector<AppView> Orchestrator::apps() const {
   std::vector<AppView> views;
   if (!is_leader() || !topology_) return views;
-  std::set<std::string> running;
-  for (const auto& [director, control] : directors_)
-    running.insert(control.running_containers.begin(), control.running_containers.end());
   // One pass over the placements for all apps: one per app was 10^8 steps for 10,000 of each.
   std::map<std::string, std::pair<std::uint32_t, std::uint32_t>> placed_running;
   for (const auto& p : state_.app_placements()) {
     auto& [placed, running_count] = placed_running[p.app()];
     ++placed;
-    if (running.count(app_container_name(topology_->cluster, p.app(), p.index()))) ++running_count;
+    if (runs_where_placed(p)) ++running_count;
   }
   for (const auto& app : stored_apps()) {
     AppView view{

@@ -245,6 +245,7 @@ class Orchestrator final : public Component {
   std::optional<v1::ReplicaSpec> replacement_placement();
   void schedule_apps(Outputs& out);
   std::vector<v1::AppSpec> stored_apps() const;
+  bool runs_where_placed(const v1::AppPlacement& p) const;
   void change_membership(v1::RaftClientRequestType type, const Address& node, Outputs& out);
   void propose_membership(const v1::ClusterCommand& command, Outputs& out);
   void propose(const v1::ClusterCommand& command, std::uint64_t request_id, Outputs& out);

@@ -95,6 +95,12 @@ v1::RaftEntry entry_of(const v1::ClusterCommand& command) {
   return entry;
 }
 
+// A replica's container as the plan sizes one: the log takes no replica of zero cpu or memory.
+void size_as_planned(v1::ContainerSpec* container) {
+  container->mutable_resources()->set_cpu_millis(500);
+  container->mutable_resources()->set_memory_bytes(256 << 20);
+}
+
 // hand_over() as a committed command, with Orchestrator replica 1 on the node's first worker VM.
 v1::ClusterCommand hand_over_with_replica() {
   v1::ClusterCommand command;
@@ -103,6 +109,7 @@ v1::ClusterCommand hand_over_with_replica() {
   replica->set_vm("t-n1-worker-1");
   replica->mutable_container()->set_name("t-orchestrator-1");
   replica->mutable_container()->set_replica(1);
+  size_as_planned(replica->mutable_container());
   return command;
 }
 
@@ -332,6 +339,53 @@ TEST(Orchestrator, ASilentDirectorHasItsVmCreatedAgainOncePerInterval) {
       << "a Director that reports is left alone";
 }
 
+// A replica counts as running when the Director of its own node reports it: n1's Director (its
+// Agent's report, say) naming n2's replica made that one count as running too.
+TEST(Orchestrator, AReplicaRunsOnlyWhereTheDirectorOfItsNodeSaysSo) {
+  Single s;
+  s.input(Start{s.now, {}});
+  s.run_for(1s);
+  ASSERT_TRUE(s.o.is_leader());
+  v1::Envelope two_nodes = hand_over();
+  *two_nodes.mutable_hand_over()->mutable_cluster() = to_cluster_spec(
+      *config::parse_cluster_config("cluster: {name: t, orchestrators: 1}\nnodes:\n"
+                                    "  - {name: n1, resources: {cpu: 8, memory: 16Gi}}\n"
+                                    "  - {name: n2, resources: {cpu: 8, memory: 16Gi}}\n",
+                                    "t")
+           .config);
+  two_nodes.mutable_hand_over()->add_directors("director:n2");
+  *two_nodes.mutable_hand_over()->add_apps() = web_app();
+  s.input(Deliver{s.now, "root", two_nodes});
+  s.run_for(2s);
+  ASSERT_EQ(s.o.state().app_placements().size(), 2u);
+  const auto placed_on = [&s](const std::string& node) {
+    return static_cast<std::uint32_t>(
+        std::count_if(s.o.state().app_placements().begin(), s.o.state().app_placements().end(),
+                      [&node](const v1::AppPlacement& p) {
+                        return p.vm() == root::worker_vm_name("t", node, 1);
+                      }));
+  };
+  // Each Director in turn says every replica of the app runs on its node.
+  const auto report_all_from = [&s](const std::string& node) {
+    v1::Envelope report = director_report(s.o.term());
+    report.mutable_director_report()->set_node(node);
+    for (const auto& p : s.o.state().app_placements()) {
+      auto* c = report.mutable_director_report()->add_containers();
+      c->set_name(app_container_name("t", p.app(), p.index()));
+      c->set_vm(root::worker_vm_name("t", node, 1));
+      c->set_running(true);
+    }
+    s.input(Deliver{s.now, director::director_address(node), report});
+    const auto apps = s.o.apps();
+    return apps.size() == 1 ? apps[0].running : 99u;
+  };
+  const std::string few = placed_on("n1") <= placed_on("n2") ? "n1" : "n2";
+  const std::string many = few == "n1" ? "n2" : "n1";
+  ASSERT_LE(placed_on(few), 1u);
+  EXPECT_EQ(report_all_from(few), placed_on(few)) << "only what is placed on " << few;
+  EXPECT_EQ(report_all_from(many), 2u) << "both, once the Directors of their nodes say so";
+}
+
 // A container its Agent cannot keep running (down, restarted kFailingAfterRestarts times or
 // more) is reported per Director; one that runs, or has failed less, is not.
 TEST(Orchestrator, ContainersAnAgentCannotKeepRunningAreReported) {
@@ -454,6 +508,7 @@ v1::ClusterCommand place(std::uint32_t replica, const std::string& vm) {
   command.mutable_place_replica()->mutable_container()->set_name("t-orchestrator-" +
                                                                  std::to_string(replica));
   command.mutable_place_replica()->mutable_container()->set_replica(replica);
+  size_as_planned(command.mutable_place_replica()->mutable_container());
   return command;
 }
 
@@ -551,6 +606,7 @@ TEST(ClusterStateReplicas, APlacementIsMadeOnceUnderTheNextNumberAndRetiredByNum
     spec->set_vm("t-n" + std::to_string(r) + "-worker-1");
     spec->mutable_container()->set_name("t-orchestrator-" + std::to_string(r));
     spec->mutable_container()->set_replica(r);
+    size_as_planned(spec->mutable_container());
   }
   state.apply(entry_of(hand_over_command));
   ASSERT_EQ(state.replicas().size(), 3);
@@ -730,6 +786,7 @@ TEST(ClusterStateObjects, TheLargestClusterInitTakesAndAFullStoreFitOneLogRecord
     replica->set_vm(parsed.config->nodes[r].name + "-worker-1");
     replica->mutable_container()->set_name("t-orchestrator-" + std::to_string(r));
     replica->mutable_container()->set_replica(r);
+    size_as_planned(replica->mutable_container());
   }
   ClusterState state;
   v1::RaftEntry entry = entry_of(command);
@@ -781,6 +838,9 @@ TEST(ClusterStateInput, AHandOverThePlanCouldNotHaveMadeIsSkipped) {
     h.mutable_replicas(0)->mutable_container()->mutable_resources()->set_memory_bytes(-1);
   }));
   EXPECT_FALSE(with([](v1::HandOver& h) { h.mutable_replicas(0)->clear_vm(); }));
+  EXPECT_FALSE(with([](v1::HandOver& h) {
+    h.mutable_replicas(0)->mutable_container()->mutable_resources()->set_cpu_millis(0);
+  })) << "an Agent refuses a container of no cpu: it would take the VM's";
 }
 
 // The apps are read whole, not as a listing of at most 10,000 keys: past it (or past 10,000 junk
@@ -1023,6 +1083,7 @@ struct Replacement {
       r->mutable_container()->set_name(root::replica_name("t", replica));
       r->mutable_container()->set_image("omni");
       r->mutable_container()->set_replica(static_cast<std::uint32_t>(replica));
+      size_as_planned(r->mutable_container());
     }
     first.input(Deliver{first.now, "root", with_replicas});
     first.run_for(1s);
