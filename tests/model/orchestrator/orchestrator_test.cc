@@ -124,14 +124,19 @@ v1::AppSpec web_app() {
   return app;
 }
 
+// Started, and leading as the only voter, before anything is handed over.
+void lead_alone(Single& s) {
+  s.input(Start{s.now, {}});
+  s.run_for(1s);
+  ASSERT_TRUE(s.o.is_leader());
+}
+
 // A lone voter commits, applies and answers a proposal inside the step that makes it: the
 // scheduler's decision was settled before it asserted the decision was still in flight, and a
 // one-Orchestrator plane crashed at its first app, again after every restart.
 TEST(Orchestrator, ALoneReplicaPlacesAnAppItWasHandedOver) {
   Single s;
-  s.input(Start{s.now, {}});
-  s.run_for(1s);
-  ASSERT_TRUE(s.o.is_leader());
+  ASSERT_NO_FATAL_FAILURE(lead_alone(s));
   v1::Envelope with_app = hand_over();
   *with_app.mutable_hand_over()->add_apps() = web_app();
   s.input(Deliver{s.now, "root", with_app});
@@ -343,9 +348,7 @@ TEST(Orchestrator, ASilentDirectorHasItsVmCreatedAgainOncePerInterval) {
 // Agent's report, say) naming n2's replica made that one count as running too.
 TEST(Orchestrator, AReplicaRunsOnlyWhereTheDirectorOfItsNodeSaysSo) {
   Single s;
-  s.input(Start{s.now, {}});
-  s.run_for(1s);
-  ASSERT_TRUE(s.o.is_leader());
+  ASSERT_NO_FATAL_FAILURE(lead_alone(s));
   v1::Envelope two_nodes = hand_over();
   *two_nodes.mutable_hand_over()->mutable_cluster() = to_cluster_spec(
       *config::parse_cluster_config("cluster: {name: t, orchestrators: 1}\nnodes:\n"
