@@ -220,13 +220,15 @@ void Root::update_view(DirectorView& view, const v1::DirectorReport& r, Outputs&
       return s.name() == spec.name() && s.running() && s.agent_ready();
     });
   });
+  // In the VM the plan put it in: the hand-over names that VM, and a container of the replica's
+  // name in another VM of the node is not the member the plane's configuration counts on.
   const auto& replicas = replica_specs(r.node());
   view.replicas_ready =
       std::all_of(replicas.begin(), replicas.end(), [&](const v1::ReplicaSpec& spec) {
-        return std::any_of(r.containers().begin(), r.containers().end(),
-                           [&](const v1::ContainerStatus& c) {
-                             return c.name() == spec.container().name() && c.running();
-                           });
+        return std::any_of(
+            r.containers().begin(), r.containers().end(), [&](const v1::ContainerStatus& c) {
+              return c.name() == spec.container().name() && c.vm() == spec.vm() && c.running();
+            });
       });
 }
 

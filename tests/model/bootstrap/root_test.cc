@@ -5,6 +5,8 @@
 
 #include "model/config/parse.h"
 #include "model/core/sealed.h"
+#include "model/director/director.h"
+#include "model/root/plan.h"
 #include "tests/model/bootstrap/outputs.h"
 
 namespace omni::root {
@@ -176,6 +178,45 @@ TEST(Root, HearsOnlyOrchestratorsAboutThePlane) {
 
   root.step(Deliver{at_s(31), "orchestrator:1", ack}, out);
   EXPECT_EQ(root.phase(), Phase::takeover);
+}
+
+// A replica counts as running only in the VM the plan put it in: a container of its name that a
+// node's Director reports in another VM of that node (one the plan never made, say) is not the
+// replica the hand-over names, and the root must not register a plane that does not run there.
+TEST(Root, AReplicaRunsOnlyInItsPlannedVm) {
+  const RootConfig c = config();
+  const auto plan = std::get<Plan>(make_plan(c.cluster));
+  v1::RootCheckpoint checkpoint;
+  checkpoint.set_epoch(1);
+  checkpoint.set_phase(std::string(phase_name(Phase::orchestrators)));
+  Root root(c);
+  Outputs out;
+  root.step(Start{at_s(0), {seal(checkpoint.SerializeAsString())}}, out);
+  ASSERT_EQ(root.phase(), Phase::orchestrators);
+  const auto report_all = [&](int at, bool in_planned_vm) {
+    for (const auto& node : c.cluster.nodes) {
+      v1::Envelope e;
+      auto* r = e.mutable_director_report();
+      r->set_node(node.name);
+      r->set_controller(c.self);
+      r->mutable_accepted()->set_era(kRootEra);
+      r->mutable_accepted()->set_term(root.epoch());
+      for (const auto& replica : plan.replicas) {
+        if (replica.node != node.name) continue;
+        auto* s = r->add_containers();
+        s->set_name(replica.name);
+        s->set_vm(in_planned_vm ? replica.vm : c.cluster.name + "-" + node.name + "-worker-9");
+        s->set_running(true);
+        s->set_replica(static_cast<std::uint32_t>(replica.replica));
+      }
+      root.step(Deliver{at_s(at), director::director_address(node.name), e}, out);
+    }
+    root.step(Tick{at_s(at)}, out);
+  };
+  report_all(1, false);
+  EXPECT_EQ(root.phase(), Phase::orchestrators) << "every replica's name ran, none in its VM";
+  report_all(2, true);
+  EXPECT_EQ(root.phase(), Phase::reg);
 }
 
 TEST(Root, ReplicaArgsRoundTripThroughTheOrchestratorParser) {
