@@ -81,6 +81,18 @@ void Agent::on_run_containers(const v1::RunContainers& run, Outputs& out) {
     report(true, problem, out);
     return;
   }
+  const auto max_lease_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(config_.max_app_lease);
+  if (run.app_lease_ms() > static_cast<std::uint64_t>(max_lease_ms.count())) {
+    report(true,
+           "an app lease of " + std::to_string(run.app_lease_ms()) + " ms, more than the " +
+               std::to_string(max_lease_ms.count()) + " ms a Director grants",
+           out);
+    return;
+  }
+  // Never shortened by a later set: each grant is what was left of a lease its Director held.
+  const Time leased_until = now_ + std::chrono::milliseconds(run.app_lease_ms());
+  if (run.app_lease_ms() > 0) apps_leased_until_ = std::max(apps_leased_until_, leased_until);
   const bool changed = run.generation() != generation_ ||
                        static_cast<std::size_t>(run.containers_size()) != desired_.size();
   generation_ = run.generation();
@@ -135,8 +147,9 @@ void Agent::on_tick(Outputs& out) {
 void Agent::schedule(Outputs& out) {
   Time next = std::min(next_poll_, next_report_);
   for (const auto& [name, c] : containers_)
-    if (!c.running && !c.op_pending && is_desired(name) && c.next_attempt > now_)
+    if (!c.running && !c.op_pending && is_wanted(name) && c.next_attempt > now_)
       next = std::min(next, c.next_attempt);
+  if (holds_app_lease()) next = std::min(next, apps_leased_until_);  // its apps stop then
   OMNI_ASSERT(next > now_);
   out.push_back(WakeAt{next});
 }
@@ -157,6 +170,7 @@ void Agent::reconcile(Outputs& out) {
   OMNI_ASSERT(desired_bytes_.size() == desired_.size(), "every desired spec is encoded");
   for (std::size_t i = 0; i < desired_.size(); ++i) {
     const v1::ContainerSpec& spec = desired_[i];
+    if (!may_run(spec)) continue;
     ContainerState& state = containers_[spec.name()];
     if (!state.running && !state.op_pending && state.next_attempt <= now_ &&
         pending_.size() < config_.max_ops_in_flight)
@@ -166,7 +180,7 @@ void Agent::reconcile(Outputs& out) {
       replace_container(spec.name(), state, out);
   }
   for (auto& [name, state] : containers_) {
-    if (state.exists && !state.op_pending && !is_desired(name) &&
+    if (state.exists && !state.op_pending && !is_wanted(name) &&
         pending_.size() < config_.max_ops_in_flight) {
       state.op_pending = true;
       call(ContainerOp{ContainerOpKind::remove, name, "", {}, 0, 0}, out);
@@ -296,9 +310,16 @@ void Agent::persist(Outputs& out) const {
   out.push_back(Persist{seal(checkpoint.SerializeAsString()), true, true});
 }
 
-bool Agent::is_desired(const std::string& name) const {
+// An Orchestrator replica runs whatever happens (Raft guards it); an app container only under the
+// time its Director last granted, which its Director had from the leader's lease.
+bool Agent::may_run(const v1::ContainerSpec& spec) const {
+  return spec.replica() != 0 || holds_app_lease();
+}
+
+// Desired and allowed to run now: anything else that exists is removed.
+bool Agent::is_wanted(const std::string& name) const {
   return std::any_of(desired_.begin(), desired_.end(),
-                     [&](const v1::ContainerSpec& s) { return s.name() == name; });
+                     [&](const v1::ContainerSpec& s) { return s.name() == name && may_run(s); });
 }
 
 }  // namespace omni::agent

@@ -23,6 +23,8 @@ struct AgentConfig {
   Duration backoff_max = 30s;
   Duration stable_after = 10s;  // running this long resets the back-off
   std::size_t max_ops_in_flight = 8;
+  // The most app-lease time a Director's set may grant; more is refused as a damaged message.
+  Duration max_app_lease = 60s;
   bool testing_ignore_capacity = false;  // TEST ONLY: an Agent the over-commit checker must catch
 };
 
@@ -78,7 +80,9 @@ class Agent final : public Component {
   void call(ContainerOp op, Outputs& out, std::string spec = {});
   void report(bool rejected, const std::string& reason, Outputs& out);
   void persist(Outputs& out) const;
-  bool is_desired(const std::string& name) const;
+  bool holds_app_lease() const { return now_ < apps_leased_until_; }
+  bool may_run(const v1::ContainerSpec& spec) const;
+  bool is_wanted(const std::string& name) const;
   void schedule(Outputs& out);
 
   AgentConfig config_;
@@ -92,6 +96,9 @@ class Agent final : public Component {
   std::uint64_t replacements_ = 0;
   bool listed_ = false;
   bool list_pending_ = false;
+  // Until when the Director's sets let this Agent run app containers (volatile: after a restart
+  // it runs none until its Director grants it time again).
+  Time apps_leased_until_{};
   Time next_poll_{};
   Time next_report_{};
 };

@@ -70,10 +70,13 @@ void Director::on_start(const Start& start, Outputs& out) {
   }
   OMNI_ASSERT(std::is_sorted(desired_vms_.begin(), desired_vms_.end(),
                              [](const auto& a, const auto& b) { return a.name() < b.name(); }));
-  // A restarted Director grants itself one lease: stopping every app at each restart would cost
-  // more than the leader's margin (it moves apps only after app_lease and more of silence).
+  // A restarted Director does not fence its apps for one lease (stopping every app at each restart
+  // would cost more than the leader's margin), but it grants its Agents no time to run them until
+  // its controller echoes a report of this incarnation: while it was down the lease may have run
+  // out and the apps moved, and the Agents stop them when the time they were given runs out.
   next_report_seq_ = static_cast<std::uint64_t>(ns_of(now_)) + 1;
   lease_from_ = now_;
+  lease_granted_ = false;
   v1::Envelope hello;
   hello.mutable_hello()->set_component(director_address(config_.node));
   out.push_back(Send{controller_.empty() ? config_.root : controller_, hello});
@@ -102,8 +105,8 @@ void Director::on_deliver(const Deliver& d, Outputs& out) {
       // controller's report out before its echo renews the lease.
       if (!is_root_address(d.from) && !is_orchestrator_address(d.from)) break;
       if (e.inspect().lease_report_seq() != 0) {
-        renew_lease(d.from, e.inspect().lease_report_seq());
-        fence_apps_if_lease_changed(out);
+        const bool renewed = renew_lease(d.from, e.inspect().lease_report_seq());
+        if (!fence_apps_if_lease_changed(out) && renewed) pass_lease_to_agents(out);
       } else {
         report(d.from, e.seq(), false, "", out);
       }
@@ -389,6 +392,9 @@ void Director::send_containers(const std::string& vm, Outputs& out) {
     const bool app = r.container().replica() == 0;
     if (r.vm() == vm && !(app && apps_fenced_)) *run->add_containers() = r.container();
   }
+  const auto left_ms = std::chrono::duration_cast<std::chrono::milliseconds>(app_lease_left());
+  run->set_app_lease_ms(static_cast<std::uint64_t>(left_ms.count()));
+  OMNI_ASSERT(left_ms <= config_.app_lease);
   out.push_back(Send{agent_address(vm), std::move(e)});
 }
 
@@ -397,23 +403,42 @@ void Director::send_containers(const std::string& vm, Outputs& out) {
 // Only the controller's echo of a report this incarnation sent renews the lease, from when that
 // report was sent: the leader heard this Director at least that late, so it will not move the
 // apps before the lease has run out here.
-void Director::renew_lease(const Address& from, std::uint64_t report_seq) {
-  if (from != controller_ || accepted_.era != kClusterEra) return;
+// Returns whether the lease moved on.
+bool Director::renew_lease(const Address& from, std::uint64_t report_seq) {
+  if (from != controller_ || accepted_.era != kClusterEra) return false;
   const Time before = lease_from_;
+  bool matched = false;
   for (const auto& [seq, sent_at] : reports_sent_)
-    if (seq == report_seq) lease_from_ = std::max(lease_from_, sent_at);
+    if (seq == report_seq) {
+      lease_from_ = std::max(lease_from_, sent_at);
+      matched = true;
+    }
+  const bool renewed = matched && (lease_from_ > before || !lease_granted_);
+  lease_granted_ = lease_granted_ || matched;
   OMNI_ASSERT(lease_from_ >= before && lease_from_ <= now_);
+  OMNI_ASSERT(!renewed || lease_granted_);
+  return renewed;
 }
 
 bool Director::lease_expired() const {
   return accepted_.era == kClusterEra && now_ - lease_from_ > config_.app_lease;
 }
 
+// What an Agent may be given of the lease: nothing before this incarnation's first echo, nothing
+// once it ran out, and otherwise what is left of it here (the Agent times it by its own clock, so
+// it stops its apps no later than this Director would have fenced them).
+Duration Director::app_lease_left() const {
+  if (!lease_granted_ || lease_expired() || accepted_.era != kClusterEra) return Duration{0};
+  const Duration left = config_.app_lease - (now_ - lease_from_);
+  OMNI_ASSERT(left >= Duration{0} && left <= config_.app_lease);
+  return left;
+}
+
 // Stop the app containers when the lease runs out, start them again when it is renewed: a new
-// generation makes every Agent get its list again.
-void Director::fence_apps_if_lease_changed(Outputs& out) {
+// generation makes every Agent get its list again. Returns whether the lists went out.
+bool Director::fence_apps_if_lease_changed(Outputs& out) {
   const bool fenced = lease_expired();
-  if (fenced == apps_fenced_) return;
+  if (fenced == apps_fenced_) return false;
   apps_fenced_ = fenced;
   ++generation_;
   for (const auto& spec : desired_vms_)
@@ -421,6 +446,26 @@ void Director::fence_apps_if_lease_changed(Outputs& out) {
       send_containers(spec.name(), out);
   OMNI_ASSERT(apps_fenced_ == lease_expired());
   OMNI_ASSERT(generation_ > 0);
+  return true;
+}
+
+// A renewed lease reaches the Agents that run apps as their set again (the same generation): each
+// holds its apps only for the time the last set gave it, so a Director that died or was cut off
+// cannot leave them running after the leader has moved them elsewhere.
+void Director::pass_lease_to_agents(Outputs& out) {
+  OMNI_ASSERT(lease_granted_);
+  if (apps_fenced_) return;  // an echo of a report older than the lease: nothing to pass on
+  for (const auto& spec : desired_vms_)
+    if (const auto it = vms_.find(spec.name());
+        it != vms_.end() && it->second.agent_ready && runs_apps_in(spec.name()))
+      send_containers(spec.name(), out);
+  OMNI_ASSERT(!lease_expired());
+}
+
+bool Director::runs_apps_in(const std::string& vm) const {
+  return std::any_of(replicas_.begin(), replicas_.end(), [&vm](const v1::ReplicaSpec& r) {
+    return r.vm() == vm && r.container().replica() == 0;
+  });
 }
 
 // Reports --------------------------------------------------------------------------------

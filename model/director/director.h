@@ -102,9 +102,12 @@ class Director final : public Component {
               Outputs& out);
   v1::DirectorReport make_report() const;
   bool is_desired(const std::string& vm) const;
-  void renew_lease(const Address& from, std::uint64_t report_seq);
+  bool renew_lease(const Address& from, std::uint64_t report_seq);
   bool lease_expired() const;
-  void fence_apps_if_lease_changed(Outputs& out);
+  Duration app_lease_left() const;
+  bool fence_apps_if_lease_changed(Outputs& out);
+  void pass_lease_to_agents(Outputs& out);
+  bool runs_apps_in(const std::string& vm) const;
   std::string vm_of_agent(const Address& agent) const;
 
   DirectorConfig config_;
@@ -143,6 +146,9 @@ class Director final : public Component {
   std::deque<std::pair<std::uint64_t, Time>> reports_sent_;
   std::uint64_t next_report_seq_ = 1;
   Time lease_from_{};
+  // Set by the first echo this incarnation is sent: only then may it grant its Agents time to run
+  // apps. A restarted Director does not know whether its lease ran out while it was down.
+  bool lease_granted_ = false;
   bool apps_fenced_ = false;
 };
 

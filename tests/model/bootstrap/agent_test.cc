@@ -214,6 +214,47 @@ TEST(Agent, RestartsACrashedContainerWithGrowingBackoff) {
   EXPECT_EQ(h.agent.containers().at("t-orchestrator-1").restarts, 4u);
 }
 
+// An app container runs only for the time its Director's last set gave: an Agent whose Director
+// died or was cut off stops its apps before the leader moves them (it moves them only after
+// apps_move_after of silence). Orchestrator replicas are not leased.
+TEST(Agent, RunsAppsOnlyForTheTimeItsDirectorGave) {
+  Harness h;
+  h.start();
+  h.listed(at_s(0), {});
+  v1::Envelope both = run(1, 1LL << 30);
+  auto* app = both.mutable_run_containers()->add_containers();
+  app->set_name("t-web-1");
+  app->set_image("omni/demo-web");
+  app->mutable_resources()->set_cpu_millis(100);
+  app->mutable_resources()->set_memory_bytes(64LL << 20);
+  h.step(Deliver{at_s(1), "director:n1", both});
+  std::vector<std::string> created;
+  for (const auto& c : h.creates()) created.push_back(std::get<ContainerOp>(c.op).name);
+  EXPECT_EQ(created, std::vector<std::string>{"t-orchestrator-1"}) << "no time given, no app";
+
+  both.mutable_run_containers()->set_app_lease_ms(9000);
+  h.step(Deliver{at_s(2), "director:n1", both});
+  ASSERT_EQ(h.creates().size(), 1u);
+  EXPECT_EQ(std::get<ContainerOp>(h.creates()[0].op).name, "t-web-1");
+  for (const auto& c : all_of_type<DriverCall>(h.out))
+    h.step(DriverDone{at_s(2), c.op_id, DriverResult{}});
+  h.step(Tick{at_s(10)});
+  EXPECT_TRUE(h.removed().empty()) << "still within the nine seconds";
+  h.step(Tick{at_s(11)});
+  EXPECT_EQ(h.removed(), std::vector<std::string>{"t-web-1"}) << "only the app stops";
+
+  // A set that grants more than any Director would is refused whole, as damaged.
+  v1::Envelope greedy = both;
+  greedy.mutable_run_containers()->set_generation(2);
+  greedy.mutable_run_containers()->set_app_lease_ms(std::uint64_t{1} << 62);
+  h.step(Deliver{at_s(12), "director:n1", greedy});
+  EXPECT_TRUE(h.creates().empty());
+  EXPECT_EQ(h.agent.generation(), 1u);
+  const auto reports = omni::testing::sends_to(h.out, "director:n1");
+  ASSERT_FALSE(reports.empty());
+  EXPECT_TRUE(reports.back().envelope.agent_report().rejected());
+}
+
 }  // namespace
 }  // namespace omni::agent
 
@@ -233,6 +274,7 @@ TEST(Agent, AfterARestartOnlyTheReplicasComeBackOnTheirOwn) {
   app->set_image("omni/demo-web");
   app->mutable_resources()->set_cpu_millis(100);
   app->mutable_resources()->set_memory_bytes(64LL << 20);
+  both.mutable_run_containers()->set_app_lease_ms(9000);
   first.step(Deliver{at_s(1), "director:n1", both});
   const auto persisted = all_of_type<Persist>(first.out);
   ASSERT_EQ(persisted.size(), 1u);

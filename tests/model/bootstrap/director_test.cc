@@ -449,6 +449,15 @@ std::vector<std::string> containers_sent(const Outputs& out, const Address& agen
   return names;
 }
 
+// The app lease the last set sent to `agent` grants, in ms; -1 when no set went to it.
+std::int64_t lease_sent_ms(const Outputs& out, const Address& agent) {
+  std::int64_t ms = -1;
+  for (const auto& s : sends_to(out, agent))
+    if (s.envelope.has_run_containers())
+      ms = static_cast<std::int64_t>(s.envelope.run_containers().app_lease_ms());
+  return ms;
+}
+
 std::uint64_t newest_report_seq(const Outputs& out, const Address& to) {
   std::uint64_t seq = 0;
   for (const auto& s : sends_to(out, to))
@@ -498,6 +507,7 @@ TEST(Director, AppsRunOnlyWhileTheLeaderEchoesItsReports) {
   hello.mutable_hello()->set_component(agent);
   d.step(Deliver{at_s(2), agent, hello}, out);
   EXPECT_EQ(containers_sent(out, agent), (std::vector<std::string>{"t-orchestrator-2", "t-web-1"}));
+  EXPECT_EQ(lease_sent_ms(out, agent), 0) << "no echo yet: the Agent is given no time for apps";
 
   out.clear();
   d.step(Tick{at_s(12)}, out);  // ten seconds since the start and no echo: the lease ran out
@@ -514,6 +524,22 @@ TEST(Director, AppsRunOnlyWhileTheLeaderEchoesItsReports) {
   d.step(Deliver{at_s(13), leader, echo(fresh)}, out);
   EXPECT_FALSE(d.apps_fenced());
   EXPECT_EQ(containers_sent(out, agent), (std::vector<std::string>{"t-orchestrator-2", "t-web-1"}));
+  EXPECT_EQ(lease_sent_ms(out, agent), 9000) << "what is left of ten seconds from the report";
+
+  // Each later echo passes the renewed lease on, in the same set: without it the Agent would stop
+  // its apps when the first grant ran out.
+  out.clear();
+  d.step(Tick{at_s(17)}, out);
+  const std::uint64_t later = newest_report_seq(out, leader);
+  ASSERT_GT(later, fresh);
+  out.clear();
+  d.step(Deliver{at_s(19), leader, echo(later)}, out);
+  EXPECT_EQ(containers_sent(out, agent), (std::vector<std::string>{"t-orchestrator-2", "t-web-1"}));
+  EXPECT_EQ(lease_sent_ms(out, agent), 8000);
+  d.step(Deliver{at_s(19), leader, echo(later)}, out);
+  out.clear();
+  d.step(Deliver{at_s(19), leader, echo(later)}, out);
+  EXPECT_EQ(lease_sent_ms(out, agent), -1) << "an echo that renews nothing sends nothing";
 }
 
 // A restarted Director numbers its reports afresh from its start time, so the leader's echo of
@@ -534,6 +560,53 @@ TEST(Director, AnEchoFromBeforeARestartDoesNotRenewTheLease) {
   second.step(Deliver{at_s(20), "orchestrator:1", echo(old_seq)}, out);
   second.step(Tick{at_s(20)}, out);
   EXPECT_TRUE(second.apps_fenced());
+}
+
+// A restarted Director may not know that its lease ran out while it was down and the leader moved
+// its apps: it gives its Agents no time to run them until an echo of this incarnation's report.
+// It granted itself a whole lease from its start, and an Agent cut off with it ran the moved
+// apps a second time.
+TEST(Director, ARestartedDirectorGrantsNoAppTimeBeforeAnEcho) {
+  const Address leader = "orchestrator:1";
+  const Address agent = "agent:t-n1-worker-1";
+  Director first(config());
+  Outputs out;
+  first.step(Start{at_s(0), {}}, out);
+  first.step(Deliver{at_s(1), leader, take_control(5)}, out);
+  v1::DirectorCommand workers;
+  auto* vm = workers.mutable_ensure_workers()->add_vms();
+  vm->set_name("t-n1-worker-1");
+  vm->mutable_resources()->set_cpu_millis(2000);
+  vm->mutable_resources()->set_memory_bytes(4LL << 30);
+  first.step(Deliver{at_s(1), leader, controlled(5, workers)}, out);
+  v1::DirectorCommand replicas;
+  auto* r = replicas.mutable_ensure_replicas()->add_replicas();
+  r->set_vm("t-n1-worker-1");
+  r->mutable_container()->set_name("t-web-1");
+  first.step(Deliver{at_s(1), leader, controlled(5, replicas)}, out);
+  const std::vector<std::string> disk = disk_of(out);
+
+  Director second(config());
+  out.clear();
+  second.step(Start{at_s(100), disk}, out);
+  DriverResult listed;
+  listed.names = listed.running = {"t-n1-worker-1"};
+  for (const auto& call : omni::testing::all_of_type<DriverCall>(out))
+    second.step(DriverDone{at_s(100), call.op_id, listed}, out);
+  v1::Envelope hello;
+  hello.mutable_hello()->set_component(agent);
+  out.clear();
+  second.step(Deliver{at_s(101), agent, hello}, out);
+  EXPECT_FALSE(second.apps_fenced()) << "a restart does not stop the apps at once";
+  EXPECT_EQ(containers_sent(out, agent), std::vector<std::string>{"t-web-1"});
+  EXPECT_EQ(lease_sent_ms(out, agent), 0);
+  out.clear();
+  second.step(Tick{at_s(105)}, out);
+  const std::uint64_t seq = newest_report_seq(out, leader);
+  ASSERT_NE(seq, 0u);
+  out.clear();
+  second.step(Deliver{at_s(106), leader, echo(seq)}, out);
+  EXPECT_EQ(lease_sent_ms(out, agent), 9000);
 }
 
 }  // namespace
