@@ -300,6 +300,17 @@ void Agent::report(bool rejected, const std::string& reason, Outputs& out) {
     status->set_running(it != containers_.end() && it->second.running);
     status->set_restarts(it != containers_.end() ? it->second.restarts : 0);
   }
+  // What still runs though no set asks for it (its removal pending or failing): the leader places
+  // such a replica elsewhere only once it has stopped here.
+  for (const auto& [name, state] : containers_) {
+    if (!state.running || std::any_of(desired_.begin(), desired_.end(),
+                                      [&](const v1::ContainerSpec& s) { return s.name() == name; }))
+      continue;
+    auto* status = r->add_containers();
+    status->set_name(name);
+    status->set_vm(config_.vm);
+    status->set_running(true);
+  }
   out.push_back(Send{config_.director, std::move(e)});
 }
 

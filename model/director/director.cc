@@ -332,7 +332,10 @@ void Director::on_driver_done(const DriverDone& done, Outputs& out) {
     for (const auto& name : done.result.names) vms_[name].exists = true;
     for (const auto& name : done.result.running) vms_[name].running = true;
     for (auto& [name, vm] : vms_)
-      if (!vm.running) vm.agent_ready = false;  // a stopped VM's Agent is gone with it
+      if (!vm.running) {
+        vm.agent_ready = false;  // a stopped VM's Agent is gone with it, and so is what it ran
+        agent_reports_.erase(name);
+      }
     reconcile(out);
     return;
   }
@@ -343,7 +346,10 @@ void Director::on_driver_done(const DriverDone& done, Outputs& out) {
     return;
   }
   if (op.kind == VmOpKind::create || op.kind == VmOpKind::start) vm.exists = vm.running = true;
-  if (op.kind == VmOpKind::destroy) vms_.erase(op.vm);
+  if (op.kind == VmOpKind::destroy) {
+    vms_.erase(op.vm);
+    agent_reports_.erase(op.vm);  // nothing runs in it any more
+  }
   OMNI_ASSERT(pending_.size() < config_.max_ops_in_flight + 1);
 }
 

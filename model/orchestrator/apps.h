@@ -41,6 +41,9 @@ struct ScheduleInput {
   std::map<std::string, config::Resources> reserved;  // vm -> held by Orchestrator replicas
   std::vector<v1::AppSpec> apps;                      // sorted by name
   std::vector<v1::AppPlacement> placements;           // as committed, sorted by (app, index)
+  // Replicas not placed anywhere this time, as (app, index): a copy may still run where one was
+  // before, and a second copy must not start until that one is known to have stopped.
+  std::set<std::pair<std::string, std::uint32_t>> held;
   bool testing_ignore_capacity = false;  // TEST ONLY: a scheduler the checkers must catch
 };
 

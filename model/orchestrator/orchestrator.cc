@@ -767,6 +767,7 @@ void Orchestrator::begin_term() {
   replacing_.clear();
   learner_since_.clear();
   avoid_nodes_.clear();
+  moving_from_.clear();
   desired_revision_sent_ = state_.desired_revision();
   for (const auto& d : state_.hand_over().directors()) {
     DirectorControl& control = directors_[d];
@@ -1209,6 +1210,51 @@ std::vector<v1::AppSpec> Orchestrator::stored_apps() const {
 
 // The scheduler's question, asked every control tick from the committed state alone: which
 // app replicas must move (their VM is gone with its node) and where the missing ones go.
+// Replicas that may still run somewhere the leader can hear, and so are not placed anywhere yet:
+// one taken off a node that still reports (a resize, a VM too small now) until that node's
+// Director has acknowledged the set without it and reports no copy running, and any whose
+// container a node that is not lost reports running (a leader that did not see the move). A
+// node silent for apps_move_after holds nothing: its lease has stopped its apps.
+std::set<std::pair<std::string, std::uint32_t>> Orchestrator::held_replicas(
+    const Topology& t, const ScheduleInput& in) {
+  const auto running_on = [this](const std::string& node, const std::string& name) {
+    const auto d = directors_.find(director::director_address(node));
+    return d != directors_.end() && d->second.running_containers.count(name) > 0;
+  };
+  std::erase_if(moving_from_, [&](const auto& entry) {
+    const auto& [replica, node] = entry;
+    if (in.lost_nodes.count(node)) return true;
+    const auto d = directors_.find(director::director_address(node));
+    const std::string name = app_container_name(t.cluster, replica.first, replica.second);
+    return d == directors_.end() || (d->second.desired_acked && !running_on(node, name));
+  });
+  std::set<std::pair<std::string, std::uint32_t>> held;
+  for (const auto& [replica, node] : moving_from_) held.insert(replica);
+  for (const auto& app : in.apps)
+    for (const auto& node : t.nodes) {
+      if (in.lost_nodes.count(node)) continue;
+      const auto d = directors_.find(director::director_address(node));
+      if (d == directors_.end() || d->second.running_containers.empty()) continue;
+      for (std::uint32_t index = 1; index <= app.replicas(); ++index)
+        if (d->second.running_containers.count(app_container_name(t.cluster, app.name(), index)))
+          held.insert({app.name(), index});
+    }
+  OMNI_ASSERT(held.size() >= moving_from_.size());
+  return held;
+}
+
+// Remembers the replicas this decision takes off nodes that are not lost.
+void Orchestrator::note_moves(const Topology& t, const ScheduleInput& in,
+                              const ScheduleDecision& decision) {
+  for (const auto& p : decision.unplace) {
+    const auto node = t.node_of_vm.find(p.vm());
+    if (node == t.node_of_vm.end() || in.lost_nodes.count(node->second)) continue;
+    moving_from_[{p.app(), p.index()}] = node->second;
+  }
+  OMNI_ASSERT(std::all_of(moving_from_.begin(), moving_from_.end(),
+                          [](const auto& entry) { return !entry.second.empty(); }));
+}
+
 void Orchestrator::schedule_apps(Outputs& out) {
   const Topology* t = topology();
   if (!t || apps_request_ != 0) return;
@@ -1228,7 +1274,9 @@ void Orchestrator::schedule_apps(Outputs& out) {
   in.apps = stored_apps();
   in.testing_ignore_capacity = config_.testing_scheduler_ignores_capacity;
   in.placements.assign(state_.app_placements().begin(), state_.app_placements().end());
+  in.held = held_replicas(*t, in);
   ScheduleDecision decision = schedule(in);
+  note_moves(*t, in, decision);
   unschedulable_.clear();
   for (auto& u : decision.unschedulable) unschedulable_[u.app] = std::move(u);
   if (!decision.changes()) return;

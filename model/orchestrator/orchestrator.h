@@ -244,6 +244,9 @@ class Orchestrator final : public Component {
   std::string described_members(const std::vector<Address>& members) const;
   std::optional<v1::ReplicaSpec> replacement_placement();
   void schedule_apps(Outputs& out);
+  std::set<std::pair<std::string, std::uint32_t>> held_replicas(const Topology& t,
+                                                                const ScheduleInput& in);
+  void note_moves(const Topology& t, const ScheduleInput& in, const ScheduleDecision& decision);
   std::vector<v1::AppSpec> stored_apps() const;
   bool runs_where_placed(const v1::AppPlacement& p) const;
   void change_membership(v1::RaftClientRequestType type, const Address& node, Outputs& out);
@@ -299,6 +302,9 @@ class Orchestrator final : public Component {
   Time leader_known_at_{};          // the last step at which this replica knew a leader
   std::uint64_t apps_request_ = 0;  // the placement decision in flight (request id), or 0
   std::map<std::string, Unschedulable> unschedulable_;  // by app
+  // App replicas this leader took off a node it still hears, (app, index) -> that node: each is
+  // placed again only once that node's Director has its new set and reports no copy running.
+  std::map<std::pair<std::string, std::uint32_t>, std::string> moving_from_;
   std::uint64_t next_request_id_ = 1;
   std::uint64_t next_seq_ = 1;
   std::uint64_t next_op_id_ = 1;

@@ -96,6 +96,24 @@ TEST(Scheduler, KeepsWhatStillFitsAndMovesReplicasOffALostNode) {
   EXPECT_EQ(schedule(in).unplace.size(), 3u);
 }
 
+// A held replica (one that may still run where it was) is taken off a VM it no longer fits but not
+// placed anywhere, and not reported as unschedulable either: it is on its way.
+TEST(Scheduler, AHeldReplicaIsUnplacedButNotPlacedAgain) {
+  ScheduleInput in = three_vms();
+  in.apps = {app("web", 3, 500, false)};
+  in.placements = schedule(in).place;      // all three on the first VM
+  in.apps = {app("web", 3, 2500, false)};  // grown: two fit there, the third must move
+  auto d = schedule(in);
+  ASSERT_EQ(d.unplace.size(), 1u);
+  EXPECT_EQ(d.unplace[0].index(), 3u);
+  ASSERT_EQ(d.place.size(), 1u) << "not held: moved in the same decision";
+  in.held = {{"web", 3}};
+  d = schedule(in);
+  ASSERT_EQ(d.unplace.size(), 1u);
+  EXPECT_TRUE(d.place.empty());
+  EXPECT_TRUE(d.unschedulable.empty());
+}
+
 // Over any VMs, apps and earlier placements: no VM holds more than it has, every app has
 // exactly its replicas placed or reported, no slot is placed twice, a kept placement is not
 // moved, and a second round changes nothing (the decision is a fixed point).
