@@ -322,6 +322,10 @@ bool is_valid_name(std::string_view name) {
                      [](char c) { return is_alnum_lower(c) || c == '-'; });
 }
 
+bool is_valid_app_name(std::string_view name) {
+  return is_valid_name(name) && name != "orchestrator";
+}
+
 // "local", or a libvirt URI such as qemu:///system, qemu+ssh://host/system, test:///default.
 bool is_valid_hypervisor(std::string_view uri) {
   if (uri == "local") return true;

@@ -36,7 +36,9 @@ ConfigResult parse_cluster_config(std::string_view text, const std::string& file
 ConfigResult parse_apps_file(std::string_view text, const std::string& file);
 
 // The rules the parser applies, for typed input that never was YAML (a hand-over).
-bool is_valid_name(std::string_view name);       // a DNS label: names become host names
+bool is_valid_name(std::string_view name);  // a DNS label: names become host names
+// A valid name other than "orchestrator", whose containers would take the replicas' names.
+bool is_valid_app_name(std::string_view name);
 bool is_valid_hypervisor(std::string_view uri);  // "local" or a libvirt URI
 // For a config embedded in another document (a scenario's inline `cluster:`).
 ConfigResult parse_cluster_config(const YAML::Node& root, const std::string& file);

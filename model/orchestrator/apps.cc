@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "model/config/parse.h"
 #include "model/config/quantity.h"
 #include "model/config/resource_limits.h"
 #include "model/core/assert.h"
@@ -128,7 +129,9 @@ std::string app_key(const std::string& app) {
 std::optional<v1::AppSpec> app_of(const v1::StoreObject& object) {
   v1::AppSpec app;
   if (!app.ParseFromString(object.value())) return std::nullopt;
-  const bool sound = object.key() == app_key(app.name()) && !app.name().empty() &&
+  // The name rules of an apps file, for an app any store client may write under /apps/: one
+  // named "orchestrator" took the names of the Orchestrator replicas' containers.
+  const bool sound = object.key() == app_key(app.name()) && config::is_valid_app_name(app.name()) &&
                      !app.image().empty() &&
                      config::is_valid_amount(resources_of(app.resources())) &&
                      app.replicas() <= static_cast<std::uint32_t>(config::kMaxAppReplicas);

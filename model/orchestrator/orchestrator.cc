@@ -346,6 +346,14 @@ std::string store_request_problem(const v1::StoreRequest& r) {
       return r.list().start_after().size() > kMaxKeyBytes ? "start_after is at most 512 bytes" : "";
     case v1::StoreRequest::kPut:
       if (auto problem = cluster_owned_problem(r.put().key()); !problem.empty()) return problem;
+      if (r.put().key().rfind(kAppPrefix, 0) == 0) {
+        v1::StoreObject object;
+        object.set_key(r.put().key());
+        object.set_value(r.put().value());
+        if (!app_of(object))
+          return "an object under /apps/ is an app: its spec, named as its key, with a valid name "
+                 "(not \"orchestrator\"), an image and sound resources";
+      }
       return store_write_problem(r.put(), false);
     case v1::StoreRequest::kDelete:
       if (auto problem = cluster_owned_problem(r.delete_().key()); !problem.empty()) return problem;

@@ -1194,6 +1194,40 @@ TEST(Orchestrator, AtMostEightStoreListsWaitAtTheLeader) {
   EXPECT_EQ(ok, 8u);
 }
 
+// Any store client may write under /apps/; what it writes there must be an app by an apps file's
+// rules. An app named "orchestrator" got the containers' names of the Orchestrator replicas, and
+// its Agents replaced those containers with the app's, over and over.
+TEST(Orchestrator, AStoreWriteUnderAppsMustBeAnApp) {
+  Replacement r({"orchestrator:1", "orchestrator:6"}, {});
+  std::uint64_t next_id = 1;
+  const auto put = [&r, &next_id](const std::string& key, const v1::AppSpec& app) {
+    v1::Envelope e;
+    e.mutable_store_request()->set_id(next_id++);
+    e.mutable_store_request()->mutable_put()->set_key(key);
+    e.mutable_store_request()->mutable_put()->set_value(app.SerializeAsString());
+    r.out.clear();
+    r.o.step(Deliver{r.now, "client:1", e}, r.out);
+    const auto replies = sends_to(r.out, "client:1");
+    return replies.empty() ? v1::StoreReply{} : replies.back().envelope.store_reply();
+  };
+  v1::AppSpec app;
+  app.set_name("orchestrator");
+  app.set_image("omni/evil");
+  app.set_replicas(3);
+  app.mutable_resources()->set_cpu_millis(100);
+  app.mutable_resources()->set_memory_bytes(1 << 20);
+  v1::StoreReply reply = put("/apps/orchestrator", app);
+  EXPECT_EQ(reply.status(), v1::STORE_STATUS_INVALID);
+  EXPECT_NE(reply.error().find("orchestrator"), std::string::npos) << reply.error();
+  app.set_name("Web_1");
+  EXPECT_EQ(put("/apps/Web_1", app).status(), v1::STORE_STATUS_INVALID);
+  EXPECT_EQ(put("/apps/web", app).status(), v1::STORE_STATUS_INVALID) << "named as its key";
+  app.set_name("web");
+  EXPECT_NE(put("/apps/web", app).status(), v1::STORE_STATUS_INVALID);
+  EXPECT_NE(put("/other/orchestrator", app).status(), v1::STORE_STATUS_INVALID)
+      << "only /apps/ holds apps";
+}
+
 // A described status holds the whole cluster as the leader sees it, and the answers waiting on
 // one commit are built in one step: at most 16 describes wait, the rest are dropped (their asker
 // tries again). Plain status questions, small, are not counted against them.
