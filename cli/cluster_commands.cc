@@ -591,6 +591,7 @@ int run_apply(const std::vector<std::string>& args, std::ostream& out, std::ostr
   Common common;
   if (auto done = parse_common("apply", kApplyUsage, args, Takes::file, common, out, err))
     return *done;
+  if (auto bad = no_arguments("apply", common, err)) return *bad;
   if (common.file.empty()) {
     err << "omni: apply: missing -f APPS.yaml\n";
     return kExitBadInput;

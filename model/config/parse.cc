@@ -385,6 +385,12 @@ std::optional<std::vector<std::string>> app_args(const YAML::Node& args, YamlRea
   for (const YAML::Node& arg : args) {
     auto text = in.scalar(arg, "an arg");
     if (!text) return std::nullopt;
+    // A process's arguments end at a NUL: "a\0b" would run as "a", not as written.
+    if (text->find('\0') != std::string::npos) {
+      in.error(arg,
+               "an arg cannot hold a NUL byte (\\0): a program would get only what is before it");
+      return std::nullopt;
+    }
     out.push_back(*text);
   }
   return out;

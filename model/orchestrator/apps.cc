@@ -135,7 +135,10 @@ std::optional<v1::AppSpec> app_of(const v1::StoreObject& object) {
                      !app.image().empty() &&
                      config::is_valid_amount(resources_of(app.resources())) &&
                      app.replicas() <= static_cast<std::uint32_t>(config::kMaxAppReplicas);
-  if (!sound) return std::nullopt;
+  const bool no_nul = std::none_of(app.args().begin(), app.args().end(), [](const std::string& a) {
+    return a.find('\0') != std::string::npos;
+  });
+  if (!sound || !no_nul) return std::nullopt;
   return app;
 }
 

@@ -59,6 +59,9 @@ bool ScenarioParser::parse_delete_app(const YAML::Node& value, Fault& fault) {
   auto name = in_.scalar(value, "delete_app");
   if (!name) return false;
   if (!known_name(value, *name, "app", app_names_)) return false;
+  // Gone from here on: an apply after it makes a new app, which needs an image (an apply without
+  // one was taken and then dropped at run time with nothing said).
+  std::erase(app_names_, *name);
   fault.what = DeleteAppFault{*name};
   return true;
 }
@@ -403,6 +406,9 @@ bool ScenarioParser::check_target_name(const YAML::Node& node, Target& t) {
         in_.error(node, "orchestrator:N needs a replica number from 1, got \"" + t.name + "\"");
         return false;
       }
+      // As the replica is named: "03" was checked as 3 and then aimed at orchestrator:03, which
+      // no process is, so the fault did nothing.
+      t.name = std::to_string(replica);
       return true;
     }
     case Target::Kind::director:

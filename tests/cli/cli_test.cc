@@ -287,6 +287,10 @@ TEST(OmniCli, ClusterCommandsWithoutCredentialsSayWhereTheyLooked) {
   EXPECT_NE(run.err.find("no credentials for cluster nowhere"), std::string::npos) << run.err;
   EXPECT_EQ(omni("get volumes").exit_code, 2);
   EXPECT_EQ(omni("apply").exit_code, 2);
+  // A stray word is refused before anything connects: "apply -f a.yaml dry-run" stored the apps.
+  const CommandRun stray = omni("apply -f examples/apps.yaml dry-run --cluster nowhere");
+  EXPECT_EQ(stray.exit_code, 2);
+  EXPECT_NE(stray.err.find("unexpected argument \"dry-run\""), std::string::npos) << stray.err;
   EXPECT_EQ(omni("delete app Bad_Name").exit_code, 2);
   EXPECT_EQ(omni("reset --cluster x").exit_code, 2);  // without --yes
   EXPECT_EQ(omni("reset --yes").exit_code, 2);        // without a cluster

@@ -65,6 +65,7 @@ const std::vector<BadFile> kBadFiles{
     {"two-documents.yaml", 4, 1, "a second YAML document (after ---)"},
     {"arg-surrogate-escape.yaml", 5, 49, "invalid unicode"},  // yaml-cpp's own check
     {"arg-surrogate-bytes.yaml", 5, 43, "not valid UTF-8 (byte 0xed)"},
+    {"arg-nul.yaml", 5, 47, "an arg cannot hold a NUL byte"},
     {"hypervisor-control-character.yaml", 4, 17, "invalid hypervisor"},
 };
 

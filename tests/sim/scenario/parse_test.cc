@@ -215,6 +215,39 @@ TEST(ScenarioParse, TargetsAreCheckedAgainstTheCluster) {
   }
 }
 
+// "orchestrator:03" is replica 3, and the fault is aimed at the process of that name: it was
+// checked as 3 and kept as "03", a process that does not exist, so the crash did nothing.
+TEST(ScenarioParse, AReplicaNumberIsTheReplicasName) {
+  const std::string text =
+      "name: t\ncluster: ../examples/cluster-3node.yaml\nfaults:\n  - at: 1m\n    crash: "
+      "orchestrator:03\n";
+  const auto result = parse_scenario(text, "scenarios/t.yaml", testing::read_disk);
+  ASSERT_TRUE(std::holds_alternative<Scenario>(result));
+  const auto& fault = std::get<Scenario>(result).faults.at(0);
+  EXPECT_EQ(std::get<CrashFault>(fault.what).target.name, "3");
+}
+
+// After delete_app the app is gone: an apply of it makes a new app and needs an image (it was
+// taken without one and dropped at run time with nothing said).
+TEST(ScenarioParse, AnApplyAfterADeleteIsANewApp) {
+  const std::string head =
+      "name: t\ncluster: ../examples/cluster-3node.yaml\nfaults:\n"
+      "  - {at: 1m, apply: {name: web, image: omni/web, replicas: 1}}\n"
+      "  - {at: 2m, delete_app: web}\n";
+  const auto without = parse_scenario(head + "  - {at: 3m, apply: {name: web, replicas: 3}}\n",
+                                      "scenarios/t.yaml", testing::read_disk);
+  ASSERT_TRUE(std::holds_alternative<std::vector<config::Diagnostic>>(without));
+  const auto& d = std::get<std::vector<config::Diagnostic>>(without).front();
+  EXPECT_NE(d.message.find("needs an \"image:\""), std::string::npos) << d.to_string();
+  const auto with =
+      parse_scenario(head + "  - {at: 3m, apply: {name: web, image: omni/web, replicas: 3}}\n",
+                     "scenarios/t.yaml", testing::read_disk);
+  EXPECT_TRUE(std::holds_alternative<Scenario>(with));
+  const auto twice = parse_scenario(head + "  - {at: 3m, delete_app: web}\n", "scenarios/t.yaml",
+                                    testing::read_disk);
+  EXPECT_TRUE(std::holds_alternative<std::vector<config::Diagnostic>>(twice)) << "deleted already";
+}
+
 TEST(ScenarioParse, EveryShippedScenarioParses) {
   int count = 0;
   for (const auto& entry : std::filesystem::directory_iterator("scenarios")) {
