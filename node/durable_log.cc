@@ -62,6 +62,34 @@ bool sync_dir(const std::string& dir) {
   return ok;
 }
 
+// Whether frames with matching checksums run from `at` exactly to the end of `bytes`.
+bool whole_frames_from(const std::string& bytes, std::size_t at) {
+  while (at < bytes.size()) {
+    if (bytes.size() - at < 8) return false;
+    const std::uint32_t length = get_u32(bytes, at);
+    if (length > kMaxRecordBytes || bytes.size() - at - 8 < length) return false;
+    if (crc32c(std::string_view(bytes).substr(at + 8, length)) != get_u32(bytes, at + 4))
+      return false;
+    at += 8 + length;
+  }
+  return at == bytes.size();
+}
+
+// Where the record of a frame whose length is damaged really ends: the end of the shortest
+// payload its checksum matches with whole frames after it to the end of the log. None for a torn
+// write (its bytes are a prefix of its payload: no prefix matches but by a 2^-32 chance) or a
+// damaged payload.
+std::optional<std::size_t> end_of_misframed(const std::string& bytes, std::size_t payload_at,
+                                            std::uint32_t crc) {
+  OMNI_ASSERT(payload_at <= bytes.size());
+  Crc32cPrefix prefix;
+  for (std::size_t end = payload_at;; ++end) {
+    if (prefix.value() == crc && whole_frames_from(bytes, end)) return end;
+    if (end == bytes.size()) return std::nullopt;
+    prefix.add(static_cast<unsigned char>(bytes[end]));
+  }
+}
+
 // The frames of `bytes`. A write torn by a crash leaves a last frame cut short or whose checksum
 // does not match: it was never synced, so it is cut. A frame that does not match with whole
 // frames after it is damage to a record that was synced: it is handed on, so the component
@@ -81,6 +109,23 @@ Replay replay_of(const std::string& bytes) {
     }
     const std::uint32_t length = get_u32(bytes, at);
     const std::uint32_t crc = get_u32(bytes, at + 4);
+    const bool past_end = length > kMaxRecordBytes || bytes.size() - at - 8 < length;
+    const bool last = !past_end && at + 8 + length == bytes.size();
+    const bool matches = !past_end && crc32c(std::string_view(bytes).substr(at + 8, length)) == crc;
+    // A damaged length, taken as it reads, cut every synced record after it (past the end, it
+    // looked torn) or misread them all (within the file), and with them Raft's promises. The
+    // frame's checksum finds where its record really ends: it and the frames after it are kept.
+    if (!matches && !last) {
+      if (const auto end = end_of_misframed(bytes, at + 8, crc)) {
+        note("a frame at byte " + std::to_string(at) + " whose length is damaged (" +
+             std::to_string(length) + " bytes for a record of " + std::to_string(*end - at - 8) +
+             "): its record and the frames after it kept");
+        ++replay.damaged_records;
+        replay.records.push_back(bytes.substr(at + 8, *end - at - 8));
+        at = *end;
+        continue;
+      }
+    }
     if (length > kMaxRecordBytes) {
       note("a frame of " + std::to_string(length) + " bytes at byte " + std::to_string(at) +
            ", more than any record: a damaged record stands for the rest");
@@ -88,13 +133,12 @@ Replay replay_of(const std::string& bytes) {
       ++replay.damaged_records;
       break;
     }
-    if (bytes.size() - at - 8 < length) {
+    if (past_end) {
       note("a torn frame at byte " + std::to_string(at));
       break;
     }
     std::string payload = bytes.substr(at + 8, length);
-    const bool last = at + 8 + length == bytes.size();
-    if (crc32c(payload) != crc) {
+    if (!matches) {
       note("a frame whose checksum does not match at byte " + std::to_string(at) +
            (last ? " (torn)" : " (damaged, handed on)"));
       if (last) break;

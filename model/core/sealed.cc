@@ -58,6 +58,10 @@ std::uint32_t crc32c(std::string_view bytes) {
   return ~fold_bytes(crc, at, left);
 }
 
+void Crc32cPrefix::add(unsigned char byte) {
+  state_ = fold_bytes(state_, &byte, 1);
+}
+
 std::string seal(std::string_view payload) {
   const std::uint32_t crc = crc32c(payload);
   std::string record;

@@ -176,8 +176,9 @@ TEST(DurableLog, AFlippedByteIsHandedOnAndTheRecordsAfterItKept) {
   }
 }
 
-// A length past any record cannot be framed on from: the rest is cut, and an empty record (which
-// no component's seal accepts) tells the component that something was lost.
+// A length past any record whose record is damaged too cannot be framed on from: the rest is
+// cut, and an empty record (which no component's seal accepts) tells the component that
+// something was lost.
 TEST(DurableLog, AnImpossibleLengthCutsTheRestAndLeavesAnEmptyRecord) {
   TempDir t;
   {
@@ -190,6 +191,8 @@ TEST(DurableLog, AnImpossibleLengthCutsTheRestAndLeavesAnEmptyRecord) {
     std::fstream f(t.log_dir() + "/log", std::ios::binary | std::ios::in | std::ios::out);
     f.seekp(13 + 3);  // the high byte of the second frame's length
     f.put(static_cast<char>(0x7f));
+    f.seekp(13 + 8);  // and its record: no length finds it whole
+    f.put('S');
   }
   Replay replay;
   DurableLog log = open_log(t.log_dir(), replay);
@@ -197,6 +200,52 @@ TEST(DurableLog, AnImpossibleLengthCutsTheRestAndLeavesAnEmptyRecord) {
   EXPECT_EQ(replay.damaged_records, 1u);
   EXPECT_EQ(replay.cut_bytes, 14u);
   EXPECT_NE(replay.problem.find("more than any record"), std::string::npos) << replay.problem;
+}
+
+// A length damaged into one that runs past the end looks like a torn last write, but records
+// follow it: it was cut with every synced record after it (a vote, a term), silently. The frame's
+// checksum finds where its record really ends, and it and the frames after it are kept.
+TEST(DurableLog, ADamagedLengthInTheMiddleKeepsItsRecordAndTheFramesAfterIt) {
+  const std::vector<std::string> written{"first", "second", "third", "fourth"};
+  for (const int flipped_bit : {3, 12, 20, 31}) {  // within the file, past it, past any record
+    SCOPED_TRACE(flipped_bit);
+    TempDir t;
+    {
+      Replay replay;
+      DurableLog log = open_log(t.log_dir(), replay);
+      for (const std::string& r : written) ASSERT_FALSE(log.persist(r, true, false));
+    }
+    {
+      std::fstream f(t.log_dir() + "/log", std::ios::binary | std::ios::in | std::ios::out);
+      const std::streamoff length_at = 13 + flipped_bit / 8;  // the second frame's length
+      f.seekg(length_at);
+      char c = 0;
+      f.read(&c, 1);
+      f.seekp(length_at);
+      f.put(static_cast<char>(c ^ (1 << (flipped_bit % 8))));
+    }
+    const auto size_before = fs::file_size(t.log_dir() + "/log");
+    Replay replay;
+    DurableLog log = open_log(t.log_dir(), replay);
+    EXPECT_EQ(replay.records, written);
+    EXPECT_EQ(replay.damaged_records, 1u);
+    EXPECT_EQ(replay.cut_bytes, 0u);
+    EXPECT_NE(replay.problem.find("whose length is damaged"), std::string::npos) << replay.problem;
+    EXPECT_EQ(fs::file_size(t.log_dir() + "/log"), size_before);
+  }
+  // A torn last write is still cut: its bytes are a prefix of a record, and nothing follows.
+  TempDir t;
+  {
+    Replay replay;
+    DurableLog log = open_log(t.log_dir(), replay);
+    ASSERT_FALSE(log.persist("first", true, false));
+  }
+  append_bytes(t.log_dir() + "/log", frame_of("second-record").substr(0, 8 + 4));
+  Replay replay;
+  open_log(t.log_dir(), replay);
+  EXPECT_EQ(replay.records, (std::vector<std::string>{"first"}));
+  EXPECT_EQ(replay.cut_bytes, 12u);
+  EXPECT_NE(replay.problem.find("a torn frame"), std::string::npos) << replay.problem;
 }
 
 // A child appends synced records "0", "1", ... and tells the parent each one it finished; the
