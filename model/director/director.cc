@@ -57,9 +57,10 @@ void Director::on_start(const Start& start, Outputs& out) {
     v1::DirectorCheckpoint checkpoint;
     const auto payload = unseal(record);
     if (!payload || !checkpoint.ParseFromString(*payload)) {
-      ++corrupt_checkpoints_;  // torn or corrupt: keep the last good one, never a misread
-      break;
+      ++corrupt_checkpoints_;  // torn or corrupt: the other copy holds it, never a misread
+      continue;
     }
+    desired_vms_known_ = true;
     accepted_ = fence_of(checkpoint.accepted());
     controller_ = checkpoint.controller();
     desired_vms_.assign(checkpoint.vms().begin(), checkpoint.vms().end());
@@ -214,6 +215,7 @@ void Director::execute(FenceValue fence, const Address& from, const v1::Director
   OMNI_ASSERT(fence <= accepted_ || config_.testing_accept_stale_fence);
   executed_ = {fence, from, executed_.count + 1, command.has_claim()};
   if (command.has_ensure_workers()) {
+    desired_vms_known_ = true;
     desired_vms_.assign(command.ensure_workers().vms().begin(),
                         command.ensure_workers().vms().end());
     std::sort(desired_vms_.begin(), desired_vms_.end(),
@@ -262,7 +264,13 @@ void Director::persist_checkpoint(Outputs& out) const {
   checkpoint.set_generation(generation_);
   checkpoint.set_workers_seq(workers_seq_);
   checkpoint.set_replicas_seq(replicas_seq_);
-  out.push_back(Persist{seal(checkpoint.SerializeAsString()), true, true});
+  // Written twice: a damaged record is skipped, and the copy keeps the fence this Director
+  // accepted. With one record, a damaged checkpoint sent it back to root epoch 0, ready to obey a
+  // controller it had refused, with no desired VMs (every worker VM, Orchestrators' too,
+  // undesired).
+  const std::string record = seal(checkpoint.SerializeAsString());
+  out.push_back(Persist{record, true, true});
+  out.push_back(Persist{record, true, false});
 }
 
 // Reconciling VMs and containers ---------------------------------------------------------
@@ -300,7 +308,10 @@ void Director::reconcile_vm(const v1::VmSpec& spec, Outputs& out) {
   }
 }
 
+// Only once it knows what is desired (a checkpoint or a controller said): a Director whose disk
+// lost its checkpoint would otherwise take every worker VM of its node for undesired.
 void Director::remove_undesired_vms(Outputs& out) {
+  if (!desired_vms_known_) return;
   for (auto& [name, vm] : vms_) {
     if (!vm.exists || vm.op_pending || is_desired(name) || name == config_.own_vm) continue;
     if (pending_.size() >= config_.max_ops_in_flight) return;

@@ -119,6 +119,9 @@ class Director final : public Component {
   std::vector<v1::ReplicaSpec> replicas_;
   std::uint64_t generation_ = 0;
   // Volatile.
+  // A good checkpoint was read or a controller gave the worker VMs: only then is a VM that is not
+  // desired removed.
+  bool desired_vms_known_ = false;
   std::map<std::string, Vm> vms_;
   std::map<std::string, v1::AgentReport> agent_reports_;
   std::map<std::uint64_t, PendingOp> pending_;

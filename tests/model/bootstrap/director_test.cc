@@ -609,5 +609,61 @@ TEST(Director, ARestartedDirectorGrantsNoAppTimeBeforeAnEcho) {
   EXPECT_EQ(lease_sent_ms(out, agent), 9000);
 }
 
+// The checkpoint is written twice: a damaged copy, either one, is skipped and the other keeps the
+// fence. With one copy, a damaged checkpoint sent the Director back to root epoch 0 (the
+// simulator's fencing checker caught it going back), with no desired VMs.
+TEST(Director, ADamagedCopyOfTheCheckpointLeavesTheOther) {
+  Director first(config());
+  Outputs out;
+  first.step(Start{at_s(0), {}}, out);
+  first.step(Deliver{at_s(1), "orchestrator:1", take_control(5)}, out);
+  const std::vector<std::string> disk = disk_of(out);
+  ASSERT_EQ(disk.size(), 2u);
+  EXPECT_EQ(disk[0], disk[1]);
+  for (std::size_t damaged = 0; damaged < 2; ++damaged) {
+    std::vector<std::string> bad = disk;
+    bad[damaged][bad[damaged].size() / 2] ^= 0x10;
+    Director second(config());
+    out.clear();
+    second.step(Start{at_s(2), bad}, out);
+    EXPECT_EQ(second.corrupt_checkpoints(), 1u);
+    EXPECT_EQ(second.accepted(), (FenceValue{kClusterEra, 5})) << "copy " << damaged;
+    EXPECT_EQ(second.controller(), "orchestrator:1");
+  }
+}
+
+// A Director that knows nothing of what is desired (no good checkpoint, no controller yet) leaves
+// the VMs it finds: it took every worker VM of its node for undesired and destroyed them.
+TEST(Director, DestroysNothingBeforeItKnowsWhatIsDesired) {
+  Director d(config());
+  Outputs out;
+  d.step(Start{at_s(0), {"damaged"}}, out);
+  ASSERT_EQ(d.corrupt_checkpoints(), 1u);
+  DriverResult listed;
+  listed.names = listed.running = {"t-n1-worker-1", "t-n1-worker-2"};
+  for (const auto& call : omni::testing::all_of_type<DriverCall>(out))
+    d.step(DriverDone{at_s(1), call.op_id, listed}, out);
+  out.clear();
+  d.step(Tick{at_s(30)}, out);
+  for (const auto& call : omni::testing::all_of_type<DriverCall>(out))
+    d.step(DriverDone{at_s(30), call.op_id, listed}, out);
+  for (const auto& call : omni::testing::all_of_type<DriverCall>(out))
+    EXPECT_NE(std::get<VmOp>(call.op).kind, VmOpKind::destroy) << std::get<VmOp>(call.op).name;
+  // Once a controller says which workers it wants, the others go.
+  v1::DirectorCommand workers;
+  auto* vm = workers.mutable_ensure_workers()->add_vms();
+  vm->set_name("t-n1-worker-1");
+  vm->mutable_resources()->set_cpu_millis(2000);
+  vm->mutable_resources()->set_memory_bytes(4LL << 30);
+  out.clear();
+  d.step(Deliver{at_s(31), "orchestrator:1", take_control(5)}, out);
+  d.step(Deliver{at_s(31), "orchestrator:1", controlled(5, workers)}, out);
+  std::vector<std::string> destroyed;
+  for (const auto& call : omni::testing::all_of_type<DriverCall>(out))
+    if (std::get<VmOp>(call.op).kind == VmOpKind::destroy)
+      destroyed.push_back(std::get<VmOp>(call.op).name);
+  EXPECT_EQ(destroyed, std::vector<std::string>{"t-n1-worker-2"});
+}
+
 }  // namespace
 }  // namespace omni::director
