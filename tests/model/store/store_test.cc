@@ -241,21 +241,21 @@ v1::StoreRequest get(const std::string& key) {
 TEST(StorePlane, TheLeaderWritesThroughTheLogAndReadsByReadIndex) {
   Plane p;
   ASSERT_TRUE(p.o.is_leader());
-  const auto created = p.ask(put("/apps/web", "replicas: 3", 0u));
+  const auto created = p.ask(put("/settings/web", "replicas: 3", 0u));
   EXPECT_EQ(created.status(), v1::STORE_STATUS_OK) << created.error();
   const std::uint64_t revision = created.revision();
   EXPECT_GT(revision, 0u);
-  const auto read = p.ask(get("/apps/web"));
+  const auto read = p.ask(get("/settings/web"));
   ASSERT_EQ(read.status(), v1::STORE_STATUS_OK);
   EXPECT_EQ(read.objects(0).value(), "replicas: 3");
   EXPECT_EQ(read.objects(0).revision(), revision);
   EXPECT_EQ(read.leader_hint(), "orchestrator:1");
 
-  EXPECT_EQ(p.ask(put("/apps/web", "replicas: 5", revision + 7)).status(),
+  EXPECT_EQ(p.ask(put("/settings/web", "replicas: 5", revision + 7)).status(),
             v1::STORE_STATUS_CONFLICT);
-  EXPECT_EQ(p.ask(put("/apps/web", "replicas: 5", revision)).status(), v1::STORE_STATUS_OK);
-  EXPECT_EQ(p.ask(get("/apps/web")).objects(0).value(), "replicas: 5");
-  EXPECT_EQ(p.ask(get("/apps/nope")).status(), v1::STORE_STATUS_NOT_FOUND);
+  EXPECT_EQ(p.ask(put("/settings/web", "replicas: 5", revision)).status(), v1::STORE_STATUS_OK);
+  EXPECT_EQ(p.ask(get("/settings/web")).objects(0).value(), "replicas: 5");
+  EXPECT_EQ(p.ask(get("/settings/nope")).status(), v1::STORE_STATUS_NOT_FOUND);
 
   const auto invalid = p.ask(put("apps", "x"));
   EXPECT_EQ(invalid.status(), v1::STORE_STATUS_INVALID);
@@ -263,10 +263,10 @@ TEST(StorePlane, TheLeaderWritesThroughTheLogAndReadsByReadIndex) {
   EXPECT_EQ(p.ask(v1::StoreRequest{}).status(), v1::STORE_STATUS_INVALID) << "no op";
 
   const std::uint64_t dropped = p.o.dropped_messages();
-  EXPECT_EQ(p.ask(put("/apps/web", "x"), "director:n1").status(), v1::STORE_STATUS_UNSPECIFIED)
+  EXPECT_EQ(p.ask(put("/settings/web", "x"), "director:n1").status(), v1::STORE_STATUS_UNSPECIFIED)
       << "only clients use the store; nothing is answered";
   EXPECT_EQ(p.o.dropped_messages(), dropped + 1);
-  EXPECT_EQ(p.ask(get("/apps/web")).objects(0).value(), "replicas: 5");
+  EXPECT_EQ(p.ask(get("/settings/web")).objects(0).value(), "replicas: 5");
 }
 
 // Nodes, VMs and members are the cluster's own records: a client reads them and never writes.
@@ -280,15 +280,25 @@ TEST(StorePlane, ClientsCannotWriteTheClustersOwnRecords) {
     remove.mutable_delete_()->set_key(key);
     EXPECT_EQ(p.ask(remove).status(), v1::STORE_STATUS_INVALID) << key;
   }
-  EXPECT_EQ(p.ask(put("/apps/web", "x")).status(), v1::STORE_STATUS_OK) << "apps are the clients'";
+  EXPECT_EQ(p.ask(put("/settings/web", "x")).status(), v1::STORE_STATUS_OK);
+  v1::AppSpec app;
+  app.set_name("web");
+  app.set_image("omni/web");
+  app.set_replicas(2);
+  app.mutable_resources()->set_cpu_millis(100);
+  app.mutable_resources()->set_memory_bytes(1 << 20);
+  EXPECT_EQ(p.ask(put("/apps/web", app.SerializeAsString())).status(), v1::STORE_STATUS_OK)
+      << "apps are the clients'";
+  EXPECT_EQ(p.ask(put("/apps/web", "x")).status(), v1::STORE_STATUS_INVALID)
+      << "what is under /apps/ is an app";
 }
 
 // A network may deliver a request twice. The copy is dropped, so a compare-and-set is applied
 // and answered once, never answered CONFLICT by its own duplicate (docs/store.md).
 TEST(StorePlane, ARequestDeliveredTwiceIsAppliedAndAnsweredOnce) {
   Plane p;
-  const std::uint64_t revision = p.ask(put("/apps/web", "replicas: 3", 0u)).revision();
-  v1::StoreRequest cas = put("/apps/web", "replicas: 5", revision);
+  const std::uint64_t revision = p.ask(put("/settings/web", "replicas: 3", 0u)).revision();
+  v1::StoreRequest cas = put("/settings/web", "replicas: 5", revision);
   cas.set_id(p.next_id++);
   v1::Envelope e;
   *e.mutable_store_request() = cas;
@@ -304,7 +314,7 @@ TEST(StorePlane, ARequestDeliveredTwiceIsAppliedAndAnsweredOnce) {
   ASSERT_EQ(answers.size(), 1u) << "one answer, not one per copy";
   EXPECT_EQ(answers[0].status(), v1::STORE_STATUS_OK) << answers[0].error();
   EXPECT_EQ(p.o.dropped_messages(), dropped + 1);
-  const auto read = p.ask(get("/apps/web"));
+  const auto read = p.ask(get("/settings/web"));
   ASSERT_EQ(read.objects_size(), 1);
   EXPECT_EQ(read.objects(0).value(), "replicas: 5");
   EXPECT_EQ(read.objects(0).revision(), answers[0].revision()) << "written once";
@@ -358,7 +368,7 @@ TEST(StorePlane, AFollowerAnswersNotLeaderWithItsHint) {
   Outputs out;
   follower.step(Start{Time{}, {}}, out);
   v1::Envelope e;
-  *e.mutable_store_request() = get("/apps/web");
+  *e.mutable_store_request() = get("/settings/web");
   e.mutable_store_request()->set_id(4);
   out.clear();
   follower.step(Deliver{Time{} + 1ms, "admin", e}, out);
