@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -325,10 +326,21 @@ int enter_mount_namespace() {
   return 0;
 }
 
+// gRPC (1.51) stops accepting connections for good after one accept() that failed with EMFILE, so
+// a burst of connections past the limit on open files left a node deaf until restarted. The soft
+// limit is raised to the hard one (as Go programs do), far past what peers and a burst need.
+void raise_open_files_limit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  limit.rlim_cur = std::min<rlim_t>(limit.rlim_max, rlim_t{1} << 20);  // the kernel's nr_open
+  ::setrlimit(RLIMIT_NOFILE, &limit);  // as far as it goes: the old limit otherwise
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (enter_mount_namespace() != 0) return 1;
+  raise_open_files_limit();
   if (argc < 2) return usage();
   std::string command = argv[1];
   if (command == "version") {

@@ -5,8 +5,9 @@
 //   cluster's CA; a peer without a valid certificate of this cluster gets nothing through. The
 //   envelope has no field that could claim otherwise, so fencing cannot be spoofed. The TLS
 //   handshake proves the caller holds the certificate's key; the chain, the dates and the
-//   identity are checked here with OpenSSL (node/pki.h's verify), so a refusal can say why
-//   ("certificate has expired") instead of ending as a failed handshake nobody sees.
+//   identity are checked with OpenSSL (node/pki.h's verify) in the handshake, before anything
+//   the caller sends is read, and a refusal says why ("certificate has expired") instead of
+//   ending as a failed handshake nobody sees.
 // - Peers are found by a fixed book (identity -> host:port), from the plan: no discovery.
 // - Each peer has a bounded queue and one sender thread, which writes to one gRPC stream to the
 //   peer, in order, without waiting for each message to be taken. A full queue, an unknown peer
@@ -68,12 +69,16 @@ class GrpcTransport final : public Transport {
   class Service;
   class Stream;
   struct Peer;
+  struct Refusal;
+  class HandshakeVerifier;
   void run_sender(Peer& peer);
 
   std::string ca_pem_;
   KeyPair own_;
   std::size_t queue_limit_;
   TransportCounters counters_;
+  OnRefused on_refused_;
+  std::shared_ptr<Refusal> refusal_;
   std::unique_ptr<Service> service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;

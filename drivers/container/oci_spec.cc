@@ -147,7 +147,9 @@ std::string oci_runtime_spec_json(const ContainerSpec& spec, const ProcessSpec& 
   json += "\"cwd\":\"" + json_escape(process.cwd.empty() ? "/" : process.cwd) + "\",";
   json += "\"capabilities\":{\"bounding\":" + caps + ",\"effective\":" + caps +
           ",\"permitted\":" + caps + "},";
-  json += R"("rlimits":[{"type":"RLIMIT_NOFILE","hard":1024,"soft":1024}],"noNewPrivileges":)";
+  // A hard limit a program may raise its own soft one to (omni-node does: gRPC stops accepting
+  // for good after running out of descriptors, and 1,024 connections were enough for that).
+  json += R"("rlimits":[{"type":"RLIMIT_NOFILE","hard":65536,"soft":1024}],"noNewPrivileges":)";
   json += placement.host_access ? "false}," : "true},";
   json += R"("root":{"path":"rootfs","readonly":false},)";
   json += "\"hostname\":\"" + json_escape(spec.name) + "\",";

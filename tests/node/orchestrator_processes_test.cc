@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -17,7 +18,9 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "node/durable_log.h"
@@ -107,6 +110,7 @@ class Cluster {
         (dir_ / (file + ".out")).string());
   }
   // Stops replica r with `signal` and reaps it (SIGSTOP: only stops it).
+  pid_t pid(int r) const { return pids_.at(r); }
   void stop(int r, int signal) {
     const auto it = pids_.find(r);
     if (it == pids_.end()) return;
@@ -426,6 +430,32 @@ double sample(const std::string& text, const std::string& name) {
 
 // Every replica serves Prometheus metrics: one says it leads, all agree on the term, and each
 // has committed and written its log.
+// A node raises its soft limit on open files to the hard one: gRPC stops accepting for good after
+// an accept() that ran out of descriptors, and 1,024 connections (a container's old limit) were
+// enough to leave a replica deaf until restarted. Started here under a soft limit of 256.
+TEST(OrchestratorProcesses, ANodeRaisesItsOpenFilesLimitToTheHardOne) {
+  rlimit before{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &before), 0);
+  rlimit low = before;
+  low.rlim_cur = std::min<rlim_t>(256, before.rlim_max);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+  std::optional<Cluster> c;
+  c.emplace(3);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &before), 0);  // only the nodes start under it
+  ASSERT_TRUE(c->leader(std::chrono::seconds(20)).has_value()) << c->output(1);
+  std::ifstream limits("/proc/" + std::to_string(c->pid(1)) + "/limits");
+  std::string line;
+  while (std::getline(limits, line) && line.rfind("Max open files", 0) != 0) {
+  }
+  std::istringstream fields(line.substr(std::string("Max open files").size()));
+  std::string soft, hard;
+  fields >> soft >> hard;
+  ASSERT_FALSE(hard.empty()) << line;
+  const rlim_t expected =
+      hard == "unlimited" ? rlim_t{1} << 20 : std::min<rlim_t>(std::stoull(hard), rlim_t{1} << 20);
+  EXPECT_EQ(soft, std::to_string(expected)) << line;
+}
+
 TEST(OrchestratorProcesses, EveryReplicaServesItsMetrics) {
   Cluster c(3);
   const auto leader = c.leader(std::chrono::seconds(20));
