@@ -195,9 +195,25 @@ std::optional<DurableLog> DurableLog::open(const std::string& dir, Replay& repla
     return std::nullopt;
   }
   const std::string path = dir + "/log";
-  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  // A regular file, not what a link points to: a log linked to /dev/zero was read until memory
+  // ran out, and one that was a FIFO hung the start.
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
   if (fd < 0) {
     error = error_of("open", path);
+    ::close(lock_fd);
+    return std::nullopt;
+  }
+  struct stat info {};
+  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+    error = {EINVAL, path + " is not a regular file: a log is one"};
+    ::close(fd);
+    ::close(lock_fd);
+    return std::nullopt;
+  }
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0 || ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+    error = error_of("fcntl", path);
+    ::close(fd);
     ::close(lock_fd);
     return std::nullopt;
   }

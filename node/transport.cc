@@ -22,6 +22,8 @@ constexpr auto kKeepalive = std::chrono::milliseconds(2000);
 // replica is one message: the store's limit (kMaxStoreBytes, 32 MiB) and the rest of the
 // cluster's state must fit, as a log record (64 MiB at most) does.
 constexpr int kMaxEnvelopeBytes = 80 << 20;
+// What a peer's queue holds at most, beyond its first message: two snapshots and change.
+constexpr std::size_t kMaxQueuedBytes = std::size_t{192} << 20;
 }  // namespace
 
 // The identity comes from the caller's certificate, verified against the cluster's CA. A
@@ -147,6 +149,8 @@ struct GrpcTransport::Peer {
   std::mutex mutex;
   std::condition_variable wake;
   std::deque<v1::Envelope> queue;
+  std::deque<std::size_t> queued_sizes;  // each queued envelope's bytes, in the same order
+  std::size_t queued_bytes = 0;
   bool stopping = false;
   std::uint64_t moves = 0;                   // grows when the stub is replaced
   grpc::ClientContext* streaming = nullptr;  // the open stream's, cancelled to stop the sender
@@ -275,12 +279,19 @@ void GrpcTransport::send(const Address&, const Address& to, const v1::Envelope& 
     ++counters_.dropped_unknown_peer;
     return;
   }
+  const std::size_t bytes = envelope.ByteSizeLong();
   std::lock_guard lock(peer->mutex);
-  if (peer->queue.size() >= queue_limit_) {
+  // Bounded in bytes as well as in messages: a leader re-sends a snapshot (up to 80 MiB) to a
+  // follower that does not take it, and 1,024 of them queued for a down peer were gigabytes.
+  const bool over_bytes = !peer->queue.empty() && peer->queued_bytes + bytes > kMaxQueuedBytes;
+  if (peer->queue.size() >= queue_limit_ || over_bytes) {
     ++counters_.dropped_queue_full;
     return;
   }
   peer->queue.push_back(envelope);
+  peer->queued_sizes.push_back(bytes);
+  peer->queued_bytes += bytes;
+  OMNI_ASSERT(peer->queued_sizes.size() == peer->queue.size());
   peer->wake.notify_one();
 }
 
@@ -342,6 +353,9 @@ void GrpcTransport::run_sender(Peer& peer) {
       if (peer.stopping) return;
       envelope = std::move(peer.queue.front());
       peer.queue.pop_front();
+      OMNI_ASSERT(peer.queued_bytes >= peer.queued_sizes.front());
+      peer.queued_bytes -= peer.queued_sizes.front();
+      peer.queued_sizes.pop_front();
       stub = peer.stub;
       moved = peer.moves != moves;
       moves = peer.moves;

@@ -1,5 +1,8 @@
 #include "drivers/container/oci_spec.h"
 
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <cstdint>
 #include <fstream>
 #include <iterator>
@@ -8,6 +11,16 @@
 
 namespace omni::drivers {
 namespace {
+
+// A hard limit a container's program may raise its own soft one to (omni-node does: gRPC stops
+// accepting for good after running out of descriptors, and 1,024 connections were enough for
+// that): 65,536, or what this process has if less, which the runtime may always set (a hard limit
+// above its own made every container fail to start where it lacked CAP_SYS_RESOURCE).
+rlim_t open_files_hard_limit() {
+  rlimit own{};
+  if (::getrlimit(RLIMIT_NOFILE, &own) != 0) return 1024;
+  return std::min<rlim_t>(own.rlim_max, 65536);
+}
 
 std::string json_strings(const std::vector<std::string>& items) {
   // Appended piece by piece: GCC 12 at -O3 reports `"x" + std::string` as a -Wrestrict overlap.
@@ -147,9 +160,9 @@ std::string oci_runtime_spec_json(const ContainerSpec& spec, const ProcessSpec& 
   json += "\"cwd\":\"" + json_escape(process.cwd.empty() ? "/" : process.cwd) + "\",";
   json += "\"capabilities\":{\"bounding\":" + caps + ",\"effective\":" + caps +
           ",\"permitted\":" + caps + "},";
-  // A hard limit a program may raise its own soft one to (omni-node does: gRPC stops accepting
-  // for good after running out of descriptors, and 1,024 connections were enough for that).
-  json += R"("rlimits":[{"type":"RLIMIT_NOFILE","hard":65536,"soft":1024}],"noNewPrivileges":)";
+  const rlim_t hard = open_files_hard_limit();
+  json += R"("rlimits":[{"type":"RLIMIT_NOFILE","hard":)" + std::to_string(hard) + R"(,"soft":)" +
+          std::to_string(std::min<rlim_t>(hard, 1024)) + R"(}],"noNewPrivileges":)";
   json += placement.host_access ? "false}," : "true},";
   json += R"("root":{"path":"rootfs","readonly":false},)";
   json += "\"hostname\":\"" + json_escape(spec.name) + "\",";

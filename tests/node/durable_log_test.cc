@@ -248,6 +248,23 @@ TEST(DurableLog, ADamagedLengthInTheMiddleKeepsItsRecordAndTheFramesAfterIt) {
   EXPECT_NE(replay.problem.find("a torn frame"), std::string::npos) << replay.problem;
 }
 
+// The log is a regular file: linked to /dev/zero it was read until memory ran out, and a FIFO in
+// its place hung the start. Each is refused with the reason.
+TEST(DurableLog, ALogThatIsNotARegularFileIsRefused) {
+  TempDir t;
+  fs::create_directories(t.log_dir());
+  fs::create_symlink("/dev/zero", t.log_dir() + "/log");
+  Replay replay;
+  LogError error;
+  EXPECT_FALSE(DurableLog::open(t.log_dir(), replay, error).has_value());
+  EXPECT_NE(error.message.find("log"), std::string::npos) << error.message;
+  fs::remove(t.log_dir() + "/log");
+  ASSERT_EQ(::mkfifo((t.log_dir() + "/log").c_str(), 0600), 0);
+  error = {};
+  EXPECT_FALSE(DurableLog::open(t.log_dir(), replay, error).has_value());
+  EXPECT_NE(error.message.find("not a regular file"), std::string::npos) << error.message;
+}
+
 // A child appends synced records "0", "1", ... and tells the parent each one it finished; the
 // parent kills it with SIGKILL at a moment of its choosing. Every acknowledged record is there
 // after, in order, with nothing but whole records around it.

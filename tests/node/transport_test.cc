@@ -4,6 +4,9 @@
 
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <condition_variable>
@@ -301,6 +304,30 @@ TEST(Transport, AStrangersCallNeverReachesTheService) {
   EXPECT_GE(server.counters().refused.load(), 1u);
   ASSERT_FALSE(refusals.all().empty());
   EXPECT_NE(refusals.all()[0].second.find("issuer"), std::string::npos) << refusals.all()[0].second;
+}
+
+// A peer's queue is bounded in bytes as well as in messages: a leader re-sends a snapshot of up
+// to 80 MiB to a follower that does not take it, and 1,024 of them queued for a peer that is down
+// were gigabytes. Here the peer accepts a connection and never answers, so the queue is not
+// drained: of four 70 MiB messages, at least one is refused though the count allows 1,024.
+TEST(Transport, APeersQueueIsBoundedInBytes) {
+  const KeyPair ca = new_ca("demo");
+  Inbox unused;
+  GrpcTransport one("127.0.0.1:0", ca.cert_pem, issued(ca, "orchestrator:1"), unused.sink());
+  const int silent = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(silent, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(silent, 16), 0);
+  socklen_t length = sizeof addr;
+  ASSERT_EQ(::getsockname(silent, reinterpret_cast<sockaddr*>(&addr), &length), 0);
+  one.add_peer("orchestrator:2", "127.0.0.1:" + std::to_string(ntohs(addr.sin_port)));
+  v1::Envelope big = envelope(1);
+  big.mutable_store_request()->mutable_put()->set_value(std::string(70 << 20, 'x'));
+  for (int i = 0; i < 4; ++i) one.send("orchestrator:1", "orchestrator:2", big);
+  EXPECT_GE(one.counters().dropped_queue_full.load(), 1u);
+  ::close(silent);
 }
 
 // Sending never waits on the network: to a peer nobody listens for, to an unknown identity, or
