@@ -456,6 +456,9 @@ std::string Diagnostic::to_string() const {
 
 std::optional<std::string> did_you_mean(std::string_view word,
                                         const std::vector<std::string>& candidates) {
+  // No typo of a word of ours is this long, and an edit distance costs the product of the
+  // lengths: 2,000 keys a million characters long (YAML aliases) took 33 s to suggest nothing.
+  if (word.size() > kMaxSuggestedWordBytes) return std::nullopt;
   std::optional<std::string> best;
   std::size_t best_distance = std::max<std::size_t>(2, word.size() / 3) + 1;
   for (const auto& candidate : candidates) {

@@ -64,7 +64,9 @@ AppConfig apply_patch(AppConfig base, const AppPatch& patch);
 // Text checks every YAML document of ours needs before yaml-cpp sees it: valid UTF-8, not empty.
 std::optional<Diagnostic> check_utf8(std::string_view text, const std::string& file);
 
-// The closest of `candidates` to `word`, if close enough to be a likely typo.
+// The closest of `candidates` to `word`, if close enough to be a likely typo (none for a word
+// longer than kMaxSuggestedWordBytes).
+inline constexpr std::size_t kMaxSuggestedWordBytes = 64;
 std::optional<std::string> did_you_mean(std::string_view word,
                                         const std::vector<std::string>& candidates);
 

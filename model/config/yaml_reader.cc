@@ -95,6 +95,7 @@ bool YamlReader::expect_map(const YAML::Node& node, std::string_view what,
     }
     const std::string& name = key.Scalar();
     if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
+      if (full()) return false;  // nothing more is said: no message to build, however long
       std::string message = "unknown key \"" + name + "\" in " + std::string(what);
       if (auto close = did_you_mean(name, allowed)) message += "; did you mean \"" + *close + "\"?";
       error(key, message);

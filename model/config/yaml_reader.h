@@ -20,6 +20,8 @@ class YamlReader {
   void error(const YAML::Node& at, std::string message);
   void error(SourceLocation at, std::string message);
   bool ok() const { return errors_.empty(); }
+  // As many errors as a file reports (kMaxDiagnostics): later ones are not said.
+  bool full() const { return errors_.size() >= kMaxDiagnostics; }
   std::size_t error_count() const { return errors_.size(); }
   std::vector<Diagnostic> take_errors() { return std::move(errors_); }
   const std::string& file() const { return file_; }

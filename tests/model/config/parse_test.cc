@@ -267,5 +267,21 @@ TEST(DidYouMean, SuggestsOnlyCloseWords) {
   EXPECT_FALSE(did_you_mean("banana", keys).has_value());
 }
 
+// A word longer than any typo of ours gets no suggestion, close or not: an edit distance costs the
+// product of the lengths, and 2,000 keys a million characters long (YAML aliases) took 33 s.
+TEST(DidYouMean, ALongWordIsNotCompared) {
+  const std::string long_key(kMaxSuggestedWordBytes + 1, 'a');
+  const std::string at_limit(kMaxSuggestedWordBytes, 'a');
+  const std::vector<std::string> keys{"name", at_limit.substr(1) + "b"};  // one or two edits away
+  EXPECT_FALSE(did_you_mean(long_key, keys).has_value());
+  EXPECT_EQ(did_you_mean(at_limit, keys), keys[1]);
+  // The same file, parsed: its errors stop at the cap, and it is read in one go.
+  std::string text = "x: &a \"" + std::string(100'000, 'A') + "\"\n";
+  for (int i = 0; i < 200; ++i) text += "*a : 1\n";
+  const ConfigResult result = parse_cluster_config(text, "aliases.yaml");
+  EXPECT_FALSE(result.config.has_value());
+  EXPECT_EQ(result.errors.size(), kMaxDiagnostics);
+}
+
 }  // namespace
 }  // namespace omni::config
