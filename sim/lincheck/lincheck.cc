@@ -292,9 +292,12 @@ Verdict check_history(const std::vector<Event>& events, const Limits& limits) {
   Verdict v;
   v.operations = operations.size();
   v.keys = registers.size();
+  const std::uint64_t total =
+      limits.max_total_states > 0 ? limits.max_total_states : 10 * limits.max_states;
   for (const Register& r : registers) {
-    const KeyResult k =
-        check_register(r, std::vector<Part>(r.ops.size(), Part::strict), limits.max_states);
+    const std::uint64_t left = total - std::min(total, v.states_explored);
+    const std::uint64_t budget = std::min(limits.max_states, left);
+    const KeyResult k = check_register(r, std::vector<Part>(r.ops.size(), Part::strict), budget);
     v.states_explored += k.result.states;
     if (k.result.outcome == Outcome::linearizable) continue;
     v.linearizable = false;
@@ -304,9 +307,15 @@ Verdict check_history(const std::vector<Event>& events, const Limits& limits) {
     const auto window = shrinker.find(k.stuck, known_failing);
     if (!window) {
       v.exhausted = true;
-      v.report = "history too hard to check within " + std::to_string(limits.max_states) +
-                 " states (or the memory of their keys): " + key_name(r.key) + " (" +
-                 std::to_string(r.ops.size()) + " operations) needs more; no verdict";
+      v.report = budget < limits.max_states
+                     ? "history too hard to check within " + std::to_string(total) +
+                           " states in all (the keys before it used " +
+                           std::to_string(v.states_explored - k.result.states) +
+                           "): " + key_name(r.key) + " (" + std::to_string(r.ops.size()) +
+                           " operations) needs more; no verdict"
+                     : "history too hard to check within " + std::to_string(limits.max_states) +
+                           " states (or the memory of their keys): " + key_name(r.key) + " (" +
+                           std::to_string(r.ops.size()) + " operations) needs more; no verdict";
       return v;
     }
     for (std::size_t j : *window) v.window.push_back(*r.ops[j]);

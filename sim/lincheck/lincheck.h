@@ -22,6 +22,9 @@ struct Limits {
   // per check). When spent, the window found so far is reported: it cannot be ordered, but it
   // may not be minimal.
   std::uint64_t max_window_states = 1'000'000;
+  // States the keys' searches may visit in all; 0: ten times max_states. Each key's own bound
+  // kept one key to about 3 s, but not a history of many hard keys (60 took 39 s).
+  std::uint64_t max_total_states = 0;
 };
 
 struct Verdict {
