@@ -62,17 +62,21 @@ bool sync_dir(const std::string& dir) {
   return ok;
 }
 
-// Whether frames with matching checksums run from `at` exactly to the end of `bytes`.
+// Whether frames with matching checksums run from `at` to the end of `bytes`, but for a torn last
+// one (a header cut short, a length past the end, or a checksum that does not match at the end):
+// a crash after the damage may have torn the last write, and that must not undo the recovery.
 bool whole_frames_from(const std::string& bytes, std::size_t at) {
   while (at < bytes.size()) {
-    if (bytes.size() - at < 8) return false;
+    if (bytes.size() - at < 8) return true;  // a torn header
     const std::uint32_t length = get_u32(bytes, at);
-    if (length > kMaxRecordBytes || bytes.size() - at - 8 < length) return false;
-    if (crc32c(std::string_view(bytes).substr(at + 8, length)) != get_u32(bytes, at + 4))
+    if (length > kMaxRecordBytes) return false;
+    if (bytes.size() - at - 8 < length) return true;  // a torn frame
+    const bool last = at + 8 + length == bytes.size();
+    if (crc32c(std::string_view(bytes).substr(at + 8, length)) != get_u32(bytes, at + 4) && !last)
       return false;
     at += 8 + length;
   }
-  return at == bytes.size();
+  return true;
 }
 
 // Where the record of a frame whose length is damaged really ends: the end of the shortest

@@ -500,6 +500,7 @@ v1::DirectorReport Director::make_report() const {
     status->set_name(spec.name());
     status->set_running(it != vms_.end() && it->second.running);
     status->set_agent_ready(it != vms_.end() && it->second.agent_ready);
+    status->set_containers_known(agent_reports_.count(spec.name()) > 0);
     cpu -= spec.resources().cpu_millis();
     memory -= spec.resources().memory_bytes();
   }

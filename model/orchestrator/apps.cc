@@ -195,7 +195,9 @@ ScheduleDecision schedule(const ScheduleInput& in) {
   for (const auto& app : in.apps) {
     std::uint32_t missing = 0;
     for (std::uint32_t index = 1; index <= app.replicas(); ++index) {
-      if (kept.count({app.name(), index}) || in.held.count({app.name(), index})) continue;
+      if (kept.count({app.name(), index}) || in.held.count({app.name(), index}) ||
+          in.hold_placements)
+        continue;
       // Once no VM takes a replica, none takes the next (nothing changed on the board): a scan
       // of every VM for each of an app's 1,000 replicas was 2*10^8 steps a control tick.
       const SchedulerVm* vm =

@@ -44,6 +44,9 @@ struct ScheduleInput {
   // Replicas not placed anywhere this time, as (app, index): a copy may still run where one was
   // before, and a second copy must not start until that one is known to have stopped.
   std::set<std::pair<std::string, std::uint32_t>> held;
+  // Nothing is placed at all (what is placed may still be taken off): a new leader has not yet
+  // heard from every node that is not lost, so it cannot know what still runs where.
+  bool hold_placements = false;
   bool testing_ignore_capacity = false;  // TEST ONLY: a scheduler the checkers must catch
 };
 

@@ -780,6 +780,7 @@ void Orchestrator::begin_term() {
   for (const auto& d : state_.hand_over().directors()) {
     DirectorControl& control = directors_[d];
     control.last_heard = now_;
+    control.last_lease_renewal = now_;  // a lease the last leader gave may run until then
     control.next_vm_recovery = now_;
   }
   next_control_ = now_;
@@ -809,6 +810,10 @@ void Orchestrator::reconcile_director(const Address& director, DirectorControl& 
 void Orchestrator::renew_lease(const Address& director, DirectorControl& control, Outputs& out) {
   if (now_ < control.next_lease_renewal || control.last_report_seq == 0) return;
   OMNI_ASSERT(is_leader());
+  // A node that has not taken the set without a replica moved off it (it may not hear us) gets
+  // no more lease: within apps_move_after its apps stop, and the replica may be placed again.
+  if (!control.desired_acked && moves_off(director_node(director))) return;
+  control.last_lease_renewal = now_;
   control.next_lease_renewal = now_ + config_.lease_renew_interval;
   v1::Envelope e;
   e.set_seq(next_seq_++);
@@ -1220,35 +1225,70 @@ std::vector<v1::AppSpec> Orchestrator::stored_apps() const {
 // app replicas must move (their VM is gone with its node) and where the missing ones go.
 // Replicas that may still run somewhere the leader can hear, and so are not placed anywhere yet:
 // one taken off a node that still reports (a resize, a VM too small now) until that node's
-// Director has acknowledged the set without it and reports no copy running, and any whose
-// container a node that is not lost reports running (a leader that did not see the move). A
-// node silent for apps_move_after holds nothing: its lease has stopped its apps.
+// Director has acknowledged the set without it and reports no copy running in VMs whose Agents
+// it has heard, and any whose container a node that is not lost reports running (a leader that
+// did not see the move). A node silent for apps_move_after holds nothing: its lease has stopped
+// its apps.
 std::set<std::pair<std::string, std::uint32_t>> Orchestrator::held_replicas(
     const Topology& t, const ScheduleInput& in) {
-  const auto running_on = [this](const std::string& node, const std::string& name) {
-    const auto d = directors_.find(director::director_address(node));
-    return d != directors_.end() && d->second.running_containers.count(name) > 0;
+  const auto knows_what_runs = [](const DirectorControl& control) {
+    return control.desired_acked &&
+           std::all_of(control.vms.begin(), control.vms.end(), [](const v1::VmStatus& vm) {
+             return !vm.running() || vm.containers_known();
+           });
   };
   std::erase_if(moving_from_, [&](const auto& entry) {
     const auto& [replica, node] = entry;
     if (in.lost_nodes.count(node)) return true;
     const auto d = directors_.find(director::director_address(node));
+    if (d == directors_.end()) return true;
     const std::string name = app_container_name(t.cluster, replica.first, replica.second);
-    return d == directors_.end() || (d->second.desired_acked && !running_on(node, name));
+    const bool lease_ran_out = now_ - d->second.last_lease_renewal > config_.apps_move_after;
+    return lease_ran_out ||
+           (knows_what_runs(d->second) && !d->second.running_containers.count(name));
   });
   std::set<std::pair<std::string, std::uint32_t>> held;
   for (const auto& [replica, node] : moving_from_) held.insert(replica);
-  for (const auto& app : in.apps)
-    for (const auto& node : t.nodes) {
-      if (in.lost_nodes.count(node)) continue;
-      const auto d = directors_.find(director::director_address(node));
-      if (d == directors_.end() || d->second.running_containers.empty()) continue;
-      for (std::uint32_t index = 1; index <= app.replicas(); ++index)
-        if (d->second.running_containers.count(app_container_name(t.cluster, app.name(), index)))
-          held.insert({app.name(), index});
+  // Each running container's name read back as (app, index): a scan of every app's every replica
+  // on every node was most of a 1,000-node run's time.
+  std::map<std::string_view, std::uint32_t> replicas;  // app -> its replicas
+  for (const auto& app : in.apps) replicas[app.name()] = app.replicas();
+  const std::string prefix = t.cluster + "-";
+  for (const auto& node : t.nodes) {
+    if (in.lost_nodes.count(node)) continue;
+    const auto d = directors_.find(director::director_address(node));
+    if (d == directors_.end()) continue;
+    for (const std::string& name : d->second.running_containers) {
+      const std::size_t dash = name.rfind('-');
+      if (name.rfind(prefix, 0) != 0 || dash == std::string::npos || dash <= prefix.size())
+        continue;
+      const std::string_view app(name.data() + prefix.size(), dash - prefix.size());
+      const auto it = replicas.find(app);
+      const std::string digits = name.substr(dash + 1);
+      if (it == replicas.end() || digits.empty() || digits.size() > 9 ||
+          !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }))
+        continue;
+      const auto index = static_cast<std::uint32_t>(std::stoul(digits));
+      if (index >= 1 && index <= it->second) held.insert({std::string(app), index});
     }
+  }
   OMNI_ASSERT(held.size() >= moving_from_.size());
   return held;
+}
+
+// A new leader places nothing until every node that is not lost has reported to it: one it has
+// not heard may still run a replica the last leader took off it, and moving_from_ begins empty.
+bool Orchestrator::hears_every_node(const Topology& t, const ScheduleInput& in) const {
+  return std::all_of(t.nodes.begin(), t.nodes.end(), [&](const std::string& node) {
+    if (in.lost_nodes.count(node)) return true;
+    const auto d = directors_.find(director::director_address(node));
+    return d != directors_.end() && d->second.reported;
+  });
+}
+
+bool Orchestrator::moves_off(const std::string& node) const {
+  return std::any_of(moving_from_.begin(), moving_from_.end(),
+                     [&node](const auto& entry) { return entry.second == node; });
 }
 
 // Remembers the replicas this decision takes off nodes that are not lost.
@@ -1283,6 +1323,7 @@ void Orchestrator::schedule_apps(Outputs& out) {
   in.testing_ignore_capacity = config_.testing_scheduler_ignores_capacity;
   in.placements.assign(state_.app_placements().begin(), state_.app_placements().end());
   in.held = held_replicas(*t, in);
+  in.hold_placements = !hears_every_node(*t, in);
   ScheduleDecision decision = schedule(in);
   note_moves(*t, in, decision);
   unschedulable_.clear();

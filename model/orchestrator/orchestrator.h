@@ -149,7 +149,8 @@ class Orchestrator final : public Component {
     Time last_heard{};  // the Director's last report
     std::uint64_t last_report_seq = 0;
     Time next_lease_renewal{};
-    Time next_vm_recovery{};  // no VM recovery for it before this
+    Time last_lease_renewal{};  // when an echo last renewed its app lease (or the term began)
+    Time next_vm_recovery{};    // no VM recovery for it before this
     std::uint32_t vm_recoveries = 0;
     std::set<std::string> running_containers;  // from its last report
     std::set<std::string> failing_containers;  // from its last report
@@ -247,6 +248,8 @@ class Orchestrator final : public Component {
   std::set<std::pair<std::string, std::uint32_t>> held_replicas(const Topology& t,
                                                                 const ScheduleInput& in);
   void note_moves(const Topology& t, const ScheduleInput& in, const ScheduleDecision& decision);
+  bool hears_every_node(const Topology& t, const ScheduleInput& in) const;
+  bool moves_off(const std::string& node) const;
   std::vector<v1::AppSpec> stored_apps() const;
   bool runs_where_placed(const v1::AppPlacement& p) const;
   void change_membership(v1::RaftClientRequestType type, const Address& node, Outputs& out);

@@ -233,6 +233,27 @@ TEST(DurableLog, ADamagedLengthInTheMiddleKeepsItsRecordAndTheFramesAfterIt) {
     EXPECT_NE(replay.problem.find("whose length is damaged"), std::string::npos) << replay.problem;
     EXPECT_EQ(fs::file_size(t.log_dir() + "/log"), size_before);
   }
+  // A crash after the damage that tears the last write does not undo the recovery: the damaged
+  // frame's record and the whole frames after it are kept, and only the torn one is cut.
+  {
+    TempDir t;
+    {
+      Replay replay;
+      DurableLog log = open_log(t.log_dir(), replay);
+      for (const std::string& r : written) ASSERT_FALSE(log.persist(r, true, false));
+    }
+    {
+      std::fstream f(t.log_dir() + "/log", std::ios::binary | std::ios::in | std::ios::out);
+      f.seekp(13 + 2);  // the second frame's length, past the end
+      f.put(static_cast<char>(0x10));
+    }
+    append_bytes(t.log_dir() + "/log", frame_of("fifth-record").substr(0, 8 + 3));
+    Replay replay;
+    open_log(t.log_dir(), replay);
+    EXPECT_EQ(replay.records, written);
+    EXPECT_EQ(replay.cut_bytes, 11u);
+    EXPECT_EQ(replay.damaged_records, 1u);
+  }
   // A torn last write is still cut: its bytes are a prefix of a record, and nothing follows.
   TempDir t;
   {

@@ -124,6 +124,19 @@ v1::AppSpec web_app() {
   return app;
 }
 
+v1::Envelope director_report(std::uint64_t term, std::uint64_t command_seq = 0,
+                             bool rejected = false);
+
+// Every Director of the hand-over has reported to the leader: a new leader places no app
+// replica before it has heard every node that is not lost.
+void directors_report(Single& s, const std::vector<std::string>& nodes = {"n1"}) {
+  for (const std::string& node : nodes) {
+    v1::Envelope report = director_report(s.o.term());
+    report.mutable_director_report()->set_node(node);
+    s.input(Deliver{s.now, "director:" + node, report});
+  }
+}
+
 // Started, and leading as the only voter, before anything is handed over.
 void lead_alone(Single& s) {
   s.input(Start{s.now, {}});
@@ -140,6 +153,9 @@ TEST(Orchestrator, ALoneReplicaPlacesAnAppItWasHandedOver) {
   v1::Envelope with_app = hand_over();
   *with_app.mutable_hand_over()->add_apps() = web_app();
   s.input(Deliver{s.now, "root", with_app});
+  EXPECT_NO_THROW(s.run_for(100ms));
+  EXPECT_TRUE(s.o.state().app_placements().empty()) << "no node heard yet";
+  directors_report(s);
   EXPECT_NO_THROW(s.run_for(2s));
   EXPECT_EQ(s.o.state().app_placements().size(), 2u) << "both replicas placed";
 }
@@ -178,6 +194,7 @@ TEST(Orchestrator, MoreStrayPlacementsThanOneCommandCarriesAreTakenBackInParts) 
   for (int i = 0; i < 2000; ++i) {
     now += 10ms;
     o.step(Tick{now}, out);
+    if (i == 200) o.step(Deliver{now, "director:n1", director_report(o.term())}, out);
   }
   ASSERT_TRUE(o.is_leader());
   EXPECT_EQ(o.state().rejected_entries(), 0u);
@@ -230,8 +247,7 @@ TEST(Orchestrator, ASingleReplicaLeadsTakesTheHandOverAndControlsDirectorsAtItsT
 }
 
 // A Director's report: it holds `term` from orchestrator:1 and answers `command_seq`.
-v1::Envelope director_report(std::uint64_t term, std::uint64_t command_seq = 0,
-                             bool rejected = false) {
+v1::Envelope director_report(std::uint64_t term, std::uint64_t command_seq, bool rejected) {
   v1::Envelope e;
   auto* r = e.mutable_director_report();
   r->set_node("n1");
@@ -359,6 +375,7 @@ TEST(Orchestrator, AReplicaRunsOnlyWhereTheDirectorOfItsNodeSaysSo) {
   two_nodes.mutable_hand_over()->add_directors("director:n2");
   *two_nodes.mutable_hand_over()->add_apps() = web_app();
   s.input(Deliver{s.now, "root", two_nodes});
+  directors_report(s, {"n1", "n2"});
   s.run_for(2s);
   ASSERT_EQ(s.o.state().app_placements().size(), 2u);
   const auto placed_on = [&s](const std::string& node) {
