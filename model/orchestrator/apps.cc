@@ -41,7 +41,9 @@ struct Board {
     for (const auto& [vm, r] : in.reserved)
       if (used.count(vm)) add_capped(used[vm], r);
   }
-  bool usable(const SchedulerVm& vm) const { return !in.lost_nodes.count(vm.node); }
+  bool usable(const SchedulerVm& vm) const {
+    return !in.lost_nodes.count(vm.node) && !in.fenced_nodes.count(vm.node);
+  }
   bool room(const config::Resources& need, const SchedulerVm& vm) const {
     return in.testing_ignore_capacity || fits(need, used.at(vm.name), vm.capacity);
   }

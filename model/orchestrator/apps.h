@@ -36,8 +36,11 @@ struct SchedulerVm {
 };
 
 struct ScheduleInput {
-  std::vector<SchedulerVm> vms;                       // in config order
-  std::set<std::string> lost_nodes;                   // their VMs are not used
+  std::vector<SchedulerVm> vms;      // in config order
+  std::set<std::string> lost_nodes;  // their VMs are not used
+  // Heard, but their app lease ran out (a node that cannot hear the leader): their VMs are not
+  // used either, and what is placed there is moved (held until its copy is known to have stopped).
+  std::set<std::string> fenced_nodes;
   std::map<std::string, config::Resources> reserved;  // vm -> held by Orchestrator replicas
   std::vector<v1::AppSpec> apps;                      // sorted by name
   std::vector<v1::AppPlacement> placements;           // as committed, sorted by (app, index)

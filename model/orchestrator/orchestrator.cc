@@ -692,6 +692,10 @@ void Orchestrator::on_director_report(const Address& from, std::uint64_t,
   control.silence_told = false;
   control.running_containers = std::move(running);
   control.failing_containers = std::move(failing);
+  if (!r.apps_fenced())
+    control.apps_fenced_since.reset();
+  else if (!control.apps_fenced_since)
+    control.apps_fenced_since = now_;
   control.vms.assign(r.vms().begin(), r.vms().end());
   const FenceValue held = fence_of(r.accepted());
   const bool ours = held == FenceValue{kClusterEra, term()} && r.controller() == config_.self;
@@ -1311,6 +1315,9 @@ void Orchestrator::schedule_apps(Outputs& out) {
     const auto d = directors_.find(director::director_address(node));
     if (d == directors_.end() || now_ - d->second.last_heard > config_.apps_move_after)
       in.lost_nodes.insert(node);
+    else if (d->second.apps_fenced_since &&
+             now_ - *d->second.apps_fenced_since > config_.apps_move_after)
+      in.fenced_nodes.insert(node);  // for long: not the moment a takeover took to renew
     for (const auto& vm : t->workers.at(node))
       in.vms.push_back(
           {vm.name(), node, {vm.resources().cpu_millis(), vm.resources().memory_bytes()}});

@@ -153,6 +153,8 @@ class Orchestrator final : public Component {
     Time next_vm_recovery{};    // no VM recovery for it before this
     std::uint32_t vm_recoveries = 0;
     std::set<std::string> running_containers;  // from its last report
+    // Since when its reports have said its app lease ran out (unset while they do not).
+    std::optional<Time> apps_fenced_since;
     std::set<std::string> failing_containers;  // from its last report
     std::vector<v1::VmStatus> vms;             // its worker VMs, from its last report
     bool reported = false;      // a report arrived this term: later ones are told as changes
