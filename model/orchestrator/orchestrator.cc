@@ -1225,8 +1225,6 @@ std::vector<v1::AppSpec> Orchestrator::stored_apps() const {
   return apps;  // sorted by name, as the keys are
 }
 
-// The scheduler's question, asked every control tick from the committed state alone: which
-// app replicas must move (their VM is gone with its node) and where the missing ones go.
 // Replicas that may still run somewhere the leader can hear, and so are not placed anywhere yet:
 // one taken off a node that still reports (a resize, a VM too small now) until that node's
 // Director has acknowledged the set without it and reports no copy running in VMs whose Agents
@@ -1307,6 +1305,8 @@ void Orchestrator::note_moves(const Topology& t, const ScheduleInput& in,
                           [](const auto& entry) { return !entry.second.empty(); }));
 }
 
+// The scheduler's question, asked every control tick from the committed state alone: which
+// app replicas must move (their VM is gone with its node) and where the missing ones go.
 void Orchestrator::schedule_apps(Outputs& out) {
   const Topology* t = topology();
   if (!t || apps_request_ != 0) return;
