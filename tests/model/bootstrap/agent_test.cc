@@ -34,6 +34,17 @@ v1::Envelope run(std::uint64_t generation, std::int64_t memory_bytes) {
   return e;
 }
 
+// Generation 1: an Orchestrator replica and an app container, no app lease given.
+v1::Envelope replica_and_app() {
+  v1::Envelope both = run(1, 1LL << 30);
+  auto* app = both.mutable_run_containers()->add_containers();
+  app->set_name("t-web-1");
+  app->set_image("omni/demo-web");
+  app->mutable_resources()->set_cpu_millis(100);
+  app->mutable_resources()->set_memory_bytes(64LL << 20);
+  return both;
+}
+
 TEST(Backoff, DoublesFromMinToMax) {
   struct Case {
     Duration current, expected;
@@ -221,12 +232,7 @@ TEST(Agent, RunsAppsOnlyForTheTimeItsDirectorGave) {
   Harness h;
   h.start();
   h.listed(at_s(0), {});
-  v1::Envelope both = run(1, 1LL << 30);
-  auto* app = both.mutable_run_containers()->add_containers();
-  app->set_name("t-web-1");
-  app->set_image("omni/demo-web");
-  app->mutable_resources()->set_cpu_millis(100);
-  app->mutable_resources()->set_memory_bytes(64LL << 20);
+  v1::Envelope both = replica_and_app();
   h.step(Deliver{at_s(1), "director:n1", both});
   std::vector<std::string> created;
   for (const auto& c : h.creates()) created.push_back(std::get<ContainerOp>(c.op).name);
@@ -268,12 +274,7 @@ TEST(Agent, AfterARestartOnlyTheReplicasComeBackOnTheirOwn) {
   Harness first;
   first.start();
   first.listed(at_s(0), {});
-  v1::Envelope both = run(1, 1LL << 30);
-  auto* app = both.mutable_run_containers()->add_containers();
-  app->set_name("t-web-1");
-  app->set_image("omni/demo-web");
-  app->mutable_resources()->set_cpu_millis(100);
-  app->mutable_resources()->set_memory_bytes(64LL << 20);
+  v1::Envelope both = replica_and_app();
   both.mutable_run_containers()->set_app_lease_ms(9000);
   first.step(Deliver{at_s(1), "director:n1", both});
   const auto persisted = all_of_type<Persist>(first.out);

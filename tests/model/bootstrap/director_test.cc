@@ -480,19 +480,29 @@ v1::Envelope echo(std::uint64_t report_seq) {
   return e;
 }
 
-TEST(Director, AppsRunOnlyWhileTheLeaderEchoesItsReports) {
-  const Address leader = "orchestrator:1";
-  const Address agent = "agent:t-n1-worker-1";
-  Director d(config());
-  Outputs out;
-  d.step(Start{at_s(0), {}}, out);
-  d.step(Deliver{at_s(1), leader, take_control(5)}, out);
+// EnsureWorkers of one worker VM, t-n1-worker-1.
+v1::DirectorCommand one_worker() {
   v1::DirectorCommand workers;
   auto* vm = workers.mutable_ensure_workers()->add_vms();
   vm->set_name("t-n1-worker-1");
   vm->mutable_resources()->set_cpu_millis(2000);
   vm->mutable_resources()->set_memory_bytes(4LL << 30);
-  d.step(Deliver{at_s(1), leader, controlled(5, workers)}, out);
+  return workers;
+}
+
+// Started, taken control of by orchestrator:1 at term 5, and told to run t-n1-worker-1.
+void control_with_one_worker(Director& d, Outputs& out) {
+  d.step(Start{at_s(0), {}}, out);
+  d.step(Deliver{at_s(1), "orchestrator:1", take_control(5)}, out);
+  d.step(Deliver{at_s(1), "orchestrator:1", controlled(5, one_worker())}, out);
+}
+
+TEST(Director, AppsRunOnlyWhileTheLeaderEchoesItsReports) {
+  const Address leader = "orchestrator:1";
+  const Address agent = "agent:t-n1-worker-1";
+  Director d(config());
+  Outputs out;
+  control_with_one_worker(d, out);
   v1::DirectorCommand replicas;
   for (const auto& [name, replica] :
        std::vector<std::pair<std::string, int>>{{"t-orchestrator-2", 2}, {"t-web-1", 0}}) {
@@ -571,14 +581,7 @@ TEST(Director, ARestartedDirectorGrantsNoAppTimeBeforeAnEcho) {
   const Address agent = "agent:t-n1-worker-1";
   Director first(config());
   Outputs out;
-  first.step(Start{at_s(0), {}}, out);
-  first.step(Deliver{at_s(1), leader, take_control(5)}, out);
-  v1::DirectorCommand workers;
-  auto* vm = workers.mutable_ensure_workers()->add_vms();
-  vm->set_name("t-n1-worker-1");
-  vm->mutable_resources()->set_cpu_millis(2000);
-  vm->mutable_resources()->set_memory_bytes(4LL << 30);
-  first.step(Deliver{at_s(1), leader, controlled(5, workers)}, out);
+  control_with_one_worker(first, out);
   v1::DirectorCommand replicas;
   auto* r = replicas.mutable_ensure_replicas()->add_replicas();
   r->set_vm("t-n1-worker-1");
@@ -650,11 +653,7 @@ TEST(Director, DestroysNothingBeforeItKnowsWhatIsDesired) {
   for (const auto& call : omni::testing::all_of_type<DriverCall>(out))
     EXPECT_NE(std::get<VmOp>(call.op).kind, VmOpKind::destroy) << std::get<VmOp>(call.op).name;
   // Once a controller says which workers it wants, the others go.
-  v1::DirectorCommand workers;
-  auto* vm = workers.mutable_ensure_workers()->add_vms();
-  vm->set_name("t-n1-worker-1");
-  vm->mutable_resources()->set_cpu_millis(2000);
-  vm->mutable_resources()->set_memory_bytes(4LL << 30);
+  const v1::DirectorCommand workers = one_worker();
   out.clear();
   d.step(Deliver{at_s(31), "orchestrator:1", take_control(5)}, out);
   d.step(Deliver{at_s(31), "orchestrator:1", controlled(5, workers)}, out);
