@@ -338,7 +338,11 @@ std::optional<LogError> DurableLog::replace_with(const std::string& frame) {
   }
   ::close(fd_);
   fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
-  if (fd_ < 0) return error_of("open", path_);
+  if (fd_ < 0) {
+    LogError e = error_of("open", path_);
+    ::close(fd);  // the new file's descriptor was left open, one for each failed replace
+    return e;
+  }
   ::close(fd);
   size_bytes_ = frame.size();
   return std::nullopt;
