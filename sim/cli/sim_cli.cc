@@ -293,7 +293,12 @@ std::optional<int> parse_command(const std::vector<std::string>& argv, const std
   po::positional_options_description positional;
   positional.add("file", 1);
   try {
-    po::store(po::command_line_parser(argv).options(options).positional(positional).run(), vm);
+    // A flag is spelled out: `--tr` wrote a trace, where `omni` refuses a word it does not know.
+    const int style =
+        po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
+    po::store(
+        po::command_line_parser(argv).options(options).positional(positional).style(style).run(),
+        vm);
     po::notify(vm);
   } catch (const po::error& e) {
     return bad_input(err, command + ": " + e.what() + "; see omni-sim " + command + " --help");

@@ -52,6 +52,7 @@ TEST(SimCli, BadInputExitsTwo) {
       {{"run", kScenario, "--seed", "1", "--seeds", "1..2"}, "not both"},
       {{"run", kScenario, "--jobs", "0"}, "--jobs must be a whole number from 1"},
       {{"run", kScenario, "--colour"}, "unrecognised option"},
+      {{"run", kScenario, "--tr", "t.json"}, "unrecognised option"},  // no guessing --trace
       {{"run", "no/such/file.yaml"}, "no/such/file.yaml:1:1: cannot read the file: no such file"},
       {{"run", "tests/data/scenarios/bad/unknown-target.yaml"},
        "tests/data/scenarios/bad/unknown-target.yaml:5:12: unknown target"},
