@@ -26,6 +26,20 @@ constexpr int kMaxEnvelopeBytes = 80 << 20;
 constexpr std::size_t kMaxQueuedBytes = std::size_t{192} << 20;
 }  // namespace
 
+// What the caller's certificate says: its identity, and why it is refused ("" when it is not).
+struct CertificateCheck {
+  std::optional<Address> identity;
+  std::string refusal;
+};
+
+CertificateCheck check_certificate(const std::string& ca_pem, const std::string& pem) {
+  CertificateCheck check{identity_of(pem), pem.empty() ? "no certificate" : verify(ca_pem, pem)};
+  if (check.refusal.empty() && !check.identity)
+    check.refusal = "the certificate names no omni: identity";
+  OMNI_ASSERT(!check.refusal.empty() || check.identity.has_value());
+  return check;
+}
+
 // The identity comes from the caller's certificate, verified against the cluster's CA. A
 // certificate verified lately is not verified again for every message: a peer sends many.
 class GrpcTransport::Service final : public v1::Peer::Service {
@@ -82,17 +96,15 @@ class GrpcTransport::Service final : public v1::Peer::Service {
       const auto it = verified_.find(pem);
       if (it != verified_.end() && now - it->second.second < kVerifiedFor) return it->second.first;
     }
-    const auto identity = identity_of(pem);
-    std::string reason = verify(ca_pem_, pem);
-    if (reason.empty() && !identity) reason = "the certificate names no omni: identity";
-    if (!reason.empty()) {
-      if (on_refused_) on_refused_(identity.value_or(""), reason);
+    const CertificateCheck check = check_certificate(ca_pem_, pem);
+    if (!check.refusal.empty()) {
+      if (on_refused_) on_refused_(check.identity.value_or(""), check.refusal);
       return std::nullopt;
     }
     std::lock_guard lock(mutex_);
     if (verified_.size() >= kVerifiedRemembered) verified_.clear();
-    verified_[pem] = {*identity, now};
-    return identity;
+    verified_[pem] = {*check.identity, now};
+    return check.identity;
   }
 
   std::string ca_pem_;
@@ -121,18 +133,16 @@ class GrpcTransport::HandshakeVerifier final
   bool Verify(grpc::experimental::TlsCustomVerificationCheckRequest* request,
               std::function<void(grpc::Status)>, grpc::Status* sync_status) override {
     const std::string pem(request->peer_cert().data(), request->peer_cert().size());
-    const auto identity = identity_of(pem);
-    std::string reason = pem.empty() ? "no certificate" : verify(ca_pem_, pem);
-    if (reason.empty() && !identity) reason = "the certificate names no omni: identity";
-    if (reason.empty()) {
+    const CertificateCheck check = check_certificate(ca_pem_, pem);
+    if (check.refusal.empty()) {
       *sync_status = grpc::Status::OK;
       return true;  // answered now
     }
     {
       std::lock_guard lock(refusal_->mutex);
-      if (refusal_->tell) refusal_->tell(identity.value_or(""), reason);
+      if (refusal_->tell) refusal_->tell(check.identity.value_or(""), check.refusal);
     }
-    *sync_status = grpc::Status(grpc::StatusCode::UNAUTHENTICATED, reason);
+    *sync_status = grpc::Status(grpc::StatusCode::UNAUTHENTICATED, check.refusal);
     return true;
   }
   void Cancel(grpc::experimental::TlsCustomVerificationCheckRequest*) override {}

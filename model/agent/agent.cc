@@ -303,9 +303,7 @@ void Agent::report(bool rejected, const std::string& reason, Outputs& out) {
   // What still runs though no set asks for it (its removal pending or failing): the leader places
   // such a replica elsewhere only once it has stopped here.
   for (const auto& [name, state] : containers_) {
-    if (!state.running || std::any_of(desired_.begin(), desired_.end(),
-                                      [&](const v1::ContainerSpec& s) { return s.name() == name; }))
-      continue;
+    if (!state.running || is_desired(name)) continue;
     auto* status = r->add_containers();
     status->set_name(name);
     status->set_vm(config_.vm);
@@ -319,6 +317,11 @@ void Agent::persist(Outputs& out) const {
   checkpoint.set_generation(generation_);
   for (const auto& c : desired_) *checkpoint.add_containers() = c;
   out.push_back(Persist{seal(checkpoint.SerializeAsString()), true, true});
+}
+
+bool Agent::is_desired(const std::string& name) const {
+  return std::any_of(desired_.begin(), desired_.end(),
+                     [&](const v1::ContainerSpec& s) { return s.name() == name; });
 }
 
 // An Orchestrator replica runs whatever happens (Raft guards it); an app container only under the

@@ -80,6 +80,7 @@ class Agent final : public Component {
   void call(ContainerOp op, Outputs& out, std::string spec = {});
   void report(bool rejected, const std::string& reason, Outputs& out);
   void persist(Outputs& out) const;
+  bool is_desired(const std::string& name) const;
   bool holds_app_lease() const { return now_ < apps_leased_until_; }
   bool may_run(const v1::ContainerSpec& spec) const;
   bool is_wanted(const std::string& name) const;

@@ -445,7 +445,7 @@ bool Director::lease_expired() const {
 // once it ran out, and otherwise what is left of it here (the Agent times it by its own clock, so
 // it stops its apps no later than this Director would have fenced them).
 Duration Director::app_lease_left() const {
-  if (!lease_granted_ || lease_expired() || accepted_.era != kClusterEra) return Duration{0};
+  if (!lease_granted_ || lease_expired()) return Duration{0};  // granted: in the cluster era
   const Duration left = config_.app_lease - (now_ - lease_from_);
   OMNI_ASSERT(left >= Duration{0} && left <= config_.app_lease);
   return left;

@@ -149,6 +149,26 @@ std::string app_container_name(const std::string& cluster, const std::string& ap
   return cluster + "-" + app + "-" + std::to_string(index);
 }
 
+std::optional<std::pair<std::string, std::uint32_t>> app_replica_of(
+    const std::string& cluster, const std::string& name,
+    const std::map<std::string, std::uint32_t, std::less<>>& replicas) {
+  const std::string prefix = cluster + "-";
+  const std::size_t dash = name.rfind('-');
+  if (name.rfind(prefix, 0) != 0 || dash == std::string::npos || dash <= prefix.size())
+    return std::nullopt;
+  const std::string_view digits = std::string_view(name).substr(dash + 1);
+  const bool number =
+      !digits.empty() && digits.size() <= 9 && digits.front() != '0' &&
+      std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; });
+  const auto app =
+      replicas.find(std::string_view(name).substr(prefix.size(), dash - prefix.size()));
+  if (!number || app == replicas.end()) return std::nullopt;
+  const auto index = static_cast<std::uint32_t>(std::stoul(std::string(digits)));
+  if (index > app->second) return std::nullopt;
+  OMNI_ASSERT(index >= 1 && app_container_name(cluster, app->first, index) == name);
+  return std::pair{app->first, index};
+}
+
 v1::ContainerSpec app_container(const std::string& cluster, const v1::AppSpec& app,
                                 std::uint32_t index) {
   v1::ContainerSpec c;

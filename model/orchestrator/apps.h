@@ -26,6 +26,11 @@ std::optional<v1::AppSpec> app_of(const v1::StoreObject& object);
 // "CLUSTER-APP-INDEX", unique in the cluster (no app may be named "orchestrator").
 std::string app_container_name(const std::string& cluster, const std::string& app,
                                std::uint32_t index);
+// The (app, index) of an app container's name, the inverse of app_container_name for an app in
+// `replicas` (app -> its replicas) and an index within them; none for any other name.
+std::optional<std::pair<std::string, std::uint32_t>> app_replica_of(
+    const std::string& cluster, const std::string& name,
+    const std::map<std::string, std::uint32_t, std::less<>>& replicas);
 v1::ContainerSpec app_container(const std::string& cluster, const v1::AppSpec& app,
                                 std::uint32_t index);
 

@@ -1253,26 +1253,15 @@ std::set<std::pair<std::string, std::uint32_t>> Orchestrator::held_replicas(
   for (const auto& [replica, node] : moving_from_) held.insert(replica);
   // Each running container's name read back as (app, index): a scan of every app's every replica
   // on every node was most of a 1,000-node run's time.
-  std::map<std::string_view, std::uint32_t> replicas;  // app -> its replicas
+  std::map<std::string, std::uint32_t, std::less<>> replicas;  // app -> its replicas
   for (const auto& app : in.apps) replicas[app.name()] = app.replicas();
-  const std::string prefix = t.cluster + "-";
   for (const auto& node : t.nodes) {
     if (in.lost_nodes.count(node)) continue;
     const auto d = directors_.find(director::director_address(node));
     if (d == directors_.end()) continue;
-    for (const std::string& name : d->second.running_containers) {
-      const std::size_t dash = name.rfind('-');
-      if (name.rfind(prefix, 0) != 0 || dash == std::string::npos || dash <= prefix.size())
-        continue;
-      const std::string_view app(name.data() + prefix.size(), dash - prefix.size());
-      const auto it = replicas.find(app);
-      const std::string digits = name.substr(dash + 1);
-      if (it == replicas.end() || digits.empty() || digits.size() > 9 ||
-          !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }))
-        continue;
-      const auto index = static_cast<std::uint32_t>(std::stoul(digits));
-      if (index >= 1 && index <= it->second) held.insert({std::string(app), index});
-    }
+    for (const std::string& name : d->second.running_containers)
+      if (auto replica = app_replica_of(t.cluster, name, replicas))
+        held.insert(std::move(*replica));
   }
   OMNI_ASSERT(held.size() >= moving_from_.size());
   return held;

@@ -307,15 +307,13 @@ Verdict check_history(const std::vector<Event>& events, const Limits& limits) {
     const auto window = shrinker.find(k.stuck, known_failing);
     if (!window) {
       v.exhausted = true;
-      v.report = budget < limits.max_states
-                     ? "history too hard to check within " + std::to_string(total) +
-                           " states in all (the keys before it used " +
-                           std::to_string(v.states_explored - k.result.states) +
-                           "): " + key_name(r.key) + " (" + std::to_string(r.ops.size()) +
-                           " operations) needs more; no verdict"
-                     : "history too hard to check within " + std::to_string(limits.max_states) +
-                           " states (or the memory of their keys): " + key_name(r.key) + " (" +
-                           std::to_string(r.ops.size()) + " operations) needs more; no verdict";
+      const std::string bound =
+          budget < limits.max_states
+              ? std::to_string(total) + " states in all (the keys before it used " +
+                    std::to_string(v.states_explored - k.result.states) + ")"
+              : std::to_string(limits.max_states) + " states (or the memory of their keys)";
+      v.report = "history too hard to check within " + bound + ": " + key_name(r.key) + " (" +
+                 std::to_string(r.ops.size()) + " operations) needs more; no verdict";
       return v;
     }
     for (std::size_t j : *window) v.window.push_back(*r.ops[j]);

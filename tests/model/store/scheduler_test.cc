@@ -96,6 +96,19 @@ TEST(Scheduler, KeepsWhatStillFitsAndMovesReplicasOffALostNode) {
   EXPECT_EQ(schedule(in).unplace.size(), 3u);
 }
 
+// A running container's name read back as the replica it is, for the apps there are: the inverse
+// of app_container_name, and nothing for any other name a report may carry.
+TEST(Scheduler, AContainersNameIsReadBackAsItsReplica) {
+  const std::map<std::string, std::uint32_t, std::less<>> replicas{{"web", 3}, {"my-api", 2}};
+  using Replica = std::pair<std::string, std::uint32_t>;
+  EXPECT_EQ(app_replica_of("t", app_container_name("t", "web", 3), replicas), Replica("web", 3));
+  EXPECT_EQ(app_replica_of("t-1", app_container_name("t-1", "my-api", 1), replicas),
+            Replica("my-api", 1));
+  for (const std::string name : {"t-web-4", "t-web-0", "t-web-03", "t-web-", "t-web", "u-web-1",
+                                 "t-db-1", "t-orchestrator-1", "t--1", "t-web-99999999999"})
+    EXPECT_FALSE(app_replica_of("t", name, replicas).has_value()) << name;
+}
+
 // A held replica (one that may still run where it was) is taken off a VM it no longer fits but not
 // placed anywhere, and not reported as unschedulable either: it is on its way.
 TEST(Scheduler, AHeldReplicaIsUnplacedButNotPlacedAgain) {
