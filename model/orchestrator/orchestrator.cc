@@ -682,7 +682,9 @@ void Orchestrator::on_director_report(const Address& from, std::uint64_t,
   if (r.report_seq() != 0) control.last_report_seq = r.report_seq();
   std::set<std::string> running;
   std::set<std::string> failing;
+  std::set<std::string> listed;
   for (const auto& c : r.containers()) {
+    listed.insert(c.name());
     if (c.running()) running.insert(c.name());
     if (!c.running() && c.restarts() >= kFailingAfterRestarts) failing.insert(c.name());
   }
@@ -692,6 +694,7 @@ void Orchestrator::on_director_report(const Address& from, std::uint64_t,
   control.silence_told = false;
   control.running_containers = std::move(running);
   control.failing_containers = std::move(failing);
+  control.listed_containers = std::move(listed);
   if (!r.apps_fenced())
     control.apps_fenced_since.reset();
   else if (!control.apps_fenced_since)
@@ -1227,10 +1230,12 @@ std::vector<v1::AppSpec> Orchestrator::stored_apps() const {
 
 // Replicas that may still run somewhere the leader can hear, and so are not placed anywhere yet:
 // one taken off a node that still reports (a resize, a VM too small now) until that node's
-// Director has acknowledged the set without it and reports no copy running in VMs whose Agents
-// it has heard, and any whose container a node that is not lost reports running (a leader that
-// did not see the move). A node silent for apps_move_after holds nothing: its lease has stopped
-// its apps.
+// Director has acknowledged the set without it and lists no copy in VMs whose Agents it has
+// heard, and any whose container a node that is not lost lists (a leader that did not see the
+// move). Listed, not only running: a copy waiting in restart back-off starts again for as long
+// as its Agent's set asks for it, and the Director's acknowledgement says nothing of whether
+// the Agent has its new set yet. A node silent for apps_move_after holds nothing: its lease has
+// stopped its apps.
 std::set<std::pair<std::string, std::uint32_t>> Orchestrator::held_replicas(
     const Topology& t, const ScheduleInput& in) {
   const auto knows_what_runs = [](const DirectorControl& control) {
@@ -1247,11 +1252,11 @@ std::set<std::pair<std::string, std::uint32_t>> Orchestrator::held_replicas(
     const std::string name = app_container_name(t.cluster, replica.first, replica.second);
     const bool lease_ran_out = now_ - d->second.last_lease_renewal > config_.apps_move_after;
     return lease_ran_out ||
-           (knows_what_runs(d->second) && !d->second.running_containers.count(name));
+           (knows_what_runs(d->second) && !d->second.listed_containers.count(name));
   });
   std::set<std::pair<std::string, std::uint32_t>> held;
   for (const auto& [replica, node] : moving_from_) held.insert(replica);
-  // Each running container's name read back as (app, index): a scan of every app's every replica
+  // Each listed container's name read back as (app, index): a scan of every app's every replica
   // on every node was most of a 1,000-node run's time.
   std::map<std::string, std::uint32_t, std::less<>> replicas;  // app -> its replicas
   for (const auto& app : in.apps) replicas[app.name()] = app.replicas();
@@ -1259,7 +1264,7 @@ std::set<std::pair<std::string, std::uint32_t>> Orchestrator::held_replicas(
     if (in.lost_nodes.count(node)) continue;
     const auto d = directors_.find(director::director_address(node));
     if (d == directors_.end()) continue;
-    for (const std::string& name : d->second.running_containers)
+    for (const std::string& name : d->second.listed_containers)
       if (auto replica = app_replica_of(t.cluster, name, replicas))
         held.insert(std::move(*replica));
   }

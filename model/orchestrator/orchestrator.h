@@ -153,6 +153,9 @@ class Orchestrator final : public Component {
     Time next_vm_recovery{};    // no VM recovery for it before this
     std::uint32_t vm_recoveries = 0;
     std::set<std::string> running_containers;  // from its last report
+    // Every container its last report lists, running or not: an Agent restarts one that waits
+    // in back-off for as long as its set still asks for it.
+    std::set<std::string> listed_containers;
     // Since when its reports have said its app lease ran out (unset while they do not).
     std::optional<Time> apps_fenced_since;
     std::set<std::string> failing_containers;  // from its last report

@@ -160,6 +160,33 @@ TEST(Orchestrator, ALoneReplicaPlacesAnAppItWasHandedOver) {
   EXPECT_EQ(s.o.state().app_placements().size(), 2u) << "both replicas placed";
 }
 
+// A node whose Agent still lists a replica's container, stopped and waiting in restart back-off,
+// may run it again at any moment: its Agent restarts it for as long as its set asks for it, and
+// no acknowledgement of the Director says that set has changed. The replica is placed only once
+// the node lists it no more. Counting only running copies placed it a second time.
+TEST(Orchestrator, AReplicaANodeListsAsWaitingToRestartIsPlacedOnlyOnceItIsGone) {
+  Single s;
+  ASSERT_NO_FATAL_FAILURE(lead_alone(s));
+  v1::Envelope with_app = hand_over();
+  *with_app.mutable_hand_over()->add_apps() = web_app();
+  s.input(Deliver{s.now, "root", with_app});
+  s.run_for(100ms);
+  v1::Envelope report = director_report(s.o.term());
+  v1::ContainerStatus* waiting = report.mutable_director_report()->add_containers();
+  waiting->set_name("t-web-1");
+  waiting->set_vm("t-n1-worker-1");
+  waiting->set_running(false);
+  waiting->set_restarts(3);
+  s.input(Deliver{s.now, "director:n1", report});
+  s.run_for(2s);
+  std::set<std::uint32_t> placed;
+  for (const auto& p : s.o.state().app_placements()) placed.insert(p.index());
+  EXPECT_EQ(placed, std::set<std::uint32_t>{2}) << "replica 1 waits to restart on n1";
+  s.input(Deliver{s.now, "director:n1", director_report(s.o.term())});
+  s.run_for(2s);
+  EXPECT_EQ(s.o.state().app_placements().size(), 2u) << "gone from n1: placed";
+}
+
 // Placements the leader must take back, more than one command may carry (kMaxAppPlacements):
 // in one command the decision was refused at apply, every control tick, and no app was placed
 // again. A snapshot holds them here (a buggy leader's, say); the decision is made in parts.
