@@ -1,14 +1,17 @@
 #include "cli/app.h"
 
+#include <algorithm>
 #include <boost/program_options.hpp>
 #include <variant>
 
+#include "cli/archives.h"
 #include "cli/cluster_commands.h"
 #include "cli/file_io.h"
 #include "cli/flags.h"
 #include "cli/local_init.h"
 #include "cli/plan_output.h"
 #include "model/config/parse.h"
+#include "model/config/render.h"
 #include "model/orchestrator/cluster_spec.h"
 #include "model/orchestrator/cluster_state.h"
 #include "model/root/plan.h"
@@ -95,9 +98,18 @@ std::optional<OutputFormat> format_named(const std::string& name) {
   return std::nullopt;
 }
 
+// The file's own text, unless an app's archive was made absolute: then the config rendered.
+std::string config_to_hand_on(std::string text, const config::ClusterConfig& config) {
+  const bool archives =
+      std::any_of(config.apps.begin(), config.apps.end(),
+                  [](const config::AppConfig& app) { return !app.archive.empty(); });
+  return archives ? config::render_yaml(config) : std::move(text);
+}
+
 // Read, parse, validate and plan; every problem is printed as one located line.
-// `text`, when given, gets the file's text: init hands on what it parsed, since a second read of
-// a pipe (`-f /dev/stdin`) finds nothing.
+// `text`, when given, gets the config to hand on, and its apps' archives must be found: init
+// hands on what it parsed, since a second read of a pipe (`-f /dev/stdin`) finds nothing, and
+// with archives made absolute, since the root reads its copy from another directory.
 std::optional<std::pair<config::ClusterConfig, root::Plan>> load_plan(
     const std::string& path, std::ostream& err, std::string* text_read = nullptr) {
   auto text = read_text_file(path);
@@ -108,8 +120,14 @@ std::optional<std::pair<config::ClusterConfig, root::Plan>> load_plan(
   auto parsed = config::parse_cluster_config(std::get<std::string>(text), path);
   for (const auto& d : parsed.errors) err << d.to_string() << "\n";
   if (!parsed.config) return std::nullopt;
+  if (text_read) {
+    const auto problems = resolve_archives(parsed.config->apps, path);
+    for (const auto& d : problems) err << d.to_string() << "\n";
+    if (!problems.empty()) return std::nullopt;
+  }
   auto plan = root::make_plan(*parsed.config);
-  if (text_read) *text_read = std::get<std::string>(std::move(text));
+  if (text_read)
+    *text_read = config_to_hand_on(std::get<std::string>(std::move(text)), *parsed.config);
   if (auto* errors = std::get_if<std::vector<config::Diagnostic>>(&plan)) {
     for (const auto& d : *errors) err << d.to_string() << "\n";
     return std::nullopt;

@@ -18,6 +18,7 @@
 
 #include "cli/admin.h"
 #include "cli/app.h"
+#include "cli/archives.h"
 #include "cli/file_io.h"
 #include "cli/flags.h"
 #include "model/config/parse.h"
@@ -601,9 +602,12 @@ int run_apply(const std::vector<std::string>& args, std::ostream& out, std::ostr
     err << d->to_string() << "\n";
     return kExitBadInput;
   }
-  const auto parsed = config::parse_apps_file(std::get<std::string>(text), common.file);
+  auto parsed = config::parse_apps_file(std::get<std::string>(text), common.file);
   for (const auto& d : parsed.errors) err << d.to_string() << "\n";
   if (!parsed.config) return kExitBadInput;
+  const auto problems = resolve_archives(parsed.config->apps, common.file);
+  for (const auto& d : problems) err << d.to_string() << "\n";
+  if (!problems.empty()) return kExitBadInput;
   Connection c;
   if (auto failed = connect("apply", common, c, err)) return *failed;
   int failures = 0;

@@ -324,20 +324,31 @@ DriverResult list_containers(ContainerDriver& driver) {
   return result;
 }
 
+// Where the image of a create can be imported from: the host's own list first (Omni's image),
+// then the op's archive (an app's). Empty: nowhere.
+std::string archive_of(const ContainerOp& op, const ContainerBridgeConfig& config) {
+  const auto tar = config.image_tars.find(op.image);
+  return tar != config.image_tars.end() ? tar->second : op.archive;
+}
+
 // An image the host knows where to find is imported the first time a create needs it, so a
-// fresh VM runs Omni's own image without anyone importing it by hand.
+// fresh VM runs Omni's own image, and an app its archive, without anyone importing it by hand.
 Result import_if_missing(ContainerDriver& driver, const ContainerOp& op,
                          const ContainerBridgeConfig& config) {
-  const auto tar = config.image_tars.find(op.image);
-  if (tar == config.image_tars.end()) return ok_result();
+  const std::string archive = archive_of(op, config);
+  if (archive.empty()) return ok_result();
+  // From the wire: a relative path would be read from wherever this process happens to run.
+  if (!std::filesystem::path(archive).is_absolute())
+    return error_result(Status::failed, "image " + op.image + " names the archive '" + archive +
+                                            "', which is not an absolute path");
   const auto images = driver.list_images();
   if (!images.ok()) return images.result;
   const auto& names = images.value;
   if (std::find(names.begin(), names.end(), op.image) != names.end()) return ok_result();
-  Result imported = driver.import_image(op.image, tar->second);
+  Result imported = driver.import_image(op.image, archive);
   if (!is_ok(imported))
     return error_result(imported.status, "image " + op.image + " is missing and its import from " +
-                                             tar->second + " failed: " + imported.message);
+                                             archive + " failed: " + imported.message);
   return imported;
 }
 

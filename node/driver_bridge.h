@@ -57,8 +57,9 @@ struct ContainerBridgeConfig {
 
 // Runs one ContainerOp. import_image: op.image names the image, op.args[0] is the OCI layout
 // tar. `create` creates and starts, importing the image first when it is missing and the config
-// says where its tar is; a container of that name that does not run is replaced by one of the
-// op's spec (answered already_exists, as the simulator does).
+// (or else the op's archive, an absolute path) says where its tar is; a container of that name that
+// does not run is replaced by one of the op's spec (answered already_exists, as the simulator
+// does).
 DriverResult execute_container_op(drivers::ContainerDriver& driver, const ContainerOp& op,
                                   const ContainerBridgeConfig& config = {});
 

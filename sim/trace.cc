@@ -120,6 +120,8 @@ void Trace::add_op(const DriverOp& op) {
     for (const auto& arg : container.args) hash_.mix_bytes(arg);
     hash_.mix(static_cast<std::uint64_t>(container.cpu_millis));
     hash_.mix(static_cast<std::uint64_t>(container.memory_bytes));
+    // Only when there is one: the runs without an archive keep the hashes they had before it.
+    if (!container.archive.empty()) hash_.mix_bytes(container.archive);
   }
 }
 

@@ -202,7 +202,7 @@ void Agent::start_container(const v1::ContainerSpec& spec, const std::string& sp
   state.op_pending = true;
   std::vector<std::string> args(spec.args().begin(), spec.args().end());
   call(ContainerOp{ContainerOpKind::create, spec.name(), spec.image(), std::move(args),
-                   spec.resources().cpu_millis(), spec.resources().memory_bytes()},
+                   spec.resources().cpu_millis(), spec.resources().memory_bytes(), spec.archive()},
        out, spec_bytes);
   OMNI_ASSERT(state.op_pending);
 }

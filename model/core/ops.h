@@ -34,6 +34,7 @@ struct ContainerOp {
   std::vector<std::string> args;
   std::int64_t cpu_millis = 0;
   std::int64_t memory_bytes = 0;
+  std::string archive{};  // create: an OCI archive to import `image` from when it is missing
 };
 
 enum class DriverStatus { ok, not_found, already_exists, no_capacity, unavailable, failed };

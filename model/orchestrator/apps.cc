@@ -174,6 +174,7 @@ v1::ContainerSpec app_container(const std::string& cluster, const v1::AppSpec& a
   v1::ContainerSpec c;
   c.set_name(app_container_name(cluster, app.name(), index));
   c.set_image(app.image());
+  c.set_archive(app.archive());
   for (const auto& arg : app.args()) c.add_args(arg);
   *c.mutable_resources() = app.resources();
   return c;

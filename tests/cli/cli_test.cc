@@ -302,6 +302,45 @@ void write_file(const std::filesystem::path& path, const std::string& text) {
   std::ofstream(path) << text;
 }
 
+// An app's archive is relative to the file that names it, and must be there: init and apply say
+// which app's archive is missing before anything starts or connects, and hand on an absolute path
+// (the root reads its copy of the config from another directory).
+TEST(OmniCli, AnAppsArchiveIsFoundRelativeToItsFileOrRefused) {
+  const std::filesystem::path dir =
+      std::filesystem::path(testing::TempDir() + "/omni-archive-" + std::to_string(getpid()))
+          .lexically_normal();
+  std::filesystem::create_directories(dir / "images");
+  const std::string app =
+      "  - {name: web, image: omni/web, archive: images/web.tar, replicas: 1}\n";
+  write_file(dir / "cluster.yaml",
+             "nodes:\n  - {name: n1, resources: {cpu: 8, memory: 16Gi}}\napps:\n" + app);
+  write_file(dir / "apps.yaml", "apps:\n" + app);
+  const std::string missing = "cluster.yaml:4:5: app web: archive images/web.tar (" +
+                              (dir / "images/web.tar").string() + "): no such file";
+  const CommandRun init = omni("init --dry-run -f " + (dir / "cluster.yaml").string());
+  EXPECT_EQ(init.exit_code, 2);
+  EXPECT_NE(init.err.find(missing), std::string::npos) << init.err;
+  const CommandRun apply = omni("apply -f " + (dir / "apps.yaml").string() + " --cluster nowhere");
+  EXPECT_EQ(apply.exit_code, 2) << "refused before it looks for credentials";
+  EXPECT_NE(apply.err.find("apps.yaml:2:5: app web: archive images/web.tar"), std::string::npos)
+      << apply.err;
+
+  std::filesystem::create_directories(dir / "images/web.tar");
+  EXPECT_NE(
+      omni("init --dry-run -f " + (dir / "cluster.yaml").string()).err.find("not a regular file"),
+      std::string::npos);
+  std::filesystem::remove(dir / "images/web.tar");
+  write_file(dir / "images/web.tar", "an OCI archive");
+  const CommandRun found = omni("init --dry-run -o yaml -f " + (dir / "cluster.yaml").string());
+  EXPECT_EQ(found.exit_code, 0) << found.err;
+  EXPECT_NE(found.out.find("archive: " + (dir / "images/web.tar").string()), std::string::npos)
+      << found.out;
+  const CommandRun applied =
+      omni("apply -f " + (dir / "apps.yaml").string() + " --cluster nowhere");
+  EXPECT_EQ(applied.exit_code, 1) << "found: on to the credentials, which are not there";
+  std::filesystem::remove_all(dir);
+}
+
 // A HOME of its own under the test's temp dir, with cluster foo's credentials folder in it
 // (empty), removed at the end; `env` goes before the command.
 struct FooHome {

@@ -238,6 +238,15 @@ class InitLocal : public ::testing::Test {
 };
 
 TEST_F(InitLocal, MakesASelfManagingClusterThatResetRemovesWhole) {
+  // An app whose image no runtime has: its archive, named relative to the config, is imported
+  // where its replica is created (the root reads the config's copy from the site).
+  fs::create_directories(dir_ / "images");
+  fs::create_symlink(OMNI_BUILD_DIR "/omni-image.tar", dir_ / "images/omni.tar");
+  drivers::testing::write_file(
+      dir_ / "cluster.yaml",
+      read_file(dir_ / "cluster.yaml") +
+          "apps:\n  - {name: archived, image: omni/archived:1, archive: images/omni.tar, args: "
+          "[demo-web, --port, \"8081\"], replicas: 1, resources: {cpu: 100m, memory: 64Mi}}\n");
   std::string output;
   ASSERT_EQ(init(&output), 0) << output << read_file(site() + "/root.log");
   for (const char* says :
@@ -292,6 +301,15 @@ TEST_F(InitLocal, MakesASelfManagingClusterThatResetRemovesWhole) {
     EXPECT_NE(containers.find(node::kOmniImage), std::string::npos) << containers;
   }
   EXPECT_NE(ctr({"images", "ls", "-q"}).find(node::kOmniImage), std::string::npos);
+  EXPECT_TRUE(drivers::testing::wait_until(
+      [&] {
+        return run_omni({"get", "apps", "-o", "json"}, &output) == 0 &&
+               output.find("\"name\":\"archived\"") != std::string::npos &&
+               output.find("\"running\":1") != std::string::npos;
+      },
+      std::chrono::seconds(90)))
+      << output;
+  EXPECT_NE(ctr({"images", "ls", "-q"}).find("omni/archived:1"), std::string::npos);
   for (const auto& replica : running["orchestrator"]) {
     const std::string cgroup = read_file("/proc/" + std::to_string(replica.pid) + "/cgroup");
     EXPECT_NE(cgroup.find("/omni-local-" + id + "/omni-" + cluster_ + "-node-"), std::string::npos)

@@ -793,6 +793,35 @@ TEST(ExecuteContainerOpImports, ACreateImportsAMissingImageTheHostKnows) {
   EXPECT_EQ(runtime.remove(k_server).status, drivers::DriverStatus::ok);
 }
 
+// An app's image comes with the op: its archive, imported the first time a create needs it. A
+// relative path is refused (it would be read from wherever the host runs), and a missing archive
+// fails the create with its path.
+TEST(ExecuteContainerOpImports, ACreateImportsAMissingImageFromTheOpsArchive) {
+  TempDir dir("omni-ops");
+  ProcessRuntime runtime(runtime_options(dir));
+  ContainerOp relative = container_op(ContainerOpKind::create, k_server, k_serve_args);
+  relative.archive = "images/omni.tar";
+  const auto refused = execute_container_op(runtime, relative);
+  EXPECT_EQ(refused.status, DriverStatus::failed);
+  EXPECT_TRUE(contains(refused.message, "'images/omni.tar', which is not an absolute path"))
+      << refused.message;
+  ContainerOp missing = relative;
+  missing.archive = dir / "none.tar";
+  const auto failed = execute_container_op(runtime, missing);
+  EXPECT_NE(failed.status, DriverStatus::ok);
+  EXPECT_TRUE(contains(failed.message, missing.archive)) << failed.message;
+  EXPECT_TRUE(runtime.list_images().value.empty());
+  EXPECT_EQ(runtime.list().value.size(), 0u);
+
+  ContainerOp app = relative;
+  app.archive = OMNI_IMAGE_TAR;
+  const auto created = execute_container_op(runtime, app);
+  ASSERT_EQ(created.status, DriverStatus::ok) << created.message;
+  EXPECT_EQ(runtime.list_images().value, Names{k_image});
+  EXPECT_EQ(runtime.inspect(k_server).value.state, ContainerState::running);
+  EXPECT_EQ(runtime.remove(k_server).status, drivers::DriverStatus::ok);
+}
+
 TEST_F(ExecuteContainerOp, AnUnknownKindIsRefused) {
   auto result = run(container_op(static_cast<ContainerOpKind>(42), k_server, k_serve_args));
   EXPECT_EQ(result.status, DriverStatus::failed);

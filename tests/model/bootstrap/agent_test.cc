@@ -107,6 +107,18 @@ TEST(Agent, PersistsTheDesiredSetBeforeRunningIt) {
   EXPECT_EQ(std::get<ContainerOp>(h.creates()[0].op).name, "t-orchestrator-1");
 }
 
+// The host imports a missing image from the container's archive, so the create carries it.
+TEST(Agent, ACreateCarriesTheContainersArchive) {
+  Harness h;
+  h.start();
+  h.listed(at_s(1), {});
+  v1::Envelope e = run(1, 1LL << 30);
+  e.mutable_run_containers()->mutable_containers(0)->set_archive("/srv/images/orchestrator.tar");
+  h.step(Deliver{at_s(1), "director:n1", e});
+  ASSERT_EQ(h.creates().size(), 1u);
+  EXPECT_EQ(std::get<ContainerOp>(h.creates()[0].op).archive, "/srv/images/orchestrator.tar");
+}
+
 TEST(Agent, RefusesContainersBeyondTheVm) {
   Harness h;
   h.start();

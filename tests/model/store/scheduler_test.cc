@@ -98,6 +98,21 @@ TEST(Scheduler, KeepsWhatStillFitsAndMovesReplicasOffALostNode) {
 
 // A running container's name read back as the replica it is, for the apps there are: the inverse
 // of app_container_name, and nothing for any other name a report may carry.
+// A replica's container is the app's: its image, the archive to import it from, args, resources.
+TEST(Scheduler, AReplicasContainerIsTheApps) {
+  v1::AppSpec web = app("web", 3, 250);
+  web.set_archive("/srv/images/web.tar");
+  web.add_args("--port");
+  const v1::ContainerSpec c = app_container("t", web, 2);
+  EXPECT_EQ(c.name(), "t-web-2");
+  EXPECT_EQ(c.image(), "omni/web");
+  EXPECT_EQ(c.archive(), "/srv/images/web.tar");
+  EXPECT_EQ(std::vector<std::string>(c.args().begin(), c.args().end()),
+            std::vector<std::string>{"--port"});
+  EXPECT_EQ(c.resources().cpu_millis(), 250);
+  EXPECT_EQ(c.replica(), 0u);
+}
+
 TEST(Scheduler, AContainersNameIsReadBackAsItsReplica) {
   const std::map<std::string, std::uint32_t, std::less<>> replicas{{"web", 3}, {"my-api", 2}};
   using Replica = std::pair<std::string, std::uint32_t>;
