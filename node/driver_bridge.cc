@@ -457,7 +457,7 @@ DriverResult execute_vm_op(VmDriver& driver, const VmOp& op, const VmBridgeConfi
     case VmOpKind::start:
       return to_model(driver.start(name));
     case VmOpKind::stop:
-      return to_model(driver.stop(name, false));
+      return to_model(driver.stop(name, op.force));
     case VmOpKind::destroy:
       return to_model(driver.destroy(name));
     case VmOpKind::list:

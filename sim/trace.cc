@@ -111,6 +111,7 @@ void Trace::add_op(const DriverOp& op) {
       hash_.mix_bytes(key);
       hash_.mix_bytes(value);
     }
+    if (vm->force) hash_.mix(1);  // only when set: the runs without it keep their hashes
   } else {
     const auto& container = std::get<ContainerOp>(op);
     hash_.mix(static_cast<std::uint64_t>(container.kind));

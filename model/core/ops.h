@@ -20,6 +20,8 @@ struct VmOp {
   std::int64_t cpu_millis = 0;
   std::int64_t memory_bytes = 0;
   std::map<std::string, std::string> metadata;  // ordered, so it serializes the same way
+  // stop: power off at once, as a pulled plug; a hung guest ignores a request to shut down.
+  bool force{};
 };
 
 enum class ContainerOpKind { import_image, create, start, stop, kill, remove, list };

@@ -679,6 +679,7 @@ void Orchestrator::on_director_report(const Address& from, std::uint64_t,
   if (it == directors_.end() || !is_leader()) return;
   DirectorControl& control = it->second;
   control.last_heard = now_;
+  control.vm_runs_silent_since.reset();
   if (r.report_seq() != 0) control.last_report_seq = r.report_seq();
   std::set<std::string> running;
   std::set<std::string> failing;
@@ -732,14 +733,19 @@ void Orchestrator::on_director_report(const Address& from, std::uint64_t,
 void Orchestrator::on_driver_done(const DriverDone& done) {
   const auto it = vm_ops_.find(done.op_id);
   if (it == vm_ops_.end()) return;  // an answer to an op of an earlier term
-  const Address director = it->second;
+  const DirectorVmOp op = it->second;
   vm_ops_.erase(it);
-  const auto control = directors_.find(director);
+  const auto control = directors_.find(op.director);
   if (control == directors_.end()) return;
   const bool recovered =
       done.result.status == DriverStatus::ok || done.result.status == DriverStatus::already_exists;
   if (!recovered) control->second.last_rejection = done.result.message;
+  // The VM is there and runs: if the Director stays silent, something inside it is stuck.
+  if (recovered && op.kind == VmOpKind::create && !control->second.vm_runs_silent_since)
+    control->second.vm_runs_silent_since = now_;
   OMNI_ASSERT(vm_ops_.size() <= directors_.size());
+  OMNI_ASSERT(!control->second.vm_runs_silent_since ||
+              *control->second.vm_runs_silent_since <= now_);
 }
 
 // The leader's duties, every control_interval: control every Director at this term, give it
@@ -789,6 +795,7 @@ void Orchestrator::begin_term() {
     control.last_heard = now_;
     control.last_lease_renewal = now_;  // a lease the last leader gave may run until then
     control.next_vm_recovery = now_;
+    control.vm_runs_silent_since.reset();
   }
   next_control_ = now_;
   OMNI_ASSERT(led_term_ == term());
@@ -873,22 +880,25 @@ void Orchestrator::send_desired(const Address& director, DirectorControl& contro
 void Orchestrator::recover_director_vm(const Address& director, DirectorControl& control,
                                        Outputs& out) {
   if (now_ < control.next_vm_recovery) return;
-  for (const auto& [op, target] : vm_ops_)
-    if (target == director) return;  // one call in flight per Director
+  for (const auto& [id, op] : vm_ops_)
+    if (op.director == director) return;  // one call in flight per Director
   const DesiredByNode* desired = desired_by_node();
   const std::string node = director.substr(director.find(':') + 1);
   const auto it = desired ? desired->find(node) : DesiredByNode::const_iterator{};
   if (!desired || it == desired->end() || it->second.director_vm.name().empty()) return;
   control.next_vm_recovery = now_ + config_.director_lost_after;
   ++control.vm_recoveries;
+  const v1::VmSpec& vm = it->second.director_vm;
+  if (director_vm_is_stuck(control)) {
+    power_off_director_vm(director, node, vm, control, out);
+    return;
+  }
   if (!control.silence_told)  // once a silence: a node gone for good is tried every interval
     events_.add(now_, "director",
-                "the Director on " + node + " is silent: creating its VM " +
-                    it->second.director_vm.name() + " again");
+                "the Director on " + node + " is silent: creating its VM " + vm.name() + " again");
   control.silence_told = true;
-  const v1::VmSpec& vm = it->second.director_vm;
   const std::uint64_t id = next_op_id_++;
-  vm_ops_[id] = director;
+  vm_ops_[id] = {director, VmOpKind::create};
   out.push_back(DriverCall{id, VmOp{VmOpKind::create,
                                     node,
                                     vm.name(),
@@ -896,6 +906,32 @@ void Orchestrator::recover_director_vm(const Address& director, DirectorControl&
                                     vm.resources().memory_bytes(),
                                     {{"node", node}, {"role", "director"}}}});
   OMNI_ASSERT(control.next_vm_recovery > now_);
+}
+
+// A Director still silent two intervals after its hypervisor said its VM exists and runs (a
+// create of a stopped VM boots it, which takes far less) is hung, or dead under an init that
+// left the VM up: creating the VM again changes nothing, and the node would be lost for good.
+bool Orchestrator::director_vm_is_stuck(const DirectorControl& control) const {
+  return control.vm_runs_silent_since &&
+         now_ - *control.vm_runs_silent_since >= 2 * config_.director_lost_after;
+}
+
+// Powered off at once (a hung guest ignores a shutdown); the next recovery's create boots it,
+// and the Director comes back from its checkpoint.
+void Orchestrator::power_off_director_vm(const Address& director, const std::string& node,
+                                         const v1::VmSpec& vm, DirectorControl& control,
+                                         Outputs& out) {
+  OMNI_ASSERT(director_vm_is_stuck(control));
+  control.vm_runs_silent_since.reset();
+  events_.add(now_, "director",
+              "the Director on " + node + " is silent though its VM " + vm.name() +
+                  " runs: powering the VM off to boot it again");
+  const std::uint64_t id = next_op_id_++;
+  vm_ops_[id] = {director, VmOpKind::stop};
+  VmOp stop{VmOpKind::stop, node, vm.name(), 0, 0, {}};
+  stop.force = true;
+  out.push_back(DriverCall{id, std::move(stop)});
+  OMNI_ASSERT(!control.vm_runs_silent_since);
 }
 
 // The handed-over cluster, planned once: a thousand Directors must not mean a thousand plans

@@ -152,6 +152,9 @@ class Orchestrator final : public Component {
     Time last_lease_renewal{};  // when an echo last renewed its app lease (or the term began)
     Time next_vm_recovery{};    // no VM recovery for it before this
     std::uint32_t vm_recoveries = 0;
+    // Since a create answered that its VM exists (and now runs) while it stayed silent; unset
+    // once it reports, or once its VM was powered off to boot again.
+    std::optional<Time> vm_runs_silent_since;
     std::set<std::string> running_containers;  // from its last report
     // Every container its last report lists, running or not: an Agent restarts one that waits
     // in back-off for as long as its set still asks for it.
@@ -218,6 +221,9 @@ class Orchestrator final : public Component {
   void renew_lease(const Address& director, DirectorControl& control, Outputs& out);
   void send_desired(const Address& director, DirectorControl& control, Outputs& out);
   void recover_director_vm(const Address& director, DirectorControl& control, Outputs& out);
+  bool director_vm_is_stuck(const DirectorControl& control) const;
+  void power_off_director_vm(const Address& director, const std::string& node, const v1::VmSpec& vm,
+                             DirectorControl& control, Outputs& out);
   struct NodeDesired {
     v1::VmSpec director_vm;  // the Director's own VM, as the root created it
     std::vector<v1::VmSpec> vms;
@@ -289,12 +295,16 @@ class Orchestrator final : public Component {
   std::map<std::uint64_t, StoreWaiter> store_waiters_;    // request id -> waiter
   std::set<std::pair<Address, std::uint64_t>> recent_store_requests_;
   std::deque<std::pair<Address, std::uint64_t>> recent_store_order_;  // oldest first
-  std::map<std::uint64_t, Address> vm_ops_;                           // driver op id -> Director
-  std::optional<Topology> topology_;         // derived from the handed-over config, cached
-  std::optional<DesiredByNode> desired_;     // derived from the replicated state, cached
-  std::uint64_t desired_revision_ = 0;       // the state's revision desired_ was derived from
-  std::uint64_t desired_revision_sent_ = 0;  // the revision the Directors are being given
-  std::uint64_t membership_request_ = 0;     // the membership step in flight (request id), or 0
+  struct DirectorVmOp {
+    Address director;
+    VmOpKind kind = VmOpKind::create;
+  };
+  std::map<std::uint64_t, DirectorVmOp> vm_ops_;  // driver op id -> whose VM, and what was asked
+  std::optional<Topology> topology_;              // derived from the handed-over config, cached
+  std::optional<DesiredByNode> desired_;          // derived from the replicated state, cached
+  std::uint64_t desired_revision_ = 0;            // the state's revision desired_ was derived from
+  std::uint64_t desired_revision_sent_ = 0;       // the revision the Directors are being given
+  std::uint64_t membership_request_ = 0;  // the membership step in flight (request id), or 0
   std::string membership_problem_;
   Address replacing_;
   std::map<Address, Time> learner_since_;    // when this leader first saw each learner

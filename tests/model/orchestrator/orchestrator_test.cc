@@ -306,6 +306,60 @@ std::vector<std::uint64_t> desired_seqs(const Single& s) {
   return seqs;
 }
 
+// The VM ops the leader asked for since `out` was last cleared.
+std::vector<std::pair<std::uint64_t, VmOp>> vm_calls(const Single& s) {
+  std::vector<std::pair<std::uint64_t, VmOp>> calls;
+  for (const auto& call : omni::testing::all_of_type<DriverCall>(s.out))
+    if (const auto* op = std::get_if<VmOp>(&call.op)) calls.emplace_back(call.op_id, *op);
+  return calls;
+}
+
+// A Director silent while its hypervisor says its VM runs (hung, or dead under an init that left
+// the VM up): creating the VM again changes nothing, so two intervals after the first answer the
+// leader powers the VM off at once, and the next recovery creates it, which boots it. A report in
+// between is a Director that came back: nothing is powered off. Creating alone left the node's
+// Director down for good.
+TEST(Orchestrator, ADirectorSilentWhileItsVmRunsHasItsVmPoweredOffAndBootedAgain) {
+  Single s;
+  ASSERT_NO_FATAL_FAILURE(lead_a_controlled_director(s));
+  const auto answer = [&s](std::uint64_t id, DriverStatus status) {
+    s.input(DriverDone{s.now, id, DriverResult{status, "", {}, {}}});
+  };
+  // Steps until the leader asks something of a VM, at most 31 s; answered at once by the caller.
+  const auto next_vm_call = [&s] {
+    s.out.clear();
+    for (int ms = 0; ms < 31'000 && vm_calls(s).empty(); ms += 10) s.run_for(10ms);
+    const auto calls = vm_calls(s);
+    EXPECT_EQ(calls.size(), 1u);
+    return calls.empty() ? std::pair<std::uint64_t, VmOp>{} : calls.front();
+  };
+  auto [id, op] = next_vm_call();
+  EXPECT_EQ(op.kind, VmOpKind::create);
+  EXPECT_EQ(op.name, "t-n1-director");
+  answer(id, DriverStatus::already_exists);  // it runs
+  std::tie(id, op) = next_vm_call();
+  EXPECT_EQ(op.kind, VmOpKind::create) << "one interval on: created again, still silent";
+  answer(id, DriverStatus::already_exists);
+  std::tie(id, op) = next_vm_call();
+  EXPECT_EQ(op.kind, VmOpKind::stop) << "two intervals on: powered off";
+  EXPECT_TRUE(op.force);
+  EXPECT_EQ(op.name, "t-n1-director");
+  answer(id, DriverStatus::ok);
+  std::tie(id, op) = next_vm_call();
+  EXPECT_EQ(op.kind, VmOpKind::create) << "and booted again";
+  answer(id, DriverStatus::ok);
+  // Back (a report) and silent again: the count starts over, with a create.
+  s.input(Deliver{s.now, "director:n1", director_report(s.o.term())});
+  std::tie(id, op) = next_vm_call();
+  EXPECT_EQ(op.kind, VmOpKind::create);
+  answer(id, DriverStatus::already_exists);
+  s.input(Deliver{s.now, "director:n1", director_report(s.o.term())});  // it answers again
+  s.out.clear();
+  s.run_for(60s);
+  for (const auto& [call, vm_op] : vm_calls(s))
+    EXPECT_NE(vm_op.kind, VmOpKind::stop) << "a Director that reported is not powered off";
+}
+
 // The desired state is level-triggered: sent again every control interval until the Director
 // acknowledges both commands of the latest send, and again after it refuses them.
 TEST(Orchestrator, TheDesiredStateIsSentAgainUntilTheDirectorAcknowledgesIt) {
