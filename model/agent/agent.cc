@@ -252,6 +252,7 @@ void Agent::on_driver_done(const DriverDone& done, Outputs& out) {
     state.running = true;
     state.running_since = now_;
     state.started_spec = op.spec;
+    if (!is_wanted(op.name)) reconcile(out);  // a newer set dropped it while it started
   } else {
     state.backoff = next_backoff(state.backoff, config_.backoff_min, config_.backoff_max);
     state.next_attempt = now_ + state.backoff;
@@ -300,14 +301,15 @@ void Agent::report(bool rejected, const std::string& reason, Outputs& out) {
     status->set_running(it != containers_.end() && it->second.running);
     status->set_restarts(it != containers_.end() ? it->second.restarts : 0);
   }
-  // What still runs though no set asks for it (its removal pending or failing): the leader places
-  // such a replica elsewhere only once it has stopped here.
+  // What still runs though no set asks for it (its removal pending or failing), or may start
+  // (its create still in flight): the leader places such a replica elsewhere only once it is
+  // gone from here.
   for (const auto& [name, state] : containers_) {
-    if (!state.running || is_desired(name)) continue;
+    if (!(state.running || state.op_pending) || is_desired(name)) continue;
     auto* status = r->add_containers();
     status->set_name(name);
     status->set_vm(config_.vm);
-    status->set_running(true);
+    status->set_running(state.running);
   }
   out.push_back(Send{config_.director, std::move(e)});
 }

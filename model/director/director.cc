@@ -396,7 +396,10 @@ void Director::on_agent_report(const Address& from, const v1::AgentReport& repor
   // Only so far ahead: a generation near 2^64 would wrap the next increment to zero.
   if (report.generation() > generation_ && report.generation() - generation_ <= kMaxGenerationLead)
     generation_ = report.generation() + 1;
-  if (report.generation() != generation_ && is_desired(vm)) send_containers(vm, out);
+  // A set the Agent refused goes again at the next reconcile, not at once: at once, the two
+  // passed a set that does not fit back and forth as fast as the network carries them.
+  if (report.generation() != generation_ && is_desired(vm) && !report.rejected())
+    send_containers(vm, out);
 }
 
 void Director::send_containers(const std::string& vm, Outputs& out) {
@@ -521,6 +524,7 @@ void Director::report(const Address& to, std::uint64_t seq, bool rejected,
   e.mutable_director_report()->set_command_seq(seq);
   e.mutable_director_report()->set_report_seq(next_report_seq_);
   e.mutable_director_report()->set_apps_fenced(apps_fenced_);
+  e.mutable_director_report()->set_lease_granted(lease_granted_);
   // Only the controller's echo renews the lease: only what it was sent is worth remembering.
   if (to == controller_) reports_sent_.emplace_back(next_report_seq_, now_);
   ++next_report_seq_;

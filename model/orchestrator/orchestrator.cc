@@ -700,6 +700,7 @@ void Orchestrator::on_director_report(const Address& from, std::uint64_t,
     control.apps_fenced_since.reset();
   else if (!control.apps_fenced_since)
     control.apps_fenced_since = now_;
+  control.lease_lapsed = r.apps_fenced() || !r.lease_granted();
   control.vms.assign(r.vms().begin(), r.vms().end());
   const FenceValue held = fence_of(r.accepted());
   const bool ours = held == FenceValue{kClusterEra, term()} && r.controller() == config_.self;
@@ -796,6 +797,7 @@ void Orchestrator::begin_term() {
     control.last_lease_renewal = now_;  // a lease the last leader gave may run until then
     control.next_vm_recovery = now_;
     control.vm_runs_silent_since.reset();
+    control.lease_lapsed = true;  // until a report of this term says otherwise
   }
   next_control_ = now_;
   OMNI_ASSERT(led_term_ == term());
@@ -824,9 +826,16 @@ void Orchestrator::reconcile_director(const Address& director, DirectorControl& 
 void Orchestrator::renew_lease(const Address& director, DirectorControl& control, Outputs& out) {
   if (now_ < control.next_lease_renewal || control.last_report_seq == 0) return;
   OMNI_ASSERT(is_leader());
-  // A node that has not taken the set without a replica moved off it (it may not hear us) gets
-  // no more lease: within apps_move_after its apps stop, and the replica may be placed again.
-  if (!control.desired_acked && moves_off(director_node(director))) return;
+  // A renewal that would start a Director's apps again (its lease ran out, or this incarnation
+  // holds none yet) waits until it has acknowledged the set it must run now: it may hold an
+  // older one (it was cut off, or restarted from its checkpoint) with replicas placed elsewhere
+  // since, and a renewal that overtook the new set had it run the old one, a replica in two
+  // places. A node that has not taken the set without a replica moved off it (it may not hear
+  // us) gets no more lease either: within apps_move_after its apps stop, and the replica may be
+  // placed again. A Director whose lease runs on is renewed whatever it has acknowledged: the
+  // leader moved nothing off it (a node is lost only once its lease has run out).
+  if (!control.desired_acked && (control.lease_lapsed || moves_off(director_node(director))))
+    return;
   control.last_lease_renewal = now_;
   control.next_lease_renewal = now_ + config_.lease_renew_interval;
   v1::Envelope e;

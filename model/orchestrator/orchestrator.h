@@ -161,6 +161,8 @@ class Orchestrator final : public Component {
     std::set<std::string> listed_containers;
     // Since when its reports have said its app lease ran out (unset while they do not).
     std::optional<Time> apps_fenced_since;
+    // Its last report said its lease ran out, or that this incarnation has none yet.
+    bool lease_lapsed = true;
     std::set<std::string> failing_containers;  // from its last report
     std::vector<v1::VmStatus> vms;             // its worker VMs, from its last report
     bool reported = false;      // a report arrived this term: later ones are told as changes

@@ -55,6 +55,7 @@ TEST_P(ScenarioSweep, EverySeedPasses) {
 // Listed by hand so a new file is a deliberate addition; the test below keeps the list whole.
 const std::vector<std::string> kScenarios{"apps",
                                           "apps-director-loss",
+                                          "apps-heal-fast-start",
                                           "apps-move-interrupted",
                                           "apps-move-live",
                                           "apps-node-loss",

@@ -119,6 +119,29 @@ TEST(Agent, ACreateCarriesTheContainersArchive) {
   EXPECT_EQ(std::get<ContainerOp>(h.creates()[0].op).archive, "/srv/images/orchestrator.tar");
 }
 
+// A container a newer set dropped while its create was in flight may still start: the Agent's
+// reports list it (not running) until it is gone, and it is removed as soon as it started. The
+// reports left it out, and the leader could take its absence for a copy that cannot run.
+TEST(Agent, ACreateInFlightThatANewerSetDroppedIsListedAndRemovedOnceStarted) {
+  Harness h;
+  h.start();
+  h.listed(at_s(1), {});
+  h.step(Deliver{at_s(1), "director:n1", run(1, 1LL << 30)});
+  ASSERT_EQ(h.creates().size(), 1u);
+  const std::uint64_t create = h.creates()[0].op_id;
+  v1::Envelope none;
+  none.mutable_run_containers()->set_generation(2);
+  h.step(Deliver{at_s(2), "director:n1", none});
+  const auto reports = omni::testing::sends_to(h.out, "director:n1");
+  ASSERT_FALSE(reports.empty());
+  const auto& listed = reports.back().envelope.agent_report().containers();
+  ASSERT_EQ(listed.size(), 1) << "the create in flight is listed";
+  EXPECT_EQ(listed[0].name(), "t-orchestrator-1");
+  EXPECT_FALSE(listed[0].running());
+  h.step(DriverDone{at_s(3), create, DriverResult{}});
+  EXPECT_EQ(h.removed(), std::vector<std::string>{"t-orchestrator-1"}) << "removed at once";
+}
+
 TEST(Agent, RefusesContainersBeyondTheVm) {
   Harness h;
   h.start();

@@ -306,6 +306,54 @@ std::vector<std::uint64_t> desired_seqs(const Single& s) {
   return seqs;
 }
 
+// A periodic report of n1's Director holding a lease, which has run out when `lapsed`.
+v1::Envelope lease_report(std::uint64_t term, std::uint64_t report_seq, bool lapsed) {
+  v1::Envelope e = director_report(term);
+  e.mutable_director_report()->set_report_seq(report_seq);
+  e.mutable_director_report()->set_lease_granted(true);
+  e.mutable_director_report()->set_apps_fenced(lapsed);
+  return e;
+}
+
+// The report seqs the leader echoed to n1's Director (each renews its app lease).
+std::vector<std::uint64_t> echoes(const Single& s) {
+  std::vector<std::uint64_t> seqs;
+  for (const auto& send : s.sent_to("director:n1"))
+    if (send.envelope.inspect().lease_report_seq() != 0)
+      seqs.push_back(send.envelope.inspect().lease_report_seq());
+  return seqs;
+}
+
+// A renewal that would start a Director's apps again waits until it has acknowledged the set it
+// must run now: it may hold an older one, with replicas placed elsewhere while it was cut off,
+// and a renewal that overtook the new set had it run them (a replica in two places). A Director
+// whose lease runs on is renewed whatever it has acknowledged: nothing was moved off it.
+TEST(Orchestrator, ALeaseThatRanOutIsRenewedOnlyOnceTheSetToRunIsAcknowledged) {
+  Single s;
+  ASSERT_NO_FATAL_FAILURE(lead_a_controlled_director(s));
+  s.out.clear();
+  s.input(Deliver{s.now, "director:n1", lease_report(s.o.term(), 7, true)});
+  s.run_for(3s);
+  EXPECT_TRUE(echoes(s).empty()) << "lapsed, and the set it must run not acknowledged";
+  const std::vector<std::uint64_t> seqs = desired_seqs(s);
+  ASSERT_GE(seqs.size(), 2u);
+  for (auto seq = seqs.end() - 2; seq != seqs.end(); ++seq)
+    s.input(Deliver{s.now, "director:n1", director_report(s.o.term(), *seq)});
+  s.out.clear();
+  s.input(Deliver{s.now, "director:n1", lease_report(s.o.term(), 8, true)});
+  s.run_for(3s);
+  EXPECT_FALSE(echoes(s).empty()) << "acknowledged: renewed";
+  for (const std::uint64_t seq : echoes(s)) EXPECT_EQ(seq, 8u);
+
+  Single running;
+  ASSERT_NO_FATAL_FAILURE(lead_a_controlled_director(running));
+  running.out.clear();
+  running.input(Deliver{running.now, "director:n1", lease_report(running.o.term(), 9, false)});
+  running.run_for(3s);
+  EXPECT_FALSE(desired_seqs(running).empty()) << "the set is not acknowledged";
+  EXPECT_FALSE(echoes(running).empty()) << "a lease that runs on is renewed";
+}
+
 // The VM ops the leader asked for since `out` was last cleared.
 std::vector<std::pair<std::uint64_t, VmOp>> vm_calls(const Single& s) {
   std::vector<std::pair<std::uint64_t, VmOp>> calls;
