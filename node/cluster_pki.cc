@@ -19,9 +19,10 @@ class Issuer {
   Issuer(KeyPair ca, Validity validity, fs::path root)
       : ca_(std::move(ca)), validity_(validity), root_(std::move(root)) {}
 
-  std::string into(const fs::path& dir, const std::string& identity) {
+  std::string into(const fs::path& dir, const std::string& identity,
+                   const std::string& ip_address = "") {
     std::string error;
-    const auto pair = issue(ca_, identity, validity_, error);
+    const auto pair = issue(ca_, identity, validity_, error, ip_address);
     if (!pair) return "cannot issue " + identity + ": " + error;
     std::error_code made;
     fs::create_directories(dir, made);
@@ -70,7 +71,8 @@ std::string key_pair_name(const std::string& identity) {
 }
 
 std::string write_cluster_pki(const root::Plan& plan, const std::string& dir,
-                              const Validity& validity) {
+                              const Validity& validity,
+                              const std::map<std::string, std::string>& addresses) {
   std::string error;
   const auto ca = make_ca(plan.cluster, validity, error);
   if (!ca) return "cannot make the cluster's CA: " + error;
@@ -81,8 +83,10 @@ std::string write_cluster_pki(const root::Plan& plan, const std::string& dir,
   const auto by_vm = identities_by_vm(plan);
   for (const auto& vm : plan.vms) {
     const fs::path at = vm_dir(dir, plan, vm);
+    const auto address = addresses.find(vm.name);
+    const std::string ip = address == addresses.end() ? "" : address->second;
     for (const auto& identity : by_vm.at(vm.name))
-      if (error = issuer.into(at, identity); !error.empty()) return error;
+      if (error = issuer.into(at, identity, ip); !error.empty()) return error;
     if (error = issuer.write_ca_cert(at); !error.empty()) return error;
   }
   return {};

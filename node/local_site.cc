@@ -467,7 +467,7 @@ std::string write_local_site(const LocalSite& site, const std::string& cluster_y
   if (error.empty() && !fs::exists(pki)) {
     const fs::path fresh = site.dir + "/pki.new";
     fs::remove_all(fresh, ignored);
-    error = write_cluster_pki(plan, fresh.string());
+    error = write_cluster_pki(plan, fresh.string(), {}, planned_addresses(plan, site.subnet));
     if (error.empty()) fs::rename(fresh, pki, ignored);
     if (error.empty() && ignored)
       error = "cannot rename " + fresh.string() + ": " + ignored.message();

@@ -14,13 +14,33 @@ namespace omni::node {
 namespace http = boost::beast::http;
 using boost::asio::ip::tcp;
 
+namespace {
+
+// A label value as the text format quotes it: a quote, a backslash or a line break written plain
+// would end the value early, and what follows would read as another value or series.
+std::string label_value(const std::string& text) {
+  std::string escaped;
+  for (const char c : text) {
+    if (c == '\\' || c == '"')
+      escaped += {'\\', c};
+    else if (c == '\n')
+      escaped += "\\n";
+    else
+      escaped += c;
+  }
+  return escaped;
+}
+
+}  // namespace
+
 std::string exposition(const std::string& identity, const std::vector<Metric>& metrics) {
+  const std::string label = "{identity=\"" + label_value(identity) + "\"} ";
   std::string out;
   for (const Metric& m : metrics) {
     char value[64];
     std::snprintf(value, sizeof value, "%.17g", m.value);
     out += "# HELP " + m.name + " " + m.help + "\n# TYPE " + m.name + " " + m.type + "\n" + m.name +
-           "{identity=\"" + identity + "\"} " + value + "\n";
+           label + value + "\n";
   }
   return out;
 }

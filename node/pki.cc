@@ -124,7 +124,8 @@ std::optional<KeyPair> make_ca(const std::string& cluster, const Validity& valid
 }
 
 std::optional<KeyPair> issue(const KeyPair& ca, const std::string& identity,
-                             const Validity& validity, std::string& error) {
+                             const Validity& validity, std::string& error,
+                             const std::string& ip_address) {
   OMNI_ASSERT(!identity.empty(), "a certificate names a component");
   Cert ca_cert = read_cert(ca.cert_pem);
   Key ca_key = read_key(ca.key_pem);
@@ -139,7 +140,8 @@ std::optional<KeyPair> issue(const KeyPair& ca, const std::string& identity,
                      "critical,digitalSignature,keyAgreement") ||
       !add_extension(cert.get(), ca_cert.get(), NID_ext_key_usage, "serverAuth,clientAuth") ||
       !add_extension(cert.get(), ca_cert.get(), NID_subject_alt_name,
-                     std::string("URI:") + kUriPrefix + identity + ",DNS:" + tls_name(identity)) ||
+                     std::string("URI:") + kUriPrefix + identity + ",DNS:" + tls_name(identity) +
+                         (ip_address.empty() ? "" : ",IP:" + ip_address)) ||
       X509_sign(cert.get(), ca_key.get(), EVP_sha256()) == 0)
     return failed(error, openssl_error("signing " + identity));
   return KeyPair{pem_of(cert.get()), pem_of(key.get())};

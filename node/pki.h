@@ -23,9 +23,12 @@ struct Validity {
 // A self-signed CA for the cluster. Errors are OpenSSL's, for a person.
 std::optional<KeyPair> make_ca(const std::string& cluster, const Validity& validity,
                                std::string& error);
-// A certificate for `identity`, signed by `ca`, usable as a TLS server and client.
+// A certificate for `identity`, signed by `ca`, usable as a TLS server and client. It also names
+// `ip_address` when one is given (IPv4 or IPv6): the address the dashboard is reached at, so a
+// browser that trusts the CA trusts the page.
 std::optional<KeyPair> issue(const KeyPair& ca, const std::string& identity,
-                             const Validity& validity, std::string& error);
+                             const Validity& validity, std::string& error,
+                             const std::string& ip_address = "");
 // The DNS name a certificate also carries, for TLS's host name check: "orchestrator-2.omni".
 std::string tls_name(const std::string& identity);
 // The identity in a certificate's "omni:" URI, or nothing when it has none (or is not PEM).

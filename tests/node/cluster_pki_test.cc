@@ -3,6 +3,8 @@
 #include "node/cluster_pki.h"
 
 #include <gtest/gtest.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
 #include <sys/stat.h>
 
 #include <filesystem>
@@ -83,6 +85,44 @@ TEST(ClusterPki, EveryComponentOfThePlanGetsItsCertificateWhereItsVmReceivesIt) 
       EXPECT_EQ(verify(ca, slurp(at / (key_pair_name(identity) + ".crt"))), "") << identity;
   }
   EXPECT_EQ(replicas_seen.size(), 3u);
+}
+
+// Whether the PEM certificate `cert_pem` names the IP address `ip` (as TLS checks a host name).
+bool names_address(const std::string& cert_pem, const std::string& ip) {
+  BIO* bio = BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size()));
+  X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
+  BIO_free(bio);
+  if (cert == nullptr) return false;
+  const bool named = X509_check_ip_asc(cert, ip.c_str(), 0) == 1;
+  X509_free(cert);
+  return named;
+}
+
+// Each certificate of what runs in a VM names the VM's planned address, and no other: a browser
+// that trusts the CA then trusts an Orchestrator's dashboard at its address. Without it, every
+// member's page was a name mismatch to a browser that had imported the CA.
+TEST(ClusterPki, ACertificateNamesTheAddressOfTheVmItIsFor) {
+  testing::TempDir dir;
+  const root::Plan plan = plan_of(kCluster);
+  std::map<std::string, std::string> addresses;
+  int host = 10;
+  for (const auto& vm : plan.vms) addresses[vm.name] = "10.215.7." + std::to_string(host++);
+  ASSERT_EQ(write_cluster_pki(plan, dir.path.string(), {}, addresses), "");
+  int checked = 0;
+  for (const auto& vm : plan.vms) {
+    const fs::path director_dir = dir.path / "vms" / root::director_vm_name("prod", vm.node);
+    const fs::path at =
+        vm.role == root::VmRole::director ? director_dir : director_dir / "vms" / vm.name;
+    for (const auto& entry : fs::directory_iterator(at)) {
+      if (entry.path().extension() != ".crt" || entry.path().stem() == "ca") continue;
+      const std::string cert = slurp(entry.path());
+      for (const auto& [other, ip] : addresses)
+        EXPECT_EQ(names_address(cert, ip), other == vm.name) << entry.path() << " " << ip;
+      ++checked;
+    }
+  }
+  EXPECT_EQ(checked, static_cast<int>(plan.vms.size() + plan.replicas.size()));
+  EXPECT_FALSE(names_address(slurp(dir.path / "root.crt"), "10.215.7.10"));
 }
 
 TEST(ClusterPki, ADirectoryThatCannotBeWrittenIsAnErrorNotACrash) {

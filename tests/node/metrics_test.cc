@@ -98,6 +98,18 @@ struct Served {
   }
 };
 
+// The identity is a label value: a quote, a backslash or a line break in it is escaped as the text
+// format asks, so it cannot end the value early and make a series or a value of its own. Written
+// plain, `agent:vm"} 666 #` turned a 0 into 666.
+TEST(Metrics, AnIdentityIsEscapedAsALabelValue) {
+  const std::vector<Metric> up{{"omni_up", "gauge", "Up.", 0}};
+  EXPECT_EQ(exposition("agent:vm\"} 666 #\\\nfake 1", up),
+            "# HELP omni_up Up.\n# TYPE omni_up gauge\n"
+            "omni_up{identity=\"agent:vm\\\"} 666 #\\\\\\nfake 1\"} 0\n");
+  EXPECT_EQ(exposition("orchestrator:1", up),
+            "# HELP omni_up Up.\n# TYPE omni_up gauge\nomni_up{identity=\"orchestrator:1\"} 0\n");
+}
+
 TEST(MetricsServer, AnswersGetMetricsAndNothingElse) {
   Served s;
   ASSERT_TRUE(s.server.listening());
