@@ -78,6 +78,13 @@ void Director::on_start(const Start& start, Outputs& out) {
   next_report_seq_ = static_cast<std::uint64_t>(ns_of(now_)) + 1;
   lease_from_ = now_;
   lease_granted_ = false;
+  // A set number is never used by two incarnations: the last one may have sent this number with
+  // its apps fenced, which this one does not know, and an Agent takes a set of its own number
+  // (a late copy from before the restart included) for the one it has.
+  if (desired_vms_known_) {
+    ++generation_;
+    persist_checkpoint(out);
+  }
   v1::Envelope hello;
   hello.mutable_hello()->set_component(director_address(config_.node));
   out.push_back(Send{controller_.empty() ? config_.root : controller_, hello});
@@ -394,8 +401,11 @@ void Director::on_agent_report(const Address& from, const v1::AgentReport& repor
   // An Agent ahead of us saw a generation this Director never persisted (a lease flip before a
   // restart); it refuses older lists, so move past it or the two would answer each other forever.
   // Only so far ahead: a generation near 2^64 would wrap the next increment to zero.
-  if (report.generation() > generation_ && report.generation() - generation_ <= kMaxGenerationLead)
+  if (report.generation() > generation_ &&
+      report.generation() - generation_ <= kMaxGenerationLead) {
     generation_ = report.generation() + 1;
+    persist_checkpoint(out);
+  }
   // A set the Agent refused goes again at the next reconcile, not at once: at once, the two
   // passed a set that does not fit back and forth as fast as the network carries them.
   if (report.generation() != generation_ && is_desired(vm) && !report.rejected())
@@ -461,6 +471,7 @@ bool Director::fence_apps_if_lease_changed(Outputs& out) {
   if (fenced == apps_fenced_) return false;
   apps_fenced_ = fenced;
   ++generation_;
+  persist_checkpoint(out);  // before any set of this number goes out: see on_start
   for (const auto& spec : desired_vms_)
     if (const auto it = vms_.find(spec.name()); it != vms_.end() && it->second.agent_ready)
       send_containers(spec.name(), out);

@@ -645,6 +645,47 @@ TEST(Director, ASetTheAgentRefusedIsNotSentBackAtOnce) {
   EXPECT_EQ(sends_to(out, agent).size(), 1u) << "an Agent merely behind gets the set at once";
 }
 
+// The newest set number a Director sent to `agent`; 0 when it sent none.
+std::uint64_t generation_sent(const Outputs& out, const Address& agent) {
+  std::uint64_t generation = 0;
+  for (const auto& s : sends_to(out, agent))
+    if (s.envelope.has_run_containers()) generation = s.envelope.run_containers().generation();
+  return generation;
+}
+
+// A set number is never used by two incarnations: every number a set carries is on disk before
+// the set goes out, and a restarted Director starts past it. The lease's flips were not written,
+// so a restarted Director sent other sets under numbers its Agents had already taken, and an
+// Agent takes a set of its own number, a late copy from before the restart too, for the one it has.
+TEST(Director, ASetNumberIsNeverUsedByTwoIncarnations) {
+  const Address agent = "agent:t-n1-worker-1";
+  Director first(config());
+  Outputs out;
+  control_with_one_worker(first, out);
+  v1::DirectorCommand replicas;
+  auto* r = replicas.mutable_ensure_replicas()->add_replicas();
+  r->set_vm("t-n1-worker-1");
+  r->mutable_container()->set_name("t-web-1");
+  first.step(Deliver{at_s(1), "orchestrator:1", controlled(5, replicas)}, out);
+  v1::Envelope hello;
+  hello.mutable_hello()->set_component(agent);
+  first.step(Deliver{at_s(2), agent, hello}, out);
+  first.step(Tick{at_s(12)}, out);  // no echo: the lease ran out, and the set changed
+  ASSERT_TRUE(first.apps_fenced());
+  const std::uint64_t sent = generation_sent(out, agent);
+  ASSERT_GT(sent, 0u);
+
+  Director second(config());
+  Outputs after;
+  second.step(Start{at_s(20), disk_of(out)}, after);
+  DriverResult listed;
+  listed.names = listed.running = {"t-n1-worker-1"};
+  for (const auto& call : omni::testing::all_of_type<DriverCall>(after))
+    second.step(DriverDone{at_s(20), call.op_id, listed}, after);
+  second.step(Deliver{at_s(21), agent, hello}, after);
+  EXPECT_GT(generation_sent(after, agent), sent);
+}
+
 // The checkpoint is written twice: a damaged copy, either one, is skipped and the other keeps the
 // fence. With one copy, a damaged checkpoint sent the Director back to root epoch 0 (the
 // simulator's fencing checker caught it going back), with no desired VMs.
