@@ -169,16 +169,24 @@ TEST(Dashboard, APageThatFollowsAgainBeforeItRenderedKeepsWhereTheReaderCameFrom
   members["orchestrator:1"] = "https://127.0.0.1:" + std::to_string(lost.port());
   members["orchestrator:2"] = "https://127.0.0.1:" + std::to_string(leader.port());
   std::thread loop([&] { io.run(); });
-  const std::string dom = drivers::testing::run(
-      {"chromium", "--headless", "--no-sandbox", "--disable-gpu", "--ignore-certificate-errors",
-       "--virtual-time-budget=5000", "--dump-dom",
-       members.at("orchestrator:1") + "/?token=" + kToken + "&followed=orchestrator%3A9"},
-      nullptr, std::chrono::seconds(60));
+  const auto page = [&members](const std::string& followed) {
+    return drivers::testing::run(
+        {"chromium", "--headless", "--no-sandbox", "--disable-gpu", "--ignore-certificate-errors",
+         "--virtual-time-budget=5000", "--dump-dom",
+         members.at("orchestrator:1") + "/?token=" + kToken + "&followed=" + followed},
+        nullptr, std::chrono::seconds(60));
+  };
+  const std::string dom = page("orchestrator%3A9");
+  // Only a member's name: a crafted link put its own words in the banner of the cluster's page.
+  const std::string crafted = page("your%20session%20expired%3A%20log%20in%20at%20evil.example");
   io.stop();
   loop.join();
   EXPECT_NE(dom.find("id=\"leader\">orchestrator:2<"), std::string::npos)
       << "the page found the leader: " << dom;
   EXPECT_NE(dom.find("data-followed=\"orchestrator:9\""), std::string::npos) << dom;
+  EXPECT_NE(crafted.find("id=\"leader\">orchestrator:2<"), std::string::npos) << crafted;
+  EXPECT_EQ(crafted.find("evil.example"), std::string::npos) << crafted;
+  EXPECT_EQ(crafted.find("data-followed"), std::string::npos) << crafted;
 }
 
 TEST(Dashboard, AServerWithABadAddressOrCertificateSaysWhy) {
