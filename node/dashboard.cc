@@ -183,12 +183,14 @@ void DashboardServer::serve(tcp::socket socket, std::shared_ptr<void> slot) {
 
 void DashboardServer::read_request(const std::shared_ptr<Stream>& stream) {
   auto buffer = std::make_shared<beast::flat_buffer>(16384);
-  auto request = std::make_shared<http::request<http::string_body>>();
-  http::async_read(*stream, *buffer, *request,
-                   [this, stream, buffer, request](boost::system::error_code e, std::size_t) {
-                     const std::string target(request->target());
+  auto parser = std::make_shared<http::request_parser<http::string_body>>();
+  parser->body_limit(0);  // GETs only: a body is refused at its header, not read (up to 1 MB)
+  http::async_read(*stream, *buffer, *parser,
+                   [this, stream, buffer, parser](boost::system::error_code e, std::size_t) {
+                     const auto& request = parser->get();
+                     const std::string target(request.target());
                      respond(stream, e ? text_answer(400, "bad request\n")
-                                     : request->method() != http::verb::get
+                                     : request.method() != http::verb::get
                                          ? text_answer(405, "only GET\n")
                                          : dashboard_answer(target, token_, view_));
                    });

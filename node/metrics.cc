@@ -126,34 +126,36 @@ void MetricsServer::accept() {
 // client that sends nothing sensible gets a 400 and the connection closed, and the loop goes on.
 void MetricsServer::serve(tcp::socket socket, std::shared_ptr<void> slot) {
   auto buffer = std::make_shared<boost::beast::flat_buffer>(8192);
-  auto request = std::make_shared<http::request<http::string_body>>();
+  auto parser = std::make_shared<http::request_parser<http::string_body>>();
+  parser->body_limit(0);  // GETs only: a body is refused at its header, not read (up to 1 MB)
   // The slot is given back when the last handler lets the stream go.
   auto stream = std::shared_ptr<boost::beast::tcp_stream>(
       new boost::beast::tcp_stream(std::move(socket)),
       [slot = std::move(slot)](boost::beast::tcp_stream* s) { delete s; });
   stream->expires_after(std::chrono::seconds(10));
-  http::async_read(
-      *stream, *buffer, *request,
-      [this, stream, buffer, request](boost::system::error_code error, std::size_t) {
-        auto response = std::make_shared<http::response<http::string_body>>();
-        response->version(11);
-        response->keep_alive(false);
-        if (error) {
-          response->result(http::status::bad_request);
-        } else if (request->method() != http::verb::get || request->target() != path_) {
-          response->result(http::status::not_found);
-        } else {
-          response->result(http::status::ok);
-          response->set(http::field::content_type, "text/plain; version=0.0.4");
-          response->body() = render_();
-        }
-        response->prepare_payload();
-        http::async_write(*stream, *response,
-                          [stream, response](boost::system::error_code, std::size_t) {
-                            boost::system::error_code ignored;
-                            stream->socket().shutdown(tcp::socket::shutdown_both, ignored);
-                          });
-      });
+  http::async_read(*stream, *buffer, *parser,
+                   [this, stream, buffer, parser](boost::system::error_code error, std::size_t) {
+                     const auto& request = parser->get();
+                     auto response = std::make_shared<http::response<http::string_body>>();
+                     response->version(11);
+                     response->keep_alive(false);
+                     if (error) {
+                       response->result(http::status::bad_request);
+                     } else if (request.method() != http::verb::get || request.target() != path_) {
+                       response->result(http::status::not_found);
+                     } else {
+                       response->result(http::status::ok);
+                       response->set(http::field::content_type, "text/plain; version=0.0.4");
+                       response->body() = render_();
+                     }
+                     response->prepare_payload();
+                     http::async_write(*stream, *response,
+                                       [stream, response](boost::system::error_code, std::size_t) {
+                                         boost::system::error_code ignored;
+                                         stream->socket().shutdown(tcp::socket::shutdown_both,
+                                                                   ignored);
+                                       });
+                   });
 }
 
 }  // namespace omni::node

@@ -129,6 +129,22 @@ bool all_closed(Served& s) {
   return false;
 }
 
+// A scrape is a GET: a request that announces a body is refused at its header, not read. The
+// server read up to 1 MB of it, and one that announced a body and sent none held its connection
+// until the deadline.
+TEST(MetricsServer, ARequestWithABodyIsRefusedAtItsHeader) {
+  Served s;
+  ASSERT_TRUE(s.server.listening());
+  const int fd = connect_to(s.server.port());
+  ASSERT_GE(fd, 0);
+  const std::string head =
+      "GET /metrics HTTP/1.1\r\nHost: localhost\r\nContent-Length: 900000\r\n\r\n";
+  ASSERT_EQ(::write(fd, head.data(), head.size()), static_cast<ssize_t>(head.size()));
+  const std::string answer = read_answer(fd, std::chrono::seconds(3));
+  ::close(fd);
+  EXPECT_EQ(answer.rfind("HTTP/1.1 400", 0), 0u) << answer;
+}
+
 // With the process out of descriptors, accepts fail (EMFILE). The loop used to end at the first
 // failure, and the port went on taking connections that nobody answered.
 TEST(MetricsServer, KeepsAcceptingAfterRunningOutOfFileDescriptors) {
