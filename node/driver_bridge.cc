@@ -324,21 +324,18 @@ DriverResult list_containers(ContainerDriver& driver) {
   return result;
 }
 
-// Where the image of a create can be imported from: the host's own list first (Omni's image),
-// then the op's archive (an app's). Empty: nowhere.
-std::string archive_of(const ContainerOp& op, const ContainerBridgeConfig& config) {
-  const auto tar = config.image_tars.find(op.image);
-  return tar != config.image_tars.end() ? tar->second : op.archive;
-}
-
 // An image the host knows where to find is imported the first time a create needs it, so a
 // fresh VM runs Omni's own image, and an app its archive, without anyone importing it by hand.
 Result import_if_missing(ContainerDriver& driver, const ContainerOp& op,
                          const ContainerBridgeConfig& config) {
-  const std::string archive = archive_of(op, config);
+  // The host's own list first (Omni's image), then the op's archive (an app's).
+  const auto known = config.image_tars.find(op.image);
+  const bool from_the_wire = known == config.image_tars.end();
+  const std::string archive = from_the_wire ? op.archive : known->second;
   if (archive.empty()) return ok_result();
-  // From the wire: a relative path would be read from wherever this process happens to run.
-  if (!std::filesystem::path(archive).is_absolute())
+  // A relative path from the wire would be read from wherever this process happens to run; the
+  // host's own list comes from its config, whose paths are its own business.
+  if (from_the_wire && !std::filesystem::path(archive).is_absolute())
     return error_result(Status::failed, "image " + op.image + " names the archive '" + archive +
                                             "', which is not an absolute path");
   const auto images = driver.list_images();

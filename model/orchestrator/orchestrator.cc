@@ -680,6 +680,7 @@ void Orchestrator::on_director_report(const Address& from, std::uint64_t,
   DirectorControl& control = it->second;
   control.last_heard = now_;
   control.vm_runs_silent_since.reset();
+  control.power_cycles = 0;
   if (r.report_seq() != 0) control.last_report_seq = r.report_seq();
   std::set<std::string> running;
   std::set<std::string> failing;
@@ -797,6 +798,7 @@ void Orchestrator::begin_term() {
     control.last_lease_renewal = now_;  // a lease the last leader gave may run until then
     control.next_vm_recovery = now_;
     control.vm_runs_silent_since.reset();
+    control.power_cycles = 0;
     control.lease_lapsed = true;  // until a report of this term says otherwise
   }
   next_control_ = now_;
@@ -885,7 +887,8 @@ void Orchestrator::send_desired(const Address& director, DirectorControl& contro
 
 // The Director runs in its own VM, which only a hypervisor can bring back: create it as the
 // root did. On a hypervisor that still has it, create boots it when it is stopped and changes
-// nothing when it runs, so a Director that is merely unreachable costs nothing but the call.
+// nothing when it runs (or boots), so an unreachable Director costs the call, until it has been
+// silent for director_stuck_after with its VM running (director_vm_is_stuck).
 void Orchestrator::recover_director_vm(const Address& director, DirectorControl& control,
                                        Outputs& out) {
   if (now_ < control.next_vm_recovery) return;
@@ -917,12 +920,16 @@ void Orchestrator::recover_director_vm(const Address& director, DirectorControl&
   OMNI_ASSERT(control.next_vm_recovery > now_);
 }
 
-// A Director still silent two intervals after its hypervisor said its VM exists and runs (a
-// create of a stopped VM boots it, which takes far less) is hung, or dead under an init that
-// left the VM up: creating the VM again changes nothing, and the node would be lost for good.
+// A Director still silent director_stuck_after after its hypervisor said its VM exists and runs
+// is hung, or dead under an init that left the VM up: creating the VM again changes nothing, and
+// the node would be lost for good. Each further cycle of one silence waits twice as long: a VM
+// that boots slowly is not cut off in every boot, and a Director the leader cannot hear only
+// because the network is cut one way (its hypervisor still answers) is rebooted seldom.
 bool Orchestrator::director_vm_is_stuck(const DirectorControl& control) const {
-  return control.vm_runs_silent_since &&
-         now_ - *control.vm_runs_silent_since >= 2 * config_.director_lost_after;
+  if (!control.vm_runs_silent_since) return false;
+  const Duration wait = config_.director_stuck_after * (1 << std::min(control.power_cycles, 3u));
+  OMNI_ASSERT(wait >= config_.director_stuck_after);
+  return now_ - *control.vm_runs_silent_since >= wait;
 }
 
 // Powered off at once (a hung guest ignores a shutdown); the next recovery's create boots it,
@@ -932,6 +939,7 @@ void Orchestrator::power_off_director_vm(const Address& director, const std::str
                                          Outputs& out) {
   OMNI_ASSERT(director_vm_is_stuck(control));
   control.vm_runs_silent_since.reset();
+  ++control.power_cycles;
   events_.add(now_, "director",
               "the Director on " + node + " is silent though its VM " + vm.name() +
                   " runs: powering the VM off to boot it again");

@@ -32,6 +32,12 @@ struct OrchestratorConfig {
   // A Director silent this long is taken for lost with its VM: the leader has the node's
   // hypervisor create (or boot) the Director VM again, at most once per this interval.
   Duration director_lost_after = 30s;
+  // A Director silent this long after its hypervisor answered that its VM exists and runs is
+  // taken for hung, and its VM is powered off and booted again; each further power cycle of the
+  // same silence waits twice as long, at most 8 times. Far longer than a VM takes to boot (a
+  // guest that runs cloud-init and imports an image takes minutes), and a Director merely cut
+  // off one way (the leader reaches its hypervisor, not it) is cycled seldom.
+  Duration director_stuck_after = 3min;
   // Echo each Director's newest report this often, renewing its app lease (DirectorConfig::
   // app_lease); move the apps of a Director silent for apps_move_after, which must exceed that
   // lease by more than any clock drift.
@@ -155,6 +161,7 @@ class Orchestrator final : public Component {
     // Since a create answered that its VM exists (and now runs) while it stayed silent; unset
     // once it reports, or once its VM was powered off to boot again.
     std::optional<Time> vm_runs_silent_since;
+    std::uint32_t power_cycles = 0;            // of its VM, in this silence
     std::set<std::string> running_containers;  // from its last report
     // Every container its last report lists, running or not: an Agent restarts one that waits
     // in back-off for as long as its set still asks for it.

@@ -790,6 +790,12 @@ TEST(ExecuteContainerOpImports, ACreateImportsAMissingImageTheHostKnows) {
   const auto failed = execute_container_op(runtime, unknown, broken);
   EXPECT_NE(failed.status, DriverStatus::ok);
   EXPECT_TRUE(contains(failed.message, "/no/such/image.tar")) << failed.message;
+  // The host's own list may name a tar relative to where it runs (its config's own business);
+  // only a path from the wire must be absolute.
+  const node::ContainerBridgeConfig relative{{{"elsewhere/app:1", "no/such/image.tar"}}, {}};
+  const auto tried = execute_container_op(runtime, unknown, relative);
+  EXPECT_NE(tried.status, DriverStatus::ok);
+  EXPECT_TRUE(contains(tried.message, "import from no/such/image.tar failed")) << tried.message;
   EXPECT_EQ(runtime.remove(k_server).status, drivers::DriverStatus::ok);
 }
 

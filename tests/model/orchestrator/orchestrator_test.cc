@@ -363,16 +363,14 @@ std::vector<std::pair<std::uint64_t, VmOp>> vm_calls(const Single& s) {
 }
 
 // A Director silent while its hypervisor says its VM runs (hung, or dead under an init that left
-// the VM up): creating the VM again changes nothing, so two intervals after the first answer the
-// leader powers the VM off at once, and the next recovery creates it, which boots it. A report in
-// between is a Director that came back: nothing is powered off. Creating alone left the node's
-// Director down for good.
+// the VM up): creating the VM again changes nothing, so director_stuck_after (3 min) after the
+// first answer the leader powers the VM off at once, and the next recovery creates it, which
+// boots it. The next cycle of the same silence waits twice as long (a VM that boots slowly is not
+// cut off in every boot); a report starts the count over. Creating alone left the node's Director
+// down for good; cycling two intervals after the answer cut slow boots off forever.
 TEST(Orchestrator, ADirectorSilentWhileItsVmRunsHasItsVmPoweredOffAndBootedAgain) {
   Single s;
   ASSERT_NO_FATAL_FAILURE(lead_a_controlled_director(s));
-  const auto answer = [&s](std::uint64_t id, DriverStatus status) {
-    s.input(DriverDone{s.now, id, DriverResult{status, "", {}, {}}});
-  };
   // Steps until the leader asks something of a VM, at most 31 s; answered at once by the caller.
   const auto next_vm_call = [&s] {
     s.out.clear();
@@ -381,31 +379,35 @@ TEST(Orchestrator, ADirectorSilentWhileItsVmRunsHasItsVmPoweredOffAndBootedAgain
     EXPECT_EQ(calls.size(), 1u);
     return calls.empty() ? std::pair<std::uint64_t, VmOp>{} : calls.front();
   };
-  auto [id, op] = next_vm_call();
-  EXPECT_EQ(op.kind, VmOpKind::create);
-  EXPECT_EQ(op.name, "t-n1-director");
-  answer(id, DriverStatus::already_exists);  // it runs
-  std::tie(id, op) = next_vm_call();
-  EXPECT_EQ(op.kind, VmOpKind::create) << "one interval on: created again, still silent";
-  answer(id, DriverStatus::already_exists);
-  std::tie(id, op) = next_vm_call();
-  EXPECT_EQ(op.kind, VmOpKind::stop) << "two intervals on: powered off";
-  EXPECT_TRUE(op.force);
-  EXPECT_EQ(op.name, "t-n1-director");
-  answer(id, DriverStatus::ok);
-  std::tie(id, op) = next_vm_call();
-  EXPECT_EQ(op.kind, VmOpKind::create) << "and booted again";
-  answer(id, DriverStatus::ok);
-  // Back (a report) and silent again: the count starts over, with a create.
+  // Answers every create as `created` until the leader powers the VM off; the seconds from the
+  // first answer to the power-off.
+  const auto seconds_to_power_off = [&](DriverStatus created) {
+    auto [id, op] = next_vm_call();
+    EXPECT_EQ(op.kind, VmOpKind::create);
+    EXPECT_EQ(op.name, "t-n1-director");
+    const Time first = s.now;
+    for (int calls = 0; calls < 40 && op.kind == VmOpKind::create; ++calls) {
+      s.input(DriverDone{s.now, id, DriverResult{created, "", {}, {}}});
+      std::tie(id, op) = next_vm_call();
+    }
+    EXPECT_EQ(op.kind, VmOpKind::stop);
+    EXPECT_TRUE(op.force) << "powered off at once: a hung guest ignores a shutdown";
+    EXPECT_EQ(op.name, "t-n1-director");
+    s.input(DriverDone{s.now, id, DriverResult{DriverStatus::ok, "", {}, {}}});
+    return std::chrono::duration_cast<std::chrono::seconds>(s.now - first).count();
+  };
+  const auto first = seconds_to_power_off(DriverStatus::already_exists);
+  EXPECT_GE(first, 180);
+  EXPECT_LT(first, 211) << "within one recovery interval of director_stuck_after";
+  // Booted again (the next create), still silent: the second cycle waits twice as long.
+  const auto second = seconds_to_power_off(DriverStatus::ok);
+  EXPECT_GE(second, 360);
+  EXPECT_LT(second, 391);
+  // It reports, then falls silent again: the count starts over.
   s.input(Deliver{s.now, "director:n1", director_report(s.o.term())});
-  std::tie(id, op) = next_vm_call();
-  EXPECT_EQ(op.kind, VmOpKind::create);
-  answer(id, DriverStatus::already_exists);
-  s.input(Deliver{s.now, "director:n1", director_report(s.o.term())});  // it answers again
-  s.out.clear();
-  s.run_for(60s);
-  for (const auto& [call, vm_op] : vm_calls(s))
-    EXPECT_NE(vm_op.kind, VmOpKind::stop) << "a Director that reported is not powered off";
+  const auto after_a_report = seconds_to_power_off(DriverStatus::already_exists);
+  EXPECT_GE(after_a_report, 180);
+  EXPECT_LT(after_a_report, 211);
 }
 
 // The desired state is level-triggered: sent again every control interval until the Director
