@@ -572,6 +572,26 @@ TEST(Director, AnEchoFromBeforeARestartDoesNotRenewTheLease) {
   EXPECT_TRUE(second.apps_fenced());
 }
 
+// Controlled as control_with_one_worker, with one app replica, t-web-1, in the worker.
+void control_with_an_app(Director& d, Outputs& out) {
+  control_with_one_worker(d, out);
+  v1::DirectorCommand replicas;
+  auto* r = replicas.mutable_ensure_replicas()->add_replicas();
+  r->set_vm("t-n1-worker-1");
+  r->mutable_container()->set_name("t-web-1");
+  d.step(Deliver{at_s(1), "orchestrator:1", controlled(5, replicas)}, out);
+}
+
+// Started at `at` from `disk`, its hypervisor listing the worker VM as running.
+void restart_with_the_worker_running(Director& d, const std::vector<std::string>& disk, Time at,
+                                     Outputs& out) {
+  d.step(Start{at, disk}, out);
+  DriverResult listed;
+  listed.names = listed.running = {"t-n1-worker-1"};
+  for (const auto& call : omni::testing::all_of_type<DriverCall>(out))
+    d.step(DriverDone{at, call.op_id, listed}, out);
+}
+
 // A restarted Director may not know that its lease ran out while it was down and the leader moved
 // its apps: it gives its Agents no time to run them until an echo of this incarnation's report.
 // It granted itself a whole lease from its start, and an Agent cut off with it ran the moved
@@ -581,21 +601,12 @@ TEST(Director, ARestartedDirectorGrantsNoAppTimeBeforeAnEcho) {
   const Address agent = "agent:t-n1-worker-1";
   Director first(config());
   Outputs out;
-  control_with_one_worker(first, out);
-  v1::DirectorCommand replicas;
-  auto* r = replicas.mutable_ensure_replicas()->add_replicas();
-  r->set_vm("t-n1-worker-1");
-  r->mutable_container()->set_name("t-web-1");
-  first.step(Deliver{at_s(1), leader, controlled(5, replicas)}, out);
+  control_with_an_app(first, out);
   const std::vector<std::string> disk = disk_of(out);
 
   Director second(config());
   out.clear();
-  second.step(Start{at_s(100), disk}, out);
-  DriverResult listed;
-  listed.names = listed.running = {"t-n1-worker-1"};
-  for (const auto& call : omni::testing::all_of_type<DriverCall>(out))
-    second.step(DriverDone{at_s(100), call.op_id, listed}, out);
+  restart_with_the_worker_running(second, disk, at_s(100), out);
   v1::Envelope hello;
   hello.mutable_hello()->set_component(agent);
   out.clear();
@@ -661,12 +672,7 @@ TEST(Director, ASetNumberIsNeverUsedByTwoIncarnations) {
   const Address agent = "agent:t-n1-worker-1";
   Director first(config());
   Outputs out;
-  control_with_one_worker(first, out);
-  v1::DirectorCommand replicas;
-  auto* r = replicas.mutable_ensure_replicas()->add_replicas();
-  r->set_vm("t-n1-worker-1");
-  r->mutable_container()->set_name("t-web-1");
-  first.step(Deliver{at_s(1), "orchestrator:1", controlled(5, replicas)}, out);
+  control_with_an_app(first, out);
   v1::Envelope hello;
   hello.mutable_hello()->set_component(agent);
   first.step(Deliver{at_s(2), agent, hello}, out);
@@ -677,11 +683,7 @@ TEST(Director, ASetNumberIsNeverUsedByTwoIncarnations) {
 
   Director second(config());
   Outputs after;
-  second.step(Start{at_s(20), disk_of(out)}, after);
-  DriverResult listed;
-  listed.names = listed.running = {"t-n1-worker-1"};
-  for (const auto& call : omni::testing::all_of_type<DriverCall>(after))
-    second.step(DriverDone{at_s(20), call.op_id, listed}, after);
+  restart_with_the_worker_running(second, disk_of(out), at_s(20), after);
   second.step(Deliver{at_s(21), agent, hello}, after);
   EXPECT_GT(generation_sent(after, agent), sent);
 }
