@@ -75,14 +75,19 @@ void Root::on_start(const Start& start, Outputs& out) {
     v1::RootCheckpoint checkpoint;
     const auto payload = unseal(record);
     if (!payload || !checkpoint.ParseFromString(*payload)) {
-      ++corrupt_checkpoints_;  // torn or corrupt: keep the last good one, never a misread
-      break;
+      ++corrupt_checkpoints_;  // torn or corrupt: the other copy holds it, never a misread
+      continue;
     }
+    if (checkpoint.epoch() < last_epoch) continue;
     last_epoch = checkpoint.epoch();
     if (auto p = phase_named(checkpoint.phase())) phase_ = *p;
   }
   epoch_ = last_epoch + 1;
   OMNI_ASSERT(epoch_ > last_epoch);
+  // Numbered by epoch: a Director's answer to a command of a dead incarnation (the same small
+  // numbers) was taken for an answer to this one's.
+  next_seq_ = (epoch_ << 32) + 1;
+  OMNI_ASSERT(seq_epoch(next_seq_) == epoch_);
   phase_started_ = now_;
   persist(out);
   if (phase_ == Phase::done) {
@@ -208,7 +213,10 @@ void Root::update_view(DirectorView& view, const v1::DirectorReport& r, Outputs&
          out);
     return;
   }
-  if (r.rejected() && phase_ == Phase::workers && held == FenceValue{kRootEra, epoch_}) {
+  // Only a refusal of this incarnation's own command: a late command of a dead one is refused
+  // because this one holds the Director, and that is no reason to stop.
+  if (r.rejected() && phase_ == Phase::workers && held == FenceValue{kRootEra, epoch_} &&
+      seq_epoch(r.command_seq()) == epoch_) {
     fail(r.reason(), out);
     return;
   }
@@ -494,13 +502,18 @@ void Root::progress(const std::string& detail, bool failed, bool done, Outputs& 
   out.push_back(Send{kProgressAddress, std::move(e)});
 }
 
+// Written twice: a damaged record is skipped and the copy keeps the epoch. With one record, a
+// damaged checkpoint sent the root back to epoch 1, below the epoch its Directors held, and the
+// next run stopped as if another init controlled them.
 void Root::persist(Outputs& out) const {
   v1::RootCheckpoint checkpoint;
   checkpoint.set_epoch(epoch_);
   checkpoint.set_phase(std::string(phase_name(phase_)));
   checkpoint.set_failed(failed_);
   checkpoint.set_reason(reason_);
-  out.push_back(Persist{seal(checkpoint.SerializeAsString()), true, true});
+  const std::string record = seal(checkpoint.SerializeAsString());
+  out.push_back(Persist{record, true, true});
+  out.push_back(Persist{record, true, false});
 }
 
 void Root::command(const std::string& node, v1::DirectorCommand c, Outputs& out) {

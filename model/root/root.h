@@ -33,6 +33,12 @@ struct RootConfig {
 
 inline const Address kProgressAddress = "progress";
 
+// The epoch a root's message number carries: each incarnation numbers its messages from
+// (epoch << 32) + 1.
+constexpr std::uint64_t seq_epoch(std::uint64_t seq) {
+  return seq >> 32;
+}
+
 class Root final : public Component {
  public:
   explicit Root(RootConfig config);

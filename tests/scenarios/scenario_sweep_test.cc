@@ -81,6 +81,7 @@ const std::vector<std::string> kScenarios{"apps",
                                           "partition",
                                           "replica-loss",
                                           "root-crash-during-init",
+                                          "root-disk-corrupt",
                                           "single-orchestrator",
                                           "swarm",
                                           "swarm-apps"};

@@ -146,6 +146,69 @@ TEST(Root, ACorruptCheckpointIsDetectedNotMisread) {
   EXPECT_LT(omni::testing::first_index<Exit>(out), 0);
 }
 
+// The checkpoint is written twice: a damaged copy, either one, is skipped and the other keeps the
+// epoch and phase. With one record, a damaged checkpoint sent the root back to epoch 1, below the
+// epoch its Directors held, and the next run stopped as if another init controlled them.
+TEST(Root, ADamagedCopyOfTheCheckpointLeavesTheOther) {
+  Root first(config());
+  Outputs out;
+  first.step(Start{at_s(0), {}}, out);
+  for (const auto& call : all_of_type<DriverCall>(out))
+    first.step(DriverDone{at_s(1), call.op_id, {}}, out);
+  ASSERT_EQ(first.phase(), Phase::directors);
+  const std::vector<std::string> disk = disk_after(out);
+  ASSERT_EQ(disk.size(), 2u) << "two copies";
+  for (std::size_t damaged = 0; damaged < disk.size(); ++damaged) {
+    std::vector<std::string> on_disk = disk;
+    on_disk[damaged].back() = static_cast<char>(on_disk[damaged].back() ^ 0x01);
+    Root second(config());
+    Outputs out2;
+    second.step(Start{at_s(5), on_disk}, out2);
+    EXPECT_EQ(second.corrupt_checkpoints(), 1u);
+    EXPECT_EQ(second.epoch(), first.epoch() + 1) << "copy " << damaged << " damaged";
+    EXPECT_EQ(second.phase(), Phase::directors);
+  }
+}
+
+// A Director refuses a late command of the root's dead incarnation (it follows this one now) and
+// says so to `root`, this incarnation's address: that refusal is no reason to stop. Only a
+// refusal of this incarnation's own command (its numbers carry its epoch) is. The root failed
+// init in phase workers on a dead incarnation's late message.
+TEST(Root, ARefusalOfADeadIncarnationsCommandIsNoReasonToStop) {
+  Root first(config());
+  Outputs out;
+  first.step(Start{at_s(0), {}}, out);
+  Root root(config());
+  Outputs now;
+  root.step(Start{at_s(1), disk_after(out)}, now);
+  ASSERT_EQ(root.epoch(), 2u);
+  for (const auto& call : all_of_type<DriverCall>(now))
+    root.step(DriverDone{at_s(2), call.op_id, {}}, now);
+  ASSERT_EQ(root.phase(), Phase::directors);
+  // Each Director claimed at epoch 2 with its VM up: the root moves to phase workers.
+  const auto report = [&](const std::string& node, std::uint64_t command_seq, bool rejected) {
+    v1::Envelope e;
+    auto* r = e.mutable_director_report();
+    r->set_node(node);
+    r->mutable_accepted()->set_era(kRootEra);
+    r->mutable_accepted()->set_term(2);
+    r->set_controller("root");
+    r->set_command_seq(command_seq);
+    r->set_rejected(rejected);
+    if (rejected)
+      r->set_reason("rejected root epoch 1: this Director is controlled at root epoch 2");
+    return e;
+  };
+  for (const std::string node : {"n1", "n2", "n3"})
+    root.step(Deliver{at_s(3), "director:" + node, report(node, 0, false)}, now);
+  for (int s = 4; s < 8 && root.phase() != Phase::workers; ++s) root.step(Tick{at_s(s)}, now);
+  ASSERT_EQ(root.phase(), Phase::workers);
+  root.step(Deliver{at_s(8), "director:n2", report("n2", 5, true)}, now);  // the dead one's seq 5
+  EXPECT_FALSE(root.failed()) << root.failure();
+  root.step(Deliver{at_s(8), "director:n2", report("n2", (2ULL << 32) + 5, true)}, now);
+  EXPECT_TRUE(root.failed()) << "a refusal of its own command stops it";
+}
+
 // The root believes answers about the plane only from Orchestrators: an Agent's `accepted` made
 // it skip the hand-over for good, and a hint could send the hand-over anywhere.
 TEST(Root, HearsOnlyOrchestratorsAboutThePlane) {
