@@ -551,6 +551,37 @@ std::string default_site_dir(const std::string& cluster) {
   return "/var/lib/omni/" + cluster;
 }
 
+// What part of `config` differs from the config the cluster at `site_dir` was first initialized
+// from (its site's copy), or empty when they are the same or there is none yet. An init makes a
+// cluster once: a second one with another config rewrote the site's node configs and kept its
+// keys, and left a cluster whose site described another (or an init that could never finish).
+std::string changed_since_first_init(const std::string& site_dir,
+                                     const config::ClusterConfig& config) {
+  const std::string copy = site_dir + "/cluster.yaml";
+  if (!fs::exists(copy)) return {};
+  const auto text = read_text_file(copy);
+  if (const auto* unreadable = std::get_if<config::Diagnostic>(&text))
+    return "cannot read " + copy +
+           ", the config this cluster was initialized from: " + unreadable->message +
+           "; omni reset removes the cluster";
+  const auto first = config::parse_cluster_config(std::get<std::string>(text), copy);
+  if (!first.config)
+    return copy + ", the config this cluster was initialized from, does not parse (" +
+           first.errors.front().to_string() + "); omni reset removes the cluster";
+  if (*first.config == config) return {};
+  const std::string what = first.config->name != config.name ||
+                                   first.config->orchestrators != config.orchestrators ||
+                                   !(first.config->director_vm == config.director_vm) ||
+                                   !(first.config->orchestrator == config.orchestrator)
+                               ? "its cluster settings"
+                           : first.config->nodes != config.nodes ? "its nodes"
+                                                                 : "its apps";
+  return "cluster " + config.name + " was initialized from another config (" + copy +
+         " differs in " + what +
+         "): an init makes a cluster once and does not change it. Change apps with omni apply "
+         "-f APPS.yaml; to make the cluster anew, remove it with omni reset first";
+}
+
 int init_local(const LocalInitOptions& options, const std::string& config_text,
                const config::ClusterConfig& config, const root::Plan& plan, std::ostream& out,
                std::ostream& err) {
@@ -584,6 +615,10 @@ int init_local(const LocalInitOptions& options, const std::string& config_text,
         << " is running (pid " << lock.holder()
         << "); wait for it, or stop it and run this again\n";
     return kExitFailure;
+  }
+  if (std::string problem = changed_since_first_init(site.dir, config); !problem.empty()) {
+    err << "omni: init: " << problem << "\n";
+    return kExitBadInput;
   }
   if (!options.json)
     out << "[init] cluster " << plan.cluster << ": " << plan.vms.size() << " VMs and "

@@ -398,6 +398,17 @@ TEST_F(InitLocal, MakesASelfManagingClusterThatResetRemovesWhole) {
   for (const auto& p : still["director"]) after.push_back(p.pid);
   EXPECT_EQ(after, before);
 
+  // Another config for the same cluster is refused, and the site keeps the first: an init that
+  // rewrote the node configs for a changed plan left the site describing another cluster.
+  const std::string first_copy = read_file(site() + "/cluster.yaml");
+  std::string grown = read_file(dir_ / "cluster.yaml");
+  grown.replace(grown.find("memory: 4Gi"), 11, "memory: 5Gi");
+  drivers::testing::write_file(dir_ / "grown.yaml", grown);
+  EXPECT_EQ(run_omni({"init", "-f", dir_ / "grown.yaml", "--state-dir", site()}, &output), 2);
+  EXPECT_NE(output.find("was initialized from another config"), std::string::npos) << output;
+  EXPECT_NE(output.find("differs in its nodes"), std::string::npos) << output;
+  EXPECT_EQ(read_file(site() + "/cluster.yaml"), first_copy);
+
   // The container runtime is the first init's; another is refused, and changes nothing.
   EXPECT_EQ(run_omni({"init", "-f", dir_ / "cluster.yaml", "--state-dir", site(),
                       "--container-runtime", "process"},
