@@ -25,6 +25,7 @@
 #include "drivers/util/text_file.h"
 #include "drivers/vm/libvirt_driver.h"
 #include "drivers/vm/local_provider.h"
+#include "model/config/parse.h"
 #include "model/core/json.h"
 #include "node/durable_log.h"
 #include "node/local_site.h"
@@ -465,37 +466,60 @@ std::string prepare_libvirt(const std::string& wanted_runtime, node::LocalSite& 
   return libvirt_answers(site, said);
 }
 
+// The sandboxes (name -> role) the plan of the site's copy of its config makes; none when the
+// copy cannot be read. Names, not a prefix: a cluster name may hold '-', so "omni-a-" begins the
+// sandboxes of cluster "a-b" too.
+std::map<std::string, std::string> planned_sandboxes(const std::string& site_dir) {
+  std::map<std::string, std::string> planned;
+  const auto text = read_text_file(site_dir + "/cluster.yaml");
+  if (std::holds_alternative<config::Diagnostic>(text)) return planned;
+  const auto parsed = config::parse_cluster_config(std::get<std::string>(text), "cluster.yaml");
+  if (!parsed.config) return planned;
+  const auto plan = root::make_plan(*parsed.config);
+  if (!std::holds_alternative<root::Plan>(plan)) return planned;
+  for (const auto& vm : std::get<root::Plan>(plan).vms) {
+    const bool director = vm.role == root::VmRole::director;
+    const drivers::VmIdentity identity{std::get<root::Plan>(plan).cluster, vm.node,
+                                       director ? "director" : "worker", vm.index};
+    planned[drivers::vm_name(identity)] = identity.role;
+  }
+  return planned;
+}
+
 // The cluster's sandboxes (name -> role): those with state, and the network namespaces of
-// creates that were cut short before they wrote any.
+// creates that were cut short before they wrote any, of the names its plan makes. Matched by
+// the cluster a name seems to hold, the namespaces of cluster "a-b" were cluster "a"'s, and a
+// reset of "a" cut a running "a-b" off its network.
 std::map<std::string, std::string> sandboxes_of(drivers::LocalProvider& provider,
-                                                const std::string& cluster) {
+                                                const std::string& cluster,
+                                                const std::map<std::string, std::string>& planned) {
   std::map<std::string, std::string> found;
   for (const auto& vm : provider.list().value)
     if (vm.identity.cluster == cluster) found[vm.name] = vm.identity.role;
   std::error_code error;
   for (const auto& entry : fs::directory_iterator("/run/netns", error)) {
-    drivers::VmIdentity identity;
     const std::string name = entry.path().filename().string();
-    if (drivers::parse_vm_name(name, identity) && identity.cluster == cluster)
-      found.emplace(name, identity.role);
+    if (const auto role = planned.find(name); role != planned.end())
+      found.emplace(name, role->second);
   }
   return found;
 }
 
-// What the cluster put in containerd: its containers (their ids begin with its sandboxes' names)
-// and, from the machine's containerd, Omni's image once no container uses it. Omni's own
-// containerd is stopped; its directory goes with the site. Empty, or why it cannot.
-std::string remove_from_containerd(const node::LocalSite& site, const std::string& cluster,
+// What the cluster put in containerd: its containers (their ids are SANDBOX.NAME, of its
+// sandboxes' names) and, from the machine's containerd, Omni's image once no container uses it.
+// Omni's own containerd is stopped; its directory goes with the site. Empty, or why it cannot.
+std::string remove_from_containerd(const node::LocalSite& site,
+                                   const std::map<std::string, std::string>& sandboxes,
                                    std::ostream& out) {
   if (site.runtime != "containerd") return {};
   auto connected = connect_containerd(site);
   if (connected.ok()) {
     auto& containerd = *connected.value;
-    const std::string prefix = "omni-" + cluster + "-";
     int removed = 0;
     bool image_in_use = false;
     for (const auto& container : containerd.list().value) {
-      if (container.name.rfind(prefix, 0) != 0) {
+      const std::string sandbox = container.name.substr(0, container.name.find('.'));
+      if (sandbox == container.name || !sandboxes.count(sandbox)) {
         image_in_use = image_in_use || container.image == site.image;
         continue;
       }
@@ -760,7 +784,8 @@ int reset_local(const LocalResetOptions& options, std::ostream& out, std::ostrea
   drivers::LocalProvider provider(local);
   // Directors first: a Director left running would make again the workers removed before it.
   std::vector<std::string> order;
-  const auto sandboxes = sandboxes_of(provider, options.cluster);
+  std::map<std::string, std::string> planned = planned_sandboxes(dir);
+  const auto sandboxes = sandboxes_of(provider, options.cluster, planned);
   for (const auto& [name, role] : sandboxes)
     if (role == "director") order.push_back(name);
   for (const auto& [name, role] : sandboxes)
@@ -780,7 +805,8 @@ int reset_local(const LocalResetOptions& options, std::ostream& out, std::ostrea
         << " is kept so that reset can be run again\n";
     return kExitFailure;
   }
-  if (std::string problem = remove_from_containerd(site, options.cluster, out); !problem.empty()) {
+  planned.insert(sandboxes.begin(), sandboxes.end());  // a container may outlive its sandbox
+  if (std::string problem = remove_from_containerd(site, planned, out); !problem.empty()) {
     err << "omni: reset: " << problem << "; " << dir << " is kept so that reset can be run again\n";
     return kExitFailure;
   }

@@ -432,10 +432,16 @@ TEST_F(InitLocal, MakesASelfManagingClusterThatResetRemovesWhole) {
   }
 
   // Reset: nothing of the cluster is left — processes, containers, namespaces, links, cgroups,
-  // files.
+  // files — and nothing of another: cluster CLUSTER-b's Director sandbox on node n1 has a name
+  // that begins as this cluster's do, and a reset matched by that beginning removed it.
+  const std::string neighbour = "omni-" + cluster_ + "-b-n1-director-0";
+  drivers::testing::run({"ip", "netns", "add", neighbour});
+  ASSERT_TRUE(fs::exists("/run/netns/" + neighbour));
   std::error_code error;
   ASSERT_EQ(run_omni({"reset", "--yes", "--cluster", cluster_, "--state-dir", site()}, &output), 0)
       << output;
+  EXPECT_TRUE(fs::exists("/run/netns/" + neighbour)) << output;
+  drivers::testing::run({"ip", "netns", "del", neighbour});
   EXPECT_TRUE(components().empty());
   EXPECT_TRUE(processes_with({site()}).empty());
   for (const auto& entry : fs::directory_iterator("/run/netns"))
