@@ -257,8 +257,23 @@ std::string site_dir_of(const LocalInitOptions& options, const root::Plan& plan)
 }
 
 // Why the site this init would use is another cluster's (a --state-dir that names it), or empty.
+// Why `dir` cannot be a site, or empty: init fills it (and makes it 0700) and omni reset removes
+// it whole, so a directory that holds anything init did not put there is refused. An init into
+// --state-dir /srv made /srv 0700, and a reset deleted everything in it.
+std::string not_a_site(const std::string& dir) {
+  std::error_code error;
+  if (!fs::exists(dir, error)) return {};
+  if (!fs::is_directory(dir, error)) return dir + " is not a directory";
+  // A site, or the start of one (an init stopped before it wrote site.yaml).
+  if (has_site(dir) || fs::exists(fs::path(dir) / "init.lock", error)) return {};
+  if (fs::directory_iterator(dir, error) == fs::directory_iterator()) return {};  // empty
+  return dir + " holds files that are not an omni site: init would fill it and omni reset " +
+         "would remove it whole; give --state-dir a new or empty directory";
+}
+
 std::string other_clusters_site(const LocalInitOptions& options, const root::Plan& plan) {
   const std::string dir = site_dir_of(options, plan);
+  if (std::string problem = not_a_site(dir); !problem.empty()) return problem;
   node::LocalSite site;
   if (!has_site(dir) || !node::read_local_site(dir, site).empty()) return {};
   if (site.cluster.empty() || site.cluster == plan.cluster) return {};

@@ -341,6 +341,23 @@ TEST(OmniCli, AnAppsArchiveIsFoundRelativeToItsFileOrRefused) {
   std::filesystem::remove_all(dir);
 }
 
+// A --state-dir that holds files init did not put there is refused before anything is made or
+// changed: init made it 0700 and filled it, and omni reset removed it whole (--state-dir /srv).
+TEST(OmniCli, InitRefusesAStateDirThatHoldsOtherFiles) {
+  const std::filesystem::path dir =
+      testing::TempDir() + "/omni-occupied-" + std::to_string(getpid());
+  std::filesystem::create_directories(dir);
+  std::filesystem::permissions(dir, std::filesystem::perms(0755));
+  write_file(dir / "precious.txt", "keep me");
+  const CommandRun run = omni("init -f examples/cluster-local.yaml --state-dir " + dir.string());
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_NE(run.err.find("holds files that are not an omni site"), std::string::npos) << run.err;
+  EXPECT_EQ(std::filesystem::status(dir).permissions(), std::filesystem::perms(0755));
+  EXPECT_EQ(std::vector<std::filesystem::path>(std::filesystem::directory_iterator(dir), {}),
+            std::vector<std::filesystem::path>{dir / "precious.txt"});
+  std::filesystem::remove_all(dir);
+}
+
 // A HOME of its own under the test's temp dir, with cluster foo's credentials folder in it
 // (empty), removed at the end; `env` goes before the command.
 struct FooHome {
