@@ -34,7 +34,8 @@ struct OrchestratorConfig {
   Duration director_lost_after = 30s;
   // A Director silent this long after its hypervisor answered that its VM exists and runs is
   // taken for hung, and its VM is powered off and booted again; each further power cycle of the
-  // same silence waits twice as long, at most 8 times. Far longer than a VM takes to boot (a
+  // same silence waits twice as long as the one before, up to 8 times this. Far longer than a
+  // VM takes to boot (a
   // guest that runs cloud-init and imports an image takes minutes), and a Director merely cut
   // off one way (the leader reaches its hypervisor, not it) is cycled seldom.
   Duration director_stuck_after = 3min;

@@ -78,6 +78,12 @@ void Root::on_start(const Start& start, Outputs& out) {
       ++corrupt_checkpoints_;  // torn or corrupt: the other copy holds it, never a misread
       continue;
     }
+    // An epoch no run of init reaches is a damaged record, and its number would not fit beside
+    // the message numbers below.
+    if (checkpoint.epoch() >= kMaxEpoch) {
+      ++corrupt_checkpoints_;
+      continue;
+    }
     if (checkpoint.epoch() < last_epoch) continue;
     last_epoch = checkpoint.epoch();
     if (auto p = phase_named(checkpoint.phase())) phase_ = *p;

@@ -38,6 +38,8 @@ inline const Address kProgressAddress = "progress";
 constexpr std::uint64_t seq_epoch(std::uint64_t seq) {
   return seq >> 32;
 }
+// Above every epoch a root takes (one a restart): a checkpoint that holds one is damaged.
+inline constexpr std::uint64_t kMaxEpoch = std::uint64_t{1} << 31;
 
 class Root final : public Component {
  public:

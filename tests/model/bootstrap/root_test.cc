@@ -144,6 +144,16 @@ TEST(Root, ACorruptCheckpointIsDetectedNotMisread) {
   EXPECT_EQ(root.phase(), Phase::preflight);
   EXPECT_EQ(root.epoch(), 1u) << "nothing was read from the bad record";
   EXPECT_LT(omni::testing::first_index<Exit>(out), 0);
+  // A sound record of an epoch no init reaches is refused too: its number would not fit in the
+  // root's message numbers.
+  v1::RootCheckpoint huge;
+  huge.set_epoch(kMaxEpoch);
+  huge.set_phase("workers");
+  Root other(config());
+  Outputs out2;
+  other.step(Start{at_s(0), {seal(huge.SerializeAsString())}}, out2);
+  EXPECT_EQ(other.corrupt_checkpoints(), 1u);
+  EXPECT_EQ(other.epoch(), 1u);
 }
 
 // The checkpoint is written twice: a damaged copy, either one, is skipped and the other keeps the
