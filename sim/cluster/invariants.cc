@@ -320,7 +320,10 @@ class SingleRoot final : public Watching<director::Director> {
       acting_ = Acting{executed.fence, executed.controller, self};
       return;
     }
-    if (executed.fence < acting_->fence || executed.controller != acting_->controller)
+    // A lower fence of the same root is its dead incarnation's command, still in flight when it
+    // crashed, reaching a Director that has not heard the new epoch yet: not a second root (one
+    // address runs one process at a time), and per-Director fencing is director_fencing's.
+    if (executed.controller != acting_->controller)
       context.fail(self + " executed a command of " + executed.controller + " at " +
                        to_string(executed.fence) + " while " + acting_->controller + " acts at " +
                        to_string(acting_->fence) + " (seen on " + acting_->first_on + ")",

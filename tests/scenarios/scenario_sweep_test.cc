@@ -82,6 +82,7 @@ const std::vector<std::string> kScenarios{"apps",
                                           "replica-loss",
                                           "root-crash-during-init",
                                           "root-disk-corrupt",
+                                          "root-restart-in-flight",
                                           "single-orchestrator",
                                           "swarm",
                                           "swarm-apps"};
