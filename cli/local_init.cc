@@ -256,7 +256,6 @@ std::string site_dir_of(const LocalInitOptions& options, const root::Plan& plan)
   return options.site_dir.empty() ? default_site_dir(plan.cluster) : options.site_dir;
 }
 
-// Why the site this init would use is another cluster's (a --state-dir that names it), or empty.
 // Why `dir` cannot be a site, or empty: init fills it (and makes it 0700) and omni reset removes
 // it whole, so a directory that holds anything init did not put there is refused. An init into
 // --state-dir /srv made /srv 0700, and a reset deleted everything in it.
@@ -271,6 +270,8 @@ std::string not_a_site(const std::string& dir) {
          "would remove it whole; give --state-dir a new or empty directory";
 }
 
+// Why the site this init would use cannot be this cluster's (a --state-dir that names another
+// cluster's site, or a directory that is no site), or empty.
 std::string other_clusters_site(const LocalInitOptions& options, const root::Plan& plan) {
   const std::string dir = site_dir_of(options, plan);
   if (std::string problem = not_a_site(dir); !problem.empty()) return problem;
