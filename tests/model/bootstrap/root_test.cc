@@ -36,6 +36,14 @@ std::vector<std::string> disk_after(const Outputs& out, std::vector<std::string>
   return disk;
 }
 
+// Started from `disk` at `at`, every node's hypervisor answering its list empty a second later:
+// the root is in phase directors.
+void start_to_directors(Root& root, Outputs& out, Time at, std::vector<std::string> disk = {}) {
+  root.step(Start{at, std::move(disk)}, out);
+  for (const auto& call : all_of_type<DriverCall>(out))
+    root.step(DriverDone{at + 1s, call.op_id, {}}, out);
+}
+
 TEST(Root, PersistsItsEpochBeforeSendingAnything) {
   Root root(config());
   Outputs out;
@@ -65,9 +73,7 @@ TEST(Root, WalksPreflightAndPkiToDirectors) {
 TEST(Root, ResumesWithAHigherEpochAndItsPhase) {
   Root first(config());
   Outputs out;
-  first.step(Start{at_s(0), {}}, out);
-  for (const auto& call : all_of_type<DriverCall>(out))
-    first.step(DriverDone{at_s(1), call.op_id, {}}, out);
+  start_to_directors(first, out, at_s(0));
   ASSERT_EQ(first.phase(), Phase::directors);
   Root second(config());
   Outputs out2;
@@ -79,9 +85,7 @@ TEST(Root, ResumesWithAHigherEpochAndItsPhase) {
 TEST(Root, StopsWhenAnotherRootHoldsAHigherEpoch) {
   Root root(config());
   Outputs out;
-  root.step(Start{at_s(0), {}}, out);
-  for (const auto& call : all_of_type<DriverCall>(out))
-    root.step(DriverDone{at_s(1), call.op_id, {}}, out);
+  start_to_directors(root, out, at_s(0));
   v1::Envelope e;
   auto* r = e.mutable_director_report();
   r->set_node("n2");
@@ -162,9 +166,7 @@ TEST(Root, ACorruptCheckpointIsDetectedNotMisread) {
 TEST(Root, ADamagedCopyOfTheCheckpointLeavesTheOther) {
   Root first(config());
   Outputs out;
-  first.step(Start{at_s(0), {}}, out);
-  for (const auto& call : all_of_type<DriverCall>(out))
-    first.step(DriverDone{at_s(1), call.op_id, {}}, out);
+  start_to_directors(first, out, at_s(0));
   ASSERT_EQ(first.phase(), Phase::directors);
   const std::vector<std::string> disk = disk_after(out);
   ASSERT_EQ(disk.size(), 2u) << "two copies";
@@ -190,10 +192,8 @@ TEST(Root, ARefusalOfADeadIncarnationsCommandIsNoReasonToStop) {
   first.step(Start{at_s(0), {}}, out);
   Root root(config());
   Outputs now;
-  root.step(Start{at_s(1), disk_after(out)}, now);
+  start_to_directors(root, now, at_s(1), disk_after(out));
   ASSERT_EQ(root.epoch(), 2u);
-  for (const auto& call : all_of_type<DriverCall>(now))
-    root.step(DriverDone{at_s(2), call.op_id, {}}, now);
   ASSERT_EQ(root.phase(), Phase::directors);
   // Each Director claimed at epoch 2 with its VM up: the root moves to phase workers.
   const auto report = [&](const std::string& node, std::uint64_t command_seq, bool rejected) {
