@@ -21,9 +21,13 @@
 namespace omni::raft {
 
 struct RaftConfig {
-  Duration election_timeout_min = std::chrono::milliseconds(150);
-  Duration election_timeout_max = std::chrono::milliseconds(300);
-  Duration heartbeat_interval = std::chrono::milliseconds(50);
+  // etcd's defaults, not the Raft paper's 150..300 ms and 50 ms: a replica in a container in a VM
+  // can stall for over 150 ms (an fsync, a CPU quota's throttling, steal time), and ten
+  // heartbeats in a check-quorum window keep a leader through loss that three did not
+  // (docs/raft.md, "Timing").
+  Duration election_timeout_min = std::chrono::milliseconds(1000);
+  Duration election_timeout_max = std::chrono::milliseconds(2000);
+  Duration heartbeat_interval = std::chrono::milliseconds(100);
   bool pre_vote = true;
   bool check_quorum = true;  // a leader steps down when it has not heard a quorum in time
   std::size_t max_entries_per_append = 64;

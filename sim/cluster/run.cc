@@ -191,6 +191,7 @@ class ClusterRun {
       if (options_.testing_voters_grant_twice) {
         config->raft.testing_grant_multiple_votes_per_term = true;
         config->raft.pre_vote = false;
+        config->raft.election_timeout_max = config->raft.election_timeout_min + 5ms;
       }
       const Address self = config->self;
       return {self, [this, c = *config](Rng rng) {

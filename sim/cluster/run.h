@@ -36,6 +36,8 @@ struct RunOptions {
   // The leader wants its first app replica on two nodes (no_overcommit_no_duplicates).
   bool testing_leader_duplicates_an_app_replica = false;
   // Orchestrators' Raft grants more than one vote per term, without pre-vote (election_safety).
+  // Their election timeouts are all but equal, so that followers stand together, as the two
+  // candidates of one term that a double vote elects both need.
   bool testing_voters_grant_twice = false;
   // Leaders answer store reads without a read index and never step down for want of a quorum:
   // a deposed leader serves stale reads (linearizable).

@@ -148,7 +148,8 @@ TEST(NotBlind, SingleRootCatchesTwoRootsActingAtOnce) {
 }
 
 // Orchestrators whose Raft grants a vote to every candidate: two leaders in one term, which
-// election_safety must name. Several seeds, since it takes concurrent candidates.
+// election_safety must name. Several seeds, since it takes concurrent candidates (their election
+// timeouts all but equal make those common).
 TEST(NotBlind, ElectionSafetyCatchesTwoLeadersInOneTerm) {
   const Scenario s = testing::load_scenario("scenarios/leader-crash.yaml");
   std::optional<Violation> found;

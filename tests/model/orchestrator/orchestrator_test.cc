@@ -61,6 +61,13 @@ struct Single {
       input(Tick{now});
     }
   }
+  // Starts the replica and ticks until it has elected itself: a lone voter leads one election
+  // timeout after its start, whatever the timeout is configured to.
+  void start_and_lead() {
+    input(Start{now, {}});
+    const Time give_up = now + 10s;
+    while (!o.is_leader() && now < give_up) run_for(10ms);
+  }
   std::vector<Send> sent_to(const Address& to) const { return sends_to(out, to); }
   // Asks for status as `from` and lets it answer; the replies it sent to `from`.
   std::vector<Send> ask_status(const Address& from, std::uint64_t seq, std::uint64_t nonce) {
@@ -139,8 +146,7 @@ void directors_report(Single& s, const std::vector<std::string>& nodes = {"n1"})
 
 // Started, and leading as the only voter, before anything is handed over.
 void lead_alone(Single& s) {
-  s.input(Start{s.now, {}});
-  s.run_for(1s);
+  s.start_and_lead();
   ASSERT_TRUE(s.o.is_leader());
 }
 
@@ -232,8 +238,7 @@ TEST(Orchestrator, MoreStrayPlacementsThanOneCommandCarriesAreTakenBackInParts) 
 
 TEST(Orchestrator, ASingleReplicaLeadsTakesTheHandOverAndControlsDirectorsAtItsTerm) {
   Single s;
-  s.input(Start{s.now, {}});
-  s.run_for(1s);
+  s.start_and_lead();
   ASSERT_TRUE(s.o.is_leader());
   const std::uint64_t term = s.o.term();
   s.out.clear();
@@ -288,8 +293,7 @@ v1::Envelope director_report(std::uint64_t term, std::uint64_t command_seq, bool
 
 // Leads, has the hand-over, and the Director acknowledged TakeControl.
 void lead_a_controlled_director(Single& s) {
-  s.input(Start{s.now, {}});
-  s.run_for(1s);
+  s.start_and_lead();
   s.input(Deliver{s.now, "root", hand_over()});
   s.run_for(1100ms);
   ASSERT_TRUE(s.o.is_leader());
@@ -566,8 +570,7 @@ TEST(Orchestrator, ContainersAnAgentCannotKeepRunningAreReported) {
 
 TEST(Orchestrator, StatusIsAnsweredAfterACommittedRoundTrip) {
   Single s;
-  s.input(Start{s.now, {}});
-  s.run_for(1s);
+  s.start_and_lead();
   s.input(Deliver{s.now, "root", hand_over()});
   s.run_for(100ms);
   const auto replies = s.ask_status("root", 9, 5);
@@ -584,8 +587,7 @@ TEST(Orchestrator, StatusIsAnsweredAfterACommittedRoundTrip) {
 // holder of a cluster certificate) it is dropped unanswered, and the root's is still taken.
 TEST(Orchestrator, OnlyTheRootHandsTheClusterOver) {
   Single s;
-  s.input(Start{s.now, {}});
-  s.run_for(1s);
+  s.start_and_lead();
   ASSERT_TRUE(s.o.is_leader());
   const auto dropped = s.o.dropped_messages();
   s.out.clear();
@@ -900,8 +902,7 @@ TEST(ClusterStateObjects, TheClustersOwnObjectsAreNeverRefusedAndTakeNoneOfTheCl
 // and the plane's clients may ask, not every holder of a cluster certificate.
 TEST(Orchestrator, OnlyTheRootTheAdminAndClientsAskForStatus) {
   Single s;
-  s.input(Start{s.now, {}});
-  s.run_for(1s);
+  s.start_and_lead();
   ASSERT_TRUE(s.o.is_leader());
   const std::uint64_t dropped = s.o.dropped_messages();
   const std::uint64_t committed = s.o.node().raft().log().last_index();
@@ -1122,8 +1123,7 @@ TEST(Orchestrator, AJoiningReplicaTakesRaftFromOrchestratorsOnly) {
 // Nobody but the replica itself may propose, and only members may speak Raft to it.
 TEST(Orchestrator, ProposalsFromOthersAndRaftFromStrangersAreDropped) {
   Single s;
-  s.input(Start{s.now, {}});
-  s.run_for(1s);
+  s.start_and_lead();
   ASSERT_TRUE(s.o.is_leader());
   const std::uint64_t applied = s.o.state().applied_commands();
   v1::Envelope proposal;
@@ -1225,8 +1225,7 @@ struct Replacement {
   }
   static std::string handed_over_state() {
     Single first;
-    first.input(Start{first.now, {}});
-    first.run_for(1s);
+    first.start_and_lead();
     v1::Envelope with_replicas = hand_over();
     for (const int replica : {1, 6}) {
       v1::ReplicaSpec* r = with_replicas.mutable_hand_over()->add_replicas();

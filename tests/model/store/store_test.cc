@@ -197,9 +197,10 @@ struct Plane {
   Outputs out;
   std::uint64_t next_id = 1;
 
+  // A lone voter leads one election timeout after its start, whatever that is configured to.
   Plane() {
     o.step(Start{now, {}}, out);
-    run_for(1s);
+    for (const Time give_up = now + 10s; !o.is_leader() && now < give_up;) run_for(10ms);
   }
   void run_for(Duration d) {
     for (const Time end = now + d; now < end;) {

@@ -172,8 +172,15 @@ TEST(ClusterRun, EventsTellMembersReplacedAndAppsRescheduled) {
   EXPECT_TRUE(has_event(r, "member orchestrator:3 left the plane")) << all;
   EXPECT_TRUE(has_event(r, "app web: 3/3 running, 3 placed")) << all;
   EXPECT_TRUE(has_event(r, "app web: 2/3 running")) << all;
-  EXPECT_FALSE(has_event(r, "app web: 0/3 running")) << "a new leader counts once it heard all\n"
-                                                     << all;
+  // Before its replicas first run, none running is news; after, a leader that says so has not
+  // heard the Directors yet (a new leader counts once it heard all).
+  const auto all_ran = std::find_if(r.leader_events.begin(), r.leader_events.end(), [](auto& e) {
+    return e.find("app web: 3/3 running") != e.npos;
+  });
+  EXPECT_EQ(std::find_if(all_ran, r.leader_events.end(),
+                         [](auto& e) { return e.find("app web: 0/3 running") != e.npos; }),
+            r.leader_events.end())
+      << all;
   // The replica that was on n3 is told placed twice: where it was, then where it moved.
   EXPECT_EQ(
       std::count_if(r.leader_events.begin(), r.leader_events.end(),
