@@ -1357,6 +1357,13 @@ void Orchestrator::note_moves(const Topology& t, const ScheduleInput& in,
 void Orchestrator::schedule_apps(Outputs& out) {
   const Topology* t = topology();
   if (!t || apps_request_ != 0) return;
+  std::vector<v1::AppSpec> apps = stored_apps();
+  // No app and no placement: nothing to place or take off, so a plane without apps does not
+  // build the scheduler's whole input every second to learn that.
+  if (apps.empty() && state_.app_placements().empty()) {
+    unschedulable_.clear();
+    return;
+  }
   ScheduleInput in;
   for (const auto& node : t->nodes) {
     const auto d = directors_.find(director::director_address(node));
@@ -1373,7 +1380,7 @@ void Orchestrator::schedule_apps(Outputs& out) {
     add_capped(in.reserved[r.vm()],
                {r.container().resources().cpu_millis(), r.container().resources().memory_bytes()});
   }
-  in.apps = stored_apps();
+  in.apps = std::move(apps);
   in.testing_ignore_capacity = config_.testing_scheduler_ignores_capacity;
   in.placements.assign(state_.app_placements().begin(), state_.app_placements().end());
   in.held = held_replicas(*t, in);
