@@ -1358,9 +1358,9 @@ void Orchestrator::schedule_apps(Outputs& out) {
   const Topology* t = topology();
   if (!t || apps_request_ != 0) return;
   std::vector<v1::AppSpec> apps = stored_apps();
-  // No app and no placement: nothing to place or take off, so a plane without apps does not
-  // build the scheduler's whole input every second to learn that.
-  if (apps.empty() && state_.app_placements().empty()) {
+  // No app, no placement and no replica moving: nothing to place, take off or hold, so a plane
+  // without apps does not build the scheduler's whole input every second to learn that.
+  if (apps.empty() && state_.app_placements().empty() && moving_from_.empty()) {
     unschedulable_.clear();
     return;
   }

@@ -23,9 +23,10 @@ constexpr Duration kSlice = 1s;    // how often the run looks at convergence
 constexpr Duration kSettle = 10s;  // quiet time before a converged run may stop early
 constexpr std::size_t kMaxQueuedEventsPerNode = 10'000;
 // The event budget: a backstop for a storm that neither grows the queue nor stops the clock. A
-// healthy cluster steps some 35 events a node per simulated second; the budget allows about a
-// hundred times that for the run's whole duration, so a long run is not cut as a storm (a fixed
-// budget ended a healthy 3-node run at about 50 simulated hours).
+// healthy cluster steps some 18 events a node per simulated second (35 with the 50 ms heartbeat
+// of before 2026-12-05); the budget allows over a hundred times that for the run's whole duration,
+// so a long run is not cut as a storm (a fixed budget ended a healthy 3-node run at about 50
+// simulated hours).
 constexpr std::uint64_t kMaxEventsPerNode = 2'000'000;
 constexpr std::uint64_t kMaxEventsPerNodeSecond = 3'000;
 

@@ -19,6 +19,8 @@ DirectorConfig config() {
   c.own_vm = "t-n1-director";
   c.capacity = {8000, 16LL << 30};
   c.director_vm = {1000, 1LL << 30};
+  // The lease tests count seconds from a 10 s lease, whatever the product's default is.
+  c.app_lease = std::chrono::seconds(10);
   return c;
 }
 
