@@ -491,12 +491,13 @@ std::map<std::string, std::string> planned_sandboxes(const std::string& site_dir
   if (std::holds_alternative<config::Diagnostic>(text)) return planned;
   const auto parsed = config::parse_cluster_config(std::get<std::string>(text), "cluster.yaml");
   if (!parsed.config) return planned;
-  const auto plan = root::make_plan(*parsed.config);
-  if (!std::holds_alternative<root::Plan>(plan)) return planned;
-  for (const auto& vm : std::get<root::Plan>(plan).vms) {
+  const auto made = root::make_plan(*parsed.config);
+  const auto* plan = std::get_if<root::Plan>(&made);
+  if (!plan) return planned;
+  for (const auto& vm : plan->vms) {
     const bool director = vm.role == root::VmRole::director;
-    const drivers::VmIdentity identity{std::get<root::Plan>(plan).cluster, vm.node,
-                                       director ? "director" : "worker", vm.index};
+    const drivers::VmIdentity identity{plan->cluster, vm.node, director ? "director" : "worker",
+                                       vm.index};
     planned[drivers::vm_name(identity)] = identity.role;
   }
   return planned;

@@ -35,9 +35,9 @@ struct OrchestratorConfig {
   // A Director silent this long after its hypervisor answered that its VM exists and runs is
   // taken for hung, and its VM is powered off and booted again; each further power cycle of the
   // same silence waits twice as long as the one before, up to 8 times this. Far longer than a
-  // VM takes to boot (a
-  // guest that runs cloud-init and imports an image takes minutes), and a Director merely cut
-  // off one way (the leader reaches its hypervisor, not it) is cycled seldom.
+  // VM takes to boot (a guest that runs cloud-init and imports an image takes minutes), and a
+  // Director merely cut off one way (the leader reaches its hypervisor, not it) is cycled
+  // seldom.
   Duration director_stuck_after = 3min;
   // Echo each Director's newest report this often, renewing its app lease (DirectorConfig::
   // app_lease); move the apps of a Director silent for apps_move_after, which must exceed that
